@@ -1,0 +1,91 @@
+"""User administration: staff and superusers only; the role drives the admin flag."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from rest_framework_api_key.models import APIKey as LibraryApiKey
+
+from accounts.models import ApiKey, User
+from accounts.services import api_key_create, user_apply_role
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "email", "role", "is_active", "date_joined")
+    list_filter = ("role", "is_active", "is_superuser")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("role", "is_active")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "role", "password1", "password2")}),)
+    readonly_fields = ("last_login", "date_joined")
+    search_fields = ("username", "email", "first_name", "last_name")
+
+    def _is_user_manager(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.sees_whole_catalog
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._is_user_manager(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._is_user_manager(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._is_user_manager(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Staff may not edit superusers; only a superuser may.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return self._is_user_manager(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        user_apply_role(obj, obj.role)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys: staff create (the key is shown once, in a message) and revoke them; nobody reads one."""
+
+    list_display = ("name", "user", "prefix", "created", "last_used_at", "revoked", "expiry_date")
+    list_filter = ("revoked",)
+    search_fields = ("name", "user__username", "prefix")
+    readonly_fields = ("prefix", "created", "last_used_at")
+    fields = ("name", "user", "expiry_date", "revoked", "prefix", "created", "last_used_at")
+    autocomplete_fields = ("user",)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.sees_whole_catalog
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A revoked key stays revoked.
+        return [*self.readonly_fields, "revoked"] if obj is not None and obj.revoked else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, key = api_key_create(user=obj.user, name=obj.name)
+        obj.pk = created.pk
+        messages.warning(request, f"The new API key (copy it now, it is shown only once): {key}")
+
+
+admin.site.unregister(LibraryApiKey)

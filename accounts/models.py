@@ -1,0 +1,79 @@
+"""Earshot users: Django's user with one role that decides what they may do."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+
+class Role(models.TextChoices):
+    LISTENER = "listener", "Listener"
+    CREATOR = "creator", "Content creator"
+    RIGHTS_HOLDER = "rights_holder", "Rights holder"
+    PARTNER = "partner", "Partner"
+    STAFF = "staff", "Staff"
+
+
+# Roles that work in the Django admin; Django's `is_staff` flag follows the role (see
+# accounts.services.user_set_role) and a check constraint keeps the two from drifting apart.
+ADMIN_ROLES = (Role.RIGHTS_HOLDER, Role.STAFF)
+SELF_SERVICE_ROLES = (Role.LISTENER, Role.CREATOR)
+UPLOAD_ROLES = (Role.CREATOR, Role.RIGHTS_HOLDER, Role.STAFF)
+
+
+class User(AbstractUser):
+    """A person or partner organisation using Earshot.
+
+    The role is the single source of permissions: rights holders manage their own catalog in the
+    admin, staff manage everything, partners use the API, creators upload media, listeners
+    identify songs. Superusers keep Django's meaning (everything).
+    """
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.LISTENER)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="user_is_staff_follows_role",
+                condition=Q(is_superuser=True)
+                | Q(is_staff=True, role__in=ADMIN_ROLES)
+                | (Q(is_staff=False) & ~Q(role__in=ADMIN_ROLES)),
+            ),
+        ]
+
+    @property
+    def sees_whole_catalog(self) -> bool:
+        return self.is_superuser or self.role == Role.STAFF
+
+    @property
+    def manages_catalog(self) -> bool:
+        return self.is_superuser or self.role in ADMIN_ROLES
+
+    @property
+    def can_upload(self) -> bool:
+        """Creators (and rights holders checking videos, and staff) upload media to scan."""
+        return self.is_superuser or self.role in UPLOAD_ROLES
+
+
+class ApiKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self):
+        # The key's user is needed on every authenticated request: fetch it in the same query.
+        return super().get_usable_keys().select_related("user")
+
+
+class ApiKey(AbstractAPIKey):
+    """A key a partner's programs use on the API, on behalf of one user.
+
+    Only a SHA-512 hash of the random secret is stored (djangorestframework-api-key); the key is
+    shown once, when it is created, and can be revoked but never read again.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

@@ -1,0 +1,64 @@
+"""Write paths for users: every creation and role change goes through here."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+
+from accounts.models import ADMIN_ROLES, ApiKey, Role, User
+
+__all__ = [
+    "api_key_create",
+    "api_key_revoke",
+    "user_apply_role",
+    "user_create",
+    "user_set_role",
+    "user_update_profile",
+]
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str | None, email: str = "", role: str = Role.LISTENER) -> User:
+    """Create a user with a role; the admin flag follows the role. Raise ValidationError for a weak password."""
+    user = user_apply_role(User(username=username, email=email), role)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        validate_password(password, user)
+        user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def user_apply_role(user: User, role: str) -> User:
+    """Set the role and the admin flag that goes with it, without saving."""
+    user.role = role
+    user.is_staff = user.is_superuser or role in ADMIN_ROLES
+    return user
+
+
+def user_set_role(*, user: User, role: str) -> User:
+    """Give a saved user a new role and the admin access that goes with it."""
+    user_apply_role(user, role)
+    user.save(update_fields=["role", "is_staff"])
+    return user
+
+
+def user_update_profile(*, user: User, email: str, first_name: str, last_name: str) -> User:
+    """Change the personal fields a user may edit themselves (never role or flags)."""
+    user.email = email
+    user.first_name = first_name
+    user.last_name = last_name
+    user.save(update_fields=["email", "first_name", "last_name"])
+    return user
+
+
+def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create an API key for a user; return it and the key itself, which is never shown again."""
+    return ApiKey.objects.create_key(user=user, name=name[:50] or "key")
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key for good (it cannot be re-enabled)."""
+    api_key.revoked = True
+    api_key.save(update_fields=["revoked"])
+    return api_key

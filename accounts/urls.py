@@ -1,0 +1,15 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("signup/", views.sign_up, name="sign_up"),
+    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/api-keys/", views.api_key_new, name="api_key_new"),
+    path("profile/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+]

@@ -1,0 +1,62 @@
+"""Account pages: sign-up, profile. Log-in and log-out are Django's own views."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.forms import ApiKeyForm, ProfileForm, SignUpForm
+from accounts.models import ApiKey
+from accounts.services import api_key_create, api_key_revoke, user_create, user_update_profile
+
+
+@require_http_methods(["GET", "POST"])
+def sign_up(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = user_create(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to Earshot, {user.username}.")
+        return redirect("home")
+    return render(request, "accounts/sign_up.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        user_update_profile(user=request.user, **form.cleaned_data)
+        messages.success(request, "Profile saved.")
+        return redirect("accounts:profile")
+    context = {"form": form, "key_form": ApiKeyForm(), "api_keys": request.user.api_keys.order_by("-created")}
+    return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["POST"])
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    """Create an API key; it is shown on the next page once and never again."""
+    form = ApiKeyForm(request.POST)
+    if form.is_valid():
+        api_key, key = api_key_create(user=request.user, name=form.cleaned_data["name"])
+        messages.warning(request, f"Your new API key {api_key.name!r} (copy it now; it will not be shown again): {key}")
+    else:
+        messages.error(request, "Give the key a name of at most 50 characters.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_http_methods(["POST"])
+def api_key_revoke_view(request: HttpRequest, prefix: str) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey, prefix=prefix, user=request.user)
+    api_key_revoke(api_key=api_key)
+    messages.success(request, f"API key {api_key.name!r} revoked.")
+    return redirect("accounts:profile")

@@ -1,0 +1,205 @@
+"""Availability under abuse (RELIABILITY.md G22, with G4, G6, G7 and G9), against a real Daphne.
+
+    .venv/bin/python bench/abuse.py [--seconds 120]
+
+While three abusers run at once, a canary recognises a real catalog clip every 5 s and a probe
+asks /healthz twice a second:
+
+* hostile files: the whole hostile-file corpus, posted to the API again and again;
+* body floods: 1 GiB bodies without Content-Length, streamed as fast as loopback allows;
+* socket abuse: oversized frames, message floods, text frames and too many sockets.
+
+Reports the canary's and the probe's success rates, every status the abusers got (no 5xx is
+allowed), and the server's memory growth. Runs on the benchmark database (bench/run.py first).
+Results: bench/results/abuse.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import requests
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import live  # noqa: E402
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def api_key(name: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "create_api_key", name, "--name", "abuse"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": live.DSN},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def hostile_files() -> list[tuple[str, bytes]]:
+    import django
+
+    django.setup()
+    from tests import hostile
+
+    folder = Path(tempfile.mkdtemp())
+    files = []
+    for entry in hostile.CORPUS:
+        if entry.name == "10 h of silence as FLAC":
+            continue  # 2 s to build each time; the rest cover its code path (too long)
+        files.append((entry.filename, hostile.build(entry, folder).read_bytes()))
+    return files
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=120)
+    args = parser.parse_args()
+    server, port = live.start_daphne()
+    base = f"http://127.0.0.1:{port}"
+    canary_key, abuser_key = api_key("canary"), api_key("abuser")
+    names = live.track_names()
+    path, _, samples = live.excerpts(1, 10, None, seed=5)[0]
+    clip = live._wav_bytes(samples)
+    files = hostile_files()
+    stop = time.monotonic() + args.seconds
+    statuses: Counter = Counter()
+    canary: list[bool] = []
+    health: list[bool] = []
+    memory_before = rss_mb(server.pid)
+
+    def hostile_loop():
+        session = requests.Session()
+        i = 0
+        while time.monotonic() < stop:
+            name, body = files[i % len(files)]
+            i += 1
+            try:
+                response = session.post(
+                    f"{base}/api/v1/recognitions",
+                    files={"file": (name, body)},
+                    headers={"Authorization": f"Api-Key {abuser_key}"},
+                    timeout=30,
+                )
+                statuses[f"hostile {response.status_code}"] += 1
+            except requests.RequestException as error:
+                statuses[f"hostile {type(error).__name__}"] += 1
+
+    def flood_loop():
+        chunk = b"\0" * (1 << 20)
+        while time.monotonic() < stop:
+
+            def body():
+                for _ in range(1024):  # 1 GiB, no Content-Length (chunked)
+                    yield chunk
+
+            try:
+                response = requests.post(
+                    f"{base}/api/v1/recognitions",
+                    data=body(),
+                    timeout=30,
+                    headers={"Authorization": f"Api-Key {abuser_key}"},
+                )
+                statuses[f"flood {response.status_code}"] += 1
+            except requests.RequestException as error:
+                statuses[f"flood {type(error).__name__}"] += 1
+
+    async def socket_abuse():
+        import websockets
+
+        url, origin = f"ws://127.0.0.1:{port}/ws/listen/", f"http://127.0.0.1:{port}"
+        attacks = [b"\0" * (65 * 1024), "text frame", b"\0" * 333]
+        i = 0
+        while time.monotonic() < stop:
+            try:
+                async with websockets.connect(url, origin=origin, max_size=2**20) as socket_:
+                    await socket_.recv()
+                    attack = attacks[i % (len(attacks) + 1)] if i % (len(attacks) + 1) < len(attacks) else None
+                    if attack is None:  # a flood of small frames
+                        for _ in range(50):
+                            await socket_.send(b"\0\0" * 100)
+                    else:
+                        await socket_.send(attack)
+                    while True:
+                        await asyncio.wait_for(socket_.recv(), timeout=5)
+            except websockets.ConnectionClosed as closed:
+                statuses[f"socket close {closed.rcvd.code if closed.rcvd else 'none'}"] += 1
+            except Exception as error:
+                statuses[f"socket {type(error).__name__}"] += 1
+            i += 1
+
+    def canary_loop():
+        session = requests.Session()
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            try:
+                response = session.post(
+                    f"{base}/api/v1/recognitions",
+                    files={"file": ("canary.wav", clip)},
+                    headers={"Authorization": f"Api-Key {canary_key}"},
+                    timeout=15,
+                )
+                canary.append(
+                    response.status_code == 200 and names.get((response.json()["match"] or {}).get("track_id")) == path
+                )
+            except requests.RequestException:
+                canary.append(False)
+            time.sleep(max(0.0, 5 - (time.monotonic() - started)))
+
+    def health_loop():
+        while time.monotonic() < stop:
+            try:
+                health.append(requests.get(f"{base}/healthz", timeout=5).ok)
+            except requests.RequestException:
+                health.append(False)
+            time.sleep(0.5)
+
+    threads = [threading.Thread(target=f) for f in (hostile_loop, flood_loop, canary_loop, health_loop)]
+    for thread in threads:
+        thread.start()
+    asyncio.run(socket_abuse())
+    for thread in threads:
+        thread.join()
+    memory_after = rss_mb(server.pid)
+    server.terminate()
+    report = {
+        "seconds": args.seconds,
+        "canary_success_pct": round(100 * np.mean(canary), 1) if canary else None,
+        "canary_runs": len(canary),
+        "healthz_2xx_pct": round(100 * np.mean(health), 1) if health else None,
+        "abuse_outcomes": dict(sorted(statuses.items())),
+        "server_5xx": sum(n for k, n in statuses.items() if k.split()[-1].startswith("5") and k.split()[-1] != "503"),
+        "server_rss_mb_before_after": [round(memory_before), round(memory_after)],
+    }
+    print(json.dumps(report, indent=1))
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "abuse.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Fault trials for ingest atomicity (RELIABILITY.md G10), on a scratch database.
+
+    .venv/bin/python bench/faults.py [--trials 20] [--skip-postgres-stop]
+
+Three faults, each at a random moment of a running ingest, `--trials` times:
+
+* kill:      SIGKILL the ingest process;
+* terminate: pg_terminate_backend() its database connection;
+* stop:      stop PostgreSQL immediately (`pg_ctlcluster ... stop -m immediate`), then start it again
+             and wait for a live Daphne to answer /readyz (the portal recovers on its own).
+
+After every trial: no track may have a hash_count different from its rows, and no row may lack its
+track. A control run does the same with a deliberately non-atomic ingest (track committed first,
+hashes in a second transaction): the check must catch it, which shows the check can fail.
+
+Stopping PostgreSQL stops every database on this machine: run this alone (not beside the tests).
+Results go to bench/results/faults.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+DB = "earshot_faults"
+DSN = f"postgres://postgres@127.0.0.1:5432/{DB}"
+APP_NAME = "earshot-fault-ingest"
+
+# The child process: ingest one file, atomically (the real service) or not (the control).
+WORKER = r"""
+import os, sys, time, django
+django.setup()
+from accounts.models import User, Role
+from accounts.services import user_create
+owner = User.objects.filter(username="faults").first() or user_create(username="faults", password=None,
+                                                                     role=Role.RIGHTS_HOLDER)
+path, mode = sys.argv[1], sys.argv[2]
+print("START", flush=True)
+if mode == "atomic":
+    from recognition.services import track_ingest
+    track_ingest(path=path, owner=owner, store_audio=False)
+else:
+    # Control: the track row is committed before its hashes are written, in a second transaction.
+    from catalog.models import Track, FingerprintStatus
+    from recognition import store
+    from recognition.services import file_sha256, reference_fingerprints
+    reference = reference_fingerprints(path)
+    track = Track.objects.create(owner=owner, title=os.path.basename(path), sha256=file_sha256(path),
+                                 duration_s=reference.duration_s, hash_count=len(reference.fingerprints),
+                                 fingerprint_status=FingerprintStatus.READY)
+    time.sleep(0.3)  # the window a crash can fall into
+    from django.db import transaction
+    with transaction.atomic():
+        store.write_track_hashes(track.id, reference.fingerprints)
+print("DONE", flush=True)
+"""
+
+CHECK_SQL = """
+SELECT
+  (SELECT count(*) FROM catalog_track t
+     LEFT JOIN (SELECT track_id, count(*) AS n FROM recognition_fingerprint GROUP BY track_id) f
+       ON f.track_id = t.id
+   WHERE t.hash_count <> coalesce(f.n, 0)) AS partial_tracks,
+  (SELECT count(*) FROM recognition_fingerprint f
+   WHERE NOT EXISTS (SELECT 1 FROM catalog_track t WHERE t.id = f.track_id)) AS orphan_rows,
+  (SELECT count(*) FROM catalog_track) AS tracks
+"""
+
+
+def env() -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": DSN + f"?application_name={APP_NAME}",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_MEDIA_ROOT": str(HERE / "out" / "fault-media"),
+    }
+
+
+def connect(retries: float = 60):
+    deadline = time.monotonic() + retries
+    while True:
+        try:
+            return psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB, connect_timeout=2)
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def check() -> dict:
+    with connect() as connection, connection.cursor() as cursor:
+        cursor.execute(CHECK_SQL)
+        partial, orphans, tracks = cursor.fetchone()
+    connection.close()
+    return {"partial_tracks": partial, "orphan_rows": orphans, "tracks": tracks}
+
+
+def reset() -> None:
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres") as admin:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {DB}")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env(), check=True)
+
+
+def clear_catalog() -> None:
+    with connect() as connection, connection.cursor() as cursor:
+        cursor.execute("TRUNCATE catalog_track, recognition_fingerprint CASCADE")
+    connection.close()
+
+
+def songs(count: int) -> list[Path]:
+    from catalog.demo import synth_song
+    from tests import media
+
+    folder = HERE / "out" / "fault-songs"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed in range(count):
+        path = folder / f"song{seed}.wav"
+        if not path.exists():
+            media.write_wav(path, synth_song(5000 + seed, 240))  # 4 min: ingest takes ~0.5-1 s
+        paths.append(path)
+    return paths
+
+
+def start_ingest(path: Path, mode: str) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(path), mode],
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "START"
+    return process
+
+
+def cluster() -> tuple[str, str]:
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    return version, "main"
+
+
+def pg(action: str, *extra: str) -> None:
+    version, name = cluster()
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action, *extra], check=True, capture_output=True
+    )
+
+
+def fault(kind: str, process: subprocess.Popen, delay_s: float) -> None:
+    time.sleep(delay_s)
+    if kind == "kill":
+        process.send_signal(signal.SIGKILL)
+    elif kind == "terminate":
+        with psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres") as admin:
+            admin.autocommit = True
+            with admin.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND application_name = %s",
+                    [DB, APP_NAME],
+                )
+        admin.close()
+    elif kind == "stop":
+        pg("stop", "-m", "immediate")
+        time.sleep(0.5)
+        pg("start")
+    process.wait(timeout=120)
+
+
+def wait_ready(base_url: str, timeout_s: float = 60) -> float:
+    """Seconds until a running Daphne answers /readyz with 200 again."""
+    import requests
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            if requests.get(base_url + "/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the portal did not recover after PostgreSQL came back")
+
+
+def start_daphne() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
+        cwd=ROOT,
+        env={**env(), "DATABASE_URL": DSN},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url)
+    return process, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--skip-postgres-stop", action="store_true")
+    parser.add_argument("--seed", type=int, default=10)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    reset()
+    files = songs(args.trials)
+    kinds = ["kill", "terminate"] + ([] if args.skip_postgres_stop else ["stop"])
+    daphne, url = start_daphne()
+    report = {"trials_per_fault": args.trials, "faults": {}, "control": {}}
+    try:
+        # How long one ingest takes, to aim the faults inside it.
+        started = time.monotonic()
+        start_ingest(files[0], "atomic").wait()
+        span_s = max(0.2, time.monotonic() - started)
+        clear_catalog()
+        for kind in kinds:
+            broken, recoveries = 0, []
+            for trial in range(args.trials):
+                process = start_ingest(files[trial], "atomic")
+                fault(kind, process, rng.uniform(0, span_s))
+                result = check()
+                broken += result["partial_tracks"] > 0 or result["orphan_rows"] > 0
+                if kind == "stop":
+                    recoveries.append(wait_ready(url))
+            report["faults"][kind] = {
+                "trials": args.trials,
+                "trials_with_partial_tracks": broken,
+                "final": check(),
+                **({"recovery_s_max": round(max(recoveries), 2)} if recoveries else {}),
+            }
+            print(kind, report["faults"][kind], flush=True)
+            clear_catalog()
+        # Control: the same kill, aimed anywhere in the non-atomic ingest, must leave partial tracks.
+        caught = 0
+        for trial in range(args.trials):
+            process = start_ingest(files[trial], "control")
+            fault("kill", process, rng.uniform(0, span_s + 0.3))
+            caught += check()["partial_tracks"] > 0
+            clear_catalog()
+        report["control"] = {"trials": args.trials, "trials_caught_partial": caught}
+        print("control", report["control"], flush=True)
+    finally:
+        daphne.terminate()
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "faults.json").write_text(json.dumps(report, indent=1))
+    ok = all(f["trials_with_partial_tracks"] == 0 for f in report["faults"].values()) and caught > 0
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Query latency against hash-table size: the benchmark catalog grown with synthetic rows.
+
+    .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8] [--queries 200]
+
+Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth, then grows
+its hash table step by step with synthetic tracks of ~3 minutes whose rows draw their hashes from
+the real rows' distribution (so common hashes stay common, as they would with more real music)
+at random offsets. At each size it times the same real queries (engine + database, decoded audio
+in memory) and checks they are still answered right and that unknown clips still come back as no
+match. Indexes are rebuilt after each bulk load (as a bulk import would); the table is vacuumed so
+lookups are index-only, as in steady state. Results: bench/results/growth.json and growth.png.
+
+Stops early, saying so, when the disk would fall under 10 GB free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+SOURCE_DB, DB = "earshot_bench", "earshot_growth"
+ROWS_PER_TRACK = 4700  # ~3 minutes at ~26 hashes/s
+BYTES_PER_ROW_ESTIMATE = 120  # heap + indexes + headroom during the rebuild
+
+
+def admin():
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    connection.autocommit = True
+    return connection
+
+
+def clone() -> None:
+    with admin() as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {DB} TEMPLATE {SOURCE_DB}")
+
+
+def grow_to(target_rows: int) -> dict:
+    """Add synthetic tracks and rows until the table holds `target_rows`; rebuild its indexes."""
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM recognition_fingerprint")
+        have = cursor.fetchone()[0]
+        missing = target_rows - have
+        if missing <= 0:
+            return {"rows": have, "added": 0, "load_s": 0.0}
+        started = time.perf_counter()
+        tracks = -(-missing // ROWS_PER_TRACK)
+        cursor.execute("SELECT id FROM accounts_user ORDER BY id LIMIT 1")
+        owner = cursor.fetchone()[0]
+        cursor.execute(
+            """
+            CREATE TEMP TABLE new_tracks AS
+            WITH inserted AS (
+              INSERT INTO catalog_track (title, isrc, duration_s, audio, sha256, fingerprint_status,
+                                         fingerprint_error, hash_count, owner_id, created_at, updated_at)
+              SELECT 'synthetic ' || g, '', %(seconds)s, '', NULL, 'ready', '', %(rows)s, %(owner)s, now(), now()
+              FROM generate_series(1, %(tracks)s) AS g
+              RETURNING id)
+            SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted
+        """,
+            {"seconds": ROWS_PER_TRACK / 26.0, "rows": ROWS_PER_TRACK, "owner": owner, "tracks": tracks},
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE pool AS SELECT array_agg(hash) AS hashes FROM "
+            "(SELECT hash FROM recognition_fingerprint TABLESAMPLE SYSTEM (10) LIMIT 2000000) AS s"
+        )
+        cursor.execute("ALTER TABLE recognition_fingerprint DROP CONSTRAINT recognition_fingerprint_track_fk")
+        cursor.execute("ALTER TABLE recognition_fingerprint DROP CONSTRAINT recognition_fingerprint_pkey")
+        cursor.execute("DROP INDEX recognition_fingerprint_track_id_9124e06a")
+        cursor.execute(
+            """
+            INSERT INTO recognition_fingerprint (hash, offset_frames, track_id)
+            SELECT DISTINCT ON (h, o, t.id) h, o, t.id FROM new_tracks AS t,
+              LATERAL (SELECT p.hashes[1 + floor(random() * cardinality(p.hashes))::int] AS h,
+                              floor(random() * %(frames)s)::int AS o
+                       FROM pool AS p, generate_series(1, %(rows)s)) AS r
+        """,
+            {"frames": int(ROWS_PER_TRACK / 26.0 * 31.25), "rows": ROWS_PER_TRACK},
+        )
+        cursor.execute(
+            "UPDATE catalog_track AS t SET hash_count = c.n FROM (SELECT track_id, count(*) AS n "
+            "FROM recognition_fingerprint WHERE track_id IN (SELECT id FROM new_tracks) "
+            "GROUP BY track_id) AS c WHERE c.track_id = t.id"
+        )
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute(
+            "ALTER TABLE recognition_fingerprint ADD CONSTRAINT recognition_fingerprint_pkey "
+            "PRIMARY KEY (hash, track_id, offset_frames)"
+        )
+        cursor.execute("CREATE INDEX recognition_fingerprint_track_id_9124e06a ON recognition_fingerprint (track_id)")
+        cursor.execute(
+            "ALTER TABLE recognition_fingerprint ADD CONSTRAINT recognition_fingerprint_track_fk "
+            "FOREIGN KEY (track_id) REFERENCES catalog_track (id) ON DELETE CASCADE "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
+        cursor.execute("VACUUM ANALYZE recognition_fingerprint")
+        cursor.execute(
+            "SELECT count(*), pg_total_relation_size('recognition_fingerprint') FROM recognition_fingerprint"
+        )
+        rows, size = cursor.fetchone()
+    connection.close()
+    return {"rows": rows, "added": rows - have, "load_s": round(time.perf_counter() - started, 1), "bytes": size}
+
+
+def measure(queries: list, truth: dict, count: int) -> dict:
+    """Engine + database latency of real queries, and whether answers stay right."""
+    from recognition import selectors
+    from recognition.services import identifier
+
+    selectors._frames_cache.clear()
+    engine = identifier()
+    latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0
+    for query, samples in queries[: count * 2]:
+        started = time.perf_counter()
+        match = engine.identify(samples)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if query["kind"] == "known":
+            if match and truth.get(match.track_id) == query["source"]:
+                right += 1
+            elif match:
+                wrong += 1
+        else:
+            unknown += 1
+            unknown_matched += match is not None
+    known = sum(1 for q, _ in queries[: count * 2] if q["kind"] == "known")
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(ordered[round(0.95 * (len(ordered) - 1))], 1),
+        "accuracy_pct": round(100 * right / max(known, 1), 1),
+        "wrong": wrong,
+        "unknown_false_matches": f"{unknown_matched}/{unknown}",
+    }
+
+
+def load_queries(count: int) -> tuple[list, dict]:
+    import corpus
+
+    from catalog.models import Track
+    from recognition import audio
+
+    listing = json.loads((HERE / "out" / "queries" / "queries.json").read_text())["queries"]
+    known = [q for q in listing if q["kind"] == "known" and q["length_s"] == 5 and q["condition"] == "clean"][:count]
+    unknown = [q for q in listing if q["kind"] == "foreign" and q["length_s"] == 5][:count]
+    mixed = [q for pair in zip(known, unknown, strict=False) for q in pair]
+    decoded = [(q, audio.decode(q["path"], sample_rate_hz=8000, max_seconds=30)) for q in mixed]
+    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    path_of = {item["sha256"]: item["path"] for item in manifest["indexed"]}
+    truth = {track_id: path_of.get(digest) for track_id, digest in Track.objects.values_list("id", "sha256")}
+    return decoded, truth
+
+
+def plot(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    rows = [p["rows"] for p in points]
+    axis.plot(rows, [p["p50_ms"] for p in points], "o-", label="p50")
+    axis.plot(rows, [p["p95_ms"] for p in points], "s--", label="p95")
+    axis.set_xscale("log")
+    axis.set_xlabel("rows in the hash table")
+    axis.set_ylabel("query latency, engine + PostgreSQL (ms)")
+    axis.set_title("5 s queries against a growing table (2 cores)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 3e6, 1e7, 3e7, 1e8])
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    clone()
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    queries, truth = load_queries(args.queries)
+    points = []
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE recognition_fingerprint")
+        cursor.execute("SELECT count(*) FROM recognition_fingerprint")
+        real_rows = cursor.fetchone()[0]
+    for target in [real_rows, *[int(s) for s in args.sizes]]:
+        free = shutil.disk_usage("/var/lib/postgresql").free
+        if (target - real_rows) * BYTES_PER_ROW_ESTIMATE > free - 10e9:
+            print(f"stopping before {target:.0e} rows: {free / 1e9:.0f} GB free", flush=True)
+            break
+        connection.close()
+        grown = grow_to(target)
+        measure(queries, truth, 10)  # warm the buffer cache, as a running server's would be
+        point = {**grown, **measure(queries, truth, args.queries)}
+        points.append(point)
+        print(point, flush=True)
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / "growth.json").write_text(json.dumps(points, indent=1))
+    plot(points, HERE / "results" / "growth.png")
+
+
+if __name__ == "__main__":
+    main()

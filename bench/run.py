@@ -1,0 +1,387 @@
+"""Earshot benchmark: accuracy, speed and storage on real music, side by side with Dejavu.
+
+    .venv/bin/python bench/run.py [--per-cell 50] [--unknown 200] [--skip-dejavu] [--resume]
+
+Runs in one go, on one database per engine (never the development one):
+
+1. corpus: the Debian soundtracks, deduplicated, ~10 % never indexed (bench/corpus.py);
+2. queries: 5 lengths x 13 conditions x N excerpts, plus unknown excerpts (bench/queries.py);
+3. Earshot: ingest (single process: x real time per core), storage, every query;
+4. Dejavu: the same files and queries through bench/baseline/dejavu_runner.py in its own venv;
+5. report: bench/results/results.json, results.md (tables quoted in the README) and the plot.
+
+Both engines run one after the other on the same machine, so their ratios are fair even when
+the machine is noisy; latencies are medians and 95th percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import corpus  # noqa: E402
+import queries as query_set  # noqa: E402
+
+OUT = HERE / "out"
+RESULTS = HERE / "results"
+DEJAVU_PYTHON = ROOT / ".venvs" / "dejavu" / "bin" / "python"
+DEJAVU_RUNNER = HERE / "baseline" / "dejavu_runner.py"
+BENCH_DB = "earshot_bench"
+DEJAVU_DSN = "postgresql://postgres@127.0.0.1:5432/earshot_dejavu"
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("DJANGO_MEDIA_ROOT", str(OUT / "media"))
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "ensure_database.py")], check=True, env=os.environ)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- Earshot --------------------------------------------------------------------------------------
+
+
+def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
+    setup_django()
+    from django.db import connection
+
+    from accounts.models import Role, User
+    from accounts.services import user_create
+    from catalog.models import Track
+    from recognition import audio, store
+    from recognition.fingerprint import QUERY
+    from recognition.services import identifier, track_ingest
+
+    Track.objects.all().delete()
+    owner = User.objects.filter(username="bench").first() or user_create(
+        username="bench", password=None, role=Role.RIGHTS_HOLDER
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM FULL {store.TABLE}")  # start from an empty, compact table
+
+    # Ingest, one process: decode + fingerprint + database write, per file.
+    ingest_s = 0.0
+    audio_s = 0.0
+    source_of_track: dict[int, str] = {}
+    for item in manifest["indexed"]:
+        started = time.perf_counter()
+        outcome = track_ingest(path=item["path"], owner=owner, store_audio=False)
+        ingest_s += time.perf_counter() - started
+        if outcome.status != "added":
+            raise SystemExit(f"ingest failed for {item['path']}: {outcome.status} {outcome.reason}")
+        audio_s += outcome.track.duration_s
+        source_of_track[outcome.track.id] = item["path"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {store.TABLE}")  # visibility map: index-only lookups
+    size = store.table_size()
+
+    engine = identifier()
+    for warmup in queries[:20]:  # load the index into the buffer cache, as in production
+        engine.identify(audio.decode(warmup.path, sample_rate_hz=QUERY.sample_rate_hz, max_seconds=30))
+    results = []
+    for number, query in enumerate(queries, 1):
+        if number % 250 == 0:
+            print(f"earshot: {number}/{len(queries)} queries", flush=True)
+        started = time.perf_counter()
+        samples = audio.decode(query.path, sample_rate_hz=QUERY.sample_rate_hz, max_seconds=30)
+        decoded = time.perf_counter()
+        match = engine.identify(samples)
+        finished = time.perf_counter()
+        results.append({
+            "id": query.id,
+            "name": source_of_track.get(match.track_id) if match else None,
+            "offset_s": match.offset_frames / QUERY.frames_per_second if match else None,
+            "confidence": match.confidence if match else None,
+            "engine_ms": (finished - decoded) * 1000,
+            "total_ms": (finished - started) * 1000,
+        })  # fmt: skip
+    return {
+        "ingest": {"audio_s": audio_s, "elapsed_s": ingest_s, "tracks": len(source_of_track)},
+        "storage": size,
+        "results": results,
+    }
+
+
+# --- Dejavu ---------------------------------------------------------------------------------------
+
+
+def _dejavu(command: str, lines: list[dict]) -> list[dict]:
+    payload = "".join(json.dumps(line) + "\n" for line in lines)
+    result = subprocess.run(
+        [str(DEJAVU_PYTHON), str(DEJAVU_RUNNER), "--dsn", DEJAVU_DSN, command],
+        input=payload, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"dejavu {command} failed: {result.stderr[-2000:]}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def run_dejavu(manifest: dict, queries: list[query_set.Query]) -> dict:
+    subprocess.run([str(HERE / "baseline" / "setup_dejavu.sh")], check=True)
+    _dejavu("reset", [])
+    ingested = _dejavu("ingest", [{"path": f["path"], "name": f["path"]} for f in manifest["indexed"]])
+    stats = _dejavu("stats", [])[0]
+    answers = _dejavu("query", [{"id": q.id, "path": q.path} for q in queries])
+    results = [{
+        "id": a["id"],
+        "name": a.get("name"),
+        "offset_s": a.get("offset_s"),
+        "confidence": a.get("confidence"),
+        "aligned_hashes": (a.get("dejavu") or {}).get("aligned_hashes"),
+        "engine_ms": a.get("elapsed_ms"),
+        "total_ms": a.get("elapsed_ms"),
+    } for a in answers]  # fmt: skip
+    return {
+        "ingest": {
+            "audio_s": sum(i.get("duration_s", 0) for i in ingested),
+            "elapsed_s": sum(i.get("elapsed_s", 0) for i in ingested),
+            "tracks": len(ingested),
+        },
+        "storage": {"rows": stats["rows"], "total_bytes": stats["bytes"]},
+        "results": results,
+    }
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def score(engine: dict, queries: list[query_set.Query]) -> dict:
+    """Accuracy per length x condition, offset errors, false matches, latency, speed, storage."""
+    by_id = {r["id"]: r for r in engine["results"]}
+    cells: dict[str, dict[str, list[bool]]] = {}
+    offset_errors: list[float] = []
+    unknown = {"held_out": [], "foreign": []}
+    latency_engine: dict[str, list[float]] = {}
+    latency_total: dict[str, list[float]] = {}
+    for query in queries:
+        result = by_id.get(query.id, {})
+        length = f"{query.length_s:g}"
+        if query.kind == "known":
+            correct = result.get("name") == query.source
+            cells.setdefault(query.condition, {}).setdefault(length, []).append(correct)
+            if correct and result.get("offset_s") is not None and query.condition not in query_set.SPEEDS:
+                offset_errors.append(abs(result["offset_s"] - query.start_s))
+            latency_engine.setdefault(length, []).append(result.get("engine_ms") or float("nan"))
+            latency_total.setdefault(length, []).append(result.get("total_ms") or float("nan"))
+        else:
+            unknown[query.kind].append(result.get("name") is not None)
+    accuracy = {
+        condition: {length: 100.0 * sum(v) / len(v) for length, v in lengths.items()}
+        for condition, lengths in cells.items()
+    }
+    audio_h = engine["ingest"]["audio_s"] / 3600
+    return {
+        "accuracy": accuracy,
+        "offset_error_s": {"p50": percentile(offset_errors, 50), "p95": percentile(offset_errors, 95)},
+        "false_matches": {
+            kind: {"matched": sum(v), "queries": len(v), "percent": 100.0 * sum(v) / max(1, len(v))}
+            for kind, v in unknown.items()
+        },
+        "latency_ms": {
+            length: {
+                "engine_p50": percentile(latency_engine[length], 50),
+                "engine_p95": percentile(latency_engine[length], 95),
+                "total_p50": percentile(latency_total[length], 50),
+                "total_p95": percentile(latency_total[length], 95),
+            }
+            for length in latency_engine
+        },
+        "ingest_x_realtime": engine["ingest"]["audio_s"] / max(engine["ingest"]["elapsed_s"], 1e-9),
+        "hashes_per_audio_s": engine["storage"]["rows"] / max(engine["ingest"]["audio_s"], 1e-9),
+        "bytes_per_audio_hour": engine["storage"]["total_bytes"] / max(audio_h, 1e-9),
+        "audio_hours": audio_h,
+    }
+
+
+def dejavu_with_vote_threshold(dejavu: dict, queries: list[query_set.Query], threshold: int) -> dict:
+    """Dejavu answers whenever one hash matches; this variant keeps answers with enough aligned votes."""
+    kept = []
+    for result in dejavu["results"]:
+        aligned = result.get("aligned_hashes") or 0
+        kept.append(result if aligned >= threshold else {**result, "name": None})
+    return score({**dejavu, "results": kept}, queries)
+
+
+def markdown(report: dict) -> str:
+    e, d = report["earshot"], report.get("dejavu")
+    lines = [f"# Benchmark results ({report['when']})", "", report["setup"], ""]
+    lengths = [f"{x:g}" for x in query_set.LENGTHS_S]
+    for name, scored in (("Earshot", e), ("Dejavu", d)):
+        if scored is None:
+            continue
+        lines += [f"## Top-1 accuracy, {name} (% of {report['per_cell']} queries per cell)", ""]
+        lines.append("| condition | " + " | ".join(f"{x} s" for x in lengths) + " |")
+        lines.append("|---|" + "---:|" * len(lengths))
+        for condition in query_set.CONDITIONS:
+            row = scored["accuracy"].get(condition, {})
+            lines.append(f"| {condition} | " + " | ".join(f"{row.get(x, float('nan')):.1f}" for x in lengths) + " |")
+        lines.append("")
+    lines += ["## Summary", "", "| measure | Earshot | Dejavu | Earshot / Dejavu |", "|---|---:|---:|---:|"]
+
+    def row(label, key, fmt="{:.1f}", better="higher"):
+        ev = key(e)
+        dv = key(d) if d else None
+        ratio = ""
+        if dv not in (None, 0) and ev is not None:
+            ratio = f"{ev / dv:.2f}"
+        dvs = fmt.format(dv) if dv is not None else "—"
+        lines.append(f"| {label} | {fmt.format(ev)} | {dvs} | {ratio} |")
+
+    row("false matches, never-indexed tracks (%)", lambda s: s["false_matches"]["held_out"]["percent"], "{:.2f}")
+    row("false matches, never-seen package (%)", lambda s: s["false_matches"]["foreign"]["percent"], "{:.2f}")
+    row("offset error p50 (s)", lambda s: s["offset_error_s"]["p50"], "{:.3f}")
+    row("offset error p95 (s)", lambda s: s["offset_error_s"]["p95"], "{:.3f}")
+    row("ingest, x real time (1 core)", lambda s: s["ingest_x_realtime"], "{:.0f}")
+    for length in ("1", "5", "10"):
+        row(
+            f"query latency p50, {length} s clip, engine + DB (ms)",
+            lambda s, x=length: s["latency_ms"][x]["engine_p50"],
+        )
+        row(
+            f"query latency p95, {length} s clip, engine + DB (ms)",
+            lambda s, x=length: s["latency_ms"][x]["engine_p95"],
+        )
+    row("query latency p50, 5 s clip, from file incl. ffmpeg (ms)", lambda s: s["latency_ms"]["5"]["total_p50"])
+    row("hashes per second of audio", lambda s: s["hashes_per_audio_s"], "{:.1f}")
+    row("storage per audio hour, table + indexes (MB)", lambda s: s["bytes_per_audio_hour"] / 1e6, "{:.2f}")
+    if report.get("dejavu_thresholded"):
+        t = report["dejavu_thresholded"]
+        lines += [
+            "",
+            f"Dejavu has no rejection threshold: it names a song whenever one hash matches. With its alignment "
+            f"vote required to reach {t['threshold']} (the smallest threshold that brings its false matches on "
+            f"never-indexed tracks to Earshot's level or below), its 5 s accuracy is: "
+            + ", ".join(
+                f"{c} {t['scored']['accuracy'][c]['5']:.1f} %" for c in ("clean", "white0", "white-5", "mp3-64k")
+            )
+            + f"; false matches {t['scored']['false_matches']['held_out']['percent']:.2f} % / "
+            f"{t['scored']['false_matches']['foreign']['percent']:.2f} %.",
+        ]
+    lines += ["", "![accuracy vs SNR](accuracy_vs_snr.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    snrs = [("white+10", 10), ("white+5", 5), ("white0", 0), ("white-5", -5), ("white-10", -10)]
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for name, style in (("earshot", "-"), ("dejavu", "--")):
+        scored = report.get(name)
+        if not scored:
+            continue
+        for length, color in zip(
+            query_set.LENGTHS_S, ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd"], strict=True
+        ):
+            ys = [scored["accuracy"][c][f"{length:g}"] for c, _ in snrs]
+            axis.plot(
+                [s for _, s in snrs],
+                ys,
+                style,
+                color=color,
+                marker="o" if style == "-" else "x",
+                label=f"{name.capitalize()} {length:g} s",
+            )
+    axis.set_xlabel("white-noise SNR (dB)")
+    axis.set_ylabel("top-1 accuracy (%)")
+    axis.set_title("Accuracy vs SNR per query length (solid: Earshot, dashed: Dejavu)")
+    axis.invert_xaxis()
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-cell", type=int, default=50, help="queries per length x condition (default 50)")
+    parser.add_argument("--unknown", type=int, default=200, help="unknown queries per length and kind (default 200)")
+    parser.add_argument("--skip-dejavu", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse an engine's saved answers when the query set is the same"
+    )
+    args = parser.parse_args()
+
+    manifest = corpus.load_or_build(OUT / "corpus.json")
+    queries = query_set.build(manifest, OUT / "queries", args.per_cell, args.unknown)
+    print(
+        f"corpus: {len(manifest['indexed'])} indexed, {len(manifest['held_out'])} held out, "
+        f"{len(manifest['foreign'])} foreign; {len(queries)} queries",
+        flush=True,
+    )
+
+    runners = {"earshot": run_earshot}
+    if not args.skip_dejavu:
+        runners["dejavu"] = run_dejavu
+    raw = {}
+    query_ids = sorted(q.id for q in queries)
+    for name, runner in runners.items():
+        saved = OUT / f"raw_{name}.json"  # one engine's answers survive a crash of the other's run
+        if args.resume and saved.exists():
+            previous = json.loads(saved.read_text())
+            if sorted(r["id"] for r in previous["results"]) == query_ids:
+                raw[name] = previous
+                print(f"{name}: reusing {saved}", flush=True)
+                continue
+        raw[name] = runner(manifest, queries)
+        saved.write_text(json.dumps(raw[name]))
+        print(f"{name} done", flush=True)
+
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "per_cell": args.per_cell,
+        "setup": (
+            f"{len(manifest['indexed'])} tracks indexed "
+            f"({sum(f['duration_s'] for f in manifest['indexed']) / 3600:.2f} h "
+            f"of {', '.join(corpus.CATALOG_PACKAGES)}), {len(manifest['held_out'])} never indexed, "
+            f"{len(manifest['foreign'])} tracks of {', '.join(corpus.FOREIGN_PACKAGES)} never seen; "
+            f"{len(queries)} queries; {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+            "latencies measured one query at a time."
+        ),
+        "earshot": score(raw["earshot"], queries),
+    }
+    if "dejavu" in raw:
+        report["dejavu"] = score(raw["dejavu"], queries)
+        target = report["earshot"]["false_matches"]["held_out"]["percent"]
+        for threshold in range(2, 200):
+            scored = dejavu_with_vote_threshold(raw["dejavu"], queries, threshold)
+            if scored["false_matches"]["held_out"]["percent"] <= target:
+                report["dejavu_thresholded"] = {"threshold": threshold, "scored": scored}
+                break
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "raw.json").write_text(json.dumps(raw))
+    (RESULTS / "results.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / "results.md").write_text(markdown(report))
+    plot(report, RESULTS / "accuracy_vs_snr.png")
+    print((RESULTS / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

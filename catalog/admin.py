@@ -1,0 +1,231 @@
+"""The catalog in the Django admin: the rights holders' tool.
+
+A rights holder sees, edits and deletes only rows they own; the owner is set from the request on
+save and is not a form field for them, so a crafted POST cannot give a row to someone else, and
+another owner's row answers 404 whatever the URL. Staff see and edit everything.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest
+
+from accounts.models import Role, User
+from catalog import selectors
+from catalog.models import Album, Artist, Track
+from catalog.services import tracks_delete
+from recognition.audio import AudioError
+from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
+
+
+class OwnerScopedAdmin(admin.ModelAdmin):
+    """Admin of rows with an `owner`: scoped queryset, object permissions, owner from the request."""
+
+    def _manages(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.manages_catalog
+
+    def _may_touch(self, request: HttpRequest, obj) -> bool:
+        return self._manages(request) and (
+            obj is None or request.user.sees_whole_catalog or obj.owner_id == request.user.id
+        )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.sees_whole_catalog else queryset.filter(owner=request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        # The default turns "not in the queryset" into a redirect to the index; another owner's
+        # row must look exactly like a row that does not exist.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+    def has_module_permission(self, request):
+        return self._manages(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_touch(request, obj)
+
+    def has_add_permission(self, request):
+        return self._manages(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_touch(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_touch(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if not request.user.sees_whole_catalog and "owner" in fields:
+            fields.remove("owner")
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.request_user_id = request.user.id
+        return form
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        return [*columns, "owner"] if request.user.sees_whole_catalog else columns
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return [*filters, "owner"] if request.user.sees_whole_catalog else filters
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = User.objects.filter(role__in=[Role.RIGHTS_HOLDER, Role.STAFF]).order_by("username")
+        elif db_field.name == "album":
+            kwargs["queryset"] = selectors.albums_visible_to(request.user)
+        elif db_field.name == "artist":
+            kwargs["queryset"] = selectors.artists_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "artists":
+            kwargs["queryset"] = selectors.artists_visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change and not request.user.sees_whole_catalog:
+            obj.owner = request.user
+        self.persist(request, obj, form, change)
+
+    def persist(self, request, obj, form, change):
+        """Write the row (the owner is already set)."""
+        obj.save()
+
+
+class OwnerConsistencyForm(forms.ModelForm):
+    """Related rows (artists, album) must belong to the owner of the row being saved."""
+
+    def _owner_id(self):
+        owner = self.cleaned_data.get("owner") if "owner" in self.fields else None
+        if owner is not None:
+            return owner.id
+        if self.instance.owner_id:
+            return self.instance.owner_id
+        return getattr(self, "request_user_id", None)
+
+    def clean(self):
+        cleaned = super().clean()
+        owner_id = self._owner_id()
+        if owner_id is None:
+            return cleaned
+        for name in ("artist", "album"):
+            related = cleaned.get(name)
+            if related is not None and related.owner_id != owner_id:
+                self.add_error(name, "This belongs to another rights holder.")
+        artists = cleaned.get("artists")
+        if artists is not None and any(artist.owner_id != owner_id for artist in artists):
+            self.add_error("artists", "Some of these artists belong to another rights holder.")
+        return cleaned
+
+
+class TrackAdminForm(OwnerConsistencyForm):
+    """Track form that decodes and fingerprints an uploaded reference before anything is saved."""
+
+    class Meta:
+        model = Track
+        fields = ("title", "artists", "album", "isrc", "audio", "owner")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reference = None
+        if "audio" in self.fields:
+            self.fields["audio"].required = self.instance.pk is None
+            self.fields["audio"].help_text = (
+                "The reference recording (any audio or video format ffmpeg reads). "
+                "It is fingerprinted when you save; the page waits until that is done."
+            )
+
+    def clean_audio(self):
+        upload = self.cleaned_data.get("audio")
+        if upload is None or "audio" not in self.changed_data or not hasattr(upload, "chunks"):
+            return upload
+        try:
+            self.reference, self.digest = reference_from_upload(upload)
+        except AudioError as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+        except DuplicateRecording as error:
+            raise forms.ValidationError(str(error), code="duplicate") from None
+        return upload
+
+
+@admin.register(Track)
+class TrackAdmin(OwnerScopedAdmin):
+    form = TrackAdminForm
+    list_display = (
+        "title",
+        "artist_list",
+        "album",
+        "isrc",
+        "duration",
+        "fingerprint_status",
+        "hash_count",
+        "updated_at",
+    )
+    list_filter = ("fingerprint_status", "album")
+    search_fields = ("title", "artists__name", "isrc", "album__title")
+    readonly_fields = (
+        "duration_s",
+        "sha256",
+        "fingerprint_status",
+        "hash_count",
+        "fingerprint_error",
+        "created_at",
+        "updated_at",
+    )
+    filter_horizontal = ("artists",)
+    list_select_related = ("album",)
+    actions = ["delete_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("artists")
+
+    @admin.display(description="artists")
+    def artist_list(self, track: Track) -> str:
+        return track.artist_names
+
+    @admin.display(description="duration", ordering="duration_s")
+    def duration(self, track: Track) -> str:
+        if track.duration_s is None:
+            return "—"
+        minutes, seconds = divmod(round(track.duration_s), 60)
+        return f"{minutes}:{seconds:02d}"
+
+    def persist(self, request, obj, form, change):
+        if form.reference is not None:
+            track_save_reference(
+                track=obj, reference=form.reference, digest=form.digest, upload=form.cleaned_data["audio"]
+            )
+            messages.info(request, f"Fingerprinted {obj.hash_count} hashes from {obj.duration_s:.0f} s of audio.")
+        else:
+            obj.save()
+
+    def delete_model(self, request, obj):
+        tracks_delete([obj])
+
+    def delete_queryset(self, request, queryset):
+        tracks_delete(queryset)
+
+
+@admin.register(Artist)
+class ArtistAdmin(OwnerScopedAdmin):
+    form = OwnerConsistencyForm
+    list_display = ("name", "updated_at")
+    search_fields = ("name",)
+    fields = ("name", "owner")
+
+
+@admin.register(Album)
+class AlbumAdmin(OwnerScopedAdmin):
+    form = OwnerConsistencyForm
+    list_display = ("title", "artist", "release_year", "label")
+    search_fields = ("title", "artist__name", "label")
+    list_filter = ("release_year",)
+    fields = ("title", "artist", "release_year", "label", "owner")

@@ -1,0 +1,175 @@
+"""Catalog API: search the catalog; rights holders manage their own tracks and reference audio."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from catalog import selectors
+from catalog.api import serializers
+from catalog.models import Track
+from catalog.services import track_update, tracks_delete
+from portal.exceptions import ApiError
+from portal.openapi import error_responses
+from recognition.audio import AudioError
+from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
+from recognition.services.ingest import track_create_from_upload
+from recognition.services.uploads import HTTP_STATUS_FOR
+
+
+class ManagesCatalog(BasePermission):
+    """Anyone signed in reads the catalog; only rights holders and staff change it."""
+
+    message = "Only rights holders and staff manage catalog tracks."
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in ("GET", "HEAD", "OPTIONS") or request.user.manages_catalog
+
+
+def _audio_error(error: AudioError) -> ApiError:
+    return ApiError(HTTP_STATUS_FOR.get(error.code, 422), error.code, error.message)
+
+
+def _tracks():
+    return Track.objects.select_related("album").prefetch_related("artists").order_by("title", "id")
+
+
+class TrackListCreateApi(GenericAPIView):
+    """Search the catalog (title, artist, ISRC); rights holders add tracks with reference audio."""
+
+    serializer_class = serializers.TrackSerializer
+    permission_classes = [ManagesCatalog]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    queryset = Track.objects.none()
+
+    @extend_schema(
+        operation_id="tracks_list",
+        parameters=[
+            OpenApiParameter("q", str, description="Words of the title or an artist's name."),
+            OpenApiParameter("isrc", str, description="An exact ISRC."),
+            OpenApiParameter("mine", bool, description="Only my tracks (rights holders)."),
+        ],
+        responses={200: serializers.TrackSerializer(many=True), **error_responses(401, 429)},
+    )
+    def get(self, request):
+        tracks = _tracks()
+        if query := request.query_params.get("q", "").strip()[:200]:
+            tracks = tracks.filter(Q(title__icontains=query) | Q(artists__name__icontains=query)).distinct()
+        if isrc := request.query_params.get("isrc", "").strip().upper()[:12]:
+            tracks = tracks.filter(isrc=isrc)
+        if request.query_params.get("mine") in {"1", "true"}:
+            tracks = tracks.filter(owner=request.user)
+        page = self.paginate_queryset(tracks)
+        return self.get_paginated_response(
+            serializers.TrackSerializer(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(
+        operation_id="tracks_create",
+        request={"multipart/form-data": serializers.TrackCreateSerializer},
+        responses={201: serializers.TrackSerializer, **error_responses(400, 401, 403, 413, 415, 422, 429)},
+    )
+    def post(self, request):
+        data = serializers.TrackCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            track = track_create_from_upload(
+                owner=request.user, upload=values["audio"], title=values["title"],
+                artist_names=_artists(request, values), album_title=values.get("album") or None,
+                isrc=values.get("isrc", ""),
+            )  # fmt: skip
+        except AudioError as error:
+            raise _audio_error(error) from None
+        except DuplicateRecording as error:
+            raise ApiError(409, "duplicate", str(error)) from None
+        return Response(
+            serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _artists(request, values) -> list[str]:
+    # A multipart form repeats `artists`; a JSON body sends a list.
+    if hasattr(request.data, "getlist") and request.data.getlist("artists"):
+        return [name for name in request.data.getlist("artists") if name][:20]
+    return values.get("artists", [])
+
+
+class TrackDetailApi(GenericAPIView):
+    """A track: anyone signed in reads it; its owner (or staff) changes or deletes it."""
+
+    serializer_class = serializers.TrackSerializer
+    permission_classes = [ManagesCatalog]
+    queryset = Track.objects.none()
+
+    def _mine(self, request, pk) -> Track:
+        # Another owner's track is a 404 to writes, exactly like a missing one.
+        return get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
+
+    @extend_schema(
+        operation_id="tracks_retrieve", responses={200: serializers.TrackSerializer, **error_responses(401, 404, 429)}
+    )
+    def get(self, request, pk):
+        track = get_object_or_404(_tracks(), pk=pk)
+        return Response(serializers.TrackSerializer(track, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="tracks_update",
+        request=serializers.TrackWriteSerializer,
+        responses={200: serializers.TrackSerializer, **error_responses(400, 401, 403, 404, 429)},
+    )
+    def patch(self, request, pk):
+        track = self._mine(request, pk)
+        data = serializers.TrackWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        track_update(
+            track=track,
+            title=values.get("title"),
+            artist_names=values.get("artists"),
+            album_title=values.get("album"),
+            isrc=values.get("isrc"),
+        )
+        return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
+
+    @extend_schema(operation_id="tracks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
+    def delete(self, request, pk):
+        tracks_delete([self._mine(request, pk)])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TrackAudioApi(GenericAPIView):
+    """Replace a track's reference recording (its hashes are replaced in the same transaction)."""
+
+    serializer_class = serializers.TrackAudioSerializer
+    permission_classes = [ManagesCatalog]
+    parser_classes = [MultiPartParser]
+    queryset = Track.objects.none()
+
+    @extend_schema(
+        operation_id="tracks_audio_replace",
+        request={"multipart/form-data": serializers.TrackAudioSerializer},
+        responses={200: serializers.TrackSerializer, **error_responses(400, 401, 403, 404, 413, 415, 422, 429)},
+    )
+    def put(self, request, pk):
+        track = get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
+        data = serializers.TrackAudioSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["audio"]
+        try:
+            reference, digest = reference_from_upload(upload)
+            track_save_reference(track=track, reference=reference, digest=digest, upload=upload)
+        except AudioError as error:
+            raise _audio_error(error) from None
+        except DuplicateRecording as error:
+            raise ApiError(409, "duplicate", str(error)) from None
+        return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)

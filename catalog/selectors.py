@@ -1,0 +1,30 @@
+"""Reads of the catalog, scoped to what a user may see."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from catalog.models import Album, Artist, Track
+
+__all__ = ["albums_visible_to", "artists_visible_to", "tracks_visible_to"]
+
+
+def _scoped(queryset: QuerySet, user) -> QuerySet:
+    if not user.is_authenticated:
+        return queryset.none()
+    if user.sees_whole_catalog:
+        return queryset
+    return queryset.filter(owner=user)
+
+
+def tracks_visible_to(user) -> QuerySet[Track]:
+    """Tracks a user may manage: their own, or all of them for staff."""
+    return _scoped(Track.objects.all(), user)
+
+
+def artists_visible_to(user) -> QuerySet[Artist]:
+    return _scoped(Artist.objects.all(), user)
+
+
+def albums_visible_to(user) -> QuerySet[Album]:
+    return _scoped(Album.objects.all(), user)

@@ -1,0 +1,12 @@
+"""Public catalog pages: what a match links to."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from catalog.models import Track
+
+
+def track(request: HttpRequest, pk: int) -> HttpResponse:
+    """A track's public details (never its reference audio)."""
+    track = get_object_or_404(Track.objects.select_related("album").prefetch_related("artists"), pk=pk)
+    return render(request, "catalog/track.html", {"track": track})

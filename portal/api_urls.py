@@ -1,0 +1,29 @@
+"""The partner API, version 1: /api/v1/..."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from catalog.api import views as catalog_api
+from portal.exceptions import json_error
+from recognition.api import views as recognition_api
+
+app_name = "api"
+
+
+def _not_found(request, unknown=""):
+    return json_error(404, "not_found", "No such API endpoint.")
+
+
+urlpatterns = [
+    path("recognitions", recognition_api.RecognitionListCreateApi.as_view(), name="recognitions"),
+    path("recognitions/<uuid:pk>", recognition_api.RecognitionDetailApi.as_view(), name="recognition"),
+    path("webhooks", recognition_api.WebhookListCreateApi.as_view(), name="webhooks"),
+    path("webhooks/<int:pk>", recognition_api.WebhookDetailApi.as_view(), name="webhook"),
+    path("tracks", catalog_api.TrackListCreateApi.as_view(), name="tracks"),
+    path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
+    path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),
+    path("schema", SpectacularAPIView.as_view(api_version="1.0.0"), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^(?P<unknown>.*)$", _not_found),
+]

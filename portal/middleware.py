@@ -1,0 +1,152 @@
+"""ASGI middleware in front of Django: request-body size limits.
+
+Django's ASGI handler reads (and spools to disk) the whole body before any view runs, so a size
+check in a view comes too late for a 1 GiB upload. This middleware refuses a body whose
+Content-Length is over the limit before reading a byte of it, and stops a body without one
+(chunked) as soon as it passes the limit: at most one chunk beyond the limit is ever read.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+
+__all__ = ["BodySizeLimit", "LoadShedder", "OpsAnyHost"]
+
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+class OpsAnyHost:
+    """Let probes and Prometheus reach the ops endpoints by pod IP.
+
+    They send the pod's address as Host, which ALLOWED_HOSTS rightly refuses; for these three
+    paths only, the Host is replaced by the first allowed host before Django sees the request.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path") in OPS_PATHS and settings.ALLOWED_HOSTS:
+            host = settings.ALLOWED_HOSTS[0].lstrip(".").replace("*", "localhost").encode()
+            headers = [(name, value) for name, value in scope.get("headers", []) if name != b"host"]
+            scope = {**scope, "headers": [*headers, (b"host", host)]}
+        return await self.app(scope, receive, send)
+
+
+class BodySizeLimit:
+    """Answer 413 to HTTP requests whose body is larger than the limit for their path."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @staticmethod
+    def limit_for(path: str) -> int:
+        if path.startswith(tuple(settings.EARSHOT_UPLOAD_PATHS)):
+            return settings.EARSHOT_MAX_UPLOAD_BYTES
+        return settings.EARSHOT_MAX_BODY_BYTES
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit_for(scope.get("path", ""))
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            return await _refuse(send, limit)
+
+        received = 0
+        refused = False  # we answered 413 ourselves
+        started = False  # a response has begun (ours or the app's)
+
+        async def limited_receive():
+            nonlocal received, refused, started
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if not started:
+                        refused = started = True
+                        await _refuse(send, limit)
+                    # Django sees the client go away and stops reading.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if refused:
+                return  # the 413 is already out; nothing of the app's may follow it
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        return await self.app(scope, limited_receive, guarded_send)
+
+
+def _content_length(scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send, limit: int) -> None:
+    body = json.dumps({
+        "error": {
+            "code": "too_large",
+            "message": f"The request body is larger than the limit of {limit / 1024 / 1024:.0f} MiB.",
+        }
+    }).encode()  # fmt: skip
+    await send({
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close")],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+class LoadShedder:
+    """Refuse heavy requests at once (503 + Retry-After) when too many are already in this process.
+
+    Django runs a process's synchronous views one at a time, so past capacity requests would only
+    queue, each waiting longer than the last, until everything times out. Beyond
+    EARSHOT_MAX_QUEUED_HEAVY requests on the heavy paths (recognitions, uploads), new ones are
+    answered in microseconds and the client retries; health checks and pages are never held up.
+    """
+
+    HEAVY_METHODS = {"POST", "PUT"}
+
+    def __init__(self, app):
+        self.app = app
+        self.in_flight = 0
+
+    async def __call__(self, scope, receive, send):
+        heavy = (
+            scope["type"] == "http"
+            and scope.get("method") in self.HEAVY_METHODS
+            and scope.get("path", "").startswith(tuple(settings.EARSHOT_UPLOAD_PATHS))
+        )
+        if not heavy:
+            return await self.app(scope, receive, send)
+        if self.in_flight >= settings.EARSHOT_MAX_QUEUED_HEAVY:
+            return await _busy(send)
+        self.in_flight += 1
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def _busy(send) -> None:
+    body = json.dumps({"error": {"code": "busy", "message": "Earshot is busy; retry in a second."}}).encode()
+    await send({
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
+                    (b"content-length", str(len(body)).encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,254 @@
+"""Earshot settings: one module, every deployment difference read from the environment.
+
+Local development needs no variables at all (the local PostgreSQL, in-memory channel layer,
+files under ./media). Production sets DJANGO_DEBUG=false, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS,
+DATABASE_URL, REDIS_URL and optionally the S3 variables; `check --deploy` then passes.
+"""
+
+from pathlib import Path
+
+import environ
+
+from portal import logging as portal_logging
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    default="django-insecure-local-development-only-never-use-this-key-in-production",
+)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Production runs behind TLS (DJANGO_HTTPS=true): cookies only over HTTPS, HSTS, redirect plain HTTP.
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS and env.bool("DJANGO_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes speak plain HTTP
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+INSTALLED_APPS = [
+    "daphne",
+    # First, so its db_worker (the tasks worker with a heartbeat) overrides django-tasks-db's.
+    "portal",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_tasks_db",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "catalog",
+    "recognition",
+]
+
+MIDDLEWARE = [
+    "portal.logging.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+ASGI_APPLICATION = "portal.asgi.application"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/earshot"),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Redis carries the channel layer and the cache (throttles, websocket session counts) when set;
+# a single local process can do without it.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # redis-py 8 reads with a 5 s socket timeout by default, which kills the layer's
+            # blocking 5 s BZPOPMIN (channels_redis#422): every consumer died after 5 s.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="earshot"),
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Serve from the app folders when `collectstatic` has not run (tests, a fresh checkout).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
+
+# Uploaded audio goes through Django's storage API: local files by default, S3 (or any
+# S3-compatible server) when a bucket is configured.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default=None)
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default=None)
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=None)
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = True
+    AWS_S3_FILE_OVERWRITE = False
+    default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": default_storage,
+    "staticfiles": {"BACKEND": "portal.storage.StaticStorage"},
+}
+
+# Background jobs (uploads, API jobs) through django.tasks, stored in PostgreSQL and run by
+# `manage.py db_worker`. Tests run them immediately.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("DJANGO_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+# Request bodies: uploads may be large, everything else small. Both are enforced in front of
+# Django (portal.middleware.BodySizeLimit) so an oversized body is refused before it is spooled.
+EARSHOT_MAX_UPLOAD_BYTES = env.int("EARSHOT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+EARSHOT_MAX_BODY_BYTES = env.int("EARSHOT_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# Past this many recognitions and uploads in flight in one process, new ones get 503 at once.
+EARSHOT_MAX_QUEUED_HEAVY = env.int("EARSHOT_MAX_QUEUED_HEAVY", default=8)
+EARSHOT_UPLOAD_PATHS = ("/uploads/new/", "/api/v1/recognitions", "/api/v1/tracks", "/admin/catalog/track/")
+# Decoded audio is capped: an hour of recording to recognise; references may be longer (mixes).
+EARSHOT_MAX_REFERENCE_SECONDS = env.float("EARSHOT_MAX_REFERENCE_SECONDS", default=2 * 3600)
+EARSHOT_MAX_QUERY_SECONDS = env.float("EARSHOT_MAX_QUERY_SECONDS", default=3600)
+EARSHOT_DECODE_TIMEOUT_S = env.float("EARSHOT_DECODE_TIMEOUT_S", default=120)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# One JSON object per log line, with the request id (portal.logging).
+LOGGING = portal_logging.logging_config(env.str("DJANGO_LOG_LEVEL", default="INFO"))
+portal_logging.configure()
+
+# Live listening (the record page's socket; RELIABILITY.md G9). Anonymous listeners get less.
+EARSHOT_LISTEN = {
+    "max_message_bytes": 64 * 1024,
+    "max_messages_per_s": 10,
+    "max_audio_s": env.float("EARSHOT_LISTEN_MAX_AUDIO_S", default=20.0),
+    "anonymous_max_audio_s": env.float("EARSHOT_LISTEN_ANONYMOUS_MAX_AUDIO_S", default=12.0),
+    "max_session_s": env.float("EARSHOT_LISTEN_MAX_SESSION_S", default=30.0),
+    "sockets": env.int("EARSHOT_LISTEN_SOCKETS", default=3),
+    # Per server process: past this many open sockets, a new one is closed with 4503 at once.
+    "max_open_per_process": env.int("EARSHOT_LISTEN_MAX_OPEN", default=40),
+    "anonymous_sockets": env.int("EARSHOT_LISTEN_ANONYMOUS_SOCKETS", default=2),
+}
+
+# Secrets the server reads back (webhook signing secrets) are encrypted with this key
+# (derived from DJANGO_SECRET_KEY when unset).
+EARSHOT_ENCRYPTION_KEY = env.str("EARSHOT_ENCRYPTION_KEY", default="")
+
+# Partner API (Django REST framework).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.throttling.ApiRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Per key (or user, or address): a token bucket of `burst` requests refilled at `rate`, shared by
+# every process through Redis (the limits AcoustID and ACRCloud publish are ~3 requests/s).
+EARSHOT_API_THROTTLE = {
+    "rate_per_minute": env.float("EARSHOT_API_RATE_PER_MINUTE", default=120.0),
+    "burst": env.int("EARSHOT_API_BURST", default=20),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Earshot API",
+    "DESCRIPTION": (
+        "Music recognition for partners: send a clip, get the song and where it plays; send a long "
+        "recording, get every song in it. Authenticate with `Authorization: Api-Key <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Webhook URLs must reach public hosts over http(s); tests allow loopback receivers.
+EARSHOT_WEBHOOKS_ALLOW_PRIVATE = env.bool("EARSHOT_WEBHOOKS_ALLOW_PRIVATE", default=False)
+EARSHOT_WEBHOOK_TIMEOUT_S = 5.0

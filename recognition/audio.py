@@ -1,0 +1,343 @@
+"""The one place that runs ffmpeg/ffprobe: any audio or video file -> mono float32 at the engine rate.
+
+Every file is treated as hostile. Each call runs in a child process with a wall-clock timeout,
+CPU-time, address-space and output-file limits (through util-linux `prlimit`, which is safe in a
+threaded server where `preexec_fn` is not), reads only the local file (`-protocol_whitelist file`),
+accepts only plain media demuxers (no playlists, concat scripts, device or network inputs), and
+stops decoding after the caller's cap (`-t`), so a file cannot make us decode hours of audio.
+No Django import: the engine, the benchmark and the fuzzers use it directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "AudioError",
+    "DecodeLimits",
+    "MediaInfo",
+    "decode",
+    "decode_chunks",
+    "ffmpeg_command",
+    "ffprobe_command",
+    "probe",
+]
+
+# Demuxers for real audio and video files. Everything else is refused, notably `hls`, `dash`,
+# `concat`, `image2`, `lavfi`, `rtp`/`rtsp`/`sdp` and raw PCM, which could read other files,
+# reach the network or take arbitrary bytes as "audio".
+ALLOWED_DEMUXERS = (
+    "aac,ac3,aiff,amr,ape,asf,au,avi,caf,dts,eac3,flac,flv,loas,matroska,mov,mp3,mpc,mpeg,mpegts,ogg,tta,w64,wav,wv"
+)
+
+
+class AudioError(Exception):
+    """A file that cannot be used as audio, with a reason fit to show the person who sent it.
+
+    `code` is stable for programs: `empty`, `not_media`, `no_audio`, `too_long`, `no_signal`,
+    `timeout`, `decode_failed`.
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Resource limits for one ffmpeg/ffprobe child process."""
+
+    timeout_s: float = 120.0
+    cpu_s: int = 120
+    memory_bytes: int = 1536 * 1024 * 1024
+    probe_timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a file, before any decoding."""
+
+    format_name: str
+    duration_s: float | None
+    audio_streams: int
+    video_streams: int
+    sample_rate_hz: int | None
+    channels: int | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_streams > 0
+
+
+def _limited(command: list[str], limits: DecodeLimits) -> list[str]:
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:  # pragma: no cover - util-linux is on every Debian system
+        return command
+    return [
+        prlimit,
+        f"--cpu={limits.cpu_s}",
+        f"--as={limits.memory_bytes}",
+        "--fsize=0",  # the child may write to pipes, never to files
+        "--core=0",
+        "--",
+        *command,
+    ]
+
+
+def ffprobe_command(path: str | os.PathLike) -> list[str]:
+    """Return the ffprobe argument list used on untrusted files (without resource limits)."""
+    return [
+        "ffprobe",
+        "-hide_banner",
+        "-v", "error",
+        "-protocol_whitelist", "file",
+        "-format_whitelist", ALLOWED_DEMUXERS,
+        "-show_entries",
+        "format=format_name,duration:format_tags:stream=codec_type,sample_rate,channels,duration:stream_tags",
+        "-of", "json",
+        "file:" + os.fspath(path),
+    ]  # fmt: skip
+
+
+def ffmpeg_command(
+    path: str | os.PathLike, *, sample_rate_hz: int, max_seconds: float, start_s: float = 0.0
+) -> list[str]:
+    """Return the ffmpeg argument list that decodes the first audio stream to mono s16le on stdout."""
+    command = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel", "error",
+        "-threads", "1",
+        "-protocol_whitelist", "file",
+        "-format_whitelist", ALLOWED_DEMUXERS,
+    ]  # fmt: skip
+    if start_s > 0:
+        command += ["-ss", f"{start_s:.3f}"]
+    command += [
+        "-i", "file:" + os.fspath(path),
+        "-map", "0:a:0",
+        "-vn", "-sn", "-dn",
+        "-t", f"{max_seconds:.3f}",
+        "-ac", "1",
+        "-ar", str(sample_rate_hz),
+        "-f", "s16le",
+        "-acodec", "pcm_s16le",
+        "pipe:1",
+    ]  # fmt: skip
+    return command
+
+
+def _run(
+    command: list[str], *, timeout_s: float, limits: DecodeLimits, max_output_bytes: int
+) -> tuple[bytes, bytes, int]:
+    """Run a limited child; kill its whole process group on timeout. Return (stdout, stderr, code)."""
+    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        _limited(command, limits),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AudioError("timeout", f"Reading the file took longer than {timeout_s:.0f} s.") from None
+    if len(stdout) > max_output_bytes:  # -t makes this unreachable; kept as a hard stop
+        raise AudioError("too_long", "The file decodes to more audio than allowed.")
+    return stdout, stderr, process.returncode
+
+
+def _check_file(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise AudioError("not_media", f"The file cannot be opened: {error.strerror}.") from None
+    if size == 0:
+        raise AudioError("empty", "The file is empty.")
+
+
+def probe(path: str | os.PathLike, *, limits: DecodeLimits = DecodeLimits()) -> MediaInfo:
+    """Describe a media file with ffprobe. Raise AudioError when it is not a media file we accept."""
+    path = Path(path)
+    _check_file(path)
+    stdout, _, code = _run(
+        ffprobe_command(path), timeout_s=limits.probe_timeout_s, limits=limits, max_output_bytes=1 << 20
+    )
+    try:
+        report = json.loads(stdout or b"{}")
+    except ValueError:
+        report = {}
+    fmt = report.get("format")
+    if code != 0 or not fmt:
+        raise AudioError("not_media", "This is not an audio or video file that Earshot can read.")
+    streams = report.get("streams", [])
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    video = [s for s in streams if s.get("codec_type") == "video"]
+    tags: dict[str, str] = {}
+    for source in [fmt.get("tags", {}), *(s.get("tags", {}) for s in audio[:1])]:
+        for key, value in source.items():
+            tags.setdefault(key.lower(), str(value).strip())
+    duration = _as_float(fmt.get("duration"))
+    if duration is None and audio:
+        duration = _as_float(audio[0].get("duration"))
+    return MediaInfo(
+        format_name=str(fmt.get("format_name", "")),
+        duration_s=duration,
+        audio_streams=len(audio),
+        video_streams=len(video),
+        sample_rate_hz=int(audio[0]["sample_rate"]) if audio and audio[0].get("sample_rate") else None,
+        channels=audio[0].get("channels") if audio else None,
+        tags=tags,
+    )
+
+
+def probe_usable(path: str | os.PathLike, *, max_seconds: float, limits: DecodeLimits = DecodeLimits()) -> MediaInfo:
+    """Probe a file and insist it is usable: an audio stream, no longer than `max_seconds`."""
+    info = probe(path, limits=limits)
+    if not info.has_audio:
+        raise AudioError("no_audio", "The file has no audio stream.")
+    if info.duration_s is not None and info.duration_s > max_seconds:
+        raise AudioError(
+            "too_long", f"The audio lasts {info.duration_s / 60:.0f} min; the limit is {max_seconds / 60:.0f} min."
+        )
+    return info
+
+
+def _as_float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) and number >= 0 else None
+
+
+def decode(
+    path: str | os.PathLike,
+    *,
+    sample_rate_hz: int,
+    max_seconds: float,
+    start_s: float = 0.0,
+    limits: DecodeLimits = DecodeLimits(),
+) -> np.ndarray:
+    """Decode the first audio stream to mono float32 in [-1, 1], at most `max_seconds` of it.
+
+    Raise AudioError when the file cannot be decoded or holds no audio at all.
+    """
+    path = Path(path)
+    _check_file(path)
+    max_bytes = int(max_seconds * sample_rate_hz + sample_rate_hz) * 2
+    stdout, stderr, code = _run(
+        ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, start_s=start_s),
+        timeout_s=limits.timeout_s,
+        limits=limits,
+        max_output_bytes=max_bytes,
+    )
+    if not stdout:
+        raise _nothing_decoded(code, stderr)
+    return _to_float(stdout)
+
+
+def decode_chunks(
+    path: str | os.PathLike,
+    *,
+    sample_rate_hz: int,
+    max_seconds: float,
+    chunk_seconds: float = 60.0,
+    limits: DecodeLimits = DecodeLimits(),
+) -> Iterator[np.ndarray]:
+    """Yield the decoded audio in consecutive float32 chunks, holding one chunk in memory at a time.
+
+    For long uploads: the whole decode is bounded by `limits.timeout_s` and `max_seconds`.
+    """
+    path = Path(path)
+    _check_file(path)
+    command = _limited(ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds), limits)
+    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    timer = _Deadline(process, limits.timeout_s)
+    chunk_bytes = int(chunk_seconds * sample_rate_hz) * 2
+    produced = 0
+    try:
+        assert process.stdout is not None
+        while True:
+            data = process.stdout.read(chunk_bytes)
+            if not data:
+                break
+            produced += len(data)
+            yield _to_float(data)
+        stderr = process.stderr.read() if process.stderr else b""
+        code = process.wait()
+        if timer.expired:
+            raise AudioError("timeout", f"Reading the file took longer than {limits.timeout_s:.0f} s.")
+        if produced == 0:
+            if code != 0:
+                raise AudioError(
+                    "decode_failed" if b"Stream map" not in stderr else "no_audio", _decode_message(stderr)
+                )
+            raise AudioError("no_audio", "The file contains no decodable audio.")
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+
+
+class _Deadline:
+    """Kill a child process group when it runs past its wall-clock budget."""
+
+    def __init__(self, process: subprocess.Popen, timeout_s: float):
+        import threading
+
+        self.expired = False
+        self._process = process
+        self._timer = threading.Timer(timeout_s, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        if self._process.poll() is None:
+            self.expired = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _to_float(pcm: bytes) -> np.ndarray:
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    return samples.astype(np.float32) * np.float32(1 / 32768)
+
+
+def _nothing_decoded(code: int, stderr: bytes) -> AudioError:
+    """Why ffmpeg produced no samples at all."""
+    if code == 0:
+        return AudioError("no_audio", "The file contains no decodable audio.")
+    return AudioError("decode_failed" if b"Stream map" not in stderr else "no_audio", _decode_message(stderr))
+
+
+def _decode_message(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", "replace").strip().splitlines()
+    detail = text[-1][:200] if text else "unknown error"
+    if "Stream map" in detail or "matches no streams" in detail:
+        return "The file has no audio stream."
+    return f"The audio could not be decoded ({detail})."

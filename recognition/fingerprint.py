@@ -1,0 +1,410 @@
+"""Landmark fingerprints: samples -> log spectrogram -> spectral peaks -> paired, packed hashes.
+
+The method is Wang's (2003) constellation map, as in Shazam and Dejavu, with choices of our own
+that decide accuracy and storage, each measured with `bench/sweep.py` (see the README):
+
+* Peaks are neighbourhood maxima of the log spectrogram, picked with a vectorised maximum filter,
+  refined to a fraction of a frame and bin, and thinned to a budget per block of time and per
+  frequency band, so loud passages cannot crowd out quiet ones and bass cannot crowd out the
+  mid-band (and the reverse).
+* References and queries are fingerprinted asymmetrically. A reference keeps ~13 peaks a second
+  and pairs each anchor with its 2 nearest targets (~26 hashes a second: what is stored must be
+  small). A query keeps several times more peaks, pairs every anchor with every peak in its
+  target zone and is fingerprinted at two sub-frame shifts, so its hashes are nearly a superset
+  of the reference's even when noise reorders which peaks are strongest.
+* A hash packs (anchor bin, target bin, dt) into 21 bits; the anchor frame is its time offset.
+
+No Django here: numpy and scipy only, so the engine runs in benchmarks, workers and fuzzers alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
+
+__all__ = [
+    "QUERY",
+    "REFERENCE",
+    "FingerprintParams",
+    "Fingerprints",
+    "StreamingFingerprinter",
+    "find_peaks",
+    "fingerprint",
+    "frames_to_seconds",
+    "merge_fingerprints",
+    "pair_peaks",
+    "spectrogram_db",
+]
+
+
+@dataclass(frozen=True)
+class FingerprintParams:
+    """Every tunable of the fingerprint; the comment by each value says why it is that value."""
+
+    # 8 kHz keeps 0-4 kHz, where music keeps its most robust peaks and which survives phones,
+    # laptop microphones and MP3; decoding and the FFT cost 5x less than at 44.1 kHz.
+    sample_rate_hz: int = 8000
+    # 512 samples = 64 ms window -> 15.6 Hz bins. 1024 gave the same accuracy at half the speed.
+    fft_size: int = 512
+    # 256-sample hop = 32 ms frames (31.25 a second): the time grid of offsets and of the
+    # +-1 frame vote tolerance.
+    hop_size: int = 256
+    # Peak band. Bass (60-250 Hz) carries most of the energy of most music and so survives
+    # broadband noise best (moving the floor from 250 to 60 Hz took 0 dB, 5 s queries from 62 %
+    # to 78 % in the sweep); above 3.6 kHz little survives phone lines and low-bitrate codecs.
+    min_freq_hz: float = 60.0
+    max_freq_hz: float = 3600.0
+    # A peak is the maximum of its neighbourhood (frames x bins): ~0.35 s by ~140 Hz for
+    # references (dominant peaks), ~0.16 s by ~80 Hz for queries (more candidates).
+    neighborhood_frames: int = 11
+    neighborhood_bins: int = 9
+    # ...and stands 3 dB above the local mean (~1 s by ~500 Hz): flat noise has no peaks.
+    prominence_frames: int = 31
+    prominence_bins: int = 31
+    min_prominence_db: float = 3.0
+    # Ignore digital silence and near-silence (dB relative to a full-scale sine).
+    floor_db: float = -85.0
+    # Density control: at most this many peaks a second, the loudest of each block of frames and
+    # band. Ranking by level, not prominence, keeps the peaks that additive noise leaves standing.
+    # 20 peaks/s with 2 targets each store ~26 hashes a second. The sweep (bench/sweep.py, false
+    # matches held at 0/2000) gave, for 2/3/5 s clean clips: 15 hashes/s 26/54/93 %, 26 hashes/s
+    # 50/80/97 %, 40 hashes/s 64/90/97 %; 26 is the knee of storage against accuracy.
+    peaks_per_second: float = 20.0
+    block_frames: int = 16
+    # The budget is shared equally by the bands below and above 250 Hz: bass-heavy music still
+    # keeps peaks a telephone line passes, bright music keeps the bass that survives a noisy room.
+    subband_edges_hz: tuple[float, ...] = (250.0,)
+    # Target zone: 1..31 frames (1 s) after the anchor, 3..63 bins (47 Hz-1 kHz) away. 95 % of
+    # the nearest targets fall within 23 frames; a short zone keeps hashes whole in short queries.
+    min_dt_frames: int = 1
+    max_dt_frames: int = 31
+    max_df_bins: int = 63
+    # Pairs of (nearly) the same pitch only say "this note goes on": any song holding that note
+    # at that tempo has them, so they are the commonest chance coincidence (3 bins = 47 Hz, a
+    # semitone at 800 Hz).
+    min_df_bins: int = 3
+    # Targets paired with each anchor (the nearest in time in the zone); None = all of them.
+    fan_out: int | None = 2
+    # A query starts anywhere between two reference frames, which can move a peak by a frame and
+    # break dt. Fingerprinting the query at `shifts` evenly spaced sub-hop offsets and pooling
+    # the hashes puts one of them within hop/(2*shifts) of the reference grid (2 shifts raised
+    # the share of a clean query's reference hashes found from 64 % to 83 %).
+    shifts: int = 1
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate_hz / self.hop_size
+
+    @property
+    def band_bins(self) -> tuple[int, int]:
+        """First and one-past-last FFT bin of the peak band."""
+        bin_hz = self.sample_rate_hz / self.fft_size
+        return int(np.ceil(self.min_freq_hz / bin_hz)), int(np.floor(self.max_freq_hz / bin_hz)) + 1
+
+    @property
+    def hash_bits(self) -> tuple[int, int]:
+        """Bits of each frequency field and of the dt field of a hash."""
+        return int(self.band_bins[1] - 1).bit_length(), int(self.max_dt_frames).bit_length()
+
+
+# What a reference stores and what a query looks up (see the module docstring).
+REFERENCE = FingerprintParams()
+QUERY = replace(REFERENCE, neighborhood_frames=5, neighborhood_bins=5, peaks_per_second=50.0, fan_out=None, shifts=2)
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """Hashes and the frame of their anchor, in anchor-time order, plus the audio's length in frames."""
+
+    hashes: np.ndarray  # int32
+    offsets: np.ndarray  # float32 frames of each hash's anchor
+    n_frames: int
+
+    def __len__(self) -> int:
+        return int(self.hashes.size)
+
+
+def frames_to_seconds(frames: float | np.ndarray, params: FingerprintParams = REFERENCE) -> float | np.ndarray:
+    """Convert a frame offset to seconds."""
+    return frames * params.hop_size / params.sample_rate_hz
+
+
+def spectrogram_db(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> np.ndarray:
+    """Return the log-magnitude spectrogram of the peak band, shape (frames, bins), in dB."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.size < params.fft_size:
+        lo, hi = params.band_bins
+        return np.empty((0, hi - lo), dtype=np.float32)
+    frames = sliding_window_view(samples, params.fft_size)[:: params.hop_size]
+    window = np.hanning(params.fft_size).astype(np.float32)
+    spectrum = scipy.fft.rfft(frames * window, axis=1)
+    lo, hi = params.band_bins
+    power = spectrum[:, lo:hi].real ** 2 + spectrum[:, lo:hi].imag ** 2
+    # Full-scale sine -> 0 dB; the tiny offset keeps log10 finite on digital silence.
+    scale = (params.fft_size * window.mean() / 2) ** 2
+    return (10.0 * np.log10(power / scale + 1e-12)).astype(np.float32)
+
+
+def find_peaks(
+    spec_db: np.ndarray, params: FingerprintParams = REFERENCE, first_frame: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (frames, bins) of the spectral peaks as float32, sorted by frame then bin.
+
+    A peak is a neighbourhood maximum, strictly above the previous frame (a steady tone gives one
+    peak at its onset, not one per frame), 3 dB above the local mean and above the silence
+    floor; the loudest are kept, `peaks_per_second` per block of frames and band. Positions are
+    refined to a fraction of a frame and of a bin by a parabola through the neighbours (exact
+    for the Gaussian-like main lobe of a Hann window in dB), so they depend less on where the
+    frame grid falls. `first_frame` is the absolute number of the spectrogram's first frame:
+    blocks are aligned on absolute frames so that streamed and whole-file fingerprints agree.
+    """
+    frames, bins = _peak_grid(spec_db, params, first_frame)
+    return _refine(spec_db, frames - first_frame, bins, params, first_frame)
+
+
+def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64)."""
+    if spec_db.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    local_max = ndimage.maximum_filter(
+        spec_db, size=(params.neighborhood_frames, params.neighborhood_bins), mode="nearest"
+    )
+    prominence = spec_db - ndimage.uniform_filter(
+        spec_db, size=(params.prominence_frames, params.prominence_bins), mode="nearest"
+    )
+    rising = np.ones_like(spec_db, dtype=bool)
+    rising[1:] = spec_db[1:] > spec_db[:-1]
+    is_peak = (spec_db == local_max) & rising & (prominence >= params.min_prominence_db) & (spec_db >= params.floor_db)
+    frames, bins = np.nonzero(is_peak)
+    if frames.size == 0:
+        return frames.astype(np.int64), bins.astype(np.int64)
+    strength = spec_db[frames, bins]
+    frames = frames.astype(np.int64) + first_frame
+    n_bands = len(params.subband_edges_hz) + 1
+    per_block = params.peaks_per_second * params.block_frames / params.frames_per_second
+    per_block = max(1, round(per_block / n_bands))
+    bin_hz = params.sample_rate_hz / params.fft_size
+    band_edges = np.asarray(params.subband_edges_hz) / bin_hz - params.band_bins[0]
+    block = (frames // params.block_frames) * n_bands + np.searchsorted(band_edges, bins, side="right")
+    order = np.lexsort((-strength, block))  # by block and band, loudest first
+    block_sorted = block[order]
+    starts = np.flatnonzero(np.r_[True, block_sorted[1:] != block_sorted[:-1]])
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    keep = np.sort(order[rank < per_block])  # back to (frame, bin) order
+    return frames[keep], bins[keep].astype(np.int64)
+
+
+def _refine(
+    spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: FingerprintParams, first_frame: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-grid positions (absolute frames, FFT bins) of grid peaks at spectrogram `rows`."""
+    frame_fraction = _parabolic_offset(spec_db, rows, bins, axis=0)
+    bin_fraction = _parabolic_offset(spec_db, rows, bins, axis=1)
+    return (
+        (rows + first_frame + frame_fraction).astype(np.float32),
+        (bins + bin_fraction + params.band_bins[0]).astype(np.float32),
+    )
+
+
+def _parabolic_offset(spec_db: np.ndarray, frames: np.ndarray, bins: np.ndarray, axis: int) -> np.ndarray:
+    """Offset in [-0.5, 0.5] of the vertex of the parabola through a peak and its two neighbours."""
+    size = spec_db.shape[axis]
+    index = frames if axis == 0 else bins
+    before = np.maximum(index - 1, 0)
+    after = np.minimum(index + 1, size - 1)
+    if axis == 0:
+        a, b, c = spec_db[before, bins], spec_db[frames, bins], spec_db[after, bins]
+    else:
+        a, b, c = spec_db[frames, before], spec_db[frames, bins], spec_db[frames, after]
+    curvature = a - 2 * b + c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curvature < 0, 0.5 * (a - c) / curvature, 0.0)
+    return np.clip(offset, -0.5, 0.5)
+
+
+def pair_peaks(
+    frames: np.ndarray, bins: np.ndarray, params: FingerprintParams = REFERENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each anchor with targets in its zone; return (hashes int32, anchor frames float32).
+
+    `frames` must be sorted. Bins and dt are the refined positions rounded to whole units.
+    """
+    anchor, target = _pair_indices(frames, bins, params)
+    return _pack(frames, bins, anchor, target, params)
+
+
+def _pair_indices(frames: np.ndarray, bins: np.ndarray, params: FingerprintParams) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (anchor, target) of the pairs, grouped by anchor, targets in time order."""
+    n = frames.size
+    if n < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    lo = np.searchsorted(frames, frames + params.min_dt_frames - 0.5, side="left")
+    hi = np.searchsorted(frames, frames + params.max_dt_frames + 0.5, side="left")
+    lo = np.maximum(lo, np.arange(n) + 1)
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    anchor = np.repeat(np.arange(n), counts)
+    group_start = np.repeat(np.cumsum(counts) - counts, counts)
+    target = lo[anchor] + (np.arange(total) - group_start)
+    df = np.abs(np.rint(bins[target]) - np.rint(bins[anchor]))
+    in_zone = (df <= params.max_df_bins) & (df >= params.min_df_bins)
+    anchor, target = anchor[in_zone], target[in_zone]
+    if params.fan_out is not None and anchor.size:
+        # Targets are in time order within each anchor's group: keep the first fan_out.
+        starts = np.flatnonzero(np.r_[True, anchor[1:] != anchor[:-1]])
+        rank = np.arange(anchor.size) - np.repeat(starts, np.diff(np.r_[starts, anchor.size]))
+        keep = rank < params.fan_out
+        anchor, target = anchor[keep], target[keep]
+    return anchor, target
+
+
+def _pack(
+    frames: np.ndarray, bins: np.ndarray, anchor: np.ndarray, target: np.ndarray, params: FingerprintParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pack pairs into hashes: anchor bin | target bin | dt."""
+    f_bits, dt_bits = params.hash_bits
+    anchor_bin = np.rint(bins[anchor]).astype(np.int64)
+    target_bin = np.rint(bins[target]).astype(np.int64)
+    dt = np.rint(frames[target] - frames[anchor]).astype(np.int64)
+    valid = (dt >= 1) & (dt < (1 << dt_bits)) & (target_bin < (1 << f_bits)) & (anchor_bin < (1 << f_bits))
+    hashes = (anchor_bin << (f_bits + dt_bits)) | (target_bin << dt_bits) | dt
+    return hashes[valid].astype(np.int32), frames[anchor][valid].astype(np.float32)
+
+
+def fingerprint(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> Fingerprints:
+    """Fingerprint mono samples at `params.sample_rate_hz`: distinct (hash, anchor frame) pairs.
+
+    Anchor frames are fractional (float32); stores keep them rounded to whole frames.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    parts = []
+    n_frames = 0
+    for shift in range(params.shifts):
+        start = shift * params.hop_size // params.shifts
+        spec = spectrogram_db(samples[start:], params)
+        n_frames = max(n_frames, spec.shape[0])
+        frames, bins = _sorted(*find_peaks(spec, params))
+        hashes, offsets = pair_peaks(frames, bins, params)
+        parts.append(Fingerprints(hashes, offsets + np.float32(start / params.hop_size), 0))
+    return merge_fingerprints(parts, n_frames)
+
+
+def _sorted(frames: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(frames, kind="stable")
+    return frames[order], bins[order]
+
+
+def merge_fingerprints(parts: list[Fingerprints], n_frames: int) -> Fingerprints:
+    """Pool fingerprints, keeping each (hash, offset) once, in time order."""
+    hashes = np.concatenate([p.hashes for p in parts]) if parts else np.empty(0, np.int32)
+    offsets = np.concatenate([p.offsets for p in parts]) if parts else np.empty(0, np.float32)
+    order = np.lexsort((hashes, offsets))
+    hashes, offsets = hashes[order], offsets[order]
+    distinct = np.ones(hashes.size, dtype=bool)
+    distinct[1:] = (hashes[1:] != hashes[:-1]) | (offsets[1:] != offsets[:-1])
+    return Fingerprints(hashes=hashes[distinct], offsets=offsets[distinct], n_frames=n_frames)
+
+
+class StreamingFingerprinter:
+    """Fingerprint audio as it arrives, emitting every hash once and exactly as `fingerprint` would.
+
+    The microphone stream and long uploads use it: each `push` fingerprints only the new audio
+    plus the little context the filters need, so work and memory stay proportional to the chunk,
+    not to everything heard so far. A peak is final once the audio extends past its filters'
+    reach and its whole density block; a hash is emitted once its peaks are final (and, for
+    references, once its anchor's whole target zone is).
+    """
+
+    def __init__(self, params: FingerprintParams = QUERY):
+        self.params = params
+        self._streams = [
+            _ShiftStream(params, shift * params.hop_size // params.shifts) for shift in range(params.shifts)
+        ]
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of audio seen so far."""
+        return max(stream.n_frames for stream in self._streams)
+
+    def push(self, samples: np.ndarray) -> Fingerprints:
+        """Add samples; return the hashes that became final."""
+        samples = np.asarray(samples, dtype=np.float32)
+        return merge_fingerprints([stream.push(samples) for stream in self._streams], self.n_frames)
+
+    def finish(self) -> Fingerprints:
+        """End of audio: return every hash not emitted yet."""
+        return merge_fingerprints([stream.finish() for stream in self._streams], self.n_frames)
+
+
+class _ShiftStream:
+    """Streaming state for one sub-frame shift."""
+
+    def __init__(self, params: FingerprintParams, skip_samples: int):
+        self.params = params
+        self._skip = skip_samples
+        self._shift_frames = np.float32(skip_samples / params.hop_size)
+        self._buffer = np.empty(0, np.float32)
+        self._buffer_frame = 0  # absolute frame number of the buffer's first sample
+        self._final_until = 0  # peaks at frames below this are final
+        self._anchors_done_until = 0  # references: anchors below this frame were paired
+        # Filters reach this many frames either side of a frame.
+        self._margin = max(params.prominence_frames, params.neighborhood_frames) // 2 + 1
+        self._peak_frames = np.empty(0, np.float32)  # final peaks still needed for pairing
+        self._peak_bins = np.empty(0, np.float32)
+        self.n_frames = 0
+
+    def push(self, samples: np.ndarray) -> Fingerprints:
+        if self._skip:
+            dropped = min(self._skip, samples.size)
+            samples, self._skip = samples[dropped:], self._skip - dropped
+        self._buffer = np.concatenate([self._buffer, samples])
+        return self._advance(final=False)
+
+    def finish(self) -> Fingerprints:
+        return self._advance(final=True)
+
+    def _advance(self, final: bool) -> Fingerprints:
+        p = self.params
+        spec = spectrogram_db(self._buffer, p)
+        end_frame = self._buffer_frame + spec.shape[0]
+        self.n_frames = max(self.n_frames, end_frame)
+        limit = end_frame if final else (end_frame - self._margin) // p.block_frames * p.block_frames
+        if limit <= self._final_until and not final:
+            return Fingerprints(np.empty(0, np.int32), np.empty(0, np.float32), 0)
+        grid_frames, grid_bins = _peak_grid(spec, p, self._buffer_frame)
+        new = (grid_frames >= self._final_until) & (grid_frames < limit)
+        frames, bins = _refine(spec, grid_frames[new] - self._buffer_frame, grid_bins[new], p, self._buffer_frame)
+        frames, bins = _sorted(frames, bins)
+        n_old = self._peak_frames.size
+        all_frames = np.concatenate([self._peak_frames, frames])
+        all_bins = np.concatenate([self._peak_bins, bins])
+        order = np.argsort(all_frames, kind="stable")
+        is_new = order >= n_old
+        all_frames, all_bins = all_frames[order], all_bins[order]
+        anchor, target = _pair_indices(all_frames, all_bins, p)
+        if p.fan_out is None:
+            # Every pair in the zone is kept, so a pair is final as soon as its target is.
+            emit = is_new[target]
+        else:
+            # The nearest targets are known only once the anchor's whole zone is final.
+            zone_done = limit if final else limit - p.max_dt_frames - 1
+            anchor_frame = np.floor(all_frames[anchor] + 0.5)
+            emit = (anchor_frame >= self._anchors_done_until) & (anchor_frame < zone_done)
+            self._anchors_done_until = max(self._anchors_done_until, zone_done)
+        hashes, offsets = _pack(all_frames, all_bins, anchor[emit], target[emit], p)
+        # Keep the final peaks a later anchor or target may pair with, and the audio the filters
+        # need on the left of the next frames to finalise.
+        keep_from = limit - p.max_dt_frames - 2
+        kept = all_frames >= keep_from
+        self._peak_frames, self._peak_bins = all_frames[kept], all_bins[kept]
+        self._final_until = limit
+        first_needed = max(self._buffer_frame, limit - self._margin - 1)
+        self._buffer = self._buffer[(first_needed - self._buffer_frame) * p.hop_size :]
+        self._buffer_frame = first_needed
+        return Fingerprints(hashes, offsets + self._shift_frames, 0)

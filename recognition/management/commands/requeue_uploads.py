@@ -1,0 +1,25 @@
+"""`manage.py requeue_uploads [--every SECONDS]`: queue again jobs whose worker died, and due webhooks."""
+
+import time
+
+from django.core.management.base import BaseCommand
+
+from recognition.services.uploads import uploads_requeue_stale
+from recognition.services.webhooks import webhooks_retry_due
+
+
+class Command(BaseCommand):
+    help = "Requeue upload jobs with a stale heartbeat (their worker was killed). Run from cron, or with --every."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--every", type=float, help="keep running, checking every SECONDS")
+
+    def handle(self, *args, **options):
+        while True:
+            count = uploads_requeue_stale()
+            due = webhooks_retry_due()
+            if count or due:
+                self.stdout.write(f"requeued {count} job(s), {due} webhook delivery(ies)")
+            if not options["every"]:
+                return
+            time.sleep(options["every"])

@@ -1,0 +1,59 @@
+"""An in-process hash index with the same lookup contract as the PostgreSQL store.
+
+For engine tests, parameter studies and fuzzing, where a database would only add noise.
+numpy only; no Django.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recognition.fingerprint import Fingerprints
+
+__all__ = ["MemoryIndex"]
+
+
+class MemoryIndex:
+    """Hash rows of many tracks, sorted by hash, looked up with a binary search."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, Fingerprints]] = []
+        self._frames: dict[int, int] = {}
+        self._hashes = np.empty(0, np.int32)
+        self._track_ids = np.empty(0, np.int64)
+        self._offsets = np.empty(0, np.int32)
+
+    def add(self, track_id: int, fingerprints: Fingerprints) -> None:
+        self._pending.append((track_id, fingerprints))
+        self._frames[track_id] = fingerprints.n_frames
+
+    def __len__(self) -> int:
+        self._build()
+        return int(self._hashes.size)
+
+    def _build(self) -> None:
+        if not self._pending:
+            return
+        hashes = [self._hashes] + [fp.hashes for _, fp in self._pending]
+        tracks = [self._track_ids] + [np.full(len(fp), t, np.int64) for t, fp in self._pending]
+        offsets = [self._offsets] + [np.rint(fp.offsets).astype(np.int32) for _, fp in self._pending]
+        self._pending.clear()
+        all_hashes = np.concatenate(hashes)
+        order = np.argsort(all_hashes, kind="stable")
+        self._hashes = all_hashes[order]
+        self._track_ids = np.concatenate(tracks)[order]
+        self._offsets = np.concatenate(offsets)[order]
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (hashes, track_ids, offsets) of every stored row whose hash is in `hashes`."""
+        self._build()
+        wanted = np.unique(hashes)
+        lo = np.searchsorted(self._hashes, wanted, side="left")
+        hi = np.searchsorted(self._hashes, wanted, side="right")
+        counts = hi - lo
+        total = int(counts.sum())
+        rows = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+        return self._hashes[rows], self._track_ids[rows], self._offsets[rows]
+
+    def track_frames(self, track_ids: np.ndarray) -> np.ndarray:
+        return np.array([self._frames.get(int(t), 0) for t in track_ids], dtype=np.int64)

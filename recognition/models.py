@@ -1,0 +1,142 @@
+"""Recognition data: the hash table (one row per stored landmark) and the recognitions asked for."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Fingerprint(models.Model):
+    """One stored landmark hash of a reference track.
+
+    The layout is chosen for size and for the lookup: the composite primary key (hash, track,
+    offset) is the only index a lookup needs (an index-only scan returns every column) and keeps a
+    track's rows distinct. The foreign key to the track is declared in the migration with
+    ON DELETE CASCADE, so PostgreSQL deletes a track's rows in the statement that deletes the track,
+    whichever way it is deleted (admin, API, ORM), instead of Django loading millions of rows to
+    delete them one by one. Django's own on_delete is therefore DO_NOTHING. All reads and writes go
+    through recognition.store.
+    """
+
+    pk = models.CompositePrimaryKey("hash", "track", "offset_frames")
+    hash = models.IntegerField()
+    track = models.ForeignKey("catalog.Track", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    offset_frames = models.IntegerField()
+
+    class Meta:
+        db_table = "recognition_fingerprint"
+
+    def __str__(self) -> str:
+        return f"{self.hash:#08x}@{self.offset_frames} in track {self.track_id}"
+
+
+class Recognition(models.Model):
+    """One recognition a person or partner asked for: what was heard, what it matched, how fast.
+
+    The microphone page, uploads and the API all record here (`source`). A clip has one match
+    (`track`, `offset_s`, `confidence`); a long upload has `segments`, each a track with its time
+    range. Upload jobs go pending -> running -> done or failed; live recognitions are saved done.
+    """
+
+    class Source(models.TextChoices):
+        MICROPHONE = "microphone", "Microphone"
+        UPLOAD = "upload", "Upload"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="recognitions"
+    )
+    source = models.CharField(max_length=12, choices=Source.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The best match (a clip), or the longest-evidenced segment (a long upload).
+    track = models.ForeignKey("catalog.Track", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    offset_s = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    segments = models.JSONField(default=list, blank=True)
+    heard_s = models.FloatField("audio heard (s)", null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    # Uploads: the media (through Django's storage; deleted after processing unless kept),
+    # and the job's bookkeeping. A worker that dies leaves the job "running" with a stale
+    # heartbeat; recognition.services.uploads requeues it.
+    media = models.FileField(upload_to="uploads/%Y/%m/", blank=True, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    keep_media = models.BooleanField(default=False)
+    media_duration_s = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    progress = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} recognition {self.id}"
+
+    @property
+    def matched(self) -> bool:
+        return self.track_id is not None
+
+
+class Webhook(models.Model):
+    """A partner's URL that hears when their asynchronous recognitions finish.
+
+    The signing secret is stored encrypted (portal.crypto), never in clear: Earshot must sign
+    with it, so a hash would not do; a database dump alone cannot forge deliveries.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret_encrypted = models.TextField(editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook, with every attempt's outcome (the delivery log)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    recognition = models.ForeignKey(Recognition, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=40, default="recognition.finished")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "recognition", "event"], name="one_delivery_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} for {self.recognition_id} to {self.webhook_id}: {self.status}"

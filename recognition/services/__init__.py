@@ -1,0 +1,49 @@
+"""Recognition services: every ingest and every recognition in Earshot goes through here.
+
+The admin, the ingest and recognize commands, the record page, uploads and the API all call
+these functions; they decode with recognition.audio, fingerprint with the engine and read and
+write hashes with recognition.store.
+"""
+
+from recognition.services.common import decode_limits, file_sha256, identifier, local_copy
+from recognition.services.ingest import (
+    DuplicateRecording,
+    IngestOutcome,
+    ReferenceAudio,
+    reference_fingerprints,
+    reference_from_upload,
+    track_ingest,
+    track_save_reference,
+)
+from recognition.services.recognize import (
+    CLIP_SECONDS,
+    RecognitionOutcome,
+    live_recognition_save,
+    match_card,
+    match_details,
+    recognize_file,
+    recognize_samples,
+    segment_details,
+)
+
+__all__ = [
+    "CLIP_SECONDS",
+    "DuplicateRecording",
+    "IngestOutcome",
+    "RecognitionOutcome",
+    "ReferenceAudio",
+    "decode_limits",
+    "file_sha256",
+    "identifier",
+    "live_recognition_save",
+    "local_copy",
+    "match_card",
+    "match_details",
+    "recognize_file",
+    "recognize_samples",
+    "reference_fingerprints",
+    "reference_from_upload",
+    "segment_details",
+    "track_ingest",
+    "track_save_reference",
+]

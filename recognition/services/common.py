@@ -1,0 +1,50 @@
+"""Plumbing every recognition service shares: decode limits, the engine on the hash table, files."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+from recognition import audio, selectors, store
+from recognition.identify import Identifier
+
+__all__ = ["decode_limits", "file_sha256", "identifier", "local_copy"]
+
+
+def decode_limits() -> audio.DecodeLimits:
+    return audio.DecodeLimits(timeout_s=settings.EARSHOT_DECODE_TIMEOUT_S, cpu_s=int(settings.EARSHOT_DECODE_TIMEOUT_S))
+
+
+def identifier() -> Identifier:
+    """The engine wired to the PostgreSQL hash table."""
+    return Identifier(lookup=store.lookup, track_frames=selectors.track_frames)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def local_copy(upload: UploadedFile) -> Iterator[Path]:
+    """Yield a path on local disk holding an uploaded file (ffmpeg reads files, not streams)."""
+    if hasattr(upload, "temporary_file_path"):
+        yield Path(upload.temporary_file_path())
+        return
+    suffix = Path(upload.name or "upload").suffix[:10]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+        upload.seek(0)
+        for chunk in upload.chunks():
+            handle.write(chunk)
+        handle.flush()
+        yield Path(handle.name)

@@ -1,0 +1,180 @@
+"""Webhooks: signed notices to partners when their asynchronous recognitions finish.
+
+Each delivery is a POST of the recognition's JSON with the header
+`Earshot-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`:
+a receiver recomputes the HMAC and refuses old timestamps (replays). Failed deliveries are
+retried with exponential backoff; every attempt is logged on the delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal import crypto
+from recognition.models import Recognition, Webhook, WebhookDelivery
+
+__all__ = [
+    "BACKOFF_S",
+    "WebhookUrlError",
+    "recognition_payload",
+    "sign",
+    "webhook_create",
+    "webhook_deliver",
+    "webhooks_notify",
+    "webhooks_retry_due",
+]
+
+# Seconds before attempts 2, 3, 4, 5, 6; then the delivery is failed.
+BACKOFF_S = (10, 60, 300, 1800, 7200)
+SIGNATURE_HEADER = "Earshot-Signature"
+
+
+class WebhookUrlError(ValueError):
+    """A URL Earshot refuses to call."""
+
+
+def check_url(url: str) -> None:
+    """Allow http(s) URLs whose host resolves only to public addresses (no SSRF into our network)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise WebhookUrlError("A webhook URL must be an http or https URL with a host.")
+    if parts.username or parts.password:
+        raise WebhookUrlError("A webhook URL must not carry credentials.")
+    if settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE:
+        return
+    try:
+        addresses = {
+            info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        }
+    except socket.gaierror:
+        raise WebhookUrlError("The webhook host does not resolve.") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            raise WebhookUrlError("Webhook URLs must point to a public host (not loopback or a private network).")
+
+
+def webhook_create(*, user, url: str) -> tuple[Webhook, str]:
+    """Register a URL for a user; return the webhook and its signing secret (shown once)."""
+    check_url(url)
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    webhook = Webhook.objects.create(user=user, url=url, secret_encrypted=crypto.encrypt(secret))
+    return webhook, secret
+
+
+def recognition_payload(job: Recognition) -> dict:
+    """The JSON of a recognition as the API and webhooks show it."""
+    match = None
+    if job.track_id is not None:
+        best = next((s for s in job.segments if s["track_id"] == job.track_id), None)
+        match = {
+            "track_id": job.track_id,
+            "title": best["title"] if best else (job.track.title if job.track else ""),
+            "artist": best["artist"] if best else (job.track.artist_names if job.track else ""),
+            "offset_s": job.offset_s,
+            "confidence": job.confidence,
+        }
+    payload = {
+        "id": str(job.pk),
+        "status": job.status,
+        "match": match,
+        "segments": job.segments,
+        "duration_s": job.heard_s if job.heard_s is not None else job.media_duration_s,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    if job.status == Recognition.Status.FAILED:
+        payload["error"] = {"code": job.error_code, "message": job.error_message}
+    return payload
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def webhooks_notify(job: Recognition) -> int:
+    """Queue one delivery per active webhook of the job's owner (once per job, however often called)."""
+    if job.user_id is None:
+        return 0
+    created = 0
+    for webhook in Webhook.objects.filter(user_id=job.user_id, active=True):
+        delivery, new = WebhookDelivery.objects.get_or_create(webhook=webhook, recognition=job)
+        if new:
+            created += 1
+            transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    return created
+
+
+def _enqueue(delivery_id: int, delay_s: float = 0) -> None:
+    from recognition.tasks import deliver_webhook
+
+    task = deliver_webhook
+    if delay_s:
+        if not task.get_backend().supports_defer:
+            return  # no delayed tasks here: webhooks_retry_due picks the delivery up when due
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay_s))
+    task.enqueue(delivery_id)
+
+
+def webhooks_retry_due() -> int:
+    """Queue deliveries whose next attempt is due (a lost task must not lose a notice)."""
+    due = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+        ).values_list("pk", flat=True)
+    )
+    for delivery_id in due:
+        _enqueue(delivery_id)
+    return len(due)
+
+
+def webhook_deliver(delivery_id: int) -> str:
+    """Make one delivery attempt; on failure schedule the next one or give up."""
+    delivery = WebhookDelivery.objects.select_related("webhook", "recognition__track").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return "skipped"
+    webhook = delivery.webhook
+    body = json.dumps({"event": delivery.event, "recognition": recognition_payload(delivery.recognition)}).encode()
+    timestamp = int(time.time())
+    delivery.attempts += 1
+    try:
+        check_url(webhook.url)  # again: DNS may have changed since registration
+        response = requests.post(
+            webhook.url, data=body, timeout=settings.EARSHOT_WEBHOOK_TIMEOUT_S, allow_redirects=False,
+            headers={"Content-Type": "application/json", "User-Agent": "Earshot-Webhooks/1",
+                     SIGNATURE_HEADER: sign(crypto.decrypt(webhook.secret_encrypted), timestamp, body)},
+        )  # fmt: skip
+        delivery.last_status_code = response.status_code
+        delivery.last_error = "" if response.ok else f"HTTP {response.status_code}"
+        delivered = 200 <= response.status_code < 300
+    except (requests.RequestException, WebhookUrlError) as error:
+        delivery.last_error = str(error)[:300]
+        delivered = False
+    if delivered:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.next_attempt_at = None
+    elif delivery.attempts > len(BACKOFF_S):
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delay = BACKOFF_S[delivery.attempts - 1]
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    delivery.save()
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        _enqueue(delivery.pk, delay_s=BACKOFF_S[delivery.attempts - 1])
+    return delivery.status

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from recognition import views
+
+app_name = "recognition"
+
+urlpatterns = [
+    path("recognitions/", views.history, name="history"),
+    path("uploads/", views.upload_list, name="uploads"),
+    path("uploads/new/", views.upload_new, name="upload_new"),
+    path("uploads/<uuid:pk>/", views.upload_detail, name="upload"),
+    path("uploads/<uuid:pk>/status/", views.upload_status, name="upload_status"),
+]

@@ -1,0 +1,112 @@
+"""Pages of the recognition app: the record page, the listener's history, uploads and their jobs."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from recognition import selectors
+from recognition.fingerprint import QUERY
+from recognition.services.uploads import UploadRejected, upload_create
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The listener's page: one button, a level meter, the answer."""
+    signed_in = request.user.is_authenticated
+    listen = settings.EARSHOT_LISTEN
+    context = {
+        "ws_path": "/ws/listen/",
+        "max_listen_s": listen["max_audio_s"] if signed_in else listen["anonymous_max_audio_s"],
+        "engine_rate_hz": QUERY.sample_rate_hz,
+        "frame_ms": 250,
+        "signed_in": signed_in,
+        "history_url": reverse("recognition:history") if signed_in else "",
+    }
+    return render(request, "recognition/listen.html", context)
+
+
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    """My recognitions: what I identified, newest first."""
+    page = Paginator(selectors.recognitions_of(request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "recognition/history.html", {"page": page})
+
+
+def _upload_limits() -> dict:
+    return {
+        "max_upload_mib": settings.EARSHOT_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_minutes": int(settings.EARSHOT_MAX_QUERY_SECONDS // 60),
+    }
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_new(request: HttpRequest) -> HttpResponse:
+    """Upload a video or recording; its job page shows every catalog song found in it."""
+    if not request.user.can_upload:
+        return render(request, "recognition/upload_forbidden.html", status=403)
+    context = _upload_limits()
+    if request.method == "POST":
+        files = request.FILES.getlist("file")
+        if len(files) != 1:
+            return _upload_error(
+                request,
+                context,
+                400,
+                "missing_file" if not files else "too_many_files",
+                "Choose one file." if not files else "Send one file at a time.",
+            )
+        try:
+            job = upload_create(user=request.user, upload=files[0], keep_media=bool(request.POST.get("keep_media")))
+        except UploadRejected as rejected:
+            return _upload_error(
+                request, context, rejected.http_status, rejected.code, rejected.message, job=rejected.recognition
+            )
+        url = reverse("recognition:upload", args=[job.pk])
+        if _wants_json(request):
+            return JsonResponse({"id": str(job.pk), "status": job.status, "url": url}, status=202)
+        return redirect(url)
+    return render(request, "recognition/upload_new.html", context)
+
+
+def _upload_error(request, context, status, code, message, *, job=None) -> HttpResponse:
+    if _wants_json(request):
+        payload = {"error": {"code": code, "message": message}}
+        if job is not None:
+            payload["id"] = str(job.pk)
+        return JsonResponse(payload, status=status)
+    return render(
+        request, "recognition/upload_new.html", {**context, "error": message, "failed_job": job}, status=status
+    )
+
+
+@login_required
+def upload_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.uploads_visible_to(request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "recognition/upload_list.html", {"page": page, "can_upload": request.user.can_upload})
+
+
+@login_required
+def upload_detail(request: HttpRequest, pk) -> HttpResponse:
+    """An upload's progress, then its timeline of catalog songs."""
+    job = get_object_or_404(selectors.uploads_visible_to(request.user), pk=pk)
+    return render(request, "recognition/upload_detail.html", {"job": job, "bars": selectors.timeline_bars(job)})
+
+
+@login_required
+def upload_status(request: HttpRequest, pk) -> JsonResponse:
+    job = get_object_or_404(selectors.uploads_visible_to(request.user), pk=pk)
+    return JsonResponse({
+        "id": str(job.pk),
+        "status": job.status,
+        "progress": job.progress,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "segments": job.segments,
+    })  # fmt: skip

@@ -1,0 +1,250 @@
+/**
+ * The Listen page: stream the microphone to the server as 16-bit PCM and show its answer.
+ *
+ * Wire protocol and resampling: see README.md next to this file.
+ */
+
+const MAX_MESSAGE_BYTES = 64 * 1024; // Server limit on one binary message.
+const PENDING_LIMIT_MS = 2000; // Audio kept while the socket connects; older frames are dropped.
+const ANSWER_GRACE_MS = 3000; // Wait this long past the listening limit before giving up.
+
+const TEXT = {
+  ready: 'Ready',
+  listening: 'Listening…',
+  matched: 'Matched',
+  noMatch: 'No match',
+  denied: "Earshot needs your microphone to listen. Allow it in your browser's site settings and try again.",
+  noMicrophone: 'No microphone found.',
+  busyMicrophone: 'Your microphone is in use by another app.',
+  insecure: 'The microphone needs HTTPS (or localhost).',
+  connectionLost: 'Connection lost — please try again.',
+  failed: 'Could not start listening — please try again.',
+};
+
+// The server's refusals (close codes 4000-4999). Daphne 4.2 drops the close reason on the wire,
+// so the codes recognition/consumers.py uses carry their text here as a fallback.
+const CLOSE_REASONS = {
+  4000: 'The server could not read the audio.',
+  4003: 'Origin not allowed',
+  4008: 'Too many messages',
+  4009: 'Frame too large',
+  4013: 'Frame too large',
+  4029: 'Too many listening sessions open; close another tab.',
+  4080: 'Listening time is over.',
+};
+
+const root = globalThis.document?.querySelector('[data-listen]'); // Absent when imported by tests.
+if (root) setUp(root);
+
+function setUp(root) {
+  const config = {
+    wsPath: root.dataset.wsPath || '/ws/listen/',
+    maxListenS: Number(root.dataset.maxListenS) || 15,
+    engineRateHz: Number(root.dataset.engineRateHz) || 8000,
+    frameMs: Number(root.dataset.frameMs) || 250,
+  };
+  const find = (role) => root.querySelector(`[data-role="${role}"]`);
+  const ui = {
+    button: find('button'), label: find('label'), status: find('status'), progress: find('progress'),
+    result: find('result'), noMatch: find('no-match'),
+  };
+  let session = null; // The current attempt; replaced on every click so stale awaits can tell.
+  let level = 0; // Smoothed meter level, 0..1.
+  let targetLevel = 0;
+  let frameRequest = 0; // One animation loop at most, across attempts.
+
+  const setStatus = (text, isError = false) => {
+    ui.status.textContent = text;
+    ui.status.classList.toggle('is-error', isError);
+  };
+
+  function start() {
+    ui.result.hidden = true;
+    ui.noMatch.hidden = true;
+    ui.progress.textContent = '';
+    if (!navigator.mediaDevices || !window.AudioWorkletNode) return setStatus(TEXT.insecure, true);
+    const s = { pending: [], sentSamples: 0, maxS: config.maxListenS };
+    session = s;
+    setListening(true);
+    setStatus(TEXT.listening);
+    run(s).catch((error) => finish(s, messageFor(error), true));
+  }
+
+  async function run(s) {
+    // Created before the first await so the click still counts as the user gesture (Safari).
+    s.context = new AudioContext();
+    s.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+    });
+    if (session !== s) return stopAudio(s);
+    await s.context.audioWorklet.addModule(new URL('./pcm-worklet.js', import.meta.url));
+    if (session !== s) return stopAudio(s);
+    s.context.resume().catch(() => {}); // A no-op once running; never worth blocking on.
+
+    // One frame per message: 2000 samples = 4000 bytes at 8 kHz / 250 ms, capped at 64 KiB.
+    const frameSamples = Math.min(
+      Math.max(1, Math.round((config.engineRateHz * config.frameMs) / 1000)), MAX_MESSAGE_BYTES / 2);
+    s.node = new AudioWorkletNode(s.context, 'pcm-downsampler', {
+      outputChannelCount: [1],
+      processorOptions: { targetRateHz: config.engineRateHz, frameSamples },
+    });
+    s.node.port.onmessage = (event) => onFrame(s, event.data, frameSamples);
+    s.context.createMediaStreamSource(s.stream).connect(s.node);
+    s.node.connect(s.context.destination); // Silent, but keeps the node pulled in every browser.
+
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    s.socket = new WebSocket(`${scheme}//${location.host}${config.wsPath}`);
+    s.socket.binaryType = 'arraybuffer';
+    s.socket.onopen = () => flush(s);
+    s.socket.onmessage = (event) => onMessage(s, event.data);
+    s.socket.onclose = (event) => onClose(s, event);
+    armTimeout(s, config.maxListenS);
+    animateSoon();
+  }
+
+  function onFrame(s, { pcm, rms }, frameSamples) {
+    if (session !== s) return;
+    targetLevel = rmsToLevel(rms);
+    // Never send more audio than the server listens to: it answers by then.
+    if (s.sentSamples + s.pending.length * frameSamples >= s.maxS * config.engineRateHz) return;
+    s.pending.push(pcm);
+    const limit = Math.ceil(PENDING_LIMIT_MS / config.frameMs);
+    if (s.pending.length > limit) s.pending.splice(0, s.pending.length - limit);
+    if (s.socket.readyState === WebSocket.OPEN) flush(s);
+  }
+
+  function flush(s) {
+    for (const pcm of s.pending) {
+      s.socket.send(pcm);
+      s.sentSamples += pcm.byteLength / 2;
+    }
+    s.pending = [];
+  }
+
+  function onMessage(s, data) {
+    if (session !== s || typeof data !== 'string') return;
+    let message;
+    try { message = JSON.parse(data); } catch { return; }
+    if (message.type === 'listening') {
+      if (message.max_seconds > 0) s.maxS = message.max_seconds;
+      armTimeout(s, s.maxS);
+    } else if (message.type === 'progress') {
+      ui.progress.textContent = `${formatSeconds(message.heard_s)} s of ${formatSeconds(s.maxS)} s`;
+    } else if (message.type === 'match') {
+      showMatch(message);
+      finish(s, TEXT.matched);
+    } else if (message.type === 'no_match') {
+      ui.noMatch.hidden = false;
+      finish(s, TEXT.noMatch);
+    } else if (message.type === 'error') {
+      finish(s, message.message || message.code || TEXT.connectionLost, true);
+    }
+  }
+
+  function onClose(s, event) {
+    if (session !== s) return;
+    if (event.code >= 4000 && event.code <= 4999) {
+      const reason = event.reason || CLOSE_REASONS[event.code] || `The server ended the session (${event.code}).`;
+      finish(s, reason, true);
+    } else {
+      finish(s, TEXT.connectionLost, true);
+    }
+  }
+
+  function armTimeout(s, seconds) {
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => {
+      ui.noMatch.hidden = false;
+      finish(s, TEXT.noMatch);
+    }, seconds * 1000 + ANSWER_GRACE_MS);
+  }
+
+  /** End the attempt `s` (if still current) and show `text` as the outcome. */
+  function finish(s, text, isError = false) {
+    if (session !== s) return;
+    session = null;
+    stopAudio(s);
+    setListening(false);
+    setStatus(text, isError);
+    ui.progress.textContent = '';
+  }
+
+  function stopAudio(s) {
+    clearTimeout(s.timer);
+    s.stream?.getTracks().forEach((track) => track.stop());
+    if (s.node) s.node.port.onmessage = null;
+    if (s.context && s.context.state !== 'closed') s.context.close().catch(() => {});
+    if (s.socket && s.socket.readyState <= WebSocket.OPEN) s.socket.close(1000);
+  }
+
+  function setListening(listening) {
+    ui.label.textContent = listening ? 'Stop' : 'Listen';
+    ui.button.setAttribute('aria-pressed', String(listening));
+    root.classList.toggle('is-listening', listening);
+    if (!listening) targetLevel = 0;
+  }
+
+  function showMatch({ match, heard_s: heardS, latency_ms: latencyMs }) {
+    const set = (field, text) => { root.querySelector(`[data-field="${field}"]`).textContent = text; };
+    set('title', match.title || 'Unknown title');
+    set('artist', match.artist || '');
+    set('album', match.album || '');
+    set('offset', Number.isFinite(match.offset_s) ? `at ${formatPosition(match.offset_s)}` : '');
+    set('confidence', Number.isFinite(match.confidence) ? formatConfidence(match.confidence) : '');
+    set('timing', `heard ${formatSeconds(heardS)} s, answered in ${Math.round(latencyMs || 0)} ms`);
+    const link = root.querySelector('[data-field="url"]');
+    const href = match.url ? new URL(match.url, location.href) : null;
+    link.hidden = !href || !/^https?:$/.test(href.protocol); // No javascript: links from data.
+    if (!link.hidden) link.href = match.url;
+    ui.result.hidden = false;
+  }
+
+  function animateSoon() {
+    if (!frameRequest) frameRequest = requestAnimationFrame(animate);
+  }
+
+  function animate() {
+    // Ease toward the latest frame level: frames come only every frame_ms, the screen at 60 Hz.
+    frameRequest = 0;
+    level += (targetLevel - level) * 0.15;
+    if (!session && level < 0.005) level = 0;
+    root.style.setProperty('--level', level.toFixed(3));
+    if (session || level > 0) animateSoon();
+  }
+
+  ui.button.addEventListener('click', () => (session ? finish(session, TEXT.ready) : start()));
+  window.addEventListener('pagehide', () => session && finish(session, TEXT.ready));
+  if (!navigator.mediaDevices) setStatus(TEXT.insecure, true);
+  ui.button.disabled = false;
+}
+
+function messageFor(error) {
+  const name = error && error.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return TEXT.denied;
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return TEXT.noMicrophone;
+  if (name === 'NotReadableError') return TEXT.busyMicrophone;
+  return TEXT.failed;
+}
+
+/** Map RMS (0..1 of full scale) to 0..1 over -60..0 dBFS, the range a room mic covers. */
+function rmsToLevel(rms) {
+  const db = 20 * Math.log10(Math.max(rms, 1e-6));
+  return Math.min(1, Math.max(0, (db + 60) / 60));
+}
+
+/** Format a track position as m:ss ("1:23"). */
+export function formatPosition(offsetS) {
+  const total = Math.max(0, Math.floor(offsetS));
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
+}
+
+/** Format 0..1 as a percentage with up to 4 decimals; only exactly 1 reads "100 %". */
+export function formatConfidence(confidence) {
+  if (confidence >= 1) return '100 %';
+  const text = String(Number((Math.max(0, confidence) * 100).toFixed(4)));
+  return text === '100' ? '> 99.9999 %' : `${text} %`;
+}
+
+function formatSeconds(seconds) {
+  return String(Number((Number(seconds) || 0).toFixed(2)));
+}

@@ -1,0 +1,36 @@
+"""API fixtures: partner keys and an API client that sends them."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.services import api_key_create
+
+
+@pytest.fixture
+def partner(make_user):
+    return make_user(Role.PARTNER, username="partner_a")
+
+
+@pytest.fixture
+def partner_key(partner):
+    return api_key_create(user=partner, name="tests")[1]
+
+
+@pytest.fixture
+def api():
+    """An API client; `api.as_key(key)` authenticates it with an API key."""
+    client = APIClient()
+
+    def as_key(key):
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client
+
+    client.as_key = as_key
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _generous_throttle(settings):
+    """Tests other than the throttling ones must not hit the rate limit."""
+    settings.EARSHOT_API_THROTTLE = {"rate_per_minute": 6000.0, "burst": 1000}

@@ -1,0 +1,124 @@
+"""The catalog API: search for everyone signed in; writes for the owner only; no mass assignment."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import Role
+from accounts.services import api_key_create
+from catalog.demo import synth_song
+from catalog.models import Track
+from recognition import store
+from tests import media
+from tests.factories import ArtistFactory, TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def holder_key(rights_holder):
+    return api_key_create(user=rights_holder, name="label sync")[1]
+
+
+@pytest.fixture
+def other_key(other_rights_holder):
+    return api_key_create(user=other_rights_holder, name="other label")[1]
+
+
+def _audio(tmp_path, seed=81, seconds=20):
+    path = media.write_wav(tmp_path / f"ref{seed}.wav", synth_song(seed, seconds))
+    return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+def test_search_by_title_artist_and_isrc(api, partner_key, rights_holder):
+    band = ArtistFactory(name="The Examples", owner=rights_holder)
+    TrackFactory(title="Night Drive", owner=rights_holder).artists.add(band)
+    TrackFactory(title="Morning Walk", owner=rights_holder, isrc="GBAYE0601498")
+    api.as_key(partner_key)
+    assert [t["title"] for t in api.get("/api/v1/tracks", {"q": "night"}).json()["results"]] == ["Night Drive"]
+    assert [t["title"] for t in api.get("/api/v1/tracks", {"q": "examples"}).json()["results"]] == ["Night Drive"]
+    assert [t["title"] for t in api.get("/api/v1/tracks", {"isrc": "GBAYE0601498"}).json()["results"]] == [
+        "Morning Walk"
+    ]
+    page = api.get("/api/v1/tracks").json()
+    assert page["count"] == 2 and set(page["results"][0]) >= {"id", "title", "artists", "isrc", "owned_by_me"}
+
+
+def test_rights_holder_creates_a_track_with_audio_and_cannot_set_server_fields(
+    api, holder_key, rights_holder, other_rights_holder, tmp_path
+):
+    response = api.as_key(holder_key).post(
+        "/api/v1/tracks",
+        {
+            "title": "Fresh Cut",
+            "artists": ["Ana", "Ben"],
+            "album": "Demos",
+            "isrc": "USRC17607839",
+            "audio": _audio(tmp_path),
+            "owner": other_rights_holder.pk,
+            "hash_count": 5,
+            "sha256": "0" * 64,
+            "fingerprint_status": "failed",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    track = Track.objects.get(pk=body["id"])
+    assert track.owner == rights_holder and body["owned_by_me"] is True
+    assert track.hash_count == store.count_track_rows(track.pk) > 100 and track.hash_count != 5
+    assert track.sha256 != "0" * 64 and track.fingerprint_status == "ready"
+    assert body["artists"] == ["Ana", "Ben"] and body["album"] == "Demos"
+    changed = api.patch(
+        f"/api/v1/tracks/{track.pk}",
+        {"title": "Final Cut", "owner": other_rights_holder.pk, "hash_count": 1, "sha256": "f" * 64},
+        format="json",
+    )
+    assert changed.status_code == 200
+    track.refresh_from_db()
+    assert track.title == "Final Cut" and track.owner == rights_holder and track.hash_count > 100
+
+
+def test_another_owners_track_is_a_404_to_writes(api, holder_key, other_key, tmp_path):
+    mine = (
+        api.as_key(holder_key)
+        .post("/api/v1/tracks", {"title": "Mine", "audio": _audio(tmp_path)}, format="multipart")
+        .json()["id"]
+    )
+    api.as_key(other_key)
+    assert api.get(f"/api/v1/tracks/{mine}").status_code == 200  # the catalog is public to read
+    assert api.patch(f"/api/v1/tracks/{mine}", {"title": "Stolen"}, format="json").status_code == 404
+    assert api.delete(f"/api/v1/tracks/{mine}").status_code == 404
+    assert (
+        api.put(f"/api/v1/tracks/{mine}/audio", {"audio": _audio(tmp_path, 82)}, format="multipart").status_code == 404
+    )
+    assert Track.objects.get(pk=mine).title == "Mine"
+
+
+def test_bad_reference_audio_and_duplicates(api, holder_key, tmp_path):
+    api.as_key(holder_key)
+    text = SimpleUploadedFile("x.mp3", b"not audio" * 100)
+    response = api.post("/api/v1/tracks", {"title": "Bad", "audio": text}, format="multipart")
+    assert response.status_code == 415 and response.json()["error"]["code"] == "not_media"
+    assert api.post("/api/v1/tracks", {"title": "A", "audio": _audio(tmp_path)}, format="multipart").status_code == 201
+    again = api.post("/api/v1/tracks", {"title": "B", "audio": _audio(tmp_path)}, format="multipart")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate"
+    assert Track.objects.count() == 1
+
+
+def test_replace_and_delete_own_track(api, holder_key, tmp_path):
+    api.as_key(holder_key)
+    track_id = api.post("/api/v1/tracks", {"title": "T", "audio": _audio(tmp_path)}, format="multipart").json()["id"]
+    first = Track.objects.get(pk=track_id).sha256
+    replaced = api.put(f"/api/v1/tracks/{track_id}/audio", {"audio": _audio(tmp_path, 83)}, format="multipart")
+    assert replaced.status_code == 200
+    track = Track.objects.get(pk=track_id)
+    assert track.sha256 != first and store.count_track_rows(track_id) == track.hash_count
+    assert api.delete(f"/api/v1/tracks/{track_id}").status_code == 204
+    assert store.count_track_rows(track_id) == 0 and not Track.objects.exists()
+
+
+@pytest.mark.parametrize("role", [Role.LISTENER, Role.CREATOR, Role.PARTNER])
+def test_only_rights_holders_and_staff_write(api, make_user, role, tmp_path):
+    key = api_key_create(user=make_user(role), name="k")[1]
+    response = api.as_key(key).post("/api/v1/tracks", {"title": "X", "audio": _audio(tmp_path)}, format="multipart")
+    assert response.status_code == 403 and not Track.objects.exists()

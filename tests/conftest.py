@@ -1,0 +1,131 @@
+"""Shared fixtures: users per role, a private media folder, and real encoded audio."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Role
+from tests import media
+from tests.factories import PASSWORD, UserFactory
+
+assert shutil.which("ffmpeg"), "ffmpeg is required: run `make test` (it installs it)"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Hashing test passwords with PBKDF2 would cost a second per user; tests check logic, not that."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test stores files in its own folder."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis(settings):
+    """Tests share the machine's Redis: each starts with an empty test database (db 15)."""
+    if settings.REDIS_URL:
+        import redis
+
+        assert settings.REDIS_URL.endswith("/15"), "tests only ever flush Redis database 15"
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role=Role.LISTENER, **kwargs):
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def rights_holder(make_user):
+    return make_user(Role.RIGHTS_HOLDER, username="holder_a")
+
+
+@pytest.fixture
+def other_rights_holder(make_user):
+    return make_user(Role.RIGHTS_HOLDER, username="holder_b")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user(Role.STAFF, username="staffer")
+
+
+@pytest.fixture(scope="session")
+def song_files(tmp_path_factory):
+    """Three synthetic 40 s songs as WAV files (seed -> path), made once per session."""
+    folder = tmp_path_factory.mktemp("songs")
+    return {seed: media.write_wav(folder / f"song{seed}.wav", media.synth_song(seed, 40)) for seed in (1, 2, 3)}
+
+
+def subprocess_environment() -> dict:
+    """The environment a subprocess needs to use the test database and the test's media folder."""
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_MEDIA_ROOT": settings.MEDIA_ROOT,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def start_daphne(transactional_db, tmp_path):
+    """Start real Daphne servers (HTTP + websockets) on free ports, against the test database."""
+    env = {**subprocess_environment(), "DJANGO_DEBUG": "false"}
+    started = []
+
+    def start(**extra_env) -> str:
+        port = _free_port()
+        log = open(tmp_path / f"daphne-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
+             "portal.asgi:application"],
+            cwd=ROOT, env={**env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        started.append((process, log))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return f"http://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("Daphne did not start: " + (tmp_path / f"daphne-{port}.log").read_text()[-2000:])
+
+    yield start
+    for process, log in started:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def daphne_server(start_daphne):
+    """One live Daphne server's base URL."""
+    return start_daphne()

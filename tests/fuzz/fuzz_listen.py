@@ -1,0 +1,43 @@
+"""Fuzz target: socket messages -> frame parsing -> a listening session on an in-memory index."""
+
+import os
+import sys
+
+import atheris
+import numpy as np
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+with atheris.instrument_imports():
+    from catalog.demo import synth_song
+    from recognition import fingerprint as fp
+    from recognition import limits
+    from recognition.identify import Identifier, ListeningSession
+    from recognition.memory_index import MemoryIndex
+
+INDEX = MemoryIndex()
+for seed in (1, 2, 3):
+    from scipy import signal
+
+    INDEX.add(seed, fp.fingerprint(signal.resample_poly(synth_song(seed, 30), 8000, 22050).astype(np.float32)))
+ENGINE = Identifier(lookup=INDEX.lookup, track_frames=INDEX.track_frames)
+
+
+def test_one(data: bytes) -> None:
+    provider = atheris.FuzzedDataProvider(data)
+    session = ListeningSession(ENGINE)
+    for _ in range(provider.ConsumeIntInRange(1, 8)):
+        message = provider.ConsumeBytes(provider.ConsumeIntInRange(0, 70 * 1024))
+        if provider.ConsumeBool():
+            message = None  # a text frame
+        try:
+            samples = limits.frame_samples(message, 64 * 1024)
+        except limits.FrameError:
+            continue
+        session.push(samples)
+    session.finish()
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one)
+    atheris.Fuzz()

@@ -1,0 +1,104 @@
+"""Test media made in code: synthetic songs (catalog.demo.synth_song) and files ffmpeg encodes.
+
+Different seeds are unrelated music, so tests need no committed media.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from catalog.demo import synth_song
+
+__all__ = [
+    "ENGINE_RATE",
+    "FILE_RATE",
+    "encode",
+    "ffmpeg",
+    "synth_song",
+    "to_engine_rate",
+    "video_with_audio",
+    "video_without_audio",
+    "write_wav",
+]
+
+ENGINE_RATE = 8000
+FILE_RATE = 22050
+
+
+def to_engine_rate(samples: np.ndarray, rate: int = FILE_RATE) -> np.ndarray:
+    from scipy import signal
+
+    return signal.resample_poly(samples, ENGINE_RATE, rate).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = FILE_RATE, channels: int = 1) -> Path:
+    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    if channels > 1:
+        data = np.repeat(data[:, None], channels, axis=1)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(data.tobytes())
+    return path
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def encode(samples: np.ndarray, path: Path, rate: int = FILE_RATE, *extra: str) -> Path:
+    """Write samples to any format ffmpeg infers from the suffix (mp3, ogg, flac, ...)."""
+    wav = path.with_suffix(".src.wav")
+    write_wav(wav, samples, rate)
+    ffmpeg("-i", str(wav), *extra, str(path))
+    wav.unlink()
+    return path
+
+
+def video_with_audio(samples: np.ndarray, path: Path, rate: int = FILE_RATE) -> Path:
+    """An MP4 with a test-pattern picture and the samples as its AAC soundtrack."""
+    wav = path.with_suffix(".src.wav")
+    write_wav(wav, samples, rate)
+    seconds = samples.size / rate
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size=160x120:rate=10:duration={seconds:.2f}",
+        "-i",
+        str(wav),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(path),
+    )
+    wav.unlink()
+    return path
+
+
+def video_without_audio(path: Path, seconds: float = 3.0) -> Path:
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size=160x120:rate=10:duration={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
+    return path

@@ -1,0 +1,95 @@
+"""The decode sandbox (G8): every ffmpeg/ffprobe call is limited, local-only and capped."""
+
+import http.server
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from catalog.demo import synth_song
+from recognition import audio
+from tests import hostile, media
+
+
+def test_ffmpeg_reads_only_local_plain_media_and_stops_at_the_cap():
+    command = audio.ffmpeg_command("/tmp/x.mp3", sample_rate_hz=8000, max_seconds=42)
+    joined = " ".join(command)
+    assert "-protocol_whitelist file" in joined and "-format_whitelist" in joined
+    assert command[command.index("-t") + 1] == "42.000"
+    assert "file:/tmp/x.mp3" in command  # a path can never be read as a URL
+    allowed = command[command.index("-format_whitelist") + 1].split(",")
+    assert not {"hls", "concat", "lavfi", "image2", "rtp", "rtsp", "sdp", "dash", "tty"} & set(allowed)
+    probe = audio.ffprobe_command("/tmp/x.mp3")
+    assert "-protocol_whitelist" in probe and "-format_whitelist" in probe
+
+
+def test_every_child_runs_under_cpu_memory_and_file_limits():
+    limited = audio._limited(["ffmpeg"], audio.DecodeLimits(cpu_s=7, memory_bytes=123456789))
+    assert limited[0].endswith("prlimit")
+    assert {"--cpu=7", "--as=123456789", "--fsize=0", "--core=0"} <= set(limited)
+
+
+@pytest.fixture
+def canary():
+    """A loopback HTTP server that counts every request it gets."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"#EXTM3U\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/canary.ts", hits
+    server.shutdown()
+
+
+@pytest.mark.parametrize("name", ["HLS playlist", "ffconcat script"])
+def test_playlists_and_concat_scripts_are_refused_without_any_request(tmp_path, canary, name):
+    url, hits = canary
+    entry = next(e for e in hostile.CORPUS if e.name == name)
+    path = hostile.build(entry, tmp_path, canary_url=url)
+    with pytest.raises(audio.AudioError) as refused:
+        audio.probe(path)
+    assert refused.value.code == "not_media"
+    with pytest.raises(audio.AudioError):
+        audio.decode(path, sample_rate_hz=8000, max_seconds=30)
+    time.sleep(0.2)
+    assert hits == []
+
+
+def test_a_url_given_as_a_path_is_never_fetched(canary):
+    url, hits = canary
+    with pytest.raises(audio.AudioError):
+        audio.decode(url, sample_rate_hz=8000, max_seconds=5)
+    assert hits == []
+
+
+def test_decoding_past_the_wall_clock_limit_is_killed(tmp_path):
+    long_file = media.encode(np.tile(synth_song(5, 10), 60), tmp_path / "ten_minutes.flac", media.FILE_RATE)
+    started = time.monotonic()
+    with pytest.raises(audio.AudioError) as stopped:
+        list(
+            audio.decode_chunks(
+                long_file,
+                sample_rate_hz=8000,
+                max_seconds=3600,
+                chunk_seconds=1,
+                limits=audio.DecodeLimits(timeout_s=0.3),
+            )
+        )
+    assert stopped.value.code == "timeout"
+    assert time.monotonic() - started < 5
+
+
+def test_decode_stops_at_the_cap(tmp_path):
+    path = media.write_wav(tmp_path / "a.wav", synth_song(6, 20))
+    samples = audio.decode(path, sample_rate_hz=8000, max_seconds=3)
+    assert samples.size == 3 * 8000

@@ -1,0 +1,141 @@
+"""The engine alone (fingerprint, matching, identify) on generated signals: no database."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recognition import fingerprint as fp
+from recognition import matching
+from recognition.identify import Identifier, resample
+from recognition.memory_index import MemoryIndex
+from tests import media
+
+RATE = media.ENGINE_RATE
+SEEDS = range(1, 9)
+
+
+@pytest.fixture(scope="module")
+def songs():
+    return {seed: media.to_engine_rate(media.synth_song(seed, 60)) for seed in SEEDS}
+
+
+@pytest.fixture(scope="module")
+def engine(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    return Identifier(lookup=index.lookup, track_frames=index.track_frames)
+
+
+def _add_noise(x, snr_db, seed):
+    noise = np.random.default_rng(seed).standard_normal(x.size).astype(np.float32)
+    noise *= np.sqrt(np.mean(x**2) / 10 ** (snr_db / 10) / np.mean(noise**2))
+    return x + noise
+
+
+def test_fingerprint_is_deterministic(songs):
+    a, b = fp.fingerprint(songs[1]), fp.fingerprint(songs[1].copy())
+    assert np.array_equal(a.hashes, b.hashes) and np.array_equal(a.offsets, b.offsets)
+
+
+def test_reference_density_is_what_storage_is_sized_for(songs):
+    per_second = np.mean([len(fp.fingerprint(x)) / (x.size / RATE) for x in songs.values()])
+    assert 5 < per_second < 25
+
+
+@pytest.mark.parametrize("params", [fp.QUERY, fp.REFERENCE], ids=["query", "reference"])
+@pytest.mark.parametrize("chunk", [2000, 8000 * 3 + 17])
+def test_streaming_gives_exactly_the_batch_fingerprint(songs, params, chunk):
+    x = songs[2][: 8000 * 25]
+    batch = fp.fingerprint(x, params)
+    stream = fp.StreamingFingerprinter(params)
+    parts = [stream.push(x[i : i + chunk]) for i in range(0, x.size, chunk)] + [stream.finish()]
+    streamed = fp.merge_fingerprints(parts, stream.n_frames)
+    assert np.array_equal(streamed.hashes, batch.hashes)
+    assert np.allclose(streamed.offsets, batch.offsets)
+    assert stream.n_frames == batch.n_frames
+
+
+@pytest.mark.parametrize(("seed", "start_s"), [(3, 12.345), (5, 0.0), (7, 41.01)])
+def test_time_shifted_copy_matches_at_its_offset(engine, songs, seed, start_s):
+    start = int(start_s * RATE)
+    match = engine.identify(songs[seed][start : start + 5 * RATE])
+    assert match is not None and match.track_id == seed
+    assert abs(fp.frames_to_seconds(match.offset_frames) - start_s) < 0.05
+    assert match.confidence > 0.9999
+
+
+@pytest.mark.parametrize("snr_db", [10, 0])
+def test_noisy_copy_still_matches(engine, songs, snr_db):
+    found = 0
+    for k, seed in enumerate(SEEDS):
+        start = (5 + 3 * k) * RATE
+        match = engine.identify(_add_noise(songs[seed][start : start + 8 * RATE], snr_db, seed))
+        found += match is not None and match.track_id == seed
+    assert found >= len(SEEDS) - 1
+
+
+def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, songs):
+    clip = songs[4][10 * RATE : 18 * RATE]
+    match = engine.identify(resample(clip, 1.02))
+    assert match is not None and match.track_id == 4
+
+
+def test_unrelated_music_noise_and_silence_are_no_match(engine):
+    for seed in range(100, 130):
+        clip = media.to_engine_rate(media.synth_song(seed, 6))
+        assert engine.identify(clip) is None, f"unrelated song {seed} matched"
+    rng = np.random.default_rng(0)
+    assert engine.identify(rng.standard_normal(5 * RATE).astype(np.float32) * 0.3) is None
+    silence = np.zeros(5 * RATE, np.float32)
+    assert len(fp.fingerprint(silence, fp.QUERY)) == 0
+    assert engine.identify(silence) is None
+
+
+def test_confidence_is_a_calibrated_bound():
+    # No votes at all -> no match; a weak chance alignment stays far below the threshold.
+    hits = matching.Hits(
+        hashes=np.array([1, 2, 3], np.int32),
+        track_ids=np.array([1, 1, 2], np.int64),
+        db_offsets=np.array([10, 500, 40], np.int32),
+        query_offsets=np.array([0.0, 3.0, 9.0], np.float32),
+    )
+    assert matching.best_match(matching.Hits.empty(), 100, {1: 1000}) is None
+    assert matching.best_match(hits, 100, {1: 5000, 2: 5000}) is None
+    # Thirty distinct anchors on one difference against a sparse background is a match.
+    aligned = matching.Hits(
+        hashes=np.arange(30, dtype=np.int32),
+        track_ids=np.full(30, 9, np.int64),
+        db_offsets=(np.arange(30) * 5 + 1000).astype(np.int32),
+        query_offsets=(np.arange(30) * 5.0).astype(np.float32),
+    )
+    match = matching.best_match(aligned, 200, {9: 5000})
+    assert match is not None and match.track_id == 9 and match.offset_frames == 1000
+    assert match.confidence > 1 - 1e-9
+
+
+def test_timeline_lists_each_song_in_order(engine, songs):
+    gap = np.zeros(3 * RATE, np.float32)
+    parts = [songs[2][5 * RATE : 25 * RATE], gap, songs[6][30 * RATE : 45 * RATE], gap, songs[8][0 : 20 * RATE]]
+    recording = np.concatenate(parts)
+    chunks = (recording[i : i + 60000] for i in range(0, recording.size, 60000))
+    found = engine.timeline(chunks)
+    segments = found.segments
+    assert found.total_frames == pytest.approx(recording.size / 256, abs=2) and found.hashes > 1000
+    assert [s.track_id for s in segments] == [2, 6, 8]
+    expected = [(0, 20), (23, 38), (41, 61)]
+    for segment, (start, end) in zip(segments, expected, strict=True):
+        assert abs(fp.frames_to_seconds(segment.start_frame) - start) <= 1.0
+        assert abs(fp.frames_to_seconds(segment.end_frame) - end) <= 1.0
+    assert abs(fp.frames_to_seconds(segments[1].offset_frames) - 30) <= 1.0
+
+
+def test_engine_does_not_import_django():
+    code = (
+        "import sys; import recognition.fingerprint, recognition.matching, recognition.identify, "
+        "recognition.memory_index, recognition.audio; "
+        "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

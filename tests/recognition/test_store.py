@@ -1,0 +1,133 @@
+"""The hash table in the real PostgreSQL: round trip, atomic and idempotent ingest, cascade, concurrency."""
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Track
+from recognition import store
+from recognition.fingerprint import Fingerprints
+from recognition.services import track_ingest
+from tests import media
+from tests.conftest import subprocess_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rows_consistent() -> list[tuple[int, int, int]]:
+    """Tracks whose stored row count differs from their hash_count (must be none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.id, t.hash_count, count(f.hash) FROM catalog_track t "
+            "LEFT JOIN recognition_fingerprint f ON f.track_id = t.id "
+            "GROUP BY t.id HAVING t.hash_count <> count(f.hash)"
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_write_and_lookup_round_trip(rights_holder):
+    track = Track.objects.create(title="t", owner=rights_holder)
+    hashes = np.array([5, 7, 7, 1 << 20], np.int32)
+    offsets = np.array([0.2, 10.6, 11.0, 99999.0], np.float32)
+    # 10.6 and 11.0 both round to frame 11: stored once.
+    assert store.write_track_hashes(track.pk, Fingerprints(hashes, offsets, 100000)) == 3
+    rows = store.lookup(np.array([7, 1 << 20, 12345]))
+    got = sorted(zip(rows.hashes.tolist(), rows.track_ids.tolist(), rows.offsets.tolist(), strict=True))
+    assert got == [(7, track.pk, 11), (1 << 20, track.pk, 99999)]
+    assert len(store.lookup(np.array([], np.int64))) == 0
+
+
+@pytest.mark.django_db
+def test_ingest_is_idempotent(rights_holder, song_files):
+    first = track_ingest(path=song_files[1], owner=rights_holder, store_audio=False)
+    rows = store.table_size()["rows"]
+    again = track_ingest(path=song_files[1], owner=rights_holder, store_audio=False)
+    assert first.status == "added" and again.status == "duplicate"
+    assert again.track.pk == first.track.pk
+    assert store.table_size()["rows"] == rows == first.track.hash_count
+
+
+@pytest.mark.django_db
+def test_an_error_mid_ingest_leaves_nothing(rights_holder, song_files, monkeypatch):
+    real_write = store.write_track_hashes
+
+    def write_then_fail(track_id, fingerprints):
+        real_write(track_id, fingerprints)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "write_track_hashes", write_then_fail)
+    with pytest.raises(RuntimeError):
+        track_ingest(path=song_files[1], owner=rights_holder)
+    assert not Track.objects.exists()
+    assert store.table_size()["rows"] == 0
+    assert not any(Path(settings.MEDIA_ROOT).rglob("*.wav"))
+
+
+@pytest.mark.django_db
+def test_deleting_a_track_cascades_in_the_database(rights_holder, song_files):
+    keep = track_ingest(path=song_files[2], owner=rights_holder, store_audio=False).track
+    gone = track_ingest(path=song_files[1], owner=rights_holder, store_audio=False).track
+    with CaptureQueriesContext(connection) as queries:
+        gone.delete()
+    assert not any("recognition_fingerprint" in q["sql"] for q in queries.captured_queries)
+    assert store.count_track_rows(gone.pk) == 0
+    assert store.count_track_rows(keep.pk) == keep.hash_count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_killed_mid_ingest_leaves_nothing(rights_holder, song_files):
+    """SIGKILL right after the hashes are written, before commit: PostgreSQL keeps nothing."""
+    script = f"""
+import os, signal, django
+django.setup()
+from recognition import store
+from recognition.services import track_ingest
+from accounts.models import User
+real = store.write_track_hashes
+def write_then_die(track_id, fingerprints):
+    real(track_id, fingerprints)
+    os.kill(os.getpid(), signal.SIGKILL)
+store.write_track_hashes = write_then_die
+track_ingest(path={str(song_files[1])!r}, owner=User.objects.get(pk={rights_holder.pk}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=subprocess_environment(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == -9, result.stderr.decode()[-2000:]
+    assert not Track.objects.exists()
+    assert store.table_size()["rows"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_ingests_never_lose_or_mix_tracks(rights_holder, tmp_path):
+    files = [media.write_wav(tmp_path / f"s{seed}.wav", media.synth_song(seed, 20)) for seed in range(20, 26)]
+    # Each distinct file twice, and one file six times over, all at once.
+    jobs = files * 2 + [files[0]] * 4
+
+    def ingest(path):
+        try:
+            return path, track_ingest(path=path, owner=rights_holder, store_audio=False).status
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(ingest, jobs))
+    assert sum(status == "added" for _, status in outcomes) == len(files)
+    assert all(status in {"added", "duplicate"} for _, status in outcomes)
+    assert Track.objects.count() == len(files)
+    assert _rows_consistent() == []
+    titles = sorted(Track.objects.values_list("title", flat=True))
+    assert titles == sorted(f.stem for f in files)

@@ -1,0 +1,120 @@
+"""G13: every role x endpoint x method has an explicit expected status; others' objects are 404."""
+
+import asyncio
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.services import api_key_create
+from portal.asgi import application
+from recognition.models import Recognition, Webhook
+from tests.factories import TrackFactory, UserFactory
+
+ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_key", "staff", "superuser")
+
+# (method, url template, expected status per role in ROLES order). {track} belongs to holder_a,
+# {job} to the creator, {hook} to the partner. An API key authenticates the API only: to pages and
+# the admin its holder is a visitor who has not logged in. A confirmed admin delete redirects (302).
+MATRIX = [
+    ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200)),
+    ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200)),
+    ("GET", "/uploads/", (302, 200, 200, 200, 200, 302, 200, 200)),
+    ("GET", "/uploads/new/", (302, 403, 200, 200, 200, 302, 200, 200)),
+    ("GET", "/uploads/{job}/", (302, 404, 200, 404, 404, 302, 200, 200)),
+    ("GET", "/uploads/{job}/status/", (302, 404, 200, 404, 404, 302, 200, 200)),
+    ("GET", "/admin/", (302, 302, 302, 200, 200, 302, 200, 200)),
+    ("GET", "/admin/catalog/track/", (302, 302, 302, 200, 200, 302, 200, 200)),
+    ("GET", "/admin/catalog/track/{track}/change/", (302, 302, 302, 200, 404, 302, 200, 200)),
+    ("POST", "/admin/catalog/track/{track}/delete/", (302, 302, 302, 302, 404, 302, 302, 302)),
+    ("GET", "/admin/accounts/user/", (302, 302, 302, 403, 403, 302, 200, 200)),
+    ("GET", "/admin/accounts/apikey/", (302, 302, 302, 403, 403, 302, 200, 200)),
+    ("GET", "/api/v1/schema", (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/recognitions", (401, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/recognitions/{job}", (401, 404, 200, 404, 404, 404, 404, 404)),
+    ("GET", "/api/v1/tracks", (401, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/tracks/{track}", (401, 200, 200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/api/v1/tracks/{track}", (401, 403, 403, 200, 404, 403, 200, 200)),
+    ("PUT", "/api/v1/tracks/{track}/audio", (401, 403, 403, 400, 404, 403, 400, 400)),
+    ("POST", "/api/v1/tracks", (401, 403, 403, 400, 400, 403, 400, 400)),
+    ("GET", "/api/v1/webhooks", (401, 403, 403, 403, 403, 200, 200, 200)),
+    ("GET", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 200, 404, 404)),
+    ("DELETE", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 204, 404, 404)),
+    ("GET", "/api/v1/nothing-here", (404, 404, 404, 404, 404, 404, 404, 404)),
+]
+
+
+@pytest.fixture
+def world(db):
+    users = {
+        "listener": UserFactory(role=Role.LISTENER),
+        "creator": UserFactory(role=Role.CREATOR),
+        "holder_a": UserFactory(role=Role.RIGHTS_HOLDER),
+        "holder_b": UserFactory(role=Role.RIGHTS_HOLDER),
+        "partner_key": UserFactory(role=Role.PARTNER),
+        "staff": UserFactory(role=Role.STAFF),
+        "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
+    }
+    objects = {
+        "track": TrackFactory(owner=users["holder_a"]).pk,
+        "job": Recognition.objects.create(user=users["creator"], source="upload", status="done").pk,
+        "hook": Webhook.objects.create(user=users["partner_key"], url="https://example.com/h", secret_encrypted="x").pk,
+    }
+    return users, objects
+
+
+def _client(role, users):
+    client = APIClient()
+    if role == "partner_key":
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(user=users[role], name='m')[1]}")
+    elif role != "anonymous":
+        client.force_login(users[role])
+    return client
+
+
+CELLS = [(method, url, role, expected[i]) for method, url, expected in MATRIX for i, role in enumerate(ROLES)]
+
+
+@pytest.mark.parametrize(("method", "url", "role", "expected"), CELLS, ids=[f"{m} {u} {r}" for m, u, r, _ in CELLS])
+def test_authorization_matrix(world, settings, method, url, role, expected):
+    settings.EARSHOT_API_THROTTLE = {"rate_per_minute": 6000.0, "burst": 1000}
+    users, objects = world
+    client = _client(role, users)
+    data = {"post": "yes"} if method == "POST" and url.startswith("/admin/") else {}
+    response = getattr(client, method.lower())(url.format(**objects), data)
+    assert response.status_code == expected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "partner_key"])  # keys are for HTTP, not the page's socket
+def test_every_role_may_open_the_listening_socket(client, role):
+    users = {
+        r: UserFactory(
+            role=Role.LISTENER
+            if r in {"anonymous", "listener", "superuser"}
+            else {
+                "creator": Role.CREATOR,
+                "holder_a": Role.RIGHTS_HOLDER,
+                "holder_b": Role.RIGHTS_HOLDER,
+                "staff": Role.STAFF,
+            }[r],
+            is_superuser=r == "superuser",
+        )
+        for r in ROLES
+        if r != "partner_key"
+    }
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if role != "anonymous":
+        client.force_login(users[role])
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+
+    async def connect():
+        communicator = WebsocketCommunicator(application, "/ws/listen/", headers=headers)
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    assert asyncio.run(connect()) is True

@@ -1,0 +1,70 @@
+"""G20: pg_dump backup and restore give back a whole catalog that recognises the same clip."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.conf import settings
+
+from catalog.demo import synth_song
+from recognition.services import track_ingest
+from tests import media
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _url(name: str) -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_then_restore_is_complete_and_recognises_the_same(rights_holder, tmp_path):
+    for seed in (91, 92):
+        track_ingest(
+            path=media.write_wav(tmp_path / f"{seed}.wav", synth_song(seed, 40)), owner=rights_holder, store_audio=False
+        )
+    source = settings.DATABASES["default"]["NAME"]
+    restored = f"{source}_restored_{os.getpid()}"
+    env = {**os.environ, "DATABASE_URL": _url(source)}
+    dump = subprocess.run(
+        ["scripts/backup.sh", str(tmp_path / "backups")], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert dump.returncode == 0, dump.stderr
+    dump_path = Path(dump.stdout.strip().splitlines()[-1])
+    counts = json.loads(dump_path.with_suffix(".json").read_text())["source"]["counts"]
+    assert counts["catalog_track"] == 2 and counts["recognition_fingerprint"] == counts["hash_count_sum"] > 500
+    assert counts["partial_tracks"] == 0
+    try:
+        restore = subprocess.run(
+            ["scripts/restore.sh", "--create-db", restored, str(dump_path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert restore.returncode == 0, restore.stderr + restore.stdout
+        clip = media.encode(synth_song(92, 40)[media.FILE_RATE * 10 : media.FILE_RATE * 16], tmp_path / "q.mp3")
+        answers = []
+        for name in (source, restored):
+            result = subprocess.run(
+                [sys.executable, "manage.py", "recognize", "--json", str(clip)],
+                cwd=ROOT,
+                env={**os.environ, "DATABASE_URL": _url(name)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            answers.append(json.loads(result.stdout)["match"])
+        assert answers[0] is not None and answers[0] == answers[1]
+    finally:
+        admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
+        admin.close()

@@ -1,0 +1,121 @@
+"""Request bodies over the limit are refused in front of Django, before they are spooled (G7)."""
+
+import asyncio
+import time
+
+import pytest
+
+from portal.asgi import application
+
+LIMIT = 1024 * 1024
+CHUNK = 64 * 1024
+
+
+@pytest.fixture(autouse=True)
+def _small_limits(settings):
+    settings.EARSHOT_MAX_UPLOAD_BYTES = LIMIT
+    settings.EARSHOT_MAX_BODY_BYTES = 64 * 1024
+
+
+def _scope(path, headers=()):
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), *headers], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+
+
+async def _call(scope, total_bytes):
+    """Play a client sending `total_bytes` in 64 KiB chunks; return (status, bytes the server read)."""
+    read = 0
+    sent = []
+
+    async def receive():
+        nonlocal read
+        if read >= total_bytes:
+            await asyncio.sleep(3600)  # a client that keeps the connection open
+        size = min(CHUNK, total_bytes - read)
+        read += size
+        return {"type": "http.request", "body": b"\0" * size, "more_body": read < total_bytes}
+
+    async def send(message):
+        sent.append(message)
+
+    await asyncio.wait_for(application(scope, receive, send), timeout=10)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert len(starts) == 1, "exactly one response"
+    assert any(m["type"] == "http.response.body" and m.get("body") for m in sent), "the response has a body"
+    return starts[0]["status"], read
+
+
+def test_a_declared_gigabyte_is_refused_without_reading_it():
+    gib = 1024**3
+    started = time.monotonic()
+    status, read = asyncio.run(_call(_scope("/uploads/new/", [(b"content-length", str(gib).encode())]), gib))
+    assert status == 413 and read == 0
+    assert time.monotonic() - started < 1
+
+
+def test_an_undeclared_gigabyte_is_cut_off_just_past_the_limit():
+    started = time.monotonic()
+    status, read = asyncio.run(_call(_scope("/uploads/new/"), 1024**3))
+    assert status == 413
+    assert read <= LIMIT + CHUNK
+    assert time.monotonic() - started < 1
+
+
+def test_other_paths_have_the_small_limit():
+    status, read = asyncio.run(_call(_scope("/accounts/login/", [(b"content-length", b"100000")]), 100000))
+    assert status == 413 and read == 0
+
+
+def test_bodies_under_the_limit_reach_django():
+    # A small POST reaches Django, which refuses it for its own reason (no CSRF token), not 413.
+    status, read = asyncio.run(_call(_scope("/accounts/login/", [(b"content-length", b"10")]), 10))
+    assert status == 403 and read == 10
+
+
+def test_heavy_requests_past_capacity_get_503_at_once(settings):
+    """G4: a process already holding its share of recognitions sheds new ones in microseconds."""
+    from portal.middleware import LoadShedder
+
+    settings.EARSHOT_MAX_QUEUED_HEAVY = 2
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    shedder = LoadShedder(slow_app)
+
+    async def call(path="/api/v1/recognitions", method="POST"):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await shedder({**_scope(path), "method": method}, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        return start["status"], dict(start["headers"])
+
+    async def scenario():
+        busy = [asyncio.create_task(call()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        status, headers = await call()
+        shed_s = time.monotonic() - started
+        light = asyncio.create_task(call("/healthz", "GET"))  # never held back
+        await asyncio.sleep(0.05)
+        light_done = light.done()
+        release.set()
+        await asyncio.gather(*busy, light)
+        return status, headers, shed_s, light_done, [t.result()[0] for t in busy]
+
+    status, headers, shed_s, light_done, others = asyncio.run(scenario())
+    assert status == 503 and headers[b"retry-after"] == b"1" and shed_s < 0.1
+    assert others == [200, 200]
+    assert light_done is False  # it went to the app (which was blocked), not to the shedder's refusal
