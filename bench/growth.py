@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,9 +44,18 @@ def admin():
 
 
 def clone() -> None:
-    with admin() as connection, connection.cursor() as cursor:
+    """Copy the benchmark database through pg_dump: unlike TEMPLATE, it works while others use it."""
+    connection = admin()
+    with connection.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DB} TEMPLATE {SOURCE_DB}")
+        cursor.execute(f"CREATE DATABASE {DB}")
+    connection.close()
+    dump = subprocess.Popen(["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", SOURCE_DB], stdout=subprocess.PIPE)
+    subprocess.run(
+        ["pg_restore", "-h", "127.0.0.1", "-U", "postgres", "--no-owner", "-d", DB], stdin=dump.stdout, check=True
+    )
+    if dump.wait() != 0:
+        raise SystemExit(f"pg_dump of {SOURCE_DB} failed")
 
 
 def grow_to(target_rows: int) -> dict:

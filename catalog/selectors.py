@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from catalog.models import Album, Artist, Track
 
-__all__ = ["albums_visible_to", "artists_visible_to", "tracks_visible_to"]
+__all__ = ["albums_visible_to", "artists_visible_to", "track_search", "tracks_visible_to"]
 
 
 def _scoped(queryset: QuerySet, user) -> QuerySet:
@@ -28,3 +28,15 @@ def artists_visible_to(user) -> QuerySet[Artist]:
 
 def albums_visible_to(user) -> QuerySet[Album]:
     return _scoped(Album.objects.all(), user)
+
+
+def track_search(*, words: str = "", isrc: str = "", owner=None) -> QuerySet[Track]:
+    """Tracks whose title or an artist's name holds `words`, with an exact ISRC, of one owner."""
+    tracks = Track.objects.select_related("album").prefetch_related("artists").order_by("title", "id")
+    if words:
+        tracks = tracks.filter(Q(title__icontains=words) | Q(artists__name__icontains=words)).distinct()
+    if isrc:
+        tracks = tracks.filter(isrc=isrc.upper())
+    if owner is not None:
+        tracks = tracks.filter(owner=owner)
+    return tracks

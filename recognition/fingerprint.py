@@ -7,7 +7,7 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   refined to a fraction of a frame and bin, and thinned to a budget per block of time and per
   frequency band, so loud passages cannot crowd out quiet ones and bass cannot crowd out the
   mid-band (and the reverse).
-* References and queries are fingerprinted asymmetrically. A reference keeps ~13 peaks a second
+* References and queries are fingerprinted asymmetrically. A reference keeps ~20 peaks a second
   and pairs each anchor with its 2 nearest targets (~26 hashes a second: what is stored must be
   small). A query keeps several times more peaks, pairs every anchor with every peak in its
   target zone and is fingerprinted at two sub-frame shifts, so its hashes are nearly a superset

@@ -12,7 +12,8 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 export DJANGO_MEDIA_ROOT="$(mktemp -d)"
 export EARSHOT_API_RATE_PER_MINUTE=100000 EARSHOT_API_BURST=100000 DJANGO_DEBUG=false
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/13}"
-report="${FUZZ_REPORT:-bench/results/schemathesis.json}"
+report="bench/results/schemathesis.json"
+raw="bench/out/schemathesis"
 cleanup() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
   psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" postgres >/dev/null 2>&1 || true
@@ -21,16 +22,41 @@ cleanup() {
 trap cleanup EXIT
 .venv/bin/python scripts/ensure_database.py
 .venv/bin/python manage.py migrate -v0
-# A rights holder with one real track, so catalog operations meet real rows.
+# A rights holder with one real track, so catalog operations meet real rows; a partner for the
+# recognition and webhook operations (rights holders may not register webhooks).
 holder_key=$(.venv/bin/python manage.py create_api_key fuzz-label --name fuzz 2>/dev/null | tail -1)
+partner_key=$(.venv/bin/python manage.py create_api_key fuzz-partner --name fuzz 2>/dev/null | tail -1)
 .venv/bin/python manage.py shell -c "from accounts.models import User; from accounts.services import user_set_role; user_set_role(user=User.objects.get(username='fuzz-label'), role='rights_holder')"
 .venv/bin/python manage.py ingest /usr/share/scummvm/drascula/audio/track2.ogg --owner fuzz-label --no-store-audio >/dev/null 2>&1
 .venv/bin/daphne -b 127.0.0.1 -p "$port" portal.asgi:application >"$DJANGO_MEDIA_ROOT/daphne.log" 2>&1 &
 server=$!
-mkdir -p "$(dirname "$report")"
-.venv/bin/schemathesis run "http://127.0.0.1:$port/api/v1/schema?format=json" \
-  --header "Authorization: Api-Key $holder_key" \
-  --checks not_a_server_error \
-  --max-examples "$examples" --seed 2026 --workers 2 --wait-for-schema 30 \
-  --report ndjson --report-ndjson-path "$report.ndjson" \
-  --suppress-health-check all
+mkdir -p "$raw" "$(dirname "$report")"
+status=0
+for who in holder partner; do
+  key_var="${who}_key"
+  .venv/bin/schemathesis run "http://127.0.0.1:$port/api/v1/schema?format=json" \
+    --header "Authorization: Api-Key ${!key_var}" \
+    --checks not_a_server_error \
+    --max-examples "$examples" --seed 2026 --workers 2 --wait-for-schema 30 \
+    --report ndjson --report-ndjson-path "$raw/$who.ndjson" \
+    --suppress-health-check all || status=1
+done
+# Count every request schemathesis sent, by status class, into a small committed summary.
+.venv/bin/python - "$report" "$raw"/holder.ndjson "$raw"/partner.ndjson <<'PY'
+import collections, json, sys
+report, *paths = sys.argv[1:]
+summary = {"runs": {}}
+for path in paths:
+    classes = collections.Counter()
+    for line in open(path):
+        event = json.loads(line).get("ScenarioFinished")
+        for interaction in ((event or {}).get("recorder") or {}).get("interactions", {}).values():
+            if interaction.get("response"):
+                classes[f"{interaction['response']['status_code'] // 100}xx"] += 1
+    summary["runs"][path.rsplit("/", 1)[-1].removesuffix(".ndjson")] = dict(sorted(classes.items()))
+summary["requests"] = sum(sum(c.values()) for c in summary["runs"].values())
+summary["server_errors"] = sum(c.get("5xx", 0) for c in summary["runs"].values())
+open(report, "w").write(json.dumps(summary, indent=1) + "\n")
+print(json.dumps(summary))
+PY
+exit "$status"

@@ -29,6 +29,14 @@ class TrackSerializer(serializers.Serializer):
         return bool(request and request.user.is_authenticated and track.owner_id == request.user.id)
 
 
+class TrackSearchSerializer(serializers.Serializer):
+    """Query parameters of the track search; CharField refuses NUL bytes, which PostgreSQL cannot hold."""
+
+    q = serializers.CharField(max_length=200, required=False, allow_blank=True, trim_whitespace=True)
+    isrc = serializers.CharField(max_length=12, required=False, allow_blank=True, trim_whitespace=True)
+    mine = serializers.BooleanField(required=False, default=False)
+
+
 class TrackWriteSerializer(serializers.Serializer):
     """Metadata a rights holder may set. Unknown fields (owner, hash_count, sha256...) are ignored."""
 

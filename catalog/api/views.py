@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -57,16 +56,16 @@ class TrackListCreateApi(GenericAPIView):
             OpenApiParameter("isrc", str, description="An exact ISRC."),
             OpenApiParameter("mine", bool, description="Only my tracks (rights holders)."),
         ],
-        responses={200: serializers.TrackSerializer(many=True), **error_responses(401, 429)},
+        responses={200: serializers.TrackSerializer(many=True), **error_responses(400, 401, 429)},
     )
     def get(self, request):
-        tracks = _tracks()
-        if query := request.query_params.get("q", "").strip()[:200]:
-            tracks = tracks.filter(Q(title__icontains=query) | Q(artists__name__icontains=query)).distinct()
-        if isrc := request.query_params.get("isrc", "").strip().upper()[:12]:
-            tracks = tracks.filter(isrc=isrc)
-        if request.query_params.get("mine") in {"1", "true"}:
-            tracks = tracks.filter(owner=request.user)
+        search = serializers.TrackSearchSerializer(data=request.query_params)
+        search.is_valid(raise_exception=True)
+        tracks = selectors.track_search(
+            words=search.validated_data.get("q", ""),
+            isrc=search.validated_data.get("isrc", ""),
+            owner=request.user if search.validated_data["mine"] else None,
+        )
         page = self.paginate_queryset(tracks)
         return self.get_paginated_response(
             serializers.TrackSerializer(page, many=True, context={"request": request}).data

@@ -43,6 +43,19 @@ def test_search_by_title_artist_and_isrc(api, partner_key, rights_holder):
     assert page["count"] == 2 and set(page["results"][0]) >= {"id", "title", "artists", "isrc", "owned_by_me"}
 
 
+def test_search_refuses_bad_parameters_with_400(api, partner_key, holder_key, rights_holder, other_rights_holder):
+    """Found by schemathesis: a NUL byte in `q` reached PostgreSQL and came back as a 500."""
+    TrackFactory(title="Mine", owner=rights_holder)
+    TrackFactory(title="Theirs", owner=other_rights_holder)
+    api.as_key(partner_key)
+    for params in ({"q": "night\x00drive"}, {"isrc": "GB\x00"}, {"q": "x" * 201}, {"mine": "perhaps"}):
+        response = api.get("/api/v1/tracks", params)
+        assert response.status_code == 400, params
+        assert response.json()["error"]["code"]
+    api.as_key(holder_key)
+    assert [t["title"] for t in api.get("/api/v1/tracks", {"mine": "true"}).json()["results"]] == ["Mine"]
+
+
 def test_rights_holder_creates_a_track_with_audio_and_cannot_set_server_fields(
     api, holder_key, rights_holder, other_rights_holder, tmp_path
 ):
