@@ -9,7 +9,7 @@ help:
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~1-2 h)"
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench"
 	@echo "make growth     query latency as the hash table grows to 100M rows; after bench (~1 h, ~15 GB)"
-	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (run alone)"
+	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster)"
 	@echo "make fuzz       atheris fuzz targets, FUZZ_SECONDS each (default 120)"
 	@echo "make fuzz-api   schemathesis against the OpenAPI schema on a throwaway database"
 	@echo "make abuse      canary recognitions while hostile files, body floods and socket abuse run"
@@ -44,8 +44,7 @@ growth:
 	.venv/bin/python bench/growth.py
 
 faults:
-	scripts/bootstrap.sh test
-	.venv/bin/python bench/faults.py
+	scripts/faults.sh
 
 fuzz:
 	scripts/fuzz.sh

@@ -80,7 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120)
     args = parser.parse_args()
-    server, port = live.start_daphne()
+    # No per-key throttle: the hostile files must reach the decoder, not stop at a 429.
+    server, port = live.start_daphne(EARSHOT_API_RATE_PER_MINUTE="100000", EARSHOT_API_BURST="100000")
     base = f"http://127.0.0.1:{port}"
     canary_key, abuser_key = api_key("canary"), api_key("abuser")
     names = live.track_names()

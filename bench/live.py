@@ -1,7 +1,7 @@
 """Live recognition against a real Daphne: time to answer, websocket load, and API load.
 
     .venv/bin/python bench/live.py answer   [--excerpts 40]      # G2: audio heard until the answer
-    .venv/bin/python bench/live.py ws-load  [--sessions 1 10 25] # G1: concurrent listening sockets
+    .venv/bin/python bench/live.py ws-load  [--sessions 1 10 25] [--repeats 3]  # G1: concurrent sockets
     .venv/bin/python bench/live.py api-load [--clients 4 8]      # G3: concurrent partner clients
 
 Runs against the benchmark database (earshot_bench, filled by bench/run.py) with its own Daphne.
@@ -194,10 +194,20 @@ def ws_load(args) -> dict:
     results = {}
     try:
         for sessions in args.sessions:
-            chosen = excerpts(sessions, 15, None, seed=100 + sessions)
-            runs = asyncio.run(_together(port, [x for _, _, x in chosen]))
-            results[str(sessions)] = summary(runs, [path for path, _, _ in chosen], names)
-            print(sessions, results[str(sessions)], flush=True)
+            # G1 asks for the median of 3 runs: each run is a fresh set of excerpts, all at once.
+            repeats = []
+            for repeat in range(args.repeats):
+                chosen = excerpts(sessions, 15, None, seed=100 + 7 * sessions + repeat)
+                runs = asyncio.run(_together(port, [x for _, _, x in chosen]))
+                repeats.append(summary(runs, [path for path, _, _ in chosen], names))
+                print(sessions, repeat, repeats[-1], flush=True)
+            p95s = [r["delay_s_p95"] for r in repeats if r["delay_s_p95"] is not None]
+            results[str(sessions)] = {
+                "runs": repeats,
+                "delay_s_p95_median_of_runs": round(statistics.median(p95s), 2) if p95s else None,
+                "wrong_matches": sum(r["matched_wrong"] for r in repeats),
+                "errors": sum(r["errors"] for r in repeats),
+            }
     finally:
         process.terminate()
     return {"websocket_load": results}
@@ -296,6 +306,7 @@ def main() -> None:
     p.add_argument("--excerpts", type=int, default=40)
     p = sub.add_parser("ws-load")
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 25])
+    p.add_argument("--repeats", type=int, default=3)
     p = sub.add_parser("api-load")
     p.add_argument("--clients", type=int, nargs="+", default=[4, 8])
     p.add_argument("--seconds", type=float, default=60)
