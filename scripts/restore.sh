@@ -25,35 +25,14 @@ EOF
 
 die() { echo "restore: $*" >&2; exit 1; }
 
-# django-environ accepts a few spellings that libpq does not.
-libpq_url() {
-  case $1 in
-    postgres://* | postgresql://*) printf '%s' "$1" ;;
-    pgsql://* | psql://* | postgis://*) printf 'postgresql://%s' "${1#*://}" ;;
-    *) die "DATABASE_URL must be a postgres:// URL" ;;
-  esac
-}
+# shellcheck source=scripts/lib/catalog_counts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/catalog_counts.sh"
 
 # The same URL with another database name (the path), keeping credentials and query options.
 url_with_db() {
   [[ $1 =~ ^([a-z]+://[^/?]*)(/[^?]*)?(\?.*)?$ ]] || die "cannot parse DATABASE_URL"
   printf '%s/%s%s' "${BASH_REMATCH[1]}" "$2" "${BASH_REMATCH[3]}"
 }
-
-# Identical to backup.sh's: the manifest holds its result on the source's snapshot.
-COUNTS_SQL="
-WITH per_track AS (
-  SELECT track_id, count(*) AS n FROM recognition_fingerprint GROUP BY track_id
-)
-SELECT json_build_object(
-  'catalog_track', (SELECT count(*) FROM catalog_track),
-  'recognition_fingerprint', (SELECT coalesce(sum(n), 0) FROM per_track),
-  'hash_count_sum', (SELECT coalesce(sum(hash_count), 0) FROM catalog_track),
-  'partial_tracks', (SELECT count(*) FROM catalog_track t LEFT JOIN per_track p ON p.track_id = t.id
-                     WHERE t.hash_count <> coalesce(p.n, 0)),
-  'orphan_fingerprints', (SELECT coalesce(sum(n), 0) FROM per_track p
-                          WHERE NOT EXISTS (SELECT FROM catalog_track t WHERE t.id = p.track_id))
-)"
 
 create_db="" manifest="" yes=false dump=""
 while (( $# )); do
