@@ -7,8 +7,9 @@ its hash table step by step with synthetic tracks of ~3 minutes whose rows draw 
 the real rows' distribution (so common hashes stay common, as they would with more real music)
 at random offsets. At each size it times the same real queries (engine + database, decoded audio
 in memory) and checks they are still answered right and that unknown clips still come back as no
-match. Indexes are rebuilt after each bulk load (as a bulk import would); the table is vacuumed so
-lookups are index-only, as in steady state. Results: bench/results/growth.json and growth.png.
+match, and times deleting a track of 1M hashes through the service (G12). Indexes are rebuilt
+after each bulk load (as a bulk import would); the table is vacuumed so lookups are index-only,
+as in steady state. Results: bench/results/growth.json and growth.png.
 
 Stops early, saying so, when the disk would fall under 10 GB free.
 """
@@ -158,6 +159,34 @@ def measure(queries: list, truth: dict, count: int) -> dict:
     }
 
 
+def cascade_delete_s(rows: int = 1_000_000) -> float:
+    """Seconds to delete one track of `rows` hashes through the service (G12), on this table."""
+    from catalog.models import Track
+    from catalog.services import tracks_delete
+
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM accounts_user ORDER BY id LIMIT 1")
+        owner = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO catalog_track (title, isrc, duration_s, audio, sha256, fingerprint_status, "
+            "fingerprint_error, hash_count, owner_id, created_at, updated_at) VALUES "
+            "('cascade probe', '', 0, '', NULL, 'ready', '', %s, %s, now(), now()) RETURNING id",
+            [rows, owner],
+        )
+        track_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO recognition_fingerprint (hash, offset_frames, track_id) "
+            "SELECT (random() * 2097151)::int, g, %s FROM generate_series(1, %s) AS g",
+            [track_id, rows],
+        )
+    connection.close()
+    started = time.perf_counter()
+    tracks_delete(Track.objects.filter(pk=track_id))
+    return round(time.perf_counter() - started, 2)
+
+
 def load_queries(count: int) -> tuple[list, dict]:
     import corpus
 
@@ -222,7 +251,7 @@ def main() -> None:
         connection.close()
         grown = grow_to(target)
         measure(queries, truth, 10)  # warm the buffer cache, as a running server's would be
-        point = {**grown, **measure(queries, truth, args.queries)}
+        point = {**grown, **measure(queries, truth, args.queries), "delete_1m_hashes_s": cascade_delete_s()}
         points.append(point)
         print(point, flush=True)
         (HERE / "results").mkdir(exist_ok=True)
