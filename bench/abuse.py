@@ -187,7 +187,7 @@ def main() -> None:
     for thread in threads:
         thread.join()
     memory_after = rss_mb(server.pid)
-    server.terminate()
+    live.stop_daphne(server)
     report = {
         "seconds": args.seconds,
         "canary_success_pct": round(100 * np.mean(canary), 1) if canary else None,

@@ -287,6 +287,10 @@ def main() -> None:
         print("control", report["control"], flush=True)
     finally:
         daphne.terminate()
+        try:
+            daphne.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daphne.kill()
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "faults.json").write_text(json.dumps(report, indent=1))
     ok = caught > 0 and all(

@@ -73,6 +73,16 @@ def start_daphne(**extra_env) -> tuple[subprocess.Popen, int]:
     raise SystemExit("daphne did not start")
 
 
+def stop_daphne(process: subprocess.Popen) -> None:
+    """Stop a Daphne started here; it can linger on open keep-alive connections after SIGTERM."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def excerpts(count: int, seconds: float, snr_db: float | None, seed: int) -> list[tuple[str, float, np.ndarray]]:
     """(source path, start, 8 kHz samples) of catalog excerpts, optionally with white noise."""
     from recognition import audio
@@ -180,7 +190,7 @@ def answer(args) -> dict:
             results[label] = summary(runs, [path for path, _, _ in chosen], names)
             print(label, results[label], flush=True)
     finally:
-        process.terminate()
+        stop_daphne(process)
     return {"time_to_answer": results}
 
 
@@ -209,7 +219,7 @@ def ws_load(args) -> dict:
                 "errors": sum(r["errors"] for r in repeats),
             }
     finally:
-        process.terminate()
+        stop_daphne(process)
     return {"websocket_load": results}
 
 
@@ -295,7 +305,7 @@ def api_load(args) -> dict:
             results[str(clients)] = _hammer(port, key, clips, names, clients, args.seconds)
             print(clients, results[str(clients)], flush=True)
     finally:
-        process.terminate()
+        stop_daphne(process)
     return {"api_load": results}
 
 

@@ -15,7 +15,12 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/13}"
 report="bench/results/schemathesis.json"
 raw="bench/out/schemathesis"
 cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  if [ -n "${server:-}" ]; then
+    # Daphne may hold on to open keep-alive connections after SIGTERM: give it 10 s, then KILL.
+    kill "$server" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$server" 2>/dev/null || true
+  fi
   psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" postgres >/dev/null 2>&1 || true
   rm -rf "$DJANGO_MEDIA_ROOT"
 }
