@@ -79,9 +79,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument(
+        "--abusers", nargs="+", default=["hostile", "flood", "sockets"], choices=["hostile", "flood", "sockets"]
+    )
+    parser.add_argument("--env", nargs="*", default=[], help="extra NAME=VALUE for the server")
     args = parser.parse_args()
     # No per-key throttle: the hostile files must reach the decoder, not stop at a 429.
-    server, port = live.start_daphne(EARSHOT_API_RATE_PER_MINUTE="100000", EARSHOT_API_BURST="100000")
+    server, port = live.start_daphne(
+        EARSHOT_API_RATE_PER_MINUTE="100000", EARSHOT_API_BURST="100000", **dict(a.split("=", 1) for a in args.env)
+    )
     base = f"http://127.0.0.1:{port}"
     canary_key, abuser_key = api_key("canary"), api_key("abuser")
     names = live.track_names()
@@ -180,16 +186,20 @@ def main() -> None:
                 health.append(False)
             time.sleep(0.5)
 
-    threads = [threading.Thread(target=f) for f in (hostile_loop, flood_loop, canary_loop, health_loop)]
+    chosen = {"hostile": hostile_loop, "flood": flood_loop}
+    loops = [chosen[name] for name in args.abusers if name in chosen] + [canary_loop, health_loop]
+    threads = [threading.Thread(target=f) for f in loops]
     for thread in threads:
         thread.start()
-    asyncio.run(socket_abuse())
+    if "sockets" in args.abusers:
+        asyncio.run(socket_abuse())
     for thread in threads:
         thread.join()
     memory_after = rss_mb(server.pid)
     live.stop_daphne(server)
     report = {
         "seconds": args.seconds,
+        "abusers": args.abusers,
         "canary_success_pct": round(100 * np.mean(canary), 1) if canary else None,
         "canary_runs": len(canary),
         "healthz_2xx_pct": round(100 * np.mean(health), 1) if health else None,

@@ -136,8 +136,9 @@ async def listen(port: int, samples: np.ndarray) -> dict:
         "match": message.get("match"),
         "heard_s": heard,
         "wall_s": wall_s,
-        # Time from having sent the audio the answer needed to getting the answer.
-        "delay_s": max(0.0, wall_s - heard),
+        # Time from sending the frame that completed the audio the answer needed (frame k goes
+        # out at k x 250 ms, so the one ending at `heard` left at heard - 250 ms) to the answer.
+        "delay_s": max(0.0, wall_s - (heard - FRAME / 8000)),
     }
 
 

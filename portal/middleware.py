@@ -93,13 +93,18 @@ def _content_length(scope) -> int | None:
     return None
 
 
-async def _refuse(send, limit: int) -> None:
-    body = json.dumps({
+def too_large_body(limit: int) -> bytes:
+    """The 413 answer's JSON body (the API's one error shape)."""
+    return json.dumps({
         "error": {
             "code": "too_large",
             "message": f"The request body is larger than the limit of {limit / 1024 / 1024:.0f} MiB.",
         }
     }).encode()  # fmt: skip
+
+
+async def _refuse(send, limit: int) -> None:
+    body = too_large_body(limit)
     await send({
         "type": "http.response.start",
         "status": 413,

@@ -109,6 +109,7 @@ def start_daphne(transactional_db, tmp_path):
             cwd=ROOT, env={**env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         started.append((process, log))
+        start.pids[f"http://127.0.0.1:{port}"] = process.pid
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
@@ -118,6 +119,7 @@ def start_daphne(transactional_db, tmp_path):
                 time.sleep(0.1)
         pytest.fail("Daphne did not start: " + (tmp_path / f"daphne-{port}.log").read_text()[-2000:])
 
+    start.pids = {}  # base URL -> the server's pid
     yield start
     for process, log in started:
         process.terminate()

@@ -119,3 +119,65 @@ def test_heavy_requests_past_capacity_get_503_at_once(settings):
     assert status == 503 and headers[b"retry-after"] == b"1" and shed_s < 0.1
     assert others == [200, 200]
     assert light_done is False  # it went to the app (which was blocked), not to the shedder's refusal
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        lines = status.read().splitlines()
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _stream_until_answered(base_url: str, path: str, head: bytes, chunk: bytes, max_bytes: int) -> tuple[bytes, int]:
+    """Send `head` then `chunk`s until the server answers or closes; return (answer, bytes sent)."""
+    import select
+    import socket
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    sent = 0
+    with socket.create_connection((host, port), timeout=10) as client:
+        client.sendall(head)
+        while sent < max_bytes:
+            readable, _, _ = select.select([client], [], [], 0)
+            if readable:
+                break
+            try:
+                client.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        client.settimeout(10)
+        answer = b""
+        try:
+            while part := client.recv(65536):
+                answer += part
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return answer, sent
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_daphne_refuses_a_gigabyte_where_the_bytes_arrive(start_daphne, declared):
+    """Daphne buffers whole bodies before the ASGI app runs; the hook in front of it must not."""
+    base = start_daphne(EARSHOT_MAX_UPLOAD_BYTES=str(LIMIT))
+    pid = start_daphne.pids[base]
+    before = _rss_mb(pid)
+    gib = 1 << 30
+    framing = f"Content-Length: {gib}\r\n" if declared else "Transfer-Encoding: chunked\r\n"
+    head = (
+        f"POST /api/v1/recognitions HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}"
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    piece = b"\0" * CHUNK
+    chunk = piece if declared else f"{CHUNK:x}\r\n".encode() + piece + b"\r\n"
+    started = time.monotonic()
+    answer, sent = _stream_until_answered(base, "/api/v1/recognitions", head, chunk, gib)
+    elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"too_large"' in answer
+    assert elapsed < 5, elapsed
+    assert sent < 16 * LIMIT  # stopped just past the limit (plus what loopback buffers hold)
+    assert _rss_mb(pid) - before < 50  # and the server kept none of it
