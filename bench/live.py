@@ -166,7 +166,13 @@ def summary(runs: list[dict], truths: list[str], names: dict[int, str]) -> dict:
         if r["type"] == "match" and names.get(r["match"]["track_id"]) != truth
     ]
     heard = [r["heard_s"] for r in right]
+    wrong_pairs = [
+        {"heard": truth, "answered": names.get(r["match"]["track_id"]), "offset_s": r["match"].get("offset_s")}
+        for r, truth in zip(runs, truths, strict=True)
+        if r["type"] == "match" and names.get(r["match"]["track_id"]) != truth
+    ]
     return {
+        "wrong_answers": wrong_pairs,
         "sessions": len(runs),
         "matched_right": len(right),
         "matched_wrong": len(wrong),
@@ -243,6 +249,7 @@ def _hammer(port: int, key: str, clips: list, names: dict, clients: int, seconds
 
     latencies: list[float] = []
     counts = {"errors": 0, "right": 0}
+    statuses: dict[str, int] = {}
     deadline = time.monotonic() + seconds
 
     def client(i: int) -> None:
@@ -263,6 +270,7 @@ def _hammer(port: int, key: str, clips: list, names: dict, clients: int, seconds
                 counts["errors"] += 1
                 continue
             latencies.append(time.perf_counter() - started)
+            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
             if response.status_code != 200:
                 counts["errors"] += 1
             elif names.get((response.json()["match"] or {}).get("track_id")) == truth:
@@ -275,6 +283,7 @@ def _hammer(port: int, key: str, clips: list, names: dict, clients: int, seconds
     return {
         "requests": len(latencies),
         "errors": counts["errors"],
+        "statuses": statuses,  # 503 = shed by the load shedder (EARSHOT_MAX_QUEUED_HEAVY), by design
         "right_matches": counts["right"],
         "per_second": round(len(latencies) / elapsed, 2),
         "per_second_per_core": round(len(latencies) / elapsed / (os.cpu_count() or 1), 2),

@@ -135,3 +135,51 @@ def test_only_rights_holders_and_staff_write(api, make_user, role, tmp_path):
     key = api_key_create(user=make_user(role), name="k")[1]
     response = api.as_key(key).post("/api/v1/tracks", {"title": "X", "audio": _audio(tmp_path)}, format="multipart")
     assert response.status_code == 403 and not Track.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_identical_uploads_make_one_track(holder_key, tmp_path):
+    """G11: the content's SHA-256 is unique, so racing uploads of the same bytes give one track."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from rest_framework.test import APIClient
+
+    path = media.write_wav(tmp_path / "same.wav", synth_song(83, 20))
+    body = path.read_bytes()
+
+    def upload(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {holder_key}")
+        try:
+            audio = SimpleUploadedFile("same.wav", body)
+            return client.post("/api/v1/tracks", {"title": f"Same {i}", "audio": audio}, format="multipart").status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(upload, range(8)))
+    assert statuses == [201] + [409] * 7
+    assert Track.objects.count() == 1
+    track = Track.objects.get()
+    assert store.count_track_rows(track.pk) == track.hash_count > 100
+
+
+def test_no_serializer_takes_all_fields_or_excludes():
+    """G14: every writable shape lists its fields; a model field added later is never writable by default."""
+    import inspect
+
+    from rest_framework import serializers as drf
+
+    import catalog.api.serializers
+    import recognition.api.serializers
+
+    found = []
+    for module in (catalog.api.serializers, recognition.api.serializers):
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, drf.BaseSerializer) and cls.__module__ == module.__name__:
+                found.append(name)
+                meta = getattr(cls, "Meta", None)
+                assert getattr(meta, "fields", None) != "__all__", name
+                assert not hasattr(meta, "exclude"), name
+    assert len(found) >= 5
