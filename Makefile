@@ -6,7 +6,7 @@ help:
 	@echo "make test       install what is missing, then ruff and the whole test suite (what CI runs)"
 	@echo "make lint       ruff + bandit (medium and high findings fail)"
 	@echo "make typecheck  mypy with django-stubs"
-	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~1-2 h)"
+	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench"
 	@echo "make growth     query latency as the hash table grows to 100M rows; after bench (~1 h, ~15 GB)"
 	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster)"

@@ -1,6 +1,6 @@
 """Earshot benchmark: accuracy, speed and storage on real music, side by side with Dejavu.
 
-    .venv/bin/python bench/run.py [--per-cell 50] [--unknown 200] [--skip-dejavu] [--resume]
+    .venv/bin/python bench/run.py [--per-cell 50] [--unknown 100] [--skip-dejavu] [--resume]
 
 Runs in one go, on one database per engine (never the development one):
 
@@ -322,7 +322,7 @@ def plot(report: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-cell", type=int, default=50, help="queries per length x condition (default 50)")
-    parser.add_argument("--unknown", type=int, default=200, help="unknown queries per length and kind (default 200)")
+    parser.add_argument("--unknown", type=int, default=100, help="unknown queries per length and kind (default 100)")
     parser.add_argument("--skip-dejavu", action="store_true")
     parser.add_argument(
         "--resume", action="store_true", help="reuse an engine's saved answers when the query set is the same"
