@@ -55,6 +55,7 @@ def start_daphne(**extra_env) -> tuple[subprocess.Popen, int]:
         "EARSHOT_LISTEN_ANONYMOUS_SOCKETS": "1000",
         "EARSHOT_LISTEN_ANONYMOUS_MAX_AUDIO_S": "20",
         "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_MEDIA_ROOT": str(HERE / "out" / "live-media"),  # abuse uploads stay out of ./media
         **extra_env,
     }
     process = subprocess.Popen(
