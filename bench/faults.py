@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,10 @@ import psycopg2
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
+
+import live  # noqa: E402
 
 DB = "earshot_faults"
 PORT = 5432  # set from --port
@@ -216,16 +218,8 @@ def wait_ready(base_url: str, timeout_s: float = 60) -> float:
 
 
 def start_daphne() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-        cwd=ROOT,
-        env={**env(), "DATABASE_URL": dsn()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """A live portal on the scratch database, ready to answer /readyz."""
+    process, port = live.start_daphne(DATABASE_URL=dsn(), DJANGO_MEDIA_ROOT=env()["DJANGO_MEDIA_ROOT"])
     url = f"http://127.0.0.1:{port}"
     wait_ready(url)
     return process, url
@@ -286,11 +280,7 @@ def main() -> None:
         report["control"] = {"trials": args.trials, "trials_caught_partial": caught}
         print("control", report["control"], flush=True)
     finally:
-        daphne.terminate()
-        try:
-            daphne.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daphne.kill()
+        live.stop_daphne(daphne)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "faults.json").write_text(json.dumps(report, indent=1))
     ok = caught > 0 and all(

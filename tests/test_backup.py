@@ -22,6 +22,16 @@ def _url(name: str) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
 
 
+def _admin_sql(*statements: str) -> None:
+    """Run statements on the maintenance database (CREATE/DROP DATABASE refuse transactions)."""
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    admin.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_backup_then_restore_is_complete_and_recognises_the_same(rights_holder, tmp_path):
     for seed in (91, 92):
@@ -63,11 +73,7 @@ def test_backup_then_restore_is_complete_and_recognises_the_same(rights_holder, 
             answers.append(json.loads(result.stdout)["match"])
         assert answers[0] is not None and answers[0] == answers[1]
     finally:
-        admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
-        admin.close()
+        _admin_sql(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,11 +103,7 @@ def test_a_database_dump_holds_no_usable_credential(make_user, settings):
 def test_migrations_go_backward_and_forward_on_a_scratch_database():
     """G21: every migration of our apps reverses cleanly and applies again."""
     scratch = f"earshot_migrations_{os.getpid()}"
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{scratch}"')
+    _admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)', f'CREATE DATABASE "{scratch}"')
     env = {**os.environ, "DATABASE_URL": _url(scratch)}
 
     def manage(*args: str) -> str:
@@ -124,6 +126,4 @@ def test_migrations_go_backward_and_forward_on_a_scratch_database():
         listing = manage("showmigrations", "accounts", "catalog", "recognition")
         assert "[ ]" not in listing
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()
+        _admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

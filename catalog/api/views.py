@@ -38,7 +38,7 @@ def _audio_error(error: AudioError) -> ApiError:
 
 
 def _tracks():
-    return Track.objects.select_related("album").prefetch_related("artists").order_by("title", "id")
+    return selectors.track_search()
 
 
 class TrackListCreateApi(GenericAPIView):
