@@ -52,6 +52,15 @@ def decoded(path: str) -> np.ndarray:
     return np.load(cached).astype(np.float32) / 32767
 
 
+def _true_rank(engine: Identifier, samples: np.ndarray, names: dict, source: str) -> int:
+    """Rank of the query's own track among the tracks with votes, best first (99: no votes)."""
+    clip = fp.fingerprint(samples, engine.params)
+    ranking = matching.rank_tracks(engine.hits(clip), clip.n_frames, engine.track_frames)
+    order = ranking.track_ids[np.lexsort((-ranking.score, ranking.log10_p))]
+    position = np.flatnonzero([names.get(int(t)) == source for t in order])
+    return int(position[0]) if position.size else 99
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ref", nargs="*", default=[], help="REFERENCE overrides, name=value")
@@ -60,13 +69,19 @@ def main() -> None:
     parser.add_argument("--variants", default=None, help="speed variants, e.g. 0.98,1.02 ('' for none)")
     parser.add_argument("--per-cell", type=int, default=20)
     parser.add_argument("--conditions", default=",".join(query_set.CONDITIONS))
+    parser.add_argument(
+        "--candidates",
+        action="store_true",
+        help="also print how often the true track ranks first / in the top 5 by aligned votes, "
+        "whatever the decision (can these hashes pick candidates for a second stage?)",
+    )
     args = parser.parse_args()
 
     reference = replace(fp.REFERENCE, **_pairs(args.ref))
     query = replace(fp.QUERY, **{**_pairs(args.ref), **_pairs(args.query)})
     match_params = replace(matching.DEFAULT_PARAMS, **_pairs(args.set))
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
-    all_queries = query_set.build(manifest, HERE / "out" / "queries", 50, 200)
+    all_queries = query_set.build(manifest, HERE / "out" / "queries", 50, 100)
 
     index = MemoryIndex()
     names = {}
@@ -84,12 +99,25 @@ def main() -> None:
     options = {}
     if args.variants is not None:
         options["speed_variants"] = tuple(float(v) for v in args.variants.split(",") if v)
-    engine = Identifier(index.lookup, index.track_frames, params=query, match_params=match_params, **options)
+    # Rows the lookups return for each 5 s query: what the database must read. Extrapolated to
+    # 10^8 rows as if new music followed this corpus's hash distribution (the effective number
+    # of hash values, 1 / sum(p^2), is what sets it; a small corpus underestimates it for wide
+    # hashes, so the extrapolation is pessimistic for them).
+    rows_read = [0]
+
+    def counted_lookup(hashes):
+        found = index.lookup(hashes)
+        rows_read[0] += found[0].size
+        return found
+
+    engine = Identifier(counted_lookup, index.track_frames, params=query, match_params=match_params, **options)
 
     conditions = args.conditions.split(",")
     counts: dict[tuple[str, float], list[int]] = {}
     unknown = {"held_out": [0, 0], "foreign": [0, 0]}
     latency = []
+    reads: list[int] = []
+    ranks: dict[tuple[str, float], list[int]] = {}
     for q in all_queries:
         per_cell_key = (q.condition, q.length_s)
         if q.kind == "known":
@@ -99,8 +127,13 @@ def main() -> None:
             continue
         samples = audio.decode(q.path, sample_rate_hz=8000, max_seconds=30)
         started = time.perf_counter()
+        rows_read[0] = 0
         match = engine.identify(samples)
         latency.append(time.perf_counter() - started)
+        if q.length_s == 5:
+            reads.append(rows_read[0])
+        if args.candidates and q.kind == "known":
+            ranks.setdefault(per_cell_key, []).append(_true_rank(engine, samples, names, q.source))
         found = names.get(match.track_id) if match else None
         if q.kind == "known":
             cell = counts.setdefault(per_cell_key, [0, 0])
@@ -116,6 +149,20 @@ def main() -> None:
         print(f"{condition:10s} " + "".join(f"{100 * c[0] / max(c[1], 1):7.1f}%" for c in cells))
     for kind, (matched, total) in unknown.items():
         print(f"false matches {kind}: {matched}/{total}")
+    if args.candidates:
+        print("true track ranked first / in the top 5 by aligned votes")
+        for condition in conditions:
+            cells = [np.asarray(ranks.get((condition, float(length)), [99])) for length in lengths]
+            shares = "".join(f"{100 * np.mean(r < 1):4.0f}/{100 * np.mean(r < 5):3.0f}" for r in cells)
+            print(f"{condition:10s} {shares}")
+    stored = index.hash_counts()
+    effective = stored.sum() ** 2 / (stored.astype(np.float64) ** 2).sum()
+    scale = 1e8 / stored.sum()
+    print(
+        f"distinct hashes {stored.size}, effective {effective:.0f}; rows read by a 5 s query: "
+        f"median {np.median(reads):.0f}, p95 {np.percentile(reads, 95):.0f}; at 10^8 rows: "
+        f"median {np.median(reads) * scale:.0f}, p95 {np.percentile(reads, 95) * scale:.0f}"
+    )
     print(
         f"engine latency without the database: p50 {1000 * np.median(latency):.1f} ms, "
         f"p95 {1000 * np.percentile(latency, 95):.1f} ms"

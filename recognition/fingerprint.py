@@ -13,6 +13,7 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   target zone and is fingerprinted at two sub-frame shifts, so its hashes are nearly a superset
   of the reference's even when noise reorders which peaks are strongest.
 * A hash packs (anchor bin, target bin, dt) into 21 bits; the anchor frame is its time offset.
+  (Triplet hashes, an option for the scaling study, pack two targets into 32 bits.)
 
 No Django here: numpy and scipy only, so the engine runs in benchmarks, workers and fuzzers alone.
 """
@@ -89,11 +90,22 @@ class FingerprintParams:
     min_df_bins: int = 3
     # Targets paired with each anchor (the nearest in time in the zone); None = all of them.
     fan_out: int | None = 2
+    # Peaks per hash. 2: (anchor, target) pairs. 3: (anchor, target, target) triplets, from every
+    # two of an anchor's `fan_out` nearest targets, in 32 bits. Triplets are ~10 bits more
+    # selective (lookups read ~27x fewer rows) but break more easily under noise and reverb;
+    # they are studied with bench/sweep.py, not used yet (docs/scaling.md).
+    hash_peaks: int = 2
     # A query starts anywhere between two reference frames, which can move a peak by a frame and
     # break dt. Fingerprinting the query at `shifts` evenly spaced sub-hop offsets and pooling
     # the hashes puts one of them within hop/(2*shifts) of the reference grid (2 shifts raised
     # the share of a clean query's reference hashes found from 64 % to 83 %).
     shifts: int = 1
+
+    def __post_init__(self) -> None:
+        if self.hash_peaks not in (2, 3):
+            raise ValueError("hash_peaks must be 2 or 3")
+        if self.hash_peaks == 3 and (self.fan_out is None or self.max_dt_frames > 31 or self.max_df_bins > 63):
+            raise ValueError("triplets need a fan_out and a zone of at most 31 frames and 63 bins")
 
     @property
     def frames_per_second(self) -> float:
@@ -237,6 +249,21 @@ def pair_peaks(
     return _pack(frames, bins, anchor, target, params)
 
 
+def _triplets(anchor: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every two targets of each anchor's group, earlier first: (anchor, first, second)."""
+    if anchor.size < 2:
+        e = np.empty(0, np.int64)
+        return e, e, e
+    starts = np.flatnonzero(np.r_[True, anchor[1:] != anchor[:-1]])
+    sizes = np.diff(np.r_[starts, anchor.size])
+    rank = np.arange(anchor.size) - np.repeat(starts, sizes)
+    later = np.repeat(sizes, sizes) - 1 - rank  # targets after each one in its group
+    first = np.repeat(np.arange(anchor.size), later)
+    base = np.repeat(np.cumsum(later) - later, later)
+    second = first + 1 + (np.arange(first.size) - base)
+    return anchor[first], target[first], target[second]
+
+
 def _pair_indices(frames: np.ndarray, bins: np.ndarray, params: FingerprintParams) -> tuple[np.ndarray, np.ndarray]:
     """Indices (anchor, target) of the pairs, grouped by anchor, targets in time order."""
     n = frames.size
@@ -268,6 +295,8 @@ def _pack(
     frames: np.ndarray, bins: np.ndarray, anchor: np.ndarray, target: np.ndarray, params: FingerprintParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pack pairs into hashes: anchor bin | target bin | dt."""
+    if params.hash_peaks == 3:
+        return _pack3(frames, bins, *_triplets(anchor, target))
     f_bits, dt_bits = params.hash_bits
     anchor_bin = np.rint(bins[anchor]).astype(np.int64)
     target_bin = np.rint(bins[target]).astype(np.int64)
@@ -275,6 +304,21 @@ def _pack(
     valid = (dt >= 1) & (dt < (1 << dt_bits)) & (target_bin < (1 << f_bits)) & (anchor_bin < (1 << f_bits))
     hashes = (anchor_bin << (f_bits + dt_bits)) | (target_bin << dt_bits) | dt
     return hashes[valid].astype(np.int32), frames[anchor][valid].astype(np.float32)
+
+
+def _pack3(
+    frames: np.ndarray, bins: np.ndarray, anchor: np.ndarray, t1: np.ndarray, t2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pack triplets into 32 bits: anchor bin (8) | df1 (7) | df2 (7) | dt1 (5) | dt2 (5)."""
+    a = np.rint(bins[anchor]).astype(np.int64)
+    df1 = np.rint(bins[t1]).astype(np.int64) - a + 63
+    df2 = np.rint(bins[t2]).astype(np.int64) - a + 63
+    dt1 = np.rint(frames[t1] - frames[anchor]).astype(np.int64)
+    dt2 = np.rint(frames[t2] - frames[anchor]).astype(np.int64)
+    valid = (dt1 >= 1) & (dt1 < 32) & (dt2 >= 1) & (dt2 < 32) & (a < 256)
+    valid &= (df1 >= 0) & (df1 < 128) & (df2 >= 0) & (df2 < 128)
+    packed = (a << 24) | (df1 << 17) | (df2 << 10) | (dt1 << 5) | dt2
+    return packed[valid].astype(np.uint32).view(np.int32), frames[anchor][valid].astype(np.float32)
 
 
 def fingerprint(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> Fingerprints:

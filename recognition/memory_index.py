@@ -55,5 +55,10 @@ class MemoryIndex:
         rows = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
         return self._hashes[rows], self._track_ids[rows], self._offsets[rows]
 
+    def hash_counts(self) -> np.ndarray:
+        """Rows per distinct stored hash value (how skewed the hash space is)."""
+        self._build()
+        return np.unique(self._hashes, return_counts=True)[1]
+
     def track_frames(self, track_ids: np.ndarray) -> np.ndarray:
         return np.array([self._frames.get(int(t), 0) for t in track_ids], dtype=np.int64)

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -45,7 +46,15 @@ def test_reference_density_is_what_storage_is_sized_for(songs):
     assert 5 < per_second < 25
 
 
-@pytest.mark.parametrize("params", [fp.QUERY, fp.REFERENCE], ids=["query", "reference"])
+TRIPLET_REFERENCE = replace(fp.REFERENCE, hash_peaks=3)
+TRIPLET_QUERY = replace(fp.QUERY, hash_peaks=3, fan_out=14)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [fp.QUERY, fp.REFERENCE, TRIPLET_QUERY, TRIPLET_REFERENCE],
+    ids=["query", "reference", "triplet-query", "triplet-reference"],
+)
 @pytest.mark.parametrize("chunk", [2000, 8000 * 3 + 17])
 def test_streaming_gives_exactly_the_batch_fingerprint(songs, params, chunk):
     x = songs[2][: 8000 * 25]
@@ -75,6 +84,36 @@ def test_noisy_copy_still_matches(engine, songs, snr_db):
         match = engine.identify(_add_noise(songs[seed][start : start + 8 * RATE], snr_db, seed))
         found += match is not None and match.track_id == seed
     assert found >= len(SEEDS) - 1
+
+
+def test_triplet_hashes_unpack_to_the_peaks_they_were_made_from():
+    frames = np.array([10.0, 12.2, 15.0, 50.0], np.float32)
+    bins = np.array([20.0, 30.4, 5.0, 25.0], np.float32)
+    hashes, offsets = fp.pair_peaks(frames, bins, TRIPLET_REFERENCE)
+    # Anchor 0 has targets 1 and 2 (3 is beyond every 31-frame zone): one triplet; anchor 1 has
+    # only target 2 in its zone, so no triplet.
+    assert hashes.size == 1 and offsets.tolist() == [10.0]
+    h = int(hashes[0]) & 0xFFFFFFFF
+    assert (h >> 24, (h >> 17) & 127, (h >> 10) & 127, (h >> 5) & 31, h & 31) == (20, 10 + 63, -15 + 63, 2, 5)
+
+
+def test_triplet_index_finds_a_shifted_copy_at_its_offset(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples, TRIPLET_REFERENCE))
+    engine = Identifier(lookup=index.lookup, track_frames=index.track_frames, params=TRIPLET_QUERY)
+    start = int(23.4 * RATE)
+    match = engine.identify(songs[6][start : start + 5 * RATE])
+    assert match is not None and match.track_id == 6
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 23.4) < 0.05
+    assert engine.identify(media.to_engine_rate(media.synth_song(200, 6))) is None
+
+
+def test_triplets_without_a_fan_out_are_refused():
+    with pytest.raises(ValueError, match="triplets need a fan_out"):
+        replace(fp.QUERY, hash_peaks=3)
+    with pytest.raises(ValueError, match="hash_peaks"):
+        replace(fp.REFERENCE, hash_peaks=4)
 
 
 def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, songs):
