@@ -1,6 +1,6 @@
 """Query latency against hash-table size: the benchmark catalog grown with synthetic rows.
 
-    .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8] [--queries 200]
+    .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8] [--queries 200] [--keep]
 
 Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth, then grows
 its hash table step by step with synthetic tracks of ~3 minutes whose rows draw their hashes from
@@ -228,7 +228,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 3e6, 1e7, 3e7, 1e8])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep earlier points of growth.json at sizes this run does not measure"
+    )
     args = parser.parse_args()
+    results = HERE / "results" / "growth.json"
+    earlier = json.loads(results.read_text()) if args.keep and results.exists() else []
     clone()
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -254,9 +259,16 @@ def main() -> None:
         point = {**grown, **measure(queries, truth, args.queries), "delete_1m_hashes_s": cascade_delete_s()}
         points.append(point)
         print(point, flush=True)
-        (HERE / "results").mkdir(exist_ok=True)
-        (HERE / "results" / "growth.json").write_text(json.dumps(points, indent=1))
-    plot(points, HERE / "results" / "growth.png")
+        results.parent.mkdir(exist_ok=True)
+        results.write_text(json.dumps(_merged(earlier, points), indent=1))
+    plot(_merged(earlier, points), HERE / "results" / "growth.png")
+
+
+def _merged(earlier: list[dict], points: list[dict]) -> list[dict]:
+    """This run's points, plus earlier ones at sizes it did not reach (within 10 %), by size."""
+    new_sizes = [p["rows"] for p in points]
+    kept = [e for e in earlier if all(abs(e["rows"] - n) > 0.1 * n for n in new_sizes)]
+    return sorted(kept + points, key=lambda p: p["rows"])
 
 
 if __name__ == "__main__":
