@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument(
         "--candidates",
         action="store_true",
-        help="also print how often the true track ranks first / in the top 5 by aligned votes, "
-        "whatever the decision (can these hashes pick candidates for a second stage?)",
+        help="also print how often the true track has the strongest / a top-5 alignment (by the "
+        "false-match bound), whatever the decision: can these hashes pick candidates for a second stage?",
     )
     args = parser.parse_args()
 
@@ -150,7 +150,7 @@ def main() -> None:
     for kind, (matched, total) in unknown.items():
         print(f"false matches {kind}: {matched}/{total}")
     if args.candidates:
-        print("true track ranked first / in the top 5 by aligned votes")
+        print("true track ranked first / in the top 5 by the false-match bound of its best alignment")
         for condition in conditions:
             cells = [np.asarray(ranks.get((condition, float(length)), [99])) for length in lengths]
             shares = "".join(f"{100 * np.mean(r < 1):4.0f}/{100 * np.mean(r < 5):3.0f}" for r in cells)
