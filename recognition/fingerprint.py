@@ -204,9 +204,7 @@ def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int)
     block = (frames // params.block_frames) * n_bands + np.searchsorted(band_edges, bins, side="right")
     order = np.lexsort((-strength, block))  # by block and band, loudest first
     block_sorted = block[order]
-    starts = np.flatnonzero(np.r_[True, block_sorted[1:] != block_sorted[:-1]])
-    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
-    keep = np.sort(order[rank < per_block])  # back to (frame, bin) order
+    keep = np.sort(order[_rank_in_runs(block_sorted) < per_block])  # back to (frame, bin) order
     return frames[keep], bins[keep].astype(np.int64)
 
 
@@ -249,18 +247,23 @@ def pair_peaks(
     return _pack(frames, bins, anchor, target, params)
 
 
+def _rank_in_runs(keys: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal consecutive keys (0 for a run's first)."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(keys.size) - np.repeat(starts, np.diff(np.r_[starts, keys.size]))
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each i, counts[i] items: (i of each item, its position 0..counts[i]-1)."""
+    owner = np.repeat(np.arange(counts.size), counts)
+    return owner, np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 def _triplets(anchor: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every two targets of each anchor's group, earlier first: (anchor, first, second)."""
-    if anchor.size < 2:
-        e = np.empty(0, np.int64)
-        return e, e, e
-    starts = np.flatnonzero(np.r_[True, anchor[1:] != anchor[:-1]])
-    sizes = np.diff(np.r_[starts, anchor.size])
-    rank = np.arange(anchor.size) - np.repeat(starts, sizes)
-    later = np.repeat(sizes, sizes) - 1 - rank  # targets after each one in its group
-    first = np.repeat(np.arange(anchor.size), later)
-    base = np.repeat(np.cumsum(later) - later, later)
-    second = first + 1 + (np.arange(first.size) - base)
+    later = _rank_in_runs(anchor[::-1])[::-1]  # targets after each one in its group
+    first, step = _expand(later)
+    second = first + 1 + step
     return anchor[first], target[first], target[second]
 
 
@@ -276,17 +279,14 @@ def _pair_indices(frames: np.ndarray, bins: np.ndarray, params: FingerprintParam
     total = int(counts.sum())
     if total == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    anchor = np.repeat(np.arange(n), counts)
-    group_start = np.repeat(np.cumsum(counts) - counts, counts)
-    target = lo[anchor] + (np.arange(total) - group_start)
+    anchor, step = _expand(counts)
+    target = lo[anchor] + step
     df = np.abs(np.rint(bins[target]) - np.rint(bins[anchor]))
     in_zone = (df <= params.max_df_bins) & (df >= params.min_df_bins)
     anchor, target = anchor[in_zone], target[in_zone]
     if params.fan_out is not None and anchor.size:
         # Targets are in time order within each anchor's group: keep the first fan_out.
-        starts = np.flatnonzero(np.r_[True, anchor[1:] != anchor[:-1]])
-        rank = np.arange(anchor.size) - np.repeat(starts, np.diff(np.r_[starts, anchor.size]))
-        keep = rank < params.fan_out
+        keep = _rank_in_runs(anchor) < params.fan_out
         anchor, target = anchor[keep], target[keep]
     return anchor, target
 
