@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 SOURCE_DB, DB = "earshot_bench", "earshot_growth"
-ROWS_PER_TRACK = 4700  # ~3 minutes at ~26 hashes/s
+ROWS_PER_TRACK = 6900  # ~3 minutes at ~38 hashes/s (pairs and triplets)
 BYTES_PER_ROW_ESTIMATE = 120  # heap + indexes + headroom during the rebuild
 
 
@@ -84,7 +84,7 @@ def grow_to(target_rows: int) -> dict:
               RETURNING id)
             SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted
         """,
-            {"seconds": ROWS_PER_TRACK / 26.0, "rows": ROWS_PER_TRACK, "owner": owner, "tracks": tracks},
+            {"seconds": ROWS_PER_TRACK / 38.4, "rows": ROWS_PER_TRACK, "owner": owner, "tracks": tracks},
         )
         cursor.execute(
             "CREATE TEMP TABLE pool AS SELECT array_agg(hash) AS hashes FROM "

@@ -12,8 +12,11 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   small). A query keeps several times more peaks, pairs every anchor with every peak in its
   target zone and is fingerprinted at two sub-frame shifts, so its hashes are nearly a superset
   of the reference's even when noise reorders which peaks are strongest.
-* A hash packs (anchor bin, target bin, dt) into 21 bits; the anchor frame is its time offset.
-  (Triplet hashes, an option for the scaling study, pack two targets into 32 bits.)
+* Two kinds of hash, each with the anchor frame as its time offset. A pair packs (anchor bin,
+  target bin, dt) into 21 bits. A triplet packs an anchor and two of its targets into 32 bits:
+  ~10 bits more selective, so a lookup reads far fewer rows, but more fragile under noise.
+  Lookups use triplets to choose a few candidate tracks and pairs to decide among them
+  (`recognition/identify.py`); both kinds live in the same table, in disjoint value ranges.
 
 No Django here: numpy and scipy only, so the engine runs in benchmarks, workers and fuzzers alone.
 """
@@ -36,10 +39,21 @@ __all__ = [
     "find_peaks",
     "fingerprint",
     "frames_to_seconds",
+    "is_triplet",
     "merge_fingerprints",
     "pair_peaks",
     "spectrogram_db",
 ]
+
+
+# A triplet's anchor bin sits in its top 8 bits.
+_TRIPLET_SHIFT = 24
+# A query makes triplets from every two of each anchor's 8 nearest targets (28 per anchor), where
+# a reference keeps one per anchor: noise changes which targets are nearest, and the query must
+# still contain the reference's triplet. 14 nearest (91 per anchor, 3x the query's triplets)
+# ranked the true track first more often at 1-3 s but changed no answer (bench/sweep.py;
+# bench/results/sweep_two_stage*.txt).
+QUERY_TRIPLET_FAN_OUT = 8
 
 
 @dataclass(frozen=True)
@@ -90,11 +104,11 @@ class FingerprintParams:
     min_df_bins: int = 3
     # Targets paired with each anchor (the nearest in time in the zone); None = all of them.
     fan_out: int | None = 2
-    # Peaks per hash. 2: (anchor, target) pairs. 3: (anchor, target, target) triplets, from every
-    # two of an anchor's `fan_out` nearest targets, in 32 bits. Triplets are ~10 bits more
-    # selective (lookups read ~27x fewer rows) but break more easily under noise and reverb;
-    # they are studied with bench/sweep.py, not used yet (docs/scaling.md).
-    hash_peaks: int = 2
+    # Triplets (anchor, target, target) from every two of an anchor's `triplet_fan_out` nearest
+    # targets; None = no triplets. A reference's 2 nearest give one triplet per anchor (~13 a
+    # second). Triplets only choose candidates, so their job is to rank the true track high,
+    # not to be many (docs/scaling.md).
+    triplet_fan_out: int | None = 2
     # A query starts anywhere between two reference frames, which can move a peak by a frame and
     # break dt. Fingerprinting the query at `shifts` evenly spaced sub-hop offsets and pooling
     # the hashes puts one of them within hop/(2*shifts) of the reference grid (2 shifts raised
@@ -102,10 +116,13 @@ class FingerprintParams:
     shifts: int = 1
 
     def __post_init__(self) -> None:
-        if self.hash_peaks not in (2, 3):
-            raise ValueError("hash_peaks must be 2 or 3")
-        if self.hash_peaks == 3 and (self.fan_out is None or self.max_dt_frames > 31 or self.max_df_bins > 63):
-            raise ValueError("triplets need a fan_out and a zone of at most 31 frames and 63 bins")
+        if self.triplet_fan_out is None:
+            return
+        f_bits, dt_bits = self.hash_bits
+        if self.triplet_fan_out < 2 or self.max_dt_frames > 31 or self.max_df_bins > 63:
+            raise ValueError("triplets need a triplet_fan_out of 2 or more and a zone of at most 31 frames and 63 bins")
+        if 2 * f_bits + dt_bits > _TRIPLET_SHIFT or self.band_bins[0] < 1:
+            raise ValueError("pair hashes must stay below 2^24 for triplets to be told apart from them")
 
     @property
     def frames_per_second(self) -> float:
@@ -125,7 +142,22 @@ class FingerprintParams:
 
 # What a reference stores and what a query looks up (see the module docstring).
 REFERENCE = FingerprintParams()
-QUERY = replace(REFERENCE, neighborhood_frames=5, neighborhood_bins=5, peaks_per_second=50.0, fan_out=None, shifts=2)
+QUERY = replace(
+    REFERENCE,
+    neighborhood_frames=5,
+    neighborhood_bins=5,
+    peaks_per_second=50.0,
+    fan_out=None,
+    triplet_fan_out=QUERY_TRIPLET_FAN_OUT,
+    shifts=2,
+)
+
+
+def is_triplet(hashes: np.ndarray) -> np.ndarray:
+    """Which hashes are triplets. Pairs lie in [0, 2^21); a triplet's anchor bin (>= 1) puts it
+    at 2^24 or above, or below zero once its 32 bits fill the signed int4."""
+    hashes = np.asarray(hashes)
+    return (hashes < 0) | (hashes >= (1 << _TRIPLET_SHIFT))
 
 
 @dataclass(frozen=True)
@@ -138,6 +170,14 @@ class Fingerprints:
 
     def __len__(self) -> int:
         return int(self.hashes.size)
+
+    def select(self, mask: np.ndarray) -> Fingerprints:
+        return Fingerprints(self.hashes[mask], self.offsets[mask], self.n_frames)
+
+    def split(self) -> tuple[Fingerprints, Fingerprints]:
+        """(pairs, triplets)."""
+        triplet = is_triplet(self.hashes)
+        return self.select(~triplet), self.select(triplet)
 
 
 def frames_to_seconds(frames: float | np.ndarray, params: FingerprintParams = REFERENCE) -> float | np.ndarray:
@@ -239,12 +279,14 @@ def _parabolic_offset(spec_db: np.ndarray, frames: np.ndarray, bins: np.ndarray,
 def pair_peaks(
     frames: np.ndarray, bins: np.ndarray, params: FingerprintParams = REFERENCE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pair each anchor with targets in its zone; return (hashes int32, anchor frames float32).
+    """Hash each anchor with targets in its zone; return (hashes int32, anchor frames float32).
 
-    `frames` must be sorted. Bins and dt are the refined positions rounded to whole units.
+    Pairs, then triplets. `frames` must be sorted. Bins and dt are the refined positions
+    rounded to whole units.
     """
-    anchor, target = _pair_indices(frames, bins, params)
-    return _pack(frames, bins, anchor, target, params)
+    zone = _zone_pairs(frames, bins, params)
+    everything = np.ones(zone[0].size, dtype=bool)
+    return _hashes(frames, bins, zone, params, emit_pairs=everything, emit_triplets=everything)
 
 
 def _rank_in_runs(keys: np.ndarray) -> np.ndarray:
@@ -267,36 +309,54 @@ def _triplets(anchor: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
     return anchor[first], target[first], target[second]
 
 
-def _pair_indices(frames: np.ndarray, bins: np.ndarray, params: FingerprintParams) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (anchor, target) of the pairs, grouped by anchor, targets in time order."""
+def _zone_pairs(
+    frames: np.ndarray, bins: np.ndarray, params: FingerprintParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (anchor, target) in the zone, grouped by anchor, targets in time order, with each
+    target's rank among its anchor's (0 = nearest): the fan-outs keep the first few."""
     n = frames.size
+    none = np.empty(0, np.int64)
     if n < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return none, none, none
     lo = np.searchsorted(frames, frames + params.min_dt_frames - 0.5, side="left")
     hi = np.searchsorted(frames, frames + params.max_dt_frames + 0.5, side="left")
     lo = np.maximum(lo, np.arange(n) + 1)
     counts = np.maximum(hi - lo, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if int(counts.sum()) == 0:
+        return none, none, none
     anchor, step = _expand(counts)
     target = lo[anchor] + step
     df = np.abs(np.rint(bins[target]) - np.rint(bins[anchor]))
     in_zone = (df <= params.max_df_bins) & (df >= params.min_df_bins)
     anchor, target = anchor[in_zone], target[in_zone]
-    if params.fan_out is not None and anchor.size:
-        # Targets are in time order within each anchor's group: keep the first fan_out.
-        keep = _rank_in_runs(anchor) < params.fan_out
-        anchor, target = anchor[keep], target[keep]
-    return anchor, target
+    return anchor, target, _rank_in_runs(anchor)
+
+
+def _hashes(
+    frames: np.ndarray,
+    bins: np.ndarray,
+    zone: tuple[np.ndarray, np.ndarray, np.ndarray],
+    params: FingerprintParams,
+    *,
+    emit_pairs: np.ndarray,
+    emit_triplets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs and triplets of the zone pairs (anchor, target, rank) each fan-out keeps, among
+    those to emit now."""
+    anchor, target, rank = zone
+    pairs = emit_pairs if params.fan_out is None else emit_pairs & (rank < params.fan_out)
+    hashes, offsets = _pack(frames, bins, anchor[pairs], target[pairs], params)
+    if params.triplet_fan_out is None:
+        return hashes, offsets
+    chosen = emit_triplets & (rank < params.triplet_fan_out)
+    triplet_hashes, triplet_offsets = _pack3(frames, bins, *_triplets(anchor[chosen], target[chosen]))
+    return np.concatenate([hashes, triplet_hashes]), np.concatenate([offsets, triplet_offsets])
 
 
 def _pack(
     frames: np.ndarray, bins: np.ndarray, anchor: np.ndarray, target: np.ndarray, params: FingerprintParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pack pairs into hashes: anchor bin | target bin | dt."""
-    if params.hash_peaks == 3:
-        return _pack3(frames, bins, *_triplets(anchor, target))
     f_bits, dt_bits = params.hash_bits
     anchor_bin = np.rint(bins[anchor]).astype(np.int64)
     target_bin = np.rint(bins[target]).astype(np.int64)
@@ -431,17 +491,16 @@ class _ShiftStream:
         order = np.argsort(all_frames, kind="stable")
         is_new = order >= n_old
         all_frames, all_bins = all_frames[order], all_bins[order]
-        anchor, target = _pair_indices(all_frames, all_bins, p)
-        if p.fan_out is None:
-            # Every pair in the zone is kept, so a pair is final as soon as its target is.
-            emit = is_new[target]
-        else:
-            # The nearest targets are known only once the anchor's whole zone is final.
-            zone_done = limit if final else limit - p.max_dt_frames - 1
-            anchor_frame = np.floor(all_frames[anchor] + 0.5)
-            emit = (anchor_frame >= self._anchors_done_until) & (anchor_frame < zone_done)
-            self._anchors_done_until = max(self._anchors_done_until, zone_done)
-        hashes, offsets = _pack(all_frames, all_bins, anchor[emit], target[emit], p)
+        zone = _zone_pairs(all_frames, all_bins, p)
+        anchor, target, _ = zone
+        # An anchor's nearest targets are known only once its whole zone is final...
+        zone_done = limit if final else limit - p.max_dt_frames - 1
+        anchor_frame = np.floor(all_frames[anchor] + 0.5)
+        zone_final = (anchor_frame >= self._anchors_done_until) & (anchor_frame < zone_done)
+        self._anchors_done_until = max(self._anchors_done_until, zone_done)
+        # ...but when every pair in the zone is kept, a pair is final as soon as its target is.
+        emit_pairs = is_new[target] if p.fan_out is None else zone_final
+        hashes, offsets = _hashes(all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=zone_final)
         # Keep the final peaks a later anchor or target may pair with, and the audio the filters
         # need on the left of the next frames to finalise.
         keep_from = limit - p.max_dt_frames - 2

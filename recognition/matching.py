@@ -40,6 +40,7 @@ __all__ = [
     "join_hits",
     "rank_tracks",
     "timeline",
+    "top_tracks",
 ]
 
 
@@ -267,14 +268,19 @@ def best_match(
     track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
     *,
     tests: int = 1,
+    tracks: int = 0,
     params: MatchParams = DEFAULT_PARAMS,
 ) -> Match | None:
-    """Return the best-aligned track if its false-match bound is below the threshold, else None."""
+    """Return the best-aligned track if its false-match bound is below the threshold, else None.
+
+    The bound is corrected for every track with votes, or for `tracks` when more: hits that were
+    looked up for a few candidates chosen from the whole catalog count the whole catalog.
+    """
     ranking = rank_tracks(hits, query_frames, track_frames, params)
     if ranking.track_ids.size == 0:
         return None
     best = int(np.argmin(ranking.log10_p))
-    log10_p = float(ranking.log10_p[best] + np.log10(ranking.track_ids.size * max(tests, 1)))
+    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(tests, 1)))
     log10_p = min(log10_p, 0.0)
     if log10_p > np.log10(params.max_false_match_rate):
         return None
@@ -293,6 +299,39 @@ def best_match(
     )
 
 
+def top_tracks(
+    hits: Hits,
+    query_frames: int,
+    track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
+    count: int,
+    *,
+    window_frames: int | None = None,
+    params: MatchParams = DEFAULT_PARAMS,
+) -> np.ndarray:
+    """The `count` tracks with the strongest alignments (smallest bound), best first.
+
+    With `window_frames`, the best `count` of each window (half-overlapping, as the timeline
+    matches them) are pooled: a long input holds several tracks, each strong in its own stretch.
+    """
+    if len(hits) == 0:
+        return np.empty(0, np.int64)
+    if window_frames is None:
+        ranking = rank_tracks(hits, query_frames, track_frames, params)
+        return ranking.track_ids[np.lexsort((-ranking.score, ranking.log10_p))[:count]]
+    hop = max(1, window_frames // 2)
+    order = np.argsort(hits.query_offsets, kind="stable")
+    q_sorted = hits.query_offsets[order]
+    first = int(q_sorted[0] // hop) * hop
+    chosen: list[np.ndarray] = []
+    for start in range(first, int(q_sorted[-1]) + 1, hop):
+        lo, hi = np.searchsorted(q_sorted, [start, start + window_frames])
+        if hi > lo:
+            window = hits.select(order[lo:hi])
+            window = Hits(window.hashes, window.track_ids, window.db_offsets, window.query_offsets - start)
+            chosen.append(top_tracks(window, window_frames, track_frames, count, params=params))
+    return np.unique(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
+
+
 def timeline(
     hits: Hits,
     total_frames: int,
@@ -302,6 +341,7 @@ def timeline(
     hop_frames: int,
     max_gap_frames: int,
     drift_frames: int,
+    tracks: int = 0,
     params: MatchParams = DEFAULT_PARAMS,
 ) -> list[Segment]:
     """Match consecutive windows of a long input and merge them into segments, in time order.
@@ -322,7 +362,7 @@ def timeline(
             window_hits.hashes, window_hits.track_ids, window_hits.db_offsets, window_hits.query_offsets - start
         )
         frames = min(window_frames, total_frames - start)
-        match = best_match(window_hits, frames, track_frames, tests=n_windows, params=params)
+        match = best_match(window_hits, frames, track_frames, tests=n_windows, tracks=tracks, params=params)
         if match is not None:
             matches.append((start, match))
     segments: list[Segment] = []

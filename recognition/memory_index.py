@@ -44,8 +44,9 @@ class MemoryIndex:
         self._track_ids = np.concatenate(tracks)[order]
         self._offsets = np.concatenate(offsets)[order]
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (hashes, track_ids, offsets) of every stored row whose hash is in `hashes`."""
+    def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (hashes, track_ids, offsets) of every stored row whose hash is in `hashes`
+        (and, given `tracks`, whose track is one of them)."""
         self._build()
         wanted = np.unique(hashes)
         lo = np.searchsorted(self._hashes, wanted, side="left")
@@ -53,12 +54,17 @@ class MemoryIndex:
         counts = hi - lo
         total = int(counts.sum())
         rows = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+        if tracks is not None:
+            rows = rows[np.isin(self._track_ids[rows], tracks)]
         return self._hashes[rows], self._track_ids[rows], self._offsets[rows]
 
     def hash_counts(self) -> np.ndarray:
         """Rows per distinct stored hash value (how skewed the hash space is)."""
         self._build()
         return np.unique(self._hashes, return_counts=True)[1]
+
+    def track_count(self) -> int:
+        return len(self._frames)
 
     def track_frames(self, track_ids: np.ndarray) -> np.ndarray:
         return np.array([self._frames.get(int(t), 0) for t in track_ids], dtype=np.int64)

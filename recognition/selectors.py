@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
 from catalog.models import Track
 from recognition.fingerprint import REFERENCE
 
-__all__ = ["track_frames", "track_summaries"]
+__all__ = ["fingerprinted_track_count", "track_frames", "track_summaries"]
 
 # Track lengths never change once a track is fingerprinted (ids are never reused), so each
 # process keeps them; a replaced reference gets a new length through `forget_track_frames`.
@@ -28,6 +29,21 @@ def track_frames(track_ids: np.ndarray) -> np.ndarray:
                 seconds = found.get(track_id) or 0.0
                 _frames_cache[track_id] = int(seconds * REFERENCE.frames_per_second)
     return np.array([_frames_cache.get(t, 0) for t in ids], dtype=np.int64)
+
+
+_count_cache = {"value": 0, "until": 0.0}
+_COUNT_TTL_S = 30.0
+
+
+def fingerprinted_track_count() -> int:
+    """Tracks that can be matched (the matcher's false-match correction), re-counted at most
+    every 30 s: a few seconds' lag only leaves out tracks ingested meanwhile, a tiny change to a
+    logarithmic correction."""
+    now = time.monotonic()
+    if now >= _count_cache["until"]:
+        _count_cache["value"] = Track.objects.filter(hash_count__gt=0).count()
+        _count_cache["until"] = now + _COUNT_TTL_S
+    return _count_cache["value"]
 
 
 def forget_track_frames(track_id: int) -> None:

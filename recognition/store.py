@@ -38,6 +38,16 @@ _LOOKUP_SQL = (
     "JOIN recognition_fingerprint AS f ON f.hash = q.hash) TO STDOUT WITH (FORMAT binary)"
 )
 
+# Stage 2 of a lookup (recognition/identify.py) wants a few candidate tracks' rows only: they
+# are read through the track_id index (COPY wrote each track's rows together, so they sit on few
+# heap pages) and filtered on the query's hashes (a hashed filter for a constant array), at the
+# same cost whatever the table's size. "hash + 0" keeps the planner off the primary key, which
+# it sometimes prefers for a long hash list and which reads every track's rows of those hashes.
+_LOOKUP_IN_TRACKS_SQL = (
+    "COPY (SELECT f.hash, f.offset_frames, f.track_id FROM recognition_fingerprint AS f "
+    "WHERE f.track_id = ANY(%s::int8[]) AND f.hash + 0 = ANY(%s::int4[])) TO STDOUT WITH (FORMAT binary)"
+)
+
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 # One binary COPY row: field count, then (length, value) for hash, offset_frames, track_id.
@@ -84,17 +94,26 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
     return int(rows.size)
 
 
-def lookup(hashes: np.ndarray) -> LookupRows:
-    """Return every stored row whose hash is in `hashes`, in one round trip."""
+def _array_literal(values: np.ndarray) -> str:
+    return "{" + ",".join(map(str, values.tolist())) + "}"
+
+
+def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
+    """Return every stored row whose hash is in `hashes` (and, given `tracks`, whose track is
+    one of them), in one round trip."""
     wanted = np.unique(np.asarray(hashes, dtype=np.int64))
-    if wanted.size == 0:
+    if wanted.size == 0 or (tracks is not None and len(tracks) == 0):
         empty = np.empty(0, np.int32)
         return LookupRows(empty, empty.astype(np.int64), empty)
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
-        # COPY takes no bind parameters, so the array goes in through psycopg2's quoting, as one
-        # text literal (quoting thousands of integers one by one costs more than the lookup).
-        sql = cursor.cursor.mogrify(_LOOKUP_SQL, ["{" + ",".join(map(str, wanted.tolist())) + "}"])
+        # COPY takes no bind parameters, so the arrays go in through psycopg2's quoting, each as
+        # one text literal (quoting thousands of integers one by one costs more than the lookup).
+        if tracks is None:
+            sql = cursor.cursor.mogrify(_LOOKUP_SQL, [_array_literal(wanted)])
+        else:
+            track_ids = np.unique(np.asarray(tracks, dtype=np.int64))
+            sql = cursor.cursor.mogrify(_LOOKUP_IN_TRACKS_SQL, [_array_literal(track_ids), _array_literal(wanted)])
         cursor.cursor.copy_expert(sql.decode(), buffer)
     data = buffer.getbuffer()
     header = len(_COPY_SIGNATURE)

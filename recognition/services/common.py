@@ -24,7 +24,9 @@ def decode_limits() -> audio.DecodeLimits:
 
 def identifier() -> Identifier:
     """The engine wired to the PostgreSQL hash table."""
-    return Identifier(lookup=store.lookup, track_frames=selectors.track_frames)
+    return Identifier(
+        lookup=store.lookup, track_frames=selectors.track_frames, track_count=selectors.fingerprinted_track_count
+    )
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -72,19 +72,21 @@ def test_a_url_given_as_a_path_is_never_fetched(canary):
     assert hits == []
 
 
+def _read_slowly(chunks) -> None:
+    """A slow reader keeps ffmpeg blocked on a full pipe, so a decode is still running when its
+    budget ends however fast this machine decodes (a fast one decodes 10 min in 0.3 s)."""
+    for _ in chunks:
+        time.sleep(0.1)
+
+
 def test_decoding_past_the_wall_clock_limit_is_killed(tmp_path):
     long_file = media.encode(np.tile(synth_song(5, 10), 60), tmp_path / "ten_minutes.flac", media.FILE_RATE)
     started = time.monotonic()
+    chunks = audio.decode_chunks(
+        long_file, sample_rate_hz=8000, max_seconds=3600, chunk_seconds=1, limits=audio.DecodeLimits(timeout_s=0.3)
+    )
     with pytest.raises(audio.AudioError) as stopped:
-        list(
-            audio.decode_chunks(
-                long_file,
-                sample_rate_hz=8000,
-                max_seconds=3600,
-                chunk_seconds=1,
-                limits=audio.DecodeLimits(timeout_s=0.3),
-            )
-        )
+        _read_slowly(chunks)
     assert stopped.value.code == "timeout"
     assert time.monotonic() - started < 5
 

@@ -9,7 +9,7 @@ import pytest
 
 from recognition import fingerprint as fp
 from recognition import matching
-from recognition.identify import Identifier, resample
+from recognition.identify import Identifier, ListeningSession, resample
 from recognition.memory_index import MemoryIndex
 from tests import media
 
@@ -27,7 +27,7 @@ def engine(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
-    return Identifier(lookup=index.lookup, track_frames=index.track_frames)
+    return Identifier(lookup=index.lookup, track_frames=index.track_frames, track_count=index.track_count)
 
 
 def _add_noise(x, snr_db, seed):
@@ -42,18 +42,20 @@ def test_fingerprint_is_deterministic(songs):
 
 
 def test_reference_density_is_what_storage_is_sized_for(songs):
-    per_second = np.mean([len(fp.fingerprint(x)) / (x.size / RATE) for x in songs.values()])
-    assert 5 < per_second < 25
+    prints = [fp.fingerprint(x) for x in songs.values()]
+    seconds = [x.size / RATE for x in songs.values()]
+    pairs = np.mean([len(p.split()[0]) / s for p, s in zip(prints, seconds, strict=True)])
+    triplets = np.mean([len(p.split()[1]) / s for p, s in zip(prints, seconds, strict=True)])
+    assert 5 < pairs < 25
+    # One triplet per anchor that has two targets: never more than half the pairs.
+    assert 0.25 * pairs < triplets <= 0.5 * pairs
 
 
-TRIPLET_REFERENCE = replace(fp.REFERENCE, hash_peaks=3)
-TRIPLET_QUERY = replace(fp.QUERY, hash_peaks=3, fan_out=14)
+PAIRS_ONLY_QUERY = replace(fp.QUERY, triplet_fan_out=None)
 
 
 @pytest.mark.parametrize(
-    "params",
-    [fp.QUERY, fp.REFERENCE, TRIPLET_QUERY, TRIPLET_REFERENCE],
-    ids=["query", "reference", "triplet-query", "triplet-reference"],
+    "params", [fp.QUERY, fp.REFERENCE, PAIRS_ONLY_QUERY], ids=["query", "reference", "pairs-only-query"]
 )
 @pytest.mark.parametrize("chunk", [2000, 8000 * 3 + 17])
 def test_streaming_gives_exactly_the_batch_fingerprint(songs, params, chunk):
@@ -86,34 +88,119 @@ def test_noisy_copy_still_matches(engine, songs, snr_db):
     assert found >= len(SEEDS) - 1
 
 
-def test_triplet_hashes_unpack_to_the_peaks_they_were_made_from():
+def test_pairs_and_triplets_unpack_to_the_peaks_they_were_made_from():
     frames = np.array([10.0, 12.2, 15.0, 50.0], np.float32)
     bins = np.array([20.0, 30.4, 5.0, 25.0], np.float32)
-    hashes, offsets = fp.pair_peaks(frames, bins, TRIPLET_REFERENCE)
-    # Anchor 0 has targets 1 and 2 (3 is beyond every 31-frame zone): one triplet; anchor 1 has
-    # only target 2 in its zone, so no triplet.
-    assert hashes.size == 1 and offsets.tolist() == [10.0]
-    h = int(hashes[0]) & 0xFFFFFFFF
+    hashes, offsets = fp.pair_peaks(frames, bins, fp.REFERENCE)
+    triplet = fp.is_triplet(hashes)
+    # Anchor 0 has targets 1 and 2 (3 is beyond every 31-frame zone): two pairs and one
+    # triplet; anchor 1 has only target 2 in its zone: one pair, no triplet.
+    pairs = sorted((int(h) >> 13, (int(h) >> 5) & 255, int(h) & 31) for h in hashes[~triplet])
+    assert pairs == [(20, 5, 5), (20, 30, 2), (30, 5, 3)]
+    assert triplet.sum() == 1 and offsets[triplet].tolist() == [10.0]
+    h = int(hashes[triplet][0]) & 0xFFFFFFFF
     assert (h >> 24, (h >> 17) & 127, (h >> 10) & 127, (h >> 5) & 31, h & 31) == (20, 10 + 63, -15 + 63, 2, 5)
 
 
-def test_triplet_index_finds_a_shifted_copy_at_its_offset(songs):
+def test_pair_and_triplet_values_never_collide(songs):
+    hashes = np.concatenate([fp.fingerprint(x, fp.QUERY).hashes for x in songs.values()])
+    triplet = fp.is_triplet(hashes)
+    assert triplet.any() and (~triplet).any()
+    assert hashes[~triplet].min() >= 0 and hashes[~triplet].max() < 1 << 21
+    assert np.all((hashes[triplet] < 0) | (hashes[triplet] >= 1 << 26))
+
+
+def test_triplet_settings_that_could_collide_with_pairs_are_refused():
+    with pytest.raises(ValueError, match="triplet_fan_out"):
+        replace(fp.QUERY, triplet_fan_out=1)
+    with pytest.raises(ValueError, match="at most 31 frames"):
+        replace(fp.REFERENCE, max_dt_frames=40)
+    with pytest.raises(ValueError, match="2\\^24"):
+        replace(fp.REFERENCE, min_freq_hz=0.0)
+    assert replace(fp.REFERENCE, max_dt_frames=40, triplet_fan_out=None).max_dt_frames == 40
+
+
+class _CountingIndex:
+    """A MemoryIndex whose lookups are recorded: which hashes were asked for, in which tracks."""
+
+    def __init__(self, index: MemoryIndex):
+        self.index = index
+        self.calls: list[tuple[np.ndarray, np.ndarray | None]] = []
+
+    def lookup(self, hashes, tracks=None):
+        self.calls.append((np.asarray(hashes), None if tracks is None else np.asarray(tracks)))
+        return self.index.lookup(hashes, tracks)
+
+
+def test_stage_one_looks_up_triplets_everywhere_and_stage_two_pairs_in_the_candidates(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
-        index.add(seed, fp.fingerprint(samples, TRIPLET_REFERENCE))
-    engine = Identifier(lookup=index.lookup, track_frames=index.track_frames, params=TRIPLET_QUERY)
+        index.add(seed, fp.fingerprint(samples))
+    counting = _CountingIndex(index)
+    engine = Identifier(
+        lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, candidates=2
+    )
     start = int(23.4 * RATE)
     match = engine.identify(songs[6][start : start + 5 * RATE])
     assert match is not None and match.track_id == 6
     assert abs(fp.frames_to_seconds(match.offset_frames) - 23.4) < 0.05
-    assert engine.identify(media.to_engine_rate(media.synth_song(200, 6))) is None
+    (triplet_hashes, everywhere), (pair_hashes, candidates) = counting.calls
+    assert everywhere is None and fp.is_triplet(triplet_hashes).all()
+    assert not fp.is_triplet(pair_hashes).any()
+    assert 6 in candidates and 1 <= candidates.size <= 2
 
 
-def test_triplets_without_a_fan_out_are_refused():
-    with pytest.raises(ValueError, match="triplets need a fan_out"):
-        replace(fp.QUERY, hash_peaks=3)
-    with pytest.raises(ValueError, match="hash_peaks"):
-        replace(fp.REFERENCE, hash_peaks=4)
+def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+
+    def lookup_hiding_track_6_triplets(hashes, tracks=None):
+        found = index.lookup(hashes, tracks)
+        keep = (found[1] != 6) | ~fp.is_triplet(found[0])
+        return tuple(column[keep] for column in found)
+
+    engine = Identifier(lookup=lookup_hiding_track_6_triplets, track_frames=index.track_frames, speed_variants=())
+    start = int(23.4 * RATE)
+    assert engine.identify(songs[6][start : start + 5 * RATE]) is None
+
+
+def test_the_false_match_bound_counts_the_whole_catalog_not_the_candidates(engine, songs):
+    start = int(23.4 * RATE)
+    clip = fp.fingerprint(songs[6][start : start + 5 * RATE], engine.params)
+    hits = engine.hits(clip)
+    alone = matching.best_match(hits, clip.n_frames, engine.track_frames)
+    counted = matching.best_match(hits, clip.n_frames, engine.track_frames, tracks=10_000 * alone.candidates)
+    assert counted.track_id == alone.track_id == 6
+    assert counted.log10_p == pytest.approx(alone.log10_p + 4)
+
+
+def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
+    one_stage = replace(engine, params=PAIRS_ONLY_QUERY)
+    for seed, start_s in [(2, 5.0), (4, 30.5), (8, 50.0)]:
+        clip = songs[seed][int(start_s * RATE) : int((start_s + 4) * RATE)]
+        a, b = engine.identify(clip), one_stage.identify(clip)
+        assert a is not None and b is not None
+        assert a.track_id == b.track_id == seed
+        assert (a.score, a.offset_frames) == (b.score, b.offset_frames)
+
+
+def test_a_listening_session_answers_as_audio_arrives_and_never_for_unknown_music(engine, songs):
+    session = ListeningSession(engine)
+    clip = songs[5][int(17.0 * RATE) : int(29.0 * RATE)]
+    chunk = RATE // 2
+    answered_after = None
+    for i in range(0, clip.size, chunk):
+        match = session.push(clip[i : i + chunk])
+        if match is not None:
+            answered_after = (i + chunk) / RATE
+            break
+    assert match is not None and match.track_id == 5 and answered_after <= 8
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 17.0) < 0.05
+    unknown = ListeningSession(engine)
+    song = media.to_engine_rate(media.synth_song(321, 12))
+    assert all(unknown.push(song[i : i + chunk]) is None for i in range(0, song.size, chunk))
+    assert unknown.finish() is None
 
 
 def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, songs):

@@ -46,6 +46,23 @@ def test_write_and_lookup_round_trip(rights_holder):
 
 
 @pytest.mark.django_db
+def test_lookup_in_tracks_returns_only_those_tracks_rows(rights_holder):
+    tracks = [Track.objects.create(title=f"t{k}", owner=rights_holder) for k in range(3)]
+    for k, track in enumerate(tracks):
+        # Pairs and a triplet (a negative int4) in every track, at different offsets.
+        hashes = np.array([5, 9, -123456789], np.int32)
+        store.write_track_hashes(track.pk, Fingerprints(hashes, np.full(3, 10.0 * k, np.float32), 100))
+    wanted = np.array([5, -123456789, 77])
+    rows = store.lookup(wanted, np.array([tracks[0].pk, tracks[2].pk]))
+    got = sorted(zip(rows.hashes.tolist(), rows.track_ids.tolist(), rows.offsets.tolist(), strict=True))
+    assert got == sorted(
+        [(5, tracks[0].pk, 0), (-123456789, tracks[0].pk, 0), (5, tracks[2].pk, 20), (-123456789, tracks[2].pk, 20)]
+    )
+    assert len(store.lookup(wanted)) == 6
+    assert len(store.lookup(wanted, np.array([], np.int64))) == 0
+
+
+@pytest.mark.django_db
 def test_ingest_is_idempotent(rights_holder, song_files):
     first = track_ingest(path=song_files[1], owner=rights_holder, store_audio=False)
     rows = store.table_size()["rows"]
