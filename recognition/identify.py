@@ -169,12 +169,11 @@ class Identifier:
         parts: list[matching.Hits] = []
         pending: list[fp.Fingerprints] = []
         pending_frames = 0.0
-        batch_frames = lookup_batch_s * self.params.frames_per_second
+        fps = self.params.frames_per_second
+        batch_frames = lookup_batch_s * fps
+        window_frames = int(window_s * fps)
         hashes = 0
         seconds = 0.0
-
-        fps = self.params.frames_per_second
-        window_frames = int(window_s * fps)
 
         def flush() -> None:
             nonlocal pending, pending_frames, hashes
