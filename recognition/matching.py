@@ -319,17 +319,28 @@ def top_tracks(
         ranking = rank_tracks(hits, query_frames, track_frames, params)
         return ranking.track_ids[np.lexsort((-ranking.score, ranking.log10_p))[:count]]
     hop = max(1, window_frames // 2)
-    order = np.argsort(hits.query_offsets, kind="stable")
-    q_sorted = hits.query_offsets[order]
-    first = int(q_sorted[0] // hop) * hop
+    windows = _Windows(hits)
+    first = int(windows.q_sorted[0] // hop) * hop
     chosen: list[np.ndarray] = []
-    for start in range(first, int(q_sorted[-1]) + 1, hop):
-        lo, hi = np.searchsorted(q_sorted, [start, start + window_frames])
-        if hi > lo:
-            window = hits.select(order[lo:hi])
-            window = Hits(window.hashes, window.track_ids, window.db_offsets, window.query_offsets - start)
+    for start in range(first, int(windows.q_sorted[-1]) + 1, hop):
+        window = windows.cut(start, window_frames)
+        if len(window):
             chosen.append(top_tracks(window, window_frames, track_frames, count, params=params))
     return np.unique(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
+
+
+class _Windows:
+    """Hits cut into stretches of the query, each with offsets relative to its start."""
+
+    def __init__(self, hits: Hits):
+        self._hits = hits
+        self._order = np.argsort(hits.query_offsets, kind="stable")
+        self.q_sorted = hits.query_offsets[self._order]
+
+    def cut(self, start: int, frames: int) -> Hits:
+        lo, hi = np.searchsorted(self.q_sorted, [start, start + frames])
+        window = self._hits.select(self._order[lo:hi])
+        return Hits(window.hashes, window.track_ids, window.db_offsets, window.query_offsets - start)
 
 
 def timeline(
@@ -352,15 +363,10 @@ def timeline(
     """
     n_windows = max(1, int(np.ceil(max(total_frames - window_frames, 0) / hop_frames)) + 1)
     matches: list[tuple[int, Match]] = []
-    order = np.argsort(hits.query_offsets, kind="stable")
-    q_sorted = hits.query_offsets[order]
+    windows = _Windows(hits)
     for w in range(n_windows):
         start = w * hop_frames
-        lo, hi = np.searchsorted(q_sorted, [start, start + window_frames])
-        window_hits = hits.select(order[lo:hi])
-        window_hits = Hits(
-            window_hits.hashes, window_hits.track_ids, window_hits.db_offsets, window_hits.query_offsets - start
-        )
+        window_hits = windows.cut(start, window_frames)
         frames = min(window_frames, total_frames - start)
         match = best_match(window_hits, frames, track_frames, tests=n_windows, tracks=tracks, params=params)
         if match is not None:
