@@ -57,7 +57,7 @@ def _true_rank(engine: Identifier, samples: np.ndarray, names: dict, source: str
     pair votes), best first (99: no votes)."""
     clip = fp.fingerprint(samples, engine.params)
     pairs, triplets = clip.split()
-    hits = engine.triplet_hits([triplets])[0] if engine.two_stage else engine.pair_hits([pairs], None)[0]
+    hits = engine.lookup_hits([triplets if engine.two_stage else pairs])[0]
     order = matching.top_tracks(hits, clip.n_frames, engine.track_frames, len(names))
     position = np.flatnonzero([names.get(int(t)) == source for t in order])
     return int(position[0]) if position.size else 99

@@ -377,7 +377,7 @@ def _pack3(
     dt2 = np.rint(frames[t2] - frames[anchor]).astype(np.int64)
     valid = (dt1 >= 1) & (dt1 < 32) & (dt2 >= 1) & (dt2 < 32) & (a < 256)
     valid &= (df1 >= 0) & (df1 < 128) & (df2 >= 0) & (df2 < 128)
-    packed = (a << 24) | (df1 << 17) | (df2 << 10) | (dt1 << 5) | dt2
+    packed = (a << _TRIPLET_SHIFT) | (df1 << 17) | (df2 << 10) | (dt1 << 5) | dt2
     return packed[valid].astype(np.uint32).view(np.int32), frames[anchor][valid].astype(np.float32)
 
 

@@ -81,21 +81,15 @@ class Identifier:
         """
         return self._hits([fingerprints], window_frames=window_frames)[0]
 
-    def triplet_hits(self, clips: list[fp.Fingerprints]) -> list[matching.Hits]:
-        """Stage 1's votes: the clips' triplets against every track, in one round trip."""
-        if not clips:
-            return []
-        rows = _rows(self.lookup(np.concatenate([c.hashes for c in clips])))
-        return [matching.join_hits(c.hashes, c.offsets, *rows) for c in clips]
-
     def choose(self, hits: matching.Hits, n_frames: int, *, window_frames: int | None = None) -> np.ndarray:
         """Stage 1's choice: the tracks whose triplets align best."""
         return matching.top_tracks(
             hits, n_frames, self.track_frames, self.candidates, window_frames=window_frames, params=self.match_params
         )
 
-    def pair_hits(self, clips: list[fp.Fingerprints], tracks: np.ndarray | None) -> list[matching.Hits]:
-        """Stage 2's votes: the clips' pairs against `tracks` only (None: all), in one round trip."""
+    def lookup_hits(self, clips: list[fp.Fingerprints], tracks: np.ndarray | None = None) -> list[matching.Hits]:
+        """Votes of the clips' hashes against `tracks` only (None: every track, as stage 1 and a
+        one-stage lookup ask), in one round trip."""
         if not clips:
             return []
         if tracks is not None and tracks.size == 0:
@@ -108,13 +102,13 @@ class Identifier:
         split = [clip.split() for clip in clips]
         pairs = [p for p, _ in split]
         if not self.two_stage:
-            return self.pair_hits(pairs, None)
+            return self.lookup_hits(pairs)
         triplets = [t for _, t in split]
         chosen = [
             self.choose(hits, clip.n_frames, window_frames=window_frames)
-            for hits, clip in zip(self.triplet_hits(triplets), clips, strict=True)
+            for hits, clip in zip(self.lookup_hits(triplets), clips, strict=True)
         ]
-        return self.pair_hits(pairs, np.unique(np.concatenate(chosen)))
+        return self.lookup_hits(pairs, np.unique(np.concatenate(chosen)))
 
     def decide(self, hits: matching.Hits, n_frames: int, tests: int) -> matching.Match | None:
         return matching.best_match(
@@ -242,16 +236,16 @@ class ListeningSession:
         n_frames = self._stream.n_frames
         engine = self.engine
         if not engine.two_stage:
-            self._pair_hits += engine.pair_hits([pairs], None)
+            self._pair_hits += engine.lookup_hits([pairs])
         else:
-            self._triplet_hits += engine.triplet_hits([triplets])
+            self._triplet_hits += engine.lookup_hits([triplets])
             chosen = engine.choose(matching.Hits.concatenate(self._triplet_hits), n_frames)
             fresh = np.setdiff1d(chosen, self._tracks)
             if fresh.size and self._pairs:
                 heard = fp.merge_fingerprints(self._pairs, 0)
-                self._pair_hits += engine.pair_hits([heard], fresh)
+                self._pair_hits += engine.lookup_hits([heard], fresh)
             self._tracks = np.union1d(self._tracks, fresh)
-            self._pair_hits += engine.pair_hits([pairs], self._tracks)
+            self._pair_hits += engine.lookup_hits([pairs], self._tracks)
         self._pairs.append(pairs)
         self.looks += 1
         hits = matching.Hits.concatenate(self._pair_hits)
