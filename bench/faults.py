@@ -79,9 +79,12 @@ SELECT
   (SELECT count(*) FROM catalog_track t
      LEFT JOIN (SELECT track_id, count(*) AS n FROM recognition_fingerprint GROUP BY track_id) f
        ON f.track_id = t.id
-   WHERE t.hash_count <> coalesce(f.n, 0)) AS partial_tracks,
+     LEFT JOIN recognition_pairlist p ON p.track_id = t.id
+   WHERE t.hash_count <> coalesce(f.n, 0) + coalesce(octet_length(p.packed) / 8, 0)) AS partial_tracks,
   (SELECT count(*) FROM recognition_fingerprint f
-   WHERE NOT EXISTS (SELECT 1 FROM catalog_track t WHERE t.id = f.track_id)) AS orphan_rows,
+   WHERE NOT EXISTS (SELECT 1 FROM catalog_track t WHERE t.id = f.track_id))
+  + (SELECT count(*) FROM recognition_pairlist p
+   WHERE NOT EXISTS (SELECT 1 FROM catalog_track t WHERE t.id = p.track_id)) AS orphan_rows,
   (SELECT count(*) FROM catalog_track) AS tracks
 """
 
@@ -136,7 +139,7 @@ def reset() -> None:
 
 def clear_catalog() -> None:
     with connect() as connection, connection.cursor() as cursor:
-        cursor.execute("TRUNCATE catalog_track, recognition_fingerprint CASCADE")
+        cursor.execute("TRUNCATE catalog_track, recognition_fingerprint, recognition_pairlist CASCADE")
     connection.close()
 
 

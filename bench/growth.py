@@ -1,11 +1,12 @@
-"""Query latency against hash-table size: the benchmark catalog grown with synthetic rows.
+"""Query latency against catalog size: the benchmark catalog grown with synthetic tracks.
 
-    .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8] [--queries 200] [--keep]
+    .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
 
-Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth, then grows
-its hash table step by step with synthetic tracks of ~3 minutes whose rows draw their hashes from
-the real rows' distribution (so common hashes stay common, as they would with more real music)
-at random offsets. At each size it times the same real queries (engine + database, decoded audio
+Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
+hours). Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth,
+then grows it step by step with synthetic tracks of ~3 minutes whose triplet rows and pairs draw
+their hashes from the real ones' distribution (so common hashes stay common, as they would with
+more real music) at random offsets. At each size it times the same real queries (engine + database, decoded audio
 in memory) and checks they are still answered right and that unknown clips still come back as no
 match, and times deleting a track of 1M hashes through the service (G12). Indexes are rebuilt
 after each bulk load (as a bulk import would); the table is vacuumed so lookups are index-only,
@@ -17,10 +18,12 @@ Stops early, saying so, when the disk would fall under 10 GB free.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -34,8 +37,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 SOURCE_DB, DB = "earshot_bench", "earshot_growth"
-ROWS_PER_TRACK = 6900  # ~3 minutes at 38.4 hashes/s (pairs and triplets)
-BYTES_PER_ROW_ESTIMATE = 120  # heap + indexes + headroom during the rebuild
+TRIPLETS_PER_TRACK = 2300  # ~3 minutes at 12.8 triplets/s
+PAIRS_PER_TRACK = 4600  # and 25.6 pairs/s
+SECONDS_PER_TRACK = (TRIPLETS_PER_TRACK + PAIRS_PER_TRACK) / 38.4
+BYTES_PER_HASH_ESTIMATE = 50  # a triplet row with its indexes and rebuild headroom ~120, a pair ~8
 
 
 def admin():
@@ -59,18 +64,27 @@ def clone() -> None:
         raise SystemExit(f"pg_dump of {SOURCE_DB} failed")
 
 
-def grow_to(target_rows: int) -> dict:
-    """Add synthetic tracks and rows until the table holds `target_rows`; rebuild its indexes."""
+def stored(cursor) -> tuple[int, int]:
+    """(triplet rows, packed pairs)."""
+    cursor.execute(
+        "SELECT (SELECT count(*) FROM recognition_fingerprint), "
+        "(SELECT COALESCE(sum(octet_length(packed)) / 8, 0) FROM recognition_pairlist)"
+    )
+    triplets, pairs = cursor.fetchone()
+    return int(triplets), int(pairs)
+
+
+def grow_to(target_hashes: int) -> dict:
+    """Add synthetic tracks until the catalog stores `target_hashes`; rebuild the indexes."""
     connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM recognition_fingerprint")
-        have = cursor.fetchone()[0]
-        missing = target_rows - have
+        have = sum(stored(cursor))
+        missing = target_hashes - have
         if missing <= 0:
             return {"rows": have, "added": 0, "load_s": 0.0}
         started = time.perf_counter()
-        tracks = -(-missing // ROWS_PER_TRACK)
+        tracks = -(-missing // (TRIPLETS_PER_TRACK + PAIRS_PER_TRACK))
         cursor.execute("SELECT id FROM accounts_user ORDER BY id LIMIT 1")
         owner = cursor.fetchone()[0]
         cursor.execute(
@@ -84,8 +98,14 @@ def grow_to(target_rows: int) -> dict:
               RETURNING id)
             SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted
         """,
-            {"seconds": ROWS_PER_TRACK / 38.4, "rows": ROWS_PER_TRACK, "owner": owner, "tracks": tracks},
+            {
+                "seconds": SECONDS_PER_TRACK,
+                "rows": TRIPLETS_PER_TRACK + PAIRS_PER_TRACK,
+                "owner": owner,
+                "tracks": tracks,
+            },
         )
+        add_pair_lists(cursor)
         # Every real row (synthetic tracks have no SHA-256), so synthetic rows use as many
         # distinct values as the real music does. An earlier 10 % sample of the whole table
         # kept only ~1 in 10 of the rare values (most triplets are rare) and, from the second
@@ -105,12 +125,12 @@ def grow_to(target_rows: int) -> dict:
                               floor(random() * %(frames)s)::int AS o
                        FROM pool AS p, generate_series(1, %(rows)s)) AS r
         """,
-            {"frames": int(ROWS_PER_TRACK / 38.4 * 31.25), "rows": ROWS_PER_TRACK},
+            {"frames": int(SECONDS_PER_TRACK * 31.25), "rows": TRIPLETS_PER_TRACK},
         )
         cursor.execute(
-            "UPDATE catalog_track AS t SET hash_count = c.n FROM (SELECT track_id, count(*) AS n "
-            "FROM recognition_fingerprint WHERE track_id IN (SELECT id FROM new_tracks) "
-            "GROUP BY track_id) AS c WHERE c.track_id = t.id"
+            "UPDATE catalog_track AS t SET hash_count = c.n + octet_length(p.packed) / 8 FROM (SELECT track_id, "
+            "count(*) AS n FROM recognition_fingerprint WHERE track_id IN (SELECT id FROM new_tracks) "
+            "GROUP BY track_id) AS c, recognition_pairlist AS p WHERE c.track_id = t.id AND p.track_id = t.id"
         )
         cursor.execute("SET maintenance_work_mem = '1GB'")
         cursor.execute(
@@ -124,12 +144,46 @@ def grow_to(target_rows: int) -> dict:
             "DEFERRABLE INITIALLY DEFERRED"
         )
         cursor.execute("VACUUM ANALYZE recognition_fingerprint")
+        cursor.execute("VACUUM ANALYZE recognition_pairlist")
+        triplets, pairs = stored(cursor)
         cursor.execute(
-            "SELECT count(*), pg_total_relation_size('recognition_fingerprint') FROM recognition_fingerprint"
+            "SELECT pg_total_relation_size('recognition_fingerprint') + pg_total_relation_size('recognition_pairlist')"
         )
-        rows, size = cursor.fetchone()
+        size = cursor.fetchone()[0]
     connection.close()
-    return {"rows": rows, "added": rows - have, "load_s": round(time.perf_counter() - started, 1), "bytes": size}
+    return {
+        "rows": triplets + pairs,
+        "triplet_rows": triplets,
+        "pairs": pairs,
+        "added": triplets + pairs - have,
+        "load_s": round(time.perf_counter() - started, 1),
+        "bytes": size,
+    }
+
+
+def add_pair_lists(cursor) -> None:
+    """Give each new track a pair list drawn from the real tracks' pairs, written with COPY."""
+    import numpy as np
+
+    cursor.execute(
+        "SELECT p.packed FROM recognition_pairlist AS p JOIN catalog_track AS t ON t.id = p.track_id "
+        "WHERE t.sha256 IS NOT NULL"
+    )
+    pool = np.concatenate([np.frombuffer(packed, ">i8") >> 32 for (packed,) in cursor.fetchall()])
+    cursor.execute("SELECT id FROM new_tracks ORDER BY id")
+    track_ids = [track_id for (track_id,) in cursor.fetchall()]
+    rng = np.random.default_rng(len(track_ids))
+    frames = int(SECONDS_PER_TRACK * 31.25)
+    for start in range(0, len(track_ids), 2000):
+        payload = io.BytesIO()
+        payload.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
+        for track_id in track_ids[start : start + 2000]:
+            values = np.unique((rng.choice(pool, PAIRS_PER_TRACK) << 32) | rng.integers(0, frames, PAIRS_PER_TRACK))
+            packed = values.astype(">i8").tobytes()
+            payload.write(struct.pack(">hiqi", 2, 8, track_id, len(packed)) + packed)
+        payload.write(struct.pack(">h", -1))
+        payload.seek(0)
+        cursor.copy_expert("COPY recognition_pairlist (track_id, packed) FROM STDIN WITH (FORMAT binary)", payload)
 
 
 def measure(queries: list, truth: dict, count: int) -> dict:
@@ -219,7 +273,7 @@ def plot(points: list[dict], path: Path) -> None:
     axis.plot(rows, [p["p50_ms"] for p in points], "o-", label="p50")
     axis.plot(rows, [p["p95_ms"] for p in points], "s--", label="p95")
     axis.set_xscale("log")
-    axis.set_xlabel("rows in the hash table")
+    axis.set_xlabel("hashes stored (triplet rows + packed pairs)")
     axis.set_ylabel("query latency, engine + PostgreSQL (ms)")
     axis.set_title("5 s queries against a growing table (2 cores)")
     axis.grid(alpha=0.3)
@@ -230,7 +284,7 @@ def plot(points: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 3e6, 1e7, 3e7, 1e8])
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 3e6, 1e7, 3e7, 1e8, 3e8])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
         "--keep", action="store_true", help="keep earlier points of growth.json at sizes this run does not measure"
@@ -250,12 +304,11 @@ def main() -> None:
     points = []
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE recognition_fingerprint")
-        cursor.execute("SELECT count(*) FROM recognition_fingerprint")
-        real_rows = cursor.fetchone()[0]
-    for target in [real_rows, *[int(s) for s in args.sizes]]:
+        real_hashes = sum(stored(cursor.cursor))
+    for target in [real_hashes, *[int(s) for s in args.sizes]]:
         free = shutil.disk_usage("/var/lib/postgresql").free
-        if (target - real_rows) * BYTES_PER_ROW_ESTIMATE > free - 10e9:
-            print(f"stopping before {target:.0e} rows: {free / 1e9:.0f} GB free", flush=True)
+        if (target - real_hashes) * BYTES_PER_HASH_ESTIMATE > free - 10e9:
+            print(f"stopping before {target:.0e} hashes: {free / 1e9:.0f} GB free", flush=True)
             break
         connection.close()
         grown = grow_to(target)

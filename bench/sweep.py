@@ -86,7 +86,7 @@ def main() -> None:
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
     all_queries = query_set.build(manifest, HERE / "out" / "queries", 50, 100)
 
-    index = MemoryIndex()
+    index = MemoryIndex(pairs_in_every_track=query.triplet_fan_out is None)  # one stage reads every pair
     names = {}
     started = time.perf_counter()
     seconds = 0.0

@@ -36,7 +36,7 @@ INGEST_TRACKS = Counter("earshot_ingest_tracks_total", "Reference files ingested
 INGEST_SECONDS = Counter("earshot_ingest_audio_seconds_total", "Seconds of reference audio fingerprinted.")
 WEBSOCKET_SESSIONS = Gauge("earshot_websocket_sessions_open", "Open listening sockets in this process.")
 QUEUE_DEPTH = Gauge("earshot_queue_depth", "Background tasks waiting to run.")
-HASH_ROWS = Gauge("earshot_hash_table_rows", "Rows in the hash table (planner estimate).")
+HASH_ROWS = Gauge("earshot_hash_table_rows", "Triplet rows in the hash index (planner estimate).")
 JOBS = Gauge("earshot_upload_jobs", "Upload and API jobs by status.", ["status"])
 
 # Every label value exists from the start, so dashboards and alerts see zeros, not gaps.

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition.fingerprint import Fingerprints
+from recognition.fingerprint import Fingerprints, is_triplet
 
 __all__ = ["MemoryIndex"]
 
 
 class MemoryIndex:
-    """Hash rows of many tracks, sorted by hash, looked up with a binary search."""
+    """Hash rows of many tracks, sorted by hash, looked up with a binary search.
 
-    def __init__(self) -> None:
+    As in the store, a lookup in every track finds triplets only, unless `pairs_in_every_track`
+    (one-stage lookups, for parameter studies).
+    """
+
+    def __init__(self, *, pairs_in_every_track: bool = False) -> None:
+        self.pairs_in_every_track = pairs_in_every_track
         self._pending: list[tuple[int, Fingerprints]] = []
         self._frames: dict[int, int] = {}
         self._hashes = np.empty(0, np.int32)
@@ -49,6 +54,8 @@ class MemoryIndex:
         (and, given `tracks`, whose track is one of them)."""
         self._build()
         wanted = np.unique(hashes)
+        if tracks is None and not self.pairs_in_every_track:
+            wanted = wanted[is_triplet(wanted)]
         lo = np.searchsorted(self._hashes, wanted, side="left")
         hi = np.searchsorted(self._hashes, wanted, side="right")
         counts = hi - lo

@@ -1,4 +1,4 @@
-"""Recognition data: the hash table (one row per stored landmark) and the recognitions asked for."""
+"""Recognition data: the stored landmarks (triplet rows, pair lists) and the recognitions asked for."""
 
 import uuid
 
@@ -7,7 +7,7 @@ from django.db import models
 
 
 class Fingerprint(models.Model):
-    """One stored landmark hash of a reference track.
+    """One stored triplet hash of a reference track: the index stage 1 of a lookup searches.
 
     The layout is chosen for size and for the lookup: the composite primary key (hash, track,
     offset) is the only index a lookup needs (an index-only scan returns every column) and keeps a
@@ -28,6 +28,27 @@ class Fingerprint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hash:#08x}@{self.offset_frames} in track {self.track_id}"
+
+
+class PairList(models.Model):
+    """All pair hashes of one reference track, in one value: what stage 2 of a lookup reads.
+
+    Pairs are only ever looked up in a few candidate tracks, so they need no index by hash: a
+    row per track holds them packed (8 bytes each, compressed by PostgreSQL), where a row per
+    hash cost ~100 bytes with its index entries. Cascade as for Fingerprint; layout and packing
+    live in recognition.store.
+    """
+
+    track = models.OneToOneField(
+        "catalog.Track", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    packed = models.BinaryField()
+
+    class Meta:
+        db_table = "recognition_pairlist"
+
+    def __str__(self) -> str:
+        return f"{len(self.packed) // 8} pairs of track {self.track_id}"
 
 
 class Recognition(models.Model):

@@ -1,10 +1,16 @@
-"""The one place that knows the hash table's layout and speaks its bulk SQL.
+"""The one place that knows how hashes are stored and speaks their bulk SQL.
 
-Writes use COPY in PostgreSQL's binary format, built straight from numpy arrays (no Python
-object per row). A lookup is one statement: the query's hashes probe the primary key (in every
-track) or filter a few tracks' rows read through the track_id index (the candidates of a
-two-stage lookup); rows come back through COPY ... TO STDOUT in binary and are parsed by numpy.
-Offsets are stored in whole frames.
+Two layouts, one per kind of hash (recognition/fingerprint.py), each shaped by how it is read:
+
+* Triplets are searched in every track (stage 1 of a lookup), so they are rows of
+  recognition_fingerprint indexed by hash: written with COPY in PostgreSQL's binary format,
+  built straight from numpy arrays, and read back the same way.
+* Pairs are only read in a few candidate tracks (stage 2), so they need no index by hash: each
+  track's pairs are one value of recognition_pairlist, sorted and packed, and filtered on the
+  query's hashes by numpy. A row per pair cost ~100 bytes with its index entries; a packed pair
+  costs ~6 (docs/scaling.md).
+
+Offsets are stored in whole frames. Every lookup is one statement.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from recognition.fingerprint import Fingerprints
+from recognition.fingerprint import Fingerprints, is_triplet
 
 __all__ = [
+    "PAIR_TABLE",
     "TABLE",
     "LookupRows",
     "count_track_rows",
@@ -29,6 +36,7 @@ __all__ = [
 ]
 
 TABLE = "recognition_fingerprint"  # spelled out in the SQL below: statements are constants
+PAIR_TABLE = "recognition_pairlist"
 
 # The primary key is probed once per query hash (index-only): a lateral subquery per element of
 # unnest(). "hash = ANY(array)" with thousands of values made PostgreSQL scan the whole table
@@ -42,15 +50,20 @@ _LOOKUP_SQL = (
     "WHERE f.hash = q.hash OFFSET 0) AS x) TO STDOUT WITH (FORMAT binary)"
 )
 
-# Stage 2 of a lookup (recognition/identify.py) wants a few candidate tracks' rows only: they
-# are read through the track_id index (COPY wrote each track's rows together, so they sit on few
-# heap pages) and filtered on the query's hashes (a hashed filter for a constant array), at the
-# same cost whatever the table's size. "hash + 0" keeps the planner off the primary key, which
-# it sometimes prefers for a long hash list and which reads every track's rows of those hashes.
+# Triplets of a few tracks only (a listening session's candidates): read through the track_id
+# index (COPY wrote each track's rows together, so they sit on few heap pages) and filtered on
+# the query's hashes, at the same cost whatever the table's size. "hash + 0" keeps the planner
+# off the primary key, which it sometimes prefers for a long hash list and which reads every
+# track's rows of those hashes.
 _LOOKUP_IN_TRACKS_SQL = (
     "COPY (SELECT f.hash, f.offset_frames, f.track_id FROM recognition_fingerprint AS f "
     "WHERE f.track_id = ANY(%s::int8[]) AND f.hash + 0 = ANY(%s::int4[])) TO STDOUT WITH (FORMAT binary)"
 )
+
+_PAIR_LISTS_SQL = "SELECT track_id, packed FROM recognition_pairlist WHERE track_id = ANY(%s::int8[])"
+# A packed pair: big-endian int8 (hash << 32 | frame), so that sorting the values sorts by hash,
+# and so that SQL can build and take apart the same bytes (migration 0003) with int8send.
+_PACKED_PAIR = np.dtype(">i8")
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
@@ -76,18 +89,21 @@ class LookupRows:
 
 
 def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
-    """COPY a track's hashes in the caller's transaction; return the number of rows written.
+    """Store a track's hashes in the caller's transaction; return how many were stored.
 
     Offsets are rounded to whole frames; a (hash, frame) pair that rounding makes twice is
     stored once.
     """
     packed = np.unique((fingerprints.hashes.astype(np.int64) << 32) | np.rint(fingerprints.offsets).astype(np.int64))
-    rows = np.empty(packed.size, dtype=_ROW)
+    hashes = (packed >> 32).astype(np.int32)
+    triplet = is_triplet(hashes)
+    pairs = packed[~triplet]  # non-negative, so already sorted by hash as _PACKED_PAIR wants
+    rows = np.empty(int(triplet.sum()), dtype=_ROW)
     rows["fields"] = 3
     rows["hash_len"] = 4
-    rows["hash"] = packed >> 32
+    rows["hash"] = hashes[triplet]
     rows["offset_len"] = 4
-    rows["offset"] = packed & 0xFFFFFFFF
+    rows["offset"] = packed[triplet] & 0xFFFFFFFF
     rows["track_len"] = 8
     rows["track"] = track_id
     payload = io.BytesIO(_COPY_SIGNATURE + rows.tobytes() + _COPY_TRAILER)
@@ -95,7 +111,12 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
         cursor.cursor.copy_expert(
             "COPY recognition_fingerprint (hash, offset_frames, track_id) FROM STDIN WITH (FORMAT binary)", payload
         )
-    return int(rows.size)
+        if pairs.size:
+            cursor.execute(
+                "INSERT INTO recognition_pairlist (track_id, packed) VALUES (%s, %s)",
+                [track_id, pairs.astype(_PACKED_PAIR).tobytes()],
+            )
+    return int(packed.size)
 
 
 def _array_literal(values: np.ndarray) -> str:
@@ -103,20 +124,52 @@ def _array_literal(values: np.ndarray) -> str:
 
 
 def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
-    """Return every stored row whose hash is in `hashes` (and, given `tracks`, whose track is
-    one of them), in one round trip."""
+    """Return every stored hash in `hashes` (and, given `tracks`, of those tracks only).
+
+    Pairs are kept per track, so only a lookup in named tracks finds them; in every track, a
+    lookup finds triplets. One round trip for either kind.
+    """
     wanted = np.unique(np.asarray(hashes, dtype=np.int64))
     if wanted.size == 0 or (tracks is not None and len(tracks) == 0):
-        empty = np.empty(0, np.int32)
-        return LookupRows(empty, empty.astype(np.int64), empty)
+        return _no_rows()
+    triplets = wanted[is_triplet(wanted)]
+    if tracks is None:
+        return _triplet_rows(triplets, None)
+    track_ids = np.unique(np.asarray(tracks, dtype=np.int64))
+    pairs = wanted[~is_triplet(wanted)]
+    found = [_pair_rows(pairs, track_ids)] if pairs.size else []
+    if triplets.size:
+        found.append(_triplet_rows(triplets, track_ids))
+    return _concatenate(found)
+
+
+def _no_rows() -> LookupRows:
+    empty = np.empty(0, np.int32)
+    return LookupRows(empty, empty.astype(np.int64), empty)
+
+
+def _concatenate(parts: list[LookupRows]) -> LookupRows:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return _no_rows()
+    return LookupRows(
+        hashes=np.concatenate([p.hashes for p in parts]),
+        track_ids=np.concatenate([p.track_ids for p in parts]),
+        offsets=np.concatenate([p.offsets for p in parts]),
+    )
+
+
+def _triplet_rows(wanted: np.ndarray, track_ids: np.ndarray | None) -> LookupRows:
+    if wanted.size == 0:
+        return _no_rows()
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         # COPY takes no bind parameters, so the arrays go in through psycopg2's quoting, each as
         # one text literal (quoting thousands of integers one by one costs more than the lookup).
-        if tracks is None:
+        if track_ids is None:
             sql = cursor.cursor.mogrify(_LOOKUP_SQL, [_array_literal(wanted)])
         else:
-            track_ids = np.unique(np.asarray(tracks, dtype=np.int64))
             sql = cursor.cursor.mogrify(_LOOKUP_IN_TRACKS_SQL, [_array_literal(track_ids), _array_literal(wanted)])
         cursor.cursor.copy_expert(sql.decode(), buffer)
     data = buffer.getbuffer()
@@ -130,31 +183,75 @@ def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
     )
 
 
+def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
+    """The tracks' pairs whose hash is in `wanted` (sorted): their lists, filtered by numpy."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PAIR_LISTS_SQL, [_array_literal(track_ids)])
+        lists = cursor.fetchall()
+    parts = []
+    for track_id, packed in lists:
+        values = np.frombuffer(packed, dtype=_PACKED_PAIR).astype(np.int64)
+        hashes = values >> 32
+        position = np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)
+        kept = values[wanted[position] == hashes]
+        parts.append(
+            LookupRows(
+                hashes=(kept >> 32).astype(np.int32),
+                track_ids=np.full(kept.size, track_id, np.int64),
+                offsets=(kept & 0xFFFFFFFF).astype(np.int32),
+            )
+        )
+    return _concatenate(parts)
+
+
 def delete_track_hashes(track_id: int) -> int:
-    """Delete a track's hashes in one statement (a replaced reference; deleting the track
-    itself cascades in PostgreSQL)."""
+    """Delete a track's hashes in one statement per layout (a replaced reference; deleting the
+    track itself cascades in PostgreSQL); return how many there were."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM recognition_fingerprint WHERE track_id = %s", [track_id])
-        return cursor.rowcount
+        deleted = cursor.rowcount
+        cursor.execute(
+            "DELETE FROM recognition_pairlist WHERE track_id = %s RETURNING octet_length(packed)", [track_id]
+        )
+        return deleted + sum(length // _PACKED_PAIR.itemsize for (length,) in cursor.fetchall())
 
 
 def count_track_rows(track_id: int) -> int:
+    """Hashes stored for a track, of both kinds."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM recognition_fingerprint WHERE track_id = %s", [track_id])
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM recognition_fingerprint WHERE track_id = %s) + "
+            "COALESCE((SELECT octet_length(packed) / 8 FROM recognition_pairlist WHERE track_id = %s), 0)",
+            [track_id, track_id],
+        )
         return int(cursor.fetchone()[0])
 
 
 def table_size() -> dict[str, int]:
-    """Rows (planner estimate when large) and bytes of the hash table, indexes included."""
+    """Hashes stored (triplet rows: the planner's estimate when large) and bytes on disk of both
+    tables, indexes and compressed out-of-line values included."""
+    sizes = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_total_relation_size(%s::regclass), pg_relation_size(%s::regclass), "
-            "pg_indexes_size(%s::regclass), (SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass)",
-            [TABLE] * 4,
-        )
-        total, heap, indexes, estimate = cursor.fetchone()
-        rows = estimate
-        if estimate is None or estimate < 1_000_000:
+        for table in (TABLE, PAIR_TABLE):
+            cursor.execute(
+                "SELECT pg_total_relation_size(%s::regclass), pg_indexes_size(%s::regclass), "
+                "(SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass)",
+                [table] * 3,
+            )
+            sizes[table] = cursor.fetchone()
+        triplets = sizes[TABLE][2]
+        if triplets is None or triplets < 1_000_000:
             cursor.execute("SELECT count(*) FROM recognition_fingerprint")
-            rows = cursor.fetchone()[0]
-    return {"rows": int(rows), "total_bytes": int(total), "heap_bytes": int(heap), "index_bytes": int(indexes)}
+            triplets = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(sum(octet_length(packed)) / 8, 0) FROM recognition_pairlist")
+        pairs = int(cursor.fetchone()[0])
+    total = sum(size[0] for size in sizes.values())
+    indexes = sum(size[1] for size in sizes.values())
+    return {
+        "rows": int(triplets) + pairs,
+        "triplet_rows": int(triplets),
+        "pairs": pairs,
+        "total_bytes": int(total),
+        "heap_bytes": int(total - indexes),  # with the pair lists' out-of-line (TOAST) values
+        "index_bytes": int(indexes),
+    }

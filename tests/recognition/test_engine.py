@@ -150,6 +150,16 @@ def test_stage_one_looks_up_triplets_everywhere_and_stage_two_pairs_in_the_candi
     assert 6 in candidates and 1 <= candidates.size <= 2
 
 
+def test_a_lookup_in_every_track_finds_triplets_only_as_in_the_store(songs):
+    index = MemoryIndex()
+    index.add(1, fp.fingerprint(songs[1]))
+    hashes = fp.fingerprint(songs[1][: 10 * RATE]).hashes
+    everywhere = index.lookup(hashes)[0]
+    assert everywhere.size > 0 and fp.is_triplet(everywhere).all()
+    in_track = index.lookup(hashes, np.array([1]))[0]
+    assert (~fp.is_triplet(in_track)).sum() > 2 * everywhere.size
+
+
 def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
@@ -176,7 +186,10 @@ def test_the_false_match_bound_counts_the_whole_catalog_not_the_candidates(engin
 
 
 def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
-    one_stage = replace(engine, params=PAIRS_ONLY_QUERY)
+    every_pair = MemoryIndex(pairs_in_every_track=True)
+    for seed, samples in songs.items():
+        every_pair.add(seed, fp.fingerprint(samples))
+    one_stage = replace(engine, lookup=every_pair.lookup, params=PAIRS_ONLY_QUERY)
     for seed, start_s in [(2, 5.0), (4, 30.5), (8, 50.0)]:
         clip = songs[seed][int(start_s * RATE) : int((start_s + 4) * RATE)]
         a, b = engine.identify(clip), one_stage.identify(clip)

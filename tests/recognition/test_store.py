@@ -22,27 +22,42 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows_consistent() -> list[tuple[int, int, int]]:
-    """Tracks whose stored row count differs from their hash_count (must be none)."""
+    """Tracks whose stored hash count differs from their hash_count (must be none)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT t.id, t.hash_count, count(f.hash) FROM catalog_track t "
-            "LEFT JOIN recognition_fingerprint f ON f.track_id = t.id "
-            "GROUP BY t.id HAVING t.hash_count <> count(f.hash)"
+            "SELECT t.id, t.hash_count, count(f.hash) + COALESCE(min(octet_length(p.packed)) / 8, 0) "
+            "FROM catalog_track t LEFT JOIN recognition_fingerprint f ON f.track_id = t.id "
+            "LEFT JOIN recognition_pairlist p ON p.track_id = t.id "
+            "GROUP BY t.id HAVING t.hash_count <> count(f.hash) + COALESCE(min(octet_length(p.packed)) / 8, 0)"
         )
         return cursor.fetchall()
+
+
+def _sorted_rows(rows: store.LookupRows) -> list[tuple[int, int, int]]:
+    return sorted(zip(rows.hashes.tolist(), rows.track_ids.tolist(), rows.offsets.tolist(), strict=True))
 
 
 @pytest.mark.django_db
 def test_write_and_lookup_round_trip(rights_holder):
     track = Track.objects.create(title="t", owner=rights_holder)
-    hashes = np.array([5, 7, 7, 1 << 20], np.int32)
-    offsets = np.array([0.2, 10.6, 11.0, 99999.0], np.float32)
+    triplet = -123456789
+    hashes = np.array([5, 7, 7, 1 << 20, triplet, triplet, 1 << 30], np.int32)
+    offsets = np.array([0.2, 10.6, 11.0, 99999.0, 3.0, 4.0, 5.0], np.float32)
     # 10.6 and 11.0 both round to frame 11: stored once.
-    assert store.write_track_hashes(track.pk, Fingerprints(hashes, offsets, 100000)) == 3
-    rows = store.lookup(np.array([7, 1 << 20, 12345]))
-    got = sorted(zip(rows.hashes.tolist(), rows.track_ids.tolist(), rows.offsets.tolist(), strict=True))
-    assert got == [(7, track.pk, 11), (1 << 20, track.pk, 99999)]
+    assert store.write_track_hashes(track.pk, Fingerprints(hashes, offsets, 100000)) == 6
+    assert store.count_track_rows(track.pk) == 6
+    wanted = np.array([7, 1 << 20, 12345, triplet, 1 << 30])
+    in_track = store.lookup(wanted, np.array([track.pk]))
+    assert _sorted_rows(in_track) == [
+        (triplet, track.pk, 3), (triplet, track.pk, 4), (7, track.pk, 11), (1 << 20, track.pk, 99999),
+        (1 << 30, track.pk, 5),
+    ]  # fmt: skip
+    # Pairs are kept per track: a lookup in every track finds the triplets only.
+    everywhere = store.lookup(wanted)
+    assert _sorted_rows(everywhere) == [(triplet, track.pk, 3), (triplet, track.pk, 4), (1 << 30, track.pk, 5)]
     assert len(store.lookup(np.array([], np.int64))) == 0
+    assert store.table_size()["rows"] == 6
+    assert store.delete_track_hashes(track.pk) == 6 and store.count_track_rows(track.pk) == 0
 
 
 @pytest.mark.django_db
@@ -54,11 +69,10 @@ def test_lookup_in_tracks_returns_only_those_tracks_rows(rights_holder):
         store.write_track_hashes(track.pk, Fingerprints(hashes, np.full(3, 10.0 * k, np.float32), 100))
     wanted = np.array([5, -123456789, 77])
     rows = store.lookup(wanted, np.array([tracks[0].pk, tracks[2].pk]))
-    got = sorted(zip(rows.hashes.tolist(), rows.track_ids.tolist(), rows.offsets.tolist(), strict=True))
-    assert got == sorted(
+    assert _sorted_rows(rows) == sorted(
         [(5, tracks[0].pk, 0), (-123456789, tracks[0].pk, 0), (5, tracks[2].pk, 20), (-123456789, tracks[2].pk, 20)]
     )
-    assert len(store.lookup(wanted)) == 6
+    assert len(store.lookup(wanted)) == 3  # in every track: the triplets
     assert len(store.lookup(wanted, np.array([], np.int64))) == 0
 
 
@@ -94,7 +108,7 @@ def test_deleting_a_track_cascades_in_the_database(rights_holder, song_files):
     gone = track_ingest(path=song_files[1], owner=rights_holder, store_audio=False).track
     with CaptureQueriesContext(connection) as queries:
         gone.delete()
-    assert not any("recognition_fingerprint" in q["sql"] for q in queries.captured_queries)
+    assert not any(store.TABLE in q["sql"] or store.PAIR_TABLE in q["sql"] for q in queries.captured_queries)
     assert store.count_track_rows(gone.pk) == 0
     assert store.count_track_rows(keep.pk) == keep.hash_count
 
