@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--variants", default=None, help="speed variants, e.g. 0.98,1.02 ('' for none)")
     parser.add_argument("--per-cell", type=int, default=20)
     parser.add_argument("--shortlist", type=int, default=None, help="candidates stage 1 hands to stage 2")
+    parser.add_argument("--retry-fan-out", type=int, default=None, help="triplet fan-out of speed retries")
     parser.add_argument("--conditions", default=",".join(query_set.CONDITIONS))
     parser.add_argument(
         "--candidates",
@@ -102,6 +103,8 @@ def main() -> None:
     options = {}
     if args.shortlist is not None:
         options["candidates"] = args.shortlist
+    if args.retry_fan_out is not None:
+        options["retry_triplet_fan_out"] = args.retry_fan_out
     if args.variants is not None:
         options["speed_variants"] = tuple(float(v) for v in args.variants.split(",") if v)
     # Rows the lookups return for each 5 s query: what the database must read. Lookups in every

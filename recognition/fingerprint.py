@@ -16,7 +16,8 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   target bin, dt) into 21 bits. A triplet packs an anchor and two of its targets into 32 bits:
   ~10 bits more selective, so a lookup reads far fewer rows, but more fragile under noise.
   Lookups use triplets to choose a few candidate tracks and pairs to decide among them
-  (`recognition/identify.py`); both kinds live in the same table, in disjoint value ranges.
+  (`recognition/identify.py`). Their values lie in disjoint ranges; the store keeps each kind
+  in the layout its lookup needs (`recognition/store.py`).
 
 No Django here: numpy and scipy only, so the engine runs in benchmarks, workers and fuzzers alone.
 """
@@ -408,11 +409,18 @@ def merge_fingerprints(parts: list[Fingerprints], n_frames: int) -> Fingerprints
     """Pool fingerprints, keeping each (hash, offset) once, in time order."""
     hashes = np.concatenate([p.hashes for p in parts]) if parts else np.empty(0, np.int32)
     offsets = np.concatenate([p.offsets for p in parts]) if parts else np.empty(0, np.float32)
-    order = np.lexsort((hashes, offsets))
-    hashes, offsets = hashes[order], offsets[order]
-    distinct = np.ones(hashes.size, dtype=bool)
-    distinct[1:] = (hashes[1:] != hashes[:-1]) | (offsets[1:] != offsets[:-1])
-    return Fingerprints(hashes=hashes[distinct], offsets=offsets[distinct], n_frames=n_frames)
+    # One sort of 64-bit keys (offset, then hash) instead of a two-key lexsort (2.2 vs 3.3 ms for
+    # a 5 s query's 16,000 hashes). The bits of a non-negative float32 sort as the float does;
+    # flipping a hash's sign bit makes its bits sort as the signed value does.
+    keys = np.unique(
+        (offsets.astype(np.float32).view(np.uint32).astype(np.uint64) << np.uint64(32))
+        | (hashes.astype(np.int32).view(np.uint32) ^ np.uint32(1 << 31)).astype(np.uint64)
+    )
+    return Fingerprints(
+        hashes=((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32) ^ np.uint32(1 << 31)).view(np.int32),
+        offsets=(keys >> np.uint64(32)).astype(np.uint32).view(np.float32),
+        n_frames=n_frames,
+    )
 
 
 class StreamingFingerprinter:

@@ -6,16 +6,17 @@ the catalog's size are passed in as functions.
 
 Every lookup has two stages. Stage 1 looks up the clip's triplet hashes, which are selective
 enough that it reads few rows however large the table, and keeps the few tracks whose triplets
-align best. Stage 2 reads only those tracks' rows for the clip's pair hashes, and the calibrated
-decision is taken on pairs, as many and as robust as before, with the false-match correction
-counting the whole catalog (the candidates were chosen from all of it). Measured in
+align best. Stage 2 reads only those tracks' pairs (the store keeps them per track, with no
+index by hash) and the calibrated decision is taken on pairs, as many and as robust as before,
+with the false-match correction counting the whole catalog (the candidates were chosen from all
+of it). Measured in
 docs/scaling.md: triplets put the true track among the first few as often as pairs do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -31,10 +32,17 @@ __all__ = ["SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline", "resa
 # (the +-1 frame/+-1 bin tolerance of the hashes covers about 0.5 % either side of each).
 SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
 
+# A clip retried at another speed takes its triplets from every two of its anchors' 6 nearest
+# targets (15 per anchor) instead of 8 (28; fp.QUERY_TRIPLET_FAN_OUT): once resampled to the
+# right speed it is as clean as it was heard, and looking up 4 speeds x ~8,600 triplets at once
+# was the slowest part of the slowest queries (those that find no match as heard). In the sweep
+# (bench/results/sweep_retry_fanout.txt) 6 changed no answer and 4 lost one white -10 dB clip.
+RETRY_TRIPLET_FAN_OUT = 6
+
 # Tracks stage 1 hands to stage 2. In the sweep (bench/results/sweep_two_stage.txt) the true
 # track was among the first 5 in 100 % of 5 s clips and 85-100 % of 3 s clips in every
 # condition, and the two stages answered exactly as one stage over every track, bar one 2 s
-# clip in 500. Each extra candidate costs stage 2 one track's rows.
+# clip in 500. Each extra candidate costs stage 2 one track's pair list.
 CANDIDATES = 5
 
 LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (hashes, track ids, offsets)
@@ -68,11 +76,19 @@ class Identifier:
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
     speed_variants: tuple[float, ...] = SPEED_VARIANTS
     candidates: int = CANDIDATES
+    retry_triplet_fan_out: int = RETRY_TRIPLET_FAN_OUT
 
     @property
     def two_stage(self) -> bool:
         """Without triplets in the query, one stage: every track's pair rows."""
         return self.params.triplet_fan_out is not None
+
+    @property
+    def retry_params(self) -> fp.FingerprintParams:
+        """The fingerprint of a clip retried at another speed: fewer triplets."""
+        if self.params.triplet_fan_out is None or self.params.triplet_fan_out <= self.retry_triplet_fan_out:
+            return self.params
+        return replace(self.params, triplet_fan_out=self.retry_triplet_fan_out)
 
     def hits(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Hits:
         """Look up a clip's hashes in two stages and pair the rows with its offsets.
@@ -128,7 +144,8 @@ class Identifier:
             return match
         # All variants in one lookup per stage: two more round trips, not eight.
         factors = self.speed_variants
-        variants = [fp.fingerprint(resample(samples, factor), self.params) for factor in factors]
+        retry = self.retry_params
+        variants = [fp.fingerprint(resample(samples, factor), retry) for factor in factors]
         best: matching.Match | None = None
         for factor, variant, hits in zip(factors, variants, self._hits(variants), strict=True):
             found = self.decide(hits, variant.n_frames, tests)

@@ -222,6 +222,20 @@ def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, son
     assert match is not None and match.track_id == 4
 
 
+def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    counting = _CountingIndex(index)
+    engine = Identifier(lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count)
+    assert engine.retry_params.triplet_fan_out == 6 < engine.params.triplet_fan_out
+    match = engine.identify(resample(songs[4][10 * RATE : 18 * RATE], 1.02))
+    assert match is not None and match.track_id == 4
+    (heard, _), _, (retried, _), _ = counting.calls  # each: triplets everywhere, pairs in candidates
+    per_speed = np.unique(retried).size / len(engine.speed_variants)
+    assert fp.is_triplet(retried).all() and per_speed < 0.75 * np.unique(heard).size
+
+
 def test_unrelated_music_noise_and_silence_are_no_match(engine):
     for seed in range(100, 130):
         clip = media.to_engine_rate(media.synth_song(seed, 6))
@@ -278,3 +292,14 @@ def test_engine_does_not_import_django():
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_merging_keeps_each_hash_and_offset_once_in_time_then_value_order():
+    a = fp.Fingerprints(np.array([7, -3, 7, 2**31 - 1], np.int32), np.array([2.5, 2.5, 0.0, 2.5], np.float32), 0)
+    b = fp.Fingerprints(np.array([-3, -(2**31), 7], np.int32), np.array([2.5, 10.0, 2.0], np.float32), 0)
+    merged = fp.merge_fingerprints([a, b], 42)
+    assert merged.hashes.dtype == np.int32 and merged.offsets.dtype == np.float32 and merged.n_frames == 42
+    assert list(zip(merged.offsets.tolist(), merged.hashes.tolist(), strict=True)) == [
+        (0.0, 7), (2.0, 7), (2.5, -3), (2.5, 7), (2.5, 2**31 - 1), (10.0, -(2**31)),
+    ]  # fmt: skip
+    assert len(fp.merge_fingerprints([], 0)) == 0
