@@ -17,24 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
 from recognition import fingerprint as fp
 from recognition import matching
 
-__all__ = ["SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline", "resample"]
+__all__ = ["SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline"]
 
 # Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
-# frequency and time. A clip that finds no match as heard is retried resampled by these factors
-# (the +-1 frame/+-1 bin tolerance of the hashes covers about 0.5 % either side of each).
+# frequency and time. A clip that finds no match as heard is retried as if played at these
+# speeds, its peaks moved rather than found again (fp.hash_constellation); the +-1 frame/+-1 bin
+# tolerance of the hashes covers about 0.5 % either side of each.
 SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
 
 # A clip retried at another speed takes its triplets from every two of its anchors' 6 nearest
-# targets (15 per anchor) instead of 8 (28; fp.QUERY_TRIPLET_FAN_OUT): once resampled to the
-# right speed it is as clean as it was heard, and looking up 4 speeds x ~8,600 triplets at once
+# targets (15 per anchor) instead of 8 (28; fp.QUERY_TRIPLET_FAN_OUT): once moved to the right
+# speed it is as clean as it was heard, and looking up 4 speeds x ~8,600 triplets at once
 # was the slowest part of the slowest queries (those that find no match as heard). In the sweep
 # (bench/results/sweep_retry_fanout.txt) 6 changed no answer and 4 lost one white -10 dB clip.
 RETRY_TRIPLET_FAN_OUT = 6
@@ -138,19 +137,20 @@ class Identifier:
         the false-match bound covers them all.
         """
         tests = 1 + len(self.speed_variants) + prior_tests
-        clip = fp.fingerprint(samples, self.params)
+        peaks = fp.constellation(samples, self.params)
+        clip = fp.hash_constellation(peaks, self.params)
         match = self.decide(self.hits(clip), clip.n_frames, tests)
         if match is not None or not self.speed_variants:
             return match
         # All variants in one lookup per stage: two more round trips, not eight.
         factors = self.speed_variants
         retry = self.retry_params
-        variants = [fp.fingerprint(resample(samples, factor), retry) for factor in factors]
+        variants = [fp.hash_constellation(peaks, retry, speed=factor) for factor in factors]
         best: matching.Match | None = None
         for factor, variant, hits in zip(factors, variants, self._hits(variants), strict=True):
             found = self.decide(hits, variant.n_frames, tests)
             if found is not None and (best is None or found.log10_p < best.log10_p):
-                # Offsets were measured on the resampled clip: scale back to the clip as heard.
+                # Offsets were measured at the retried speed: scale back to the clip as heard.
                 best = matching.Match(
                     track_id=found.track_id,
                     offset_frames=found.offset_frames,
@@ -273,9 +273,3 @@ class ListeningSession:
         if not self._samples:
             return None
         return self.engine.identify(np.concatenate(self._samples), prior_tests=max(self.looks, self._max_looks))
-
-
-def resample(samples: np.ndarray, factor: float) -> np.ndarray:
-    """Play `samples` `factor` times faster (pitch and tempo together)."""
-    ratio = Fraction(1 / factor).limit_denominator(200)
-    return signal.resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)

@@ -18,6 +18,7 @@ __all__ = [
     "FILE_RATE",
     "encode",
     "ffmpeg",
+    "played_faster",
     "synth_song",
     "to_engine_rate",
     "video_with_audio",
@@ -33,6 +34,16 @@ def to_engine_rate(samples: np.ndarray, rate: int = FILE_RATE) -> np.ndarray:
     from scipy import signal
 
     return signal.resample_poly(samples, ENGINE_RATE, rate).astype(np.float32)
+
+
+def played_faster(samples: np.ndarray, factor: float) -> np.ndarray:
+    """The samples played `factor` times faster (pitch and tempo together), as a turntable would."""
+    from fractions import Fraction
+
+    from scipy import signal
+
+    ratio = Fraction(1 / factor).limit_denominator(200)
+    return signal.resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = FILE_RATE, channels: int = 1) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from recognition import fingerprint as fp
 from recognition import matching
-from recognition.identify import Identifier, ListeningSession, resample
+from recognition.identify import Identifier, ListeningSession
 from recognition.memory_index import MemoryIndex
 from tests import media
 
@@ -218,7 +218,7 @@ def test_a_listening_session_answers_as_audio_arrives_and_never_for_unknown_musi
 
 def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, songs):
     clip = songs[4][10 * RATE : 18 * RATE]
-    match = engine.identify(resample(clip, 1.02))
+    match = engine.identify(media.played_faster(clip, 1.02))
     assert match is not None and match.track_id == 4
 
 
@@ -229,7 +229,7 @@ def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
     counting = _CountingIndex(index)
     engine = Identifier(lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count)
     assert engine.retry_params.triplet_fan_out == 6 < engine.params.triplet_fan_out
-    match = engine.identify(resample(songs[4][10 * RATE : 18 * RATE], 1.02))
+    match = engine.identify(media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02))
     assert match is not None and match.track_id == 4
     (heard, _), _, (retried, _), _ = counting.calls  # each: triplets everywhere, pairs in candidates
     per_speed = np.unique(retried).size / len(engine.speed_variants)
@@ -303,3 +303,16 @@ def test_merging_keeps_each_hash_and_offset_once_in_time_then_value_order():
         (0.0, 7), (2.0, 7), (2.5, -3), (2.5, 7), (2.5, 2**31 - 1), (10.0, -(2**31)),
     ]  # fmt: skip
     assert len(fp.merge_fingerprints([], 0)) == 0
+
+
+def test_moving_a_fast_clips_peaks_back_to_normal_speed_recovers_its_hashes(songs):
+    clip = songs[3][10 * RATE : 20 * RATE]
+    stored = set(fp.fingerprint(clip).split()[0].hashes.tolist())
+    fast = fp.constellation(media.played_faster(clip, 1.02), fp.QUERY)
+
+    def found(speed):
+        return len(stored & set(fp.hash_constellation(fast, fp.QUERY, speed).hashes.tolist())) / len(stored)
+
+    assert found(1 / 1.02) > 0.75 and found(1 / 1.02) > 4 * found(1.0)
+    assert found(1.02) < found(1.0)  # the wrong way moves them further
+    assert fp.hash_constellation(fast, fp.QUERY, 1 / 1.02).n_frames == pytest.approx(fast.n_frames * 1.02, abs=1)
