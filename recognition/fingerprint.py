@@ -422,8 +422,8 @@ def hash_constellation(peaks: Constellation, params: FingerprintParams = REFEREN
     A speed change moves every peak to frame / speed and bin * speed, so a clip is retried at
     other speeds by moving its peaks rather than resampling the audio and finding them again:
     four retries of a 5 s clip take 6.6 instead of 23.8 ms. In the sweep
-    (bench/results/sweep_retry_fanout.txt) no 5 s answer changed; of 400 clips of 1-10 s, 5
-    were gained and 7 lost, at 1-3 s and white -10 dB.
+    (bench/results/sweep_retry_fanout.txt) no 5 s cell changed; over 400 clips of 1-10 s the
+    cells' counts rose by 4 clips and fell by 6, all at 1-3 s but one (+1 at 10 s).
     """
     parts = []
     for frames, bins, shift in peaks.peaks:
