@@ -188,20 +188,17 @@ def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
     with connection.cursor() as cursor:
         cursor.execute(_PAIR_LISTS_SQL, [_array_literal(track_ids)])
         lists = cursor.fetchall()
-    parts = []
-    for track_id, packed in lists:
-        values = np.frombuffer(packed, dtype=_PACKED_PAIR).astype(np.int64)
-        hashes = values >> 32
-        position = np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)
-        kept = values[wanted[position] == hashes]
-        parts.append(
-            LookupRows(
-                hashes=(kept >> 32).astype(np.int32),
-                track_ids=np.full(kept.size, track_id, np.int64),
-                offsets=(kept & 0xFFFFFFFF).astype(np.int32),
-            )
-        )
-    return _concatenate(parts)
+    if not lists:
+        return _no_rows()
+    values = np.frombuffer(b"".join(packed for _, packed in lists), dtype=_PACKED_PAIR).astype(np.int64)
+    owners = np.repeat([track_id for track_id, _ in lists], [len(packed) // 8 for _, packed in lists])
+    hashes = values >> 32
+    kept = wanted[np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)] == hashes
+    return LookupRows(
+        hashes=hashes[kept].astype(np.int32),
+        track_ids=owners[kept].astype(np.int64),
+        offsets=(values[kept] & 0xFFFFFFFF).astype(np.int32),
+    )
 
 
 def delete_track_hashes(track_id: int) -> int:
