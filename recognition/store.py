@@ -50,10 +50,11 @@ _LOOKUP_SQL = (
     "WHERE f.hash = q.hash OFFSET 0) AS x) TO STDOUT WITH (FORMAT binary)"
 )
 
-# Triplets of a few tracks only (a listening session's candidates): read through the track_id
-# index (COPY wrote each track's rows together, so they sit on few heap pages) and filtered on
-# the query's hashes, at the same cost whatever the table's size. "hash + 0" keeps the planner
-# off the primary key, which it sometimes prefers for a long hash list and which reads every
+# Triplets of a few tracks only (when a caller names the tracks; the engine's own lookups ask
+# for triplets in every track and for pairs in candidates): read through the track_id index
+# (COPY wrote each track's rows together, so they sit on few heap pages) and filtered on the
+# query's hashes, at the same cost whatever the table's size. "hash + 0" keeps the planner off
+# the primary key, which it sometimes prefers for a long hash list and which reads every
 # track's rows of those hashes.
 _LOOKUP_IN_TRACKS_SQL = (
     "COPY (SELECT f.hash, f.offset_frames, f.track_id FROM recognition_fingerprint AS f "
@@ -127,7 +128,7 @@ def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
     """Return every stored hash in `hashes` (and, given `tracks`, of those tracks only).
 
     Pairs are kept per track, so only a lookup in named tracks finds them; in every track, a
-    lookup finds triplets. One round trip for either kind.
+    lookup finds triplets. One round trip per kind asked for.
     """
     wanted = np.unique(np.asarray(hashes, dtype=np.int64))
     if wanted.size == 0 or (tracks is not None and len(tracks) == 0):
