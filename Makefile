@@ -8,7 +8,7 @@ help:
 	@echo "make typecheck  mypy with django-stubs"
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench"
-	@echo "make growth     query latency as the hash table grows to 100M rows; after bench (~1 h, ~15 GB)"
+	@echo "make growth     query latency as the catalog grows to 3e8 hashes (1e8 triplet rows); after bench (~20 min, ~15 GB)"
 	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster)"
 	@echo "make fuzz       atheris fuzz targets, FUZZ_SECONDS each (default 120)"
 	@echo "make fuzz-api   schemathesis against the OpenAPI schema on a throwaway database"

@@ -9,8 +9,8 @@ enough that it reads few rows however large the table, and keeps the few tracks 
 align best. Stage 2 reads only those tracks' pairs (the store keeps them per track, with no
 index by hash) and the calibrated decision is taken on pairs, as many and as robust as before,
 with the false-match correction counting the whole catalog (the candidates were chosen from all
-of it). Measured in
-docs/scaling.md: triplets put the true track among the first few as often as pairs do.
+of it). Measured in docs/scaling.md: triplets put the true track among the first few as often
+as pairs do.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ class Identifier:
 
     @property
     def two_stage(self) -> bool:
-        """Without triplets in the query, one stage: every track's pair rows."""
+        """Without triplets in the query, one stage: pairs in every track (for studies on a
+        MemoryIndex(pairs_in_every_track=True); the store finds pairs in named tracks only)."""
         return self.params.triplet_fan_out is not None
 
     @property
