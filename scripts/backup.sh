@@ -8,9 +8,10 @@ Usage: scripts/backup.sh [FOLDER]
 
 Dump the database at $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/earshot) with
 `pg_dump -Fc` into FOLDER (default ./backups) as DBNAME-YYYYMMDDTHHMMSSZ.dump, and write
-DBNAME-YYYYMMDDTHHMMSSZ.json next to it: the dump's size and SHA-256, and the row counts of
-catalog_track and recognition_fingerprint, the sum of hash_count and the number of partial tracks,
-all read from the very snapshot the dump is taken from. Prints the dump's path.
+DBNAME-YYYYMMDDTHHMMSSZ.json next to it: the dump's size and SHA-256, the row counts of
+catalog_track and recognition_fingerprint, the pairs in recognition_pairlist, the sum of
+hash_count and the number of partial tracks, all read from the very snapshot the dump is taken
+from. Prints the dump's path.
 
 scripts/restore.sh restores the dump and checks the result against the manifest.
 

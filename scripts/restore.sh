@@ -16,8 +16,8 @@ Usage: scripts/restore.sh --create-db NAME [--manifest FILE] DUMP
 
 Before restoring: the dump's SHA-256 must match the manifest. The restore runs in one
 transaction, so a failed restore leaves the target as it was. After it: the row counts of
-catalog_track and recognition_fingerprint and the sum of hash_count must equal the manifest's,
-and no track may have a hash_count different from its number of fingerprint rows.
+catalog_track and recognition_fingerprint, the packed pairs and the sum of hash_count must equal
+the manifest's, and no track may have a hash_count different from its triplet rows plus pairs.
 
 Exit status: 0 restored and verified; 1 error, nothing restored; 2 restored but verification failed.
 EOF

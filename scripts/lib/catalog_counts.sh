@@ -11,13 +11,20 @@ libpq_url() {
 }
 
 # The backup's manifest holds this on the source's snapshot; the restore checks it on the copy.
+# A track's hashes are its triplet rows (recognition_fingerprint) plus the pairs packed in its
+# list (recognition_pairlist, 8 bytes a pair): together they must equal its hash_count.
 COUNTS_SQL="
 WITH per_track AS (
-  SELECT track_id, count(*) AS n FROM recognition_fingerprint GROUP BY track_id
+  SELECT track_id, sum(n) AS n FROM (
+    SELECT track_id, count(*) AS n FROM recognition_fingerprint GROUP BY track_id
+    UNION ALL
+    SELECT track_id, octet_length(packed) / 8 FROM recognition_pairlist
+  ) AS kinds GROUP BY track_id
 )
 SELECT json_build_object(
   'catalog_track', (SELECT count(*) FROM catalog_track),
-  'recognition_fingerprint', (SELECT coalesce(sum(n), 0) FROM per_track),
+  'recognition_fingerprint', (SELECT count(*) FROM recognition_fingerprint),
+  'packed_pairs', (SELECT coalesce(sum(octet_length(packed) / 8), 0) FROM recognition_pairlist),
   'hash_count_sum', (SELECT coalesce(sum(hash_count), 0) FROM catalog_track),
   'partial_tracks', (SELECT count(*) FROM catalog_track t LEFT JOIN per_track p ON p.track_id = t.id
                      WHERE t.hash_count <> coalesce(p.n, 0)),
