@@ -18,7 +18,6 @@ Stops early, saying so, when the disk would fall under 10 GB free.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -165,24 +164,23 @@ def add_pair_lists(cursor) -> None:
     """Give each new track a pair list drawn from the real tracks' pairs, written with COPY."""
     import numpy as np
 
+    from recognition import store
+
     cursor.execute(
         "SELECT p.packed FROM recognition_pairlist AS p JOIN catalog_track AS t ON t.id = p.track_id "
         "WHERE t.sha256 IS NOT NULL"
     )
-    pool = np.concatenate([np.frombuffer(packed, ">i8") >> 32 for (packed,) in cursor.fetchall()])
+    pool = np.concatenate([store.unpack_pairs(packed)[0] for (packed,) in cursor.fetchall()])
     cursor.execute("SELECT id FROM new_tracks ORDER BY id")
     track_ids = [track_id for (track_id,) in cursor.fetchall()]
     rng = np.random.default_rng(len(track_ids))
     frames = int(SECONDS_PER_TRACK * 31.25)
     for start in range(0, len(track_ids), 2000):
-        payload = io.BytesIO()
-        payload.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
+        rows = []
         for track_id in track_ids[start : start + 2000]:
-            values = np.unique((rng.choice(pool, PAIRS_PER_TRACK) << 32) | rng.integers(0, frames, PAIRS_PER_TRACK))
-            packed = values.astype(">i8").tobytes()
-            payload.write(struct.pack(">hiqi", 2, 8, track_id, len(packed)) + packed)
-        payload.write(struct.pack(">h", -1))
-        payload.seek(0)
+            packed = store.pack_pairs(rng.choice(pool, PAIRS_PER_TRACK), rng.integers(0, frames, PAIRS_PER_TRACK))
+            rows.append(struct.pack(">hiqi", 2, 8, track_id, len(packed)) + packed)
+        payload = store.copy_payload(b"".join(rows))
         cursor.copy_expert("COPY recognition_pairlist (track_id, packed) FROM STDIN WITH (FORMAT binary)", payload)
 
 

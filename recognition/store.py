@@ -28,10 +28,13 @@ __all__ = [
     "PAIR_TABLE",
     "TABLE",
     "LookupRows",
+    "copy_payload",
     "count_track_rows",
     "delete_track_hashes",
     "lookup",
+    "pack_pairs",
     "table_size",
+    "unpack_pairs",
     "write_track_hashes",
 ]
 
@@ -96,28 +99,44 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
     stored once.
     """
     packed = np.unique((fingerprints.hashes.astype(np.int64) << 32) | np.rint(fingerprints.offsets).astype(np.int64))
-    hashes = (packed >> 32).astype(np.int32)
+    hashes, frames = packed >> 32, packed & 0xFFFFFFFF
     triplet = is_triplet(hashes)
-    pairs = packed[~triplet]  # non-negative, so already sorted by hash as _PACKED_PAIR wants
     rows = np.empty(int(triplet.sum()), dtype=_ROW)
     rows["fields"] = 3
     rows["hash_len"] = 4
     rows["hash"] = hashes[triplet]
     rows["offset_len"] = 4
-    rows["offset"] = packed[triplet] & 0xFFFFFFFF
+    rows["offset"] = frames[triplet]
     rows["track_len"] = 8
     rows["track"] = track_id
-    payload = io.BytesIO(_COPY_SIGNATURE + rows.tobytes() + _COPY_TRAILER)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(
-            "COPY recognition_fingerprint (hash, offset_frames, track_id) FROM STDIN WITH (FORMAT binary)", payload
+            "COPY recognition_fingerprint (hash, offset_frames, track_id) FROM STDIN WITH (FORMAT binary)",
+            copy_payload(rows.tobytes()),
         )
-        if pairs.size:
+        if not triplet.all():
             cursor.execute(
                 "INSERT INTO recognition_pairlist (track_id, packed) VALUES (%s, %s)",
-                [track_id, pairs.astype(_PACKED_PAIR).tobytes()],
+                [track_id, pack_pairs(hashes[~triplet], frames[~triplet])],
             )
     return int(packed.size)
+
+
+def pack_pairs(hashes: np.ndarray, frames: np.ndarray) -> bytes:
+    """A track's pair list as stored: each (hash, whole frame) once, sorted by hash."""
+    values = np.unique((np.asarray(hashes, np.int64) << 32) | np.asarray(frames, np.int64))
+    return values.astype(_PACKED_PAIR).tobytes()
+
+
+def unpack_pairs(packed: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, frames) of pair lists' bytes (one list, or several joined)."""
+    values = np.frombuffer(packed, dtype=_PACKED_PAIR).astype(np.int64)
+    return values >> 32, values & 0xFFFFFFFF
+
+
+def copy_payload(rows: bytes) -> io.BytesIO:
+    """Rows in COPY's binary format, framed by its header and trailer, ready for COPY FROM STDIN."""
+    return io.BytesIO(_COPY_SIGNATURE + rows + _COPY_TRAILER)
 
 
 def _array_literal(values: np.ndarray) -> str:
@@ -133,11 +152,12 @@ def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
     wanted = np.unique(np.asarray(hashes, dtype=np.int64))
     if wanted.size == 0 or (tracks is not None and len(tracks) == 0):
         return _no_rows()
-    triplets = wanted[is_triplet(wanted)]
+    triplet = is_triplet(wanted)
+    triplets = wanted[triplet]
     if tracks is None:
         return _triplet_rows(triplets, None)
     track_ids = np.unique(np.asarray(tracks, dtype=np.int64))
-    pairs = wanted[~is_triplet(wanted)]
+    pairs = wanted[~triplet]
     found = [_pair_rows(pairs, track_ids)] if pairs.size else []
     if triplets.size:
         found.append(_triplet_rows(triplets, track_ids))
@@ -191,14 +211,15 @@ def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
         lists = cursor.fetchall()
     if not lists:
         return _no_rows()
-    values = np.frombuffer(b"".join(packed for _, packed in lists), dtype=_PACKED_PAIR).astype(np.int64)
-    owners = np.repeat([track_id for track_id, _ in lists], [len(packed) // 8 for _, packed in lists])
-    hashes = values >> 32
+    hashes, frames = unpack_pairs(b"".join(packed for _, packed in lists))
+    owners = np.repeat(
+        [track_id for track_id, _ in lists], [len(packed) // _PACKED_PAIR.itemsize for _, packed in lists]
+    )
     kept = wanted[np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)] == hashes
     return LookupRows(
         hashes=hashes[kept].astype(np.int32),
         track_ids=owners[kept].astype(np.int64),
-        offsets=(values[kept] & 0xFFFFFFFF).astype(np.int32),
+        offsets=frames[kept].astype(np.int32),
     )
 
 
