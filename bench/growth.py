@@ -134,7 +134,7 @@ def grow_to(target_hashes: int) -> dict:
         cursor.execute("SET maintenance_work_mem = '1GB'")
         cursor.execute(
             "ALTER TABLE recognition_fingerprint ADD CONSTRAINT recognition_fingerprint_pkey "
-            "PRIMARY KEY (hash, track_id, offset_frames)"
+            "PRIMARY KEY (hash, offset_frames, track_id)"
         )
         cursor.execute("CREATE INDEX recognition_fingerprint_track_id_9124e06a ON recognition_fingerprint (track_id)")
         cursor.execute(

@@ -77,6 +77,27 @@ def test_lookup_in_tracks_returns_only_those_tracks_rows(rights_holder):
 
 
 @pytest.mark.django_db
+def test_triplet_rows_and_their_key_entries_stay_compact(rights_holder):
+    """The storage budget rests on the row layout: 44 bytes of heap and, in key order (hash,
+    offset, track), a 24-byte key entry that ingests leave ~70 % full (41 bytes a row). In the
+    order (hash, track, offset) the 8-byte track id was padded to 32 bytes (52 a row)."""
+    rng = np.random.default_rng(7)
+    rows = 0
+    for k in range(20):
+        track = Track.objects.create(title=f"t{k}", owner=rights_holder)
+        triplets = rng.integers(-(1 << 31), -1, 4000).astype(np.int32)
+        offsets = rng.integers(0, 6000, 4000).astype(np.float32)
+        rows += store.write_track_hashes(track.pk, Fingerprints(triplets, offsets, 6000))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_relation_size('recognition_fingerprint'), pg_relation_size('recognition_fingerprint_pkey')"
+        )
+        heap, key = cursor.fetchone()
+    assert heap / rows < 45
+    assert key / rows < 44
+
+
+@pytest.mark.django_db
 def test_ingest_is_idempotent(rights_holder, song_files):
     first = track_ingest(path=song_files[1], owner=rights_holder, store_audio=False)
     rows = store.table_size()["rows"]
