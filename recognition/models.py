@@ -52,6 +52,23 @@ class PairList(models.Model):
         return f"{len(self.packed) // 8} pairs of track {self.track_id}"
 
 
+class TripletWrite(models.Model):
+    """One write of a track's triplet rows, with the writing transaction's id.
+
+    Each process keeps a filter of the triplet values stored (recognition.store) and learns
+    from these rows which tracks were written since it last looked. Cascade as for Fingerprint.
+    """
+
+    track = models.ForeignKey("catalog.Track", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    xid = models.BigIntegerField(db_index=True)  # pg_current_xact_id() of the ingest
+
+    class Meta:
+        db_table = "recognition_tripletwrite"
+
+    def __str__(self) -> str:
+        return f"triplets of track {self.track_id} written by transaction {self.xid}"
+
+
 class Recognition(models.Model):
     """One recognition a person or partner asked for: what was heard, what it matched, how fast.
 

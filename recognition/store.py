@@ -10,13 +10,15 @@ Two layouts, one per kind of hash (recognition/fingerprint.py), each shaped by h
   query's hashes by numpy. A row per pair cost ~100 bytes with its index entries; a packed pair
   costs ~6 (docs/scaling.md).
 
-Offsets are stored in whole frames. Every lookup is one statement.
+Offsets are stored in whole frames. Every lookup is one statement, after a cheap one that keeps
+the stage-1 presence filter (below) up to date.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,10 +29,12 @@ from recognition.fingerprint import Fingerprints, is_triplet
 __all__ = [
     "PAIR_TABLE",
     "TABLE",
+    "WRITE_TABLE",
     "LookupRows",
     "copy_payload",
     "count_track_rows",
     "delete_track_hashes",
+    "forget_triplet_filters",
     "lookup",
     "pack_pairs",
     "table_size",
@@ -40,6 +44,7 @@ __all__ = [
 
 TABLE = "recognition_fingerprint"  # spelled out in the SQL below: statements are constants
 PAIR_TABLE = "recognition_pairlist"
+WRITE_TABLE = "recognition_tripletwrite"
 
 # The primary key is probed once per query hash (index-only): a lateral subquery per element of
 # unnest(). "hash = ANY(array)" with thousands of values made PostgreSQL scan the whole table
@@ -114,6 +119,11 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
             "COPY recognition_fingerprint (hash, offset_frames, track_id) FROM STDIN WITH (FORMAT binary)",
             copy_payload(rows.tobytes()),
         )
+        if triplet.any():  # processes' presence filters learn these triplets from this row
+            cursor.execute(
+                "INSERT INTO recognition_tripletwrite (track_id, xid) VALUES (%s, pg_current_xact_id()::text::int8)",
+                [track_id],
+            )
         if not triplet.all():
             cursor.execute(
                 "INSERT INTO recognition_pairlist (track_id, packed) VALUES (%s, %s)",
@@ -182,10 +192,12 @@ def _concatenate(parts: list[LookupRows]) -> LookupRows:
 
 
 def _triplet_rows(wanted: np.ndarray, track_ids: np.ndarray | None) -> LookupRows:
-    if wanted.size == 0:
-        return _no_rows()
-    buffer = io.BytesIO()
     with connection.cursor() as cursor:
+        if track_ids is None and wanted.size:
+            wanted = wanted[_triplet_filter(cursor).may_hold(wanted)]
+        if wanted.size == 0:
+            return _no_rows()
+        buffer = io.BytesIO()
         # COPY takes no bind parameters, so the arrays go in through psycopg2's quoting, each as
         # one text literal (quoting thousands of integers one by one costs more than the lookup).
         if track_ids is None:
@@ -193,15 +205,99 @@ def _triplet_rows(wanted: np.ndarray, track_ids: np.ndarray | None) -> LookupRow
         else:
             sql = cursor.cursor.mogrify(_LOOKUP_IN_TRACKS_SQL, [_array_literal(track_ids), _array_literal(wanted)])
         cursor.cursor.copy_expert(sql.decode(), buffer)
-    data = buffer.getbuffer()
-    header = len(_COPY_SIGNATURE)
-    body = data[header : len(data) - len(_COPY_TRAILER)]
-    rows = np.frombuffer(body, dtype=_ROW)
+    rows = np.frombuffer(_copy_body(buffer), dtype=_ROW)
     return LookupRows(
         hashes=rows["hash"].astype(np.int32),
         track_ids=rows["track"].astype(np.int64),
         offsets=rows["offset"].astype(np.int32),
     )
+
+
+def _copy_body(buffer: io.BytesIO) -> memoryview:
+    """The rows of a binary COPY's output, without its header and trailer."""
+    data = buffer.getbuffer()
+    return data[len(_COPY_SIGNATURE) : len(data) - len(_COPY_TRAILER)]
+
+
+# --- Stage 1's presence filter -------------------------------------------------------------------
+# A lookup in every track probes the primary key once per query triplet: ~1 us each while the
+# key is in memory, a page read each once it is not. Only ~3 % of a 5 s clip's triplets (2 % of
+# its speed retries') are stored at all (measured on the benchmark catalog), so each process
+# keeps a bitmap of the stored values and probes only the triplets it may hold.
+# A bit left set for a value no longer stored (a deleted track) costs one probe that finds
+# nothing; a bit missing would lose a match. So before each lookup the filter reads which tracks'
+# triplets were written (recognition_tripletwrite) by transactions not yet ended when it last
+# looked: every transaction with an id below that snapshot's xmin had ended, and its writes were
+# seen then or earlier. A restored database needs the processes restarted (scripts/restore.sh).
+_FILTER_BITS = 28  # 2^28 buckets of 16 values: 32 MB a process; ~25 % set at 8*10^7 distinct values
+_FILTER_SHIFT = 32 - _FILTER_BITS
+_NEW_WRITES_SQL = (
+    "WITH w AS (SELECT track_id, xid FROM recognition_tripletwrite WHERE xid >= %s) "
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8, "
+    "(SELECT array_agg(track_id) FROM w), (SELECT array_agg(xid) FROM w)"
+)
+_HASH_COLUMN = np.dtype([("fields", ">i2"), ("length", ">i4"), ("hash", ">i4")])
+
+
+class _TripletFilter:
+    """Which triplet values may be stored in one database (see above)."""
+
+    def __init__(self) -> None:
+        self._bits = np.zeros(1 << (_FILTER_BITS - 3), np.uint8)
+        self._horizon: int | None = None  # xmin of the snapshot last read; None: nothing loaded
+        self._seen: dict[tuple[int, int], None] = {}  # (track, xid) writes already added
+        self._lock = threading.Lock()
+
+    def may_hold(self, hashes: np.ndarray) -> np.ndarray:
+        buckets = (np.asarray(hashes, np.int64) & 0xFFFFFFFF) >> _FILTER_SHIFT
+        return (self._bits[buckets >> 3] >> (buckets & 7).astype(np.uint8)) & 1 == 1
+
+    def refresh(self, cursor) -> None:
+        with self._lock:
+            if self._horizon is None:
+                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8")
+                horizon = cursor.fetchone()[0]
+                self._add(cursor, "SELECT hash FROM recognition_fingerprint")
+                self._horizon = horizon
+                return
+            cursor.execute(_NEW_WRITES_SQL, [self._horizon])
+            horizon, tracks, xids = cursor.fetchone()
+            new = [write for write in zip(tracks or [], xids or [], strict=True) if write not in self._seen]
+            if new:
+                ids = _array_literal(np.array([track for track, _ in new], np.int64))
+                self._add(cursor, cursor.cursor.mogrify(_TRACK_TRIPLETS_SQL, [ids]).decode())
+                self._seen.update(dict.fromkeys(new))
+            # Writes below the new horizon will never be listed again.
+            self._seen = {write: None for write in self._seen if write[1] >= horizon}
+            self._horizon = horizon
+
+    def _add(self, cursor, select: str) -> None:
+        buffer = io.BytesIO()
+        cursor.cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH (FORMAT binary)", buffer)
+        hashes = np.frombuffer(_copy_body(buffer), dtype=_HASH_COLUMN)["hash"].astype(np.int64)
+        buckets = (hashes & 0xFFFFFFFF) >> _FILTER_SHIFT
+        np.bitwise_or.at(self._bits, buckets >> 3, np.left_shift(1, buckets & 7).astype(np.uint8))
+
+
+_TRACK_TRIPLETS_SQL = "SELECT hash FROM recognition_fingerprint WHERE track_id = ANY(%s::int8[])"
+_filters: dict[tuple[str, str], _TripletFilter] = {}
+_filters_lock = threading.Lock()
+
+
+def _triplet_filter(cursor) -> _TripletFilter:
+    """This process's filter for the connection's database, brought up to date."""
+    key = (connection.alias, str(connection.settings_dict["NAME"]))
+    with _filters_lock:
+        found = _filters.setdefault(key, _TripletFilter())
+    found.refresh(cursor)
+    return found
+
+
+def forget_triplet_filters() -> None:
+    """Drop this process's presence filters: the next lookup reloads them from the table (for
+    rows written without write_track_hashes, as the growth benchmark's synthetic ones are)."""
+    with _filters_lock:
+        _filters.clear()
 
 
 def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
