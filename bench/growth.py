@@ -1,12 +1,13 @@
 """Query latency against catalog size: the benchmark catalog grown with synthetic tracks.
 
     .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
+                                     [--triplets recombined|pool]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
 hours). Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth,
 then grows it step by step with synthetic tracks of ~3 minutes whose triplet rows and pairs draw
-their hashes from the real ones' distribution (so common hashes stay common, as they would with
-more real music) at random offsets. At each size it times the same real queries (engine + database, decoded audio
+their hashes from the real ones (pairs whole; triplets, by default, recombined from parts of real
+ones: TRIPLET_MASKS) at random offsets. At each size it times the same real queries (engine + database, decoded audio
 in memory) and checks they are still answered right and that unknown clips still come back as no
 match, and times deleting a track of 1M hashes through the service (G12). Indexes are rebuilt
 after each bulk load (as a bulk import would); the table is vacuumed so lookups are index-only,
@@ -73,7 +74,19 @@ def stored(cursor) -> tuple[int, int]:
     return int(triplets), int(pairs)
 
 
-def grow_to(target_hashes: int) -> dict:
+# How a synthetic triplet is drawn from the real ones. "recombined": the anchor bin (top 8 bits)
+# of one real triplet with the shape (two frequency steps, two time steps) of another, so that,
+# as more real music would, new tracks bring new values (~4*10^7 possible) that still follow the
+# real distributions of each part. "pool": whole real values, so the ~190,000 values of the
+# benchmark's music are shared by every synthetic track (~500 rows each at 10^8 rows: pessimistic
+# for the rows a probe reads, and flattering for the presence filter, which then stays sparse).
+TRIPLET_MASKS = {
+    "recombined": {"anchor": -(1 << 24), "shape": (1 << 24) - 1},
+    "pool": {"anchor": -1, "shape": 0},
+}
+
+
+def grow_to(target_hashes: int, triplets: str) -> dict:
     """Add synthetic tracks until the catalog stores `target_hashes`; rebuild the indexes."""
     connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB)
     connection.autocommit = True
@@ -120,11 +133,16 @@ def grow_to(target_hashes: int) -> dict:
             """
             INSERT INTO recognition_fingerprint (hash, offset_frames, track_id)
             SELECT DISTINCT ON (h, o, t.id) h, o, t.id FROM new_tracks AS t,
-              LATERAL (SELECT p.hashes[1 + floor(random() * cardinality(p.hashes))::int] AS h,
+              LATERAL (SELECT (p.hashes[1 + floor(random() * cardinality(p.hashes))::int] & %(anchor)s)
+                              | (p.hashes[1 + floor(random() * cardinality(p.hashes))::int] & %(shape)s) AS h,
                               floor(random() * %(frames)s)::int AS o
                        FROM pool AS p, generate_series(1, %(rows)s)) AS r
         """,
-            {"frames": int(SECONDS_PER_TRACK * 31.25), "rows": TRIPLETS_PER_TRACK},
+            {
+                "frames": int(SECONDS_PER_TRACK * 31.25),
+                "rows": TRIPLETS_PER_TRACK,
+                **TRIPLET_MASKS[triplets],
+            },
         )
         cursor.execute(
             "UPDATE catalog_track AS t SET hash_count = c.n + octet_length(p.packed) / 8 FROM (SELECT track_id, "
@@ -215,6 +233,19 @@ def measure(queries: list, truth: dict, count: int) -> dict:
     }
 
 
+def load_triplet_filter() -> float:
+    """Seconds a process takes to load its presence filter from the whole table: the synthetic
+    rows were written in SQL, which the filter does not hear of, so it starts again."""
+    import numpy as np
+
+    from recognition import store
+
+    store.forget_triplet_filters()
+    started = time.perf_counter()
+    store.lookup(np.array([-1]))
+    return round(time.perf_counter() - started, 1)
+
+
 def cascade_delete_s(rows: int = 1_000_000) -> float:
     """Seconds to delete one track of `rows` hashes through the service (G12), on this table."""
     from catalog.models import Track
@@ -287,6 +318,9 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep earlier points of growth.json at sizes this run does not measure"
     )
+    parser.add_argument(
+        "--triplets", choices=sorted(TRIPLET_MASKS), default="recombined", help="how synthetic triplets are drawn"
+    )
     args = parser.parse_args()
     results = HERE / "results" / "growth.json"
     earlier = json.loads(results.read_text()) if args.keep and results.exists() else []
@@ -309,9 +343,16 @@ def main() -> None:
             print(f"stopping before {target:.0e} hashes: {free / 1e9:.0f} GB free", flush=True)
             break
         connection.close()
-        grown = grow_to(target)
+        grown = grow_to(target, args.triplets)
+        filter_load_s = load_triplet_filter()
         measure(queries, truth, 10)  # warm the buffer cache, as a running server's would be
-        point = {**grown, **measure(queries, truth, args.queries), "delete_1m_hashes_s": cascade_delete_s()}
+        point = {
+            **grown,
+            "triplets": args.triplets,
+            "filter_load_s": filter_load_s,
+            **measure(queries, truth, args.queries),
+            "delete_1m_hashes_s": cascade_delete_s(),
+        }
         points.append(point)
         print(point, flush=True)
         results.parent.mkdir(exist_ok=True)
