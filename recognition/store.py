@@ -70,8 +70,10 @@ _LOOKUP_IN_TRACKS_SQL = (
 )
 
 _PAIR_LISTS_SQL = "SELECT track_id, packed FROM recognition_pairlist WHERE track_id = ANY(%s::int8[])"
-# A packed pair: big-endian int8 (hash << 32 | frame), so that sorting the values sorts by hash,
-# and so that SQL can build and take apart the same bytes (migration 0003) with int8send.
+# A packed pair: big-endian int8 (hash << 32 | frame), so that sorting the values sorts by hash.
+# A list stores its values' bytes in 8 planes (every value's first byte, then every second
+# byte...): the high bytes of sorted hashes and of frames vary slowly, so PostgreSQL's lz4 then
+# compresses a list to ~3.2 bytes a pair instead of ~5.9 (migration 0006).
 _PACKED_PAIR = np.dtype(">i8")
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -133,14 +135,15 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
 
 
 def pack_pairs(hashes: np.ndarray, frames: np.ndarray) -> bytes:
-    """A track's pair list as stored: each (hash, whole frame) once, sorted by hash."""
+    """A track's pair list as stored: each (hash, whole frame) once, sorted by hash, in byte planes."""
     values = np.unique((np.asarray(hashes, np.int64) << 32) | np.asarray(frames, np.int64))
-    return values.astype(_PACKED_PAIR).tobytes()
+    return values.astype(_PACKED_PAIR).view(np.uint8).reshape(-1, _PACKED_PAIR.itemsize).T.tobytes()
 
 
 def unpack_pairs(packed: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, frames) of pair lists' bytes (one list, or several joined)."""
-    values = np.frombuffer(packed, dtype=_PACKED_PAIR).astype(np.int64)
+    """(hashes, frames) of one pair list's bytes."""
+    planes = np.frombuffer(packed, dtype=np.uint8).reshape(_PACKED_PAIR.itemsize, -1)
+    values = np.ascontiguousarray(planes.T).view(_PACKED_PAIR).ravel().astype(np.int64)
     return values >> 32, values & 0xFFFFFFFF
 
 
@@ -307,10 +310,10 @@ def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
         lists = cursor.fetchall()
     if not lists:
         return _no_rows()
-    hashes, frames = unpack_pairs(b"".join(packed for _, packed in lists))
-    owners = np.repeat(
-        [track_id for track_id, _ in lists], [len(packed) // _PACKED_PAIR.itemsize for _, packed in lists]
-    )
+    unpacked = [unpack_pairs(packed) for _, packed in lists]
+    hashes = np.concatenate([h for h, _ in unpacked])
+    frames = np.concatenate([f for _, f in unpacked])
+    owners = np.repeat([track_id for track_id, _ in lists], [h.size for h, _ in unpacked])
     kept = wanted[np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)] == hashes
     return LookupRows(
         hashes=hashes[kept].astype(np.int32),
