@@ -123,28 +123,32 @@ def grow_to(target_hashes: int, triplets: str) -> dict:
         # kept only ~1 in 10 of the rare values (most triplets are rare) and, from the second
         # step on, sampled synthetic rows too: it crowded the hash space, pessimistically.
         cursor.execute(
-            "CREATE TEMP TABLE pool AS SELECT array_agg(f.hash) AS hashes FROM recognition_fingerprint AS f "
+            "CREATE TEMP TABLE pool AS SELECT row_number() OVER () AS n, f.hash FROM recognition_fingerprint AS f "
             "JOIN catalog_track AS t ON t.id = f.track_id WHERE t.sha256 IS NOT NULL"
         )
+        cursor.execute("SELECT count(*) FROM pool")
+        pool_size = cursor.fetchone()[0]
         cursor.execute("ALTER TABLE recognition_fingerprint DROP CONSTRAINT recognition_fingerprint_track_fk")
         cursor.execute("ALTER TABLE recognition_fingerprint DROP CONSTRAINT recognition_fingerprint_pkey")
         cursor.execute("DROP INDEX recognition_fingerprint_track_id_9124e06a")
-        # The "+ 0 * t.n" below ties the draw to each new track. Without it PostgreSQL ran the subquery
-        # once and gave every track of a step the same triplets at the same offsets (clones: at 10^8
-        # rows, ~4,600 values held 90 % of the rows, ~29,000 each), which every growth figure before
-        # 2026-11-25's second run measured.
+        # Each synthetic row draws its own pool rows and offset (random() in the subquery's select
+        # list runs once per row). The growth figures before 2026-11-25's last run drew them in a
+        # LATERAL subquery that did not refer to the track, which PostgreSQL ran once per step:
+        # every track of a step had the same triplets at the same offsets (at 10^8 rows, ~4,600
+        # values held 90 % of the rows, ~29,000 each).
         cursor.execute(
             """
             INSERT INTO recognition_fingerprint (hash, offset_frames, track_id)
-            SELECT DISTINCT ON (h, o, t.id) h, o, t.id FROM new_tracks AS t,
-              LATERAL (SELECT (p.hashes[1 + floor(random() * cardinality(p.hashes))::int] & %(anchor)s)
-                              | (p.hashes[1 + floor(random() * cardinality(p.hashes))::int] & %(shape)s) AS h,
-                              floor(random() * %(frames)s)::int AS o
-                       FROM pool AS p, generate_series(1, %(rows)s + 0 * t.n)) AS r
+            SELECT DISTINCT ON (h, r.o, r.id) (a.hash & %(anchor)s) | (b.hash & %(shape)s) AS h, r.o, r.id
+            FROM (SELECT t.id, 1 + floor(random() * %(pool)s)::int AS i, 1 + floor(random() * %(pool)s)::int AS j,
+                         floor(random() * %(frames)s)::int AS o
+                  FROM new_tracks AS t, generate_series(1, %(rows)s)) AS r
+            JOIN pool AS a ON a.n = r.i JOIN pool AS b ON b.n = r.j
         """,
             {
                 "frames": int(SECONDS_PER_TRACK * 31.25),
                 "rows": TRIPLETS_PER_TRACK,
+                "pool": pool_size,
                 **TRIPLET_MASKS[triplets],
             },
         )
