@@ -11,7 +11,8 @@ Usage: scripts/restore.sh --create-db NAME [--manifest FILE] DUMP
                   (it must not exist yet).
 --yes             restore into the existing database at $DATABASE_URL (default
                   postgres://postgres@127.0.0.1:5432/earshot), replacing what the dump holds
-                  (pg_restore --clean --if-exists --no-owner). Stop web and worker first.
+                  (pg_restore --clean --if-exists --no-owner). Stop web and worker first: each
+                  process keeps a filter of the stored triplets, read again when it restarts.
 --manifest FILE   the manifest written by backup.sh (default: DUMP with .json instead of .dump).
 
 Before restoring: the dump's SHA-256 must match the manifest. The restore runs in one
