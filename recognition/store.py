@@ -8,7 +8,7 @@ Two layouts, one per kind of hash (recognition/fingerprint.py), each shaped by h
 * Pairs are only read in a few candidate tracks (stage 2), so they need no index by hash: each
   track's pairs are one value of recognition_pairlist, sorted and packed, and filtered on the
   query's hashes by numpy. A row per pair cost ~100 bytes with its index entries; a packed pair
-  costs ~6 (docs/scaling.md).
+  costs ~3 (docs/scaling.md).
 
 Offsets are stored in whole frames. Every lookup is one statement, after a cheap one that keeps
 the stage-1 presence filter (below) up to date.
