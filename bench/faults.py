@@ -40,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 import live  # noqa: E402
 
+from recognition import store  # noqa: E402
+
 DB = "earshot_faults"
 PORT = 5432  # set from --port
 CLUSTER = ""  # "VERSION/NAME", set from --cluster; default: the first version's main cluster
@@ -74,19 +76,15 @@ else:
 print("DONE", flush=True)
 """
 
-CHECK_SQL = """
+CHECK_SQL = f"""
 SELECT
-  (SELECT count(*) FROM catalog_track t
-     LEFT JOIN (SELECT track_id, count(*) AS n FROM recognition_fingerprint GROUP BY track_id) f
-       ON f.track_id = t.id
-     LEFT JOIN recognition_pairlist p ON p.track_id = t.id
-   WHERE t.hash_count <> coalesce(f.n, 0) + coalesce(octet_length(p.packed) / 8, 0)) AS partial_tracks,
+  (SELECT count(*) FROM ({store.PARTIAL_TRACKS_SQL}) AS partial) AS partial_tracks,
   (SELECT count(*) FROM recognition_fingerprint f
    WHERE NOT EXISTS (SELECT 1 FROM catalog_track t WHERE t.id = f.track_id))
   + (SELECT count(*) FROM recognition_pairlist p
    WHERE NOT EXISTS (SELECT 1 FROM catalog_track t WHERE t.id = p.track_id)) AS orphan_rows,
   (SELECT count(*) FROM catalog_track) AS tracks
-"""
+"""  # noqa: S608 - composed of constants
 
 
 def dsn() -> str:

@@ -12,7 +12,8 @@ libpq_url() {
 
 # The backup's manifest holds this on the source's snapshot; the restore checks it on the copy.
 # A track's hashes are its triplet rows (recognition_fingerprint) plus the pairs packed in its
-# list (recognition_pairlist, 8 bytes a pair): together they must equal its hash_count.
+# list (recognition_pairlist, 8 bytes a pair): together they must equal its hash_count. The
+# same count as recognition.store.PARTIAL_TRACKS_SQL, spelled here for psql alone.
 COUNTS_SQL="
 WITH per_track AS (
   SELECT track_id, sum(n) AS n FROM (
