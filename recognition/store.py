@@ -241,6 +241,7 @@ _NEW_WRITES_SQL = (
     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8, "
     "(SELECT array_agg(track_id) FROM w), (SELECT array_agg(xid) FROM w)"
 )
+_TRACK_TRIPLETS_SQL = "SELECT hash FROM recognition_fingerprint WHERE track_id = ANY(%s::int8[])"
 _HASH_COLUMN = np.dtype([("fields", ">i2"), ("length", ">i4"), ("hash", ">i4")])
 
 
@@ -250,7 +251,7 @@ class _TripletFilter:
     def __init__(self) -> None:
         self._bits = np.zeros(1 << (_FILTER_BITS - 3), np.uint8)
         self._horizon: int | None = None  # xmin of the snapshot last read; None: nothing loaded
-        self._seen: dict[tuple[int, int], None] = {}  # (track, xid) writes already added
+        self._seen: set[tuple[int, int]] = set()  # (track, xid) writes already added
         self._lock = threading.Lock()
 
     def may_hold(self, hashes: np.ndarray) -> np.ndarray:
@@ -271,9 +272,9 @@ class _TripletFilter:
             if new:
                 ids = _array_literal(np.array([track for track, _ in new], np.int64))
                 self._add(cursor, cursor.cursor.mogrify(_TRACK_TRIPLETS_SQL, [ids]).decode())
-                self._seen.update(dict.fromkeys(new))
+                self._seen.update(new)
             # Writes below the new horizon will never be listed again.
-            self._seen = {write: None for write in self._seen if write[1] >= horizon}
+            self._seen = {write for write in self._seen if write[1] >= horizon}
             self._horizon = horizon
 
     def _add(self, cursor, select: str) -> None:
@@ -284,7 +285,6 @@ class _TripletFilter:
         np.bitwise_or.at(self._bits, buckets >> 3, np.left_shift(1, buckets & 7).astype(np.uint8))
 
 
-_TRACK_TRIPLETS_SQL = "SELECT hash FROM recognition_fingerprint WHERE track_id = ANY(%s::int8[])"
 _filters: dict[tuple[str, str], _TripletFilter] = {}
 _filters_lock = threading.Lock()
 
