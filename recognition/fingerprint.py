@@ -15,9 +15,10 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
 * Two kinds of hash, each with the anchor frame as its time offset. A pair packs (anchor bin,
   target bin, dt) into 21 bits. A triplet packs an anchor and two of its targets into 32 bits:
   ~10 bits more selective, so a lookup reads far fewer rows, but more fragile under noise.
-  Lookups use triplets to choose a few candidate tracks and pairs to decide among them
-  (`recognition/identify.py`). Their values lie in disjoint ranges; the store keeps each kind
-  in the layout its lookup needs (`recognition/store.py`).
+  Lookups use triplets to choose a few candidate tracks, then decide on the candidates' pairs
+  or, when stronger (short clips), on the triplets (`recognition/identify.py`). Their values
+  lie in disjoint ranges; the store keeps each kind in the layout its lookup needs
+  (`recognition/store.py`).
 
 No Django here: numpy and scipy only, so the engine runs in benchmarks, workers and fuzzers alone.
 """

@@ -7,10 +7,12 @@ the catalog's size are passed in as functions.
 Every lookup has two stages. Stage 1 looks up the clip's triplet hashes, which are selective
 enough that it reads few rows however large the table, and keeps the few tracks whose triplets
 align best. Stage 2 reads only those tracks' pairs (the store keeps them per track, with no
-index by hash) and the calibrated decision is taken on pairs, as many and as robust as before,
-with the false-match correction counting the whole catalog (the candidates were chosen from all
-of it). Measured in docs/scaling.md: triplets put the true track among the first few as often
-as pairs do.
+index by hash). The calibrated decision is taken twice, on the candidates' pairs (many and
+robust) and on the triplets (few, but ~10 bits more selective: in a clip of a second or two a
+handful of aligned triplets can be stronger evidence than its pairs), and the stronger answers;
+the two share the false-match threshold, and each bound counts the whole catalog (the
+candidates were chosen from all of it). Measured in docs/scaling.md: triplets put the true track among the first few as
+often as pairs do.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from recognition import fingerprint as fp
 from recognition import matching
 
-__all__ = ["SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline"]
+__all__ = ["PAIR_SHARE", "SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline", "Votes"]
 
 # Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
 # frequency and time. A clip that finds no match as heard is retried as if played at these
@@ -44,6 +46,12 @@ RETRY_TRIPLET_FAN_OUT = 6
 # clip in 500. Each extra candidate costs stage 2 one track's pair list.
 CANDIDATES = 5
 
+# The false-match threshold is shared by the two decisions on a clip (a weighted Bonferroni
+# bound): pairs decide nearly every clip of 3 s or more and keep 4/5 of it; triplets, stronger
+# only in clips of a second or two, get 1/5. An even split gained as many short clips in the
+# sweep but lost some long noisy ones to the stricter pair bound.
+PAIR_SHARE = 0.8
+
 LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (hashes, track ids, offsets)
 Lookup = Callable[..., LookupRows]  # (hashes, tracks=None): rows with those hashes (in those tracks)
 TrackFrames = Callable[[np.ndarray], np.ndarray]
@@ -53,6 +61,14 @@ def _rows(result) -> LookupRows:
     if isinstance(result, tuple):
         return result
     return result.hashes, result.track_ids, result.offsets
+
+
+@dataclass(frozen=True)
+class Votes:
+    """A clip's votes from both stages: its triplets in every track, its pairs in the candidates."""
+
+    pairs: matching.Hits
+    triplets: matching.Hits
 
 
 @dataclass(frozen=True)
@@ -90,12 +106,12 @@ class Identifier:
             return self.params
         return replace(self.params, triplet_fan_out=self.retry_triplet_fan_out)
 
-    def hits(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Hits:
+    def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> Votes:
         """Look up a clip's hashes in two stages and pair the rows with its offsets.
 
         With `window_frames` (a long input), candidates are chosen window by window.
         """
-        return self._hits([fingerprints], window_frames=window_frames)[0]
+        return self._votes([fingerprints], window_frames=window_frames)[0]
 
     def choose(self, hits: matching.Hits, n_frames: int, *, window_frames: int | None = None) -> np.ndarray:
         """Stage 1's choice: the tracks whose triplets align best."""
@@ -114,22 +130,36 @@ class Identifier:
         rows = _rows(self.lookup(hashes) if tracks is None else self.lookup(hashes, tracks))
         return [matching.join_hits(c.hashes, c.offsets, *rows) for c in clips]
 
-    def _hits(self, clips: list[fp.Fingerprints], *, window_frames: int | None = None) -> list[matching.Hits]:
+    def _votes(self, clips: list[fp.Fingerprints], *, window_frames: int | None = None) -> list[Votes]:
         split = [clip.split() for clip in clips]
         pairs = [p for p, _ in split]
         if not self.two_stage:
-            return self.lookup_hits(pairs)
-        triplets = [t for _, t in split]
+            return [Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs)]
+        triplet_hits = self.lookup_hits([t for _, t in split])
         chosen = [
             self.choose(hits, clip.n_frames, window_frames=window_frames)
-            for hits, clip in zip(self.lookup_hits(triplets), clips, strict=True)
+            for hits, clip in zip(triplet_hits, clips, strict=True)
         ]
-        return self.lookup_hits(pairs, np.unique(np.concatenate(chosen)))
+        pair_hits = self.lookup_hits(pairs, np.unique(np.concatenate(chosen)))
+        return [Votes(p, t) for p, t in zip(pair_hits, triplet_hits, strict=True)]
 
-    def decide(self, hits: matching.Hits, n_frames: int, tests: int) -> matching.Match | None:
-        return matching.best_match(
-            hits, n_frames, self.track_frames, tests=tests, tracks=self.track_count(), params=self.match_params
-        )
+    def decide(self, votes: Votes, n_frames: int, tests: int) -> matching.Match | None:
+        """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
+        spending its share of the threshold, so that together they stay within the one bound."""
+        kinds = [(votes.pairs, PAIR_SHARE), (votes.triplets, 1 - PAIR_SHARE)] if self.two_stage else [(votes.pairs, 1)]
+        found = [
+            matching.best_match(
+                hits,
+                n_frames,
+                self.track_frames,
+                tests=tests,
+                tracks=self.track_count(),
+                share=share,
+                params=self.match_params,
+            )
+            for hits, share in kinds
+        ]
+        return min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
 
     def identify(self, samples: np.ndarray, *, prior_tests: int = 0) -> matching.Match | None:
         """Return the match for a clip, trying the speed variants only when it fails as heard.
@@ -140,7 +170,7 @@ class Identifier:
         tests = 1 + len(self.speed_variants) + prior_tests
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
-        match = self.decide(self.hits(clip), clip.n_frames, tests)
+        match = self.decide(self.votes(clip), clip.n_frames, tests)
         if match is not None or not self.speed_variants:
             return match
         # All variants in one lookup per stage: two more round trips, not eight.
@@ -148,8 +178,8 @@ class Identifier:
         retry = self.retry_params
         variants = [fp.hash_constellation(peaks, retry, speed=factor) for factor in factors]
         best: matching.Match | None = None
-        for factor, variant, hits in zip(factors, variants, self._hits(variants), strict=True):
-            found = self.decide(hits, variant.n_frames, tests)
+        for factor, variant, votes in zip(factors, variants, self._votes(variants), strict=True):
+            found = self.decide(votes, variant.n_frames, tests)
             if found is not None and (best is None or found.log10_p < best.log10_p):
                 # Offsets were measured at the retried speed: scale back to the clip as heard.
                 best = matching.Match(
@@ -192,7 +222,7 @@ class Identifier:
             if pending:
                 merged = fp.merge_fingerprints(pending, 0)
                 hashes += len(merged)
-                parts.append(self.hits(merged, window_frames=window_frames))
+                parts.append(self.votes(merged, window_frames=window_frames).pairs)
             pending, pending_frames = [], 0.0
             if progress is not None:
                 progress(seconds)
@@ -228,7 +258,7 @@ class ListeningSession:
     Each `push` fingerprints only the new audio and looks up only the new triplets; candidates
     are chosen on all triplet votes so far. The new pairs are looked up in the candidates (and,
     when a new candidate appears, all pairs heard so far in it), and the decision is re-taken on
-    all pair votes so far. Every decision counts as one more test in the false-match bound, so
+    all votes so far. Every decision counts as one more test in the false-match bound, so
     listening longer never makes a wrong answer more likely than the threshold allows.
     """
 
@@ -266,8 +296,8 @@ class ListeningSession:
             self._pair_hits += engine.lookup_hits([pairs], self._tracks)
         self._pairs.append(pairs)
         self.looks += 1
-        hits = matching.Hits.concatenate(self._pair_hits)
-        return engine.decide(hits, n_frames, max(self.looks, self._max_looks))
+        votes = Votes(matching.Hits.concatenate(self._pair_hits), matching.Hits.concatenate(self._triplet_hits))
+        return engine.decide(votes, n_frames, max(self.looks, self._max_looks))
 
     def finish(self) -> matching.Match | None:
         """Last chance when listening ends: everything heard, with the speed retries."""

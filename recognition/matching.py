@@ -269,18 +269,21 @@ def best_match(
     *,
     tests: int = 1,
     tracks: int = 0,
+    share: float = 1.0,
     params: MatchParams = DEFAULT_PARAMS,
 ) -> Match | None:
     """Return the best-aligned track if its false-match bound is below the threshold, else None.
 
     The bound is corrected for every track with votes, or for `tracks` when more: hits that were
-    looked up for a few candidates chosen from the whole catalog count the whole catalog.
+    looked up for a few candidates chosen from the whole catalog count the whole catalog. A
+    decision that is one of several on the same clip spends only its `share` of the threshold
+    (a weighted Bonferroni bound: the shares of all of them sum to 1).
     """
     ranking = rank_tracks(hits, query_frames, track_frames, params)
     if ranking.track_ids.size == 0:
         return None
     best = int(np.argmin(ranking.log10_p))
-    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(tests, 1)))
+    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(tests, 1) / share))
     log10_p = min(log10_p, 0.0)
     if log10_p > np.log10(params.max_false_match_rate):
         return None

@@ -9,7 +9,7 @@ import pytest
 
 from recognition import fingerprint as fp
 from recognition import matching
-from recognition.identify import Identifier, ListeningSession
+from recognition.identify import PAIR_SHARE, Identifier, ListeningSession, Votes
 from recognition.memory_index import MemoryIndex
 from tests import media
 
@@ -178,11 +178,36 @@ def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
 def test_the_false_match_bound_counts_the_whole_catalog_not_the_candidates(engine, songs):
     start = int(23.4 * RATE)
     clip = fp.fingerprint(songs[6][start : start + 5 * RATE], engine.params)
-    hits = engine.hits(clip)
+    hits = engine.votes(clip).pairs
     alone = matching.best_match(hits, clip.n_frames, engine.track_frames)
     counted = matching.best_match(hits, clip.n_frames, engine.track_frames, tracks=10_000 * alone.candidates)
     assert counted.track_id == alone.track_id == 6
     assert counted.log10_p == pytest.approx(alone.log10_p + 4)
+
+
+def test_short_clips_are_decided_on_triplets_when_their_pairs_are_too_few(engine, songs):
+    answered = {"both": 0, "pairs alone": 0}
+    for seed in SEEDS:
+        for start_s in (3.3, 17.1, 31.7, 44.9):
+            clip = fp.fingerprint(songs[seed][int(start_s * RATE) : int((start_s + 1.5) * RATE)], engine.params)
+            votes = engine.votes(clip)
+            for kind, match in (
+                ("both", engine.decide(votes, clip.n_frames, tests=1)),
+                ("pairs alone", engine.decide(replace(votes, triplets=matching.Hits.empty()), clip.n_frames, tests=1)),
+            ):
+                assert match is None or match.track_id == seed
+                answered[kind] += match is not None
+    assert answered["both"] >= answered["pairs alone"] + 3, answered
+
+
+def test_a_decision_on_triplets_spends_only_its_share_of_the_threshold(engine, songs):
+    start = int(23.4 * RATE)
+    clip = fp.fingerprint(songs[6][start : start + 3 * RATE], engine.params)
+    triplets = engine.votes(clip).triplets
+    alone = matching.best_match(triplets, clip.n_frames, engine.track_frames, tracks=len(SEEDS))
+    decided = engine.decide(Votes(matching.Hits.empty(), triplets), clip.n_frames, tests=1)
+    assert decided.track_id == alone.track_id == 6
+    assert decided.log10_p == pytest.approx(alone.log10_p - np.log10(1 - PAIR_SHARE))
 
 
 def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
@@ -195,7 +220,11 @@ def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
         a, b = engine.identify(clip), one_stage.identify(clip)
         assert a is not None and b is not None
         assert a.track_id == b.track_id == seed
-        assert (a.score, a.offset_frames) == (b.score, b.offset_frames)
+        # The decision on pairs is the same whether stage 1 chose the tracks or all were read.
+        two_stage_pairs = engine.votes(fp.fingerprint(clip, engine.params)).pairs
+        one_stage_pairs = one_stage.votes(fp.fingerprint(clip, PAIRS_ONLY_QUERY)).pairs
+        a, b = (matching.best_match(hits, 4 * 31, engine.track_frames) for hits in (two_stage_pairs, one_stage_pairs))
+        assert (a.track_id, a.score, a.offset_frames) == (b.track_id, b.score, b.offset_frames)
 
 
 def test_a_listening_session_answers_as_audio_arrives_and_never_for_unknown_music(engine, songs):
