@@ -14,11 +14,15 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 CATALOG_PACKAGES = ("drascula-music", "asc-music", "warzone2100-music")
 FOREIGN_PACKAGES = ("hyperrogue-music",)
 AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")
 HELD_OUT_FRACTION = 0.10
 SPLIT_SEED = 2026
+DECODED_CACHE = Path(__file__).resolve().parent / "out" / "cache8k"
+ENGINE_RATE = 8000
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,15 @@ def load_or_build(cache: Path) -> dict:
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def decoded(path: str) -> np.ndarray:
+    """A corpus file's whole audio at the engine rate (cached as int16 in bench/out/cache8k)."""
+    from recognition import audio
+
+    DECODED_CACHE.mkdir(parents=True, exist_ok=True)
+    cached = DECODED_CACHE / (Path(path).parent.name + "_" + Path(path).stem + ".npy")
+    if not cached.exists():
+        x = audio.decode(path, sample_rate_hz=ENGINE_RATE, max_seconds=7200)
+        np.save(cached, (x * 32767).astype(np.int16))
+    return np.load(cached).astype(np.float32) / 32767

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
 import distortions  # noqa: E402
+import versions  # noqa: E402
 
 DSN = "postgres://postgres@127.0.0.1:5432/earshot_bench"
 FRAME = 2000  # 250 ms at 8 kHz
@@ -154,24 +155,22 @@ def track_names() -> dict[int, str]:
         return {track_id: path_of.get(digest, "") for track_id, digest in cursor.fetchall()}
 
 
-def summary(runs: list[dict], truths: list[str], names: dict[int, str]) -> dict:
-    """Medians and p95s; a match is right when it names the track the excerpt was cut from."""
-    right = [
-        r
-        for r, truth in zip(runs, truths, strict=True)
-        if r["type"] == "match" and names.get(r["match"]["track_id"]) == truth
-    ]
-    wrong = [
-        r
-        for r, truth in zip(runs, truths, strict=True)
-        if r["type"] == "match" and names.get(r["match"]["track_id"]) != truth
+def summary(runs: list[dict], truths: list[tuple[str, float]], names: dict[int, str]) -> dict:
+    """Medians and p95s; a match is right when it names the track the excerpt was cut from, or
+    another that holds the same recording at the answered offset (bench/versions.py)."""
+
+    def is_right(run: dict, truth: tuple[str, float]) -> bool:
+        answered = names.get(run["match"]["track_id"], "")
+        return versions.same_recording(*truth, answered, run["match"].get("offset_s"), 5.0)
+
+    matched = [(r, truth) for r, truth in zip(runs, truths, strict=True) if r["type"] == "match"]
+    right = [r for r, truth in matched if is_right(r, truth)]
+    wrong = [(r, truth) for r, truth in matched if not is_right(r, truth)]
+    wrong_pairs = [
+        {"heard": truth[0], "answered": names.get(r["match"]["track_id"]), "offset_s": r["match"].get("offset_s")}
+        for r, truth in wrong
     ]
     heard = [r["heard_s"] for r in right]
-    wrong_pairs = [
-        {"heard": truth, "answered": names.get(r["match"]["track_id"]), "offset_s": r["match"].get("offset_s")}
-        for r, truth in zip(runs, truths, strict=True)
-        if r["type"] == "match" and names.get(r["match"]["track_id"]) != truth
-    ]
     return {
         "wrong_answers": wrong_pairs,
         "sessions": len(runs),
@@ -195,7 +194,7 @@ def answer(args) -> dict:
         for label, snr in (("clean", None), ("white+10", 10.0)):
             chosen = excerpts(args.excerpts, 15, snr, seed=21 if snr is None else 22)
             runs = [asyncio.run(listen(port, x)) for _, _, x in chosen]
-            results[label] = summary(runs, [path for path, _, _ in chosen], names)
+            results[label] = summary(runs, [(path, start) for path, start, _ in chosen], names)
             print(label, results[label], flush=True)
     finally:
         stop_daphne(process)
@@ -217,7 +216,7 @@ def ws_load(args) -> dict:
             for repeat in range(args.repeats):
                 chosen = excerpts(sessions, 15, None, seed=100 + 7 * sessions + repeat)
                 runs = asyncio.run(_together(port, [x for _, _, x in chosen]))
-                repeats.append(summary(runs, [path for path, _, _ in chosen], names))
+                repeats.append(summary(runs, [(path, start) for path, start, _ in chosen], names))
                 print(sessions, repeat, repeats[-1], flush=True)
             p95s = [r["delay_s_p95"] for r in repeats if r["delay_s_p95"] is not None]
             results[str(sessions)] = {

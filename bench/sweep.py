@@ -25,13 +25,12 @@ sys.path.insert(0, str(HERE.parent))
 
 import corpus  # noqa: E402
 import queries as query_set  # noqa: E402
+import versions  # noqa: E402
 
 from recognition import audio, matching  # noqa: E402
 from recognition import fingerprint as fp  # noqa: E402
 from recognition.identify import Identifier  # noqa: E402
 from recognition.memory_index import MemoryIndex  # noqa: E402
-
-CACHE = HERE / "out" / "cache8k"
 
 
 def _pairs(values: list[str]) -> dict:
@@ -40,16 +39,6 @@ def _pairs(values: list[str]) -> dict:
         key, _, value = item.partition("=")
         result[key] = ast.literal_eval(value)
     return result
-
-
-def decoded(path: str) -> np.ndarray:
-    """Reference audio at the engine rate, cached as int16."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cached = CACHE / (Path(path).parent.name + "_" + Path(path).stem + ".npy")
-    if not cached.exists():
-        x = audio.decode(path, sample_rate_hz=8000, max_seconds=7200)
-        np.save(cached, (x * 32767).astype(np.int16))
-    return np.load(cached).astype(np.float32) / 32767
 
 
 def _true_rank(engine: Identifier, samples: np.ndarray, names: dict, source: str) -> int:
@@ -92,7 +81,7 @@ def main() -> None:
     started = time.perf_counter()
     seconds = 0.0
     for track_id, item in enumerate(manifest["indexed"]):
-        x = decoded(item["path"])
+        x = corpus.decoded(item["path"])
         index.add(track_id, fp.fingerprint(x, reference))
         names[track_id] = item["path"]
         seconds += x.size / 8000
@@ -151,12 +140,15 @@ def main() -> None:
         if args.candidates and q.kind == "known":
             ranks.setdefault(per_cell_key, []).append(_true_rank(engine, samples, names, q.source))
         found = names.get(match.track_id) if match else None
+        same = found is not None and versions.same_recording(
+            q.source, q.start_s, found, fp.frames_to_seconds(match.offset_frames), q.length_s
+        )
         if q.kind == "known":
             cell = counts.setdefault(per_cell_key, [0, 0])
-            cell[0] += found == q.source
+            cell[0] += same
             cell[1] += 1
         else:
-            unknown[q.kind][0] += found is not None
+            unknown[q.kind][0] += found is not None and not same
             unknown[q.kind][1] += 1
     lengths = query_set.LENGTHS_S
     print("condition  " + "".join(f"{length:>7g}s" for length in lengths))
