@@ -200,7 +200,8 @@ def score(engine: dict, queries: list[query_set.Query]) -> dict:
         if query.kind == "known":
             correct = same
             cells.setdefault(query.condition, {}).setdefault(length, []).append(correct)
-            if correct and result.get("offset_s") is not None and query.condition not in query_set.SPEEDS:
+            # Offsets only in the source file itself: a remaster's timeline may be shifted.
+            if name == query.source and result.get("offset_s") is not None and query.condition not in query_set.SPEEDS:
                 offset_errors.append(abs(result["offset_s"] - query.start_s))
             latency_engine.setdefault(length, []).append(result.get("engine_ms") or float("nan"))
             latency_total.setdefault(length, []).append(result.get("total_ms") or float("nan"))
