@@ -11,13 +11,18 @@ mean over time removed, so a remaster's new equalisation does not count), at the
 engines, to catalog clips (a right answer) and to never-indexed ones (then not a false match).
 
 Calibrated on this corpus: remastered passages at the same offset score 0.54-0.77; 900 random
-pairs of excerpts of different catalog files scored at most 0.31 (99th percentile 0.25).
-A repeated theme at another place in a longer version (0.08-0.38) stays a wrong answer.
+pairs of excerpts of different catalog files scored at most 0.31 (99th percentile 0.25;
+`.venv/bin/python bench/versions.py` draws them again). A repeated theme at another place in a
+longer version (0.08-0.38) stays a wrong answer.
 """
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # recognition, for corpus.decoded
 
 import corpus
 import numpy as np
@@ -71,3 +76,24 @@ def same_recording(source: str, start_s: float, answer: str, answer_offset_s: fl
     if answer_offset_s is None:
         return False
     return similarity(source, start_s, answer, answer_offset_s, length_s) >= SAME_RECORDING
+
+
+def _null_distribution(pairs: int = 300, seed: int = 1) -> None:
+    """Similarity of random excerpts (1, 3 and 5 s) of two different catalog files: the chance level."""
+    manifest = corpus.load_or_build(Path(__file__).resolve().parent / "out" / "corpus.json")
+    files = [item for item in manifest["indexed"] if item["duration_s"] > 7]
+    rng = np.random.default_rng(seed)
+    scores: dict[int, list[float]] = {1: [], 3: [], 5: []}
+    for _ in range(pairs):
+        a, b = (files[i] for i in rng.choice(len(files), 2, replace=False))
+        for length, values in scores.items():
+            start_a = rng.uniform(0, a["duration_s"] - length - 1)
+            start_b = rng.uniform(0, b["duration_s"] - length - 1)
+            values.append(similarity(a["path"], start_a, b["path"], start_b, length))
+    for length, values in scores.items():
+        p50, p99, top = np.percentile(values, [50, 99, 100])
+        print(f"{length} s: median {p50:.2f}, 99th percentile {p99:.2f}, max {top:.2f} ({len(values)} pairs)")
+
+
+if __name__ == "__main__":
+    _null_distribution()

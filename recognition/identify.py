@@ -11,8 +11,8 @@ index by hash). The calibrated decision is taken twice, on the candidates' pairs
 robust) and on the triplets (few, but ~10 bits more selective: in a clip of a second or two a
 handful of aligned triplets can be stronger evidence than its pairs), and the stronger answers;
 the two share the false-match threshold, and each bound counts the whole catalog (the
-candidates were chosen from all of it). Measured in docs/scaling.md: triplets put the true track among the first few as
-often as pairs do.
+candidates were chosen from all of it). Measured in docs/scaling.md: triplets put the true
+track among the first few as often as pairs do.
 """
 
 from __future__ import annotations
