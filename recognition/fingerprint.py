@@ -306,12 +306,12 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def _triplets(anchor: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every two targets of each anchor's group, earlier first: (anchor, first, second)."""
+def _triplets(anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every two targets of each anchor's group (runs of equal `anchor`): the positions of the
+    earlier and of the later one."""
     later = _rank_in_runs(anchor[::-1])[::-1]  # targets after each one in its group
     first, step = _expand(later)
-    second = first + 1 + step
-    return anchor[first], target[first], target[second]
+    return first, first + 1 + step
 
 
 def _zone_pairs(
@@ -347,14 +347,19 @@ def _hashes(
     emit_triplets: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs and triplets of the zone pairs (anchor, target, rank) each fan-out keeps, among
-    those to emit now."""
+    those to emit now: a pair when `emit_pairs` marks it, a triplet when `emit_triplets` marks
+    the pair of its anchor and later target."""
     anchor, target, rank = zone
     pairs = emit_pairs if params.fan_out is None else emit_pairs & (rank < params.fan_out)
     hashes, offsets = _pack(frames, bins, anchor[pairs], target[pairs], params)
     if params.triplet_fan_out is None:
         return hashes, offsets
-    chosen = emit_triplets & (rank < params.triplet_fan_out)
-    triplet_hashes, triplet_offsets = _pack3(frames, bins, *_triplets(anchor[chosen], target[chosen]))
+    chosen = rank < params.triplet_fan_out
+    anchor, target, emit = anchor[chosen], target[chosen], emit_triplets[chosen]
+    first, second = _triplets(anchor)
+    now = emit[second]  # a triplet is emitted with its later target
+    first, second = first[now], second[now]
+    triplet_hashes, triplet_offsets = _pack3(frames, bins, anchor[first], target[first], target[second])
     return np.concatenate([hashes, triplet_hashes]), np.concatenate([offsets, triplet_offsets])
 
 
@@ -544,9 +549,14 @@ class _ShiftStream:
         anchor_frame = np.floor(all_frames[anchor] + 0.5)
         zone_final = (anchor_frame >= self._anchors_done_until) & (anchor_frame < zone_done)
         self._anchors_done_until = max(self._anchors_done_until, zone_done)
-        # ...but when every pair in the zone is kept, a pair is final as soon as its target is.
-        emit_pairs = is_new[target] if p.fan_out is None else zone_final
-        hashes, offsets = _hashes(all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=zone_final)
+        # ...but when every pair in the zone is kept, a pair is final as soon as its target is,
+        # and a triplet as soon as its later target is: its targets' ranks count only earlier
+        # peaks, all final by then (a query answers up to a second sooner).
+        if p.fan_out is None:
+            emit_pairs = emit_triplets = is_new[target]
+        else:
+            emit_pairs = emit_triplets = zone_final
+        hashes, offsets = _hashes(all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=emit_triplets)
         # Keep the final peaks a later anchor or target may pair with, and the audio the filters
         # need on the left of the next frames to finalise.
         keep_from = limit - p.max_dt_frames - 2
