@@ -69,6 +69,14 @@ def test_streaming_gives_exactly_the_batch_fingerprint(songs, params, chunk):
     assert stream.n_frames == batch.n_frames
 
 
+def test_a_streamed_query_emits_triplets_as_soon_as_its_pairs(songs):
+    stream = fp.StreamingFingerprinter(fp.QUERY)
+    pairs, triplets = stream.push(songs[3][: 4 * RATE]).split()
+    # A triplet waits only for its later target, as a pair waits for its target, not for its
+    # anchor's whole 31-frame zone (which kept the newest triplet anchor ~26 frames behind).
+    assert triplets.offsets.max() > pairs.offsets.max() - 16
+
+
 @pytest.mark.parametrize(("seed", "start_s"), [(3, 12.345), (5, 0.0), (7, 41.01)])
 def test_time_shifted_copy_matches_at_its_offset(engine, songs, seed, start_s):
     start = int(start_s * RATE)
