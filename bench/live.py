@@ -160,7 +160,9 @@ def summary(runs: list[dict], truths: list[tuple[str, float]], names: dict[int, 
     another that holds the same recording at the answered offset (bench/versions.py)."""
 
     def is_right(run: dict, truth: tuple[str, float]) -> bool:
-        answered = names.get(run["match"]["track_id"], "")
+        answered = names.get(run["match"]["track_id"])
+        if not answered:  # a track that is not a corpus file (the demo catalog)
+            return False
         return versions.same_recording(*truth, answered, run["match"].get("offset_s"), 5.0)
 
     matched = [(r, truth) for r, truth in zip(runs, truths, strict=True) if r["type"] == "match"]

@@ -147,13 +147,14 @@ class Identifier:
         """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
         spending its share of the threshold, so that together they stay within the one bound."""
         kinds = [(votes.pairs, PAIR_SHARE), (votes.triplets, 1 - PAIR_SHARE)] if self.two_stage else [(votes.pairs, 1)]
+        tracks = self.track_count()
         found = [
             matching.best_match(
                 hits,
                 n_frames,
                 self.track_frames,
                 tests=tests,
-                tracks=self.track_count(),
+                tracks=tracks,
                 share=share,
                 params=self.match_params,
             )
@@ -265,7 +266,7 @@ class ListeningSession:
     def __init__(self, engine: Identifier, *, max_looks: int = 100):
         self.engine = engine
         self._stream = fp.StreamingFingerprinter(engine.params)
-        self._triplet_hits: list[matching.Hits] = []
+        self._triplet_hits = matching.Hits.empty()  # every triplet vote so far
         self._pairs: list[fp.Fingerprints] = []
         self._pair_hits: list[matching.Hits] = []
         self._tracks = np.empty(0, np.int64)  # tracks whose pair votes are kept (two stages)
@@ -286,8 +287,8 @@ class ListeningSession:
         if not engine.two_stage:
             self._pair_hits += engine.lookup_hits([pairs])
         else:
-            self._triplet_hits += engine.lookup_hits([triplets])
-            chosen = engine.choose(matching.Hits.concatenate(self._triplet_hits), n_frames)
+            self._triplet_hits = matching.Hits.concatenate([self._triplet_hits, *engine.lookup_hits([triplets])])
+            chosen = engine.choose(self._triplet_hits, n_frames)
             fresh = np.setdiff1d(chosen, self._tracks)
             if fresh.size and self._pairs:
                 heard = fp.merge_fingerprints(self._pairs, 0)
@@ -296,7 +297,7 @@ class ListeningSession:
             self._pair_hits += engine.lookup_hits([pairs], self._tracks)
         self._pairs.append(pairs)
         self.looks += 1
-        votes = Votes(matching.Hits.concatenate(self._pair_hits), matching.Hits.concatenate(self._triplet_hits))
+        votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits)
         return engine.decide(votes, n_frames, max(self.looks, self._max_looks))
 
     def finish(self) -> matching.Match | None:

@@ -13,10 +13,10 @@ class Fingerprint(models.Model):
     track) is the only index a lookup needs (an index-only scan returns every column) and keeps a
     track's rows distinct; with the 4-byte offset before the 8-byte track id its entries need no
     padding (24 bytes, not 32: migration 0004). The foreign key to the track is declared in the
-    migration with ON DELETE CASCADE, so PostgreSQL deletes a track's rows in the statement that deletes the track,
-    whichever way it is deleted (admin, API, ORM), instead of Django loading millions of rows to
-    delete them one by one. Django's own on_delete is therefore DO_NOTHING. All reads and writes go
-    through recognition.store.
+    migration with ON DELETE CASCADE, so PostgreSQL deletes a track's rows in the statement that
+    deletes the track, whichever way it is deleted (admin, API, ORM), instead of Django loading
+    millions of rows to delete them one by one. Django's own on_delete is therefore DO_NOTHING.
+    All reads and writes go through recognition.store.
     """
 
     pk = models.CompositePrimaryKey("hash", "offset_frames", "track")
