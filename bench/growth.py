@@ -1,7 +1,7 @@
 """Query latency against catalog size: the benchmark catalog grown with synthetic tracks.
 
     .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
-                                     [--triplets recombined|pool]
+                                     [--triplets recombined|pool] [--row-caps ROWS...] [--resume]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
 hours). Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth,
@@ -210,12 +210,19 @@ def add_pair_lists(cursor) -> None:
         cursor.copy_expert("COPY recognition_pairlist (track_id, packed) FROM STDIN WITH (FORMAT binary)", payload)
 
 
-def measure(queries: list, truth: dict, count: int) -> dict:
-    """Engine + database latency of real queries, and whether answers stay right."""
-    from recognition import selectors
+def measure(queries: list, truth: dict, count: int, row_cap: int | None = None) -> dict:
+    """Engine + database latency of real queries, and whether answers stay right; with
+    `row_cap`, under that cap on the rows read per triplet value instead of the engine's."""
+    from recognition import selectors, store
     from recognition.services import identifier
 
-    selectors._frames_cache.clear()
+    if row_cap is not None:
+        shipped, store.MAX_ROWS_PER_TRIPLET = store.MAX_ROWS_PER_TRIPLET, row_cap
+        try:
+            return measure(queries, truth, count)
+        finally:
+            store.MAX_ROWS_PER_TRIPLET = shipped
+    selectors.forget_track_frames()
     engine = identifier()
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0
     for query, samples in queries[: count * 2]:
@@ -239,6 +246,16 @@ def measure(queries: list, truth: dict, count: int) -> dict:
         "wrong": wrong,
         "unknown_false_matches": f"{unknown_matched}/{unknown}",
     }
+
+
+def compare_row_caps(queries: list, truth: dict, count: int, caps: list[int]) -> dict:
+    """The same queries under each cap on the rows read per triplet value (MAX_ROWS_PER_TRIPLET),
+    interleaved in two rounds (the machine drifts): each round's p50 and p95, and the answers."""
+    rounds: dict[str, list[dict]] = {str(cap): [] for cap in caps}
+    for _ in range(2):
+        for cap in caps:
+            rounds[str(cap)].append(measure(queries, truth, count, row_cap=cap))
+    return rounds
 
 
 def load_triplet_filter() -> float:
@@ -329,10 +346,22 @@ def main() -> None:
     parser.add_argument(
         "--triplets", choices=sorted(TRIPLET_MASKS), default="recombined", help="how synthetic triplets are drawn"
     )
+    parser.add_argument(
+        "--row-caps",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="ROWS",
+        help="also time each size with these caps on the rows read per triplet value, interleaved in two rounds",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
+    )
     args = parser.parse_args()
     results = HERE / "results" / "growth.json"
     earlier = json.loads(results.read_text()) if args.keep and results.exists() else []
-    clone()
+    if not args.resume:
+        clone()
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
@@ -359,8 +388,10 @@ def main() -> None:
             "triplets": args.triplets,
             "filter_load_s": filter_load_s,
             **measure(queries, truth, args.queries),
-            "delete_1m_hashes_s": cascade_delete_s(),
         }
+        if args.row_caps:
+            point["row_caps"] = compare_row_caps(queries, truth, args.queries, args.row_caps)
+        point["delete_1m_hashes_s"] = cascade_delete_s()
         points.append(point)
         print(point, flush=True)
         results.parent.mkdir(exist_ok=True)

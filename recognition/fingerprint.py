@@ -33,6 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 __all__ = [
+    "MAX_ROWS_PER_TRIPLET",
     "QUERY",
     "REFERENCE",
     "Constellation",
@@ -156,6 +157,17 @@ QUERY = replace(
     triplet_fan_out=QUERY_TRIPLET_FAN_OUT,
     shifts=2,
 )
+
+
+# Stage 1 (a lookup in every track) reads at most this many stored rows of one triplet value: the
+# first in track time (offset) order, as the store's primary key holds them. A value stored more
+# often marks a sound common to many tracks (a held chord, a drum loop, the same recording on
+# many releases): it votes for all of them, while a query triplet adds at most one vote to the
+# true track. So the rows a query reads stay bounded however a catalog concentrates its values,
+# and, unlike a stop-list that drops such values, a recording stored hundreds of times stays
+# findable. 256 is ~10x the most any value of the benchmark's 4.5 h holds (26), so the cap never
+# acts there; docs/scaling.md measures it on grown catalogs.
+MAX_ROWS_PER_TRIPLET = 256
 
 
 def is_triplet(hashes: np.ndarray) -> np.ndarray:

@@ -65,10 +65,13 @@ def _rows(result) -> LookupRows:
 
 @dataclass(frozen=True)
 class Votes:
-    """A clip's votes from both stages: its triplets in every track, its pairs in the candidates."""
+    """A clip's votes from both stages: its triplets in every track, its pairs in the candidates,
+    and stage 1's ranking of the triplet votes, which the decision on triplets reuses (in a
+    large catalog they vote for thousands of tracks, and ranking them is not free)."""
 
     pairs: matching.Hits
     triplets: matching.Hits
+    triplet_ranking: matching.Ranking | None = None  # of `triplets`; None: rank them when deciding
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,26 @@ class Identifier:
         """
         return self._votes([fingerprints], window_frames=window_frames)[0]
 
-    def choose(self, hits: matching.Hits, n_frames: int, *, window_frames: int | None = None) -> np.ndarray:
+    def rank(self, hits: matching.Hits, n_frames: int) -> matching.Ranking:
+        return matching.rank_tracks(hits, n_frames, self.track_frames, self.match_params)
+
+    def choose(
+        self,
+        hits: matching.Hits,
+        n_frames: int,
+        *,
+        window_frames: int | None = None,
+        ranking: matching.Ranking | None = None,
+    ) -> np.ndarray:
         """Stage 1's choice: the tracks whose triplets align best."""
         return matching.top_tracks(
-            hits, n_frames, self.track_frames, self.candidates, window_frames=window_frames, params=self.match_params
+            hits,
+            n_frames,
+            self.track_frames,
+            self.candidates,
+            window_frames=window_frames,
+            params=self.match_params,
+            ranking=ranking,
         )
 
     def lookup_hits(self, clips: list[fp.Fingerprints], tracks: np.ndarray | None = None) -> list[matching.Hits]:
@@ -136,17 +155,24 @@ class Identifier:
         if not self.two_stage:
             return [Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs)]
         triplet_hits = self.lookup_hits([t for _, t in split])
-        chosen = [
-            self.choose(hits, clip.n_frames, window_frames=window_frames)
+        rankings = [
+            self.rank(hits, clip.n_frames) if window_frames is None else None
             for hits, clip in zip(triplet_hits, clips, strict=True)
         ]
+        chosen = [
+            self.choose(hits, clip.n_frames, window_frames=window_frames, ranking=ranking)
+            for hits, clip, ranking in zip(triplet_hits, clips, rankings, strict=True)
+        ]
         pair_hits = self.lookup_hits(pairs, np.unique(np.concatenate(chosen)))
-        return [Votes(p, t) for p, t in zip(pair_hits, triplet_hits, strict=True)]
+        return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, strict=True)]
 
     def decide(self, votes: Votes, n_frames: int, tests: int) -> matching.Match | None:
         """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
         spending its share of the threshold, so that together they stay within the one bound."""
-        kinds = [(votes.pairs, PAIR_SHARE), (votes.triplets, 1 - PAIR_SHARE)] if self.two_stage else [(votes.pairs, 1)]
+        if self.two_stage:
+            kinds = [(votes.pairs, PAIR_SHARE, None), (votes.triplets, 1 - PAIR_SHARE, votes.triplet_ranking)]
+        else:
+            kinds = [(votes.pairs, 1, None)]
         tracks = self.track_count()
         found = [
             matching.best_match(
@@ -157,8 +183,9 @@ class Identifier:
                 tracks=tracks,
                 share=share,
                 params=self.match_params,
+                ranking=ranking,
             )
-            for hits, share in kinds
+            for hits, share, ranking in kinds
         ]
         return min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
 
@@ -284,11 +311,13 @@ class ListeningSession:
         pairs, triplets = self._stream.push(samples).split()
         n_frames = self._stream.n_frames
         engine = self.engine
+        ranking = None
         if not engine.two_stage:
             self._pair_hits += engine.lookup_hits([pairs])
         else:
             self._triplet_hits = matching.Hits.concatenate([self._triplet_hits, *engine.lookup_hits([triplets])])
-            chosen = engine.choose(self._triplet_hits, n_frames)
+            ranking = engine.rank(self._triplet_hits, n_frames)
+            chosen = engine.choose(self._triplet_hits, n_frames, ranking=ranking)
             fresh = np.setdiff1d(chosen, self._tracks)
             if fresh.size and self._pairs:
                 heard = fp.merge_fingerprints(self._pairs, 0)
@@ -297,7 +326,7 @@ class ListeningSession:
             self._pair_hits += engine.lookup_hits([pairs], self._tracks)
         self._pairs.append(pairs)
         self.looks += 1
-        votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits)
+        votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
         return engine.decide(votes, n_frames, max(self.looks, self._max_looks))
 
     def finish(self) -> matching.Match | None:

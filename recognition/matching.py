@@ -35,6 +35,7 @@ __all__ = [
     "Hits",
     "Match",
     "MatchParams",
+    "Ranking",
     "Segment",
     "best_match",
     "join_hits",
@@ -176,7 +177,10 @@ def _log10_poisson_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Ranking:
+class Ranking:
+    """Every voted track's best alignment (rank_tracks): computed once per set of votes, it
+    serves both a choice of candidates (top_tracks) and a decision (best_match)."""
+
     track_ids: np.ndarray
     best_diff: np.ndarray  # window centre of each track's best window
     score: np.ndarray
@@ -188,11 +192,11 @@ def rank_tracks(
     query_frames: int,
     track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
     params: MatchParams = DEFAULT_PARAMS,
-) -> _Ranking:
+) -> Ranking:
     """Score every track with votes: best window, its count of distinct stored rows, its p-value."""
     if len(hits) == 0:
         e = np.empty(0)
-        return _Ranking(e.astype(np.int64), e.astype(np.int64), e.astype(np.int64), e)
+        return Ranking(e.astype(np.int64), e.astype(np.int64), e.astype(np.int64), e)
     tol = params.tolerance_frames
     track_ids, track_index = np.unique(hits.track_ids, return_inverse=True)
     track_index = track_index.astype(np.int64)
@@ -254,7 +258,7 @@ def rank_tracks(
         mu = np.maximum(mu, width * (around - inside) / (2 * reach + 1 - width))
     mu = np.minimum(mu, events)
     log10_p = _log10_poisson_tail(score, mu) + np.log10(positions)
-    return _Ranking(track_ids=track_ids, best_diff=best_diff, score=score, log10_p=np.minimum(log10_p, 0.0))
+    return Ranking(track_ids=track_ids, best_diff=best_diff, score=score, log10_p=np.minimum(log10_p, 0.0))
 
 
 def _diff_frames(hits: Hits) -> np.ndarray:
@@ -271,15 +275,20 @@ def best_match(
     tracks: int = 0,
     share: float = 1.0,
     params: MatchParams = DEFAULT_PARAMS,
+    ranking: Ranking | None = None,
 ) -> Match | None:
     """Return the best-aligned track if its false-match bound is below the threshold, else None.
 
     The bound is corrected for every track with votes, or for `tracks` when more: hits that were
     looked up for a few candidates chosen from the whole catalog count the whole catalog. A
     decision that is one of several on the same clip spends only its `share` of the threshold
-    (a weighted Bonferroni bound: the shares of all of them sum to 1).
+    (a weighted Bonferroni bound: the shares of all of them sum to 1). `ranking`: these hits'
+    rank_tracks, when the caller has it already.
     """
-    ranking = rank_tracks(hits, query_frames, track_frames, params)
+    if len(hits) == 0:
+        return None
+    if ranking is None:
+        ranking = rank_tracks(hits, query_frames, track_frames, params)
     if ranking.track_ids.size == 0:
         return None
     best = int(np.argmin(ranking.log10_p))
@@ -310,16 +319,19 @@ def top_tracks(
     *,
     window_frames: int | None = None,
     params: MatchParams = DEFAULT_PARAMS,
+    ranking: Ranking | None = None,
 ) -> np.ndarray:
     """The `count` tracks with the strongest alignments (smallest bound), best first.
 
     With `window_frames`, the best `count` of each window (half-overlapping, as the timeline
     matches them) are pooled: a long input holds several tracks, each strong in its own stretch.
+    Without, `ranking` may give these hits' rank_tracks, when the caller has it already.
     """
     if len(hits) == 0:
         return np.empty(0, np.int64)
     if window_frames is None:
-        ranking = rank_tracks(hits, query_frames, track_frames, params)
+        if ranking is None:
+            ranking = rank_tracks(hits, query_frames, track_frames, params)
         return ranking.track_ids[np.lexsort((-ranking.score, ranking.log10_p))[:count]]
     hop = max(1, window_frames // 2)
     windows = _Windows(hits)

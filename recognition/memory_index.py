@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition.fingerprint import Fingerprints, is_triplet
+from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
 
 __all__ = ["MemoryIndex"]
 
@@ -17,11 +17,15 @@ class MemoryIndex:
     """Hash rows of many tracks, sorted by hash, looked up with a binary search.
 
     As in the store, a lookup in every track finds triplets only, unless `pairs_in_every_track`
-    (one-stage lookups, for parameter studies).
+    (one-stage lookups, for parameter studies), and at most `max_rows_per_triplet` rows of each
+    (the earliest offsets; None: all, for studies).
     """
 
-    def __init__(self, *, pairs_in_every_track: bool = False) -> None:
+    def __init__(
+        self, *, pairs_in_every_track: bool = False, max_rows_per_triplet: int | None = MAX_ROWS_PER_TRIPLET
+    ) -> None:
         self.pairs_in_every_track = pairs_in_every_track
+        self.max_rows_per_triplet = max_rows_per_triplet
         self._pending: list[tuple[int, Fingerprints]] = []
         self._frames: dict[int, int] = {}
         self._hashes = np.empty(0, np.int32)
@@ -43,15 +47,15 @@ class MemoryIndex:
         tracks = [self._track_ids] + [np.full(len(fp), t, np.int64) for t, fp in self._pending]
         offsets = [self._offsets] + [np.rint(fp.offsets).astype(np.int32) for _, fp in self._pending]
         self._pending.clear()
-        all_hashes = np.concatenate(hashes)
-        order = np.argsort(all_hashes, kind="stable")
+        all_hashes, all_tracks, all_offsets = np.concatenate(hashes), np.concatenate(tracks), np.concatenate(offsets)
+        order = np.lexsort((all_tracks, all_offsets, all_hashes))  # the store's key order
         self._hashes = all_hashes[order]
-        self._track_ids = np.concatenate(tracks)[order]
-        self._offsets = np.concatenate(offsets)[order]
+        self._track_ids = all_tracks[order]
+        self._offsets = all_offsets[order]
 
     def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (hashes, track_ids, offsets) of every stored row whose hash is in `hashes`
-        (and, given `tracks`, whose track is one of them)."""
+        """Return (hashes, track_ids, offsets) of the stored rows whose hash is in `hashes` (and,
+        given `tracks`, whose track is one of them)."""
         self._build()
         wanted = np.unique(hashes)
         if tracks is None and not self.pairs_in_every_track:
@@ -59,6 +63,8 @@ class MemoryIndex:
         lo = np.searchsorted(self._hashes, wanted, side="left")
         hi = np.searchsorted(self._hashes, wanted, side="right")
         counts = hi - lo
+        if tracks is None and self.max_rows_per_triplet is not None:
+            counts = np.where(is_triplet(wanted), np.minimum(counts, self.max_rows_per_triplet), counts)
         total = int(counts.sum())
         rows = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
         if tracks is not None:

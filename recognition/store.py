@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from recognition.fingerprint import Fingerprints, is_triplet
+from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
 
 __all__ = [
     "PAIR_TABLE",
@@ -52,12 +52,13 @@ WRITE_TABLE = "recognition_tripletwrite"
 # unnest(). "hash = ANY(array)" with thousands of values made PostgreSQL scan the whole table
 # (18 ms vs 6 ms for 2,200 hashes over 250,000 rows), and a plain join against unnest() turned,
 # for the ~30,000 hashes of a speed retry, into a merge join over the whole index (44 vs 31 ms
-# at 626,000 rows; ~700 ms at 10^7). "OFFSET 0" keeps the planner from flattening the subquery
-# back into such a join.
+# at 626,000 rows; ~700 ms at 10^7). The LIMIT (MAX_ROWS_PER_TRIPLET, rows in key order) keeps
+# the planner from flattening the subquery back into such a join, and stops a probe of a
+# common value early.
 _LOOKUP_SQL = (
     "COPY (SELECT x.hash, x.offset_frames, x.track_id FROM unnest(%s::int4[]) AS q(hash) "
     "CROSS JOIN LATERAL (SELECT f.hash, f.offset_frames, f.track_id FROM recognition_fingerprint AS f "
-    "WHERE f.hash = q.hash OFFSET 0) AS x) TO STDOUT WITH (FORMAT binary)"
+    "WHERE f.hash = q.hash ORDER BY f.offset_frames, f.track_id LIMIT %s) AS x) TO STDOUT WITH (FORMAT binary)"
 )
 
 # Triplets of a few tracks only (when a caller names the tracks; the engine's own lookups ask
@@ -162,7 +163,8 @@ def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
     """Return every stored hash in `hashes` (and, given `tracks`, of those tracks only).
 
     Pairs are kept per track, so only a lookup in named tracks finds them; in every track, a
-    lookup finds triplets. One round trip per kind asked for.
+    lookup finds triplets, at most MAX_ROWS_PER_TRIPLET rows of each value (the earliest in
+    their tracks). One round trip per kind asked for.
     """
     wanted = np.unique(np.asarray(hashes, dtype=np.int64))
     if wanted.size == 0 or (tracks is not None and len(tracks) == 0):
@@ -206,7 +208,7 @@ def _triplet_rows(wanted: np.ndarray, track_ids: np.ndarray | None) -> LookupRow
         # COPY takes no bind parameters, so the arrays go in through psycopg2's quoting, each as
         # one text literal (quoting thousands of integers one by one costs more than the lookup).
         if track_ids is None:
-            sql = cursor.cursor.mogrify(_LOOKUP_SQL, [_array_literal(wanted)])
+            sql = cursor.cursor.mogrify(_LOOKUP_SQL, [_array_literal(wanted), MAX_ROWS_PER_TRIPLET])
         else:
             sql = cursor.cursor.mogrify(_LOOKUP_IN_TRACKS_SQL, [_array_literal(track_ids), _array_literal(wanted)])
         cursor.cursor.copy_expert(sql.decode(), buffer)

@@ -168,6 +168,48 @@ def test_a_lookup_in_every_track_finds_triplets_only_as_in_the_store(songs):
     assert (~fp.is_triplet(in_track)).sum() > 2 * everywhere.size
 
 
+def test_a_lookup_in_every_track_reads_at_most_the_cap_of_each_triplet_value():
+    cap = fp.MAX_ROWS_PER_TRIPLET
+    common, rare, pair = -1001, -2002, 77
+    index = MemoryIndex()
+    # `common` at every frame below 2 * cap + 100, over two tracks (even and odd frames).
+    for track, first in ((1, 0), (2, 1)):
+        frames = np.arange(first, 2 * cap + 100, 2, dtype=np.float32)
+        index.add(track, fp.Fingerprints(np.full(frames.size, common, np.int32), frames, 1000))
+    index.add(3, fp.Fingerprints(np.array([rare, rare, pair], np.int32), np.array([5.0, 9.0, 5.0], np.float32), 20))
+    hashes, tracks, offsets = index.lookup(np.array([common, rare, pair]))
+    assert (hashes == rare).sum() == 2 and pair not in hashes
+    # The cap keeps the earliest rows in track time, as the store's key holds them.
+    assert (hashes == common).sum() == cap
+    assert sorted(offsets[hashes == common].tolist()) == list(range(cap))
+    assert set(tracks[hashes == common].tolist()) == {1, 2}
+    # Stage 2 (named tracks) reads every row of its tracks; studies can lift the cap.
+    assert (index.lookup(np.array([common]), np.array([1, 2]))[0] == common).sum() == 2 * cap + 100
+    unlimited = MemoryIndex(max_rows_per_triplet=None)
+    unlimited.add(1, fp.Fingerprints(np.full(cap + 1, common, np.int32), np.arange(cap + 1, dtype=np.float32), 500))
+    assert len(unlimited.lookup(np.array([common]))[0]) == cap + 1
+
+
+def test_a_recording_stored_more_often_than_the_cap_is_still_found(songs):
+    """A cap, not a stop-list: a song on hundreds of releases stores each of its triplets more
+    often than stage 1 reads, and must still be recognised (as one of its copies)."""
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    copies = range(100, 101 + fp.MAX_ROWS_PER_TRIPLET)
+    reference = fp.fingerprint(songs[6])
+    for copy in copies:
+        index.add(copy, reference)
+    _, triplets = reference.split()
+    read = np.unique(index.lookup(triplets.hashes)[0], return_counts=True)[1]
+    assert read.size > 100 and (read == fp.MAX_ROWS_PER_TRIPLET).all()  # every value is capped
+    engine = Identifier(lookup=index.lookup, track_frames=index.track_frames, track_count=index.track_count)
+    start = int(23.4 * RATE)
+    match = engine.identify(songs[6][start : start + 5 * RATE])
+    assert match is not None and match.track_id in {6, *copies}
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 23.4) < 0.05
+
+
 def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
@@ -181,6 +223,18 @@ def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
     engine = Identifier(lookup=lookup_hiding_track_6_triplets, track_frames=index.track_frames, speed_variants=())
     start = int(23.4 * RATE)
     assert engine.identify(songs[6][start : start + 5 * RATE]) is None
+
+
+def test_a_clips_triplet_votes_are_ranked_once_for_the_choice_and_the_decision(engine, songs, monkeypatch):
+    ranked = []
+    rank_tracks = matching.rank_tracks
+    monkeypatch.setattr(
+        matching, "rank_tracks", lambda hits, *a, **k: ranked.append(len(hits)) or rank_tracks(hits, *a, **k)
+    )
+    start = int(23.4 * RATE)
+    match = engine.identify(songs[6][start : start + 5 * RATE])
+    assert match is not None and match.track_id == 6
+    assert len(ranked) == 2  # stage 1's triplet votes (choice and decision), the candidates' pairs
 
 
 def test_the_false_match_bound_counts_the_whole_catalog_not_the_candidates(engine, songs):
@@ -201,7 +255,12 @@ def test_short_clips_are_decided_on_triplets_when_their_pairs_are_too_few(engine
             votes = engine.votes(clip)
             for kind, match in (
                 ("both", engine.decide(votes, clip.n_frames, tests=1)),
-                ("pairs alone", engine.decide(replace(votes, triplets=matching.Hits.empty()), clip.n_frames, tests=1)),
+                (
+                    "pairs alone",
+                    engine.decide(
+                        replace(votes, triplets=matching.Hits.empty(), triplet_ranking=None), clip.n_frames, tests=1
+                    ),
+                ),
             ):
                 assert match is None or match.track_id == seed
                 answered[kind] += match is not None

@@ -207,6 +207,25 @@ def _triplets(*values: int) -> Fingerprints:
 
 
 @pytest.mark.django_db
+def test_a_lookup_in_every_track_reads_at_most_the_cap_of_each_triplet_value(rights_holder):
+    cap = store.MAX_ROWS_PER_TRIPLET
+    common, rare = -1001, -2002
+    tracks = [Track.objects.create(title=f"t{k}", owner=rights_holder) for k in range(2)]
+    # `common` at every frame below 2 * cap + 100, over two tracks (even and odd); `rare` twice.
+    for track, first in zip(tracks, (0, 1), strict=True):
+        frames = np.arange(first, 2 * cap + 100, 2, dtype=np.float32)
+        store.write_track_hashes(track.pk, Fingerprints(np.full(frames.size, common, np.int32), frames, 1000))
+    store.write_track_hashes(tracks[0].pk, Fingerprints(np.array([rare, rare], np.int32), np.array([0.25, 7.0]), 9))
+    everywhere = store.lookup(np.array([common, rare]))
+    assert (everywhere.hashes == rare).sum() == 2
+    # The earliest rows in track time, from both tracks.
+    assert sorted(everywhere.offsets[everywhere.hashes == common].tolist()) == list(range(cap))
+    assert set(everywhere.track_ids[everywhere.hashes == common].tolist()) == {t.pk for t in tracks}
+    # A lookup in named tracks (stage 2, the decision's triplets) still reads every row.
+    assert (store.lookup(np.array([common]), np.array([t.pk for t in tracks])).hashes == common).sum() == 2 * cap + 100
+
+
+@pytest.mark.django_db
 def test_the_presence_filter_passes_every_stored_triplet_and_few_others(rights_holder):
     rng = np.random.default_rng(3)
     stored_values = rng.integers(-(1 << 31), -1, 5000).astype(np.int32)
