@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
                                      [--triplets recombined|pool] [--row-caps ROWS...] [--resume]
+                                     [--results FILE.json]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
 hours). Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth,
@@ -357,8 +358,11 @@ def main() -> None:
     parser.add_argument(
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
+    parser.add_argument(
+        "--results", type=Path, default=HERE / "results" / "growth.json", help="where to write (and --keep from)"
+    )
     args = parser.parse_args()
-    results = HERE / "results" / "growth.json"
+    results = args.results
     earlier = json.loads(results.read_text()) if args.keep and results.exists() else []
     if not args.resume:
         clone()
@@ -374,7 +378,8 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE recognition_fingerprint")
         real_hashes = sum(stored(cursor.cursor))
-    for target in [real_hashes, *[int(s) for s in args.sizes]]:
+    sizes = [int(s) for s in args.sizes]
+    for target in sizes if args.resume else [real_hashes, *sizes]:
         free = shutil.disk_usage("/var/lib/postgresql").free
         if (target - real_hashes) * BYTES_PER_HASH_ESTIMATE > free - 10e9:
             print(f"stopping before {target:.0e} hashes: {free / 1e9:.0f} GB free", flush=True)
@@ -383,9 +388,13 @@ def main() -> None:
         grown = grow_to(target, args.triplets)
         filter_load_s = load_triplet_filter()
         measure(queries, truth, 10)  # warm the buffer cache, as a running server's would be
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW shared_buffers")  # how much of the key the server itself caches
+            shared_buffers = cursor.fetchone()[0]
         point = {
             **grown,
             "triplets": args.triplets,
+            "shared_buffers": shared_buffers,
             "filter_load_s": filter_load_s,
             **measure(queries, truth, args.queries),
         }
@@ -396,7 +405,7 @@ def main() -> None:
         print(point, flush=True)
         results.parent.mkdir(exist_ok=True)
         results.write_text(json.dumps(_merged(earlier, points), indent=1))
-    plot(_merged(earlier, points), HERE / "results" / "growth.png")
+    plot(_merged(earlier, points), results.with_suffix(".png"))
 
 
 def _merged(earlier: list[dict], points: list[dict]) -> list[dict]:
