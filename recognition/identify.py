@@ -117,6 +117,7 @@ class Identifier:
         return self._votes([fingerprints], window_frames=window_frames)[0]
 
     def rank(self, hits: matching.Hits, n_frames: int) -> matching.Ranking:
+        """Every voted track's best alignment: computed once per clip, for `choose` and `decide`."""
         return matching.rank_tracks(hits, n_frames, self.track_frames, self.match_params)
 
     def choose(
