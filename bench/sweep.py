@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--per-cell", type=int, default=20)
     parser.add_argument("--shortlist", type=int, default=None, help="candidates stage 1 hands to stage 2")
     parser.add_argument("--retry-fan-out", type=int, default=None, help="triplet fan-out of speed retries")
+    parser.add_argument("--retry-shifts", type=int, default=None, help="sub-frame shifts of speed retries")
     parser.add_argument("--conditions", default=",".join(query_set.CONDITIONS))
     parser.add_argument(
         "--candidates",
@@ -94,6 +95,8 @@ def main() -> None:
         options["candidates"] = args.shortlist
     if args.retry_fan_out is not None:
         options["retry_triplet_fan_out"] = args.retry_fan_out
+    if args.retry_shifts is not None:
+        options["retry_shifts"] = args.retry_shifts
     if args.variants is not None:
         options["speed_variants"] = tuple(float(v) for v in args.variants.split(",") if v)
     # Rows the lookups return for each 5 s query: what the database must read. Lookups in every
@@ -102,9 +105,12 @@ def main() -> None:
     # what sets it; a small corpus underestimates it for wide hashes, so the extrapolation is
     # pessimistic for them). Stage 2 reads a few tracks' rows whatever the table's size.
     rows_read = [0, 0]  # every track, candidates only
+    probes = [0]  # distinct values looked up in every track: index probes in the store
 
     def counted_lookup(hashes, tracks=None):
         found = index.lookup(hashes, tracks)
+        if tracks is None:
+            probes[0] += np.unique(hashes).size
         rows_read[tracks is not None] += found[0].size
         return found
 
@@ -122,6 +128,7 @@ def main() -> None:
     unknown = {"held_out": [0, 0], "foreign": [0, 0]}
     latency = []
     reads: list[int] = []
+    unknown_probes: list[int] = []
     ranks: dict[tuple[str, float], list[int]] = {}
     for q in all_queries:
         per_cell_key = (q.condition, q.length_s)
@@ -133,10 +140,13 @@ def main() -> None:
         samples = audio.decode(q.path, sample_rate_hz=8000, max_seconds=30)
         started = time.perf_counter()
         rows_read[:] = [0, 0]
+        probes[0] = 0
         match = engine.identify(samples)
         latency.append(time.perf_counter() - started)
         if q.length_s == 5:
             reads.append(tuple(rows_read))
+            if q.kind != "known":
+                unknown_probes.append(probes[0])
         if args.candidates and q.kind == "known":
             ranks.setdefault(per_cell_key, []).append(_true_rank(engine, samples, names, q.source))
         found = names.get(match.track_id) if match else None
@@ -175,6 +185,11 @@ def main() -> None:
         f"{np.median(in_candidates):.0f}); at 10^8 rows: median {np.median(at_scale):.0f}, "
         f"p95 {np.percentile(at_scale, 95):.0f}"
     )
+    if unknown_probes:
+        print(
+            f"values looked up in every track by a 5 s never-indexed clip (as heard and retried): "
+            f"median {np.median(unknown_probes):.0f}, p95 {np.percentile(unknown_probes, 95):.0f}"
+        )
     print(
         f"engine latency without the database: p50 {1000 * np.median(latency):.1f} ms, "
         f"p95 {1000 * np.percentile(latency, 95):.1f} ms"

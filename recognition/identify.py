@@ -40,6 +40,12 @@ SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
 # (bench/results/sweep_retry_fanout.txt) 6 changed no answer and 4 lost one white -10 dB clip.
 RETRY_TRIPLET_FAN_OUT = 6
 
+# Sub-frame shifts a speed retry hashes (of the query's `shifts`). Both: with one, a never-seen
+# 5 s clip looked up 30 % fewer triplet values in every track (16,400 against 23,600, the cost
+# that grows with the catalog), but 2 s clips at +-2 % speed fell from 76/82 % to 50/68 % and
+# the noisiest cells lost a few clips (bench/results/sweep_retry_shifts.txt).
+RETRY_SHIFTS = 2
+
 # Tracks stage 1 hands to stage 2. In the sweep (bench/results/sweep_two_stage.txt) the true
 # track was among the first 5 in 100 % of 5 s clips and 85-100 % of 3 s clips in every
 # condition, and the two stages answered exactly as one stage over every track, bar one 2 s
@@ -95,6 +101,7 @@ class Identifier:
     speed_variants: tuple[float, ...] = SPEED_VARIANTS
     candidates: int = CANDIDATES
     retry_triplet_fan_out: int = RETRY_TRIPLET_FAN_OUT
+    retry_shifts: int = RETRY_SHIFTS
 
     @property
     def two_stage(self) -> bool:
@@ -205,7 +212,8 @@ class Identifier:
         # All variants in one lookup per stage: two more round trips, not eight.
         factors = self.speed_variants
         retry = self.retry_params
-        variants = [fp.hash_constellation(peaks, retry, speed=factor) for factor in factors]
+        moved = fp.Constellation(peaks.peaks[: self.retry_shifts], peaks.n_frames)
+        variants = [fp.hash_constellation(moved, retry, speed=factor) for factor in factors]
         best: matching.Match | None = None
         for factor, variant, votes in zip(factors, variants, self._votes(variants), strict=True):
             found = self.decide(votes, variant.n_frames, tests)

@@ -332,6 +332,24 @@ def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
     assert fp.is_triplet(retried).all() and per_speed < 0.75 * np.unique(heard).size
 
 
+def test_speed_retries_hash_the_peaks_of_retry_shifts_sub_frame_shifts(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    clip = media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02)
+    retried = {}
+    for shifts in (1, 2):
+        counting = _CountingIndex(index)
+        engine = Identifier(
+            lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, retry_shifts=shifts
+        )
+        match = engine.identify(clip)
+        assert match is not None and match.track_id == 4
+        retried[shifts] = np.unique(counting.calls[2][0]).size  # the retries' lookup in every track
+    assert Identifier(lookup=index.lookup, track_frames=index.track_frames).retry_shifts == fp.QUERY.shifts == 2
+    assert retried[1] < 0.7 * retried[2]
+
+
 def test_unrelated_music_noise_and_silence_are_no_match(engine):
     for seed in range(100, 130):
         clip = media.to_engine_rate(media.synth_song(seed, 6))
