@@ -289,8 +289,6 @@ def best_match(
         return None
     if ranking is None:
         ranking = rank_tracks(hits, query_frames, track_frames, params)
-    if ranking.track_ids.size == 0:
-        return None
     best = int(np.argmin(ranking.log10_p))
     log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(tests, 1) / share))
     log10_p = min(log10_p, 0.0)
