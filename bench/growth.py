@@ -1,7 +1,8 @@
 """Query latency against catalog size: the benchmark catalog grown with synthetic tracks.
 
     .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
-                                     [--triplets recombined|pool] [--row-caps ROWS...] [--resume]
+                                     [--triplets recombined|pool] [--row-caps ROWS...]
+                                     [--retry-fan-outs TARGETS...] [--resume]
                                      [--results FILE.json]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
@@ -28,6 +29,7 @@ import struct
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg2
@@ -211,20 +213,25 @@ def add_pair_lists(cursor) -> None:
         cursor.copy_expert("COPY recognition_pairlist (track_id, packed) FROM STDIN WITH (FORMAT binary)", payload)
 
 
-def measure(queries: list, truth: dict, count: int, row_cap: int | None = None) -> dict:
+def measure(
+    queries: list, truth: dict, count: int, row_cap: int | None = None, retry_fan_out: int | None = None
+) -> dict:
     """Engine + database latency of real queries, and whether answers stay right; with
-    `row_cap`, under that cap on the rows read per triplet value instead of the engine's."""
+    `row_cap`, under that cap on the rows read per triplet value instead of the engine's; with
+    `retry_fan_out`, speed retries take their triplets from that many nearest targets."""
     from recognition import selectors, store
     from recognition.services import identifier
 
     if row_cap is not None:
         shipped, store.MAX_ROWS_PER_TRIPLET = store.MAX_ROWS_PER_TRIPLET, row_cap
         try:
-            return measure(queries, truth, count)
+            return measure(queries, truth, count, retry_fan_out=retry_fan_out)
         finally:
             store.MAX_ROWS_PER_TRIPLET = shipped
     selectors.forget_track_frames()
     engine = identifier()
+    if retry_fan_out is not None:
+        engine = replace(engine, retry_triplet_fan_out=retry_fan_out)
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0
     for query, samples in queries[: count * 2]:
         started = time.perf_counter()
@@ -256,6 +263,16 @@ def compare_row_caps(queries: list, truth: dict, count: int, caps: list[int]) ->
     for _ in range(2):
         for cap in caps:
             rounds[str(cap)].append(measure(queries, truth, count, row_cap=cap))
+    return rounds
+
+
+def compare_retry_fan_outs(queries: list, truth: dict, count: int, fan_outs: list[int]) -> dict:
+    """The same queries with speed retries at each triplet fan-out (Identifier.retry_triplet_fan_out),
+    interleaved in two rounds: what fewer retried triplets buy where lookups cost the most."""
+    rounds: dict[str, list[dict]] = {str(fan_out): [] for fan_out in fan_outs}
+    for _ in range(2):
+        for fan_out in fan_outs:
+            rounds[str(fan_out)].append(measure(queries, truth, count, retry_fan_out=fan_out))
     return rounds
 
 
@@ -356,6 +373,14 @@ def main() -> None:
         help="also time each size with these caps on the rows read per triplet value, interleaved in two rounds",
     )
     parser.add_argument(
+        "--retry-fan-outs",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="TARGETS",
+        help="also time each size with speed retries at these triplet fan-outs, interleaved in two rounds",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
@@ -372,6 +397,8 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
+
+    from recognition.identify import RETRY_TRIPLET_FAN_OUT
 
     queries, truth = load_queries(args.queries)
     points = []
@@ -395,11 +422,14 @@ def main() -> None:
             **grown,
             "triplets": args.triplets,
             "shared_buffers": shared_buffers,
+            "retry_triplet_fan_out": RETRY_TRIPLET_FAN_OUT,  # the engine's, in the main measure
             "filter_load_s": filter_load_s,
             **measure(queries, truth, args.queries),
         }
         if args.row_caps:
             point["row_caps"] = compare_row_caps(queries, truth, args.queries, args.row_caps)
+        if args.retry_fan_outs:
+            point["retry_fan_outs"] = compare_retry_fan_outs(queries, truth, args.queries, args.retry_fan_outs)
         point["delete_1m_hashes_s"] = cascade_delete_s()
         points.append(point)
         print(point, flush=True)

@@ -38,6 +38,8 @@ SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
 # speed it is as clean as it was heard, and looking up 4 speeds x ~8,600 triplets at once
 # was the slowest part of the slowest queries (those that find no match as heard). In the sweep
 # (bench/results/sweep_retry_fanout.txt) 6 changed no answer and 4 lost one white -10 dB clip.
+# In the full sweep 5 lost 8 of 3,250 clips for 13 % off the p95 at 10^8 triplet rows, still
+# over 150 ms (bench/results/sweep_retry_fanout5.txt, growth_retry_fanout_trial.json).
 RETRY_TRIPLET_FAN_OUT = 6
 
 # Sub-frame shifts a speed retry hashes (of the query's `shifts`). Both: with one, a never-seen
