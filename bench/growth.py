@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -256,23 +257,13 @@ def measure(
     }
 
 
-def compare_row_caps(queries: list, truth: dict, count: int, caps: list[int]) -> dict:
-    """The same queries under each cap on the rows read per triplet value (MAX_ROWS_PER_TRIPLET),
-    interleaved in two rounds (the machine drifts): each round's p50 and p95, and the answers."""
-    rounds: dict[str, list[dict]] = {str(cap): [] for cap in caps}
+def interleaved(settings: list[int], timed: Callable[[int], dict]) -> dict:
+    """`timed` at each setting, interleaved in two rounds (the machine drifts): each round's
+    p50 and p95, and the answers, by setting."""
+    rounds: dict[str, list[dict]] = {str(setting): [] for setting in settings}
     for _ in range(2):
-        for cap in caps:
-            rounds[str(cap)].append(measure(queries, truth, count, row_cap=cap))
-    return rounds
-
-
-def compare_retry_fan_outs(queries: list, truth: dict, count: int, fan_outs: list[int]) -> dict:
-    """The same queries with speed retries at each triplet fan-out (Identifier.retry_triplet_fan_out),
-    interleaved in two rounds: what fewer retried triplets buy where lookups cost the most."""
-    rounds: dict[str, list[dict]] = {str(fan_out): [] for fan_out in fan_outs}
-    for _ in range(2):
-        for fan_out in fan_outs:
-            rounds[str(fan_out)].append(measure(queries, truth, count, retry_fan_out=fan_out))
+        for setting in settings:
+            rounds[str(setting)].append(timed(setting))
     return rounds
 
 
@@ -427,9 +418,13 @@ def main() -> None:
             **measure(queries, truth, args.queries),
         }
         if args.row_caps:
-            point["row_caps"] = compare_row_caps(queries, truth, args.queries, args.row_caps)
+            point["row_caps"] = interleaved(
+                args.row_caps, lambda cap: measure(queries, truth, args.queries, row_cap=cap)
+            )
         if args.retry_fan_outs:
-            point["retry_fan_outs"] = compare_retry_fan_outs(queries, truth, args.queries, args.retry_fan_outs)
+            point["retry_fan_outs"] = interleaved(
+                args.retry_fan_outs, lambda targets: measure(queries, truth, args.queries, retry_fan_out=targets)
+            )
         point["delete_1m_hashes_s"] = cascade_delete_s()
         points.append(point)
         print(point, flush=True)
