@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
                                      [--triplets recombined|pool] [--row-caps ROWS...]
-                                     [--retry-fan-outs TARGETS...] [--resume]
+                                     [--retry-fan-outs TARGETS...] [--jit on off] [--resume]
                                      [--results FILE.json]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
@@ -257,7 +257,20 @@ def measure(
     }
 
 
-def interleaved(settings: list[int], timed: Callable[[int], dict]) -> dict:
+def measure_with_jit(setting: str, queries: list, truth: dict, count: int) -> dict:
+    """`measure` with the session's JIT on or off (portal/settings.py turns it off)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('jit', %s, false)", [setting])
+    try:
+        return measure(queries, truth, count)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET jit")  # the session's own setting
+
+
+def interleaved(settings: list, timed: Callable) -> dict:
     """`timed` at each setting, interleaved in two rounds (the machine drifts): each round's
     p50 and p95, and the answers, by setting."""
     rounds: dict[str, list[dict]] = {str(setting): [] for setting in settings}
@@ -372,6 +385,13 @@ def main() -> None:
         help="also time each size with speed retries at these triplet fan-outs, interleaved in two rounds",
     )
     parser.add_argument(
+        "--jit",
+        nargs="*",
+        default=[],
+        choices=["on", "off"],
+        help="also time each size with PostgreSQL's JIT on and/or off (the portal runs without), interleaved",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
@@ -409,10 +429,13 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SHOW shared_buffers")  # how much of the key the server itself caches
             shared_buffers = cursor.fetchone()[0]
+            cursor.execute("SHOW jit")  # the setting of the main measure
+            jit = cursor.fetchone()[0]
         point = {
             **grown,
             "triplets": args.triplets,
             "shared_buffers": shared_buffers,
+            "jit": jit,
             "retry_triplet_fan_out": RETRY_TRIPLET_FAN_OUT,  # the engine's, in the main measure
             "filter_load_s": filter_load_s,
             **measure(queries, truth, args.queries),
@@ -424,6 +447,10 @@ def main() -> None:
         if args.retry_fan_outs:
             point["retry_fan_outs"] = interleaved(
                 args.retry_fan_outs, lambda targets: measure(queries, truth, args.queries, retry_fan_out=targets)
+            )
+        if args.jit:
+            point["jit_ab"] = interleaved(
+                args.jit, lambda setting: measure_with_jit(setting, queries, truth, args.queries)
             )
         point["delete_1m_hashes_s"] = cascade_delete_s()
         points.append(point)

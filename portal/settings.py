@@ -96,6 +96,12 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No JIT: stage 1's lookups are index probes whose cost PostgreSQL overrates on a large table
+# (2.3 million rows estimated for 64,000 read), so past jit_above_cost it compiled them with LLVM
+# first: 2 ms a lookup, 33 ms once past jit_optimize_above_cost, for no gain in execution. No
+# query of the portal is long enough to win it back (docs/scaling.md).
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = f"{_db_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

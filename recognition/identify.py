@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from recognition import arrays, matching
 from recognition import fingerprint as fp
-from recognition import matching
 
 __all__ = ["PAIR_SHARE", "SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline", "Votes"]
 
@@ -173,7 +173,7 @@ class Identifier:
             self.choose(hits, clip.n_frames, window_frames=window_frames, ranking=ranking)
             for hits, clip, ranking in zip(triplet_hits, clips, rankings, strict=True)
         ]
-        pair_hits = self.lookup_hits(pairs, np.unique(np.concatenate(chosen)))
+        pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)))
         return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, strict=True)]
 
     def decide(self, votes: Votes, n_frames: int, tests: int) -> matching.Match | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recognition import arrays
 from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
 
 __all__ = ["MemoryIndex"]
@@ -57,7 +58,7 @@ class MemoryIndex:
         """Return (hashes, track_ids, offsets) of the stored rows whose hash is in `hashes` (and,
         given `tracks`, whose track is one of them)."""
         self._build()
-        wanted = np.unique(hashes)
+        wanted = arrays.distinct(np.asarray(hashes))
         if tracks is None and not self.pairs_in_every_track:
             wanted = wanted[is_triplet(wanted)]
         lo = np.searchsorted(self._hashes, wanted, side="left")

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from catalog.models import Track
+from recognition import arrays
 from recognition.fingerprint import REFERENCE
 
 __all__ = ["fingerprinted_track_count", "track_frames", "track_summaries"]
@@ -39,7 +40,7 @@ def track_frames(track_ids: np.ndarray) -> np.ndarray:
     lengths, known = _cached_frames(ids)
     if known.all():
         return lengths
-    missing = np.unique(ids[~known])
+    missing = arrays.distinct(ids[~known])
     found = dict(Track.objects.filter(id__in=missing.tolist()).values_list("id", "duration_s"))
     seconds = np.array([found.get(t) or 0.0 for t in missing.tolist()], np.float64)
     with _FramesCache.lock:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
+from recognition import arrays
 from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
 
 __all__ = [
@@ -108,7 +109,9 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
     Offsets are rounded to whole frames; a (hash, frame) pair that rounding makes twice is
     stored once.
     """
-    packed = np.unique((fingerprints.hashes.astype(np.int64) << 32) | np.rint(fingerprints.offsets).astype(np.int64))
+    packed = arrays.distinct(
+        (fingerprints.hashes.astype(np.int64) << 32) | np.rint(fingerprints.offsets).astype(np.int64)
+    )
     hashes, frames = packed >> 32, packed & 0xFFFFFFFF
     triplet = is_triplet(hashes)
     rows = np.empty(int(triplet.sum()), dtype=_ROW)
@@ -139,7 +142,7 @@ def write_track_hashes(track_id: int, fingerprints: Fingerprints) -> int:
 
 def pack_pairs(hashes: np.ndarray, frames: np.ndarray) -> bytes:
     """A track's pair list as stored: each (hash, whole frame) once, sorted by hash, in byte planes."""
-    values = np.unique((np.asarray(hashes, np.int64) << 32) | np.asarray(frames, np.int64))
+    values = arrays.distinct((np.asarray(hashes, np.int64) << 32) | np.asarray(frames, np.int64))
     return values.astype(_PACKED_PAIR).view(np.uint8).reshape(-1, _PACKED_PAIR.itemsize).T.tobytes()
 
 
@@ -166,14 +169,14 @@ def lookup(hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
     lookup finds triplets, at most MAX_ROWS_PER_TRIPLET rows of each value (the earliest in
     their tracks). One round trip per kind asked for.
     """
-    wanted = np.unique(np.asarray(hashes, dtype=np.int64))
+    wanted = arrays.distinct(np.asarray(hashes, dtype=np.int64))
     if wanted.size == 0 or (tracks is not None and len(tracks) == 0):
         return _no_rows()
     triplet = is_triplet(wanted)
     triplets = wanted[triplet]
     if tracks is None:
         return _triplet_rows(triplets, None)
-    track_ids = np.unique(np.asarray(tracks, dtype=np.int64))
+    track_ids = arrays.distinct(np.asarray(tracks, dtype=np.int64))
     pairs = wanted[~triplet]
     found = [_pair_rows(pairs, track_ids)] if pairs.size else []
     if triplets.size:

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from recognition import arrays, matching
 from recognition import fingerprint as fp
-from recognition import matching
 from recognition.identify import PAIR_SHARE, Identifier, ListeningSession, Votes
 from recognition.memory_index import MemoryIndex
 from tests import media
@@ -402,7 +402,7 @@ def test_timeline_lists_each_song_in_order(engine, songs):
 def test_engine_does_not_import_django():
     code = (
         "import sys; import recognition.fingerprint, recognition.matching, recognition.identify, "
-        "recognition.memory_index, recognition.audio; "
+        "recognition.memory_index, recognition.audio, recognition.arrays; "
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
@@ -430,3 +430,49 @@ def test_moving_a_fast_clips_peaks_back_to_normal_speed_recovers_its_hashes(song
     assert found(1 / 1.02) > 0.75 and found(1 / 1.02) > 4 * found(1.0)
     assert found(1.02) < found(1.0)  # the wrong way moves them further
     assert fp.hash_constellation(fast, fp.QUERY, 1 / 1.02).n_frames == pytest.approx(fast.n_frames * 1.02, abs=1)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint64])
+def test_distinct_gives_what_numpy_unique_gives(dtype):
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 2, 50, 5000):
+        values = rng.integers(0, 300, size).astype(dtype) * dtype(2**20 if dtype != np.int32 else 1)
+        found = arrays.distinct(values)
+        assert found.dtype == values.dtype and np.array_equal(found, np.unique(values))
+    ordered = np.array([3, 3, 5, 9, 9, 9])
+    assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
+
+
+def _ranked_by_hand(hits: matching.Hits, tol: int) -> dict[int, tuple[int, int]]:
+    """Each track's (best difference, score) by the definition, one track and one cell at a time."""
+    diffs = np.rint(hits.db_offsets - hits.query_offsets).astype(int)
+    ranked = {}
+    for track in sorted(set(hits.track_ids.tolist())):
+        mine = hits.track_ids == track
+        events = set(zip(diffs[mine].tolist(), hits.db_offsets[mine].tolist(), strict=True))
+        rows_at: dict[int, set[int]] = {}
+        for diff, row in events:
+            rows_at.setdefault(diff, set()).add(row)
+
+        window = {d: sum(len(rows_at.get(d + k, ())) for k in range(-tol, tol + 1)) for d in rows_at}
+        best = min(rows_at, key=lambda d: (-window[d], d))
+        ranked[track] = best, len({row for diff, row in events if abs(diff - best) <= tol})
+    return ranked
+
+
+@pytest.mark.parametrize("tol", [0, 1, 2])
+def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol):
+    rng = np.random.default_rng(tol)
+    params = matching.MatchParams(tolerance_frames=tol)
+    for _ in range(40):
+        n = int(rng.integers(1, 400))
+        hits = matching.Hits(
+            hashes=np.zeros(n, np.int32),
+            track_ids=rng.integers(1, 8, n).astype(np.int64) * 1000,
+            db_offsets=rng.integers(0, 60, n).astype(np.int32),
+            query_offsets=rng.integers(0, 40, n) + rng.choice([0.0, 0.5], n),
+        )
+        ranking = matching.rank_tracks(hits, 40, lambda ids: np.full(ids.size, 500), params)
+        best = zip(ranking.best_diff.tolist(), ranking.score.tolist(), strict=True)
+        found = dict(zip(ranking.track_ids.tolist(), best, strict=True))
+        assert found == _ranked_by_hand(hits, tol)

@@ -27,6 +27,14 @@ def _sorted_rows(rows: store.LookupRows) -> list[tuple[int, int, int]]:
 
 
 @pytest.mark.django_db
+def test_database_sessions_run_without_jit():
+    # Lookups in a large table were compiled with LLVM before running (portal/settings.py).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+
+
+@pytest.mark.django_db
 def test_write_and_lookup_round_trip(rights_holder):
     track = Track.objects.create(title="t", owner=rights_holder)
     triplet = -123456789
