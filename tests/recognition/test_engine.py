@@ -460,8 +460,9 @@ def _ranked_by_hand(hits: matching.Hits, tol: int) -> dict[int, tuple[int, int]]
     return ranked
 
 
-@pytest.mark.parametrize("tol", [0, 1, 2])
-def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol):
+@pytest.mark.parametrize(("tol", "stored_frames"), [(0, 60), (1, 60), (2, 60), (1, 2**30)])
+def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, stored_frames):
+    # 2**30 frames apart, a vote's (track, difference, row) no longer fits one 63-bit key.
     rng = np.random.default_rng(tol)
     params = matching.MatchParams(tolerance_frames=tol)
     for _ in range(40):
@@ -469,7 +470,7 @@ def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol):
         hits = matching.Hits(
             hashes=np.zeros(n, np.int32),
             track_ids=rng.integers(1, 8, n).astype(np.int64) * 1000,
-            db_offsets=rng.integers(0, 60, n).astype(np.int32),
+            db_offsets=rng.choice(rng.integers(0, stored_frames, 60), n).astype(np.int32),
             query_offsets=rng.integers(0, 40, n) + rng.choice([0.0, 0.5], n),
         )
         ranking = matching.rank_tracks(hits, 40, lambda ids: np.full(ids.size, 500), params)
