@@ -27,7 +27,7 @@ import corpus  # noqa: E402
 import queries as query_set  # noqa: E402
 import versions  # noqa: E402
 
-from recognition import audio, matching  # noqa: E402
+from recognition import arrays, audio, matching  # noqa: E402
 from recognition import fingerprint as fp  # noqa: E402
 from recognition.identify import Identifier  # noqa: E402
 from recognition.memory_index import MemoryIndex  # noqa: E402
@@ -110,7 +110,7 @@ def main() -> None:
     def counted_lookup(hashes, tracks=None):
         found = index.lookup(hashes, tracks)
         if tracks is None:
-            probes[0] += np.unique(hashes).size
+            probes[0] += arrays.distinct(hashes).size
         rows_read[tracks is not None] += found[0].size
         return found
 
