@@ -84,7 +84,7 @@ def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
     with connection.cursor() as cursor:
         # Start from empty files. VACUUM FULL, used before, keeps deleted rows that any snapshot
         # open at the time (an autovacuum ANALYZE) may still see; once, that doubled the heap.
-        cursor.execute(f"TRUNCATE {store.TABLE}, {store.PAIR_TABLE}, {store.WRITE_TABLE}")
+        cursor.execute(f"TRUNCATE {store.TABLE}, {store.PAIR_TABLE}, {store.WRITE_TABLE}, {store.SKETCH_TABLE}")
 
     # Ingest, one process: decode + fingerprint + database write, per file.
     ingest_s = 0.0
@@ -358,6 +358,12 @@ def main() -> None:
     parser.add_argument("--unknown", type=int, default=100, help="unknown queries per length and kind (default 100)")
     parser.add_argument("--skip-dejavu", action="store_true")
     parser.add_argument(
+        "--only",
+        choices=("earshot", "dejavu"),
+        help="run one engine and save its answers (bench/out/raw_<engine>.json), no report; a later "
+        "--resume run reuses them beside the other engine's",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="reuse an engine's saved answers when the query set is the same"
     )
     args = parser.parse_args()
@@ -373,6 +379,8 @@ def main() -> None:
     runners = {"earshot": run_earshot}
     if not args.skip_dejavu:
         runners["dejavu"] = run_dejavu
+    if args.only:
+        runners = {args.only: runners.get(args.only, run_dejavu)}
     raw = {}
     query_ids = sorted(q.id for q in queries)
     for name, runner in runners.items():
@@ -386,6 +394,8 @@ def main() -> None:
         raw[name] = runner(manifest, queries)
         saved.write_text(json.dumps(raw[name]))
         print(f"{name} done", flush=True)
+    if args.only:
+        return
 
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M"),

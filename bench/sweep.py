@@ -29,6 +29,7 @@ import versions  # noqa: E402
 
 from recognition import arrays, audio, matching  # noqa: E402
 from recognition import fingerprint as fp  # noqa: E402
+from recognition import sketch as sk  # noqa: E402
 from recognition.identify import Identifier  # noqa: E402
 from recognition.memory_index import MemoryIndex  # noqa: E402
 
@@ -63,6 +64,8 @@ def main() -> None:
     parser.add_argument("--retry-fan-out", type=int, default=None, help="triplet fan-out of speed retries")
     parser.add_argument("--retry-shifts", type=int, default=None, help="sub-frame shifts of speed retries")
     parser.add_argument("--conditions", default=",".join(query_set.CONDITIONS))
+    parser.add_argument("--lengths", default=None, help="query lengths in seconds, e.g. 1,2 (default: all)")
+    parser.add_argument("--no-sketches", action="store_true", help="decide on landmarks alone (no sketch check)")
     parser.add_argument(
         "--candidates",
         action="store_true",
@@ -83,7 +86,7 @@ def main() -> None:
     seconds = 0.0
     for track_id, item in enumerate(manifest["indexed"]):
         x = corpus.decoded(item["path"])
-        index.add(track_id, fp.fingerprint(x, reference))
+        index.add(track_id, fp.fingerprint(x, reference), sk.sketch(x) if not args.no_sketches else None)
         names[track_id] = item["path"]
         seconds += x.size / 8000
     print(
@@ -118,6 +121,7 @@ def main() -> None:
         counted_lookup,
         index.track_frames,
         track_count=index.track_count,
+        sketches=None if args.no_sketches else index.sketch_slices,
         params=query,
         match_params=match_params,
         **options,
@@ -130,8 +134,11 @@ def main() -> None:
     reads: list[int] = []
     unknown_probes: list[int] = []
     ranks: dict[tuple[str, float], list[int]] = {}
+    wanted_lengths = [float(v) for v in args.lengths.split(",")] if args.lengths else None
     for q in all_queries:
         per_cell_key = (q.condition, q.length_s)
+        if wanted_lengths is not None and q.length_s not in wanted_lengths:
+            continue
         if q.kind == "known":
             if q.condition not in conditions or counts.get(per_cell_key, [0, 0])[1] >= args.per_cell:
                 continue
@@ -174,6 +181,8 @@ def main() -> None:
             shares = "".join(f"{100 * np.mean(r < 1):4.0f}/{100 * np.mean(r < 5):3.0f}" for r in cells)
             print(f"{condition:10s} {shares}")
     stored = index.hash_counts()
+    if not reads:  # no 5 s query in this run
+        reads.append((0, 0))
     effective = stored.sum() ** 2 / (stored.astype(np.float64) ** 2).sum()
     scale = 1e8 / stored.sum()
     everywhere, in_candidates = np.asarray(reads).T

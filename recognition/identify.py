@@ -13,6 +13,11 @@ handful of aligned triplets can be stronger evidence than its pairs), and the st
 the two share the false-match threshold, and each bound counts the whole catalog (the
 candidates were chosen from all of it). Measured in docs/scaling.md: triplets put the true
 track among the first few as often as pairs do.
+
+When neither decision clears the bound (a clip of a second or two, or a noisy one), the
+alignments the votes propose are checked against the tracks' frame sketches
+(recognition/sketch.py): 16 bits a frame of spectral shape, hundreds of bits a second, where the
+landmarks give a few dozen peaks. That third decision has its own share of the threshold too.
 """
 
 from __future__ import annotations
@@ -24,8 +29,18 @@ import numpy as np
 
 from recognition import arrays, matching
 from recognition import fingerprint as fp
+from recognition import sketch as sk
 
-__all__ = ["PAIR_SHARE", "SPEED_VARIANTS", "Identifier", "ListeningSession", "Timeline", "Votes"]
+__all__ = [
+    "PAIR_SHARE",
+    "SKETCH_SHARE",
+    "SPEED_VARIANTS",
+    "TRIPLET_SHARE",
+    "Identifier",
+    "ListeningSession",
+    "Timeline",
+    "Votes",
+]
 
 # Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
 # frequency and time. A clip that finds no match as heard is retried as if played at these
@@ -54,15 +69,32 @@ RETRY_SHIFTS = 2
 # clip in 500. Each extra candidate costs stage 2 one track's pair list.
 CANDIDATES = 5
 
-# The false-match threshold is shared by the two decisions on a clip (a weighted Bonferroni
-# bound): pairs decide nearly every clip of 3 s or more and keep 4/5 of it; triplets, stronger
-# only in clips of a second or two, get 1/5. An even split gained as many short clips in the
-# sweep but lost some long noisy ones to the stricter pair bound.
-PAIR_SHARE = 0.8
+# The false-match threshold is shared by the decisions on a clip (a weighted Bonferroni bound):
+# pairs decide nearly every clip of 3 s or more and keep most of it; triplets, stronger in clips
+# of a second or two, had 1/5 (an even split gained as many short clips in the sweep but lost
+# some long noisy ones to the stricter pair bound); sketches, checked only when both fail, take
+# 1/10, which costs them one order of magnitude of a margin that is tens of orders for the same
+# audio (a second of it differs in ~5 % of its bits, unrelated audio in 50 %).
+PAIR_SHARE = 0.7
+TRIPLET_SHARE = 0.2
+SKETCH_SHARE = 0.1
+
+# Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
+# so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
+# best window of pair votes, then the (track, offset) cells with the most triplet votes, then
+# those with the most pair votes (identify._proposed_alignments). 8,192
+# frames cover every cell of a 1 s clip's triplet votes on the benchmark (median 48 cells, at most
+# 247) and the ~50 strongest of a 5 s clip's. In 1 s clean clips that stage 1 ranks wrongly, the
+# true track's best window of triplets was a repeated passage; its true cell had a vote too.
+SKETCH_FRAMES = 8192
 
 LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (hashes, track ids, offsets)
 Lookup = Callable[..., LookupRows]  # (hashes, tracks=None): rows with those hashes (in those tracks)
 TrackFrames = Callable[[np.ndarray], np.ndarray]
+# (track ids, first frames, frame count) -> uint16 array (tracks, frame count): each track's
+# sketch from its first frame on, 0 where it has no frame (before its start, past its end, none
+# stored).
+SketchSlices = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 def _rows(result) -> LookupRows:
@@ -98,6 +130,7 @@ class Identifier:
     lookup: Lookup
     track_frames: TrackFrames
     track_count: Callable[[], int] = lambda: 0  # tracks that can match (0: count those with votes)
+    sketches: SketchSlices | None = None  # None: no decision on sketches
     params: fp.FingerprintParams = fp.QUERY
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
     speed_variants: tuple[float, ...] = SPEED_VARIANTS
@@ -176,14 +209,18 @@ class Identifier:
         pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)))
         return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, strict=True)]
 
-    def decide(self, votes: Votes, n_frames: int, tests: int) -> matching.Match | None:
+    def decide(
+        self, votes: Votes, n_frames: int, tests: int, query: sk.QuerySketch | None = None
+    ) -> matching.Match | None:
         """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
-        spending its share of the threshold, so that together they stay within the one bound."""
-        if self.two_stage:
-            kinds = [(votes.pairs, PAIR_SHARE, None), (votes.triplets, 1 - PAIR_SHARE, votes.triplet_ranking)]
-        else:
-            kinds = [(votes.pairs, 1, None)]
+        spending its share of the threshold, so that together they stay within the one bound;
+        when neither is sure and the clip's `query` sketch is given, the check on sketches."""
         tracks = self.track_count()
+        pair_ranking = self.rank(votes.pairs, n_frames) if len(votes.pairs) else None
+        if self.two_stage:
+            kinds = [(votes.pairs, PAIR_SHARE, pair_ranking), (votes.triplets, TRIPLET_SHARE, votes.triplet_ranking)]
+        else:
+            kinds = [(votes.pairs, 1, pair_ranking)]
         found = [
             matching.best_match(
                 hits,
@@ -197,7 +234,55 @@ class Identifier:
             )
             for hits, share, ranking in kinds
         ]
-        return min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
+        match = min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
+        if match is None and query is not None and self.sketches is not None and self.two_stage:
+            match = self.check_sketches(
+                query, votes, pair_ranking=pair_ranking, n_frames=n_frames, tests=tests, tracks=tracks
+            )
+        return match
+
+    def check_sketches(
+        self,
+        query: sk.QuerySketch,
+        votes: Votes,
+        *,
+        pair_ranking: matching.Ranking | None,
+        n_frames: int,
+        tests: int,
+        tracks: int,
+    ) -> matching.Match | None:
+        """Check the alignments the votes propose against the tracks' sketches (SKETCH_FRAMES);
+        return the one least likely by chance if it clears SKETCH_SHARE of the bound.
+
+        The bound counts every offset of the track and every sub-frame shift, as if all had been
+        compared, and every track of the catalog: which few were compared does not matter.
+        """
+        if self.sketches is None or not query.usable:
+            return None
+        track_ids, diffs = _proposed_alignments(votes, pair_ranking, SKETCH_FRAMES // max(query.n_frames, 1))
+        if track_ids.size == 0:
+            return None
+        ranking = votes.triplet_ranking
+        voted = ranking.track_ids.size if ranking is not None else arrays.distinct(votes.triplets.track_ids).size
+        # A vote's difference is a whole frame within +-1 of the true one, which is fractional:
+        # the clip's frame 0 may sit 1 frame before to 2 after it (shifts add up to 3/4 frame).
+        first = diffs - 1
+        alignments = sk.align(query, self.sketches(track_ids, first, query.n_frames + 3))
+        positions = np.maximum(self.track_frames(track_ids), 1) + max(n_frames, 1)
+        looks = max(voted, tracks, 1) * max(tests, 1) * sk.SKETCH.query_shifts / SKETCH_SHARE
+        log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
+        best = int(np.argmin(log10_p))
+        if log10_p[best] > np.log10(self.match_params.max_false_match_rate):
+            return None
+        return matching.Match(
+            track_id=int(track_ids[best]),
+            offset_frames=float(first[best] + alignments.offset_frames[best]),
+            score=int(alignments.bits[best] - alignments.errors[best]),
+            log10_p=float(log10_p[best]),
+            first_frame=0,
+            last_frame=query.n_frames,
+            candidates=voted,
+        )
 
     def identify(self, samples: np.ndarray, *, prior_tests: int = 0) -> matching.Match | None:
         """Return the match for a clip, trying the speed variants only when it fails as heard.
@@ -208,7 +293,8 @@ class Identifier:
         tests = 1 + len(self.speed_variants) + prior_tests
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
-        match = self.decide(self.votes(clip), clip.n_frames, tests)
+        query = sk.query_sketch(samples) if self.sketches is not None else None
+        match = self.decide(self.votes(clip), clip.n_frames, tests, query)
         if match is not None or not self.speed_variants:
             return match
         # All variants in one lookup per stage: two more round trips, not eight.
@@ -291,19 +377,54 @@ class Identifier:
         return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)
 
 
+def _proposed_alignments(
+    votes: Votes, pair_ranking: matching.Ranking | None, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `count` (track, offset difference) cells worth a check on sketches, most likely first:
+    the best window of each candidate's pair votes, the cells with the most triplet votes, then
+    the cells with the most pair votes (a pair is ~10 bits likelier by chance than a triplet)."""
+    keys = []
+    if pair_ranking is not None:
+        keys.append(_cell_keys(pair_ranking.track_ids, pair_ranking.best_diff))
+    for hits in (votes.triplets, votes.pairs):
+        if len(hits):
+            cells = np.sort(_cell_keys(hits.track_ids, np.rint(hits.db_offsets - hits.query_offsets)))
+            starts = arrays.run_starts(cells)
+            counts = np.diff(np.r_[starts, cells.size])
+            keys.append(cells[starts][np.argsort(-counts, kind="stable")])
+    if not keys:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    ordered = np.concatenate(keys)
+    # Each cell once, where it first appears (a candidate's best window is also a voted cell).
+    by_value = np.argsort(ordered, kind="stable")
+    first_seen = by_value[arrays.run_starts(ordered[by_value])]
+    chosen = ordered[np.sort(first_seen)[:count]]
+    return chosen >> 32, (chosen & 0xFFFFFFFF) - (1 << 31)
+
+
+def _cell_keys(track_ids: np.ndarray, diffs: np.ndarray) -> np.ndarray:
+    """One int64 per (track, offset difference) cell."""
+    return (np.asarray(track_ids, np.int64) << 32) | (np.asarray(diffs, np.int64) + (1 << 31))
+
+
 class ListeningSession:
     """Identify audio that arrives in pieces (a microphone), answering as soon as it is sure.
 
-    Each `push` fingerprints only the new audio and looks up only the new triplets; candidates
-    are chosen on all triplet votes so far. The new pairs are looked up in the candidates (and,
-    when a new candidate appears, all pairs heard so far in it), and the decision is re-taken on
-    all votes so far. Every decision counts as one more test in the false-match bound, so
+    Each `push` fingerprints and sketches only the new audio and looks up only the new
+    triplets; candidates are chosen on all triplet votes so far. The new pairs are looked up in
+    the candidates (and, when a new candidate appears, all pairs heard so far in it), and the
+    decision is re-taken on all votes so far. Every decision counts as one more test in the false-match bound, so
     listening longer never makes a wrong answer more likely than the threshold allows.
     """
 
     def __init__(self, engine: Identifier, *, max_looks: int = 100):
         self.engine = engine
         self._stream = fp.StreamingFingerprinter(engine.params)
+        shifts = sk.SKETCH.query_shifts
+        self._sketch_streams = [
+            sk.StreamingSketch(skip_samples=s * sk.SKETCH.hop_size // shifts) for s in range(shifts)
+        ]
+        self._sketches: list[list[np.ndarray]] = [[] for _ in range(shifts)]
         self._triplet_hits = matching.Hits.empty()  # every triplet vote so far
         self._pairs: list[fp.Fingerprints] = []
         self._pair_hits: list[matching.Hits] = []
@@ -320,6 +441,8 @@ class ListeningSession:
         """Add audio; return a match once the evidence is enough, else None."""
         self._samples.append(np.asarray(samples, dtype=np.float32))
         pairs, triplets = self._stream.push(samples).split()
+        for stream, sketches in zip(self._sketch_streams, self._sketches, strict=True):
+            sketches.append(stream.push(samples))
         n_frames = self._stream.n_frames
         engine = self.engine
         ranking = None
@@ -338,7 +461,8 @@ class ListeningSession:
         self._pairs.append(pairs)
         self.looks += 1
         votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
-        return engine.decide(votes, n_frames, max(self.looks, self._max_looks))
+        query = sk.QuerySketch([np.concatenate(parts) for parts in self._sketches])
+        return engine.decide(votes, n_frames, max(self.looks, self._max_looks), query)
 
     def finish(self) -> matching.Match | None:
         """Last chance when listening ends: everything heard, with the speed retries."""

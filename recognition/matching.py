@@ -106,7 +106,7 @@ class Match:
 
     track_id: int
     offset_frames: float  # where the query's first frame sits in the track
-    score: int  # distinct hashes aligned in the best window
+    score: int  # distinct hashes aligned in the best window (a decision on sketches: bits that agree)
     log10_p: float  # log10 of the false-match bound p
     first_frame: int  # query-relative frames of the first and last aligned hash
     last_frame: int

@@ -29,13 +29,16 @@ class MemoryIndex:
         self.max_rows_per_triplet = max_rows_per_triplet
         self._pending: list[tuple[int, Fingerprints]] = []
         self._frames: dict[int, int] = {}
+        self._sketches: dict[int, np.ndarray] = {}
         self._hashes = np.empty(0, np.int32)
         self._track_ids = np.empty(0, np.int64)
         self._offsets = np.empty(0, np.int32)
 
-    def add(self, track_id: int, fingerprints: Fingerprints) -> None:
+    def add(self, track_id: int, fingerprints: Fingerprints, sketch: np.ndarray | None = None) -> None:
         self._pending.append((track_id, fingerprints))
         self._frames[track_id] = fingerprints.n_frames
+        if sketch is not None:
+            self._sketches[track_id] = np.asarray(sketch, dtype=np.uint16)
 
     def __len__(self) -> int:
         self._build()
@@ -71,6 +74,19 @@ class MemoryIndex:
         if tracks is not None:
             rows = rows[np.isin(self._track_ids[rows], tracks)]
         return self._hashes[rows], self._track_ids[rows], self._offsets[rows]
+
+    def sketch_slices(self, track_ids: np.ndarray, first_frames: np.ndarray, n_frames: int) -> np.ndarray:
+        """Each track's sketch from its first frame on, `n_frames` long (0 where it has no frame)."""
+        out = np.zeros((len(track_ids), n_frames), np.uint16)
+        pairs = zip(np.asarray(track_ids).tolist(), np.asarray(first_frames).tolist(), strict=True)
+        for row, (track, first) in enumerate(pairs):
+            frames = self._sketches.get(track)
+            if frames is None:
+                continue
+            lo, hi = max(first, 0), min(first + n_frames, frames.size)
+            if hi > lo:
+                out[row, lo - first : hi - first] = frames[lo:hi]
+        return out
 
     def hash_counts(self) -> np.ndarray:
         """Rows per distinct stored hash value (how skewed the hash space is)."""

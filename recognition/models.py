@@ -1,4 +1,4 @@
-"""Recognition data: the stored landmarks (triplet rows, pair lists) and the recognitions asked for."""
+"""Recognition data: the stored landmarks (triplet rows, pair lists), frame sketches, and the recognitions asked for."""
 
 import uuid
 
@@ -50,6 +50,27 @@ class PairList(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.packed) // 8} pairs of track {self.track_id}"
+
+
+class FrameSketch(models.Model):
+    """A reference track's frame sketches (recognition/sketch.py), 2 bytes a frame, in one value:
+    what the check of a proposed alignment reads, a slice at a time.
+
+    Stored uncompressed (migration 0007): the bits look random and would not compress, and an
+    uncompressed value can be read in slices without reading all of it. Cascade as for
+    Fingerprint; layout and reads live in recognition.store.
+    """
+
+    track = models.OneToOneField(
+        "catalog.Track", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    frames = models.BinaryField()
+
+    class Meta:
+        db_table = "recognition_framesketch"
+
+    def __str__(self) -> str:
+        return f"{len(self.frames) // 2} frame sketches of track {self.track_id}"
 
 
 class TripletWrite(models.Model):

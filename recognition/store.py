@@ -11,7 +11,8 @@ Two layouts, one per kind of hash (recognition/fingerprint.py), each shaped by h
   costs ~3 (docs/scaling.md).
 
 Offsets are stored in whole frames. Every lookup is one statement, after a cheap one that keeps
-the stage-1 presence filter (below) up to date.
+the stage-1 presence filter (below) up to date. A track's frame sketches (recognition/sketch.py)
+are one more value, read a slice at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_tripl
 __all__ = [
     "PAIR_TABLE",
     "PARTIAL_TRACKS_SQL",
+    "SKETCH_TABLE",
     "TABLE",
     "WRITE_TABLE",
     "LookupRows",
@@ -40,14 +42,17 @@ __all__ = [
     "lookup",
     "pack_pairs",
     "partial_tracks",
+    "sketch_slices",
     "table_size",
     "unpack_pairs",
     "write_track_hashes",
+    "write_track_sketch",
 ]
 
 TABLE = "recognition_fingerprint"  # spelled out in the SQL below: statements are constants
 PAIR_TABLE = "recognition_pairlist"
 WRITE_TABLE = "recognition_tripletwrite"
+SKETCH_TABLE = "recognition_framesketch"
 
 # The primary key is probed once per query hash (index-only): a lateral subquery per element of
 # unnest(). "hash = ANY(array)" with thousands of values made PostgreSQL scan the whole table
@@ -329,10 +334,59 @@ def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
     )
 
 
-def delete_track_hashes(track_id: int) -> int:
-    """Delete a track's hashes in one statement per layout (a replaced reference; deleting the
-    track itself cascades in PostgreSQL); return how many there were."""
+# --- Frame sketches -------------------------------------------------------------------------------
+# One little-endian uint16 a frame, out of line and uncompressed (migration 0007), so that
+# substring() reads only the TOAST chunks of the slice asked for: a check reads a few hundred
+# bytes of each track it looks at, however long the track.
+_SKETCH_DTYPE = np.dtype("<u2")
+_SKETCH_SLICES_SQL = (
+    "SELECT h.row, substring(s.frames FROM h.first * 2 + 1 FOR h.frames * 2) "
+    "FROM unnest(%s::int4[], %s::int8[], %s::int4[], %s::int4[]) AS h(row, track_id, first, frames) "
+    "JOIN recognition_framesketch AS s ON s.track_id = h.track_id"
+)
+
+
+def write_track_sketch(track_id: int, frames: np.ndarray) -> None:
+    """Store a track's frame sketches in the caller's transaction."""
     with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO recognition_framesketch (track_id, frames) VALUES (%s, %s)",
+            [track_id, np.asarray(frames).astype(_SKETCH_DTYPE).tobytes()],
+        )
+
+
+def sketch_slices(track_ids: np.ndarray, first_frames: np.ndarray, n_frames: int) -> np.ndarray:
+    """Each track's sketches from its first frame on, `n_frames` of them, in one round trip:
+    uint16 (tracks, n_frames), 0 where the track has no frame (before its start, past its end,
+    no sketch stored)."""
+    first = np.asarray(first_frames, np.int64)
+    out = np.zeros((first.size, n_frames), np.uint16)
+    skip = np.clip(-first, 0, n_frames)  # frames before the track's start
+    wanted = np.flatnonzero(skip < n_frames)
+    if wanted.size == 0:
+        return out
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SKETCH_SLICES_SQL,
+            [
+                wanted.tolist(),
+                np.asarray(track_ids, np.int64)[wanted].tolist(),
+                (first[wanted] + skip[wanted]).tolist(),
+                (n_frames - skip[wanted]).tolist(),
+            ],
+        )
+        for row, value in cursor.fetchall():
+            frames = np.frombuffer(bytes(value), _SKETCH_DTYPE)
+            out[row, skip[row] : skip[row] + frames.size] = frames
+    return out
+
+
+def delete_track_hashes(track_id: int) -> int:
+    """Delete a track's hashes in one statement per layout, and its sketches (a replaced
+    reference; deleting the track itself cascades in PostgreSQL); return how many hashes there
+    were."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM recognition_framesketch WHERE track_id = %s", [track_id])
         cursor.execute("DELETE FROM recognition_fingerprint WHERE track_id = %s", [track_id])
         deleted = cursor.rowcount
         cursor.execute(
@@ -373,11 +427,11 @@ def count_track_rows(track_id: int) -> int:
 
 
 def table_size() -> dict[str, int]:
-    """Hashes stored (triplet rows: the planner's estimate when large) and bytes on disk of both
-    tables, indexes and compressed out-of-line values included."""
+    """Hashes stored (triplet rows: the planner's estimate when large) and bytes on disk of the
+    hash tables and the sketches, indexes and out-of-line values included."""
     sizes = {}
     with connection.cursor() as cursor:
-        for table in (TABLE, PAIR_TABLE):
+        for table in (TABLE, PAIR_TABLE, SKETCH_TABLE):
             cursor.execute(
                 "SELECT pg_total_relation_size(%s::regclass), pg_indexes_size(%s::regclass), "
                 "(SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass)",
@@ -399,4 +453,5 @@ def table_size() -> dict[str, int]:
         "total_bytes": int(total),
         "heap_bytes": int(total - indexes),  # with the pair lists' out-of-line (TOAST) values
         "index_bytes": int(indexes),
+        "sketch_bytes": int(sizes[SKETCH_TABLE][0]),
     }

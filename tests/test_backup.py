@@ -50,6 +50,7 @@ def test_backup_then_restore_is_complete_and_recognises_the_same(rights_holder, 
     assert counts["catalog_track"] == 2 and counts["recognition_fingerprint"] > 100 and counts["packed_pairs"] > 200
     assert counts["recognition_fingerprint"] + counts["packed_pairs"] == counts["hash_count_sum"]
     assert counts["partial_tracks"] == 0
+    assert counts["sketched_frames"] > 2 * 39 * 31  # two 40 s songs, a sketch a frame
     try:
         restore = subprocess.run(
             ["scripts/restore.sh", "--create-db", restored, str(dump_path)],

@@ -14,6 +14,7 @@ from recognition.services.ingest import (
     reference_from_upload,
     track_ingest,
     track_save_reference,
+    tracks_sketch_missing,
 )
 from recognition.services.recognize import (
     CLIP_SECONDS,
@@ -46,4 +47,5 @@ __all__ = [
     "segment_details",
     "track_ingest",
     "track_save_reference",
+    "tracks_sketch_missing",
 ]

@@ -25,7 +25,10 @@ def decode_limits() -> audio.DecodeLimits:
 def identifier() -> Identifier:
     """The engine wired to the PostgreSQL hash table."""
     return Identifier(
-        lookup=store.lookup, track_frames=selectors.track_frames, track_count=selectors.fingerprinted_track_count
+        lookup=store.lookup,
+        track_frames=selectors.track_frames,
+        track_count=selectors.fingerprinted_track_count,
+        sketches=store.sketch_slices,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
@@ -17,6 +18,7 @@ from portal.observability import INGEST_SECONDS, INGEST_TRACKS
 from recognition import audio, selectors, store
 from recognition.fingerprint import REFERENCE, Fingerprints, StreamingFingerprinter, merge_fingerprints
 from recognition.services.common import decode_limits, file_sha256, local_copy
+from recognition.sketch import StreamingSketch
 
 __all__ = [
     "DuplicateRecording",
@@ -27,6 +29,7 @@ __all__ = [
     "track_create_from_upload",
     "track_ingest",
     "track_save_reference",
+    "tracks_sketch_missing",
 ]
 
 
@@ -38,15 +41,16 @@ MIN_REFERENCE_HASHES = 10
 
 @dataclass(frozen=True)
 class ReferenceAudio:
-    """A reference file, decoded and fingerprinted, ready to store."""
+    """A reference file, decoded, fingerprinted and sketched, ready to store."""
 
     fingerprints: Fingerprints
     duration_s: float
     tags: dict[str, str]
+    sketch: np.ndarray  # uint16 a frame (recognition.sketch)
 
 
 def reference_fingerprints(path: str | os.PathLike, *, max_seconds: float | None = None) -> ReferenceAudio:
-    """Decode and fingerprint a reference file as it streams out of ffmpeg.
+    """Decode, fingerprint and sketch a reference file as it streams out of ffmpeg.
 
     Raise audio.AudioError when the file is not usable audio: not media, no audio stream, longer
     than the cap, or nothing to fingerprint (silence).
@@ -55,12 +59,15 @@ def reference_fingerprints(path: str | os.PathLike, *, max_seconds: float | None
     limits = decode_limits()
     info = audio.probe_usable(path, max_seconds=max_seconds, limits=limits)
     stream = StreamingFingerprinter(REFERENCE)
+    sketcher = StreamingSketch()
     parts = []
+    sketches = []
     samples = 0
     for chunk in audio.decode_chunks(
         path, sample_rate_hz=REFERENCE.sample_rate_hz, max_seconds=max_seconds, limits=limits
     ):
         parts.append(stream.push(chunk))
+        sketches.append(sketcher.push(chunk))
         samples += chunk.size
     parts.append(stream.finish())
     fingerprints = merge_fingerprints(parts, stream.n_frames)
@@ -69,7 +76,7 @@ def reference_fingerprints(path: str | os.PathLike, *, max_seconds: float | None
         raise audio.AudioError(
             "no_signal", "No music could be fingerprinted in this file (is it silent, truncated or too short?)."
         )
-    return ReferenceAudio(fingerprints, duration_s, info.tags)
+    return ReferenceAudio(fingerprints, duration_s, info.tags, np.concatenate(sketches))
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ def _store_reference(
     album_title: str | None,
     stored_name: str | None = None,
 ) -> Track:
-    """Write the track row, its hashes and its audio file in one transaction.
+    """Write the track row, its hashes, its sketches and its audio file in one transaction.
 
     A transaction-scoped advisory lock on the digest serialises concurrent ingests of the same
     bytes; the unique SHA-256 column is the backstop. If the process dies anywhere in here,
@@ -210,6 +217,7 @@ def _store_reference(
                     [Artist.objects.get_or_create(owner=track.owner, name=name[:200])[0] for name in artist_names]
                 )
             track.hash_count = store.write_track_hashes(track.id, reference.fingerprints)
+            store.write_track_sketch(track.id, reference.sketch)
             Track.objects.filter(pk=track.pk).update(hash_count=track.hash_count)
             if audio_path is not None:
                 with open(audio_path, "rb") as handle:
@@ -275,3 +283,35 @@ def track_create_from_upload(
             )
     except _AlreadyIngested:
         raise DuplicateRecording("This recording is already in the catalog.") from None
+
+
+def tracks_sketch_missing() -> dict[str, int]:
+    """Sketch every fingerprinted track that has no sketch yet (a catalog ingested before sketches
+    existed), from its stored audio, decoded as ingest decodes it. Return how many were sketched,
+    had no stored audio, or failed (unreadable audio); each track is written in its own
+    transaction, so a failure loses nothing done before it."""
+    from recognition.models import FrameSketch
+
+    counts = {"sketched": 0, "no_audio": 0, "failed": 0}
+    missing = Track.objects.filter(hash_count__gt=0).exclude(pk__in=FrameSketch.objects.values("track_id"))
+    for track in missing.order_by("pk").iterator():
+        if not track.audio:
+            counts["no_audio"] += 1
+            continue
+        sketcher = StreamingSketch()
+        try:
+            with track.audio.open("rb"), local_copy(track.audio) as path:
+                chunks = audio.decode_chunks(
+                    path,
+                    sample_rate_hz=REFERENCE.sample_rate_hz,
+                    max_seconds=settings.EARSHOT_MAX_REFERENCE_SECONDS,
+                    limits=decode_limits(),
+                )
+                frames = np.concatenate([sketcher.push(chunk) for chunk in chunks] or [np.empty(0, np.uint16)])
+            with transaction.atomic():
+                store.write_track_sketch(track.pk, frames)
+        except (audio.AudioError, OSError, IntegrityError):
+            counts["failed"] += 1
+            continue
+        counts["sketched"] += 1
+    return counts

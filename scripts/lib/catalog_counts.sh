@@ -13,7 +13,8 @@ libpq_url() {
 # The backup's manifest holds this on the source's snapshot; the restore checks it on the copy.
 # A track's hashes are its triplet rows (recognition_fingerprint) plus the pairs packed in its
 # list (recognition_pairlist, 8 bytes a pair): together they must equal its hash_count. The
-# same count as recognition.store.PARTIAL_TRACKS_SQL, spelled here for psql alone.
+# same count as recognition.store.PARTIAL_TRACKS_SQL, spelled here for psql alone. The frames
+# sketched (recognition_framesketch, 2 bytes a frame) must come back too.
 COUNTS_SQL="
 WITH per_track AS (
   SELECT track_id, sum(n) AS n FROM (
@@ -26,6 +27,7 @@ SELECT json_build_object(
   'catalog_track', (SELECT count(*) FROM catalog_track),
   'recognition_fingerprint', (SELECT count(*) FROM recognition_fingerprint),
   'packed_pairs', (SELECT coalesce(sum(octet_length(packed) / 8), 0) FROM recognition_pairlist),
+  'sketched_frames', (SELECT coalesce(sum(octet_length(frames) / 2), 0) FROM recognition_framesketch),
   'hash_count_sum', (SELECT coalesce(sum(hash_count), 0) FROM catalog_track),
   'partial_tracks', (SELECT count(*) FROM catalog_track t LEFT JOIN per_track p ON p.track_id = t.id
                      WHERE t.hash_count <> coalesce(p.n, 0)),

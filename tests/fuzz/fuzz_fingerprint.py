@@ -1,4 +1,4 @@
-"""Fuzz target: PCM -> fingerprint; streamed in arbitrary chunks it must equal the whole clip's."""
+"""Fuzz target: PCM -> fingerprint and sketch; streamed in arbitrary chunks each must equal the whole clip's."""
 
 import sys
 
@@ -7,6 +7,7 @@ import numpy as np
 
 with atheris.instrument_imports():
     from recognition import fingerprint as fp
+    from recognition import sketch as sk
 
 
 def test_one(data: bytes) -> None:
@@ -21,6 +22,10 @@ def test_one(data: bytes) -> None:
     streamed = fp.merge_fingerprints(parts, stream.n_frames)
     if not (np.array_equal(whole.hashes, streamed.hashes) and np.allclose(whole.offsets, streamed.offsets)):
         raise AssertionError(f"streamed != whole for {samples.size} samples in chunks of {chunk}")
+    sketcher = sk.StreamingSketch()
+    streamed_sketch = [sketcher.push(samples[i : i + chunk]) for i in range(0, samples.size, chunk)]
+    if not np.array_equal(np.concatenate([np.empty(0, np.uint16), *streamed_sketch]), sk.sketch(samples)):
+        raise AssertionError(f"streamed sketch != whole for {samples.size} samples in chunks of {chunk}")
 
 
 if __name__ == "__main__":

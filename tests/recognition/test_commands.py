@@ -158,3 +158,21 @@ def test_recognize_unreadable_input_exits_non_zero(tmp_path):
     with pytest.raises(CommandError) as raised:
         _recognize(bad)
     assert raised.value.returncode == 1
+
+
+def test_sketch_tracks_sketches_a_catalog_ingested_before_sketches(formats):
+    from recognition.models import FrameSketch
+
+    results = _ingest(formats["wav"], formats["mp3"])
+    with_audio = Track.objects.get(pk=results[0]["track_id"])
+    without_audio = Track.objects.get(pk=results[1]["track_id"])
+    stored = {s.track_id: bytes(s.frames) for s in FrameSketch.objects.all()}
+    FrameSketch.objects.all().delete()  # as before migration 0007
+    without_audio.audio.delete(save=True)
+    out = StringIO()
+    call_command("sketch_tracks", stdout=out)
+    assert "sketched 1 track(s); 1 without stored audio" in out.getvalue()
+    assert bytes(FrameSketch.objects.get(track_id=with_audio.pk).frames) == stored[with_audio.pk]
+    assert not FrameSketch.objects.filter(track_id=without_audio.pk).exists()
+    call_command("sketch_tracks", stdout=(again := StringIO()))
+    assert "sketched 0 track(s)" in again.getvalue()

@@ -9,7 +9,8 @@ import pytest
 
 from recognition import arrays, matching
 from recognition import fingerprint as fp
-from recognition.identify import PAIR_SHARE, Identifier, ListeningSession, Votes
+from recognition import sketch as sk
+from recognition.identify import TRIPLET_SHARE, Identifier, ListeningSession, Votes
 from recognition.memory_index import MemoryIndex
 from tests import media
 
@@ -24,10 +25,16 @@ def songs():
 
 @pytest.fixture(scope="module")
 def engine(songs):
+    """The whole engine: landmarks and sketches (tests of one decision alone turn the others off)."""
     index = MemoryIndex()
     for seed, samples in songs.items():
-        index.add(seed, fp.fingerprint(samples))
-    return Identifier(lookup=index.lookup, track_frames=index.track_frames, track_count=index.track_count)
+        index.add(seed, fp.fingerprint(samples), sk.sketch(samples))
+    return Identifier(
+        lookup=index.lookup,
+        track_frames=index.track_frames,
+        track_count=index.track_count,
+        sketches=index.sketch_slices,
+    )
 
 
 def _add_noise(x, snr_db, seed):
@@ -274,7 +281,7 @@ def test_a_decision_on_triplets_spends_only_its_share_of_the_threshold(engine, s
     alone = matching.best_match(triplets, clip.n_frames, engine.track_frames, tracks=len(SEEDS))
     decided = engine.decide(Votes(matching.Hits.empty(), triplets), clip.n_frames, tests=1)
     assert decided.track_id == alone.track_id == 6
-    assert decided.log10_p == pytest.approx(alone.log10_p - np.log10(1 - PAIR_SHARE))
+    assert decided.log10_p == pytest.approx(alone.log10_p - np.log10(TRIPLET_SHARE))
 
 
 def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):

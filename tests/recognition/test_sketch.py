@@ -1,0 +1,159 @@
+"""Frame sketches alone and as the engine's third decision, on generated signals: no database."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from recognition import fingerprint as fp
+from recognition import sketch as sk
+from recognition.identify import SKETCH_SHARE, Identifier, ListeningSession
+from recognition.memory_index import MemoryIndex
+from tests import media
+
+RATE = media.ENGINE_RATE
+SEEDS = range(1, 9)
+
+
+@pytest.fixture(scope="module")
+def songs():
+    return {seed: media.to_engine_rate(media.synth_song(seed, 60)) for seed in SEEDS}
+
+
+@pytest.fixture(scope="module")
+def index(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples), sk.sketch(samples))
+    return index
+
+
+@pytest.fixture(scope="module")
+def engine(index):
+    return Identifier(
+        lookup=index.lookup,
+        track_frames=index.track_frames,
+        track_count=index.track_count,
+        sketches=index.sketch_slices,
+    )
+
+
+@pytest.mark.parametrize("chunk", [300, 8000 * 3 + 17])
+def test_streaming_gives_exactly_the_whole_sketch(songs, chunk):
+    whole = sk.sketch(songs[2])
+    stream = sk.StreamingSketch()
+    parts = [stream.push(songs[2][i : i + chunk]) for i in range(0, songs[2].size, chunk)]
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert whole.size == fp.spectrogram_db(songs[2]).shape[0]  # the fingerprint's frame grid
+
+
+def test_a_clip_agrees_with_its_source_at_its_offset_and_not_with_other_music(songs):
+    start_s = 21.37
+    clip = songs[3][int(start_s * RATE) : int((start_s + 1) * RATE)]
+    query = sk.query_sketch(clip)
+    own = sk.sketch(songs[3])
+    every_offset = np.lib.stride_tricks.sliding_window_view(own, query.n_frames + 3)
+    found = sk.align(query, every_offset)
+    best = int(np.argmin(found.log10_chance))
+    true_frame = start_s * fp.REFERENCE.frames_per_second
+    assert abs(best + found.offset_frames[best] - true_frame) <= 0.25
+    assert found.errors[best] / found.bits[best] < 0.15
+    # Another song's best of its ~7,000 alignments is as likely as chance makes the best of 7,000.
+    for seed in (1, 5, 8):
+        other = sk.align(query, np.lib.stride_tricks.sliding_window_view(sk.sketch(songs[seed]), query.n_frames + 3))
+        assert other.log10_chance.min() > -6 > found.log10_chance[best] + 6, (seed, other.log10_chance.min())
+
+
+def test_silence_quiet_noise_and_empty_bands_are_never_compared():
+    seconds = np.arange(3 * RATE) / RATE
+    silence = np.zeros(3 * RATE, np.float32)
+    dither = np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32) * 2**-16  # 16-bit noise
+    bass_only = (0.5 * np.sin(2 * np.pi * 110 * seconds)).astype(np.float32)  # nothing in 300-2000 Hz
+    for samples in (silence, dither, bass_only):
+        assert not sk.sketch(samples).any()
+        assert not sk.query_sketch(samples).usable
+    # Two of them agree perfectly bit for bit, and still no bit is counted.
+    found = sk.align(sk.query_sketch(silence), np.zeros((1, 100), np.uint16))
+    assert found.bits[0] == 0 and found.log10_chance[0] == 0
+
+
+def test_the_chance_level_is_a_binomial_tail_on_half_the_bits():
+    bits = np.array([160, 160, 480, 480, 480])
+    errors = np.array([0, 20, 100, 240, 300])
+    expected = stats.binom.logcdf(errors // 2, bits // 2, 0.5) / np.log(10)
+    expected[3:] = 0.0  # at or past chance: no evidence
+    assert sk.log10_chance(errors, bits) == pytest.approx(expected, abs=1e-6)
+    # Far past what floating point holds, the Chernoff bound takes over, never below the tail.
+    huge = sk.log10_chance(np.array([1000]), np.array([200_000]))[0]
+    assert np.isfinite(huge) and -100_000 * np.log10(2) <= huge < -20_000
+    assert sk.log10_chance(np.array([5]), np.array([0]))[0] == 0
+
+
+def test_memory_index_slices_pad_with_zeros_where_a_track_has_no_frames(index, songs):
+    frames = sk.sketch(songs[1])
+    slices = index.sketch_slices(np.array([1, 1, 99]), np.array([-3, frames.size - 2, 0]), 6)
+    assert np.array_equal(slices[0], np.r_[np.zeros(3, np.uint16), frames[:3]])
+    assert np.array_equal(slices[1], np.r_[frames[-2:], np.zeros(4, np.uint16)])
+    assert not slices[2].any()  # no such track
+
+
+def test_one_second_clips_are_decided_on_sketches_when_landmarks_are_too_few(engine, songs):
+    landmarks_only = replace(engine, sketches=None)
+    answered = {"with sketches": 0, "landmarks only": 0}
+    for seed in SEEDS:
+        for start_s in (3.3, 17.1, 31.7, 44.9, 52.2):
+            clip = songs[seed][int(start_s * RATE) : int((start_s + 1) * RATE)]
+            for kind, identifier in (("with sketches", engine), ("landmarks only", landmarks_only)):
+                match = identifier.identify(clip)
+                assert match is None or match.track_id == seed, (seed, start_s, kind)
+                if match is not None:
+                    answered[kind] += 1
+                    assert abs(match.offset_frames - start_s * fp.REFERENCE.frames_per_second) <= 1.5
+    # Synthetic songs leave empty bands in two frames of three (real music: 1 in 7,000), so a
+    # second of them gives ~160 bits, not ~480: fewer answers than real music, never wrong ones.
+    assert answered["with sketches"] >= answered["landmarks only"] + 10, answered
+
+
+def test_a_decision_on_sketches_counts_every_offset_track_shift_and_look(engine, songs):
+    start_s = 12.5
+    clip = songs[4][int(start_s * RATE) : int((start_s + 2) * RATE)]
+    query = sk.query_sketch(clip)
+    prints = fp.fingerprint(clip, engine.params)
+    votes = engine.votes(prints)
+    tests = 7
+    match = engine.check_sketches(
+        query, votes, pair_ranking=None, n_frames=prints.n_frames, tests=tests, tracks=len(SEEDS)
+    )
+    assert match is not None and match.track_id == 4
+    first = int(np.floor(match.offset_frames)) - 1
+    alone = sk.align(query, engine.sketches(np.array([4]), np.array([first]), query.n_frames + 3))
+    positions = engine.track_frames(np.array([4]))[0] + prints.n_frames
+    looks = len(SEEDS) * tests * sk.SKETCH.query_shifts / SKETCH_SHARE
+    assert match.log10_p == pytest.approx(alone.log10_chance[0] + np.log10(positions * looks))
+
+
+def test_unrelated_music_noise_and_silence_never_match_on_sketches(engine):
+    rng = np.random.default_rng(3)
+    for seed in range(200, 230):
+        song = media.to_engine_rate(media.synth_song(seed, 8))
+        for start_s in (0.5, 3.0, 6.0):
+            clip = song[int(start_s * RATE) : int((start_s + 1) * RATE)]
+            assert engine.identify(clip) is None, f"unrelated song {seed} at {start_s} s matched"
+    for length_s in (1, 2, 5):
+        assert engine.identify(rng.standard_normal(length_s * RATE).astype(np.float32) * 0.3) is None
+        assert engine.identify(np.zeros(length_s * RATE, np.float32)) is None
+
+
+def test_a_listening_session_answers_sooner_with_sketches(engine, songs):
+    heard = {}
+    for kind, identifier in (("with sketches", engine), ("landmarks only", replace(engine, sketches=None))):
+        session = ListeningSession(identifier)
+        clip = songs[6][int(40.1 * RATE) : int(52.1 * RATE)]
+        for i in range(0, clip.size, RATE // 4):
+            match = session.push(clip[i : i + RATE // 4])
+            if match is not None:
+                break
+        assert match is not None and match.track_id == 6
+        heard[kind] = session.heard_s
+    assert heard["with sketches"] <= heard["landmarks only"] - 1.0, heard
