@@ -65,8 +65,10 @@ class SketchParams:
     # 16 bits (17 bands): 2 bytes a frame keep the reference within the storage budget.
     bits: int = 16
     # A frame is usable only when every band of it and of the frame before carries energy: digital
-    # silence or an empty band gives bits that agree with any other silence. -110 dB (a full-scale
-    # sine in one bin = 0 dB) is ~10 dB above the noise of 16-bit audio in the narrowest band.
+    # silence or a band a codec emptied gives bits that agree with any other silence. -110 dB (a
+    # full-scale sine in one bin = 0 dB) is the rounding noise of 16-bit audio in the narrowest
+    # band (-111 dB measured; -108 dB for +-1 LSB dither): below it nothing is heard, and noise
+    # above it gives random bits, which agree with nothing.
     floor_db: float = -110.0
     # A query starts anywhere between two reference frames. Its sketch is taken at 4 sub-frame
     # shifts, so one of them lies within 1/8 frame (4 ms) of the reference's grid.

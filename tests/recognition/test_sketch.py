@@ -65,10 +65,10 @@ def test_a_clip_agrees_with_its_source_at_its_offset_and_not_with_other_music(so
         assert other.log10_chance.min() > -6 > found.log10_chance[best] + 6, (seed, other.log10_chance.min())
 
 
-def test_silence_quiet_noise_and_empty_bands_are_never_compared():
+def test_silence_noise_below_16_bit_resolution_and_empty_bands_are_never_compared():
     seconds = np.arange(3 * RATE) / RATE
     silence = np.zeros(3 * RATE, np.float32)
-    dither = np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32) * 2**-16  # 16-bit noise
+    dither = np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32) * 2**-16  # half an LSB
     bass_only = (0.5 * np.sin(2 * np.pi * 110 * seconds)).astype(np.float32)  # nothing in 300-2000 Hz
     for samples in (silence, dither, bass_only):
         assert not sk.sketch(samples).any()
