@@ -210,11 +210,12 @@ class Identifier:
         return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, strict=True)]
 
     def decide(
-        self, votes: Votes, n_frames: int, tests: int, query: sk.QuerySketch | None = None
+        self, votes: Votes, n_frames: int, tests: int, query: Callable[[], sk.QuerySketch] | None = None
     ) -> matching.Match | None:
         """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
         spending its share of the threshold, so that together they stay within the one bound;
-        when neither is sure and the clip's `query` sketch is given, the check on sketches."""
+        when neither is sure, the check on sketches of the clip's sketch, which `query` makes
+        (only then: most clips of a few seconds are decided on their pairs)."""
         tracks = self.track_count()
         pair_ranking = self.rank(votes.pairs, n_frames) if len(votes.pairs) else None
         if self.two_stage:
@@ -237,7 +238,7 @@ class Identifier:
         match = min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
         if match is None and query is not None and self.sketches is not None and self.two_stage:
             match = self.check_sketches(
-                query, votes, pair_ranking=pair_ranking, n_frames=n_frames, tests=tests, tracks=tracks
+                query(), votes, pair_ranking=pair_ranking, n_frames=n_frames, tests=tests, tracks=tracks
             )
         return match
 
@@ -293,8 +294,7 @@ class Identifier:
         tests = 1 + len(self.speed_variants) + prior_tests
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
-        query = sk.query_sketch(samples) if self.sketches is not None else None
-        match = self.decide(self.votes(clip), clip.n_frames, tests, query)
+        match = self.decide(self.votes(clip), clip.n_frames, tests, lambda: sk.query_sketch(samples))
         if match is not None or not self.speed_variants:
             return match
         # All variants in one lookup per stage: two more round trips, not eight.
@@ -461,8 +461,10 @@ class ListeningSession:
         self._pairs.append(pairs)
         self.looks += 1
         votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
-        query = sk.QuerySketch([np.concatenate(parts) for parts in self._sketches])
-        return engine.decide(votes, n_frames, max(self.looks, self._max_looks), query)
+        return engine.decide(votes, n_frames, max(self.looks, self._max_looks), self._query_sketch)
+
+    def _query_sketch(self) -> sk.QuerySketch:
+        return sk.QuerySketch([np.concatenate(parts) for parts in self._sketches])
 
     def finish(self) -> matching.Match | None:
         """Last chance when listening ends: everything heard, with the speed retries."""

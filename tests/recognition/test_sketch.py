@@ -157,3 +157,18 @@ def test_a_listening_session_answers_sooner_with_sketches(engine, songs):
         assert match is not None and match.track_id == 6
         heard[kind] = session.heard_s
     assert heard["with sketches"] <= heard["landmarks only"] - 1.0, heard
+
+
+def test_a_clip_is_sketched_only_when_its_landmarks_cannot_decide(engine, songs, monkeypatch):
+    made = []
+    real = sk.query_sketch
+    monkeypatch.setattr(sk, "query_sketch", lambda samples, *a: made.append(samples.size) or real(samples, *a))
+    assert engine.identify(songs[2][10 * RATE : 16 * RATE]).track_id == 2  # 6 s: pairs decide
+    assert made == []
+    short = next(
+        start_s
+        for start_s in np.arange(3.0, 50.0, 1.7)
+        if replace(engine, sketches=None).identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is None
+        and engine.identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is not None
+    )
+    assert made and made[-1] == RATE, short  # the second the landmarks left undecided was sketched
