@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 
 from recognition import audio, selectors, store
 from recognition.identify import Identifier
@@ -41,8 +41,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 @contextlib.contextmanager
-def local_copy(upload: UploadedFile) -> Iterator[Path]:
-    """Yield a path on local disk holding an uploaded file (ffmpeg reads files, not streams)."""
+def local_copy(upload: File) -> Iterator[Path]:
+    """Yield a path on local disk holding an uploaded or stored file (ffmpeg reads files, not
+    streams)."""
     if hasattr(upload, "temporary_file_path"):
         yield Path(upload.temporary_file_path())
         return
