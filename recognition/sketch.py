@@ -32,6 +32,8 @@ import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special
 
+from recognition.fingerprint import REFERENCE
+
 __all__ = [
     "SKETCH",
     "Alignments",
@@ -49,11 +51,11 @@ __all__ = [
 class SketchParams:
     """The sketch's settings; the comment by each value says why it is that value."""
 
-    # The fingerprint's grid (recognition/fingerprint.py): frame t of a sketch is the frame t
-    # that a vote's offset names, so an alignment found by the landmarks is checked as it is.
-    sample_rate_hz: int = 8000
-    fft_size: int = 512
-    hop_size: int = 256
+    # The fingerprint's grid: frame t of a sketch is the frame t that a vote's offset names, so an
+    # alignment found by the landmarks is checked as it is.
+    sample_rate_hz: int = REFERENCE.sample_rate_hz
+    fft_size: int = REFERENCE.fft_size
+    hop_size: int = REFERENCE.hop_size
     # Haitsma and Kalker's band, 300-2000 Hz, which phones, small speakers and codecs pass. On 1 s
     # clips of the benchmark (bit error rate at the true alignment, median, with their
     # differences of energies), 300-2000 Hz gave 0.042 clean, 0.157 at white noise +10 dB and

@@ -16,6 +16,7 @@ from catalog.demo import synth_song
 __all__ = [
     "ENGINE_RATE",
     "FILE_RATE",
+    "SONG_SEEDS",
     "encode",
     "ffmpeg",
     "played_faster",
@@ -28,6 +29,8 @@ __all__ = [
 
 ENGINE_RATE = 8000
 FILE_RATE = 22050
+# The synthetic catalog the engine's tests index (tests/recognition/conftest.py).
+SONG_SEEDS = range(1, 9)
 
 
 def to_engine_rate(samples: np.ndarray, rate: int = FILE_RATE) -> np.ndarray:

@@ -9,32 +9,12 @@ import pytest
 
 from recognition import arrays, matching
 from recognition import fingerprint as fp
-from recognition import sketch as sk
 from recognition.identify import TRIPLET_SHARE, Identifier, ListeningSession, Votes
 from recognition.memory_index import MemoryIndex
 from tests import media
 
 RATE = media.ENGINE_RATE
-SEEDS = range(1, 9)
-
-
-@pytest.fixture(scope="module")
-def songs():
-    return {seed: media.to_engine_rate(media.synth_song(seed, 60)) for seed in SEEDS}
-
-
-@pytest.fixture(scope="module")
-def engine(songs):
-    """The whole engine: landmarks and sketches (tests of one decision alone turn the others off)."""
-    index = MemoryIndex()
-    for seed, samples in songs.items():
-        index.add(seed, fp.fingerprint(samples), sk.sketch(samples))
-    return Identifier(
-        lookup=index.lookup,
-        track_frames=index.track_frames,
-        track_count=index.track_count,
-        sketches=index.sketch_slices,
-    )
+SEEDS = media.SONG_SEEDS
 
 
 def _add_noise(x, snr_db, seed):

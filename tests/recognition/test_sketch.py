@@ -8,35 +8,11 @@ from scipy import stats
 
 from recognition import fingerprint as fp
 from recognition import sketch as sk
-from recognition.identify import SKETCH_SHARE, Identifier, ListeningSession
-from recognition.memory_index import MemoryIndex
+from recognition.identify import SKETCH_SHARE, ListeningSession
 from tests import media
 
 RATE = media.ENGINE_RATE
-SEEDS = range(1, 9)
-
-
-@pytest.fixture(scope="module")
-def songs():
-    return {seed: media.to_engine_rate(media.synth_song(seed, 60)) for seed in SEEDS}
-
-
-@pytest.fixture(scope="module")
-def index(songs):
-    index = MemoryIndex()
-    for seed, samples in songs.items():
-        index.add(seed, fp.fingerprint(samples), sk.sketch(samples))
-    return index
-
-
-@pytest.fixture(scope="module")
-def engine(index):
-    return Identifier(
-        lookup=index.lookup,
-        track_frames=index.track_frames,
-        track_count=index.track_count,
-        sketches=index.sketch_slices,
-    )
+SEEDS = media.SONG_SEEDS
 
 
 @pytest.mark.parametrize("chunk", [300, 8000 * 3 + 17])

@@ -1,0 +1,34 @@
+"""Engine fixtures shared by the engine's test modules: synthetic songs and the whole engine on them."""
+
+import pytest
+
+from recognition import fingerprint as fp
+from recognition import sketch as sk
+from recognition.identify import Identifier
+from recognition.memory_index import MemoryIndex
+from tests import media
+
+
+@pytest.fixture(scope="module")
+def songs():
+    return {seed: media.to_engine_rate(media.synth_song(seed, 60)) for seed in media.SONG_SEEDS}
+
+
+@pytest.fixture(scope="module")
+def index(songs):
+    """The songs' landmarks and sketches in memory."""
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples), sk.sketch(samples))
+    return index
+
+
+@pytest.fixture(scope="module")
+def engine(index):
+    """The whole engine: landmarks and sketches (tests of one decision alone turn the others off)."""
+    return Identifier(
+        lookup=index.lookup,
+        track_frames=index.track_frames,
+        track_count=index.track_count,
+        sketches=index.sketch_slices,
+    )
