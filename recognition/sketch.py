@@ -204,23 +204,30 @@ class Alignments:
 def align(query: QuerySketch, references: np.ndarray, params: SketchParams = SKETCH) -> Alignments:
     """Compare a clip with each row of `references` (stretches of tracks' sketches, 0 where a
     track has no frame) at every offset the rows leave room for and every sub-frame shift, and
-    return each row's alignment least likely by chance."""
+    return each row's alignment least likely by chance.
+
+    All shifts are compared at once; each row's best offset and shift is the one whose agreement
+    stands most standard deviations above chance, and only that one's exact tail is computed.
+    """
     references = np.atleast_2d(np.asarray(references, dtype=np.uint16))
     rows = references.shape[0]
-    best = Alignments(np.zeros(rows), np.zeros(rows), np.zeros(rows, np.int64), np.zeros(rows, np.int64))
+    width = max(frames.size for frames in query.shifts)
+    if width == 0 or width > references.shape[1]:
+        return Alignments(np.zeros(rows), np.zeros(rows), np.zeros(rows, np.int64), np.zeros(rows, np.int64))
+    clip = np.zeros((len(query.shifts), width), np.uint16)  # shifts padded with unusable frames
     for shift, frames in enumerate(query.shifts):
-        if frames.size == 0 or frames.size > references.shape[1] or not frames.any():
-            continue
-        windows = sliding_window_view(references, frames.size, axis=1)  # (rows, offsets, frames)
-        compared = (frames != 0) & (windows != 0)
-        errors = np.where(compared, np.bitwise_count(windows ^ frames), 0).sum(axis=2, dtype=np.int64)
-        bits = compared.sum(axis=2) * params.bits
-        chance = log10_chance(errors, bits, params)
-        offset = np.argmin(chance, axis=1)
-        pick = np.arange(rows), offset
-        better = chance[pick] < best.log10_chance
-        best.offset_frames[better] = offset[better] - shift / params.query_shifts
-        best.log10_chance[better] = chance[pick][better]
-        best.bits[better] = bits[pick][better]
-        best.errors[better] = errors[pick][better]
-    return best
+        clip[shift, : frames.size] = frames
+    windows = sliding_window_view(references, width, axis=1)[:, :, None, :]  # (rows, offsets, 1, frames)
+    compared = (clip != 0) & (windows != 0)  # (rows, offsets, shifts, frames)
+    errors = np.where(compared, np.bitwise_count(windows ^ clip), 0).sum(axis=3, dtype=np.int64)
+    bits = compared.sum(axis=3, dtype=np.int64) * params.bits
+    strength = (bits / 2 - errors) / np.sqrt(np.maximum(bits, 1))
+    best = strength.reshape(rows, -1).argmax(axis=1)
+    offset, shift = np.unravel_index(best, strength.shape[1:])
+    pick = np.arange(rows), offset, shift
+    return Alignments(
+        offset_frames=offset - shift / params.query_shifts,
+        log10_chance=log10_chance(errors[pick], bits[pick], params),
+        bits=bits[pick],
+        errors=errors[pick],
+    )

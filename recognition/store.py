@@ -339,10 +339,15 @@ def _pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
 # substring() reads only the TOAST chunks of the slice asked for: a check reads a few hundred
 # bytes of each track it looks at, however long the track.
 _SKETCH_DTYPE = np.dtype("<u2")
+# One row back for all slices: their request numbers, lengths and bytes end to end (a row per
+# slice, and psycopg2's adaptation of Python lists, cost 8.7 ms of Python for the 273 slices of
+# a 1 s clip, where the statement runs in 2 ms).
 _SKETCH_SLICES_SQL = (
-    "SELECT h.row, substring(s.frames FROM h.first * 2 + 1 FOR h.frames * 2) "
+    "SELECT array_agg(h.row ORDER BY h.row), array_agg(octet_length(x.part) ORDER BY h.row), "
+    "string_agg(x.part, ''::bytea ORDER BY h.row) "
     "FROM unnest(%s::int4[], %s::int8[], %s::int4[], %s::int4[]) AS h(row, track_id, first, frames) "
-    "JOIN recognition_framesketch AS s ON s.track_id = h.track_id"
+    "JOIN recognition_framesketch AS s ON s.track_id = h.track_id "
+    "CROSS JOIN LATERAL (SELECT substring(s.frames FROM h.first * 2 + 1 FOR h.frames * 2) AS part) AS x"
 )
 
 
@@ -369,15 +374,19 @@ def sketch_slices(track_ids: np.ndarray, first_frames: np.ndarray, n_frames: int
         cursor.execute(
             _SKETCH_SLICES_SQL,
             [
-                wanted.tolist(),
-                np.asarray(track_ids, np.int64)[wanted].tolist(),
-                (first[wanted] + skip[wanted]).tolist(),
-                (n_frames - skip[wanted]).tolist(),
+                _array_literal(wanted),
+                _array_literal(np.asarray(track_ids, np.int64)[wanted]),
+                _array_literal(first[wanted] + skip[wanted]),
+                _array_literal(n_frames - skip[wanted]),
             ],
         )
-        for row, value in cursor.fetchall():
-            frames = np.frombuffer(bytes(value), _SKETCH_DTYPE)
-            out[row, skip[row] : skip[row] + frames.size] = frames
+        rows, lengths, data = cursor.fetchone()
+    if not rows:
+        return out
+    frames = np.frombuffer(bytes(data), _SKETCH_DTYPE)
+    ends = np.cumsum(np.asarray(lengths, np.int64) // 2)
+    for row, end, count in zip(rows, ends.tolist(), (np.asarray(lengths) // 2).tolist(), strict=True):
+        out[row, skip[row] : skip[row] + count] = frames[end - count : end]
     return out
 
 
