@@ -16,8 +16,10 @@ track among the first few as often as pairs do.
 
 When neither decision clears the bound (a clip of a second or two, or a noisy one), the
 alignments the votes propose are checked against the tracks' frame sketches
-(recognition/sketch.py): 16 bits a frame of spectral shape, hundreds of bits a second, where the
-landmarks give a few dozen peaks. That third decision has its own share of the threshold too.
+(recognition/sketch.py, recognition/sketch_check.py): 16 bits a frame of spectral shape, hundreds
+of bits a second, where the landmarks give a few dozen peaks. That third decision has its own
+share of the threshold too. Audio that arrives in pieces is identified by
+recognition/listening.py, which takes the same decisions on all it has heard so far.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from recognition import arrays, matching
+from recognition import arrays, matching, sketch_check
 from recognition import fingerprint as fp
 from recognition import sketch as sk
 
@@ -37,7 +39,6 @@ __all__ = [
     "SPEED_VARIANTS",
     "TRIPLET_SHARE",
     "Identifier",
-    "ListeningSession",
     "Timeline",
     "Votes",
 ]
@@ -79,22 +80,9 @@ PAIR_SHARE = 0.7
 TRIPLET_SHARE = 0.2
 SKETCH_SHARE = 0.1
 
-# Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
-# so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
-# best window of pair votes, then the (track, offset) cells with the most triplet votes, then
-# those with the most pair votes (identify._proposed_alignments). 8,192
-# frames cover every cell of a 1 s clip's triplet votes on the benchmark (median 48 cells, at most
-# 247) and the ~50 strongest of a 5 s clip's. In 1 s clean clips that stage 1 ranks wrongly, the
-# true track's best window of triplets was a repeated passage; its true cell had a vote too.
-SKETCH_FRAMES = 8192
-
 LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (hashes, track ids, offsets)
 Lookup = Callable[..., LookupRows]  # (hashes, tracks=None): rows with those hashes (in those tracks)
 TrackFrames = Callable[[np.ndarray], np.ndarray]
-# (track ids, first frames, frame count) -> uint16 array (tracks, frame count): each track's
-# sketch from its first frame on, 0 where it has no frame (before its start, past its end, none
-# stored).
-SketchSlices = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 def _rows(result) -> LookupRows:
@@ -130,7 +118,7 @@ class Identifier:
     lookup: Lookup
     track_frames: TrackFrames
     track_count: Callable[[], int] = lambda: 0  # tracks that can match (0: count those with votes)
-    sketches: SketchSlices | None = None  # None: no decision on sketches
+    sketches: sketch_check.SketchSlices | None = None  # None: no decision on sketches
     params: fp.FingerprintParams = fp.QUERY
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
     speed_variants: tuple[float, ...] = SPEED_VARIANTS
@@ -252,37 +240,20 @@ class Identifier:
         tests: int,
         tracks: int,
     ) -> matching.Match | None:
-        """Check the alignments the votes propose against the tracks' sketches (SKETCH_FRAMES);
-        return the one least likely by chance if it clears SKETCH_SHARE of the bound.
-
-        The bound counts every offset of the track and every sub-frame shift, as if all had been
-        compared, and every track of the catalog: which few were compared does not matter.
-        """
-        if self.sketches is None or not query.usable:
+        """The decision on sketches (recognition/sketch_check.py), with SKETCH_SHARE of the bound."""
+        if self.sketches is None:
             return None
-        track_ids, diffs = _proposed_alignments(votes, pair_ranking, SKETCH_FRAMES // max(query.n_frames, 1))
-        if track_ids.size == 0:
-            return None
-        ranking = votes.triplet_ranking
-        voted = ranking.track_ids.size if ranking is not None else arrays.distinct(votes.triplets.track_ids).size
-        # A vote's difference is a whole frame within +-1 of the true one, which is fractional:
-        # the clip's frame 0 may sit 1 frame before to 2 after it (shifts add up to 3/4 frame).
-        first = diffs - 1
-        alignments = sk.align(query, self.sketches(track_ids, first, query.n_frames + 3))
-        positions = np.maximum(self.track_frames(track_ids), 1) + max(n_frames, 1)
-        looks = max(voted, tracks, 1) * max(tests, 1) * sk.SKETCH.query_shifts / SKETCH_SHARE
-        log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
-        best = int(np.argmin(log10_p))
-        if log10_p[best] > np.log10(self.match_params.max_false_match_rate):
-            return None
-        return matching.Match(
-            track_id=int(track_ids[best]),
-            offset_frames=float(first[best] + alignments.offset_frames[best]),
-            score=int(alignments.bits[best] - alignments.errors[best]),
-            log10_p=float(log10_p[best]),
-            first_frame=0,
-            last_frame=query.n_frames,
-            candidates=voted,
+        return sketch_check.check(
+            query,
+            votes,
+            sketches=self.sketches,
+            track_frames=self.track_frames,
+            pair_ranking=pair_ranking,
+            n_frames=n_frames,
+            tests=tests,
+            tracks=tracks,
+            share=SKETCH_SHARE,
+            max_false_match_rate=self.match_params.max_false_match_rate,
         )
 
     def identify(self, samples: np.ndarray, *, prior_tests: int = 0) -> matching.Match | None:
@@ -375,99 +346,3 @@ class Identifier:
             params=self.match_params,
         )
         return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)
-
-
-def _proposed_alignments(
-    votes: Votes, pair_ranking: matching.Ranking | None, count: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Up to `count` (track, offset difference) cells worth a check on sketches, most likely first:
-    the best window of each candidate's pair votes, the cells with the most triplet votes, then
-    the cells with the most pair votes (a pair is ~10 bits likelier by chance than a triplet)."""
-    keys = []
-    if pair_ranking is not None:
-        keys.append(_cell_keys(pair_ranking.track_ids, pair_ranking.best_diff))
-    for hits in (votes.triplets, votes.pairs):
-        if len(hits):
-            cells = np.sort(_cell_keys(hits.track_ids, np.rint(hits.db_offsets - hits.query_offsets)))
-            starts = arrays.run_starts(cells)
-            counts = np.diff(np.r_[starts, cells.size])
-            keys.append(cells[starts][np.argsort(-counts, kind="stable")])
-    if not keys:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    ordered = np.concatenate(keys)
-    # Each cell once, where it first appears (a candidate's best window is also a voted cell).
-    by_value = np.argsort(ordered, kind="stable")
-    first_seen = by_value[arrays.run_starts(ordered[by_value])]
-    chosen = ordered[np.sort(first_seen)[:count]]
-    return chosen >> 32, (chosen & 0xFFFFFFFF) - (1 << 31)
-
-
-def _cell_keys(track_ids: np.ndarray, diffs: np.ndarray) -> np.ndarray:
-    """One int64 per (track, offset difference) cell."""
-    return (np.asarray(track_ids, np.int64) << 32) | (np.asarray(diffs, np.int64) + (1 << 31))
-
-
-class ListeningSession:
-    """Identify audio that arrives in pieces (a microphone), answering as soon as it is sure.
-
-    Each `push` fingerprints and sketches only the new audio and looks up only the new
-    triplets; candidates are chosen on all triplet votes so far. The new pairs are looked up in
-    the candidates (and, when a new candidate appears, all pairs heard so far in it), and the
-    decision is re-taken on all votes so far. Every decision counts as one more test in the false-match bound, so
-    listening longer never makes a wrong answer more likely than the threshold allows.
-    """
-
-    def __init__(self, engine: Identifier, *, max_looks: int = 100):
-        self.engine = engine
-        self._stream = fp.StreamingFingerprinter(engine.params)
-        shifts = sk.SKETCH.query_shifts
-        self._sketch_streams = [
-            sk.StreamingSketch(skip_samples=s * sk.SKETCH.hop_size // shifts) for s in range(shifts)
-        ]
-        self._sketches: list[list[np.ndarray]] = [[] for _ in range(shifts)]
-        self._triplet_hits = matching.Hits.empty()  # every triplet vote so far
-        self._pairs: list[fp.Fingerprints] = []
-        self._pair_hits: list[matching.Hits] = []
-        self._tracks = np.empty(0, np.int64)  # tracks whose pair votes are kept (two stages)
-        self._samples: list[np.ndarray] = []
-        self.looks = 0
-        self._max_looks = max_looks
-
-    @property
-    def heard_s(self) -> float:
-        return sum(s.size for s in self._samples) / self.engine.params.sample_rate_hz
-
-    def push(self, samples: np.ndarray) -> matching.Match | None:
-        """Add audio; return a match once the evidence is enough, else None."""
-        self._samples.append(np.asarray(samples, dtype=np.float32))
-        pairs, triplets = self._stream.push(samples).split()
-        for stream, sketches in zip(self._sketch_streams, self._sketches, strict=True):
-            sketches.append(stream.push(samples))
-        n_frames = self._stream.n_frames
-        engine = self.engine
-        ranking = None
-        if not engine.two_stage:
-            self._pair_hits += engine.lookup_hits([pairs])
-        else:
-            self._triplet_hits = matching.Hits.concatenate([self._triplet_hits, *engine.lookup_hits([triplets])])
-            ranking = engine.rank(self._triplet_hits, n_frames)
-            chosen = engine.choose(self._triplet_hits, n_frames, ranking=ranking)
-            fresh = np.setdiff1d(chosen, self._tracks)
-            if fresh.size and self._pairs:
-                heard = fp.merge_fingerprints(self._pairs, 0)
-                self._pair_hits += engine.lookup_hits([heard], fresh)
-            self._tracks = np.union1d(self._tracks, fresh)
-            self._pair_hits += engine.lookup_hits([pairs], self._tracks)
-        self._pairs.append(pairs)
-        self.looks += 1
-        votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
-        return engine.decide(votes, n_frames, max(self.looks, self._max_looks), self._query_sketch)
-
-    def _query_sketch(self) -> sk.QuerySketch:
-        return sk.QuerySketch([np.concatenate(parts) for parts in self._sketches])
-
-    def finish(self) -> matching.Match | None:
-        """Last chance when listening ends: everything heard, with the speed retries."""
-        if not self._samples:
-            return None
-        return self.engine.identify(np.concatenate(self._samples), prior_tests=max(self.looks, self._max_looks))

@@ -12,7 +12,8 @@ with atheris.instrument_imports():
     from catalog.demo import synth_song
     from recognition import fingerprint as fp
     from recognition import limits
-    from recognition.identify import Identifier, ListeningSession
+    from recognition.identify import Identifier
+    from recognition.listening import ListeningSession
     from recognition.memory_index import MemoryIndex
 
 INDEX = MemoryIndex()

@@ -9,7 +9,8 @@ import pytest
 
 from recognition import arrays, matching
 from recognition import fingerprint as fp
-from recognition.identify import TRIPLET_SHARE, Identifier, ListeningSession, Votes
+from recognition.identify import TRIPLET_SHARE, Identifier, Votes
+from recognition.listening import ListeningSession
 from recognition.memory_index import MemoryIndex
 from tests import media
 

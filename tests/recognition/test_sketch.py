@@ -8,7 +8,8 @@ from scipy import stats
 
 from recognition import fingerprint as fp
 from recognition import sketch as sk
-from recognition.identify import SKETCH_SHARE, ListeningSession
+from recognition.identify import SKETCH_SHARE
+from recognition.listening import ListeningSession
 from tests import media
 
 RATE = media.ENGINE_RATE

@@ -1,0 +1,112 @@
+"""The third decision: the alignments a clip's votes propose, checked against frame sketches.
+
+Taken only when the calibrated decisions on pairs and on triplets both fail (a clip of a second
+or two, or a noisy one): recognition/identify.py calls `check` with the votes it already has.
+No Django: the sketches are read through the `SketchSlices` function the caller passes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from recognition import arrays, matching
+from recognition import sketch as sk
+
+if TYPE_CHECKING:
+    from recognition.identify import Votes
+
+__all__ = ["SKETCH_FRAMES", "SketchSlices", "check", "proposed_alignments"]
+
+# Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
+# so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
+# best window of pair votes, then the (track, offset) cells with the most triplet votes, then
+# those with the most pair votes (`proposed_alignments`). 8,192
+# frames cover every cell of a 1 s clip's triplet votes on the benchmark (median 48 cells, at most
+# 247) and the ~50 strongest of a 5 s clip's. In 1 s clean clips that stage 1 ranks wrongly, the
+# true track's best window of triplets was a repeated passage; its true cell had a vote too.
+SKETCH_FRAMES = 8192
+
+# (track ids, first frames, frame count) -> uint16 array (tracks, frame count): each track's
+# sketch from its first frame on, 0 where it has no frame (before its start, past its end, none
+# stored).
+SketchSlices = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def check(
+    query: sk.QuerySketch,
+    votes: Votes,
+    *,
+    sketches: SketchSlices,
+    track_frames: Callable[[np.ndarray], np.ndarray],
+    pair_ranking: matching.Ranking | None,
+    n_frames: int,
+    tests: int,
+    tracks: int,
+    share: float,
+    max_false_match_rate: float,
+) -> matching.Match | None:
+    """Check the alignments the votes propose against the tracks' sketches (SKETCH_FRAMES);
+    return the one least likely by chance if it clears its `share` of the bound.
+
+    The bound counts every offset of the track and every sub-frame shift, as if all had been
+    compared, and every track of the catalog: which few were compared does not matter.
+    """
+    if not query.usable:
+        return None
+    track_ids, diffs = proposed_alignments(votes, pair_ranking, SKETCH_FRAMES // max(query.n_frames, 1))
+    if track_ids.size == 0:
+        return None
+    ranking = votes.triplet_ranking
+    voted = ranking.track_ids.size if ranking is not None else arrays.distinct(votes.triplets.track_ids).size
+    # A vote's difference is a whole frame within +-1 of the true one, which is fractional:
+    # the clip's frame 0 may sit 1 frame before to 2 after it (shifts add up to 3/4 frame).
+    first = diffs - 1
+    alignments = sk.align(query, sketches(track_ids, first, query.n_frames + 3))
+    positions = np.maximum(track_frames(track_ids), 1) + max(n_frames, 1)
+    looks = max(voted, tracks, 1) * max(tests, 1) * sk.SKETCH.query_shifts / share
+    log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
+    best = int(np.argmin(log10_p))
+    if log10_p[best] > np.log10(max_false_match_rate):
+        return None
+    return matching.Match(
+        track_id=int(track_ids[best]),
+        offset_frames=float(first[best] + alignments.offset_frames[best]),
+        score=int(alignments.bits[best] - alignments.errors[best]),
+        log10_p=float(log10_p[best]),
+        first_frame=0,
+        last_frame=query.n_frames,
+        candidates=voted,
+    )
+
+
+def proposed_alignments(
+    votes: Votes, pair_ranking: matching.Ranking | None, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `count` (track, offset difference) cells worth a check on sketches, most likely first:
+    the best window of each candidate's pair votes, the cells with the most triplet votes, then
+    the cells with the most pair votes (a pair is ~10 bits likelier by chance than a triplet)."""
+    keys = []
+    if pair_ranking is not None:
+        keys.append(_cell_keys(pair_ranking.track_ids, pair_ranking.best_diff))
+    for hits in (votes.triplets, votes.pairs):
+        if len(hits):
+            cells = np.sort(_cell_keys(hits.track_ids, np.rint(hits.db_offsets - hits.query_offsets)))
+            starts = arrays.run_starts(cells)
+            counts = np.diff(np.r_[starts, cells.size])
+            keys.append(cells[starts][np.argsort(-counts, kind="stable")])
+    if not keys:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    ordered = np.concatenate(keys)
+    # Each cell once, where it first appears (a candidate's best window is also a voted cell).
+    by_value = np.argsort(ordered, kind="stable")
+    first_seen = by_value[arrays.run_starts(ordered[by_value])]
+    chosen = ordered[np.sort(first_seen)[:count]]
+    return chosen >> 32, (chosen & 0xFFFFFFFF) - (1 << 31)
+
+
+def _cell_keys(track_ids: np.ndarray, diffs: np.ndarray) -> np.ndarray:
+    """One int64 per (track, offset difference) cell."""
+    return (np.asarray(track_ids, np.int64) << 32) | (np.asarray(diffs, np.int64) + (1 << 31))
