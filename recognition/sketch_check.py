@@ -18,12 +18,12 @@ from recognition import sketch as sk
 if TYPE_CHECKING:
     from recognition.identify import Votes
 
-__all__ = ["SKETCH_FRAMES", "SketchSlices", "check", "proposed_alignments"]
+__all__ = ["SKETCH_FRAMES", "SketchSlices", "check"]
 
 # Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
 # so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
 # best window of pair votes, then the (track, offset) cells with the most triplet votes, then
-# those with the most pair votes (`proposed_alignments`). 8,192
+# those with the most pair votes (`_proposed_alignments`). 8,192
 # frames cover every cell of a 1 s clip's triplet votes on the benchmark (median 48 cells, at most
 # 247) and the ~50 strongest of a 5 s clip's. In 1 s clean clips that stage 1 ranks wrongly, the
 # true track's best window of triplets was a repeated passage; its true cell had a vote too.
@@ -56,7 +56,7 @@ def check(
     """
     if not query.usable:
         return None
-    track_ids, diffs = proposed_alignments(votes, pair_ranking, SKETCH_FRAMES // max(query.n_frames, 1))
+    track_ids, diffs = _proposed_alignments(votes, pair_ranking, SKETCH_FRAMES // max(query.n_frames, 1))
     if track_ids.size == 0:
         return None
     ranking = votes.triplet_ranking
@@ -82,7 +82,7 @@ def check(
     )
 
 
-def proposed_alignments(
+def _proposed_alignments(
     votes: Votes, pair_ranking: matching.Ranking | None, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to `count` (track, offset difference) cells worth a check on sketches, most likely first:
