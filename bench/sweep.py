@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--conditions", default=",".join(query_set.CONDITIONS))
     parser.add_argument("--lengths", default=None, help="query lengths in seconds, e.g. 1,2 (default: all)")
     parser.add_argument("--no-sketches", action="store_true", help="decide on landmarks alone (no sketch check)")
+    parser.add_argument("--no-smoothed-retry", action="store_true", help="no retry on the spectrogram smoothed in time")
     parser.add_argument(
         "--candidates",
         action="store_true",
@@ -100,6 +101,8 @@ def main() -> None:
         options["retry_triplet_fan_out"] = args.retry_fan_out
     if args.retry_shifts is not None:
         options["retry_shifts"] = args.retry_shifts
+    if args.no_smoothed_retry:
+        options["smoothed_params"] = None
     if args.variants is not None:
         options["speed_variants"] = tuple(float(v) for v in args.variants.split(",") if v)
     # Rows the lookups return for each 5 s query: what the database must read. Lookups in every

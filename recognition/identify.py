@@ -1,4 +1,4 @@
-"""Identification: fingerprints of a clip + a hash lookup -> Match, with retries for speed changes.
+"""Identification: fingerprints of a clip + a hash lookup -> Match, with retries for noise and speed.
 
 The engine's entry point for callers that hold a lookup (the PostgreSQL store in the portal, an
 in-memory index in the benchmark and the tests). No Django: the lookup, the track lengths and
@@ -18,8 +18,11 @@ When neither decision clears the bound (a clip of a second or two, or a noisy on
 alignments the votes propose are checked against the tracks' frame sketches
 (recognition/sketch.py, recognition/sketch_check.py): 16 bits a frame of spectral shape, hundreds
 of bits a second, where the landmarks give a few dozen peaks. That third decision has its own
-share of the threshold too. Audio that arrives in pieces is identified by
-recognition/listening.py, which takes the same decisions on all it has heard so far.
+share of the threshold too. A clip that finds no match as heard is tried again with its peaks
+picked on its spectrogram smoothed in time (fp.QUERY_SMOOTHED: broadband noise hides fewer of
+them), in the tracks stage 1 chose, then as if played at other speeds. Audio that arrives in
+pieces is identified by recognition/listening.py, which takes the same decisions on all it has
+heard so far.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
 # was the slowest part of the slowest queries (those that find no match as heard). In the sweep
 # (bench/results/sweep_retry_fanout.txt) 6 changed no answer and 4 lost one white -10 dB clip.
 # In the full sweep 5 lost 8 of 3,250 clips for 13 % off the p95 at 10^8 triplet rows, still
-# over 150 ms (bench/results/sweep_retry_fanout5.txt, growth_retry_fanout_trial.json).
+# over 150 ms (bench/results/sweep_retry_fanout5.txt, growth_retry_fanout_trial.json). The retry
+# smoothed in time takes 6 too: 565 of 800 fresh clips right against 564 with 8
+# (bench/results/study_noise_smoothing.txt).
 RETRY_TRIPLET_FAN_OUT = 6
 
 # Sub-frame shifts a speed retry hashes (of the query's `shifts`). Both: with one, a never-seen
@@ -100,6 +105,7 @@ class Votes:
     pairs: matching.Hits
     triplets: matching.Hits
     triplet_ranking: matching.Ranking | None = None  # of `triplets`; None: rank them when deciding
+    candidates: np.ndarray | None = None  # the tracks stage 1 chose (None: one stage)
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class Identifier:
     candidates: int = CANDIDATES
     retry_triplet_fan_out: int = RETRY_TRIPLET_FAN_OUT
     retry_shifts: int = RETRY_SHIFTS
+    smoothed_params: fp.FingerprintParams | None = fp.QUERY_SMOOTHED  # None: no retry smoothed in time
 
     @property
     def two_stage(self) -> bool:
@@ -135,9 +142,17 @@ class Identifier:
     @property
     def retry_params(self) -> fp.FingerprintParams:
         """The fingerprint of a clip retried at another speed: fewer triplets."""
-        if self.params.triplet_fan_out is None or self.params.triplet_fan_out <= self.retry_triplet_fan_out:
-            return self.params
-        return replace(self.params, triplet_fan_out=self.retry_triplet_fan_out)
+        return self._fewer_triplets(self.params)
+
+    @property
+    def smoothed_retry_params(self) -> fp.FingerprintParams | None:
+        """The fingerprint of a clip retried smoothed in time: fewer triplets too."""
+        return None if self.smoothed_params is None else self._fewer_triplets(self.smoothed_params)
+
+    def _fewer_triplets(self, params: fp.FingerprintParams) -> fp.FingerprintParams:
+        if params.triplet_fan_out is None or params.triplet_fan_out <= self.retry_triplet_fan_out:
+            return params
+        return replace(params, triplet_fan_out=self.retry_triplet_fan_out)
 
     def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> Votes:
         """Look up a clip's hashes in two stages and pair the rows with its offsets.
@@ -195,7 +210,7 @@ class Identifier:
             for hits, clip, ranking in zip(triplet_hits, clips, rankings, strict=True)
         ]
         pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)))
-        return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, strict=True)]
+        return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
 
     def decide(
         self, votes: Votes, n_frames: int, tests: int, query: Callable[[], sk.QuerySketch] | None = None
@@ -257,18 +272,43 @@ class Identifier:
         )
 
     def identify(self, samples: np.ndarray, *, prior_tests: int = 0) -> matching.Match | None:
-        """Return the match for a clip, trying the speed variants only when it fails as heard.
+        """Return the match for a clip, trying the retries only when it fails as heard: first its
+        peaks picked again on its spectrogram smoothed in time (noise), then the speed variants.
 
         `prior_tests` counts decisions already taken on the same audio (a listening session), so
         the false-match bound covers them all.
         """
-        tests = 1 + len(self.speed_variants) + prior_tests
+        smoothed = self.smoothed_retry_params
+        tests = 1 + (smoothed is not None) + len(self.speed_variants) + prior_tests
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
-        match = self.decide(self.votes(clip), clip.n_frames, tests, lambda: sk.query_sketch(samples))
-        if match is not None or not self.speed_variants:
-            return match
-        # All variants in one lookup per stage: two more round trips, not eight.
+        votes = self.votes(clip)
+        match = self.decide(votes, clip.n_frames, tests, lambda: sk.query_sketch(samples))
+        if match is None and smoothed is not None:
+            match = self._smoothed_retry(samples, smoothed, votes.candidates, tests)
+        if match is None and self.speed_variants:
+            match = self._speed_retry(peaks, tests)
+        return match
+
+    def _smoothed_retry(
+        self, samples: np.ndarray, params: fp.FingerprintParams, candidates: np.ndarray | None, tests: int
+    ) -> matching.Match | None:
+        """The clip's peaks picked on its spectrogram smoothed in time, where broadband noise
+        hides fewer of them, looked up in the tracks stage 1 chose for the clip as heard: the
+        true track is nearly always among them, what failed was the decision, and a lookup in a
+        few tracks costs the same however large the catalog. Decided on pairs and triplets: the
+        sketches were checked as heard, and the clip's sketch does not change with smoothing."""
+        clip = fp.fingerprint(samples, params)
+        if candidates is None:  # one stage: pairs in every track
+            votes = self.votes(clip)
+        else:
+            hits = self.lookup_hits([clip], candidates)[0]
+            triplet = fp.is_triplet(hits.hashes)
+            votes = Votes(hits.select(~triplet), hits.select(triplet))
+        return self.decide(votes, clip.n_frames, tests)
+
+    def _speed_retry(self, peaks: fp.Constellation, tests: int) -> matching.Match | None:
+        """The clip as if played at each of `speed_variants`, all in one lookup per stage."""
         factors = self.speed_variants
         retry = self.retry_params
         moved = fp.Constellation(peaks.peaks[: self.retry_shifts], peaks.n_frames)

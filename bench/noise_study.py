@@ -1,0 +1,156 @@
+"""Study of the smoothed retry on fresh clips: the engine with and without it, cell by cell.
+
+    .venv/bin/python bench/noise_study.py --clips 80 --unknown 600
+    .venv/bin/python bench/noise_study.py --variants plain,retry:1-2-1,always:1-3-1
+
+The clips are new ones, not the benchmark's query files: random places in the catalog's tracks
+(weighted by length, so long quiet passages count as often as they occur), distorted here with
+bench/distortions.py, plus never-indexed and never-seen clips for false matches. An in-memory
+index, as in bench/sweep.py. Variants: `plain` (no smoothed retry), `retry:W` (the retry's
+spectrogram smoothed in time with weights W, e.g. 1-2-1: the engine's) and `always:W` (every
+clip's peaks picked on the smoothed spectrogram, no retry); `:name=value` after W changes one
+more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`). For choosing, not for quoting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import corpus  # noqa: E402
+import distortions  # noqa: E402
+import versions  # noqa: E402
+
+from recognition import fingerprint as fp  # noqa: E402
+from recognition import sketch as sk  # noqa: E402
+from recognition.identify import Identifier  # noqa: E402
+from recognition.memory_index import MemoryIndex  # noqa: E402
+
+RATE = fp.QUERY.sample_rate_hz
+CELLS = "white0:5,white-5:5,white0:2,white+10:1,clean:1,room:2,music0:3,phone:2,speed+2:2,speed-2:3"
+
+
+def distort(condition: str, track: np.ndarray, start: int, n: int, rng, manifest: dict) -> np.ndarray:
+    """`n` samples of `track` from `start`, distorted as the benchmark's conditions do."""
+    x = track[start : start + n]
+    if condition == "clean":
+        return x
+    if condition.startswith("white"):
+        return distortions.add_noise(x, float(condition[5:]), rng)
+    if condition == "mp3":
+        return distortions.mp3_roundtrip(x, RATE, 64)
+    if condition == "phone":
+        return distortions.telephone(x, RATE, 10, rng)
+    if condition == "room":  # the reverb of the second before rings into the clip
+        pre = min(RATE, start)
+        return distortions.room(track[start - pre : start + n], RATE, rng)[pre : pre + n]
+    if condition.startswith("music"):
+        other = corpus.decoded(manifest["foreign"][int(rng.integers(len(manifest["foreign"])))]["path"])
+        at = int(rng.integers(0, other.size - n))
+        return distortions.mix(x, other[at : at + n], float(condition[5:]))
+    if condition.startswith("speed"):
+        factor = 1 + float(condition[5:]) / 100
+        return distortions.change_speed(track[start : start + int(n * factor) + RATE // 10], factor)[:n]
+    raise ValueError(condition)
+
+
+def engine_for(variant: str, index: MemoryIndex) -> Identifier:
+    kind, _, rest = variant.partition(":")
+    weights, *overrides = rest.split(":") if rest else [""]
+    smoothed = None
+    if weights:
+        changes = {key: ast.literal_eval(value) for key, value in (item.split("=") for item in overrides)}
+        smoothed = replace(fp.QUERY, time_smoothing=tuple(float(w) for w in weights.split("-")), **changes)
+    common = {
+        "lookup": index.lookup,
+        "track_frames": index.track_frames,
+        "track_count": index.track_count,
+        "sketches": index.sketch_slices,
+    }
+    if kind == "plain":
+        return Identifier(**common, smoothed_params=None)
+    if kind == "retry":
+        return Identifier(**common, smoothed_params=smoothed)
+    if kind == "always":
+        return Identifier(**common, params=smoothed, smoothed_params=None)
+    raise ValueError(variant)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", default="plain,retry:1-2-1")
+    parser.add_argument("--cells", default=CELLS, help="condition:seconds, comma-separated")
+    parser.add_argument("--clips", type=int, default=80, help="clips a cell")
+    parser.add_argument("--unknown", type=int, default=600, help="never-indexed and never-seen clips")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    index = MemoryIndex()
+    tracks = {}
+    for track_id, item in enumerate(manifest["indexed"]):
+        tracks[track_id] = corpus.decoded(item["path"])
+        index.add(track_id, fp.fingerprint(tracks[track_id]), sk.sketch(tracks[track_id]))
+    names = {track_id: item["path"] for track_id, item in enumerate(manifest["indexed"])}
+    lengths = np.array([x.size for x in tracks.values()], np.float64)
+
+    clips = {}  # cell -> [(track id, start s, samples)]
+    for cell in args.cells.split(","):
+        condition, seconds = cell.split(":")
+        rng = np.random.default_rng([args.seed, *map(ord, cell)])
+        n = int(float(seconds) * RATE)
+        clips[cell] = []
+        for _ in range(args.clips):
+            track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
+            start = int(rng.integers(RATE, tracks[track_id].size - 2 * n))
+            x = distort(condition, tracks[track_id], start, n, rng, manifest)
+            clips[cell].append((track_id, start / RATE, x.astype(np.float32)))
+    rng = np.random.default_rng([args.seed, 99])
+    unknown_items = manifest["held_out"] + manifest["foreign"]
+    unknown = []
+    for k in range(args.unknown):
+        item = unknown_items[int(rng.integers(len(unknown_items)))]
+        x = corpus.decoded(item["path"])
+        seconds = (1, 2, 3, 5)[k % 4]
+        start = int(rng.integers(0, x.size - seconds * RATE))
+        clip = x[start : start + seconds * RATE]
+        unknown.append((item["path"], start / RATE, seconds, clip if k % 3 else distortions.add_noise(clip, 5, rng)))
+
+    print(f"{args.clips} clips a cell, {args.unknown} unknown clips; right answers (median ms a clip)")
+    for variant in args.variants.split(","):
+        engine = engine_for(variant, index)
+        parts = [f"{variant:14s}"]
+        total = 0
+        for cell, cell_clips in clips.items():
+            right = 0
+            times = []
+            for track_id, start_s, x in cell_clips:
+                started = time.perf_counter()
+                match = engine.identify(x)
+                times.append(time.perf_counter() - started)
+                if match is not None:
+                    at = fp.frames_to_seconds(match.offset_frames)
+                    right += versions.same_recording(names[track_id], start_s, names[match.track_id], at, x.size / RATE)
+            total += right
+            parts.append(f"{cell} {right:3d} ({1000 * np.median(times):.0f})")
+        false = 0
+        for path, start_s, seconds, x in unknown:
+            match = engine.identify(x)
+            if match is not None:
+                at = fp.frames_to_seconds(match.offset_frames)
+                false += not versions.same_recording(path, start_s, names[match.track_id], at, seconds)
+        print(" | ".join(parts) + f" | all {total} | false {false}/{len(unknown)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
