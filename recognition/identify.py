@@ -295,8 +295,8 @@ class Identifier:
     ) -> matching.Match | None:
         """The clip's peaks picked on its spectrogram smoothed in time, where broadband noise
         hides fewer of them, looked up in the tracks stage 1 chose for the clip as heard: the
-        true track is nearly always among them, what failed was the decision, and a lookup in a
-        few tracks costs the same however large the catalog. Decided on pairs and triplets: the
+        true track is usually among them (the decision is what failed), and a lookup in a few
+        tracks costs the same however large the catalog. Decided on pairs and triplets: the
         sketches were checked as heard, and the clip's sketch does not change with smoothing."""
         clip = fp.fingerprint(samples, params)
         if candidates is None:  # one stage: pairs in every track
