@@ -3,7 +3,7 @@
     .venv/bin/python bench/sweep.py --set max_false_match_rate=1e-5 --per-cell 20
     .venv/bin/python bench/sweep.py --ref neighborhood_frames=11 --query peaks_per_second=30
 
-This is how the engine's values were chosen (see the comments in recognition/fingerprint.py):
+This is how the engine's values were chosen (see the comments in recognition/fingerprint/params.py):
 the same corpus and query files as `bench/run.py`, but no database, so a setting takes a minute
 instead of an hour. Results are for choosing, not for quoting: the README quotes bench/run.py.
 """

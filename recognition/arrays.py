@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["distinct", "run_starts"]
+__all__ = ["distinct", "rank_in_runs", "run_starts"]
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -26,3 +26,9 @@ def run_starts(ordered: np.ndarray) -> np.ndarray:
     if ordered.size == 0:
         return np.empty(0, np.intp)
     return np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+
+def rank_in_runs(keys: np.ndarray) -> np.ndarray:
+    """Return each element's position within its run of equal consecutive keys (0 for a run's first)."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(keys.size) - np.repeat(starts, np.diff(np.r_[starts, keys.size]))

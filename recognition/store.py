@@ -1,6 +1,6 @@
 """The one place that knows how hashes are stored and speaks their bulk SQL.
 
-Two layouts, one per kind of hash (recognition/fingerprint.py), each shaped by how it is read:
+Two layouts, one per kind of hash (recognition/fingerprint/), each shaped by how it is read:
 
 * Triplets are searched in every track (stage 1 of a lookup), so they are rows of
   recognition_fingerprint indexed by hash: written with COPY in PostgreSQL's binary format,

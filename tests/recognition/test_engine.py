@@ -508,6 +508,11 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
     assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
 
 
+def test_rank_in_runs_counts_from_each_runs_start():
+    assert arrays.rank_in_runs(np.array([4, 4, 4, 1, 7, 7, 4])).tolist() == [0, 1, 2, 0, 0, 1, 0]
+    assert arrays.rank_in_runs(np.array([], np.int64)).size == 0
+
+
 def _ranked_by_hand(hits: matching.Hits, tol: int) -> dict[int, tuple[int, int]]:
     """Each track's (best difference, score) by the definition, one track and one cell at a time."""
     diffs = np.rint(hits.db_offsets - hits.query_offsets).astype(int)

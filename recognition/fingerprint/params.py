@@ -1,0 +1,156 @@
+"""Every tunable of the fingerprint (and the row cap of the lookups that read it): the comment by
+each value says why it is that value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+__all__ = [
+    "MAX_ROWS_PER_TRIPLET",
+    "QUERY",
+    "QUERY_SMOOTHED",
+    "QUERY_TRIPLET_FAN_OUT",
+    "REFERENCE",
+    "TRIPLET_SHIFT",
+    "FingerprintParams",
+    "frames_to_seconds",
+]
+
+# A triplet's anchor bin sits in its top 8 bits.
+TRIPLET_SHIFT = 24
+# A query makes triplets from every two of each anchor's 8 nearest targets (28 per anchor), where
+# a reference keeps one per anchor: noise changes which targets are nearest, and the query must
+# still contain the reference's triplet. 14 nearest (91 per anchor, 3x the query's triplets)
+# ranked the true track first more often at 1-3 s but changed no answer (bench/sweep.py;
+# bench/results/sweep_two_stage*.txt).
+QUERY_TRIPLET_FAN_OUT = 8
+
+
+@dataclass(frozen=True)
+class FingerprintParams:
+    """Every tunable of the fingerprint; the comment by each value says why it is that value."""
+
+    # 8 kHz keeps 0-4 kHz, where music keeps its most robust peaks and which survives phones,
+    # laptop microphones and MP3; decoding and the FFT cost 5x less than at 44.1 kHz.
+    sample_rate_hz: int = 8000
+    # 512 samples = 64 ms window -> 15.6 Hz bins. 1024 gave the same accuracy at half the speed.
+    fft_size: int = 512
+    # 256-sample hop = 32 ms frames (31.25 a second): the time grid of offsets and of the
+    # +-1 frame vote tolerance.
+    hop_size: int = 256
+    # Peak band. Bass (60-250 Hz) carries most of the energy of most music and so survives
+    # broadband noise best (moving the floor from 250 to 60 Hz took 0 dB, 5 s queries from 62 %
+    # to 78 % in the sweep); above 3.6 kHz little survives phone lines and low-bitrate codecs.
+    min_freq_hz: float = 60.0
+    max_freq_hz: float = 3600.0
+    # A peak is the maximum of its neighbourhood (frames x bins): ~0.35 s by ~140 Hz for
+    # references (dominant peaks), ~0.16 s by ~80 Hz for queries (more candidates).
+    neighborhood_frames: int = 11
+    neighborhood_bins: int = 9
+    # ...and stands 3 dB above the local mean (~1 s by ~500 Hz): flat noise has no peaks.
+    prominence_frames: int = 31
+    prominence_bins: int = 31
+    min_prominence_db: float = 3.0
+    # Ignore digital silence and near-silence (dB relative to a full-scale sine).
+    floor_db: float = -85.0
+    # Density control: at most this many peaks a second, the loudest of each block of frames and
+    # band. Ranking by level, not prominence, keeps the peaks that additive noise leaves standing.
+    # 20 peaks/s with 2 targets each store ~26 hashes a second. The sweep (bench/sweep.py, false
+    # matches held at 0/2000) gave, for 2/3/5 s clean clips: 15 hashes/s 26/54/93 %, 26 hashes/s
+    # 50/80/97 %, 40 hashes/s 64/90/97 %; 26 is the knee of storage against accuracy.
+    peaks_per_second: float = 20.0
+    block_frames: int = 16
+    # The budget is shared equally by the bands below and above 250 Hz: bass-heavy music still
+    # keeps peaks a telephone line passes, bright music keeps the bass that survives a noisy room.
+    subband_edges_hz: tuple[float, ...] = (250.0,)
+    # Target zone: 1..31 frames (1 s) after the anchor, 3..63 bins (47 Hz-1 kHz) away. 95 % of
+    # the nearest targets fall within 23 frames; a short zone keeps hashes whole in short queries.
+    min_dt_frames: int = 1
+    max_dt_frames: int = 31
+    max_df_bins: int = 63
+    # Pairs of (nearly) the same pitch only say "this note goes on": any song holding that note
+    # at that tempo has them, so they are the commonest chance coincidence (3 bins = 47 Hz, a
+    # semitone at 800 Hz).
+    min_df_bins: int = 3
+    # Targets paired with each anchor (the nearest in time in the zone); None = all of them.
+    fan_out: int | None = 2
+    # Triplets (anchor, target, target) from every two of an anchor's `triplet_fan_out` nearest
+    # targets; None = no triplets. A reference's 2 nearest give one triplet per anchor (~13 a
+    # second). Triplets only choose candidates, so their job is to rank the true track high,
+    # not to be many (docs/scaling.md).
+    triplet_fan_out: int | None = 2
+    # A query starts anywhere between two reference frames, which can move a peak by a frame and
+    # break dt. Fingerprinting the query at `shifts` evenly spaced sub-hop offsets and pooling
+    # the hashes puts one of them within hop/(2*shifts) of the reference grid (2 shifts raised
+    # the share of a clean query's reference hashes found from 64 % to 83 %).
+    shifts: int = 1
+    # Weights over consecutive frames by which the power spectrogram is averaged before peaks
+    # are picked; () = none. Broadband noise makes every bin's power fluctuate from frame to
+    # frame (its dB spread is ~5.6 dB), which raises false maxima and sinks true ones; a note
+    # lasts longer than a frame and keeps its peak. Only the retry of a clip that failed as heard
+    # uses it (QUERY_SMOOTHED): smoothing also blurs onsets, and references are picked unsmoothed.
+    time_smoothing: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.triplet_fan_out is None:
+            return
+        f_bits, dt_bits = self.hash_bits
+        if self.triplet_fan_out < 2 or self.max_dt_frames > 31 or self.max_df_bins > 63:
+            raise ValueError("triplets need a triplet_fan_out of 2 or more and a zone of at most 31 frames and 63 bins")
+        if 2 * f_bits + dt_bits > TRIPLET_SHIFT or self.band_bins[0] < 1:
+            raise ValueError("pair hashes must stay below 2^24 for triplets to be told apart from them")
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate_hz / self.hop_size
+
+    @property
+    def band_bins(self) -> tuple[int, int]:
+        """First and one-past-last FFT bin of the peak band."""
+        bin_hz = self.sample_rate_hz / self.fft_size
+        return int(np.ceil(self.min_freq_hz / bin_hz)), int(np.floor(self.max_freq_hz / bin_hz)) + 1
+
+    @property
+    def hash_bits(self) -> tuple[int, int]:
+        """Bits of each frequency field and of the dt field of a hash."""
+        return int(self.band_bins[1] - 1).bit_length(), int(self.max_dt_frames).bit_length()
+
+
+# What a reference stores and what a query looks up (see the module docstring).
+REFERENCE = FingerprintParams()
+QUERY = replace(
+    REFERENCE,
+    neighborhood_frames=5,
+    neighborhood_bins=5,
+    peaks_per_second=50.0,
+    fan_out=None,
+    triplet_fan_out=QUERY_TRIPLET_FAN_OUT,
+    shifts=2,
+)
+# A clip that finds no match as heard is looked up again with its peaks picked on its spectrogram
+# smoothed over 3 frames (1-2-1: the shortest symmetric average; recognition/identify.py). On
+# fresh clips (bench/noise_study.py, 80 a cell), white noise at 0 dB: 49 -> 56 right at 5 s,
+# 18 -> 25 at 2 s; at -5 dB, 5 s: 22 -> 27; at +10 dB, 1 s: 25 -> 27; no other cell moved by more
+# than one clip, and 0 of 600 unknown clips matched. Wider averages (1-1-1, 1-3-1, 1-2-3-2-1)
+# or other peak densities did no better. Smoothing every clip instead of retrying gained as
+# much in all but lost 4 of the 25 1 s clips at +10 dB that the clip as heard answers
+# (bench/results/study_noise_smoothing.txt).
+QUERY_SMOOTHED = replace(QUERY, time_smoothing=(1.0, 2.0, 1.0))
+
+
+# Stage 1 (a lookup in every track) reads at most this many stored rows of one triplet value: the
+# first in track time (offset) order, as the store's primary key holds them. A value stored more
+# often marks a sound common to many tracks (a held chord, a drum loop, the same recording on
+# many releases): it votes for all of them, while a query triplet adds at most one vote to the
+# true track. So the rows a query reads stay bounded however a catalog concentrates its values,
+# and, unlike a stop-list that drops such values, a recording stored hundreds of times stays
+# findable. 256 is ~10x the most any value of the benchmark's 4.5 h holds (26), so the cap never
+# acts there; docs/scaling.md measures it on grown catalogs.
+MAX_ROWS_PER_TRIPLET = 256
+
+
+def frames_to_seconds(frames: float | np.ndarray, params: FingerprintParams = REFERENCE) -> float | np.ndarray:
+    """Convert a frame offset to seconds."""
+    return frames * params.hop_size / params.sample_rate_hz

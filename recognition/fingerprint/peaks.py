@@ -1,0 +1,138 @@
+"""Samples -> log spectrogram -> spectral peaks: the constellation a clip's hashes are made of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
+
+from recognition.arrays import rank_in_runs
+from recognition.fingerprint.params import REFERENCE, FingerprintParams
+
+__all__ = ["Constellation", "constellation", "find_peaks", "spectrogram_db"]
+
+
+def spectrogram_db(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> np.ndarray:
+    """Return the log-magnitude spectrogram of the peak band, shape (frames, bins), in dB, its
+    power averaged over frames when `params.time_smoothing` asks."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.size < params.fft_size:
+        lo, hi = params.band_bins
+        return np.empty((0, hi - lo), dtype=np.float32)
+    frames = sliding_window_view(samples, params.fft_size)[:: params.hop_size]
+    window = np.hanning(params.fft_size).astype(np.float32)
+    spectrum = scipy.fft.rfft(frames * window, axis=1)
+    lo, hi = params.band_bins
+    power = spectrum[:, lo:hi].real ** 2 + spectrum[:, lo:hi].imag ** 2
+    if params.time_smoothing:
+        weights = np.asarray(params.time_smoothing, dtype=np.float32)
+        power = ndimage.convolve1d(power, weights / weights.sum(), axis=0, mode="nearest")
+    # Full-scale sine -> 0 dB; the tiny offset keeps log10 finite on digital silence.
+    scale = (params.fft_size * window.mean() / 2) ** 2
+    return (10.0 * np.log10(power / scale + 1e-12)).astype(np.float32)
+
+
+def find_peaks(
+    spec_db: np.ndarray, params: FingerprintParams = REFERENCE, first_frame: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (frames, bins) of the spectral peaks as float32, sorted by frame then bin.
+
+    A peak is a neighbourhood maximum, strictly above the previous frame (a steady tone gives one
+    peak at its onset, not one per frame), 3 dB above the local mean and above the silence
+    floor; the loudest are kept, `peaks_per_second` per block of frames and band. Positions are
+    refined to a fraction of a frame and of a bin by a parabola through the neighbours (exact
+    for the Gaussian-like main lobe of a Hann window in dB), so they depend less on where the
+    frame grid falls. `first_frame` is the absolute number of the spectrogram's first frame:
+    blocks are aligned on absolute frames so that streamed and whole-file fingerprints agree.
+    """
+    frames, bins = _peak_grid(spec_db, params, first_frame)
+    return _refine(spec_db, frames - first_frame, bins, params, first_frame)
+
+
+def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64)."""
+    if spec_db.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    local_max = ndimage.maximum_filter(
+        spec_db, size=(params.neighborhood_frames, params.neighborhood_bins), mode="nearest"
+    )
+    prominence = spec_db - ndimage.uniform_filter(
+        spec_db, size=(params.prominence_frames, params.prominence_bins), mode="nearest"
+    )
+    rising = np.ones_like(spec_db, dtype=bool)
+    rising[1:] = spec_db[1:] > spec_db[:-1]
+    is_peak = (spec_db == local_max) & rising & (prominence >= params.min_prominence_db) & (spec_db >= params.floor_db)
+    frames, bins = np.nonzero(is_peak)
+    if frames.size == 0:
+        return frames.astype(np.int64), bins.astype(np.int64)
+    strength = spec_db[frames, bins]
+    frames = frames.astype(np.int64) + first_frame
+    n_bands = len(params.subband_edges_hz) + 1
+    per_block = params.peaks_per_second * params.block_frames / params.frames_per_second
+    per_block = max(1, round(per_block / n_bands))
+    bin_hz = params.sample_rate_hz / params.fft_size
+    band_edges = np.asarray(params.subband_edges_hz) / bin_hz - params.band_bins[0]
+    block = (frames // params.block_frames) * n_bands + np.searchsorted(band_edges, bins, side="right")
+    order = np.lexsort((-strength, block))  # by block and band, loudest first
+    block_sorted = block[order]
+    keep = np.sort(order[rank_in_runs(block_sorted) < per_block])  # back to (frame, bin) order
+    return frames[keep], bins[keep].astype(np.int64)
+
+
+def _refine(
+    spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: FingerprintParams, first_frame: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-grid positions (absolute frames, FFT bins) of grid peaks at spectrogram `rows`."""
+    frame_fraction = _parabolic_offset(spec_db, rows, bins, axis=0)
+    bin_fraction = _parabolic_offset(spec_db, rows, bins, axis=1)
+    return (
+        (rows + first_frame + frame_fraction).astype(np.float32),
+        (bins + bin_fraction + params.band_bins[0]).astype(np.float32),
+    )
+
+
+def _parabolic_offset(spec_db: np.ndarray, frames: np.ndarray, bins: np.ndarray, axis: int) -> np.ndarray:
+    """Offset in [-0.5, 0.5] of the vertex of the parabola through a peak and its two neighbours."""
+    size = spec_db.shape[axis]
+    index = frames if axis == 0 else bins
+    before = np.maximum(index - 1, 0)
+    after = np.minimum(index + 1, size - 1)
+    if axis == 0:
+        a, b, c = spec_db[before, bins], spec_db[frames, bins], spec_db[after, bins]
+    else:
+        a, b, c = spec_db[frames, before], spec_db[frames, bins], spec_db[frames, after]
+    curvature = a - 2 * b + c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curvature < 0, 0.5 * (a - c) / curvature, 0.0)
+    return np.clip(offset, -0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class Constellation:
+    """A clip's peaks, one (frames, bins, shift) set per sub-frame shift, frames counted from
+    the shift (the clip's start + shift frames): what its hashes are made of."""
+
+    peaks: list[tuple[np.ndarray, np.ndarray, np.float32]]
+    n_frames: int
+
+
+def constellation(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> Constellation:
+    """The peaks of mono samples at `params.sample_rate_hz`, at each of `params.shifts` shifts."""
+    samples = np.asarray(samples, dtype=np.float32)
+    peaks = []
+    n_frames = 0
+    for shift in range(params.shifts):
+        start = shift * params.hop_size // params.shifts
+        spec = spectrogram_db(samples[start:], params)
+        n_frames = max(n_frames, spec.shape[0])
+        frames, bins = _sorted(*find_peaks(spec, params))
+        peaks.append((frames, bins, np.float32(start / params.hop_size)))
+    return Constellation(peaks, n_frames)
+
+
+def _sorted(frames: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(frames, kind="stable")
+    return frames[order], bins[order]

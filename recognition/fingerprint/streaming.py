@@ -1,0 +1,115 @@
+"""Fingerprints of audio as it arrives (microphone streams, long files), hash for hash as in batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recognition.fingerprint.hashes import Fingerprints, _hashes, _zone_pairs, merge_fingerprints
+from recognition.fingerprint.params import QUERY, FingerprintParams
+from recognition.fingerprint.peaks import _peak_grid, _refine, _sorted, spectrogram_db
+
+__all__ = ["StreamingFingerprinter"]
+
+
+class StreamingFingerprinter:
+    """Fingerprint audio as it arrives, emitting every hash once and exactly as `fingerprint` would.
+
+    The microphone stream and long uploads use it: each `push` fingerprints only the new audio
+    plus the little context the filters need, so work and memory stay proportional to the chunk,
+    not to everything heard so far. A peak is final once the audio extends past its filters'
+    reach and its whole density block; a hash is emitted once its peaks are final (and, for
+    references, once its anchor's whole target zone is).
+    """
+
+    def __init__(self, params: FingerprintParams = QUERY):
+        self.params = params
+        self._streams = [
+            _ShiftStream(params, shift * params.hop_size // params.shifts) for shift in range(params.shifts)
+        ]
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of audio seen so far."""
+        return max(stream.n_frames for stream in self._streams)
+
+    def push(self, samples: np.ndarray) -> Fingerprints:
+        """Add samples; return the hashes that became final."""
+        samples = np.asarray(samples, dtype=np.float32)
+        return merge_fingerprints([stream.push(samples) for stream in self._streams], self.n_frames)
+
+    def finish(self) -> Fingerprints:
+        """End of audio: return every hash not emitted yet."""
+        return merge_fingerprints([stream.finish() for stream in self._streams], self.n_frames)
+
+
+class _ShiftStream:
+    """Streaming state for one sub-frame shift."""
+
+    def __init__(self, params: FingerprintParams, skip_samples: int):
+        self.params = params
+        self._skip = skip_samples
+        self._shift_frames = np.float32(skip_samples / params.hop_size)
+        self._buffer = np.empty(0, np.float32)
+        self._buffer_frame = 0  # absolute frame number of the buffer's first sample
+        self._final_until = 0  # peaks at frames below this are final
+        self._anchors_done_until = 0  # references: anchors below this frame were paired
+        # Filters (and the smoothing under them) reach this many frames either side of a frame.
+        self._margin = max(params.prominence_frames, params.neighborhood_frames) // 2 + 1
+        self._margin += len(params.time_smoothing) // 2
+        self._peak_frames = np.empty(0, np.float32)  # final peaks still needed for pairing
+        self._peak_bins = np.empty(0, np.float32)
+        self.n_frames = 0
+
+    def push(self, samples: np.ndarray) -> Fingerprints:
+        if self._skip:
+            dropped = min(self._skip, samples.size)
+            samples, self._skip = samples[dropped:], self._skip - dropped
+        self._buffer = np.concatenate([self._buffer, samples])
+        return self._advance(final=False)
+
+    def finish(self) -> Fingerprints:
+        return self._advance(final=True)
+
+    def _advance(self, final: bool) -> Fingerprints:
+        p = self.params
+        spec = spectrogram_db(self._buffer, p)
+        end_frame = self._buffer_frame + spec.shape[0]
+        self.n_frames = max(self.n_frames, end_frame)
+        limit = end_frame if final else (end_frame - self._margin) // p.block_frames * p.block_frames
+        if limit <= self._final_until and not final:
+            return Fingerprints(np.empty(0, np.int32), np.empty(0, np.float32), 0)
+        grid_frames, grid_bins = _peak_grid(spec, p, self._buffer_frame)
+        new = (grid_frames >= self._final_until) & (grid_frames < limit)
+        frames, bins = _refine(spec, grid_frames[new] - self._buffer_frame, grid_bins[new], p, self._buffer_frame)
+        frames, bins = _sorted(frames, bins)
+        n_old = self._peak_frames.size
+        all_frames = np.concatenate([self._peak_frames, frames])
+        all_bins = np.concatenate([self._peak_bins, bins])
+        order = np.argsort(all_frames, kind="stable")
+        is_new = order >= n_old
+        all_frames, all_bins = all_frames[order], all_bins[order]
+        zone = _zone_pairs(all_frames, all_bins, p)
+        anchor, target, _ = zone
+        # An anchor's nearest targets are known only once its whole zone is final...
+        zone_done = limit if final else limit - p.max_dt_frames - 1
+        anchor_frame = np.floor(all_frames[anchor] + 0.5)
+        zone_final = (anchor_frame >= self._anchors_done_until) & (anchor_frame < zone_done)
+        self._anchors_done_until = max(self._anchors_done_until, zone_done)
+        # ...but when every pair in the zone is kept, a pair is final as soon as its target is,
+        # and a triplet as soon as its later target is: its targets' ranks count only earlier
+        # peaks, all final by then (a query answers up to a second sooner).
+        if p.fan_out is None:
+            emit_pairs = emit_triplets = is_new[target]
+        else:
+            emit_pairs = emit_triplets = zone_final
+        hashes, offsets = _hashes(all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=emit_triplets)
+        # Keep the final peaks a later anchor or target may pair with, and the audio the filters
+        # need on the left of the next frames to finalise.
+        keep_from = limit - p.max_dt_frames - 2
+        kept = all_frames >= keep_from
+        self._peak_frames, self._peak_bins = all_frames[kept], all_bins[kept]
+        self._final_until = limit
+        first_needed = max(self._buffer_frame, limit - self._margin - 1)
+        self._buffer = self._buffer[(first_needed - self._buffer_frame) * p.hop_size :]
+        self._buffer_frame = first_needed
+        return Fingerprints(hashes, offsets + self._shift_frames, 0)
