@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/noise_study.py --clips 80 --unknown 600
     .venv/bin/python bench/noise_study.py --variants plain,retry:1-2-1,always:1-3-1
+    .venv/bin/python bench/noise_study.py --variants retry:1-2-1 --reference peaks_per_second=25.0:fan_out=3
 
 The clips are new ones, not the benchmark's query files: random places in the catalog's tracks
 (weighted by length, so long quiet passages count as often as they occur), distorted here with
@@ -9,7 +10,9 @@ bench/distortions.py, plus never-indexed and never-seen clips for false matches.
 index, as in bench/sweep.py. Variants: `plain` (no smoothed retry), `retry:W` (the retry's
 spectrogram smoothed in time with weights W, e.g. 1-2-1: the engine's) and `always:W` (every
 clip's peaks picked on the smoothed spectrogram, no retry); `:name=value` after W changes one
-more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`). For choosing, not for quoting.
+more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`).
+`--reference name=value[:name=value]` indexes the catalog with other reference settings. For
+choosing, not for quoting.
 """
 
 from __future__ import annotations
@@ -93,14 +96,17 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=80, help="clips a cell")
     parser.add_argument("--unknown", type=int, default=600, help="never-indexed and never-seen clips")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--reference", default="", help="reference settings, name=value[:name=value]")
     args = parser.parse_args()
+    settings = (item.split("=") for item in args.reference.split(":") if item)
+    reference = replace(fp.REFERENCE, **{key: ast.literal_eval(value) for key, value in settings})
 
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
     index = MemoryIndex()
     tracks = {}
     for track_id, item in enumerate(manifest["indexed"]):
         tracks[track_id] = corpus.decoded(item["path"])
-        index.add(track_id, fp.fingerprint(tracks[track_id]), sk.sketch(tracks[track_id]))
+        index.add(track_id, fp.fingerprint(tracks[track_id], reference), sk.sketch(tracks[track_id]))
     names = {track_id: item["path"] for track_id, item in enumerate(manifest["indexed"])}
     lengths = np.array([x.size for x in tracks.values()], np.float64)
 
@@ -127,6 +133,8 @@ def main() -> None:
         unknown.append((item["path"], start / RATE, seconds, clip if k % 3 else distortions.add_noise(clip, 5, rng)))
 
     print(f"{args.clips} clips a cell, {args.unknown} unknown clips; right answers (median ms a clip)")
+    if args.reference:
+        print(f"references: {args.reference}")
     for variant in args.variants.split(","):
         engine = engine_for(variant, index)
         parts = [f"{variant:14s}"]
