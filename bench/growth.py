@@ -9,11 +9,12 @@ Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio
 hours). Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth,
 then grows it step by step with synthetic tracks of ~3 minutes whose triplet rows and pairs draw
 their hashes from the real ones (pairs whole; triplets, by default, recombined from parts of real
-ones: TRIPLET_MASKS) at random offsets. At each size it times the same real queries (engine + database, decoded audio
-in memory) and checks they are still answered right and that unknown clips still come back as no
-match, and times deleting a track of 1M hashes through the service (G12). Indexes are rebuilt
-after each bulk load (as a bulk import would); the table is vacuumed so lookups are index-only,
-as in steady state. Results: bench/results/growth.json and growth.png.
+ones: TRIPLET_MASKS) at random offsets, with frame sketches of random bits. At each size it
+times the same real queries (engine + database, decoded audio in memory) and checks they are
+still answered right and that unknown clips still come back as no match, and times deleting a
+track of 1M hashes through the service (G12). Indexes are rebuilt after each bulk load (as a
+bulk import would); the table is vacuumed so lookups are index-only, as in steady state.
+Results: bench/results/growth.json and growth.png.
 
 Stops early, saying so, when the disk would fall under 10 GB free.
 """
@@ -122,6 +123,7 @@ def grow_to(target_hashes: int, triplets: str) -> dict:
             },
         )
         add_pair_lists(cursor)
+        add_sketches(cursor)
         # Every real row (synthetic tracks have no SHA-256), so synthetic rows use as many
         # distinct values as the real music does. An earlier 10 % sample of the whole table
         # kept only ~1 in 10 of the rare values (most triplets are rare) and, from the second
@@ -140,14 +142,21 @@ def grow_to(target_hashes: int, triplets: str) -> dict:
         # LATERAL subquery that did not refer to the track, which PostgreSQL ran once per step:
         # every track of a step had the same triplets at the same offsets (at 10^8 rows, ~4,600
         # values held 90 % of the rows, ~29,000 each).
+        # Written track by track, as ingest's COPY writes each track's rows together: a lookup in
+        # named tracks (the smoothed retry's) reads them through the track_id index. Written in
+        # hash order, as before, each synthetic track's rows sat on as many heap pages as it has
+        # rows, and that read grew with the table (5 s unknown clips at 10^8 triplet rows: a
+        # median of 23 ms and a p95 of 108 ms for ~10 rows).
         cursor.execute(
             """
             INSERT INTO recognition_fingerprint (hash, offset_frames, track_id)
-            SELECT DISTINCT ON (h, r.o, r.id) (a.hash & %(anchor)s) | (b.hash & %(shape)s) AS h, r.o, r.id
-            FROM (SELECT t.id, 1 + floor(random() * %(pool)s)::int AS i, 1 + floor(random() * %(pool)s)::int AS j,
-                         floor(random() * %(frames)s)::int AS o
-                  FROM new_tracks AS t, generate_series(1, %(rows)s)) AS r
-            JOIN pool AS a ON a.n = r.i JOIN pool AS b ON b.n = r.j
+            SELECT h, o, id FROM (
+              SELECT DISTINCT ON (h, r.o, r.id) (a.hash & %(anchor)s) | (b.hash & %(shape)s) AS h, r.o, r.id
+              FROM (SELECT t.id, 1 + floor(random() * %(pool)s)::int AS i, 1 + floor(random() * %(pool)s)::int AS j,
+                           floor(random() * %(frames)s)::int AS o
+                    FROM new_tracks AS t, generate_series(1, %(rows)s)) AS r
+              JOIN pool AS a ON a.n = r.i JOIN pool AS b ON b.n = r.j) AS rows
+            ORDER BY id, o
         """,
             {
                 "frames": int(SECONDS_PER_TRACK * 31.25),
@@ -212,6 +221,27 @@ def add_pair_lists(cursor) -> None:
             rows.append(struct.pack(">hiqi", 2, 8, track_id, len(packed)) + packed)
         payload = store.copy_payload(b"".join(rows))
         cursor.copy_expert("COPY recognition_pairlist (track_id, packed) FROM STDIN WITH (FORMAT binary)", payload)
+
+
+def add_sketches(cursor) -> None:
+    """Give each new track frame sketches (random bits: a synthetic track is unrelated music),
+    written with COPY into the same out-of-line column, so a proposal on a synthetic track costs
+    the slice read a real one does."""
+    import numpy as np
+
+    from recognition import store
+
+    cursor.execute("SELECT id FROM new_tracks ORDER BY id")
+    track_ids = [track_id for (track_id,) in cursor.fetchall()]
+    rng = np.random.default_rng(len(track_ids) + 1)
+    frames = int(SECONDS_PER_TRACK * 31.25)
+    for start in range(0, len(track_ids), 2000):
+        rows = []
+        for track_id in track_ids[start : start + 2000]:
+            sketch = rng.integers(0, 1 << 16, frames, dtype=np.uint16).astype("<u2").tobytes()
+            rows.append(struct.pack(">hiqi", 2, 8, track_id, len(sketch)) + sketch)
+        payload = store.copy_payload(b"".join(rows))
+        cursor.copy_expert("COPY recognition_framesketch (track_id, frames) FROM STDIN WITH (FORMAT binary)", payload)
 
 
 def measure(
