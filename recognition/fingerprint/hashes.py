@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognition import arrays
-from recognition.arrays import rank_in_runs
 from recognition.fingerprint.params import REFERENCE, TRIPLET_SHIFT, FingerprintParams
 from recognition.fingerprint.peaks import Constellation, constellation
 
@@ -70,7 +69,7 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _triplets(anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every two targets of each anchor's group (runs of equal `anchor`): the positions of the
     earlier and of the later one."""
-    later = rank_in_runs(anchor[::-1])[::-1]  # targets after each one in its group
+    later = arrays.rank_in_runs(anchor[::-1])[::-1]  # targets after each one in its group
     first, step = _expand(later)
     return first, first + 1 + step
 
@@ -95,7 +94,7 @@ def _zone_pairs(
     df = np.abs(np.rint(bins[target]) - np.rint(bins[anchor]))
     in_zone = (df <= params.max_df_bins) & (df >= params.min_df_bins)
     anchor, target = anchor[in_zone], target[in_zone]
-    return anchor, target, rank_in_runs(anchor)
+    return anchor, target, arrays.rank_in_runs(anchor)
 
 
 def _hashes(
