@@ -210,17 +210,13 @@ def add_pair_lists(cursor) -> None:
         "WHERE t.sha256 IS NOT NULL"
     )
     pool = np.concatenate([store.unpack_pairs(packed)[0] for (packed,) in cursor.fetchall()])
-    cursor.execute("SELECT id FROM new_tracks ORDER BY id")
-    track_ids = [track_id for (track_id,) in cursor.fetchall()]
-    rng = np.random.default_rng(len(track_ids))
     frames = int(SECONDS_PER_TRACK * 31.25)
-    for start in range(0, len(track_ids), 2000):
-        rows = []
-        for track_id in track_ids[start : start + 2000]:
-            packed = store.pack_pairs(rng.choice(pool, PAIRS_PER_TRACK), rng.integers(0, frames, PAIRS_PER_TRACK))
-            rows.append(struct.pack(">hiqi", 2, 8, track_id, len(packed)) + packed)
-        payload = store.copy_payload(b"".join(rows))
-        cursor.copy_expert("COPY recognition_pairlist (track_id, packed) FROM STDIN WITH (FORMAT binary)", payload)
+    _copy_per_new_track(
+        cursor,
+        "recognition_pairlist (track_id, packed)",
+        lambda rng: store.pack_pairs(rng.choice(pool, PAIRS_PER_TRACK), rng.integers(0, frames, PAIRS_PER_TRACK)),
+        seed_offset=0,
+    )
 
 
 def add_sketches(cursor) -> None:
@@ -229,19 +225,32 @@ def add_sketches(cursor) -> None:
     the slice read a real one does."""
     import numpy as np
 
+    frames = int(SECONDS_PER_TRACK * 31.25)
+    _copy_per_new_track(
+        cursor,
+        "recognition_framesketch (track_id, frames)",
+        lambda rng: rng.integers(0, 1 << 16, frames, dtype=np.uint16).astype("<u2").tobytes(),
+        seed_offset=1,
+    )
+
+
+def _copy_per_new_track(cursor, table_columns: str, value: Callable, *, seed_offset: int) -> None:
+    """COPY one (track_id, bytea) row per new track, `value(rng)` making each track's bytes, 2,000
+    tracks a statement; the generator is seeded by the number of new tracks (+ `seed_offset`)."""
+    import numpy as np
+
     from recognition import store
 
     cursor.execute("SELECT id FROM new_tracks ORDER BY id")
     track_ids = [track_id for (track_id,) in cursor.fetchall()]
-    rng = np.random.default_rng(len(track_ids) + 1)
-    frames = int(SECONDS_PER_TRACK * 31.25)
+    rng = np.random.default_rng(len(track_ids) + seed_offset)
     for start in range(0, len(track_ids), 2000):
         rows = []
         for track_id in track_ids[start : start + 2000]:
-            sketch = rng.integers(0, 1 << 16, frames, dtype=np.uint16).astype("<u2").tobytes()
-            rows.append(struct.pack(">hiqi", 2, 8, track_id, len(sketch)) + sketch)
+            data = value(rng)
+            rows.append(struct.pack(">hiqi", 2, 8, track_id, len(data)) + data)
         payload = store.copy_payload(b"".join(rows))
-        cursor.copy_expert("COPY recognition_framesketch (track_id, frames) FROM STDIN WITH (FORMAT binary)", payload)
+        cursor.copy_expert(f"COPY {table_columns} FROM STDIN WITH (FORMAT binary)", payload)
 
 
 def measure(

@@ -67,13 +67,17 @@ def distort(condition: str, track: np.ndarray, start: int, n: int, rng, manifest
     raise ValueError(condition)
 
 
+def settings(items: list[str]) -> dict:
+    """Fingerprint settings from `name=value` items (empty items skipped)."""
+    return {key: ast.literal_eval(value) for key, value in (item.split("=") for item in items if item)}
+
+
 def engine_for(variant: str, index: MemoryIndex) -> Identifier:
     kind, _, rest = variant.partition(":")
     weights, *overrides = rest.split(":") if rest else [""]
     smoothed = None
     if weights:
-        changes = {key: ast.literal_eval(value) for key, value in (item.split("=") for item in overrides)}
-        smoothed = replace(fp.QUERY, time_smoothing=tuple(float(w) for w in weights.split("-")), **changes)
+        smoothed = replace(fp.QUERY, time_smoothing=tuple(float(w) for w in weights.split("-")), **settings(overrides))
     common = {
         "lookup": index.lookup,
         "track_frames": index.track_frames,
@@ -98,8 +102,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--reference", default="", help="reference settings, name=value[:name=value]")
     args = parser.parse_args()
-    settings = (item.split("=") for item in args.reference.split(":") if item)
-    reference = replace(fp.REFERENCE, **{key: ast.literal_eval(value) for key, value in settings})
+    reference = replace(fp.REFERENCE, **settings(args.reference.split(":")))
 
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
     index = MemoryIndex()

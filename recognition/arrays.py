@@ -30,5 +30,5 @@ def run_starts(ordered: np.ndarray) -> np.ndarray:
 
 def rank_in_runs(keys: np.ndarray) -> np.ndarray:
     """Return each element's position within its run of equal consecutive keys (0 for a run's first)."""
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    starts = run_starts(keys)
     return np.arange(keys.size) - np.repeat(starts, np.diff(np.r_[starts, keys.size]))
