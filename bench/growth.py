@@ -22,6 +22,7 @@ Stops early, saying so, when the disk would fall under 10 GB free.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -262,14 +263,10 @@ def measure(
     from recognition import selectors, store
     from recognition.services import identifier
 
-    if row_cap is not None:
-        shipped, store.MAX_ROWS_PER_TRIPLET = store.MAX_ROWS_PER_TRIPLET, row_cap
-        try:
-            return measure(queries, truth, count, retry_fan_out=retry_fan_out)
-        finally:
-            store.MAX_ROWS_PER_TRIPLET = shipped
     selectors.forget_track_frames()
     engine = identifier()
+    if row_cap is not None:
+        engine = replace(engine, lookup=functools.partial(store.lookup, row_cap=row_cap))
     if retry_fan_out is not None:
         engine = replace(engine, retry_triplet_fan_out=retry_fan_out)
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0

@@ -18,7 +18,7 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   Lookups use triplets to choose a few candidate tracks, then decide on the candidates' pairs
   or, when stronger (short clips), on the triplets (`recognition/identify.py`). Their values
   lie in disjoint ranges; the store keeps each kind in the layout its lookup needs
-  (`recognition/store.py`).
+  (`recognition/store/`).
 
 The steps, one module each: `params` (every value, with why it is that value), `peaks`
 (spectrogram and constellation), `hashes` (pairs, triplets, pooling) and `streaming` (the same

@@ -16,10 +16,11 @@ from catalog.demo import demo_music_files
 from catalog.models import Track
 from recognition import audio, store
 from recognition import sketch as sk
-from recognition.fingerprint import Fingerprints
+from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints
 from recognition.identify import Identifier
 from recognition.models import FrameSketch
 from recognition.services import identifier, recognize_samples, track_ingest
+from recognition.store.presence import triplet_filter
 from tests import media
 from tests.conftest import subprocess_environment
 
@@ -226,7 +227,7 @@ def _triplets(*values: int) -> Fingerprints:
 
 @pytest.mark.django_db
 def test_a_lookup_in_every_track_reads_at_most_the_cap_of_each_triplet_value(rights_holder):
-    cap = store.MAX_ROWS_PER_TRIPLET
+    cap = MAX_ROWS_PER_TRIPLET
     common, rare = -1001, -2002
     tracks = [Track.objects.create(title=f"t{k}", owner=rights_holder) for k in range(2)]
     # `common` at every frame below 2 * cap + 100, over two tracks (even and odd); `rare` twice.
@@ -251,7 +252,7 @@ def test_the_presence_filter_passes_every_stored_triplet_and_few_others(rights_h
     store.write_track_hashes(track.pk, Fingerprints(stored_values, np.zeros(5000, np.float32), 10))
     others = rng.integers(-(1 << 31), -1, 20000)
     with connection.cursor() as cursor:
-        presence = store._triplet_filter(cursor)
+        presence = triplet_filter(cursor)
     assert presence.may_hold(stored_values).all()
     assert presence.may_hold(others).mean() < 0.01
     # What it lets through is looked up: the rows found are those stored.

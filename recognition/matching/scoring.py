@@ -1,50 +1,17 @@
-"""Offset-alignment voting with a calibrated decision: candidate rows -> Match or no match.
-
-A query hash that also occurs in a track at `db_offset` votes for that track at the time
-difference `db_offset - query_offset`. A true match piles votes onto one difference (+-1 frame);
-an unrelated track scatters its chance collisions over all differences. The unit of evidence is a
-reference anchor frame (all hashes of one moment count once), and a track's score is the number
-of distinct anchor frames in its best 3-frame window of differences.
-
-Calibration. For an unrelated track, chance votes fall at random over the B = L_track + L_query
-possible differences, so a window's count is Poisson with mean mu = 3 n / B, n being the track's
-votes; where the votes around the best window are denser than that (a passage that resembles
-anything), the local density is used instead. The chance that any window of any candidate track
-reaches the observed score is then bounded (Bonferroni) by
-
-    p = tracks_with_votes * tests * B * P(Poisson(mu) >= score)
-
-and the confidence reported is 1 - p. A match is declared only when p <= max_false_match_rate,
-so unknown audio comes back as "no match" whatever the catalog size or query length: there is
-no fixed "N hashes" threshold. `tests` counts the looks a caller takes (streaming batches, speed
-variants) so repeated tries do not inflate false matches. The threshold itself is set from
-measured false matches on never-indexed music (see MatchParams).
-
-numpy/scipy only; no Django.
-"""
+"""Each voted track's best alignment and the calibrated decision on it (see the package docstring)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
 from recognition import arrays
+from recognition.matching.hits import Hits, QueryWindows
 
-__all__ = [
-    "Hits",
-    "Match",
-    "MatchParams",
-    "Ranking",
-    "Segment",
-    "best_match",
-    "join_hits",
-    "rank_tracks",
-    "timeline",
-    "top_tracks",
-]
+__all__ = ["DEFAULT_PARAMS", "Match", "MatchParams", "Ranking", "best_match", "rank_tracks", "top_tracks"]
 
 
 @dataclass(frozen=True)
@@ -68,39 +35,6 @@ _LOG10_E = np.log10(np.e)
 
 
 @dataclass(frozen=True)
-class Hits:
-    """Votes: for each (query hash occurrence, stored row) pair with equal hashes."""
-
-    hashes: np.ndarray
-    track_ids: np.ndarray
-    db_offsets: np.ndarray
-    query_offsets: np.ndarray  # frames; fractional for queries fingerprinted at sub-frame shifts
-
-    @classmethod
-    def empty(cls) -> Hits:
-        e = np.empty(0, np.int64)
-        return cls(e.astype(np.int32), e, e.astype(np.int32), e.astype(np.int32))
-
-    def __len__(self) -> int:
-        return int(self.hashes.size)
-
-    def select(self, mask: np.ndarray) -> Hits:
-        return Hits(self.hashes[mask], self.track_ids[mask], self.db_offsets[mask], self.query_offsets[mask])
-
-    @staticmethod
-    def concatenate(parts: Iterable[Hits]) -> Hits:
-        parts = list(parts)
-        if not parts:
-            return Hits.empty()
-        return Hits(
-            *(
-                np.concatenate([getattr(p, name) for p in parts])
-                for name in ("hashes", "track_ids", "db_offsets", "query_offsets")
-            )
-        )
-
-
-@dataclass(frozen=True)
 class Match:
     """The best-aligned track for a query, with a calibrated confidence."""
 
@@ -115,49 +49,6 @@ class Match:
     @property
     def confidence(self) -> float:
         return float(max(0.0, 1.0 - 10.0**self.log10_p))
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of a long input recognised as one track."""
-
-    track_id: int
-    start_frame: int  # in the input
-    end_frame: int
-    offset_frames: float  # position in the track of the segment's start
-    log10_p: float
-    score: int
-
-    @property
-    def confidence(self) -> float:
-        return float(max(0.0, 1.0 - 10.0**self.log10_p))
-
-
-def join_hits(
-    query_hashes: np.ndarray,
-    query_offsets: np.ndarray,
-    db_hashes: np.ndarray,
-    db_track_ids: np.ndarray,
-    db_offsets: np.ndarray,
-) -> Hits:
-    """Pair every stored row with every query occurrence of its hash (a sort-merge join)."""
-    if db_hashes.size == 0 or query_hashes.size == 0:
-        return Hits.empty()
-    order = np.argsort(query_hashes, kind="stable")
-    q_sorted = query_hashes[order]
-    lo = np.searchsorted(q_sorted, db_hashes, side="left")
-    hi = np.searchsorted(q_sorted, db_hashes, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    row = np.repeat(np.arange(db_hashes.size), counts)
-    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    q_index = order[lo[row] + within]
-    return Hits(
-        hashes=db_hashes[row].astype(np.int32),
-        track_ids=db_track_ids[row].astype(np.int64),
-        db_offsets=db_offsets[row].astype(np.int32),
-        query_offsets=query_offsets[q_index],
-    )
 
 
 def _log10_poisson_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -354,7 +245,7 @@ def top_tracks(
             ranking = rank_tracks(hits, query_frames, track_frames, params)
         return ranking.track_ids[np.lexsort((-ranking.score, ranking.log10_p))[:count]]
     hop = max(1, window_frames // 2)
-    windows = _Windows(hits)
+    windows = QueryWindows(hits)
     first = int(windows.q_sorted[0] // hop) * hop
     chosen: list[np.ndarray] = []
     for start in range(first, int(windows.q_sorted[-1]) + 1, hop):
@@ -362,82 +253,3 @@ def top_tracks(
         if len(window):
             chosen.append(top_tracks(window, window_frames, track_frames, count, params=params))
     return arrays.distinct(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
-
-
-class _Windows:
-    """Hits cut into stretches of the query, each with offsets relative to its start."""
-
-    def __init__(self, hits: Hits):
-        self._hits = hits
-        self._order = np.argsort(hits.query_offsets, kind="stable")
-        self.q_sorted = hits.query_offsets[self._order]
-
-    def cut(self, start: int, frames: int) -> Hits:
-        lo, hi = np.searchsorted(self.q_sorted, [start, start + frames])
-        window = self._hits.select(self._order[lo:hi])
-        return Hits(window.hashes, window.track_ids, window.db_offsets, window.query_offsets - start)
-
-
-def timeline(
-    hits: Hits,
-    total_frames: int,
-    track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
-    *,
-    window_frames: int,
-    hop_frames: int,
-    max_gap_frames: int,
-    drift_frames: int,
-    tracks: int = 0,
-    params: MatchParams = DEFAULT_PARAMS,
-) -> list[Segment]:
-    """Match consecutive windows of a long input and merge them into segments, in time order.
-
-    Windows that name the same track with a consistent alignment (input time minus track time
-    within `drift_frames`, which absorbs small speed differences) and no more than
-    `max_gap_frames` apart become one segment, bounded by its first and last aligned hash.
-    """
-    n_windows = max(1, int(np.ceil(max(total_frames - window_frames, 0) / hop_frames)) + 1)
-    matches: list[tuple[int, Match]] = []
-    windows = _Windows(hits)
-    for w in range(n_windows):
-        start = w * hop_frames
-        window_hits = windows.cut(start, window_frames)
-        frames = min(window_frames, total_frames - start)
-        match = best_match(window_hits, frames, track_frames, tests=n_windows, tracks=tracks, params=params)
-        if match is not None:
-            matches.append((start, match))
-    segments: list[Segment] = []
-    last_alignment = 0.0
-    for start, match in matches:
-        seg_start = start + match.first_frame
-        seg_end = start + match.last_frame
-        alignment = start - match.offset_frames  # input frame where the track's frame 0 would be
-        if segments:
-            last = segments[-1]
-            if (
-                last.track_id == match.track_id
-                and seg_start - last.end_frame <= max_gap_frames
-                and abs(alignment - last_alignment) <= drift_frames
-            ):
-                segments[-1] = Segment(
-                    track_id=last.track_id,
-                    start_frame=last.start_frame,
-                    end_frame=max(last.end_frame, seg_end),
-                    offset_frames=last.offset_frames,
-                    log10_p=min(last.log10_p, match.log10_p),
-                    score=last.score + match.score,
-                )
-                last_alignment = alignment
-                continue
-        segments.append(
-            Segment(
-                track_id=match.track_id,
-                start_frame=seg_start,
-                end_frame=seg_end,
-                offset_frames=match.offset_frames + match.first_frame,
-                log10_p=match.log10_p,
-                score=match.score,
-            )
-        )
-        last_alignment = alignment
-    return segments

@@ -1,0 +1,52 @@
+"""Offset-alignment voting with a calibrated decision: candidate rows -> Match or no match.
+
+A query hash that also occurs in a track at `db_offset` votes for that track at the time
+difference `db_offset - query_offset`. A true match piles votes onto one difference (+-1 frame);
+an unrelated track scatters its chance collisions over all differences. The unit of evidence is a
+reference anchor frame (all hashes of one moment count once), and a track's score is the number
+of distinct anchor frames in its best 3-frame window of differences.
+
+Calibration. For an unrelated track, chance votes fall at random over the B = L_track + L_query
+possible differences, so a window's count is Poisson with mean mu = 3 n / B, n being the track's
+votes; where the votes around the best window are denser than that (a passage that resembles
+anything), the local density is used instead. The chance that any window of any candidate track
+reaches the observed score is then bounded (Bonferroni) by
+
+    p = tracks_with_votes * tests * B * P(Poisson(mu) >= score)
+
+and the confidence reported is 1 - p. A match is declared only when p <= max_false_match_rate,
+so unknown audio comes back as "no match" whatever the catalog size or query length: there is
+no fixed "N hashes" threshold. `tests` counts the looks a caller takes (streaming batches, speed
+variants) so repeated tries do not inflate false matches. The threshold itself is set from
+measured false matches on never-indexed music (see MatchParams).
+
+hits.py pairs stored rows with the query (Hits); scoring.py ranks the voted tracks and takes the
+decision (Match); timeline.py merges the windows of a long input into segments. numpy/scipy
+only; no Django.
+"""
+
+from recognition.matching.hits import Hits, join_hits
+from recognition.matching.scoring import (
+    DEFAULT_PARAMS,
+    Match,
+    MatchParams,
+    Ranking,
+    best_match,
+    rank_tracks,
+    top_tracks,
+)
+from recognition.matching.timeline import Segment, timeline
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "Hits",
+    "Match",
+    "MatchParams",
+    "Ranking",
+    "Segment",
+    "best_match",
+    "join_hits",
+    "rank_tracks",
+    "timeline",
+    "top_tracks",
+]
