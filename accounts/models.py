@@ -1,10 +1,12 @@
 """Earshot users: Django's user with one role that decides what they may do."""
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
-from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class Role(models.TextChoices):
@@ -56,7 +58,7 @@ class User(AbstractUser):
         return self.is_superuser or self.role in UPLOAD_ROLES
 
 
-class ApiKeyManager(BaseAPIKeyManager):
+class ApiKeyManager(APIKeyManager):
     def get_usable_keys(self):
         # The key's user is needed on every authenticated request: fetch it in the same query.
         return super().get_usable_keys().select_related("user")
@@ -72,7 +74,7 @@ class ApiKey(AbstractAPIKey):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiKeyManager()
+    objects: ClassVar[ApiKeyManager] = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"

@@ -54,7 +54,9 @@ def user_update_profile(*, user: User, email: str, first_name: str, last_name: s
 
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
     """Create an API key for a user; return it and the key itself, which is never shown again."""
-    return ApiKey.objects.create_key(user=user, name=name[:50] or "key")
+    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key")
+    assert isinstance(api_key, ApiKey)
+    return api_key, key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import ApiKeyForm, ProfileForm, SignUpForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke, user_create, user_update_profile
 
@@ -30,7 +31,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         user_update_profile(user=request.user, **form.cleaned_data)
@@ -42,7 +43,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["POST"])
-def api_key_new(request: HttpRequest) -> HttpResponse:
+def api_key_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create an API key; it is shown on the next page once and never again."""
     form = ApiKeyForm(request.POST)
     if form.is_valid():

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import Http404, HttpRequest
+from django.http import Http404
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
 from catalog import selectors
 from catalog.models import Album, Artist, Track
@@ -22,10 +23,10 @@ from recognition.services import DuplicateRecording, reference_from_upload, trac
 class OwnerScopedAdmin(admin.ModelAdmin):
     """Admin of rows with an `owner`: scoped queryset, object permissions, owner from the request."""
 
-    def _manages(self, request: HttpRequest) -> bool:
+    def _manages(self, request: AuthenticatedHttpRequest) -> bool:
         return request.user.is_active and request.user.manages_catalog
 
-    def _may_touch(self, request: HttpRequest, obj) -> bool:
+    def _may_touch(self, request: AuthenticatedHttpRequest, obj) -> bool:
         return self._manages(request) and (
             obj is None or request.user.sees_whole_catalog or obj.owner_id == request.user.id
         )

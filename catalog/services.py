@@ -39,9 +39,14 @@ def track_update(
 def tracks_delete(tracks: Iterable[Track]) -> int:
     """Delete tracks with their hashes (PostgreSQL cascades them) and, after commit, their files."""
     tracks = list(tracks)
-    names = [track.audio.name for track in tracks if track.audio]
+    names = [track.audio.name for track in tracks if track.audio.name]
     with transaction.atomic():
         deleted, _ = Track.objects.filter(pk__in=[track.pk for track in tracks]).delete()
         storage = Track.audio.field.storage
-        transaction.on_commit(lambda: [storage.delete(name) for name in names])
+
+        def delete_files() -> None:
+            for name in names:
+                storage.delete(name)
+
+        transaction.on_commit(delete_files)
     return deleted

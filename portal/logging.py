@@ -17,7 +17,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 __all__ = ["RequestIdMiddleware", "configure", "logging_config"]
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_SHARED = [
+_SHARED: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -67,7 +68,7 @@ class ApiRateThrottle(BaseThrottle):
         return None if self.retry_after_s is None else max(1, math.ceil(self.retry_after_s))
 
 
-_client_cache = {}
+_client_cache: dict[str, Any] = {}  # one redis.Redis, for the current URL
 
 
 def _redis():

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -85,12 +86,24 @@ PAIR_SHARE = 0.7
 TRIPLET_SHARE = 0.2
 SKETCH_SHARE = 0.1
 
-LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (hashes, track ids, offsets)
+
+class StoredRows(Protocol):
+    """Rows a lookup found (recognition.store.LookupRows), as arrays."""
+
+    @property
+    def hashes(self) -> np.ndarray: ...
+    @property
+    def track_ids(self) -> np.ndarray: ...
+    @property
+    def offsets(self) -> np.ndarray: ...
+
+
+LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray] | StoredRows  # (hashes, track ids, offsets)
 Lookup = Callable[..., LookupRows]  # (hashes, tracks=None): rows with those hashes (in those tracks)
 TrackFrames = Callable[[np.ndarray], np.ndarray]
 
 
-def _rows(result) -> LookupRows:
+def _rows(result: LookupRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(result, tuple):
         return result
     return result.hashes, result.track_ids, result.offsets

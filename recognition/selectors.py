@@ -71,7 +71,7 @@ def fingerprinted_track_count() -> int:
     if now >= _count_cache["until"]:
         _count_cache["value"] = Track.objects.filter(hash_count__gt=0).count()
         _count_cache["until"] = now + _COUNT_TTL_S
-    return _count_cache["value"]
+    return int(_count_cache["value"])
 
 
 def track_summaries(track_ids: list[int]) -> dict[int, dict]:

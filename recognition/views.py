@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts.http import AuthenticatedHttpRequest
 from recognition import selectors
 from recognition.fingerprint import QUERY
 from recognition.services.uploads import UploadRejected, upload_create
@@ -48,7 +49,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def upload_new(request: HttpRequest) -> HttpResponse:
+def upload_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload a video or recording; its job page shows every catalog song found in it."""
     if not request.user.can_upload:
         return render(request, "recognition/upload_forbidden.html", status=403)
@@ -78,7 +79,7 @@ def upload_new(request: HttpRequest) -> HttpResponse:
 
 def _upload_error(request, context, status, code, message, *, job=None) -> HttpResponse:
     if _wants_json(request):
-        payload = {"error": {"code": code, "message": message}}
+        payload: dict[str, object] = {"error": {"code": code, "message": message}}
         if job is not None:
             payload["id"] = str(job.pk)
         return JsonResponse(payload, status=status)
@@ -88,7 +89,7 @@ def _upload_error(request, context, status, code, message, *, job=None) -> HttpR
 
 
 @login_required
-def upload_list(request: HttpRequest) -> HttpResponse:
+def upload_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(selectors.uploads_visible_to(request.user), 25).get_page(request.GET.get("page"))
     return render(request, "recognition/upload_list.html", {"page": page, "can_upload": request.user.can_upload})
 

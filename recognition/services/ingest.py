@@ -162,7 +162,13 @@ def track_save_reference(*, track: Track, reference: ReferenceAudio, digest: str
     try:
         with local_copy(upload) as path:
             return _store_reference(
-                track, reference, digest, path, artist_names=[], album_title=None, stored_name=Path(upload.name).name
+                track,
+                reference,
+                digest,
+                path,
+                artist_names=[],
+                album_title=None,
+                stored_name=Path(upload.name or "upload").name,
             )
     except _AlreadyIngested:
         raise DuplicateRecording("This recording is already in the catalog.") from None

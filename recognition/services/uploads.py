@@ -11,6 +11,7 @@ queues it again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 import time
@@ -198,8 +199,8 @@ def _finish(job: Recognition, failure: tuple[str, str] | None = None) -> None:
 
 
 def _discard_media(job: Recognition) -> None:
-    if job.media and not job.keep_media:
-        name = job.media.name
+    name = job.media.name
+    if name and not job.keep_media:
         job.media.storage.delete(name)
         Recognition.objects.filter(pk=job.pk, media=name).update(media="")
 
@@ -207,14 +208,16 @@ def _discard_media(job: Recognition) -> None:
 @contextlib.contextmanager
 def _media_on_disk(job: Recognition) -> Iterator[Path]:
     """A local path to the job's media: the file itself, or a download from remote storage."""
-    storage = job.media.storage
+    storage, name = job.media.storage, job.media.name
+    if not name:
+        raise audio.AudioError("no_media", "The job's media is gone.")
     try:
-        yield Path(storage.path(job.media.name))
+        yield Path(storage.path(name))
         return
     except NotImplementedError:
         pass  # remote storage (S3): copy it down
-    suffix = Path(job.media.name).suffix[:10]
-    with tempfile.NamedTemporaryFile(suffix=suffix) as local, storage.open(job.media.name, "rb") as remote:
+    suffix = Path(name).suffix[:10]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as local, storage.open(name, "rb") as remote:
         for block in iter(lambda: remote.read(1 << 20), b""):
             local.write(block)
         local.flush()
@@ -230,7 +233,7 @@ def uploads_requeue_stale() -> int:
     ) | Recognition.objects.filter(status=Recognition.Status.PENDING, created_at__lt=now - 5 * STALE_AFTER)
     ids = list(stale.values_list("pk", flat=True))
     for recognition_id in ids:
-        transaction.on_commit(lambda pk=recognition_id: _enqueue(pk))
+        transaction.on_commit(functools.partial(_enqueue, recognition_id))
     return len(ids)
 
 

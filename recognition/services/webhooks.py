@@ -8,6 +8,7 @@ retried with exponential backoff; every attempt is logged on the delivery.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -62,7 +63,7 @@ def check_url(url: str) -> None:
     except socket.gaierror:
         raise WebhookUrlError("The webhook host does not resolve.") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(str(address).split("%")[0])
         if not ip.is_global or ip.is_multicast:
             raise WebhookUrlError("Webhook URLs must point to a public host (not loopback or a private network).")
 
@@ -115,7 +116,7 @@ def webhooks_notify(job: Recognition) -> int:
         delivery, new = WebhookDelivery.objects.get_or_create(webhook=webhook, recognition=job)
         if new:
             created += 1
-            transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+            transaction.on_commit(functools.partial(_enqueue, delivery.pk))
     return created
 
 
