@@ -1,0 +1,121 @@
+"""Where a query's time goes, stage by stage, on the grown catalog (after bench/growth.py).
+
+    .venv/bin/python bench/stages.py [--queries 50] [--db earshot_growth]
+
+Times the growth benchmark's 5 s queries (clean catalog clips and never-indexed clips) through
+the engine as the portal runs it, and splits each query's time into its phases: the clip as
+heard, the retry smoothed in time, the speed retries; within each, the database lookups in
+every track (stage 1) and in named tracks (stage 2), and the check on sketches. Prints p50 and
+p95 of each part, catalog and unknown clips apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+
+class StageClock:
+    """Wraps an Identifier's lookup and retries so that each query's time is split by phase."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.phase = "as heard"
+        self.spent: dict[str, float] = defaultdict(float)
+        lookup = engine.lookup
+
+        def timed_lookup(hashes, tracks=None, **kwargs):
+            kind = "stage 1 lookup" if tracks is None else "stage 2 lookup"
+            with self._clock(f"{self.phase}: {kind}"):
+                return lookup(hashes, tracks, **kwargs) if tracks is not None else lookup(hashes, **kwargs)
+
+        engine.lookup = timed_lookup
+        for name, phase in (("_smoothed_retry", "smoothed retry"), ("_speed_retry", "speed retry")):
+            setattr(engine, name, self._in_phase(phase, getattr(engine, name)))
+        check = engine.check_sketches
+
+        def timed_check(*args, **kwargs):
+            with self._clock(f"{self.phase}: sketch check"):
+                return check(*args, **kwargs)
+
+        engine.check_sketches = timed_check
+
+    def _in_phase(self, phase, method):
+        def wrapped(*args, **kwargs):
+            self.phase = phase
+            with self._clock(f"{phase}: all"):
+                return method(*args, **kwargs)
+
+        return wrapped
+
+    def _clock(self, label):
+        clock = self
+
+        class _Timer:
+            def __enter__(self):
+                self.started = time.perf_counter()
+
+            def __exit__(self, *exc):
+                clock.spent[label] += (time.perf_counter() - self.started) * 1000
+
+        return _Timer()
+
+    def identify(self, samples):
+        self.phase = "as heard"
+        self.spent = defaultdict(float)
+        started = time.perf_counter()
+        match = self.engine.identify(samples)
+        self.spent["total"] = (time.perf_counter() - started) * 1000
+        retries = self.spent.get("smoothed retry: all", 0) + self.spent.get("speed retry: all", 0)
+        self.spent["as heard: all"] = self.spent["total"] - retries
+        return match, dict(self.spent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--db", default="earshot_growth")
+    args = parser.parse_args()
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.db}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    import growth
+
+    from recognition import store
+    from recognition.services import identifier
+
+    queries, truth = growth.load_queries(args.queries)
+    store.forget_triplet_filters()
+    clock = StageClock(identifier())
+    for _, samples in queries[:10]:  # warm the caches, as a running server's are
+        clock.identify(samples)
+    parts: dict[str, dict[str, list[float]]] = {"catalog": defaultdict(list), "unknown": defaultdict(list)}
+    right = 0
+    for query, samples in queries:
+        match, spent = clock.identify(samples)
+        kind = "catalog" if query["kind"] == "known" else "unknown"
+        right += kind == "catalog" and match is not None and truth.get(match.track_id) == query["source"]
+        for label in spent.keys() | parts[kind].keys():
+            parts[kind][label].append(spent.get(label, 0.0))
+    print(f"{store.table_size()['triplet_rows']:,} triplet rows; catalog clips right: {right}")
+    for kind, spent in parts.items():
+        print(f"\n{kind} clips ({len(spent['total'])}): ms p50 / p95")
+        for label in sorted(spent, key=lambda name: (name != "total", name)):
+            values = sorted(spent[label])
+            p95 = values[round(0.95 * (len(values) - 1))]
+            print(f"  {label:36s} {statistics.median(values):7.1f} {p95:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
