@@ -321,8 +321,8 @@ def prewarm() -> float:
     """Read the hash tables and their indexes (pair lists and sketches: their out-of-line
     values) into the operating system's cache, and return the seconds it took. A bulk load
     and an index rebuild leave most of them on disk, where a running server has them in
-    memory: without this, the first 3 x 10^8 point of 2026-12-02's evening run was timed with
-    a quarter of its time waiting on the disk (185 / 406 ms p50 / p95)."""
+    memory: without this, the first 3 x 10^8 point of 2026-12-02's evening run was timed while
+    tasks stalled on I/O ~25 % of the time (185 / 406 ms p50 / p95; 120 / 266 ms warm)."""
     from django.db import connection
 
     started = time.perf_counter()
