@@ -209,8 +209,8 @@ def _discard_media(job: Recognition) -> None:
 def _media_on_disk(job: Recognition) -> Iterator[Path]:
     """A local path to the job's media: the file itself, or a download from remote storage."""
     storage, name = job.media.storage, job.media.name
-    if not name:
-        raise audio.AudioError("no_media", "The job's media is gone.")
+    if not name or not storage.exists(name):  # discarded or deleted: upload_process says so
+        raise FileNotFoundError(name or "the job has no media")
     try:
         yield Path(storage.path(name))
         return

@@ -18,7 +18,7 @@ from accounts.models import Role
 from catalog.demo import synth_song
 from recognition.models import Recognition
 from recognition.services import track_ingest
-from recognition.services.uploads import uploads_requeue_stale
+from recognition.services.uploads import upload_process, uploads_requeue_stale
 from tests import hostile, media
 from tests.conftest import subprocess_environment
 
@@ -208,6 +208,21 @@ uploads.upload_process({job_id!r})
     assert uploads_requeue_stale() == 1
     job.refresh_from_db()
     assert job.status == "done" and job.attempts == 2 and len(job.segments) == 3
+
+
+@pytest.mark.django_db
+def test_a_job_whose_media_is_gone_fails_with_a_clear_reason(client, creator, three_song_video, settings):
+    """A job queued again after its file was discarded (or deleted from storage) fails and says
+    why, instead of reading whatever an empty or stale name points at."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # queue, do not run
+    client.force_login(creator)
+    job_ids = [_post(client, three_song_video).json()["id"] for _ in range(2)]
+    Recognition.objects.filter(pk=job_ids[0]).update(media="")
+    Recognition.objects.get(pk=job_ids[1]).media.delete(save=False)
+    for job_id in job_ids:
+        assert upload_process(job_id) == "failed"
+        job = Recognition.objects.get(pk=job_id)
+        assert job.status == "failed" and job.error_code == "media_missing" and job.segments == []
 
 
 @pytest.fixture
