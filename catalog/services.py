@@ -5,10 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.http import Http404
 
 from catalog.models import Album, Artist, Track
 
-__all__ = ["track_update", "tracks_delete"]
+__all__ = ["TrackGone", "track_lock", "track_update", "tracks_delete"]
+
+
+class TrackGone(Http404):
+    """The track was deleted while this write waited for it. An Http404, so that every interface
+    (API, admin) answers "not found" without a handler of its own."""
+
+
+def track_lock(track_id: int) -> None:
+    """Lock a track's row until the transaction ends, so that writes to one track (metadata, its
+    reference, its deletion) run one after another; raise TrackGone if it no longer exists.
+
+    Without it, two deletions of one track deadlocked in PostgreSQL (each had locked some of the
+    track's related rows: `make fuzz-api` found it as a 500), and a save() of a track deleted
+    meanwhile found no row to update and inserted it again.
+    """
+    if not Track.objects.select_for_update().filter(pk=track_id).values_list("pk", flat=True):
+        raise TrackGone("This track no longer exists.")
 
 
 @transaction.atomic
@@ -21,6 +39,7 @@ def track_update(
     isrc: str | None = None,
 ) -> Track:
     """Change a track's metadata (never its owner, audio or fingerprints); None leaves a field as is."""
+    track_lock(track.pk)
     if title is not None:
         track.title = title[:300]
     if isrc is not None:
@@ -37,11 +56,19 @@ def track_update(
 
 
 def tracks_delete(tracks: Iterable[Track]) -> int:
-    """Delete tracks with their hashes (PostgreSQL cascades them) and, after commit, their files."""
+    """Delete tracks with their hashes (PostgreSQL cascades them) and, after commit, their files;
+    return how many tracks were deleted (0: others deleted them first)."""
     tracks = list(tracks)
     names = [track.audio.name for track in tracks if track.audio.name]
     with transaction.atomic():
-        deleted, _ = Track.objects.filter(pk__in=[track.pk for track in tracks]).delete()
+        # Rows locked in one order first (track_lock): concurrent deletions wait, then find none.
+        locked = list(
+            Track.objects.select_for_update()
+            .filter(pk__in=[t.pk for t in tracks])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        _, deleted = Track.objects.filter(pk__in=locked).delete()
         storage = Track.audio.field.storage
 
         def delete_files() -> None:
@@ -49,4 +76,4 @@ def tracks_delete(tracks: Iterable[Track]) -> int:
                 storage.delete(name)
 
         transaction.on_commit(delete_files)
-    return deleted
+    return deleted.get(Track._meta.label, 0)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from catalog import selectors
 from catalog.api import serializers
 from catalog.models import Track
-from catalog.services import track_update, tracks_delete
+from catalog.services import TrackGone, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.audio import AudioError
@@ -142,7 +142,8 @@ class TrackDetailApi(GenericAPIView):
 
     @extend_schema(operation_id="tracks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request, pk):
-        tracks_delete([self._mine(request, pk)])
+        if not tracks_delete([self._mine(request, pk)]):
+            raise TrackGone("This track no longer exists.")  # another request deleted it first
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 
 from catalog.models import Album, Artist, FingerprintStatus, Track
+from catalog.services import track_lock
 from portal.observability import INGEST_SECONDS, INGEST_TRACKS
 from recognition import audio, selectors, store
 from recognition.fingerprint import REFERENCE, Fingerprints, StreamingFingerprinter, merge_fingerprints
@@ -206,7 +207,8 @@ def _store_reference(
             if existing is not None:
                 raise _AlreadyIngested(existing)
             if track.pk is not None:
-                # Replacing the reference of an existing track.
+                # Replacing the reference of an existing track (deleted meanwhile: TrackGone).
+                track_lock(track.pk)
                 replaced_name = Track.objects.filter(pk=track.pk).values_list("audio", flat=True).first() or None
                 store.delete_track_hashes(track.pk)
                 selectors.forget_track_frames(track.pk)
