@@ -49,7 +49,9 @@ def track_update(
             Album.objects.get_or_create(owner=track.owner, title=album_title[:300])[0] if album_title else None
         )
     track.full_clean(exclude=["owner", "audio", "sha256"])
-    track.save()
+    # Only these columns: the caller's object may predate a reference replaced meanwhile, whose
+    # audio, digest and hash count a full save() would write back.
+    track.save(update_fields=["title", "isrc", "album", "updated_at"])
     if artist_names is not None:
         track.artists.set([Artist.objects.get_or_create(owner=track.owner, name=n[:200])[0] for n in artist_names])
     return track

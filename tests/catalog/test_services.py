@@ -32,6 +32,16 @@ def test_writes_to_a_track_deleted_meanwhile_do_not_bring_it_back(rights_holder,
     assert not Track.objects.filter(pk=stale.pk).exists()
 
 
+@pytest.mark.django_db
+def test_a_metadata_edit_never_writes_back_a_reference_replaced_meanwhile(rights_holder):
+    stale = TrackFactory(title="Old", owner=rights_holder, sha256="a" * 64, hash_count=10)
+    Track.objects.filter(pk=stale.pk).update(sha256="b" * 64, hash_count=20, duration_s=9.5)  # a replace
+    track_update(track=stale, title="New", isrc="GBAYE0601498")
+    fresh = Track.objects.get(pk=stale.pk)
+    assert (fresh.title, fresh.isrc) == ("New", "GBAYE0601498")
+    assert (fresh.sha256, fresh.hash_count, fresh.duration_s) == ("b" * 64, 20, 9.5)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deletions_of_one_track_delete_it_once_without_deadlock(rights_holder, make_user):
     """Two requests deleting the same track at once: both finish, exactly one of them deleted it,
