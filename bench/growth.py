@@ -46,6 +46,7 @@ SOURCE_DB, DB = "earshot_bench", "earshot_growth"
 TRIPLETS_PER_TRACK = 2300  # ~3 minutes at 12.8 triplets/s
 PAIRS_PER_TRACK = 4600  # and 25.6 pairs/s
 SECONDS_PER_TRACK = (TRIPLETS_PER_TRACK + PAIRS_PER_TRACK) / 38.4
+FRAMES_PER_TRACK = int(SECONDS_PER_TRACK * 31.25)  # 31.25 frames a second
 WARM_TABLES = ["recognition_fingerprint", "recognition_pairlist", "recognition_framesketch"]
 BYTES_PER_HASH_ESTIMATE = 50  # a triplet row with its indexes and rebuild headroom ~120, a pair ~8
 
@@ -161,7 +162,7 @@ def grow_to(target_hashes: int, triplets: str) -> dict:
             ORDER BY id, o
         """,
             {
-                "frames": int(SECONDS_PER_TRACK * 31.25),
+                "frames": FRAMES_PER_TRACK,
                 "rows": TRIPLETS_PER_TRACK,
                 "pool": pool_size,
                 **TRIPLET_MASKS[triplets],
@@ -212,11 +213,12 @@ def add_pair_lists(cursor) -> None:
         "WHERE t.sha256 IS NOT NULL"
     )
     pool = np.concatenate([store.unpack_pairs(packed)[0] for (packed,) in cursor.fetchall()])
-    frames = int(SECONDS_PER_TRACK * 31.25)
     _copy_per_new_track(
         cursor,
         "recognition_pairlist (track_id, packed)",
-        lambda rng: store.pack_pairs(rng.choice(pool, PAIRS_PER_TRACK), rng.integers(0, frames, PAIRS_PER_TRACK)),
+        lambda rng: store.pack_pairs(
+            rng.choice(pool, PAIRS_PER_TRACK), rng.integers(0, FRAMES_PER_TRACK, PAIRS_PER_TRACK)
+        ),
         seed_offset=0,
     )
 
@@ -227,11 +229,10 @@ def add_sketches(cursor) -> None:
     the slice read a real one does."""
     import numpy as np
 
-    frames = int(SECONDS_PER_TRACK * 31.25)
     _copy_per_new_track(
         cursor,
         "recognition_framesketch (track_id, frames)",
-        lambda rng: rng.integers(0, 1 << 16, frames, dtype=np.uint16).astype("<u2").tobytes(),
+        lambda rng: rng.integers(0, 1 << 16, FRAMES_PER_TRACK, dtype=np.uint16).astype("<u2").tobytes(),
         seed_offset=1,
     )
 

@@ -12,6 +12,7 @@ p95 of each part, catalog and unknown clips apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -25,49 +26,38 @@ sys.path.insert(0, str(HERE.parent))
 
 
 class StageClock:
-    """Wraps an Identifier's lookup and retries so that each query's time is split by phase."""
+    """Wraps an Identifier's lookup, sketch check and retries so that each query's time is split
+    by phase."""
 
     def __init__(self, engine):
         self.engine = engine
         self.phase = "as heard"
         self.spent: dict[str, float] = defaultdict(float)
-        lookup = engine.lookup
-
-        def timed_lookup(hashes, tracks=None, **kwargs):
-            kind = "stage 1 lookup" if tracks is None else "stage 2 lookup"
-            with self._clock(f"{self.phase}: {kind}"):
-                return lookup(hashes, tracks, **kwargs) if tracks is not None else lookup(hashes, **kwargs)
-
-        engine.lookup = timed_lookup
+        engine.lookup = self._timed(
+            engine.lookup, lambda _hashes, tracks=None, **_: "stage 1 lookup" if tracks is None else "stage 2 lookup"
+        )
+        engine.check_sketches = self._timed(engine.check_sketches, lambda *_, **__: "sketch check")
         for name, phase in (("_smoothed_retry", "smoothed retry"), ("_speed_retry", "speed retry")):
-            setattr(engine, name, self._in_phase(phase, getattr(engine, name)))
-        check = engine.check_sketches
+            setattr(engine, name, self._timed(getattr(engine, name), lambda *_, **__: "all", phase=phase))
 
-        def timed_check(*args, **kwargs):
-            with self._clock(f"{self.phase}: sketch check"):
-                return check(*args, **kwargs)
+    def _timed(self, method, part, *, phase=None):
+        """`method`, its time added to "<phase>: <part(arguments)>"; with `phase`, it starts it."""
 
-        engine.check_sketches = timed_check
-
-    def _in_phase(self, phase, method):
-        def wrapped(*args, **kwargs):
-            self.phase = phase
-            with self._clock(f"{phase}: all"):
+        def timed(*args, **kwargs):
+            if phase is not None:
+                self.phase = phase
+            with self._clock(f"{self.phase}: {part(*args, **kwargs)}"):
                 return method(*args, **kwargs)
 
-        return wrapped
+        return timed
 
+    @contextlib.contextmanager
     def _clock(self, label):
-        clock = self
-
-        class _Timer:
-            def __enter__(self):
-                self.started = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.spent[label] += (time.perf_counter() - self.started) * 1000
-
-        return _Timer()
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[label] += (time.perf_counter() - started) * 1000
 
     def identify(self, samples):
         self.phase = "as heard"
