@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import subprocess
 from dataclasses import asdict, dataclass
@@ -100,5 +101,8 @@ def decoded(path: str) -> np.ndarray:
     cached = DECODED_CACHE / (Path(path).parent.name + "_" + Path(path).stem + ".npy")
     if not cached.exists():
         x = audio.decode(path, sample_rate_hz=ENGINE_RATE, max_seconds=7200)
-        np.save(cached, (x * 32767).astype(np.int16))
+        # Written aside and renamed: two studies run side by side must never read half a file.
+        partial = cached.with_name(f"{cached.stem}.{os.getpid()}.partial.npy")
+        np.save(partial, (x * 32767).astype(np.int16))
+        partial.replace(cached)
     return np.load(cached).astype(np.float32) / 32767

@@ -20,6 +20,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
@@ -29,12 +31,17 @@ class StageClock:
     """Wraps an Identifier's lookup, sketch check and retries so that each query's time is split
     by phase."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, may_hold):
         self.engine = engine
         self.phase = "as heard"
         self.spent: dict[str, float] = defaultdict(float)
-        engine.lookup = self._timed(
-            engine.lookup, lambda _hashes, tracks=None, **_: "stage 1 lookup" if tracks is None else "stage 2 lookup"
+        self.counted: dict[str, int] = defaultdict(int)
+        self._may_hold = may_hold
+        engine.lookup = self._counted(
+            self._timed(
+                engine.lookup,
+                lambda _hashes, tracks=None, **_: "stage 1 lookup" if tracks is None else "stage 2 lookup",
+            )
         )
         engine.check_sketches = self._timed(engine.check_sketches, lambda *_, **__: "sketch check")
         for name, phase in (("_smoothed_retry", "smoothed retry"), ("_speed_retry", "speed retry")):
@@ -51,6 +58,22 @@ class StageClock:
 
         return timed
 
+    def _counted(self, lookup):
+        """`lookup`, with what a lookup in every track asks of the store counted (outside the
+        clock): distinct triplet values, those the presence filter lets through (the primary
+        key's probes), and the rows they return."""
+
+        def counted(hashes, tracks=None, **kwargs):
+            rows = lookup(hashes, tracks, **kwargs)
+            if tracks is None:
+                values = np.unique(hashes)
+                self.counted[f"{self.phase}: stage 1 values"] += values.size
+                self.counted[f"{self.phase}: stage 1 probes"] += int(self._may_hold(values).sum())
+                self.counted[f"{self.phase}: stage 1 rows"] += len(rows.hashes)
+            return rows
+
+        return counted
+
     @contextlib.contextmanager
     def _clock(self, label):
         started = time.perf_counter()
@@ -62,12 +85,13 @@ class StageClock:
     def identify(self, samples):
         self.phase = "as heard"
         self.spent = defaultdict(float)
+        self.counted = defaultdict(int)
         started = time.perf_counter()
         match = self.engine.identify(samples)
         self.spent["total"] = (time.perf_counter() - started) * 1000
         retries = self.spent.get("smoothed retry: all", 0) + self.spent.get("speed retry: all", 0)
         self.spent["as heard: all"] = self.spent["total"] - retries
-        return match, dict(self.spent)
+        return match, dict(self.spent), dict(self.counted)
 
 
 def main() -> None:
@@ -81,23 +105,32 @@ def main() -> None:
 
     django.setup()
     import growth
+    from django.db import connection
 
     from recognition import store
     from recognition.services import identifier
+    from recognition.store.presence import triplet_filter
+
+    def may_hold(values):
+        with connection.cursor() as cursor:
+            return triplet_filter(cursor).may_hold(values)
 
     queries, truth = growth.load_queries(args.queries)
     store.forget_triplet_filters()
-    clock = StageClock(identifier())
+    clock = StageClock(identifier(), may_hold)
     for _, samples in queries[:10]:  # warm the caches, as a running server's are
         clock.identify(samples)
     parts: dict[str, dict[str, list[float]]] = {"catalog": defaultdict(list), "unknown": defaultdict(list)}
+    counts: dict[str, dict[str, list[int]]] = {"catalog": defaultdict(list), "unknown": defaultdict(list)}
     right = 0
     for query, samples in queries:
-        match, spent = clock.identify(samples)
+        match, spent, counted = clock.identify(samples)
         kind = "catalog" if query["kind"] == "known" else "unknown"
         right += kind == "catalog" and match is not None and truth.get(match.track_id) == query["source"]
         for label in spent.keys() | parts[kind].keys():
             parts[kind][label].append(spent.get(label, 0.0))
+        for label in counted.keys() | counts[kind].keys():
+            counts[kind][label].append(counted.get(label, 0))
     print(f"{store.table_size()['triplet_rows']:,} triplet rows; catalog clips right: {right}")
     for kind, spent in parts.items():
         print(f"\n{kind} clips ({len(spent['total'])}): ms p50 / p95")
@@ -105,6 +138,11 @@ def main() -> None:
             values = sorted(spent[label])
             p95 = values[round(0.95 * (len(values) - 1))]
             print(f"  {label:36s} {statistics.median(values):7.1f} {p95:7.1f}")
+        print(f"{kind} clips, asked of the store per query: p50 / p95")
+        for label in sorted(counts[kind]):
+            values = sorted(counts[kind][label])
+            p95 = values[round(0.95 * (len(values) - 1))]
+            print(f"  {label:36s} {statistics.median(values):7.0f} {p95:7.0f}")
 
 
 if __name__ == "__main__":
