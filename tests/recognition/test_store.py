@@ -255,6 +255,9 @@ def test_the_presence_filter_passes_every_stored_triplet_and_few_others(rights_h
         presence = triplet_filter(cursor)
     assert presence.may_hold(stored_values).all()
     assert presence.may_hold(others).mean() < 0.01
+    # A clip's triplets sit next to stored ones (one step apart): they must not pass with them.
+    neighbours = np.setdiff1d((stored_values.astype(np.int64)[:, None] ^ np.arange(1, 16)).ravel(), stored_values)
+    assert presence.may_hold(neighbours).mean() < 0.01
     # What it lets through is looked up: the rows found are those stored.
     assert len(store.lookup(np.concatenate([stored_values[:100], others]))) == 100
 
