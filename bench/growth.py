@@ -381,6 +381,15 @@ def cascade_delete_s(rows: int = 1_000_000) -> float:
     return round(time.perf_counter() - started, 2)
 
 
+def open_database(name: str) -> None:
+    """Set Django up on one local database: the grown catalog here and in the studies on it."""
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+
+
 def load_queries(count: int) -> tuple[list, dict]:
     import corpus
 
@@ -462,11 +471,7 @@ def main() -> None:
     earlier = json.loads(results.read_text()) if args.keep and results.exists() else []
     if not args.resume:
         clone()
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-
-    django.setup()
+    open_database(DB)
     from django.db import connection
 
     from recognition.identify import RETRY_TRIPLET_FAN_OUT
