@@ -31,7 +31,7 @@ WRITE_TABLE = "recognition_tripletwrite"
 # ones (the same anchor and steps, a time step apart), so the bit must not be picked by the
 # value's own top bits: with a bit per 16 neighbouring values, only 4 % of the bits were set at
 # 10^8 triplet rows (18.6 million distinct values) yet half of the values a clip asked for that
-# were not stored passed, and probes were 2.7x those that found something. Hashed, 7 % are set
+# were not stored passed, and probes were ~3x those that found something. Hashed, 7 % are set
 # and 3 % of those values pass (bench/results/presence_filter_3e8.txt).
 _FILTER_BITS = 28
 _FILTER_SHIFT = 32 - _FILTER_BITS
