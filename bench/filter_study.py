@@ -30,12 +30,14 @@ def _hashed(multiplier: int, salt: int = 0):
     return bit_place
 
 
+ENGINE_MULTIPLIER = 2654435761  # recognition/store/presence.py's: "hashed, 1 bit, 2^28" is the engine's
+SECOND = _hashed(2246822519, 0x27D4EB2F)
 LAYOUTS = {  # name: (bits, one function per bit set for a value)
     "top bits (a bit per 16 neighbouring values)": (28, [lambda v: v]),
-    "hashed, 1 bit, 2^28 (32 MB)": (28, [_hashed(2654435761)]),
-    "hashed, 2 bits, 2^28 (32 MB)": (28, [_hashed(2654435761), _hashed(2246822519, 0x27D4EB2F)]),
-    "hashed, 1 bit, 2^29 (64 MB)": (29, [_hashed(2654435761)]),
-    "hashed, 2 bits, 2^29 (64 MB)": (29, [_hashed(2654435761), _hashed(2246822519, 0x27D4EB2F)]),
+    "hashed, 1 bit, 2^28 (32 MB)": (28, [_hashed(ENGINE_MULTIPLIER)]),
+    "hashed, 2 bits, 2^28 (32 MB)": (28, [_hashed(ENGINE_MULTIPLIER), SECOND]),
+    "hashed, 1 bit, 2^29 (64 MB)": (29, [_hashed(ENGINE_MULTIPLIER)]),
+    "hashed, 2 bits, 2^29 (64 MB)": (29, [_hashed(ENGINE_MULTIPLIER), SECOND]),
 }
 
 
@@ -50,7 +52,10 @@ def main() -> None:
     from django.db import connection
 
     from recognition.services import identifier
+    from recognition.store import presence
     from recognition.store.copy_format import copy_body
+
+    assert int(presence._MULTIPLIER) == ENGINE_MULTIPLIER  # the engine's layout is among those compared
 
     queries, _ = growth.load_queries(args.queries)
     engine = identifier()

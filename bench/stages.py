@@ -131,14 +131,16 @@ def main() -> None:
     for kind, spent in parts.items():
         print(f"\n{kind} clips ({len(spent['total'])}): ms p50 / p95")
         for label in sorted(spent, key=lambda name: (name != "total", name)):
-            values = sorted(spent[label])
-            p95 = values[round(0.95 * (len(values) - 1))]
-            print(f"  {label:36s} {statistics.median(values):7.1f} {p95:7.1f}")
+            print(f"  {label:36s} {_p50_p95(spent[label], '7.1f')}")
         print(f"{kind} clips, asked of the store per query: p50 / p95")
         for label in sorted(counts[kind]):
-            values = sorted(counts[kind][label])
-            p95 = values[round(0.95 * (len(values) - 1))]
-            print(f"  {label:36s} {statistics.median(values):7.0f} {p95:7.0f}")
+            print(f"  {label:36s} {_p50_p95(counts[kind][label], '7.0f')}")
+
+
+def _p50_p95(values: list, spec: str) -> str:
+    ordered = sorted(values)
+    p95 = ordered[round(0.95 * (len(ordered) - 1))]
+    return f"{statistics.median(ordered):{spec}} {p95:{spec}}"
 
 
 if __name__ == "__main__":
