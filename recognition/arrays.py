@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["distinct", "rank_in_runs", "run_starts"]
+__all__ = ["distinct", "isin_sorted", "rank_in_runs", "run_starts"]
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -19,6 +19,14 @@ def distinct(values: np.ndarray) -> np.ndarray:
     if ordered.size < 2:
         return ordered
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
+def isin_sorted(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `ordered` (sorted): np.isin by one binary search per value."""
+    values = np.asarray(values)
+    if ordered.size == 0:
+        return np.zeros(values.shape, bool)
+    return ordered[np.minimum(np.searchsorted(ordered, values), ordered.size - 1)] == values
 
 
 def run_starts(ordered: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ __all__ = [
     "SKETCH_SHARE",
     "SPEED_VARIANTS",
     "TRIPLET_SHARE",
+    "AskedOnce",
     "Identifier",
     "Timeline",
     "Votes",
@@ -107,6 +108,40 @@ def _rows(result: LookupRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(result, tuple):
         return result
     return result.hashes, result.track_ids, result.offsets
+
+
+class AskedOnce:
+    """A lookup that asks the store for each value in every track once per clip, and answers
+    repeats from the rows it already read.
+
+    A clip that fails as heard is retried at four speeds, whose triplets include ~11 % of those
+    it looked up as heard; those values (low, short steps, which a 1-2 % speed change leaves
+    alone) are the commonest and hold ~21 % of the retries' rows (5 s never-seen clips at 10^8
+    triplet rows, bench/results/ab_asked_once.txt). Each value's rows do not depend on the
+    other values asked with it, so the answers are the same. Lookups in named tracks pass
+    through.
+    """
+
+    def __init__(self, lookup: Lookup):
+        self._lookup = lookup
+        self._asked = np.empty(0, np.int64)  # sorted
+        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def __call__(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
+        if tracks is not None:
+            return self._lookup(hashes, tracks)
+        wanted = arrays.distinct(np.asarray(hashes, np.int64))
+        new = wanted[~arrays.isin_sorted(wanted, self._asked)]
+        if new.size:
+            self._rows.append(_rows(self._lookup(new)))
+            self._asked = arrays.distinct(np.concatenate([self._asked, new]))
+        if not self._rows:  # nothing asked yet
+            return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int32)
+        if len(self._rows) > 1:
+            self._rows = [tuple(np.concatenate(column) for column in zip(*self._rows, strict=True))]
+        stored_hashes, track_ids, offsets = self._rows[0]
+        keep = arrays.isin_sorted(stored_hashes, wanted)
+        return stored_hashes[keep], track_ids[keep], offsets[keep]
 
 
 @dataclass(frozen=True)
@@ -197,23 +232,28 @@ class Identifier:
             ranking=ranking,
         )
 
-    def lookup_hits(self, clips: list[fp.Fingerprints], tracks: np.ndarray | None = None) -> list[matching.Hits]:
+    def lookup_hits(
+        self, clips: list[fp.Fingerprints], tracks: np.ndarray | None = None, *, lookup: Lookup | None = None
+    ) -> list[matching.Hits]:
         """Votes of the clips' hashes against `tracks` only (None: every track, as stage 1 and a
-        one-stage lookup ask), in one round trip."""
+        one-stage lookup ask), in one round trip, through `lookup` (default: the engine's)."""
         if not clips:
             return []
         if tracks is not None and tracks.size == 0:
             return [matching.Hits.empty() for _ in clips]
+        lookup = lookup or self.lookup
         hashes = np.concatenate([c.hashes for c in clips])
-        rows = _rows(self.lookup(hashes) if tracks is None else self.lookup(hashes, tracks))
+        rows = _rows(lookup(hashes) if tracks is None else lookup(hashes, tracks))
         return [matching.join_hits(c.hashes, c.offsets, *rows) for c in clips]
 
-    def _votes(self, clips: list[fp.Fingerprints], *, window_frames: int | None = None) -> list[Votes]:
+    def _votes(
+        self, clips: list[fp.Fingerprints], *, window_frames: int | None = None, lookup: Lookup | None = None
+    ) -> list[Votes]:
         split = [clip.split() for clip in clips]
         pairs = [p for p, _ in split]
         if not self.two_stage:
-            return [Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs)]
-        triplet_hits = self.lookup_hits([t for _, t in split])
+            return [Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs, lookup=lookup)]
+        triplet_hits = self.lookup_hits([t for _, t in split], lookup=lookup)
         rankings = [
             self.rank(hits, clip.n_frames) if window_frames is None else None
             for hits, clip in zip(triplet_hits, clips, strict=True)
@@ -222,7 +262,7 @@ class Identifier:
             self.choose(hits, clip.n_frames, window_frames=window_frames, ranking=ranking)
             for hits, clip, ranking in zip(triplet_hits, clips, rankings, strict=True)
         ]
-        pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)))
+        pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)), lookup=lookup)
         return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
 
     def decide(
@@ -293,18 +333,24 @@ class Identifier:
         """
         smoothed = self.smoothed_retry_params
         tests = 1 + (smoothed is not None) + len(self.speed_variants) + prior_tests
+        lookup = AskedOnce(self.lookup)
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
-        votes = self.votes(clip)
+        votes = self._votes([clip], lookup=lookup)[0]
         match = self.decide(votes, clip.n_frames, tests, lambda: sk.query_sketch(samples))
         if match is None and smoothed is not None:
-            match = self._smoothed_retry(samples, smoothed, votes.candidates, tests)
+            match = self._smoothed_retry(samples, smoothed, votes.candidates, tests, lookup)
         if match is None and self.speed_variants:
-            match = self._speed_retry(peaks, tests)
+            match = self._speed_retry(peaks, tests, lookup)
         return match
 
     def _smoothed_retry(
-        self, samples: np.ndarray, params: fp.FingerprintParams, candidates: np.ndarray | None, tests: int
+        self,
+        samples: np.ndarray,
+        params: fp.FingerprintParams,
+        candidates: np.ndarray | None,
+        tests: int,
+        lookup: Lookup | None = None,
     ) -> matching.Match | None:
         """The clip's peaks picked on its spectrogram smoothed in time, where broadband noise
         hides fewer of them, looked up in the tracks stage 1 chose for the clip as heard: the
@@ -313,21 +359,21 @@ class Identifier:
         sketches were checked as heard, and the clip's sketch does not change with smoothing."""
         clip = fp.fingerprint(samples, params)
         if candidates is None:  # one stage: pairs in every track
-            votes = self.votes(clip)
+            votes = self._votes([clip], lookup=lookup)[0]
         else:
-            hits = self.lookup_hits([clip], candidates)[0]
+            hits = self.lookup_hits([clip], candidates, lookup=lookup)[0]
             triplet = fp.is_triplet(hits.hashes)
             votes = Votes(hits.select(~triplet), hits.select(triplet))
         return self.decide(votes, clip.n_frames, tests)
 
-    def _speed_retry(self, peaks: fp.Constellation, tests: int) -> matching.Match | None:
+    def _speed_retry(self, peaks: fp.Constellation, tests: int, lookup: Lookup | None = None) -> matching.Match | None:
         """The clip as if played at each of `speed_variants`, all in one lookup per stage."""
         factors = self.speed_variants
         retry = self.retry_params
         moved = fp.Constellation(peaks.peaks[: self.retry_shifts], peaks.n_frames)
         variants = [fp.hash_constellation(moved, retry, speed=factor) for factor in factors]
         best: matching.Match | None = None
-        for factor, variant, votes in zip(factors, variants, self._votes(variants), strict=True):
+        for factor, variant, votes in zip(factors, variants, self._votes(variants, lookup=lookup), strict=True):
             found = self.decide(votes, variant.n_frames, tests)
             if found is not None and (best is None or found.log10_p < best.log10_p):
                 # Offsets were measured at the retried speed: scale back to the clip as heard.

@@ -58,7 +58,7 @@ def pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
     hashes = np.concatenate([h for h, _ in unpacked])
     frames = np.concatenate([f for _, f in unpacked])
     owners = np.repeat([track_id for track_id, _ in lists], [h.size for h, _ in unpacked])
-    kept = wanted[np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)] == hashes
+    kept = arrays.isin_sorted(hashes, wanted)
     return LookupRows(
         hashes=hashes[kept].astype(np.int32),
         track_ids=owners[kept].astype(np.int64),

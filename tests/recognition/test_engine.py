@@ -12,7 +12,7 @@ from catalog.demo import demo_music_files
 from recognition import arrays, audio, matching
 from recognition import fingerprint as fp
 from recognition import sketch as sk
-from recognition.identify import TRIPLET_SHARE, Identifier, Votes
+from recognition.identify import TRIPLET_SHARE, AskedOnce, Identifier, Votes
 from recognition.listening import ListeningSession
 from recognition.memory_index import MemoryIndex
 from tests import media
@@ -327,6 +327,56 @@ def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
     assert fp.is_triplet(retried).all() and per_speed < 0.75 * np.unique(heard).size
 
 
+def test_a_clip_asks_the_store_for_each_value_in_every_track_once(songs):
+    """The speed retries look up in every track only the triplets the clip did not already ask
+    as heard; those it did are answered from the rows read then."""
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    counting = _CountingIndex(index)
+    engine = Identifier(
+        lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, smoothed_params=None
+    )
+    clip = media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02)
+    match = engine.identify(clip)
+    assert match is not None and match.track_id == 4
+    (heard, _), _, (retried, _), _ = counting.calls
+    peaks = fp.constellation(clip, engine.params)
+    moved = fp.Constellation(peaks.peaks[: engine.retry_shifts], peaks.n_frames)
+    wanted = np.unique(
+        np.concatenate(
+            [
+                fp.hash_constellation(moved, engine.retry_params, speed=f).split()[1].hashes
+                for f in engine.speed_variants
+            ]
+        )
+    )
+    shared = np.intersect1d(wanted, heard)
+    assert shared.size > 0 and np.array_equal(np.unique(retried), np.setdiff1d(wanted, heard))
+
+
+def test_a_lookup_asked_once_answers_as_the_store_does():
+    rng = np.random.default_rng(5)
+    stored = rng.integers(0, 400, 3000)
+    index = MemoryIndex()
+    for track in range(6):
+        part = stored[track::6].astype(np.int32) | np.int32(1 << 24)  # triplet values
+        index.add(track, fp.Fingerprints(part, np.arange(part.size, dtype=np.float32), part.size))
+    counting = _CountingIndex(index)
+    asked = AskedOnce(counting.lookup)
+    first = rng.integers(0, 400, 150) | (1 << 24)
+    second = np.r_[first[:60], rng.integers(400, 500, 20) | (1 << 24), rng.integers(0, 400, 90) | (1 << 24)]
+    for values in (first, second, second[:10]):
+        rows = np.column_stack(asked(values))
+        expected = np.column_stack(index.lookup(values))
+        assert rows.shape[0] > 0 and np.array_equal(np.unique(rows, axis=0), np.unique(expected, axis=0))
+    asked_of_store = [np.unique(hashes) for hashes, _ in counting.calls]
+    assert len(asked_of_store) == 2  # the third was answered from the rows already read
+    assert np.intersect1d(*asked_of_store).size == 0
+    assert np.array_equal(np.union1d(*asked_of_store), np.union1d(first, second))
+    assert len(asked(np.array([5 | (1 << 24)]), np.array([1]))[0]) == len(index.lookup([5 | (1 << 24)], [1])[0])
+
+
 def test_speed_retries_hash_the_peaks_of_retry_shifts_sub_frame_shifts(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
@@ -506,6 +556,14 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
         assert found.dtype == values.dtype and np.array_equal(found, np.unique(values))
     ordered = np.array([3, 3, 5, 9, 9, 9])
     assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
+
+
+def test_isin_sorted_gives_what_numpy_isin_gives():
+    rng = np.random.default_rng(3)
+    values = rng.integers(-50, 50, 400)
+    for size in (0, 1, 40):
+        ordered = np.unique(rng.integers(-60, 60, size))
+        assert np.array_equal(arrays.isin_sorted(values, ordered), np.isin(values, ordered))
 
 
 def test_rank_in_runs_counts_from_each_runs_start():
