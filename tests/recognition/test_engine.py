@@ -311,7 +311,9 @@ def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, son
     assert match is not None and match.track_id == 4
 
 
-def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
+def _counted_engine_without_smoothing(songs) -> tuple[_CountingIndex, Identifier]:
+    """An engine over the songs whose lookups are recorded, with no smoothed retry (so a clip
+    that fails as heard goes straight to the speed retries)."""
     index = MemoryIndex()
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
@@ -319,6 +321,11 @@ def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
     engine = Identifier(
         lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, smoothed_params=None
     )
+    return counting, engine
+
+
+def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
+    counting, engine = _counted_engine_without_smoothing(songs)
     assert engine.retry_params.triplet_fan_out == 6 < engine.params.triplet_fan_out
     match = engine.identify(media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02))
     assert match is not None and match.track_id == 4
@@ -330,13 +337,7 @@ def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
 def test_a_clip_asks_the_store_for_each_value_in_every_track_once(songs):
     """The speed retries look up in every track only the triplets the clip did not already ask
     as heard; those it did are answered from the rows read then."""
-    index = MemoryIndex()
-    for seed, samples in songs.items():
-        index.add(seed, fp.fingerprint(samples))
-    counting = _CountingIndex(index)
-    engine = Identifier(
-        lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, smoothed_params=None
-    )
+    counting, engine = _counted_engine_without_smoothing(songs)
     clip = media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02)
     match = engine.identify(clip)
     assert match is not None and match.track_id == 4
