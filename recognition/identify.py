@@ -125,7 +125,7 @@ class AskedOnce:
     def __init__(self, lookup: Lookup):
         self._lookup = lookup
         self._asked = np.empty(0, np.int64)  # sorted
-        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # of every value asked
 
     def __call__(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
         if tracks is not None:
@@ -133,13 +133,15 @@ class AskedOnce:
         wanted = arrays.distinct(np.asarray(hashes, np.int64))
         new = wanted[~arrays.isin_sorted(wanted, self._asked)]
         if new.size:
-            self._rows.append(_rows(self._lookup(new)))
+            found = _rows(self._lookup(new))
             self._asked = arrays.distinct(np.concatenate([self._asked, new]))
-        if not self._rows:  # nothing asked yet
+            if self._rows is None:  # the first lookup (all a clip decided as heard makes)
+                self._rows = found
+                return found
+            self._rows = tuple(np.concatenate(pair) for pair in zip(self._rows, found, strict=True))
+        if self._rows is None:  # nothing asked yet
             return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int32)
-        if len(self._rows) > 1:
-            self._rows = [tuple(np.concatenate(column) for column in zip(*self._rows, strict=True))]
-        stored_hashes, track_ids, offsets = self._rows[0]
+        stored_hashes, track_ids, offsets = self._rows
         keep = arrays.isin_sorted(stored_hashes, wanted)
         return stored_hashes[keep], track_ids[keep], offsets[keep]
 

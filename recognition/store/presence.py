@@ -35,7 +35,7 @@ WRITE_TABLE = "recognition_tripletwrite"
 # and 3 % of those values pass (bench/results/presence_filter_3e8.txt).
 _FILTER_BITS = 28
 _FILTER_SHIFT = 32 - _FILTER_BITS
-_MULTIPLIER = np.uint64(2654435761)
+_MULTIPLIER = np.uint32(2654435761)
 _NEW_WRITES_SQL = (
     "WITH w AS (SELECT track_id, xid FROM recognition_tripletwrite WHERE xid >= %s) "
     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8, "
@@ -95,9 +95,8 @@ class TripletFilter:
 
 
 def _bit_of(hashes: np.ndarray) -> np.ndarray:
-    """Each value's bit in the filter (see _MULTIPLIER)."""
-    values = np.asarray(hashes, np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF)
-    return ((values * _MULTIPLIER) & np.uint64(0xFFFFFFFF)) >> np.uint64(_FILTER_SHIFT)
+    """Each value's bit in the filter (see _MULTIPLIER): uint32 arithmetic wraps modulo 2^32."""
+    return (np.asarray(hashes).astype(np.uint32) * _MULTIPLIER) >> np.uint32(_FILTER_SHIFT)
 
 
 _filters: dict[tuple[str, str], TripletFilter] = {}
