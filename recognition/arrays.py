@@ -21,11 +21,28 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
 
 
+# isin_sorted marks `ordered` in a table of its span when that costs at most this many bytes per
+# value asked and this many in all: a stage-2 lookup filters a candidate's ~30,000 pairs on ~4,000
+# hashes spread over 2^21 values in 0.14 ms through a table, 0.8 ms by binary search (its
+# searches miss the cache), and a table of triplets' 2^32 values would cost more than it saves.
+_TABLE_BYTES_PER_VALUE = 256
+_TABLE_MAX_BYTES = 1 << 24
+
+
 def isin_sorted(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:
-    """Which of `values` are in `ordered` (sorted): np.isin by one binary search per value."""
+    """Which of `values` are in `ordered` (sorted integers): np.isin, through a table of
+    `ordered`'s span when it is small enough, else by one binary search per value."""
     values = np.asarray(values)
     if ordered.size == 0:
         return np.zeros(values.shape, bool)
+    low = int(ordered[0])
+    span = int(ordered[-1]) - low + 1
+    if span <= min(_TABLE_MAX_BYTES, _TABLE_BYTES_PER_VALUE * values.size):
+        table = np.zeros(span + 2, bool)  # a slot either side for every value out of the span
+        table[ordered.astype(np.int64) - (low - 1)] = True
+        slot = values.astype(np.int64)  # a copy, then worked in place
+        slot -= low - 1
+        return table[np.clip(slot, 0, span + 1, out=slot)]
     return ordered[np.minimum(np.searchsorted(ordered, values), ordered.size - 1)] == values
 
 

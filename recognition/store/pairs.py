@@ -7,18 +7,23 @@ cost ~100 bytes with its index entries; a packed pair costs ~3 (docs/scaling.md)
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from django.db import connection
 
 from recognition import arrays
-from recognition.store.copy_format import array_literal
+from recognition.store.copy_format import array_literal, id_and_bytes_rows
 from recognition.store.rows import LookupRows
 
 __all__ = ["PACKED_PAIR", "PAIR_TABLE", "pack_pairs", "pair_rows", "unpack_pairs", "write_pair_list"]
 
 PAIR_TABLE = "recognition_pairlist"
 
-_PAIR_LISTS_SQL = "SELECT track_id, packed FROM recognition_pairlist WHERE track_id = ANY(%s::int8[])"
+_PAIR_LISTS_SQL = (
+    "COPY (SELECT track_id, packed FROM recognition_pairlist WHERE track_id = ANY(%s::int8[])) "
+    "TO STDOUT WITH (FORMAT binary)"
+)
 # A packed pair: big-endian int8 (hash << 32 | frame), so that sorting the values sorts by hash.
 # A list stores its values' bytes in 8 planes (every value's first byte, then every second
 # byte...): the high bytes of sorted hashes and of frames vary slowly, so PostgreSQL's lz4 then
@@ -32,7 +37,7 @@ def pack_pairs(hashes: np.ndarray, frames: np.ndarray) -> bytes:
     return values.astype(PACKED_PAIR).view(np.uint8).reshape(-1, PACKED_PAIR.itemsize).T.tobytes()
 
 
-def unpack_pairs(packed: bytes) -> tuple[np.ndarray, np.ndarray]:
+def unpack_pairs(packed: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
     """(hashes, frames) of one pair list's bytes."""
     planes = np.frombuffer(packed, dtype=np.uint8).reshape(PACKED_PAIR.itemsize, -1)
     values = np.ascontiguousarray(planes.T).view(PACKED_PAIR).ravel().astype(np.int64)
@@ -49,9 +54,11 @@ def write_pair_list(cursor, track_id: int, hashes: np.ndarray, frames: np.ndarra
 
 def pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
     """The tracks' pairs whose hash is in `wanted` (sorted): their lists, filtered by numpy."""
+    buffer = io.BytesIO()
     with connection.cursor() as cursor:
-        cursor.execute(_PAIR_LISTS_SQL, [array_literal(track_ids)])
-        lists = cursor.fetchall()
+        sql = cursor.cursor.mogrify(_PAIR_LISTS_SQL, [array_literal(track_ids)])
+        cursor.cursor.copy_expert(sql.decode(), buffer)
+    lists = id_and_bytes_rows(buffer)
     if not lists:
         return LookupRows.empty()
     unpacked = [unpack_pairs(packed) for _, packed in lists]

@@ -560,11 +560,16 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
 
 
 def test_isin_sorted_gives_what_numpy_isin_gives():
+    """Both ways it answers: a table over a narrow span (pairs), binary search over a wide one
+    (triplets fill int32), values either side of the span included."""
     rng = np.random.default_rng(3)
-    values = rng.integers(-50, 50, 400)
-    for size in (0, 1, 40):
-        ordered = np.unique(rng.integers(-60, 60, size))
-        assert np.array_equal(arrays.isin_sorted(values, ordered), np.isin(values, ordered))
+    narrow = rng.integers(-50, 50, 400)
+    wide = np.concatenate([rng.integers(-(2**31), 2**31, 400), [-(2**31), 2**31 - 1, -51, 60]]).astype(np.int32)
+    for values, low, high in ((narrow, -60, 60), (wide, -(2**31), 2**31)):
+        for size in (0, 1, 40):
+            ordered = np.unique(rng.integers(low, high, size).astype(values.dtype))
+            ordered = np.unique(np.concatenate([ordered, values[: size // 4]]))  # some hits for sure
+            assert np.array_equal(arrays.isin_sorted(values, ordered), np.isin(values, ordered))
 
 
 def test_rank_in_runs_counts_from_each_runs_start():

@@ -79,6 +79,25 @@ def test_lookup_in_tracks_returns_only_those_tracks_rows(rights_holder):
 
 
 @pytest.mark.django_db
+def test_a_lookup_in_tracks_reads_long_and_empty_pair_lists_whole(rights_holder):
+    """Pair lists come back through binary COPY, each parsed by its length: a long list, an
+    empty one (a track of triplets only) and one in between, all filtered as numpy would."""
+    rng = np.random.default_rng(11)
+    sizes = (20_000, 0, 300)
+    tracks = [Track.objects.create(title=f"t{size}", owner=rights_holder) for size in sizes]
+    expected = []
+    wanted = rng.choice(1 << 21, 30_000, replace=False)
+    for track, size in zip(tracks, sizes, strict=True):
+        hashes = np.concatenate([rng.integers(0, 1 << 21, size), [-123456789]]).astype(np.int32)
+        frames = np.arange(hashes.size, dtype=np.float32)
+        store.write_track_hashes(track.pk, Fingerprints(hashes, frames, hashes.size))
+        pairs = np.isin(hashes, wanted) & (hashes >= 0)
+        expected += list(zip(hashes[pairs].tolist(), [track.pk] * int(pairs.sum()), np.flatnonzero(pairs).tolist()))
+    rows = store.lookup(wanted, np.array([t.pk for t in tracks]))
+    assert len(expected) > 200 and _sorted_rows(rows) == sorted(expected)
+
+
+@pytest.mark.django_db
 def test_triplet_rows_and_their_key_entries_stay_compact(rights_holder):
     """The storage budget rests on the row layout: 44 bytes of heap and, in key order (hash,
     offset, track), a 24-byte key entry that ingests leave ~70 % full (41-45 bytes a row). In the
