@@ -559,6 +559,25 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
     assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
 
 
+def test_join_hits_pairs_each_row_with_every_occurrence_of_its_hash():
+    rng = np.random.default_rng(5)
+    query_hashes = rng.integers(-20, 20, 300).astype(np.int32)  # repeats, negatives
+    query_offsets = rng.random(300).astype(np.float32) * 100
+    db_hashes = rng.integers(-30, 30, 500).astype(np.int32)  # some the query lacks
+    db_tracks = rng.integers(1, 9, 500)
+    db_offsets = rng.integers(0, 1000, 500).astype(np.int32)
+    hits = matching.join_hits(query_hashes, query_offsets, db_hashes, db_tracks, db_offsets)
+    by_hand = sorted(
+        (int(h), int(t), int(o), float(q))
+        for h, t, o in zip(db_hashes, db_tracks, db_offsets, strict=True)
+        for qh, q in zip(query_hashes, query_offsets, strict=True)
+        if qh == h
+    )
+    joined = zip(hits.hashes, hits.track_ids, hits.db_offsets, hits.query_offsets, strict=True)
+    assert len(by_hand) > 1000 and sorted((int(h), int(t), int(o), float(q)) for h, t, o, q in joined) == by_hand
+    assert len(matching.join_hits(query_hashes[:0], query_offsets[:0], db_hashes, db_tracks, db_offsets)) == 0
+
+
 def test_isin_sorted_gives_what_numpy_isin_gives():
     """Both ways it answers: a table over a narrow span (pairs), binary search over a wide one
     (triplets fill int32), values either side of the span included."""
