@@ -92,7 +92,7 @@ def test_a_lookup_in_tracks_reads_long_and_empty_pair_lists_whole(rights_holder)
         frames = np.arange(hashes.size, dtype=np.float32)
         store.write_track_hashes(track.pk, Fingerprints(hashes, frames, hashes.size))
         pairs = np.isin(hashes, wanted) & (hashes >= 0)
-        expected += list(zip(hashes[pairs].tolist(), [track.pk] * int(pairs.sum()), np.flatnonzero(pairs).tolist()))
+        expected += [(int(hashes[i]), track.pk, int(i)) for i in np.flatnonzero(pairs)]
     rows = store.lookup(wanted, np.array([t.pk for t in tracks]))
     assert len(expected) > 200 and _sorted_rows(rows) == sorted(expected)
 
