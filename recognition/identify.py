@@ -138,7 +138,8 @@ class AskedOnce:
             if self._rows is None:  # the first lookup (all a clip decided as heard makes)
                 self._rows = found
                 return found
-            self._rows = tuple(np.concatenate(pair) for pair in zip(self._rows, found, strict=True))
+            all_hashes, all_tracks, all_offsets = (np.concatenate(pair) for pair in zip(self._rows, found, strict=True))
+            self._rows = (all_hashes, all_tracks, all_offsets)
         if self._rows is None:  # nothing asked yet
             return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int32)
         stored_hashes, track_ids, offsets = self._rows
