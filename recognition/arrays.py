@@ -39,7 +39,7 @@ def isin_sorted(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:
     span = int(ordered[-1]) - low + 1
     if span <= min(_TABLE_MAX_BYTES, _TABLE_BYTES_PER_VALUE * values.size):
         table = np.zeros(span + 2, bool)  # a slot either side for every value out of the span
-        table[ordered.astype(np.int64) - (low - 1)] = True
+        table[ordered.astype(np.int64, copy=False) - (low - 1)] = True
         slot = values.astype(np.int64)  # a copy, then worked in place
         slot -= low - 1
         return table[np.clip(slot, 0, span + 1, out=slot)]

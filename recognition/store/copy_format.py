@@ -11,7 +11,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["TRIPLET_ROW", "array_literal", "copy_body", "copy_payload", "id_and_bytes_rows"]
+__all__ = ["TRIPLET_ROW", "array_literal", "copy_body", "copy_out", "copy_payload", "id_and_bytes_rows"]
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
@@ -35,6 +35,14 @@ def copy_body(buffer: io.BytesIO) -> memoryview:
     """The rows of a binary COPY's output, without its header and trailer."""
     data = buffer.getbuffer()
     return data[len(_COPY_SIGNATURE) : len(data) - len(_COPY_TRAILER)]
+
+
+def copy_out(cursor, sql: str, params: list) -> io.BytesIO:
+    """The output of a `COPY (...) TO STDOUT` statement, its parameters bound by the driver
+    first (COPY itself takes no bind parameters)."""
+    buffer = io.BytesIO()
+    cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), buffer)
+    return buffer
 
 
 # The start of one binary COPY row of (int8, bytea): field count, the id's length and value, the

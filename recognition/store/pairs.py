@@ -7,13 +7,11 @@ cost ~100 bytes with its index entries; a packed pair costs ~3 (docs/scaling.md)
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from django.db import connection
 
 from recognition import arrays
-from recognition.store.copy_format import array_literal, id_and_bytes_rows
+from recognition.store.copy_format import array_literal, copy_out, id_and_bytes_rows
 from recognition.store.rows import LookupRows
 
 __all__ = ["PACKED_PAIR", "PAIR_TABLE", "pack_pairs", "pair_rows", "unpack_pairs", "write_pair_list"]
@@ -54,11 +52,8 @@ def write_pair_list(cursor, track_id: int, hashes: np.ndarray, frames: np.ndarra
 
 def pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
     """The tracks' pairs whose hash is in `wanted` (sorted): their lists, filtered by numpy."""
-    buffer = io.BytesIO()
     with connection.cursor() as cursor:
-        sql = cursor.cursor.mogrify(_PAIR_LISTS_SQL, [array_literal(track_ids)])
-        cursor.cursor.copy_expert(sql.decode(), buffer)
-    lists = id_and_bytes_rows(buffer)
+        lists = id_and_bytes_rows(copy_out(cursor, _PAIR_LISTS_SQL, [array_literal(track_ids)]))
     if not lists:
         return LookupRows.empty()
     unpacked = [unpack_pairs(packed) for _, packed in lists]

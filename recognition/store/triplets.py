@@ -6,13 +6,11 @@ the same way.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from django.db import connection
 
 from recognition.fingerprint import MAX_ROWS_PER_TRIPLET
-from recognition.store.copy_format import TRIPLET_ROW, array_literal, copy_body, copy_payload
+from recognition.store.copy_format import TRIPLET_ROW, array_literal, copy_body, copy_out, copy_payload
 from recognition.store.presence import note_triplets_written, triplet_filter
 from recognition.store.rows import LookupRows
 
@@ -73,12 +71,10 @@ def triplet_rows(
             wanted = wanted[triplet_filter(cursor).may_hold(wanted)]
         if wanted.size == 0:
             return LookupRows.empty()
-        buffer = io.BytesIO()
         if track_ids is None:
-            sql = cursor.cursor.mogrify(_LOOKUP_SQL, [array_literal(wanted), row_cap])
+            buffer = copy_out(cursor, _LOOKUP_SQL, [array_literal(wanted), row_cap])
         else:
-            sql = cursor.cursor.mogrify(_LOOKUP_IN_TRACKS_SQL, [array_literal(track_ids), array_literal(wanted)])
-        cursor.cursor.copy_expert(sql.decode(), buffer)
+            buffer = copy_out(cursor, _LOOKUP_IN_TRACKS_SQL, [array_literal(track_ids), array_literal(wanted)])
     rows = np.frombuffer(copy_body(buffer), dtype=TRIPLET_ROW)
     return LookupRows(
         hashes=rows["hash"].astype(np.int32),
