@@ -48,16 +48,17 @@ class Fingerprints:
 
 
 def pair_peaks(
-    frames: np.ndarray, bins: np.ndarray, params: FingerprintParams = REFERENCE
+    frames: np.ndarray, bins: np.ndarray, params: FingerprintParams = REFERENCE, wide: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hash each anchor with targets in its zone; return (hashes int32, anchor frames float32).
 
     Pairs, then triplets. `frames` must be sorted. Bins and dt are the refined positions
-    rounded to whole units.
+    rounded to whole units. `wide` marks the peaks that are maxima of the wider neighbourhood
+    (`find_peaks`; None: all of them), which the query's triplets are chosen by.
     """
     zone = _zone_pairs(frames, bins, params)
     everything = np.ones(zone[0].size, dtype=bool)
-    return _hashes(frames, bins, zone, params, emit_pairs=everything, emit_triplets=everything)
+    return _hashes(frames, bins, zone, params, emit_pairs=everything, emit_triplets=everything, wide=wide)
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,10 +106,11 @@ def _hashes(
     *,
     emit_pairs: np.ndarray,
     emit_triplets: np.ndarray,
+    wide: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs and triplets of the zone pairs (anchor, target, rank) each fan-out keeps, among
     those to emit now: a pair when `emit_pairs` marks it, a triplet when `emit_triplets` marks
-    the pair of its anchor and later target."""
+    the pair of its anchor and later target and enough of its peaks are `wide` (params.py)."""
     anchor, target, rank = zone
     pairs = emit_pairs if params.fan_out is None else emit_pairs & (rank < params.fan_out)
     hashes, offsets = _pack(frames, bins, anchor[pairs], target[pairs], params)
@@ -118,6 +120,9 @@ def _hashes(
     anchor, target, emit = anchor[chosen], target[chosen], emit_triplets[chosen]
     first, second = _triplets(anchor)
     now = emit[second]  # a triplet is emitted with its later target
+    if wide is not None and params.triplet_peak_neighborhood is not None:
+        peaks_wide = wide[anchor[first]].astype(np.int8) + wide[target[first]] + wide[target[second]]
+        now &= peaks_wide >= params.triplet_min_wide_peaks
     first, second = first[now], second[now]
     triplet_hashes, triplet_offsets = _pack3(frames, bins, anchor[first], target[first], target[second])
     return np.concatenate([hashes, triplet_hashes]), np.concatenate([offsets, triplet_offsets])
@@ -169,13 +174,13 @@ def hash_constellation(peaks: Constellation, params: FingerprintParams = REFEREN
     cells' counts rose by 4 clips and fell by 6, all at 1-3 s but one (+1 at 10 s).
     """
     parts = []
-    for frames, bins, shift in peaks.peaks:
+    for frames, bins, shift, wide in peaks.peaks:
         if speed == 1.0:
-            hashes, offsets = pair_peaks(frames, bins, params)
+            hashes, offsets = pair_peaks(frames, bins, params, wide)
             offsets = offsets + shift
         else:
             moved_frames = ((frames + shift) / speed).astype(np.float32)
-            hashes, offsets = pair_peaks(moved_frames, (bins * speed).astype(np.float32), params)
+            hashes, offsets = pair_peaks(moved_frames, (bins * speed).astype(np.float32), params, wide)
         parts.append(Fingerprints(hashes, offsets, 0))
     return merge_fingerprints(parts, int(peaks.n_frames / speed))
 

@@ -92,6 +92,20 @@ class FingerprintParams:
     # lasts longer than a frame and keeps its peak. Only the retry of a clip that failed as heard
     # uses it (QUERY_SMOOTHED): smoothing also blurs onsets, and references are picked unsmoothed.
     time_smoothing: tuple[float, ...] = ()
+    # Which of a query's triplets are looked up: only those of whose three peaks at least
+    # `triplet_min_wide_peaks` are also maxima of this wider (frames, bins) neighbourhood; None
+    # keeps every triplet. A reference's peaks are maxima of 11 x 9 cells, a query's of 5 x 5, so
+    # a query triplet of peaks that no reference could have picked can only meet stored rows by
+    # chance, yet stage 1 looks every triplet up in every track, the cost that grows with the
+    # catalog. In the benchmark's 5 s clips of six conditions (clean, white 0 / -5 dB, music
+    # 0 dB, phone, room), 45 % of the distinct triplet values had 2 wide peaks or 3, and 96 % of
+    # those found at the true place did; 3 of 3 kept 11 % and 77 %
+    # (bench/results/study_wide_triplets.txt). With 2: a never-seen 5 s clip asks 0.52x as many
+    # values in every track, every cell of the benchmark moved by at most 3 clips of 50 (+7 of
+    # 3,250 in all, 0 of 1,000 unknown clips matched), and at 10^8 triplet rows the p95 went
+    # from 154 to 98 ms (0.64x, the CPU per clip 0.70x; bench/results/ab_wide_triplets.txt).
+    triplet_peak_neighborhood: tuple[int, int] | None = None
+    triplet_min_wide_peaks: int = 2
 
     def __post_init__(self) -> None:
         if self.triplet_fan_out is None:
@@ -128,6 +142,7 @@ QUERY = replace(
     fan_out=None,
     triplet_fan_out=QUERY_TRIPLET_FAN_OUT,
     shifts=2,
+    triplet_peak_neighborhood=(REFERENCE.neighborhood_frames, REFERENCE.neighborhood_bins),  # the reference's
 )
 # A clip that finds no match as heard is looked up again with its peaks picked on its spectrogram
 # smoothed over 3 frames (1-2-1: the shortest symmetric average; recognition/identify.py). On

@@ -37,8 +37,9 @@ def spectrogram_db(samples: np.ndarray, params: FingerprintParams = REFERENCE) -
 
 def find_peaks(
     spec_db: np.ndarray, params: FingerprintParams = REFERENCE, first_frame: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (frames, bins) of the spectral peaks as float32, sorted by frame then bin.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (frames, bins) of the spectral peaks as float32, sorted by frame then bin, and
+    which of them are also maxima of `params.triplet_peak_neighborhood` (see `_wide`).
 
     A peak is a neighbourhood maximum, strictly above the previous frame (a steady tone gives one
     peak at its onset, not one per frame), 3 dB above the local mean and above the silence
@@ -48,14 +49,17 @@ def find_peaks(
     frame grid falls. `first_frame` is the absolute number of the spectrogram's first frame:
     blocks are aligned on absolute frames so that streamed and whole-file fingerprints agree.
     """
-    frames, bins = _peak_grid(spec_db, params, first_frame)
-    return _refine(spec_db, frames - first_frame, bins, params, first_frame)
+    frames, bins, wide = _peak_grid(spec_db, params, first_frame)
+    return (*_refine(spec_db, frames - first_frame, bins, params, first_frame), wide)
 
 
-def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64)."""
+def _peak_grid(
+    spec_db: np.ndarray, params: FingerprintParams, first_frame: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64), and
+    which are wide (`_wide`)."""
     if spec_db.shape[0] == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool)
     local_max = ndimage.maximum_filter(
         spec_db, size=(params.neighborhood_frames, params.neighborhood_bins), mode="nearest"
     )
@@ -67,7 +71,7 @@ def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int)
     is_peak = (spec_db == local_max) & rising & (prominence >= params.min_prominence_db) & (spec_db >= params.floor_db)
     frames, bins = np.nonzero(is_peak)
     if frames.size == 0:
-        return frames.astype(np.int64), bins.astype(np.int64)
+        return frames.astype(np.int64), bins.astype(np.int64), np.empty(0, bool)
     strength = spec_db[frames, bins]
     frames = frames.astype(np.int64) + first_frame
     n_bands = len(params.subband_edges_hz) + 1
@@ -79,7 +83,24 @@ def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int)
     order = np.lexsort((-strength, block))  # by block and band, loudest first
     block_sorted = block[order]
     keep = np.sort(order[rank_in_runs(block_sorted) < per_block])  # back to (frame, bin) order
-    return frames[keep], bins[keep].astype(np.int64)
+    frames, bins = frames[keep], bins[keep].astype(np.int64)
+    return frames, bins, _wide(spec_db, frames - first_frame, bins, params)
+
+
+def _wide(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: FingerprintParams) -> np.ndarray:
+    """Which peaks are also maxima of the wider `params.triplet_peak_neighborhood` (a
+    reference's): only those could have been picked by a reference, and stage 1 looks up a
+    query's triplets only when most of their peaks are (params.py). All of them when None."""
+    if params.triplet_peak_neighborhood is None or rows.size == 0:
+        return np.ones(rows.size, bool)
+    # Each peak's own window (edges repeated, as maximum_filter's mode="nearest" does): a few
+    # hundred peaks x 99 cells, where a filter over the whole spectrogram cost ~0.5 ms a shift.
+    span_frames, span_bins = params.triplet_peak_neighborhood
+    frame_steps = np.arange(-(span_frames // 2), span_frames - span_frames // 2)
+    bin_steps = np.arange(-(span_bins // 2), span_bins - span_bins // 2)
+    r = np.clip(rows[:, None, None] + frame_steps[None, :, None], 0, spec_db.shape[0] - 1)
+    c = np.clip(bins[:, None, None] + bin_steps[None, None, :], 0, spec_db.shape[1] - 1)
+    return spec_db[rows, bins] >= spec_db[r, c].reshape(rows.size, -1).max(axis=1)
 
 
 def _refine(
@@ -112,10 +133,11 @@ def _parabolic_offset(spec_db: np.ndarray, frames: np.ndarray, bins: np.ndarray,
 
 @dataclass(frozen=True)
 class Constellation:
-    """A clip's peaks, one (frames, bins, shift) set per sub-frame shift, frames counted from
-    the shift (the clip's start + shift frames): what its hashes are made of."""
+    """A clip's peaks, one (frames, bins, shift, wide) set per sub-frame shift, frames counted
+    from the shift (the clip's start + shift frames): what its hashes are made of. `wide` marks
+    the peaks that are maxima of the wider neighbourhood too (`find_peaks`)."""
 
-    peaks: list[tuple[np.ndarray, np.ndarray, np.float32]]
+    peaks: list[tuple[np.ndarray, np.ndarray, np.float32, np.ndarray]]
     n_frames: int
 
 
@@ -128,11 +150,12 @@ def constellation(samples: np.ndarray, params: FingerprintParams = REFERENCE) ->
         start = shift * params.hop_size // params.shifts
         spec = spectrogram_db(samples[start:], params)
         n_frames = max(n_frames, spec.shape[0])
-        frames, bins = _sorted(*find_peaks(spec, params))
-        peaks.append((frames, bins, np.float32(start / params.hop_size)))
+        frames, bins, wide = _sorted(*find_peaks(spec, params))
+        peaks.append((frames, bins, np.float32(start / params.hop_size), wide))
     return Constellation(peaks, n_frames)
 
 
-def _sorted(frames: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sorted(frames: np.ndarray, *more: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Peaks in time order: `frames` and the arrays that go with them."""
     order = np.argsort(frames, kind="stable")
-    return frames[order], bins[order]
+    return frames[order], *(values[order] for values in more)

@@ -54,10 +54,12 @@ class _ShiftStream:
         self._final_until = 0  # peaks at frames below this are final
         self._anchors_done_until = 0  # references: anchors below this frame were paired
         # Filters (and the smoothing under them) reach this many frames either side of a frame.
-        self._margin = max(params.prominence_frames, params.neighborhood_frames) // 2 + 1
+        wide_frames = params.triplet_peak_neighborhood[0] if params.triplet_peak_neighborhood else 0
+        self._margin = max(params.prominence_frames, params.neighborhood_frames, wide_frames) // 2 + 1
         self._margin += len(params.time_smoothing) // 2
         self._peak_frames = np.empty(0, np.float32)  # final peaks still needed for pairing
         self._peak_bins = np.empty(0, np.float32)
+        self._peak_wide = np.empty(0, bool)
         self.n_frames = 0
 
     def push(self, samples: np.ndarray) -> Fingerprints:
@@ -78,16 +80,17 @@ class _ShiftStream:
         limit = end_frame if final else (end_frame - self._margin) // p.block_frames * p.block_frames
         if limit <= self._final_until and not final:
             return Fingerprints(np.empty(0, np.int32), np.empty(0, np.float32), 0)
-        grid_frames, grid_bins = _peak_grid(spec, p, self._buffer_frame)
+        grid_frames, grid_bins, grid_wide = _peak_grid(spec, p, self._buffer_frame)
         new = (grid_frames >= self._final_until) & (grid_frames < limit)
         frames, bins = _refine(spec, grid_frames[new] - self._buffer_frame, grid_bins[new], p, self._buffer_frame)
-        frames, bins = _sorted(frames, bins)
+        frames, bins, wide = _sorted(frames, bins, grid_wide[new])
         n_old = self._peak_frames.size
         all_frames = np.concatenate([self._peak_frames, frames])
         all_bins = np.concatenate([self._peak_bins, bins])
+        all_wide = np.concatenate([self._peak_wide, wide])
         order = np.argsort(all_frames, kind="stable")
         is_new = order >= n_old
-        all_frames, all_bins = all_frames[order], all_bins[order]
+        all_frames, all_bins, all_wide = all_frames[order], all_bins[order], all_wide[order]
         zone = _zone_pairs(all_frames, all_bins, p)
         anchor, target, _ = zone
         # An anchor's nearest targets are known only once its whole zone is final...
@@ -102,12 +105,14 @@ class _ShiftStream:
             emit_pairs = emit_triplets = is_new[target]
         else:
             emit_pairs = emit_triplets = zone_final
-        hashes, offsets = _hashes(all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=emit_triplets)
+        hashes, offsets = _hashes(
+            all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=emit_triplets, wide=all_wide
+        )
         # Keep the final peaks a later anchor or target may pair with, and the audio the filters
         # need on the left of the next frames to finalise.
         keep_from = limit - p.max_dt_frames - 2
         kept = all_frames >= keep_from
-        self._peak_frames, self._peak_bins = all_frames[kept], all_bins[kept]
+        self._peak_frames, self._peak_bins, self._peak_wide = all_frames[kept], all_bins[kept], all_wide[kept]
         self._final_until = limit
         first_needed = max(self._buffer_frame, limit - self._margin - 1)
         self._buffer = self._buffer[(first_needed - self._buffer_frame) * p.hop_size :]

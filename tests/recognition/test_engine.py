@@ -103,6 +103,45 @@ def test_pairs_and_triplets_unpack_to_the_peaks_they_were_made_from():
     assert (h >> 24, (h >> 17) & 127, (h >> 10) & 127, (h >> 5) & 31, h & 31) == (20, 10 + 63, -15 + 63, 2, 5)
 
 
+def test_a_query_peak_is_wide_only_where_a_reference_could_have_picked_it():
+    """Two tones 3 frames apart are each the maximum of a query's 5 x 5 neighbourhood, but only
+    the louder one is the maximum of a reference's 11 x 9."""
+    spec = np.full((60, 40), -60.0, np.float32)
+    spec[20, 10], spec[23, 12] = -10.0, -20.0  # the louder first: both rise over the frame before
+    frames, bins, wide = fp.find_peaks(spec, fp.QUERY)
+    first_bin = fp.QUERY.band_bins[0]
+    grid = {(round(float(f)), round(float(b)) - first_bin): bool(w) for f, b, w in zip(frames, bins, wide, strict=True)}
+    assert grid == {(20, 10): True, (23, 12): False}
+    _, _, every = fp.find_peaks(spec, replace(fp.QUERY, triplet_peak_neighborhood=None))
+    assert every.all()
+
+
+def test_a_query_looks_up_only_triplets_mostly_of_wide_peaks_and_keeps_the_references():
+    """Stage 1 asks for a query's triplets only where at least 2 of the 3 peaks are wide. In real
+    music (Drascula's; generated songs have few peaks close enough to differ) that is far fewer
+    values, yet nearly every triplet the reference stored for the same audio, clean or under
+    noise, is still among them."""
+    files = demo_music_files()
+    assert len(files) >= 3, "drascula-music is installed by scripts/bootstrap.sh"
+    every_triplet = replace(fp.QUERY, triplet_peak_neighborhood=None)
+    asked = {"before": 0, "after": 0}
+    found = {"before": 0, "after": 0}
+    for k, path in enumerate(files[:3]):
+        x = audio.decode(path, sample_rate_hz=RATE, max_seconds=120)
+        stored = fp.fingerprint(x).split()[1].hashes
+        for snr_db in (None, 0):
+            clip = x[20 * RATE : 25 * RATE]
+            clip = clip if snr_db is None else _add_noise(clip, snr_db, k)
+            before = np.unique(fp.fingerprint(clip, every_triplet).split()[1].hashes)
+            after = np.unique(fp.fingerprint(clip, fp.QUERY).split()[1].hashes)
+            assert np.isin(after, before).all()
+            for name, values in (("before", before), ("after", after)):
+                asked[name] += values.size
+                found[name] += int(np.isin(values, stored).sum())
+    assert asked["after"] < 0.6 * asked["before"], asked
+    assert found["after"] >= 0.85 * found["before"] > 0, found
+
+
 def test_pair_and_triplet_values_never_collide(songs):
     hashes = np.concatenate([fp.fingerprint(x, fp.QUERY).hashes for x in songs.values()])
     triplet = fp.is_triplet(hashes)
