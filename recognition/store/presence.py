@@ -14,13 +14,12 @@ seen then or earlier. A restored database needs the processes restarted (scripts
 
 from __future__ import annotations
 
-import io
 import threading
 
 import numpy as np
 from django.db import connection
 
-from recognition.store.copy_format import array_literal, copy_body
+from recognition.store.copy_format import array_literal, copy_body, copy_out
 
 __all__ = ["WRITE_TABLE", "TripletFilter", "forget_triplet_filters", "note_triplets_written", "triplet_filter"]
 
@@ -72,7 +71,7 @@ class TripletFilter:
             if self._horizon is None:
                 cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8")
                 horizon = cursor.fetchone()[0]
-                self._add(cursor, "SELECT hash FROM recognition_fingerprint")
+                self._add(cursor, "SELECT hash FROM recognition_fingerprint", [])
                 self._horizon = horizon
                 return
             cursor.execute(_NEW_WRITES_SQL, [self._horizon])
@@ -80,15 +79,14 @@ class TripletFilter:
             new = [write for write in zip(tracks or [], xids or [], strict=True) if write not in self._seen]
             if new:
                 ids = array_literal(np.array([track for track, _ in new], np.int64))
-                self._add(cursor, cursor.cursor.mogrify(_TRACK_TRIPLETS_SQL, [ids]).decode())
+                self._add(cursor, _TRACK_TRIPLETS_SQL, [ids])
                 self._seen.update(new)
             # Writes below the new horizon will never be listed again.
             self._seen = {write for write in self._seen if write[1] >= horizon}
             self._horizon = horizon
 
-    def _add(self, cursor, select: str) -> None:
-        buffer = io.BytesIO()
-        cursor.cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH (FORMAT binary)", buffer)
+    def _add(self, cursor, select: str, params: list) -> None:
+        buffer = copy_out(cursor, f"COPY ({select}) TO STDOUT WITH (FORMAT binary)", params)
         hashes = np.frombuffer(copy_body(buffer), dtype=_HASH_COLUMN)["hash"].astype(np.int64)
         buckets = _bit_of(hashes)
         np.bitwise_or.at(self._bits, buckets >> 3, np.left_shift(1, buckets & 7).astype(np.uint8))
