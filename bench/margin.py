@@ -1,6 +1,7 @@
 """Calibration check: how close unknown music comes to the false-match threshold, decision by decision.
 
     .venv/bin/python bench/margin.py --clips 4000
+    .venv/bin/python bench/margin.py --clips 4000 --match cells_per_frame=1
 
 Random clips (1, 2, 3 and 5 s, at random offsets, clean or with white noise at +10 dB) of the
 benchmark's never-indexed and never-seen tracks are looked up in the catalog's in-memory index,
@@ -15,6 +16,7 @@ they differ.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +46,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--match", nargs="*", default=[], help="matcher settings (MatchParams), name=value")
     args = parser.parse_args()
+    overrides = {key: ast.literal_eval(value) for key, value in (item.split("=") for item in args.match)}
 
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
     index = MemoryIndex()
@@ -58,7 +62,7 @@ def main() -> None:
         index.track_frames,
         track_count=index.track_count,
         sketches=index.sketch_slices,
-        match_params=replace(matching.DEFAULT_PARAMS, max_false_match_rate=1.0),
+        match_params=replace(matching.DEFAULT_PARAMS, **overrides, max_false_match_rate=1.0),
     )
     unknown = manifest["held_out"] + manifest["foreign"]
     audio = [corpus.decoded(item["path"]) for item in unknown]

@@ -3,6 +3,7 @@
     .venv/bin/python bench/noise_study.py --clips 80 --unknown 600
     .venv/bin/python bench/noise_study.py --variants plain,retry:1-2-1,always:1-3-1
     .venv/bin/python bench/noise_study.py --variants retry:1-2-1 --reference peaks_per_second=25.0:fan_out=3
+    .venv/bin/python bench/noise_study.py --variants retry:1-2-1 --match cells_per_frame=1
 
 The clips are new ones, not the benchmark's query files: random places in the catalog's tracks
 (weighted by length, so long quiet passages count as often as they occur), distorted here with
@@ -11,7 +12,8 @@ index, as in bench/sweep.py. Variants: `plain` (no smoothed retry), `retry:W` (t
 spectrogram smoothed in time with weights W, e.g. 1-2-1: the engine's) and `always:W` (every
 clip's peaks picked on the smoothed spectrogram, no retry); `:name=value` after W changes one
 more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`).
-`--reference name=value[:name=value]` indexes the catalog with other reference settings. Each
+`--reference name=value[:name=value]` indexes the catalog with other reference settings,
+`--match` decides with other matcher settings. Each
 line also gives the distinct values a 5 s unknown clip looked up in every track (p50/p95), the
 work that grows with the catalog. For choosing, not for quoting.
 """
@@ -36,6 +38,7 @@ import distortions  # noqa: E402
 import versions  # noqa: E402
 
 from recognition import fingerprint as fp  # noqa: E402
+from recognition import matching  # noqa: E402
 from recognition import sketch as sk  # noqa: E402
 from recognition.identify import Identifier  # noqa: E402
 from recognition.memory_index import MemoryIndex  # noqa: E402
@@ -115,8 +118,10 @@ def main() -> None:
     parser.add_argument("--unknown", type=int, default=600, help="never-indexed and never-seen clips")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--reference", default="", help="reference settings, name=value[:name=value]")
+    parser.add_argument("--match", default="", help="matcher settings (MatchParams), name=value[:name=value]")
     args = parser.parse_args()
     reference = replace(fp.REFERENCE, **settings(args.reference.split(":")))
+    match_params = replace(matching.DEFAULT_PARAMS, **settings(args.match.split(":")))
 
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
     index = MemoryIndex()
@@ -154,8 +159,10 @@ def main() -> None:
     print(f"{args.clips} clips a cell, {args.unknown} unknown clips; right answers (median ms a clip)")
     if args.reference:
         print(f"references: {args.reference}")
+    if args.match:
+        print(f"matcher: {args.match}")
     for variant in args.variants.split(","):
-        engine = engine_for(variant, index)
+        engine = replace(engine_for(variant, index), match_params=match_params)
         parts = [f"{variant:14s}"]
         total = 0
         for cell, cell_clips in clips.items():

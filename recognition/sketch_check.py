@@ -90,7 +90,7 @@ def _proposed_alignments(
     the cells with the most pair votes (a pair is ~10 bits likelier by chance than a triplet)."""
     keys = []
     if pair_ranking is not None:
-        keys.append(_cell_keys(pair_ranking.track_ids, pair_ranking.best_diff))
+        keys.append(_cell_keys(pair_ranking.track_ids, np.rint(pair_ranking.best_diff)))
     for hits in (votes.triplets, votes.pairs):
         if len(hits):
             cells = np.sort(_cell_keys(hits.track_ids, np.rint(hits.db_offsets - hits.query_offsets)))

@@ -1,16 +1,17 @@
 """Offset-alignment voting with a calibrated decision: candidate rows -> Match or no match.
 
 A query hash that also occurs in a track at `db_offset` votes for that track at the time
-difference `db_offset - query_offset`. A true match piles votes onto one difference (+-1 frame);
-an unrelated track scatters its chance collisions over all differences. The unit of evidence is a
-reference anchor frame (all hashes of one moment count once), and a track's score is the number
-of distinct anchor frames in its best 3-frame window of differences.
+difference `db_offset - query_offset`, binned in half frames. A true match piles votes onto one
+difference (within half a frame); an unrelated track scatters its chance collisions over all
+differences. The unit of evidence is a reference anchor frame (all hashes of one moment count
+once), and a track's score is the number of distinct anchor frames in its best window of 3 half
+frames.
 
-Calibration. For an unrelated track, chance votes fall at random over the B = L_track + L_query
-possible differences, so a window's count is Poisson with mean mu = 3 n / B, n being the track's
-votes; where the votes around the best window are denser than that (a passage that resembles
-anything), the local density is used instead. The chance that any window of any candidate track
-reaches the observed score is then bounded (Bonferroni) by
+Calibration. For an unrelated track, chance votes fall at random over the B = 2 (L_track +
+L_query) possible half-frame differences, so a window's count is Poisson with mean mu = 3 n / B,
+n being the track's votes; where the votes around the best window are denser than that (a
+passage that resembles anything), the local density is used instead. The chance that any window
+of any candidate track reaches the observed score is then bounded (Bonferroni) by
 
     p = tracks_with_votes * tests * B * P(Poisson(mu) >= score)
 

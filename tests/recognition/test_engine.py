@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from catalog.demo import demo_music_files
 from recognition import arrays, audio, matching
@@ -635,9 +636,10 @@ def test_rank_in_runs_counts_from_each_runs_start():
     assert arrays.rank_in_runs(np.array([], np.int64)).size == 0
 
 
-def _ranked_by_hand(hits: matching.Hits, tol: int) -> dict[int, tuple[int, int]]:
-    """Each track's (best difference, score) by the definition, one track and one cell at a time."""
-    diffs = np.rint(hits.db_offsets - hits.query_offsets).astype(int)
+def _ranked_by_hand(hits: matching.Hits, tol: int, per_frame: int) -> dict[int, tuple[float, int]]:
+    """Each track's (best difference in frames, score) by the definition, one track and one cell
+    (1 / per_frame of a frame) at a time."""
+    diffs = np.rint((hits.db_offsets - hits.query_offsets) * per_frame).astype(int)
     ranked = {}
     for track in sorted(set(hits.track_ids.tolist())):
         mine = hits.track_ids == track
@@ -648,15 +650,17 @@ def _ranked_by_hand(hits: matching.Hits, tol: int) -> dict[int, tuple[int, int]]
 
         window = {d: sum(len(rows_at.get(d + k, ())) for k in range(-tol, tol + 1)) for d in rows_at}
         best = min(rows_at, key=lambda d: (-window[d], d))
-        ranked[track] = best, len({row for diff, row in events if abs(diff - best) <= tol})
+        ranked[track] = best / per_frame, len({row for diff, row in events if abs(diff - best) <= tol})
     return ranked
 
 
-@pytest.mark.parametrize(("tol", "stored_frames"), [(0, 60), (1, 60), (2, 60), (1, 2**30)])
-def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, stored_frames):
+@pytest.mark.parametrize(
+    ("tol", "per_frame", "stored_frames"), [(0, 1, 60), (1, 1, 60), (2, 1, 60), (1, 2, 60), (2, 2, 60), (1, 2, 2**30)]
+)
+def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, per_frame, stored_frames):
     # 2**30 frames apart, a vote's (track, difference, row) no longer fits one 63-bit key.
     rng = np.random.default_rng(tol)
-    params = matching.MatchParams(tolerance_frames=tol)
+    params = matching.MatchParams(cells_per_frame=per_frame, tolerance_cells=tol)
     for _ in range(40):
         n = int(rng.integers(1, 400))
         hits = matching.Hits(
@@ -668,4 +672,36 @@ def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, stor
         ranking = matching.rank_tracks(hits, 40, lambda ids: np.full(ids.size, 500), params)
         best = zip(ranking.best_diff.tolist(), ranking.score.tolist(), strict=True)
         found = dict(zip(ranking.track_ids.tolist(), best, strict=True))
-        assert found == _ranked_by_hand(hits, tol)
+        assert found == _ranked_by_hand(hits, tol, per_frame)
+
+
+@pytest.mark.parametrize("shifts", [1, 2])
+def test_the_bound_expects_chance_votes_on_whole_and_half_frames_alike(shifts):
+    # Two shifts put a clip's votes on whole and half frames alike: a window of three half
+    # frames expects 3/2 of a frame's share of chance votes, and the bound is exact. One shift
+    # puts them on whole frames only, where such a window (centred on a voted cell) covers one
+    # frame: the same bound then overstates the chance, never understates it.
+    rng = np.random.default_rng(shifts)
+    length, query_frames = 3000, 150
+    params = matching.MatchParams(background_frames=0)
+    for _ in range(10):
+        chance, aligned = 300, 12
+        query = np.r_[rng.integers(0, query_frames, chance), np.arange(aligned)].astype(np.float64)
+        stored = np.r_[5000 + 10 * np.arange(chance), 1000 + np.arange(aligned)]  # distinct rows
+        if shifts == 2:  # half the votes on half frames, the aligned ones at 1000 and 1000.5
+            query += 0.5 * (np.arange(query.size) % 2)
+        hits = matching.Hits(
+            hashes=np.zeros(query.size, np.int32),
+            track_ids=np.full(query.size, 7, np.int64),
+            db_offsets=stored.astype(np.int32),
+            query_offsets=query,
+        )
+        ranking = matching.rank_tracks(hits, query_frames, {7: length}, params)
+        assert ranking.score[0] == aligned
+        assert 2 * float(ranking.best_diff[0]) in (1999, 2000)  # on a voted cell: 999.5 or 1000 frames
+        frames = length + query_frames
+        bound = np.log10(stats.poisson.sf(aligned - 1, 1.5 * query.size / frames)) + np.log10(2 * frames)
+        assert ranking.log10_p[0] == pytest.approx(bound, abs=1e-6)
+        if shifts == 1:  # the window covers one whole frame, which expects 1 share, not 3/2
+            exact = np.log10(stats.poisson.sf(aligned - 1, query.size / frames)) + np.log10(2 * frames)
+            assert ranking.log10_p[0] > exact + 1

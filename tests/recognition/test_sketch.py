@@ -133,7 +133,9 @@ def test_a_listening_session_answers_sooner_with_sketches(engine, songs):
                 break
         assert match is not None and match.track_id == 6
         heard[kind] = session.heard_s
-    assert heard["with sketches"] <= heard["landmarks only"] - 1.0, heard
+    # Measured: 2.25 s with sketches, 2.75 s on landmarks alone (3.25 s before votes were binned
+    # in half frames, which made the landmarks' decision stronger).
+    assert heard["with sketches"] <= heard["landmarks only"] - 0.5, heard
 
 
 def test_a_clip_is_sketched_only_when_its_landmarks_cannot_decide(engine, songs, monkeypatch):
