@@ -12,10 +12,10 @@ index, as in bench/sweep.py. Variants: `plain` (no smoothed retry), `retry:W` (t
 spectrogram smoothed in time with weights W, e.g. 1-2-1: the engine's) and `always:W` (every
 clip's peaks picked on the smoothed spectrogram, no retry); `:name=value` after W changes one
 more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`).
-`--reference name=value[:name=value]` indexes the catalog with other reference settings,
-`--match` decides with other matcher settings. Each
-line also gives the distinct values a 5 s unknown clip looked up in every track (p50/p95), the
-work that grows with the catalog. For choosing, not for quoting.
+`--reference name=value[:name=value]` indexes the catalog with other reference settings, and
+`--match` decides with other matcher settings (MatchParams). Each line also gives the distinct
+values a 5 s unknown clip looked up in every track (p50/p95), the work that grows with the
+catalog. For choosing, not for quoting.
 """
 
 from __future__ import annotations

@@ -23,11 +23,12 @@ class MatchParams:
     # room 89 %, white noise 0 dB 90 %, -5 dB 85 %; bench/results/study_vote_spread.txt). The
     # window of 1.5 frames expects half the chance votes of the +-1 frame one it replaces: the
     # benchmark's queries (in memory) gave 2,629 right answers of 3,250 against 2,577, fresh
-    # clips 591 of 800 against 572, and no unknown clip more crossed the threshold (0 of 1,600;
-    # 1 of 4,000 in both, the same passage shared by two tracks; study_half_frame_cells.txt). The
-    # bound takes chance votes to fill whole and half frames alike, as the two shifts' do; a
-    # window is centred on a voted cell, so for a clip fingerprinted at one shift (votes on whole
-    # frames only) it covers one frame, and the bound overstates its chance votes by half.
+    # clips 591 of 800 against 572 (+-2 half frames 573, one half frame 520), and no unknown clip
+    # more crossed the threshold (0 of 1,600; 1 of 4,000 in both, the same passage shared by two
+    # tracks; bench/results/study_half_frame_cells.txt). The bound takes chance votes to fill
+    # whole and half frames alike, as the two shifts' do; a window is centred on a voted cell,
+    # so for a clip fingerprinted at one shift (votes on whole frames only) it covers one frame,
+    # and the bound overstates its chance votes by half.
     cells_per_frame: int = 2
     tolerance_cells: int = 1
     # Decision threshold on the bound. Real music breaks the model's independence (shared loops,
