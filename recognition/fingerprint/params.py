@@ -37,8 +37,8 @@ class FingerprintParams:
     sample_rate_hz: int = 8000
     # 512 samples = 64 ms window -> 15.6 Hz bins. 1024 gave the same accuracy at half the speed.
     fft_size: int = 512
-    # 256-sample hop = 32 ms frames (31.25 a second): the time grid of offsets and of the
-    # half-frame grid on which votes are binned (recognition/matching).
+    # 256-sample hop = 32 ms frames (31.25 a second): the time grid of offsets (votes are binned
+    # in half frames of it, recognition/matching).
     hop_size: int = 256
     # Peak band. Bass (60-250 Hz) carries most of the energy of most music and so survives
     # broadband noise best (moving the floor from 250 to 60 Hz took 0 dB, 5 s queries from 62 %

@@ -100,7 +100,7 @@ def rank_tracks(
     """Score every track with votes: best window, its count of distinct stored rows, its p-value."""
     if len(hits) == 0:
         e = np.empty(0)
-        return Ranking(e.astype(np.int64), e.astype(np.int64), e.astype(np.int64), e)
+        return Ranking(e.astype(np.int64), e, e.astype(np.int64), e)
     tol = params.tolerance_cells
     per_frame = params.cells_per_frame
     track_ids, track_index = np.unique(hits.track_ids, return_inverse=True)
