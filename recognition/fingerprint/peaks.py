@@ -49,17 +49,15 @@ def find_peaks(
     frame grid falls. `first_frame` is the absolute number of the spectrogram's first frame:
     blocks are aligned on absolute frames so that streamed and whole-file fingerprints agree.
     """
-    frames, bins, wide = _peak_grid(spec_db, params, first_frame)
-    return (*_refine(spec_db, frames - first_frame, bins, params, first_frame), wide)
+    frames, bins = _peak_grid(spec_db, params, first_frame)
+    rows = frames - first_frame
+    return (*_refine(spec_db, rows, bins, params, first_frame), _wide(spec_db, rows, bins, params))
 
 
-def _peak_grid(
-    spec_db: np.ndarray, params: FingerprintParams, first_frame: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64), and
-    which are wide (`_wide`)."""
+def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64)."""
     if spec_db.shape[0] == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool)
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     local_max = ndimage.maximum_filter(
         spec_db, size=(params.neighborhood_frames, params.neighborhood_bins), mode="nearest"
     )
@@ -71,7 +69,7 @@ def _peak_grid(
     is_peak = (spec_db == local_max) & rising & (prominence >= params.min_prominence_db) & (spec_db >= params.floor_db)
     frames, bins = np.nonzero(is_peak)
     if frames.size == 0:
-        return frames.astype(np.int64), bins.astype(np.int64), np.empty(0, bool)
+        return frames.astype(np.int64), bins.astype(np.int64)
     strength = spec_db[frames, bins]
     frames = frames.astype(np.int64) + first_frame
     n_bands = len(params.subband_edges_hz) + 1
@@ -83,8 +81,7 @@ def _peak_grid(
     order = np.lexsort((-strength, block))  # by block and band, loudest first
     block_sorted = block[order]
     keep = np.sort(order[rank_in_runs(block_sorted) < per_block])  # back to (frame, bin) order
-    frames, bins = frames[keep], bins[keep].astype(np.int64)
-    return frames, bins, _wide(spec_db, frames - first_frame, bins, params)
+    return frames[keep], bins[keep].astype(np.int64)
 
 
 def _wide(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: FingerprintParams) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from recognition.fingerprint.hashes import Fingerprints, _hashes, _zone_pairs, merge_fingerprints
 from recognition.fingerprint.params import QUERY, FingerprintParams
-from recognition.fingerprint.peaks import _peak_grid, _refine, _sorted, spectrogram_db
+from recognition.fingerprint.peaks import _peak_grid, _refine, _sorted, _wide, spectrogram_db
 
 __all__ = ["StreamingFingerprinter"]
 
@@ -80,10 +80,11 @@ class _ShiftStream:
         limit = end_frame if final else (end_frame - self._margin) // p.block_frames * p.block_frames
         if limit <= self._final_until and not final:
             return Fingerprints(np.empty(0, np.int32), np.empty(0, np.float32), 0)
-        grid_frames, grid_bins, grid_wide = _peak_grid(spec, p, self._buffer_frame)
+        grid_frames, grid_bins = _peak_grid(spec, p, self._buffer_frame)
         new = (grid_frames >= self._final_until) & (grid_frames < limit)
-        frames, bins = _refine(spec, grid_frames[new] - self._buffer_frame, grid_bins[new], p, self._buffer_frame)
-        frames, bins, wide = _sorted(frames, bins, grid_wide[new])
+        rows, new_bins = grid_frames[new] - self._buffer_frame, grid_bins[new]
+        frames, bins = _refine(spec, rows, new_bins, p, self._buffer_frame)
+        frames, bins, wide = _sorted(frames, bins, _wide(spec, rows, new_bins, p))
         n_old = self._peak_frames.size
         all_frames = np.concatenate([self._peak_frames, frames])
         all_bins = np.concatenate([self._peak_bins, bins])
