@@ -71,6 +71,16 @@ def distort(condition: str, track: np.ndarray, start: int, n: int, rng, manifest
     raise ValueError(condition)
 
 
+def place_clip(rng, tracks: dict[int, np.ndarray], n: int) -> tuple[int, int]:
+    """A random (track id, start sample) for a clip of `n` samples: tracks drawn by length, so
+    long quiet passages count as often as they occur, and none too short for the clip."""
+    lengths = np.array([x.size for x in tracks.values()], np.float64)
+    track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
+    while tracks[track_id].size - 2 * n <= RATE:  # a track too short for the clip
+        track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
+    return track_id, int(rng.integers(RATE, tracks[track_id].size - 2 * n))
+
+
 def settings(items: list[str]) -> dict:
     """Fingerprint settings from `name=value` items (empty items skipped)."""
     return {key: ast.literal_eval(value) for key, value in (item.split("=") for item in items if item)}
@@ -130,7 +140,6 @@ def main() -> None:
         tracks[track_id] = corpus.decoded(item["path"])
         index.add(track_id, fp.fingerprint(tracks[track_id], reference), sk.sketch(tracks[track_id]))
     names = {track_id: item["path"] for track_id, item in enumerate(manifest["indexed"])}
-    lengths = np.array([x.size for x in tracks.values()], np.float64)
 
     clips = {}  # cell -> [(track id, start s, samples)]
     for cell in args.cells.split(","):
@@ -139,10 +148,7 @@ def main() -> None:
         n = int(float(seconds) * RATE)
         clips[cell] = []
         for _ in range(args.clips):
-            track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
-            while tracks[track_id].size - 2 * n <= RATE:  # a track too short for the clip
-                track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
-            start = int(rng.integers(RATE, tracks[track_id].size - 2 * n))
+            track_id, start = place_clip(rng, tracks, n)
             x = distort(condition, tracks[track_id], start, n, rng, manifest)
             clips[cell].append((track_id, start / RATE, x.astype(np.float32)))
     rng = np.random.default_rng([args.seed, 99])

@@ -50,7 +50,6 @@ def main() -> None:
         tracks[track_id] = corpus.decoded(item["path"])
         index.add(track_id, fp.fingerprint(tracks[track_id], fp.REFERENCE))
     engine = Identifier(lookup=index.lookup, track_frames=index.track_frames, track_count=index.track_count)
-    lengths = np.array([x.size for x in tracks.values()], np.float64)
 
     print(f"{args.clips} clips a cell; share of the true track's votes at -{REACH}..+{REACH} half frames")
     for cell in args.cells.split(","):
@@ -59,10 +58,7 @@ def main() -> None:
         n = int(float(seconds) * RATE)
         counts = {"pairs": np.zeros(2 * REACH + 1), "triplets": np.zeros(2 * REACH + 1)}
         for _ in range(args.clips):
-            track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
-            while tracks[track_id].size - 2 * n <= RATE:  # a track too short for the clip
-                track_id = int(rng.choice(lengths.size, p=lengths / lengths.sum()))
-            start = int(rng.integers(RATE, tracks[track_id].size - 2 * n))
+            track_id, start = noise_study.place_clip(rng, tracks, n)
             x = noise_study.distort(condition, tracks[track_id], start, n, rng, manifest).astype(np.float32)
             votes = engine.votes(fp.fingerprint(x, fp.QUERY))
             true = 2 * start / fp.QUERY.hop_size
