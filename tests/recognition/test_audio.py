@@ -1,6 +1,8 @@
 """The decode sandbox (G8): every ffmpeg/ffprobe call is limited, local-only and capped."""
 
 import http.server
+import os
+import subprocess
 import threading
 import time
 
@@ -95,3 +97,22 @@ def test_decode_stops_at_the_cap(tmp_path):
     path = media.write_wav(tmp_path / "a.wav", synth_song(6, 20))
     samples = audio.decode(path, sample_rate_hz=8000, max_seconds=3)
     assert samples.size == 3 * 8000
+
+
+def test_ffmpeg_writes_its_pipe_in_blocks_not_packets(tmp_path):
+    # Opus comes in 20 ms packets; a pipe flushed after each woke the reader ~50 times a second of
+    # audio and cost ingest a third more CPU than decoding (bench/ingest_cost.py).
+    path = media.encode(synth_song(5, 20), tmp_path / "a.opus")
+    child = subprocess.Popen(
+        audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=60),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert child.stdout is not None
+    reads = received = 0
+    while data := os.read(child.stdout.fileno(), 1 << 20):  # as eager a reader as there can be
+        reads += 1
+        received += len(data)
+    assert child.wait() == 0
+    assert received == 20 * 8000 * 2
+    assert received / reads >= 8192, f"{reads} reads of {received / reads:.0f} bytes on average"

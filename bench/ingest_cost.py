@@ -1,0 +1,88 @@
+"""Where ingest's CPU goes, stage by stage, on the benchmark corpus: the floor ffmpeg sets under it.
+
+    .venv/bin/python bench/ingest_cost.py [--rounds 3]   # after bench/run.py has built its corpus
+
+Each stage runs over every indexed file of the corpus, stages interleaved round by round so that
+all see the same machine; the median round is printed as x real time, by the wall clock and per
+core (CPU of this process and its children summed):
+
+- ffprobe: the probe every file gets before decoding;
+- ffmpeg, decoder only: the file decoded at its own rate, written nowhere (no resampling, no pipe);
+- decode: `audio.decode`, ffmpeg to mono 8 kHz through a pipe, as ingest reads it;
+- decode, per-packet pipe: the same with the pipe flushed after every packet, as before 2026-12-03
+  night (ffmpeg's default for pipes);
+- reference: `reference_fingerprints`: probe + decode + fingerprints + sketches (no database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import corpus  # noqa: E402
+from run import OUT, cpu_seconds, setup_django  # noqa: E402
+
+
+def _per_packet_decode(path: str) -> None:
+    from recognition import audio
+
+    command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=7200)
+    at = command.index("-flush_packets")
+    del command[at : at + 2]  # ffmpeg's default: a pipe is flushed after every packet
+    subprocess.run(audio._limited(command, audio.DecodeLimits()), capture_output=True, check=True)
+
+
+def _decoder_only(path: str) -> None:
+    from recognition import audio
+
+    command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=7200)
+    command = [*command[: command.index("-ac")], "-f", "null", "-"]
+    subprocess.run(audio._limited(command, audio.DecodeLimits()), stdout=subprocess.DEVNULL, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--files", type=int, default=0, help="the first N files only (default: all)")
+    args = parser.parse_args()
+    setup_django()
+    from recognition import audio
+    from recognition.services.ingest import reference_fingerprints
+
+    files = corpus.load_or_build(OUT / "corpus.json")["indexed"][: args.files or None]
+    audio_s = sum(item["duration_s"] for item in files)
+    stages: dict[str, Callable[[str], object]] = {
+        "ffprobe": audio.probe,
+        "ffmpeg, decoder only": _decoder_only,
+        "decode": lambda path: audio.decode(path, sample_rate_hz=8000, max_seconds=7200),
+        "decode, per-packet pipe": _per_packet_decode,
+        "reference": reference_fingerprints,
+    }
+    wall: dict[str, list[float]] = {name: [] for name in stages}
+    cpu: dict[str, list[float]] = {name: [] for name in stages}
+    for _ in range(args.rounds):
+        for name, stage in stages.items():
+            before, started = cpu_seconds(None), time.perf_counter()
+            for item in files:
+                stage(item["path"])
+            after = cpu_seconds(None)
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(sum(after[part] - before[part] for part in ("python", "children")))
+    print(f"{len(files)} files, {audio_s / 3600:.2f} h of audio; median of {args.rounds} interleaved rounds")
+    print(f"{'stage':26s} {'wall s':>8s} {'CPU s':>8s} {'x wall':>8s} {'x per core':>11s}")
+    for name in stages:
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(f"{name:26s} {w:8.2f} {c:8.2f} {audio_s / w:8.0f} {audio_s / c:11.0f}")
+
+
+if __name__ == "__main__":
+    main()
