@@ -15,4 +15,4 @@ $python manage.py requeue_uploads --every 60 &
 requeuer=$!
 trap 'kill $worker $requeuer 2>/dev/null || true' EXIT INT TERM
 echo "Earshot on http://127.0.0.1:${PORT:-8000}/  (admin: /admin/, Ctrl-C stops)"
-.venv/bin/daphne -b 127.0.0.1 -p "${PORT:-8000}" --websocket_max_message_size 131072 portal.asgi:application
+.venv/bin/daphne -b 127.0.0.1 -p "${PORT:-8000}" --websocket-max-message-size 131072 portal.asgi:application

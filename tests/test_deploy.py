@@ -62,3 +62,40 @@ def test_daphne_has_the_websocket_message_size_limit():
 
     major, minor, patch = (int(part) for part in version("daphne").split(".")[:3])
     assert (major, minor, patch) >= (4, 2, 2)
+
+
+def _daphne_arguments() -> dict[str, list[str]]:
+    """Daphne's arguments in every file that starts it, as each file spells them."""
+    import json
+    import shlex
+
+    import yaml
+
+    run_line = next(line for line in (ROOT / "scripts/run.sh").read_text().splitlines() if "bin/daphne" in line)
+    docker_cmd = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    kubernetes = next(
+        container["command"]
+        for document in yaml.safe_load_all((ROOT / "deployment/kubernetes/web-deployment.yaml").read_text())
+        if document and document.get("kind") == "Deployment"
+        for container in document["spec"]["template"]["spec"]["containers"]
+        if container.get("command", [""])[0] == "daphne"
+    )
+    commands = {
+        "scripts/run.sh": shlex.split(run_line.replace('"${PORT:-8000}"', "8000")),
+        "Dockerfile": json.loads(docker_cmd.removeprefix("CMD ")),
+        "docker-compose.yml": shlex.split(shlex.split(compose)[2].split("&&")[1]),
+        "web-deployment.yaml": kubernetes,
+    }
+    return {where: words[1:] for where, words in commands.items()}
+
+
+@pytest.mark.parametrize("where", ["scripts/run.sh", "Dockerfile", "docker-compose.yml", "web-deployment.yaml"])
+def test_every_daphne_command_parses_and_caps_websocket_messages(where):
+    """Each start of Daphne passes its own parser (a misspelt flag once stopped `make run`) and caps
+    a websocket message at 128 KiB, twice the consumer's 64 KiB, before any of it is buffered."""
+    from daphne.cli import CommandLineInterface
+
+    arguments = CommandLineInterface().parser.parse_args(_daphne_arguments()[where])
+    assert arguments.application == "portal.asgi:application"
+    assert arguments.websocket_max_message_size == 128 * 1024

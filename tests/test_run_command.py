@@ -1,0 +1,94 @@
+"""`make run`, the README's first command, run as a newcomer runs it: it must bring the portal up.
+
+A typo in Daphne's flags once kept it from starting while every other test passed, because the
+tests start Daphne themselves; this one starts it the way the README says.
+"""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg2
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.conftest import _free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+# scripts/run.sh caps a websocket message at 128 KiB in Daphne, before any of it reaches the
+# consumer (whose own cap is 64 KiB); Daphne's default would let 1 MiB through.
+OVER_DAPHNE_CAP = 200 * 1024
+
+
+@pytest.fixture
+def scratch_database():
+    """The name of a database that does not exist yet, dropped afterwards."""
+    name = f"earshot_run_{os.getpid()}"
+    yield name
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{scratch_database}",
+        "DJANGO_MEDIA_ROOT": str(tmp_path / "media"),
+        "PORT": str(port),
+    }
+    env.pop("DJANGO_DEBUG", None)  # as on a newcomer's machine: run.sh turns DEBUG on itself
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        status = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:  # noqa: S310 - local URL
+                    status = response.status
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200, "make run did not serve /readyz:\n" + log_path.read_text()[-3000:]
+        with urllib.request.urlopen(base + "/", timeout=10) as response:  # noqa: S310 - local URL
+            assert b'data-ws-path="/ws/listen/"' in response.read()
+        with urllib.request.urlopen(base + "/static/js/listen.js", timeout=10) as response:  # noqa: S310
+            assert b"WebSocket" in response.read()  # the record page's script is served
+
+        connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=scratch_database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM catalog_track WHERE hash_count > 0")
+                (fingerprinted,) = cursor.fetchone()
+        finally:
+            connection.close()
+        assert fingerprinted == 7, "the demo catalog is 5 Drascula tracks and 2 synthesised songs (README)"
+
+        with connect(f"ws://127.0.0.1:{port}/ws/listen/", origin=base, open_timeout=10) as socket:
+            assert b"listening" in socket.recv(timeout=10).encode()
+            socket.send(b"\0" * OVER_DAPHNE_CAP)
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)
+        # Daphne fails the connection by dropping it (autobahn's failByDrop), so no close frame
+        # comes back; had the message reached the consumer, it would have answered with an error
+        # and closed with its own code.
+        assert closed.value.rcvd is None
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
