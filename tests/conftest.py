@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 from django.conf import settings
 
@@ -86,6 +87,16 @@ def subprocess_environment() -> dict:
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "DJANGO_MEDIA_ROOT": settings.MEDIA_ROOT,
     }
+
+
+def admin_sql(*statements: str) -> None:
+    """Run statements on the maintenance database (CREATE/DROP DATABASE refuse transactions)."""
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    admin.close()
 
 
 def _free_port() -> int:

@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg2
 import pytest
 from django.conf import settings
 
 from catalog.demo import synth_song
 from recognition.services import track_ingest
 from tests import media
+from tests.conftest import admin_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,16 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def _url(name: str) -> str:
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
-
-
-def _admin_sql(*statements: str) -> None:
-    """Run statements on the maintenance database (CREATE/DROP DATABASE refuse transactions)."""
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-    admin.close()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -75,7 +65,7 @@ def test_backup_then_restore_is_complete_and_recognises_the_same(rights_holder, 
             answers.append(json.loads(result.stdout)["match"])
         assert answers[0] is not None and answers[0] == answers[1]
     finally:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
+        admin_sql(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,7 +95,7 @@ def test_a_database_dump_holds_no_usable_credential(make_user, settings):
 def test_migrations_go_backward_and_forward_on_a_scratch_database():
     """G21: every migration of our apps reverses cleanly and applies again."""
     scratch = f"earshot_migrations_{os.getpid()}"
-    _admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)', f'CREATE DATABASE "{scratch}"')
+    admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)', f'CREATE DATABASE "{scratch}"')
     env = {**os.environ, "DATABASE_URL": _url(scratch)}
 
     def manage(*args: str) -> str:
@@ -128,4 +118,4 @@ def test_migrations_go_backward_and_forward_on_a_scratch_database():
         listing = manage("showmigrations", "accounts", "catalog", "recognition")
         assert "[ ]" not in listing
     finally:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

@@ -10,16 +10,14 @@ import signal
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import psycopg2
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import _free_port
+from tests.conftest import ROOT, _free_port, admin_sql
 
-ROOT = Path(__file__).resolve().parents[1]
 # scripts/run.sh caps a websocket message at 128 KiB in Daphne, before any of it reaches the
 # consumer (whose own cap is 64 KiB); Daphne's default would let 1 MiB through.
 OVER_DAPHNE_CAP = 200 * 1024
@@ -30,11 +28,7 @@ def scratch_database():
     """The name of a database that does not exist yet, dropped afterwards."""
     name = f"earshot_run_{os.getpid()}"
     yield name
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_path):
