@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="take every Nth query (default: all)")
     args = parser.parse_args()
     setup_django()
-    from recognition import audio
-    from recognition.fingerprint import QUERY
+    from recognition.engine import audio
+    from recognition.engine.fingerprint import QUERY
     from recognition.services import identifier
 
     manifest = corpus.load_or_build(OUT / "corpus.json")

@@ -95,7 +95,7 @@ def load_or_build(cache: Path) -> dict:
 
 def decoded(path: str) -> np.ndarray:
     """A corpus file's whole audio at the engine rate (cached as int16 in bench/out/cache8k)."""
-    from recognition import audio
+    from recognition.engine import audio
 
     DECODED_CACHE.mkdir(parents=True, exist_ok=True)
     cached = DECODED_CACHE / (Path(path).parent.name + "_" + Path(path).stem + ".npy")

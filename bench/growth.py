@@ -394,7 +394,7 @@ def load_queries(count: int) -> tuple[list, dict]:
     import corpus
 
     from catalog.models import Track
-    from recognition import audio
+    from recognition.engine import audio
 
     listing = json.loads((HERE / "out" / "queries" / "queries.json").read_text())["queries"]
     known = [q for q in listing if q["kind"] == "known" and q["length_s"] == 5 and q["condition"] == "clean"][:count]
@@ -474,7 +474,7 @@ def main() -> None:
     open_database(DB)
     from django.db import connection
 
-    from recognition.identify import RETRY_TRIPLET_FAN_OUT
+    from recognition.engine.identify import RETRY_TRIPLET_FAN_OUT
 
     queries, truth = load_queries(args.queries)
     points = []

@@ -41,7 +41,7 @@ from run import OUT, cpu_seconds, setup_django  # noqa: E402
 
 
 def _per_packet_decode(path: str) -> None:
-    from recognition import audio
+    from recognition.engine import audio
 
     command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=7200)
     at = command.index("-flush_packets")
@@ -50,7 +50,7 @@ def _per_packet_decode(path: str) -> None:
 
 
 def _decoder_only(path: str) -> None:
-    from recognition import audio
+    from recognition.engine import audio
 
     command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=7200)
     command = [*command[: command.index("-ac")], "-f", "null", "-"]
@@ -58,7 +58,7 @@ def _decoder_only(path: str) -> None:
 
 
 def _ffmpeg_start(path: str) -> None:
-    from recognition import audio
+    from recognition.engine import audio
 
     command = audio._limited(["ffmpeg", "-hide_banner", "-version"], audio.DecodeLimits())
     subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
@@ -66,8 +66,8 @@ def _ffmpeg_start(path: str) -> None:
 
 def _engine_only(decoded: dict[str, np.ndarray]) -> Callable[[str], object]:
     """Fingerprints and sketches of a file's audio from memory, pushed as ingest pushes it."""
-    from recognition.fingerprint import REFERENCE, StreamingFingerprinter
-    from recognition.sketch import StreamingSketch
+    from recognition.engine.fingerprint import REFERENCE, StreamingFingerprinter
+    from recognition.engine.sketch import StreamingSketch
 
     chunk = 60 * REFERENCE.sample_rate_hz  # audio.decode_chunks' default chunk
 
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=0, help="the first N files only (default: all)")
     args = parser.parse_args()
     setup_django()
-    from recognition import audio
+    from recognition.engine import audio
     from recognition.services.ingest import reference_fingerprints
 
     files = corpus.load_or_build(OUT / "corpus.json")["indexed"][: args.files or None]

@@ -87,7 +87,7 @@ def stop_daphne(process: subprocess.Popen) -> None:
 
 def excerpts(count: int, seconds: float, snr_db: float | None, seed: int) -> list[tuple[str, float, np.ndarray]]:
     """(source path, start, 8 kHz samples) of catalog excerpts, optionally with white noise."""
-    from recognition import audio
+    from recognition.engine import audio
 
     manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
     rng = np.random.default_rng(seed)

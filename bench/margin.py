@@ -31,11 +31,11 @@ import corpus  # noqa: E402
 import distortions  # noqa: E402
 import versions  # noqa: E402
 
-from recognition import fingerprint as fp  # noqa: E402
-from recognition import matching  # noqa: E402
-from recognition import sketch as sk  # noqa: E402
-from recognition.identify import PAIR_SHARE, TRIPLET_SHARE, Identifier  # noqa: E402
-from recognition.memory_index import MemoryIndex  # noqa: E402
+from recognition.engine import fingerprint as fp  # noqa: E402
+from recognition.engine import matching  # noqa: E402
+from recognition.engine import sketch as sk  # noqa: E402
+from recognition.engine.identify import PAIR_SHARE, TRIPLET_SHARE, Identifier  # noqa: E402
+from recognition.engine.memory_index import MemoryIndex  # noqa: E402
 
 LENGTHS_S = (1, 2, 3, 5)
 TESTS = 5  # a clip as heard and its four speed retries, as Identifier.identify counts them

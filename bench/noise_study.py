@@ -37,11 +37,11 @@ import corpus  # noqa: E402
 import distortions  # noqa: E402
 import versions  # noqa: E402
 
-from recognition import fingerprint as fp  # noqa: E402
-from recognition import matching  # noqa: E402
-from recognition import sketch as sk  # noqa: E402
-from recognition.identify import Identifier  # noqa: E402
-from recognition.memory_index import MemoryIndex  # noqa: E402
+from recognition.engine import fingerprint as fp  # noqa: E402
+from recognition.engine import matching  # noqa: E402
+from recognition.engine import sketch as sk  # noqa: E402
+from recognition.engine.identify import Identifier  # noqa: E402
+from recognition.engine.memory_index import MemoryIndex  # noqa: E402
 
 RATE = fp.QUERY.sample_rate_hz
 CELLS = "white0:5,white-5:5,white0:2,white+10:1,clean:1,room:2,music0:3,phone:2,speed+2:2,speed-2:3"

@@ -90,8 +90,9 @@ def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
     from accounts.models import Role, User
     from accounts.services import user_create
     from catalog.models import Track
-    from recognition import audio, store
-    from recognition.fingerprint import QUERY
+    from recognition import store
+    from recognition.engine import audio
+    from recognition.engine.fingerprint import QUERY
     from recognition.services import identifier, track_ingest
 
     Track.objects.all().delete()

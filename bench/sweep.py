@@ -3,7 +3,7 @@
     .venv/bin/python bench/sweep.py --set max_false_match_rate=1e-5 --per-cell 20
     .venv/bin/python bench/sweep.py --ref neighborhood_frames=11 --query peaks_per_second=30
 
-This is how the engine's values were chosen (see the comments in recognition/fingerprint/params.py):
+This is how the engine's values were chosen (see the comments in recognition/engine/fingerprint/params.py):
 the same corpus and query files as `bench/run.py`, but no database, so a setting takes a minute
 instead of an hour. Results are for choosing, not for quoting: the README quotes bench/run.py.
 """
@@ -27,11 +27,11 @@ import corpus  # noqa: E402
 import queries as query_set  # noqa: E402
 import versions  # noqa: E402
 
-from recognition import arrays, audio, matching  # noqa: E402
-from recognition import fingerprint as fp  # noqa: E402
-from recognition import sketch as sk  # noqa: E402
-from recognition.identify import Identifier  # noqa: E402
-from recognition.memory_index import MemoryIndex  # noqa: E402
+from recognition.engine import arrays, audio, matching  # noqa: E402
+from recognition.engine import fingerprint as fp  # noqa: E402
+from recognition.engine import sketch as sk  # noqa: E402
+from recognition.engine.identify import Identifier  # noqa: E402
+from recognition.engine.memory_index import MemoryIndex  # noqa: E402
 
 
 def _pairs(values: list[str]) -> dict:

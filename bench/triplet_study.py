@@ -28,8 +28,8 @@ sys.path.insert(0, str(HERE.parent))
 import corpus  # noqa: E402
 import queries as query_set  # noqa: E402
 
-from recognition import audio  # noqa: E402
-from recognition import fingerprint as fp  # noqa: E402
+from recognition.engine import audio  # noqa: E402
+from recognition.engine import fingerprint as fp  # noqa: E402
 
 CONDITIONS = "clean,white0,white-5,music0,phone,room"
 

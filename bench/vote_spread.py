@@ -8,7 +8,7 @@ clip, the votes of its pairs and triplets in the true track, as (stored - query 
 frames, counted around the clip's own centre: the commonest half frame within a second of the
 true start (an MP3 round trip delays the audio by a few frames). Each line gives the share of
 votes at -6..+6 half frames and the votes counted. It decides how wide the matcher's window of
-differences is (recognition/matching/scoring.py, MatchParams.cells_per_frame). For choosing,
+differences is (recognition/engine/matching/scoring.py, MatchParams.cells_per_frame). For choosing,
 not for quoting.
 """
 
@@ -27,9 +27,9 @@ sys.path.insert(0, str(HERE.parent))
 import corpus  # noqa: E402
 import noise_study  # noqa: E402
 
-from recognition import fingerprint as fp  # noqa: E402
-from recognition.identify import Identifier  # noqa: E402
-from recognition.memory_index import MemoryIndex  # noqa: E402
+from recognition.engine import fingerprint as fp  # noqa: E402
+from recognition.engine.identify import Identifier  # noqa: E402
+from recognition.engine.memory_index import MemoryIndex  # noqa: E402
 
 RATE = fp.QUERY.sample_rate_hz
 REACH = 6  # half frames either side of the centre that are counted

@@ -16,7 +16,7 @@ from accounts.models import Role, User
 from catalog import selectors
 from catalog.models import Album, Artist, Track
 from catalog.services import tracks_delete
-from recognition.audio import AudioError
+from recognition.engine.audio import AudioError
 from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
 
 

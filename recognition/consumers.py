@@ -6,7 +6,7 @@ mono samples at 8 kHz, one every ~250 ms; the server answers with JSON text mess
 limit closes the socket with a 4xxx code and a reason the page shows.
 
 The consumer is a thin interface: limits and framing here, recognition in
-recognition.listening.ListeningSession (fingerprint only the new audio, keep the votes), run off
+recognition.engine.listening.ListeningSession (fingerprint only the new audio, keep the votes), run off
 the event loop because fingerprinting and the database lookup block.
 """
 
@@ -24,7 +24,7 @@ from django.conf import settings
 
 from portal.observability import RECOGNITION_LATENCY, RECOGNITIONS, WEBSOCKET_SESSIONS
 from recognition import limits
-from recognition.listening import ListeningSession
+from recognition.engine.listening import ListeningSession
 from recognition.services import identifier, live_recognition_save, match_card
 
 # Close codes (4000-4999 are the application's; each comes with a reason the page shows). Frame

@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from catalog.models import Track
-from recognition import arrays
-from recognition.fingerprint import REFERENCE
+from recognition.engine import arrays
+from recognition.engine.fingerprint import REFERENCE
 
 __all__ = ["fingerprinted_track_count", "track_frames", "track_summaries"]
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
 from recognition import selectors
-from recognition.fingerprint import QUERY
+from recognition.engine.fingerprint import QUERY
 from recognition.services.uploads import UploadRejected, upload_create
 
 

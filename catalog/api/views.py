@@ -16,7 +16,7 @@ from catalog.models import Track
 from catalog.services import TrackGone, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
-from recognition.audio import AudioError
+from recognition.engine.audio import AudioError
 from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
 from recognition.services.ingest import track_create_from_upload
 from recognition.services.uploads import HTTP_STATUS_FOR

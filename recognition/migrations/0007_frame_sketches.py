@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    """Frame sketches, one value per track (recognition.sketch). A new table: nothing existing is
+    """Frame sketches, one value per track (recognition.engine.sketch). A new table: nothing existing is
     rewritten. Tracks ingested before it have no sketch until they are ingested again
     (`manage.py sketch_tracks` sketches them from their stored audio); until then they are
     recognised by their landmarks alone."""

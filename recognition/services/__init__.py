@@ -1,7 +1,7 @@
 """Recognition services: every ingest and every recognition in Earshot goes through here.
 
 The admin, the ingest and recognize commands, the record page, uploads and the API all call
-these functions; they decode with recognition.audio, fingerprint with the engine and read and
+these functions; they decode with recognition.engine.audio, fingerprint with the engine and read and
 write hashes with recognition.store.
 """
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 
-from recognition import audio, selectors, store
-from recognition.identify import Identifier
+from recognition import selectors, store
+from recognition.engine import audio
+from recognition.engine.identify import Identifier
 
 __all__ = ["decode_limits", "file_sha256", "identifier", "local_copy"]
 

@@ -16,10 +16,11 @@ from django.db import IntegrityError, connection, transaction
 from catalog.models import Album, Artist, FingerprintStatus, Track
 from catalog.services import track_lock
 from portal.observability import INGEST_SECONDS, INGEST_TRACKS
-from recognition import audio, selectors, store
-from recognition.fingerprint import REFERENCE, Fingerprints, StreamingFingerprinter, merge_fingerprints
+from recognition import selectors, store
+from recognition.engine import audio
+from recognition.engine.fingerprint import REFERENCE, Fingerprints, StreamingFingerprinter, merge_fingerprints
+from recognition.engine.sketch import StreamingSketch
 from recognition.services.common import decode_limits, file_sha256, local_copy
-from recognition.sketch import StreamingSketch
 
 __all__ = [
     "DuplicateRecording",
@@ -47,7 +48,7 @@ class ReferenceAudio:
     fingerprints: Fingerprints
     duration_s: float
     tags: dict[str, str]
-    sketch: np.ndarray  # uint16 a frame (recognition.sketch)
+    sketch: np.ndarray  # uint16 a frame (recognition.engine.sketch)
 
 
 def reference_fingerprints(path: str | os.PathLike, *, max_seconds: float | None = None) -> ReferenceAudio:

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from recognition import audio, selectors
-from recognition.fingerprint import QUERY, REFERENCE, fingerprint
-from recognition.matching import Match, Segment
+from recognition import selectors
+from recognition.engine import audio
+from recognition.engine.fingerprint import QUERY, REFERENCE, fingerprint
+from recognition.engine.matching import Match, Segment
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, identifier
 

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.observability import RECOGNITION_LATENCY, RECOGNITIONS
-from recognition import audio
-from recognition.fingerprint import QUERY
+from recognition.engine import audio
+from recognition.engine.fingerprint import QUERY
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, local_copy
 from recognition.services.recognize import CLIP_SECONDS, recognize_clip, recognize_file

@@ -1,6 +1,6 @@
 """The one place that knows how hashes are stored and speaks their bulk SQL.
 
-Two layouts, one per kind of hash (recognition/fingerprint/), each shaped by how it is read:
+Two layouts, one per kind of hash (recognition/engine/fingerprint/), each shaped by how it is read:
 
 * triplets.py: triplets are searched in every track (stage 1 of a lookup), so they are rows of
   recognition_fingerprint indexed by hash, moved in and out with binary COPY (copy_format.py);
@@ -9,7 +9,7 @@ Two layouts, one per kind of hash (recognition/fingerprint/), each shaped by how
   one packed value of recognition_pairlist, filtered on the query's hashes by numpy.
 
 hashes.py writes, looks up and deletes a track's hashes across both; sketches.py keeps each
-track's frame sketches (recognition/sketch.py), read a slice at a time; counts.py says how much
+track's frame sketches (recognition/engine/sketch.py), read a slice at a time; counts.py says how much
 is stored. Offsets are stored in whole frames.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from recognition import arrays
+from recognition.engine import arrays
 from recognition.store.copy_format import array_literal, copy_out, id_and_bytes_rows
 from recognition.store.rows import LookupRows
 

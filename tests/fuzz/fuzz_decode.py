@@ -7,8 +7,8 @@ import tempfile
 import atheris
 
 with atheris.instrument_imports():
-    from recognition import audio
-    from recognition.fingerprint import QUERY, fingerprint
+    from recognition.engine import audio
+    from recognition.engine.fingerprint import QUERY, fingerprint
 
 LIMITS = audio.DecodeLimits(timeout_s=10, cpu_s=10, probe_timeout_s=5)
 

@@ -6,8 +6,8 @@ import atheris
 import numpy as np
 
 with atheris.instrument_imports():
-    from recognition import fingerprint as fp
-    from recognition import sketch as sk
+    from recognition.engine import fingerprint as fp
+    from recognition.engine import sketch as sk
 
 
 def test_one(data: bytes) -> None:

@@ -10,11 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 with atheris.instrument_imports():
     from catalog.demo import synth_song
-    from recognition import fingerprint as fp
     from recognition import limits
-    from recognition.identify import Identifier
-    from recognition.listening import ListeningSession
-    from recognition.memory_index import MemoryIndex
+    from recognition.engine import fingerprint as fp
+    from recognition.engine.identify import Identifier
+    from recognition.engine.listening import ListeningSession
+    from recognition.engine.memory_index import MemoryIndex
 
 INDEX = MemoryIndex()
 for seed in (1, 2, 3):

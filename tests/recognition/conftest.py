@@ -2,10 +2,10 @@
 
 import pytest
 
-from recognition import fingerprint as fp
-from recognition import sketch as sk
-from recognition.identify import Identifier
-from recognition.memory_index import MemoryIndex
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
+from recognition.engine.identify import Identifier
+from recognition.engine.memory_index import MemoryIndex
 from tests import media
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from catalog.demo import synth_song
-from recognition import audio
+from recognition.engine import audio
 from tests import hostile, media
 
 

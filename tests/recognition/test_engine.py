@@ -10,12 +10,12 @@ import pytest
 from scipy import stats
 
 from catalog.demo import demo_music_files
-from recognition import arrays, audio, matching
-from recognition import fingerprint as fp
-from recognition import sketch as sk
-from recognition.identify import TRIPLET_SHARE, AskedOnce, Identifier, Votes
-from recognition.listening import ListeningSession
-from recognition.memory_index import MemoryIndex
+from recognition.engine import arrays, audio, matching
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
+from recognition.engine.identify import TRIPLET_SHARE, AskedOnce, Identifier, Votes
+from recognition.engine.listening import ListeningSession
+from recognition.engine.memory_index import MemoryIndex
 from tests import media
 
 RATE = media.ENGINE_RATE
@@ -557,8 +557,8 @@ def test_timeline_lists_each_song_in_order(engine, songs):
 
 def test_engine_does_not_import_django():
     code = (
-        "import sys; import recognition.fingerprint, recognition.matching, recognition.identify, "
-        "recognition.memory_index, recognition.audio, recognition.arrays; "
+        "import sys; import recognition.engine.fingerprint, recognition.engine.matching, recognition.engine.identify, "
+        "recognition.engine.memory_index, recognition.engine.audio, recognition.engine.arrays; "
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from recognition import selectors
-from recognition.fingerprint import REFERENCE
+from recognition.engine.fingerprint import REFERENCE
 from tests.factories import TrackFactory
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recognition import fingerprint as fp
-from recognition import sketch as sk
-from recognition.identify import SKETCH_SHARE
-from recognition.listening import ListeningSession
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
+from recognition.engine.identify import SKETCH_SHARE
+from recognition.engine.listening import ListeningSession
 from tests import media
 
 RATE = media.ENGINE_RATE

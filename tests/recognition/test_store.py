@@ -14,10 +14,11 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.demo import demo_music_files
 from catalog.models import Track
-from recognition import audio, store
-from recognition import sketch as sk
-from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints
-from recognition.identify import Identifier
+from recognition import store
+from recognition.engine import audio
+from recognition.engine import sketch as sk
+from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints
+from recognition.engine.identify import Identifier
 from recognition.models import FrameSketch
 from recognition.services import identifier, recognize_samples, track_ingest
 from recognition.store.presence import triplet_filter

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.audio import AudioError
+from recognition.engine.audio import AudioError
 from recognition.services import recognize_file
 
 

@@ -1,7 +1,7 @@
 """The third decision: the alignments a clip's votes propose, checked against frame sketches.
 
 Taken only when the calibrated decisions on pairs and on triplets both fail (a clip of a second
-or two, or a noisy one): recognition/identify.py calls `check` with the votes it already has.
+or two, or a noisy one): recognition/engine/identify.py calls `check` with the votes it already has.
 No Django: the sketches are read through the `SketchSlices` function the caller passes in.
 """
 
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recognition import arrays, matching
-from recognition import sketch as sk
+from recognition.engine import arrays, matching
+from recognition.engine import sketch as sk
 
 if TYPE_CHECKING:
-    from recognition.identify import Votes
+    from recognition.engine.identify import Votes
 
 __all__ = ["SKETCH_FRAMES", "SketchSlices", "check"]
 

@@ -16,12 +16,12 @@ track among the first few as often as pairs do.
 
 When neither decision clears the bound (a clip of a second or two, or a noisy one), the
 alignments the votes propose are checked against the tracks' frame sketches
-(recognition/sketch.py, recognition/sketch_check.py): 16 bits a frame of spectral shape, hundreds
+(recognition/engine/sketch.py, recognition/engine/sketch_check.py): 16 bits a frame of spectral shape, hundreds
 of bits a second, where the landmarks give a few dozen peaks. That third decision has its own
 share of the threshold too. A clip that finds no match as heard is tried again with its peaks
 picked on its spectrogram smoothed in time (fp.QUERY_SMOOTHED: broadband noise hides fewer of
 them), in the tracks stage 1 chose, then as if played at other speeds. Audio that arrives in
-pieces is identified by recognition/listening.py, which takes the same decisions on all it has
+pieces is identified by recognition/engine/listening.py, which takes the same decisions on all it has
 heard so far.
 """
 
@@ -33,9 +33,9 @@ from typing import Protocol
 
 import numpy as np
 
-from recognition import arrays, matching, sketch_check
-from recognition import fingerprint as fp
-from recognition import sketch as sk
+from recognition.engine import arrays, matching, sketch_check
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
 
 __all__ = [
     "PAIR_SHARE",
@@ -311,7 +311,7 @@ class Identifier:
         tests: int,
         tracks: int,
     ) -> matching.Match | None:
-        """The decision on sketches (recognition/sketch_check.py), with SKETCH_SHARE of the bound."""
+        """The decision on sketches (recognition/engine/sketch_check.py), with SKETCH_SHARE of the bound."""
         if self.sketches is None:
             return None
         return sketch_check.check(

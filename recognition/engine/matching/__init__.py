@@ -26,8 +26,8 @@ decision (Match); timeline.py merges the windows of a long input into segments. 
 only; no Django.
 """
 
-from recognition.matching.hits import Hits, join_hits
-from recognition.matching.scoring import (
+from recognition.engine.matching.hits import Hits, join_hits
+from recognition.engine.matching.scoring import (
     DEFAULT_PARAMS,
     Match,
     MatchParams,
@@ -36,7 +36,7 @@ from recognition.matching.scoring import (
     rank_tracks,
     top_tracks,
 )
-from recognition.matching.timeline import Segment, timeline
+from recognition.engine.matching.timeline import Segment, timeline
 
 __all__ = [
     "DEFAULT_PARAMS",

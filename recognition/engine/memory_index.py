@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition import arrays
-from recognition.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
+from recognition.engine import arrays
+from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
 
 __all__ = ["MemoryIndex"]
 

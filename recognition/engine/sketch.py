@@ -1,6 +1,6 @@
 """Frame sketches: 16 bits a frame on how the spectrum's shape moves, to check a proposed alignment.
 
-Landmark hashes (recognition/fingerprint/) find where a clip may come from cheaply, but a clip
+Landmark hashes (recognition/engine/fingerprint/) find where a clip may come from cheaply, but a clip
 of a second or two holds too few of them to prove it: ~20 stored peaks a second, most of them in
 the bass where chance coincidences are common, cannot clear a false-match bound that counts every
 track and every offset. A sketch stores what the landmarks leave out, the shape of the spectrum in
@@ -32,7 +32,7 @@ import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special
 
-from recognition.fingerprint import REFERENCE
+from recognition.engine.fingerprint import REFERENCE
 
 __all__ = [
     "SKETCH",

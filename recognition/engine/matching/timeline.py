@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recognition.matching.hits import Hits, QueryWindows
-from recognition.matching.scoring import DEFAULT_PARAMS, Match, MatchParams, best_match
+from recognition.engine.matching.hits import Hits, QueryWindows
+from recognition.engine.matching.scoring import DEFAULT_PARAMS, Match, MatchParams, best_match
 
 __all__ = ["Segment", "timeline"]
 

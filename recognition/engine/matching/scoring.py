@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from recognition import arrays
-from recognition.matching.hits import Hits, QueryWindows
+from recognition.engine import arrays
+from recognition.engine.matching.hits import Hits, QueryWindows
 
 __all__ = ["DEFAULT_PARAMS", "Match", "MatchParams", "Ranking", "best_match", "rank_tracks", "top_tracks"]
 

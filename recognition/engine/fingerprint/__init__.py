@@ -16,7 +16,7 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   target bin, dt) into 21 bits. A triplet packs an anchor and two of its targets into 32 bits:
   ~10 bits more selective, so a lookup reads far fewer rows, but more fragile under noise.
   Lookups use triplets to choose a few candidate tracks, then decide on the candidates' pairs
-  or, when stronger (short clips), on the triplets (`recognition/identify.py`). A query makes
+  or, when stronger (short clips), on the triplets (`recognition/engine/identify.py`). A query makes
   triplets only where most of their peaks are maxima a reference could have picked. Their values
   lie in disjoint ranges; the store keeps each kind in the layout its lookup needs
   (`recognition/store/`).
@@ -30,7 +30,7 @@ No Django here: numpy and scipy only, so the engine runs in benchmarks, workers 
 
 from __future__ import annotations
 
-from recognition.fingerprint.hashes import (
+from recognition.engine.fingerprint.hashes import (
     Fingerprints,
     fingerprint,
     hash_constellation,
@@ -38,7 +38,7 @@ from recognition.fingerprint.hashes import (
     merge_fingerprints,
     pair_peaks,
 )
-from recognition.fingerprint.params import (
+from recognition.engine.fingerprint.params import (
     MAX_ROWS_PER_TRIPLET,
     QUERY,
     QUERY_SMOOTHED,
@@ -47,8 +47,8 @@ from recognition.fingerprint.params import (
     FingerprintParams,
     frames_to_seconds,
 )
-from recognition.fingerprint.peaks import Constellation, constellation, find_peaks, spectrogram_db
-from recognition.fingerprint.streaming import StreamingFingerprinter
+from recognition.engine.fingerprint.peaks import Constellation, constellation, find_peaks, spectrogram_db
+from recognition.engine.fingerprint.streaming import StreamingFingerprinter
 
 __all__ = [
     "MAX_ROWS_PER_TRIPLET",

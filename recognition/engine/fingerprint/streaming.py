@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition.fingerprint.hashes import Fingerprints, _hashes, _zone_pairs, merge_fingerprints
-from recognition.fingerprint.params import QUERY, FingerprintParams
-from recognition.fingerprint.peaks import _peak_grid, _refine, _sorted, _wide, spectrogram_db
+from recognition.engine.fingerprint.hashes import Fingerprints, _hashes, _zone_pairs, merge_fingerprints
+from recognition.engine.fingerprint.params import QUERY, FingerprintParams
+from recognition.engine.fingerprint.peaks import _peak_grid, _refine, _sorted, _wide, spectrogram_db
 
 __all__ = ["StreamingFingerprinter"]
 

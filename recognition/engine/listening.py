@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognition import fingerprint as fp
-from recognition import matching
-from recognition import sketch as sk
-from recognition.identify import Identifier, Votes
+from recognition.engine import fingerprint as fp
+from recognition.engine import matching
+from recognition.engine import sketch as sk
+from recognition.engine.identify import Identifier, Votes
 
 __all__ = ["ListeningSession"]
 

@@ -9,8 +9,8 @@ import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
-from recognition.arrays import rank_in_runs
-from recognition.fingerprint.params import REFERENCE, FingerprintParams
+from recognition.engine.arrays import rank_in_runs
+from recognition.engine.fingerprint.params import REFERENCE, FingerprintParams
 
 __all__ = ["Constellation", "constellation", "find_peaks", "spectrogram_db"]
 

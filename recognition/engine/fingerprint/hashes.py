@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recognition import arrays
-from recognition.fingerprint.params import REFERENCE, TRIPLET_SHIFT, FingerprintParams
-from recognition.fingerprint.peaks import Constellation, constellation
+from recognition.engine import arrays
+from recognition.engine.fingerprint.params import REFERENCE, TRIPLET_SHIFT, FingerprintParams
+from recognition.engine.fingerprint.peaks import Constellation, constellation
 
 __all__ = [
     "Fingerprints",

@@ -1,0 +1,1 @@
+"""The recognition engine: numpy, scipy and a sandboxed ffmpeg; no Django."""
