@@ -35,13 +35,13 @@ bench:
 
 bench-live:
 	scripts/bootstrap.sh test
-	.venv/bin/python bench/live.py answer
-	.venv/bin/python bench/live.py ws-load
-	.venv/bin/python bench/live.py api-load
+	.venv/bin/python -m bench.live answer
+	.venv/bin/python -m bench.live ws-load
+	.venv/bin/python -m bench.live api-load
 
 growth:
 	scripts/bootstrap.sh test
-	.venv/bin/python bench/growth.py
+	.venv/bin/python -m bench.growth
 
 faults:
 	scripts/faults.sh
@@ -54,6 +54,6 @@ fuzz-api:
 
 abuse:
 	scripts/bootstrap.sh test
-	.venv/bin/python bench/abuse.py
+	.venv/bin/python -m bench.abuse
 
 long: faults fuzz fuzz-api bench-live abuse

@@ -1,6 +1,6 @@
 """Availability under abuse (RELIABILITY.md G22, with G4, G6, G7 and G9), against a real Daphne.
 
-    .venv/bin/python bench/abuse.py [--seconds 120]
+    .venv/bin/python -m bench.abuse [--seconds 120]
 
 While three abusers run at once, a canary recognises a real catalog clip every 5 s and a probe
 asks /healthz twice a second:
@@ -30,12 +30,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
-
-import live  # noqa: E402
+from bench import RESULTS, ROOT, live
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -208,8 +203,8 @@ def main() -> None:
         "server_rss_mb_before_after": [round(memory_before), round(memory_after)],
     }
     print(json.dumps(report, indent=1))
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "abuse.json").write_text(json.dumps(report, indent=1))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "abuse.json").write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

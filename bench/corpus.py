@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import OUT
+
 CATALOG_PACKAGES = ("drascula-music", "asc-music", "warzone2100-music")
 FOREIGN_PACKAGES = ("hyperrogue-music",)
 AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")
 HELD_OUT_FRACTION = 0.10
 SPLIT_SEED = 2026
-DECODED_CACHE = Path(__file__).resolve().parent / "out" / "cache8k"
+DECODED_CACHE = OUT / "cache8k"
 ENGINE_RATE = 8000
 
 

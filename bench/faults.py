@@ -1,6 +1,6 @@
 """Fault trials for ingest atomicity (RELIABILITY.md G10), on a scratch database.
 
-    .venv/bin/python bench/faults.py [--trials 20] [--skip-postgres-stop] [--cluster 15/main --port 5432]
+    .venv/bin/python -m bench.faults [--trials 20] [--skip-postgres-stop] [--cluster 15/main --port 5432]
 
 Three faults, each at a random moment of a running ingest, until `--trials` of them landed mid-ingest:
 
@@ -33,14 +33,8 @@ from pathlib import Path
 
 import psycopg2
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
-
-import live  # noqa: E402
-
-from recognition import store  # noqa: E402
+from bench import OUT, RESULTS, ROOT, live
+from recognition import store
 
 DB = "earshot_faults"
 PORT = 5432  # set from --port
@@ -96,7 +90,7 @@ def env() -> dict:
         **os.environ,
         "DATABASE_URL": dsn() + f"?application_name={APP_NAME}",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DJANGO_MEDIA_ROOT": str(HERE / "out" / "fault-media"),
+        "DJANGO_MEDIA_ROOT": str(OUT / "fault-media"),
     }
 
 
@@ -145,7 +139,7 @@ def songs(count: int) -> list[Path]:
     from catalog.demo import synth_song
     from tests import media
 
-    folder = HERE / "out" / "fault-songs"
+    folder = OUT / "fault-songs"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for seed in range(count):
@@ -282,8 +276,8 @@ def main() -> None:
         print("control", report["control"], flush=True)
     finally:
         live.stop_daphne(daphne)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "faults.json").write_text(json.dumps(report, indent=1))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "faults.json").write_text(json.dumps(report, indent=1))
     ok = caught > 0 and all(
         f["trials_with_partial_tracks"] == 0 and f["trials_interrupted_mid_ingest"] >= args.trials
         for f in report["faults"].values()

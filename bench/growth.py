@@ -1,6 +1,6 @@
 """Query latency against catalog size: the benchmark catalog grown with synthetic tracks.
 
-    .venv/bin/python bench/growth.py [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
+    .venv/bin/python -m bench.growth [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
                                      [--triplets recombined|pool] [--row-caps ROWS...]
                                      [--retry-fan-outs TARGETS...] [--jit on off] [--resume]
                                      [--results FILE.json]
@@ -29,7 +29,6 @@ import shutil
 import statistics
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,10 +36,7 @@ from pathlib import Path
 
 import psycopg2
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
+from bench import OUT, RESULTS, corpus
 
 SOURCE_DB, DB = "earshot_bench", "earshot_growth"
 TRIPLETS_PER_TRACK = 2300  # ~3 minutes at 12.8 triplets/s
@@ -391,17 +387,15 @@ def open_database(name: str) -> None:
 
 
 def load_queries(count: int) -> tuple[list, dict]:
-    import corpus
-
     from catalog.models import Track
     from recognition.engine import audio
 
-    listing = json.loads((HERE / "out" / "queries" / "queries.json").read_text())["queries"]
+    listing = json.loads((OUT / "queries" / "queries.json").read_text())["queries"]
     known = [q for q in listing if q["kind"] == "known" and q["length_s"] == 5 and q["condition"] == "clean"][:count]
     unknown = [q for q in listing if q["kind"] == "foreign" and q["length_s"] == 5][:count]
     mixed = [q for pair in zip(known, unknown, strict=False) for q in pair]
     decoded = [(q, audio.decode(q["path"], sample_rate_hz=8000, max_seconds=30)) for q in mixed]
-    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    manifest = corpus.load_or_build(OUT / "corpus.json")
     path_of = {item["sha256"]: item["path"] for item in manifest["indexed"]}
     truth = {track_id: path_of.get(digest) for track_id, digest in Track.objects.values_list("id", "sha256")}
     return decoded, truth
@@ -464,7 +458,7 @@ def main() -> None:
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
-        "--results", type=Path, default=HERE / "results" / "growth.json", help="where to write (and --keep from)"
+        "--results", type=Path, default=RESULTS / "growth.json", help="where to write (and --keep from)"
     )
     args = parser.parse_args()
     results = args.results

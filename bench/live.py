@@ -1,8 +1,8 @@
 """Live recognition against a real Daphne: time to answer, websocket load, and API load.
 
-    .venv/bin/python bench/live.py answer   [--excerpts 40]      # G2: audio heard until the answer
-    .venv/bin/python bench/live.py ws-load  [--sessions 1 10 25] [--repeats 3]  # G1: concurrent sockets
-    .venv/bin/python bench/live.py api-load [--clients 4 8]      # G3: concurrent partner clients
+    .venv/bin/python -m bench.live answer   [--excerpts 40]      # G2: audio heard until the answer
+    .venv/bin/python -m bench.live ws-load  [--sessions 1 10 25] [--repeats 3]  # G1: concurrent sockets
+    .venv/bin/python -m bench.live api-load [--clients 4 8]      # G3: concurrent partner clients
 
 Runs against the benchmark database (earshot_bench, filled by bench/run.py) with its own Daphne.
 Audio is streamed at real-time pace in 250 ms frames, exactly as the record page sends it.
@@ -25,18 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
-
-import corpus  # noqa: E402
-import distortions  # noqa: E402
-import versions  # noqa: E402
+from bench import OUT, RESULTS, ROOT, corpus, distortions, versions
 
 DSN = "postgres://postgres@127.0.0.1:5432/earshot_bench"
 FRAME = 2000  # 250 ms at 8 kHz
-RESULTS = HERE / "results" / "live.json"
+LIVE_RESULTS = RESULTS / "live.json"
 
 
 def percentile(values, q):
@@ -56,7 +49,7 @@ def start_daphne(**extra_env) -> tuple[subprocess.Popen, int]:
         "EARSHOT_LISTEN_ANONYMOUS_SOCKETS": "1000",
         "EARSHOT_LISTEN_ANONYMOUS_MAX_AUDIO_S": "20",
         "DJANGO_LOG_LEVEL": "WARNING",
-        "DJANGO_MEDIA_ROOT": str(HERE / "out" / "live-media"),  # abuse uploads stay out of ./media
+        "DJANGO_MEDIA_ROOT": str(OUT / "live-media"),  # abuse uploads stay out of ./media
         **extra_env,
     }
     process = subprocess.Popen(
@@ -89,7 +82,7 @@ def excerpts(count: int, seconds: float, snr_db: float | None, seed: int) -> lis
     """(source path, start, 8 kHz samples) of catalog excerpts, optionally with white noise."""
     from recognition.engine import audio
 
-    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    manifest = corpus.load_or_build(OUT / "corpus.json")
     rng = np.random.default_rng(seed)
     chosen = []
     for _ in range(count):
@@ -148,7 +141,7 @@ def track_names() -> dict[int, str]:
     """Catalog track id -> the corpus file it was ingested from (matched by SHA-256)."""
     import psycopg2
 
-    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    manifest = corpus.load_or_build(OUT / "corpus.json")
     path_of = {item["sha256"]: item["path"] for item in manifest["indexed"]}
     with psycopg2.connect(DSN) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT id, sha256 FROM catalog_track")
@@ -334,10 +327,10 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
     result = {"answer": answer, "ws-load": ws_load, "api-load": api_load}[args.command](args)
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    saved = json.loads(LIVE_RESULTS.read_text()) if LIVE_RESULTS.exists() else {}
     saved.update(result, when=time.strftime("%Y-%m-%d %H:%M"))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(saved, indent=1))
+    LIVE_RESULTS.parent.mkdir(exist_ok=True)
+    LIVE_RESULTS.write_text(json.dumps(saved, indent=1))
 
 
 if __name__ == "__main__":

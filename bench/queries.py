@@ -13,8 +13,9 @@ import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import distortions as dist
 import numpy as np
+
+from bench import distortions as dist
 
 QUERY_RATE = 44100
 LENGTHS_S = (1, 2, 3, 5, 10)

@@ -1,6 +1,6 @@
 """Earshot benchmark: accuracy, speed and storage on real music, side by side with Dejavu.
 
-    .venv/bin/python bench/run.py [--per-cell 50] [--unknown 100] [--skip-dejavu] [--resume]
+    .venv/bin/python -m bench.run [--per-cell 50] [--unknown 100] [--skip-dejavu] [--resume]
 
 Runs in one go, on one database per engine (never the development one):
 
@@ -26,19 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
+from bench import BENCH, OUT, RESULTS, ROOT, corpus, versions
+from bench import queries as query_set
 
-import corpus  # noqa: E402
-import queries as query_set  # noqa: E402
-import versions  # noqa: E402
-
-OUT = HERE / "out"
-RESULTS = HERE / "results"
 DEJAVU_PYTHON = ROOT / ".venvs" / "dejavu" / "bin" / "python"
-DEJAVU_RUNNER = HERE / "baseline" / "dejavu_runner.py"
+DEJAVU_RUNNER = BENCH / "baseline" / "dejavu_runner.py"
 BENCH_DB = "earshot_bench"
 DEJAVU_DSN = "postgresql://postgres@127.0.0.1:5432/earshot_dejavu"
 
@@ -184,7 +176,7 @@ def _dejavu(command: str, lines: list[dict]) -> list[dict]:
 
 
 def run_dejavu(manifest: dict, queries: list[query_set.Query]) -> dict:
-    subprocess.run([str(HERE / "baseline" / "setup_dejavu.sh")], check=True)
+    subprocess.run([str(BENCH / "baseline" / "setup_dejavu.sh")], check=True)
     _dejavu("reset", [])
     ingested = _dejavu("ingest", [{"path": f["path"], "name": f["path"]} for f in manifest["indexed"]])
     stats = _dejavu("stats", [])[0]

@@ -12,20 +12,17 @@ engines, to catalog clips (a right answer) and to never-indexed ones (then not a
 
 Calibrated on this corpus: remastered passages at the same offset score 0.54-0.77; 900 random
 pairs of excerpts of different catalog files scored at most 0.31 (99th percentile 0.25;
-`.venv/bin/python bench/versions.py` draws them again). A repeated theme at another place in a
+`.venv/bin/python -m bench.versions` draws them again). A repeated theme at another place in a
 longer version (0.08-0.38) stays a wrong answer.
 """
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # recognition, for corpus.decoded
-
-import corpus
 import numpy as np
+
+from bench import OUT, corpus
 
 SAME_RECORDING = 0.45
 _FFT, _HOP = 512, 256
@@ -80,7 +77,7 @@ def same_recording(source: str, start_s: float, answer: str, answer_offset_s: fl
 
 def _null_distribution(pairs: int = 300, seed: int = 1) -> None:
     """Similarity of random excerpts (1, 3 and 5 s) of two different catalog files: the chance level."""
-    manifest = corpus.load_or_build(Path(__file__).resolve().parent / "out" / "corpus.json")
+    manifest = corpus.load_or_build(OUT / "corpus.json")
     files = [item for item in manifest["indexed"] if item["duration_s"] > 7]
     rng = np.random.default_rng(seed)
     scores: dict[int, list[float]] = {1: [], 3: [], 5: []}

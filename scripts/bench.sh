@@ -12,4 +12,4 @@ if [ "$(id -u)" -eq 0 ]; then
   done
 fi
 bench/baseline/setup_dejavu.sh
-exec .venv/bin/python bench/run.py "$@"
+exec .venv/bin/python -m bench.run "$@"

@@ -2,7 +2,7 @@
 # Ingest fault trials (RELIABILITY.md G10) on a scratch PostgreSQL cluster of their own, so that
 # stopping PostgreSQL mid-ingest does not stop the machine's main cluster. Needs root (Debian's
 # pg_createcluster); without it, falls back to the main cluster: then run it alone.
-# Extra arguments go to bench/faults.py (e.g. --trials 50).
+# Extra arguments go to bench.faults (e.g. --trials 50).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -16,8 +16,8 @@ if [ "$(id -u)" -eq 0 ] && command -v pg_createcluster >/dev/null 2>&1; then
   port="$(pg_lsclusters -h | awk -v c="$name" -v v="$version" '$1==v && $2==c {print $3}')"
   pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start 2>/dev/null || true
   trap 'pg_ctlcluster --skip-systemctl-redirect "$version" "$name" stop 2>/dev/null || true' EXIT
-  .venv/bin/python bench/faults.py --cluster "$version/$name" --port "$port" "$@"
+  .venv/bin/python -m bench.faults --cluster "$version/$name" --port "$port" "$@"
 else
   echo "[faults] not root: faulting the main cluster; run this alone" >&2
-  .venv/bin/python bench/faults.py "$@"
+  .venv/bin/python -m bench.faults "$@"
 fi

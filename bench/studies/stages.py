@@ -1,6 +1,6 @@
-"""Where a query's time goes, stage by stage, on the grown catalog (after bench/growth.py).
+"""Where a query's time goes, stage by stage, on the grown catalog (after `python -m bench.growth`).
 
-    .venv/bin/python bench/stages.py [--queries 50] [--db earshot_growth]
+    .venv/bin/python -m bench.studies.stages [--queries 50] [--db earshot_growth]
 
 Times the growth benchmark's 5 s queries (clean catalog clips and never-indexed clips) through
 the engine as the portal runs it, and splits each query's time into its phases: the clip as
@@ -14,16 +14,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+from bench import growth
 
 
 class StageClock:
@@ -98,8 +94,6 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--db", default="earshot_growth")
     args = parser.parse_args()
-    import growth
-
     growth.open_database(args.db)
     from django.db import connection
 

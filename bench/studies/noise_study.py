@@ -1,14 +1,14 @@
 """Study of the smoothed retry on fresh clips: the engine with and without it, cell by cell.
 
-    .venv/bin/python bench/noise_study.py --clips 80 --unknown 600
-    .venv/bin/python bench/noise_study.py --variants plain,retry:1-2-1,always:1-3-1
-    .venv/bin/python bench/noise_study.py --variants retry:1-2-1 --reference peaks_per_second=25.0:fan_out=3
-    .venv/bin/python bench/noise_study.py --variants retry:1-2-1 --match cells_per_frame=1
+    .venv/bin/python -m bench.studies.noise_study --clips 80 --unknown 600
+    .venv/bin/python -m bench.studies.noise_study --variants plain,retry:1-2-1,always:1-3-1
+    .venv/bin/python -m bench.studies.noise_study --variants retry:1-2-1 --reference peaks_per_second=25.0:fan_out=3
+    .venv/bin/python -m bench.studies.noise_study --variants retry:1-2-1 --match cells_per_frame=1
 
 The clips are new ones, not the benchmark's query files: random places in the catalog's tracks
 (weighted by length, so long quiet passages count as often as they occur), distorted here with
 bench/distortions.py, plus never-indexed and never-seen clips for false matches. An in-memory
-index, as in bench/sweep.py. Variants: `plain` (no smoothed retry), `retry:W` (the retry's
+index, as in bench/studies/sweep.py. Variants: `plain` (no smoothed retry), `retry:W` (the retry's
 spectrogram smoothed in time with weights W, e.g. 1-2-1: the engine's) and `always:W` (every
 clip's peaks picked on the smoothed spectrogram, no retry); `:name=value` after W changes one
 more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`).
@@ -22,26 +22,17 @@ from __future__ import annotations
 
 import argparse
 import ast
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import corpus  # noqa: E402
-import distortions  # noqa: E402
-import versions  # noqa: E402
-
-from recognition.engine import fingerprint as fp  # noqa: E402
-from recognition.engine import matching  # noqa: E402
-from recognition.engine import sketch as sk  # noqa: E402
-from recognition.engine.identify import Identifier  # noqa: E402
-from recognition.engine.memory_index import MemoryIndex  # noqa: E402
+from bench import OUT, corpus, distortions, versions
+from recognition.engine import fingerprint as fp
+from recognition.engine import matching
+from recognition.engine import sketch as sk
+from recognition.engine.identify import Identifier
+from recognition.engine.memory_index import MemoryIndex
 
 RATE = fp.QUERY.sample_rate_hz
 CELLS = "white0:5,white-5:5,white0:2,white+10:1,clean:1,room:2,music0:3,phone:2,speed+2:2,speed-2:3"
@@ -133,7 +124,7 @@ def main() -> None:
     reference = replace(fp.REFERENCE, **settings(args.reference.split(":")))
     match_params = replace(matching.DEFAULT_PARAMS, **settings(args.match.split(":")))
 
-    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    manifest = corpus.load_or_build(OUT / "corpus.json")
     index = MemoryIndex()
     tracks = {}
     for track_id, item in enumerate(manifest["indexed"]):

@@ -1,37 +1,29 @@
 """Parameter study: the benchmark's queries against an in-memory index, for many settings fast.
 
-    .venv/bin/python bench/sweep.py --set max_false_match_rate=1e-5 --per-cell 20
-    .venv/bin/python bench/sweep.py --ref neighborhood_frames=11 --query peaks_per_second=30
+    .venv/bin/python -m bench.studies.sweep --set max_false_match_rate=1e-5 --per-cell 20
+    .venv/bin/python -m bench.studies.sweep --ref neighborhood_frames=11 --query peaks_per_second=30
 
 This is how the engine's values were chosen (see the comments in recognition/engine/fingerprint/params.py):
 the same corpus and query files as `bench/run.py`, but no database, so a setting takes a minute
-instead of an hour. Results are for choosing, not for quoting: the README quotes bench/run.py.
+instead of an hour. Results are for choosing, not for quoting: docs/benchmarks.md quotes bench/run.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import corpus  # noqa: E402
-import queries as query_set  # noqa: E402
-import versions  # noqa: E402
-
-from recognition.engine import arrays, audio, matching  # noqa: E402
-from recognition.engine import fingerprint as fp  # noqa: E402
-from recognition.engine import sketch as sk  # noqa: E402
-from recognition.engine.identify import Identifier  # noqa: E402
-from recognition.engine.memory_index import MemoryIndex  # noqa: E402
+from bench import OUT, corpus, versions
+from bench import queries as query_set
+from recognition.engine import arrays, audio, matching
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
+from recognition.engine.identify import Identifier
+from recognition.engine.memory_index import MemoryIndex
 
 
 def _pairs(values: list[str]) -> dict:
@@ -78,8 +70,8 @@ def main() -> None:
     reference = replace(fp.REFERENCE, **_pairs(args.ref))
     query = replace(fp.QUERY, **{**_pairs(args.ref), **_pairs(args.query)})
     match_params = replace(matching.DEFAULT_PARAMS, **_pairs(args.set))
-    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
-    all_queries = query_set.build(manifest, HERE / "out" / "queries", 50, 100)
+    manifest = corpus.load_or_build(OUT / "corpus.json")
+    all_queries = query_set.build(manifest, OUT / "queries", 50, 100)
 
     index = MemoryIndex(pairs_in_every_track=query.triplet_fan_out is None)  # one stage reads every pair
     names = {}

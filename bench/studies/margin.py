@@ -1,7 +1,7 @@
 """Calibration check: how close unknown music comes to the false-match threshold, decision by decision.
 
-    .venv/bin/python bench/margin.py --clips 4000
-    .venv/bin/python bench/margin.py --clips 4000 --match cells_per_frame=1
+    .venv/bin/python -m bench.studies.margin --clips 4000
+    .venv/bin/python -m bench.studies.margin --clips 4000 --match cells_per_frame=1
 
 Random clips (1, 2, 3 and 5 s, at random offsets, clean or with white noise at +10 dB) of the
 benchmark's never-indexed and never-seen tracks are looked up in the catalog's in-memory index,
@@ -17,25 +17,16 @@ from __future__ import annotations
 
 import argparse
 import ast
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import corpus  # noqa: E402
-import distortions  # noqa: E402
-import versions  # noqa: E402
-
-from recognition.engine import fingerprint as fp  # noqa: E402
-from recognition.engine import matching  # noqa: E402
-from recognition.engine import sketch as sk  # noqa: E402
-from recognition.engine.identify import PAIR_SHARE, TRIPLET_SHARE, Identifier  # noqa: E402
-from recognition.engine.memory_index import MemoryIndex  # noqa: E402
+from bench import OUT, corpus, distortions, versions
+from recognition.engine import fingerprint as fp
+from recognition.engine import matching
+from recognition.engine import sketch as sk
+from recognition.engine.identify import PAIR_SHARE, TRIPLET_SHARE, Identifier
+from recognition.engine.memory_index import MemoryIndex
 
 LENGTHS_S = (1, 2, 3, 5)
 TESTS = 5  # a clip as heard and its four speed retries, as Identifier.identify counts them
@@ -50,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {key: ast.literal_eval(value) for key, value in (item.split("=") for item in args.match)}
 
-    manifest = corpus.load_or_build(HERE / "out" / "corpus.json")
+    manifest = corpus.load_or_build(OUT / "corpus.json")
     index = MemoryIndex()
     names = []
     for track_id, item in enumerate(manifest["indexed"]):

@@ -1,6 +1,6 @@
 """Where ingest's CPU goes, stage by stage, on the benchmark corpus: the floor ffmpeg sets under it.
 
-    .venv/bin/python bench/ingest_cost.py [--rounds 3]   # after bench/run.py has built its corpus
+    .venv/bin/python -m bench.studies.ingest_cost [--rounds 3]   # after bench/run.py has built its corpus
 
 Each stage runs over every indexed file of the corpus, stages interleaved round by round so that
 all see the same machine; the median round is printed as x real time, by the wall clock and per
@@ -25,19 +25,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import corpus  # noqa: E402
-from run import OUT, cpu_seconds, setup_django  # noqa: E402
+from bench import OUT, corpus
+from bench.run import cpu_seconds, setup_django
 
 
 def _per_packet_decode(path: str) -> None:
