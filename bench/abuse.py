@@ -193,6 +193,7 @@ def main() -> None:
     memory_after = rss_mb(server.pid)
     live.stop_daphne(server)
     report = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
         "seconds": args.seconds,
         "abusers": args.abusers,
         "canary_success_pct": round(100 * np.mean(canary), 1) if canary else None,

@@ -235,7 +235,7 @@ def main() -> None:
     files = songs(args.trials)
     kinds = ["kill", "terminate"] + ([] if args.skip_postgres_stop else ["stop"])
     daphne, url = start_daphne()
-    report = {"trials_per_fault": args.trials, "faults": {}, "control": {}}
+    report = {"when": time.strftime("%Y-%m-%d %H:%M"), "trials_per_fault": args.trials, "faults": {}, "control": {}}
     try:
         # How long one ingest takes, to aim the faults inside it.
         probe = start_ingest(files[0], "atomic")

@@ -458,7 +458,10 @@ def main() -> None:
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
-        "--results", type=Path, default=RESULTS / "growth.json", help="where to write (and --keep from)"
+        "--results",
+        type=Path,
+        default=RESULTS / "growth.json",
+        help="where to write (and --keep from); a trial or one side of an A/B goes to bench/results/studies/",
     )
     args = parser.parse_args()
     results = args.results
@@ -492,6 +495,7 @@ def main() -> None:
             cursor.execute("SHOW jit")  # the setting of the main measure
             jit = cursor.fetchone()[0]
         point = {
+            "when": time.strftime("%Y-%m-%d %H:%M"),  # --keep merges points of several runs
             **grown,
             "triplets": args.triplets,
             "shared_buffers": shared_buffers,

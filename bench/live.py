@@ -328,7 +328,9 @@ def main() -> None:
     args = parser.parse_args()
     result = {"answer": answer, "ws-load": ws_load, "api-load": api_load}[args.command](args)
     saved = json.loads(LIVE_RESULTS.read_text()) if LIVE_RESULTS.exists() else {}
-    saved.update(result, when=time.strftime("%Y-%m-%d %H:%M"))
+    when = time.strftime("%Y-%m-%d %H:%M")
+    saved.update(result, when=when)
+    saved.setdefault("measured", {}).update(dict.fromkeys(result, when))  # each part is run on its own
     LIVE_RESULTS.parent.mkdir(exist_ok=True)
     LIVE_RESULTS.write_text(json.dumps(saved, indent=1))
 

@@ -8,7 +8,8 @@ Runs in one go, on one database per engine (never the development one):
 2. queries: 5 lengths x 13 conditions x N excerpts, plus unknown excerpts (bench/queries.py);
 3. Earshot: ingest (one process; x real time by wall clock and per core of CPU), storage, every query;
 4. Dejavu: the same files and queries through bench/baseline/dejavu_runner.py in its own venv;
-5. report: bench/results/results.json, results.md (tables quoted in the README) and the plot.
+5. report: bench/results/results.json, results.md and the plot (Earshot alone, with --skip-dejavu or
+   --only earshot: bench/results/results_earshot.json); `python -m bench.report` quotes them in the docs.
 
 Both engines run one after the other on the same machine, so their ratios are fair even when
 the machine is noisy; latencies are medians and 95th percentiles.
@@ -401,8 +402,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=("earshot", "dejavu"),
-        help="run one engine and save its answers (bench/out/raw_<engine>.json), no report; a later "
-        "--resume run reuses them beside the other engine's",
+        help="run one engine and save its answers (bench/out/raw_<engine>.json), a later --resume run "
+        "reuses them beside the other engine's; Earshot alone is scored into results/results_earshot.json",
     )
     parser.add_argument(
         "--resume", action="store_true", help="reuse an engine's saved answers when the query set is the same"
@@ -435,7 +436,7 @@ def main() -> None:
         raw[name] = runner(manifest, queries)
         saved.write_text(json.dumps(raw[name]))
         print(f"{name} done", flush=True)
-    if args.only:
+    if args.only == "dejavu":
         return
 
     report = {
@@ -460,6 +461,11 @@ def main() -> None:
                 report["dejavu_thresholded"] = {"threshold": threshold, "scored": scored}
                 break
     RESULTS.mkdir(exist_ok=True)
+    if "dejavu" not in raw:
+        # Earshot alone (after an engine change): its own file, so results.json keeps both engines of one run.
+        (RESULTS / "results_earshot.json").write_text(json.dumps(report, indent=1))
+        print(json.dumps(report["earshot"], indent=1))
+        return
     (RESULTS / "raw.json").write_text(json.dumps(raw))
     (RESULTS / "results.json").write_text(json.dumps(report, indent=1))
     (RESULTS / "results.md").write_text(markdown(report))

@@ -48,9 +48,9 @@ for who in holder partner; do
 done
 # Count every request schemathesis sent, by status class, into a small committed summary.
 .venv/bin/python - "$report" "$raw"/holder.ndjson "$raw"/partner.ndjson <<'PY'
-import collections, json, sys
+import collections, json, sys, time
 report, *paths = sys.argv[1:]
-summary = {"runs": {}}
+summary = {"when": time.strftime("%Y-%m-%d %H:%M"), "runs": {}}
 for path in paths:
     classes = collections.Counter()
     for line in open(path):

@@ -1,2 +1,6 @@
-"""Tools still used for tuning the engine: run as `python -m bench.studies.<name>`; their output is
-for choosing parameters, not for quoting (the benchmark's figures come from `bench.run`)."""
+"""Tools still used for tuning the engine, run as `python -m bench.studies.<name>`.
+
+Their output is for choosing parameters, not for quoting (the benchmark's figures come from
+`bench.run`); what a study or an A/B run printed is kept in bench/results/studies/, where
+docs/decisions.md cites it.
+"""

@@ -18,6 +18,7 @@ core (CPU of this process and its children summed):
   60 s chunks ingest pushes.
 
 The last lines say what the goal of 600x per core leaves once the probe and the decoder have run.
+A run over the whole corpus also writes them to bench/results/ingest_cost.txt.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench import OUT, corpus
+from bench import OUT, RESULTS, corpus
 from bench.run import cpu_seconds, setup_django
 
 
@@ -106,19 +107,28 @@ def main() -> None:
             after = cpu_seconds(None)
             wall[name].append(time.perf_counter() - started)
             cpu[name].append(sum(after[part] - before[part] for part in ("python", "children")))
-    print(f"{len(files)} files, {audio_s / 3600:.2f} h of audio; median of {args.rounds} interleaved rounds")
-    print(f"{'stage':26s} {'wall s':>8s} {'CPU s':>8s} {'x wall':>8s} {'x per core':>11s}")
+    lines = [
+        f"# .venv/bin/python -m bench.studies.ingest_cost --rounds {args.rounds}   ({time.strftime('%Y-%m-%d %H:%M')})",
+        f"{len(files)} files, {audio_s / 3600:.2f} h of audio; median of {args.rounds} interleaved rounds",
+        f"{'stage':26s} {'wall s':>8s} {'CPU s':>8s} {'x wall':>8s} {'x per core':>11s}",
+    ]
     for name in stages:
         w, c = statistics.median(wall[name]), statistics.median(cpu[name])
-        print(f"{name:26s} {w:8.2f} {c:8.2f} {audio_s / w:8.0f} {audio_s / c:11.0f}")
+        lines.append(f"{name:26s} {w:8.2f} {c:8.2f} {audio_s / w:8.0f} {audio_s / c:11.0f}")
     cpu_s = {name: statistics.median(values) for name, values in cpu.items()}
     budget_s = audio_s / 600
     floor_s = cpu_s["ffprobe"] + cpu_s["ffmpeg, decoder only"]
-    print(f"600x per core allows {budget_s:.2f} s of CPU; ffprobe and the decoder alone take {floor_s:.2f} s")
     start_s = cpu_s["ffmpeg start"]
-    print(f"  ({audio_s / floor_s:.0f}x), ffmpeg's start {start_s:.2f} s of it (ffprobe's loads the same libraries);")
-    print(f"  left for resampling, the pipe, fingerprints, sketches and the database: {budget_s - floor_s:.2f} s,")
-    print(f"  where fingerprints and sketches alone take {cpu_s['fingerprints + sketches']:.2f} s")
+    lines += [
+        f"600x per core allows {budget_s:.2f} s of CPU; ffprobe and the decoder alone take {floor_s:.2f} s",
+        f"  ({audio_s / floor_s:.0f}x), ffmpeg's start {start_s:.2f} s of it (ffprobe's loads the same libraries);",
+        f"  left for resampling, the pipe, fingerprints, sketches and the database: {budget_s - floor_s:.2f} s,",
+        f"  where fingerprints and sketches alone take {cpu_s['fingerprints + sketches']:.2f} s",
+    ]
+    print("\n".join(lines))
+    if not args.files:  # the whole corpus: the latest figures, which docs/benchmarks.md quotes
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "ingest_cost.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
