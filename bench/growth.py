@@ -37,6 +37,7 @@ from pathlib import Path
 import psycopg2
 
 from bench import OUT, RESULTS, corpus
+from bench.report import growth_plot
 
 SOURCE_DB, DB = "earshot_bench", "earshot_growth"
 TRIPLETS_PER_TRACK = 2300  # ~3 minutes at 12.8 triplets/s
@@ -401,26 +402,6 @@ def load_queries(count: int) -> tuple[list, dict]:
     return decoded, truth
 
 
-def plot(points: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
-    rows = [p["rows"] for p in points]
-    axis.plot(rows, [p["p50_ms"] for p in points], "o-", label="p50")
-    axis.plot(rows, [p["p95_ms"] for p in points], "s--", label="p95")
-    axis.set_xscale("log")
-    axis.set_xlabel("hashes stored (triplet rows + packed pairs)")
-    axis.set_ylabel("query latency, engine + PostgreSQL (ms)")
-    axis.set_title("5 s queries against a growing table (2 cores)")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 3e6, 1e7, 3e7, 1e8, 3e8])
@@ -522,7 +503,7 @@ def main() -> None:
         print(point, flush=True)
         results.parent.mkdir(exist_ok=True)
         results.write_text(json.dumps(_merged(earlier, points), indent=1))
-    plot(_merged(earlier, points), results.with_suffix(".png"))
+    growth_plot(_merged(earlier, points), results.with_suffix(".png"))
 
 
 def _merged(earlier: list[dict], points: list[dict]) -> list[dict]:

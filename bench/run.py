@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bench import BENCH, OUT, RESULTS, ROOT, corpus, versions
 from bench import queries as query_set
+from bench.report import accuracy_plot, results_markdown
 
 DEJAVU_PYTHON = ROOT / ".venvs" / "dejavu" / "bin" / "python"
 DEJAVU_RUNNER = BENCH / "baseline" / "dejavu_runner.py"
@@ -202,7 +203,7 @@ def run_dejavu(manifest: dict, queries: list[query_set.Query]) -> dict:
     }
 
 
-# --- report ---------------------------------------------------------------------------------------
+# --- scoring --------------------------------------------------------------------------------------
 
 
 def score(engine: dict, queries: list[query_set.Query]) -> dict:
@@ -285,115 +286,6 @@ def dejavu_with_vote_threshold(dejavu: dict, queries: list[query_set.Query], thr
     return score({**dejavu, "results": kept}, queries)
 
 
-def markdown(report: dict) -> str:
-    e, d = report["earshot"], report.get("dejavu")
-    lines = [f"# Benchmark results ({report['when']})", "", report["setup"], ""]
-    lengths = [f"{x:g}" for x in query_set.LENGTHS_S]
-    for name, scored in (("Earshot", e), ("Dejavu", d)):
-        if scored is None:
-            continue
-        lines += [f"## Top-1 accuracy, {name} (% of {report['per_cell']} queries per cell)", ""]
-        lines.append("| condition | " + " | ".join(f"{x} s" for x in lengths) + " |")
-        lines.append("|---|" + "---:|" * len(lengths))
-        for condition in query_set.CONDITIONS:
-            row = scored["accuracy"].get(condition, {})
-            lines.append(f"| {condition} | " + " | ".join(f"{row.get(x, float('nan')):.1f}" for x in lengths) + " |")
-        lines.append("")
-    lines += ["## Summary", "", "| measure | Earshot | Dejavu | Earshot / Dejavu |", "|---|---:|---:|---:|"]
-
-    def row(label, key, fmt="{:.1f}", better="higher"):
-        ev = key(e)
-        dv = key(d) if d else None
-        ratio = ""
-        if dv not in (None, 0) and ev is not None:
-            ratio = f"{ev / dv:.2f}"
-        dvs = fmt.format(dv) if dv is not None else "—"
-        lines.append(f"| {label} | {fmt.format(ev)} | {dvs} | {ratio} |")
-
-    row("false matches, never-indexed tracks (%)", lambda s: s["false_matches"]["held_out"]["percent"], "{:.2f}")
-    row("false matches, never-seen package (%)", lambda s: s["false_matches"]["foreign"]["percent"], "{:.2f}")
-    row("offset error p50 (s)", lambda s: s["offset_error_s"]["p50"], "{:.3f}")
-    row("offset error p95 (s)", lambda s: s["offset_error_s"]["p95"], "{:.3f}")
-    row("ingest, x real time (one process, wall clock)", lambda s: s["ingest_x_realtime"], "{:.0f}")
-    if e.get("ingest_x_realtime_per_core"):
-        parts = " + ".join(e["ingest_cpu_s"])
-        row(f"ingest, x real time per core (CPU of {parts})", lambda s: s.get("ingest_x_realtime_per_core"), "{:.0f}")
-    if e.get("decode_x_realtime"):
-        row("ffmpeg alone decoding the same files, x real time", lambda s: s.get("decode_x_realtime"), "{:.0f}")
-    if e.get("decode_x_realtime_per_core"):
-        row("ffmpeg alone, x real time per core", lambda s: s.get("decode_x_realtime_per_core"), "{:.0f}")
-    for length in ("1", "5", "10"):
-        row(
-            f"query latency p50, {length} s clip, engine + DB (ms)",
-            lambda s, x=length: s["latency_ms"][x]["engine_p50"],
-        )
-        row(
-            f"query latency p95, {length} s clip, engine + DB (ms)",
-            lambda s, x=length: s["latency_ms"][x]["engine_p95"],
-        )
-    row("query latency p50, 5 s clip, from file incl. ffmpeg (ms)", lambda s: s["latency_ms"]["5"]["total_p50"])
-    row("hashes per second of audio", lambda s: s["hashes_per_audio_s"], "{:.1f}")
-    row("storage per audio hour, table + indexes (MB)", lambda s: s["bytes_per_audio_hour"] / 1e6, "{:.2f}")
-    if report.get("dejavu_thresholded"):
-        t = report["dejavu_thresholded"]
-        lines += [
-            "",
-            f"Dejavu has no rejection threshold: it names a song whenever one hash matches. With its alignment "
-            f"vote required to reach {t['threshold']} (the smallest threshold that brings its false matches on "
-            f"never-indexed tracks to Earshot's level or below), its 5 s accuracy is: "
-            + ", ".join(
-                f"{c} {t['scored']['accuracy'][c]['5']:.1f} %" for c in ("clean", "white0", "white-5", "mp3-64k")
-            )
-            + f"; false matches {t['scored']['false_matches']['held_out']['percent']:.2f} % / "
-            f"{t['scored']['false_matches']['foreign']['percent']:.2f} %.",
-        ]
-    moved = {name: scored["answers_naming_another_file"] for name, scored in (("Earshot", e), ("Dejavu", d)) if scored}
-    lines += [
-        "",
-        "An answer naming another file than the clip's source counts as right when that file holds the "
-        "same recording at the answered offset (bench/versions.py: the catalog ships remasters beside "
-        "their originals). Answers naming another file, counted right / wrong: "
-        + "; ".join(f"{name} {v['right']} / {v['wrong']}" for name, v in moved.items())
-        + ".",
-    ]
-    lines += ["", "![accuracy vs SNR](accuracy_vs_snr.png)", ""]
-    return "\n".join(lines)
-
-
-def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    snrs = [("white+10", 10), ("white+5", 5), ("white0", 0), ("white-5", -5), ("white-10", -10)]
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for name, style in (("earshot", "-"), ("dejavu", "--")):
-        scored = report.get(name)
-        if not scored:
-            continue
-        for length, color in zip(
-            query_set.LENGTHS_S, ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd"], strict=True
-        ):
-            ys = [scored["accuracy"][c][f"{length:g}"] for c, _ in snrs]
-            axis.plot(
-                [s for _, s in snrs],
-                ys,
-                style,
-                color=color,
-                marker="o" if style == "-" else "x",
-                label=f"{name.capitalize()} {length:g} s",
-            )
-    axis.set_xlabel("white-noise SNR (dB)")
-    axis.set_ylabel("top-1 accuracy (%)")
-    axis.set_title("Accuracy vs SNR per query length (solid: Earshot, dashed: Dejavu)")
-    axis.invert_xaxis()
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-cell", type=int, default=50, help="queries per length x condition (default 50)")
@@ -468,8 +360,8 @@ def main() -> None:
         return
     (RESULTS / "raw.json").write_text(json.dumps(raw))
     (RESULTS / "results.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / "results.md").write_text(markdown(report))
-    plot(report, RESULTS / "accuracy_vs_snr.png")
+    (RESULTS / "results.md").write_text(results_markdown(report))
+    accuracy_plot(report, RESULTS / "accuracy_vs_snr.png")
     print((RESULTS / "results.md").read_text())
 
 

@@ -1,0 +1,118 @@
+"""What every generated table needs: the results files, the page it goes into, numbers as text."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import RESULTS, ROOT
+
+RESULTS_SHOWN_AS = "bench/results"  # how a results file is named in the text, wherever the folder is
+
+# The command that writes each results file, for the error that says it is missing.
+WRITERS = {
+    "results.json": "make bench",
+    "results_earshot.json": "python -m bench.run --only earshot",
+    "growth.json": "make growth",
+    "live.json": "make bench-live",
+    "faults.json": "make faults",
+    "abuse.json": "make abuse",
+    "fuzz.log": "make fuzz",
+    "schemathesis.json": "make fuzz-api",
+    "ingest_cost.txt": "python -m bench.studies.ingest_cost",
+}
+
+
+class ReportError(Exception):
+    """A results file is missing or unreadable, or a markdown file holds a block that cannot be filled."""
+
+
+@dataclass
+class Results:
+    """The results files of one folder, each read once."""
+
+    folder: Path = RESULTS
+    _texts: dict[str, str] = field(default_factory=dict)
+
+    def exists(self, name: str) -> bool:
+        return (self.folder / name).exists()
+
+    def text(self, name: str) -> str:
+        """Return the file's text, or raise ReportError naming the command that writes it."""
+        if name not in self._texts:
+            try:
+                self._texts[name] = (self.folder / name).read_text()
+            except FileNotFoundError:
+                writer = WRITERS.get(name, "its benchmark")
+                raise ReportError(f"{RESULTS_SHOWN_AS}/{name} is missing: `{writer}` writes it") from None
+        return self._texts[name]
+
+    def json(self, name: str) -> Any:
+        """Return the file's JSON, or raise ReportError."""
+        try:
+            return json.loads(self.text(name))
+        except json.JSONDecodeError as error:
+            raise ReportError(f"{RESULTS_SHOWN_AS}/{name} is not JSON: {error}") from None
+
+
+@dataclass
+class Page:
+    """A markdown file being generated: where it lies (links are relative to it) and what it quotes."""
+
+    path: Path
+    results: Results
+    root: Path = ROOT
+
+    def link(self, target: Path) -> str:
+        """Return a link target from this page to `target`."""
+        return Path(os.path.relpath(target, self.path.parent)).as_posix()
+
+    def result_link(self, name: str) -> str:
+        return f"[`{RESULTS_SHOWN_AS}/{name}`]({self.link(self.results.folder / name)})"
+
+    def source(self, name: str, when: str, how: str = "", note: str = "") -> str:
+        """Return the line under a table that names the file and the run it comes from."""
+        return f"_From {self.result_link(name)}{f' (`{how}`)' if how else ''}, {when}{note}._"
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    """Return `value` with thousands separated and `digits` decimals; a dash for no value."""
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def percent(value: float | None) -> str:
+    """Return a share of queries, "96 %" or "99.5 %"."""
+    if value is None:
+        return "—"
+    text = num(value)
+    return f"{text.removesuffix('.0')} %"
+
+
+def pair(first: float | None, second: float | None, unit: str, digits: int = 1) -> str:
+    """Return "p50 / p95 unit"."""
+    return f"{num(first, digits)} / {num(second, digits)} {unit}"
+
+
+def run_of(data: dict) -> str:
+    """Return "run of <when>" from a results file's own date."""
+    return f"run of {data['when']}" if data.get("when") else "run date not recorded"
+
+
+def measured(points: list[dict]) -> str:
+    """Return the days a set of points were measured on."""
+    days = sorted({str(point["when"])[:10] for point in points if point.get("when")})
+    if not days:
+        return "run date not recorded"
+    return f"measured {days[0]}" if len(days) == 1 else f"measured {days[0]} to {days[-1]}"
+
+
+def table(header: list[str], rows: list[list[str]], text_columns: int = 1) -> list[str]:
+    """Return a markdown table's lines: the first `text_columns` left-aligned, the figures after them right."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * text_columns + "---:|" * (len(header) - text_columns),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]

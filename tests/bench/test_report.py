@@ -1,0 +1,144 @@
+"""bench.report: the benchmark documents agree with bench/results, and blocks are filled in place."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import RESULTS
+from bench.report import BLOCKS, ReportError, differences, generate, main, rewrite_blocks
+from bench.report.render import Page, Results
+
+SAMPLE = """# A page
+
+Text before, kept as it is.
+
+<!-- report:headline -->
+a stale table
+<!-- /report:headline -->
+
+## Growth
+
+<!-- report:growth -->
+<!-- /report:growth -->
+
+<!-- report:live -->
+old
+<!-- /report:live -->
+<!-- report:faults -->
+<!-- /report:faults -->
+Between blocks.
+<!-- report:abuse -->
+<!-- /report:abuse -->
+<!-- report:ingest -->
+<!-- /report:ingest -->
+
+Text after.
+"""
+
+
+@pytest.fixture
+def repository(tmp_path):
+    """A repository of its own: a copy of the results files, a README with every block, a page without."""
+    shutil.copytree(RESULTS, tmp_path / "bench" / "results", ignore=shutil.ignore_patterns("studies", "*.png"))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text(SAMPLE)
+    (tmp_path / "docs" / "other.md").write_text("# No blocks here\n")
+    return tmp_path
+
+
+def without_contents(text: str) -> str:
+    """`text` with every block emptied: what the report must leave as it is."""
+    return re.sub(r"(<!-- report:(\S+) -->\n).*?(<!-- /report:\2 -->)", r"\1\3", text, flags=re.DOTALL)
+
+
+def page_at(root: Path, name: str = "README.md") -> Page:
+    return Page(root / name, Results(root / "bench" / "results"), root)
+
+
+def test_the_committed_documents_agree_with_the_results(capsys):
+    """What CI runs: a results file changed without `make report` fails here, with the diff."""
+    status = main(["--check"])
+    assert status == 0, capsys.readouterr().out
+
+
+def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
+    page = page_at(repository)
+    rewritten = rewrite_blocks(SAMPLE, page)
+    assert "a stale table" not in rewritten
+    assert "\nold\n" not in rewritten
+    for name, render in BLOCKS.items():
+        opening, closing = f"<!-- report:{name} -->\n", f"\n<!-- /report:{name} -->"
+        assert opening + render(page).strip("\n") + closing in rewritten
+    assert without_contents(rewritten) == without_contents(SAMPLE)
+    assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
+    assert rewritten.endswith("<!-- /report:ingest -->\n\nText after.\n")
+    assert rewrite_blocks(rewritten, page) == rewritten
+
+
+def test_blocks_quote_their_file_and_its_run(repository):
+    page = page_at(repository)
+    growth = BLOCKS["growth"](page)
+    assert "[`bench/results/growth.json`](bench/results/growth.json)" in growth
+    assert "measured 2026-12-05" in growth
+    assert "46.2 / 89.3 ms" in growth
+    headline = BLOCKS["headline"](page)
+    assert "run of 2026-12-03 21:57" in headline
+    assert "[docs/benchmarks.md](docs/benchmarks.md)" in headline
+
+
+def test_links_are_relative_to_the_page(repository):
+    growth = BLOCKS["growth"](page_at(repository, "docs/scaling.md"))
+    assert "(../bench/results/growth.json)" in growth
+    assert "(../bench/results/growth.png)" in growth
+
+
+def test_an_unknown_block_name_fails(repository):
+    text = "# Page\n\n<!-- report:headlines -->\n<!-- /report:headlines -->\n"
+    with pytest.raises(ReportError, match=r"README.md:3: unknown report block 'headlines'"):
+        rewrite_blocks(text, page_at(repository))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("<!-- report:growth -->\nno end\n", "block 'growth' is never closed"),
+        ("<!-- /report:growth -->\n", "block 'growth' closes without being opened"),
+        ("<!-- report:growth -->\n<!-- report:live -->\n", "block 'live' opens inside block 'growth'"),
+        ("<!-- report:growth -->\n<!-- /report:live -->\n", "block 'live' closes without being opened"),
+    ],
+)
+def test_a_malformed_block_fails(repository, text, message):
+    with pytest.raises(ReportError, match=message):
+        rewrite_blocks(text, page_at(repository))
+
+
+def test_a_missing_results_file_fails_clearly(repository):
+    (repository / "bench" / "results" / "growth.json").unlink()
+    with pytest.raises(ReportError, match=r"bench/results/growth\.json is missing: `make growth` writes it"):
+        rewrite_blocks("<!-- report:growth -->\n<!-- /report:growth -->\n", page_at(repository))
+    with pytest.raises(ReportError, match=r"growth\.json is missing"):
+        generate(repository, repository / "bench" / "results")
+
+
+def test_generate_writes_the_pages_and_only_files_with_blocks(repository):
+    results = repository / "bench" / "results"
+    texts = generate(repository, results)
+    assert set(texts) == {repository / "docs" / "benchmarks.md", results / "results.md", repository / "README.md"}
+    assert texts[results / "results.md"] == (RESULTS / "results.md").read_text()
+    assert texts[repository / "docs" / "benchmarks.md"].count("_From [`bench/results/") >= 10
+
+
+def test_check_shows_a_changed_results_file(repository):
+    results = repository / "bench" / "results"
+    for path, text in generate(repository, results).items():
+        path.write_text(text)
+    assert differences(generate(repository, results), repository) == ""
+    points = json.loads((results / "growth.json").read_text())
+    points[-1]["p95_ms"] = 149.9
+    (results / "growth.json").write_text(json.dumps(points))
+    diff = differences(generate(repository, results), repository)
+    assert "+| 299,998,284 | 99,999,831 | 9.08 GB | 46.2 / 149.9 ms" in diff
+    assert "a/README.md" in diff and "a/docs/benchmarks.md" in diff
