@@ -1,5 +1,5 @@
 # Earshot: one command for each job. `make run` and `make test` set up a fresh machine themselves.
-.PHONY: help run test lint typecheck bench bench-live growth faults fuzz fuzz-api abuse long
+.PHONY: help run test lint typecheck bench bench-live growth faults fuzz fuzz-api abuse long report
 
 help:
 	@echo "make run        install what is missing, migrate, load the demo catalog, serve http://127.0.0.1:8000"
@@ -7,13 +7,14 @@ help:
 	@echo "make lint       ruff + bandit (medium and high findings fail)"
 	@echo "make typecheck  mypy with django-stubs"
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
-	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench"
+	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench (~6 min)"
 	@echo "make growth     query latency as the catalog grows to 3e8 hashes (1e8 triplet rows); after bench (~20 min, ~15 GB)"
-	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster)"
-	@echo "make fuzz       atheris fuzz targets, FUZZ_SECONDS each (default 120)"
-	@echo "make fuzz-api   schemathesis against the OpenAPI schema on a throwaway database"
-	@echo "make abuse      canary recognitions while hostile files, body floods and socket abuse run"
-	@echo "make long       faults, fuzz, fuzz-api, bench-live, abuse (after bench)"
+	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster; ~10 min)"
+	@echo "make fuzz       atheris fuzz targets, FUZZ_SECONDS each (default 120: ~6 min)"
+	@echo "make fuzz-api   schemathesis against the OpenAPI schema on a throwaway database (~5 min)"
+	@echo "make abuse      canary recognitions while hostile files, body floods and socket abuse run; after bench (~3 min)"
+	@echo "make long       faults, fuzz, fuzz-api, bench-live, abuse (after bench, ~30 min)"
+	@echo "make report     docs/benchmarks.md and the docs' result blocks from bench/results (seconds)"
 
 run:
 	scripts/run.sh
@@ -57,3 +58,7 @@ abuse:
 	.venv/bin/python -m bench.abuse
 
 long: faults fuzz fuzz-api bench-live abuse
+
+report:
+	scripts/bootstrap.sh test
+	.venv/bin/python -m bench.report
