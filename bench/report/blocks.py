@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bench.report.render import Page, ReportError, measured, num, pair, percent, run_of, table
+from bench.report.render import Page, ReportError, measured, num, pair, percent, run_of, share, table
 
 
 def _accuracy(scored: dict, condition: str, length: str) -> str:
@@ -72,7 +72,7 @@ def headline(page: Page) -> str:
         ("5 s, room (RT60 0.4 s)", lambda s, _: _accuracy(s, "room", "5")),
         (
             "5 s, speed +2 % / −2 %",
-            lambda s, _: f"{percent(s['accuracy']['speed+2']['5'])[:-2]} / {percent(s['accuracy']['speed-2']['5'])}",
+            lambda s, _: f"{share(s['accuracy']['speed+2']['5'])} / {percent(s['accuracy']['speed-2']['5'])}",
         ),
         ("1 s clean", lambda s, _: _accuracy(s, "clean", "1")),
         ("unknown clips named as a track (false matches)", lambda s, _: _unknown_matched(s)),
@@ -88,7 +88,8 @@ def headline(page: Page) -> str:
     benchmarks = page.link(page.root / "docs" / "benchmarks.md")
     lines += [
         "",
-        sources(page, report) + " Dejavu is timed from the file only, its decoding included.",
+        sources(page, report)
+        + (" Dejavu is timed from the file only, its decoding included." if report.get("dejavu") else ""),
         "",
         f"Every length, condition and measure, and how each is taken: [docs/benchmarks.md]({benchmarks}).",
     ]

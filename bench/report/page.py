@@ -7,7 +7,7 @@ import re
 from bench import queries as query_set
 from bench.report import blocks
 from bench.report.benchmark import accuracy_table, comparison_notes, summary_table
-from bench.report.render import Page, percent, run_of, table
+from bench.report.render import Page, percent, run_of, share, table
 
 # command, what it measures, how long it takes here (2 cores), what it writes in bench/results
 BENCHMARKS = [
@@ -87,7 +87,7 @@ def earshot_alone_section(page: Page, report: dict, alone: dict) -> list[str]:
     """The newer Earshot-only run against Earshot's column of the run beside Dejavu."""
     before, after = report["earshot"]["accuracy"], alone["earshot"]["accuracy"]
     changed = [
-        f"{condition} {length} s {percent(before[condition][length])[:-2]} → {percent(after[condition][length])}"
+        f"{condition} {length} s {share(before[condition][length])} → {percent(after[condition][length])}"
         for condition in query_set.CONDITIONS
         for length in (f"{x:g}" for x in query_set.LENGTHS_S)
         if before.get(condition, {}).get(length) != after.get(condition, {}).get(length)

@@ -83,12 +83,14 @@ def num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def share(value: float | None) -> str:
+    """Return a percentage without its sign, "96" or "99.5"."""
+    return num(value).removesuffix(".0")
+
+
 def percent(value: float | None) -> str:
-    """Return a share of queries, "96 %" or "99.5 %"."""
-    if value is None:
-        return "—"
-    text = num(value)
-    return f"{text.removesuffix('.0')} %"
+    """Return a percentage, "96 %" or "99.5 %"."""
+    return "—" if value is None else f"{share(value)} %"
 
 
 def pair(first: float | None, second: float | None, unit: str, digits: int = 1) -> str:
