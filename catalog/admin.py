@@ -15,7 +15,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
 from catalog import selectors
 from catalog.models import Album, Artist, Track
-from catalog.services import tracks_delete
+from catalog.services import track_update, tracks_delete
 from recognition.engine.audio import AudioError
 from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
 
@@ -200,19 +200,30 @@ class TrackAdmin(OwnerScopedAdmin):
         return f"{minutes}:{seconds:02d}"
 
     def persist(self, request, obj, form, change):
+        # Through the services the API uses: an edit locks the row and writes only the metadata,
+        # so a form saved after another request deleted the track or replaced its reference
+        # answers 404 or keeps the new reference, instead of writing the row it read back.
+        if change:
+            data = form.cleaned_data
+            track_update(
+                track=obj, title=data["title"], isrc=data["isrc"], album=data["album"],
+                artists=list(data["artists"]), owner=data.get("owner"),
+            )  # fmt: skip
         if form.reference is not None:
             track_save_reference(
                 track=obj, reference=form.reference, digest=form.digest, upload=form.cleaned_data["audio"]
             )
             messages.info(request, f"Fingerprinted {obj.hash_count} hashes from {obj.duration_s:.0f} s of audio.")
-        else:
-            obj.save()
+
+    def save_related(self, request, form, formsets, change):
+        if not change:  # an edited track's artists were written by track_update
+            super().save_related(request, form, formsets, change)
 
     def delete_model(self, request, obj):
-        tracks_delete([obj])
+        tracks_delete(tracks=[obj])
 
     def delete_queryset(self, request, queryset):
-        tracks_delete(queryset)
+        tracks_delete(tracks=queryset)
 
 
 @admin.register(Artist)

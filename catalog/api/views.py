@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from catalog import selectors
 from catalog.api import serializers
 from catalog.models import Track
-from catalog.services import TrackGone, track_update, tracks_delete
+from catalog.services import KEEP, TrackGone, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.engine.audio import AudioError
@@ -134,15 +134,15 @@ class TrackDetailApi(GenericAPIView):
         track_update(
             track=track,
             title=values.get("title"),
-            artist_names=values.get("artists"),
-            album_title=values.get("album"),
+            artists=values.get("artists"),
+            album=values.get("album", KEEP),
             isrc=values.get("isrc"),
         )
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
 
     @extend_schema(operation_id="tracks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request, pk):
-        if not tracks_delete([self._mine(request, pk)]):
+        if not tracks_delete(tracks=[self._mine(request, pk)]):
             raise TrackGone("This track no longer exists.")  # another request deleted it first
         return Response(status=status.HTTP_204_NO_CONTENT)
 

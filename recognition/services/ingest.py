@@ -209,7 +209,7 @@ def _store_reference(
                 raise _AlreadyIngested(existing)
             if track.pk is not None:
                 # Replacing the reference of an existing track (deleted meanwhile: TrackGone).
-                track_lock(track.pk)
+                track_lock(track_id=track.pk)
                 replaced_name = Track.objects.filter(pk=track.pk).values_list("audio", flat=True).first() or None
                 store.delete_track_hashes(track.pk)
                 selectors.forget_track_frames(track.pk)
