@@ -17,8 +17,7 @@ from catalog.services import KEEP, TrackGone, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.engine.audio import AudioError
-from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
-from recognition.services.ingest import track_create_from_upload
+from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
 from recognition.services.uploads import HTTP_STATUS_FOR
 
 
@@ -81,9 +80,10 @@ class TrackListCreateApi(GenericAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         try:
-            track = track_create_from_upload(
-                owner=request.user, upload=values["audio"], title=values["title"],
-                artist_names=_artists(request, values), album_title=values.get("album") or None,
+            reference, digest = reference_from_upload(values["audio"])
+            track = track_create(
+                owner=request.user, reference=reference, digest=digest, audio=values["audio"],
+                title=values["title"], artists=_artists(request, values), album=values.get("album") or None,
                 isrc=values.get("isrc", ""),
             )  # fmt: skip
         except AudioError as error:
@@ -167,7 +167,7 @@ class TrackAudioApi(GenericAPIView):
         upload = data.validated_data["audio"]
         try:
             reference, digest = reference_from_upload(upload)
-            track_save_reference(track=track, reference=reference, digest=digest, upload=upload)
+            track_replace_reference(track=track, reference=reference, digest=digest, audio=upload)
         except AudioError as error:
             raise _audio_error(error) from None
         except DuplicateRecording as error:

@@ -14,7 +14,7 @@ from catalog.admin import TrackAdmin
 from catalog.models import Track
 from catalog.services import tracks_delete
 from recognition import store
-from recognition.services import reference_from_upload, track_ingest, track_save_reference
+from recognition.services import reference_from_upload, track_ingest, track_replace_reference
 from tests.factories import AlbumFactory, ArtistFactory, TrackFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +70,7 @@ def test_a_change_saved_after_the_reference_was_replaced_keeps_the_new_reference
     def replace() -> None:
         upload = SimpleUploadedFile(song_files[2].name, new_bytes)
         reference, digest = reference_from_upload(upload)
-        track_save_reference(track=Track.objects.get(pk=track.pk), reference=reference, digest=digest, upload=upload)
+        track_replace_reference(track=Track.objects.get(pk=track.pk), reference=reference, digest=digest, audio=upload)
 
     _meanwhile(monkeypatch, replace)
     response = client.post(url, {"title": "Renamed", "isrc": "GBAYE0601498"})

@@ -11,7 +11,7 @@ from catalog.demo import synth_song
 from catalog.models import Track
 from catalog.services import TrackGone, track_update, tracks_delete
 from recognition.models import Recognition
-from recognition.services import reference_from_upload, track_save_reference
+from recognition.services import reference_from_upload, track_replace_reference
 from tests import media
 from tests.factories import ArtistFactory, TrackFactory
 
@@ -28,7 +28,7 @@ def test_writes_to_a_track_deleted_meanwhile_do_not_bring_it_back(rights_holder,
     upload = SimpleUploadedFile(path.name, path.read_bytes())
     reference, digest = reference_from_upload(upload)
     with pytest.raises(TrackGone):
-        track_save_reference(track=stale, reference=reference, digest=digest, upload=upload)
+        track_replace_reference(track=stale, reference=reference, digest=digest, audio=upload)
     assert not Track.objects.filter(pk=stale.pk).exists()
 
 
