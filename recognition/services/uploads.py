@@ -49,7 +49,7 @@ __all__ = [
 STALE_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 
-# What an unusable file answers over HTTP (RELIABILITY.md's hostile-file table).
+# What an unusable file answers over HTTP, whichever interface received it.
 HTTP_STATUS_FOR = {
     "empty": 400,
     "not_media": 415,
