@@ -374,7 +374,7 @@ def cascade_delete_s(rows: int = 1_000_000) -> float:
         )
     connection.close()
     started = time.perf_counter()
-    tracks_delete(Track.objects.filter(pk=track_id))
+    tracks_delete(tracks=Track.objects.filter(pk=track_id))
     return round(time.perf_counter() - started, 2)
 
 

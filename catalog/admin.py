@@ -15,9 +15,9 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
 from catalog import selectors
 from catalog.models import Album, Artist, Track
-from catalog.services import tracks_delete
+from catalog.services import track_update, tracks_delete
 from recognition.engine.audio import AudioError
-from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
+from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
 
 
 class OwnerScopedAdmin(admin.ModelAdmin):
@@ -94,10 +94,6 @@ class OwnerScopedAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change and not request.user.sees_whole_catalog:
             obj.owner = request.user
-        self.persist(request, obj, form, change)
-
-    def persist(self, request, obj, form, change):
-        """Write the row (the owner is already set)."""
         obj.save()
 
 
@@ -136,7 +132,7 @@ class TrackAdminForm(OwnerConsistencyForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.reference = None
+        self.reference, self.digest = None, ""
         if "audio" in self.fields:
             self.fields["audio"].required = self.instance.pk is None
             self.fields["audio"].help_text = (
@@ -199,20 +195,34 @@ class TrackAdmin(OwnerScopedAdmin):
         minutes, seconds = divmod(round(track.duration_s), 60)
         return f"{minutes}:{seconds:02d}"
 
-    def persist(self, request, obj, form, change):
-        if form.reference is not None:
-            track_save_reference(
-                track=obj, reference=form.reference, digest=form.digest, upload=form.cleaned_data["audio"]
-            )
-            messages.info(request, f"Fingerprinted {obj.hash_count} hashes from {obj.duration_s:.0f} s of audio.")
+    def save_model(self, request, obj, form, change):
+        # Through the services every interface uses. An edit locks the row and writes only the
+        # metadata, so a form saved after another request deleted the track or replaced its
+        # reference answers 404 or keeps the new reference, instead of writing back what it read.
+        data = form.cleaned_data
+        metadata = {"title": data["title"], "isrc": data["isrc"], "album": data["album"], "artists": data["artists"]}
+        if change:
+            track = track_update(track=obj, owner=data.get("owner"), **metadata)
+            if form.reference is not None:
+                track_replace_reference(track=track, reference=form.reference, digest=form.digest, audio=data["audio"])
         else:
-            obj.save()
+            track = track_create(
+                owner=data.get("owner") or request.user, reference=form.reference, digest=form.digest,
+                audio=data["audio"], **metadata,
+            )  # fmt: skip
+            obj.pk = track.pk  # the admin logs and redirects with its own object
+            obj.refresh_from_db()
+        if form.reference is not None:
+            messages.info(request, f"Fingerprinted {track.hash_count} hashes from {track.duration_s:.0f} s of audio.")
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing more to save: the services wrote the artists (form.save_m2m would again)."""
 
     def delete_model(self, request, obj):
-        tracks_delete([obj])
+        tracks_delete(tracks=[obj])
 
     def delete_queryset(self, request, queryset):
-        tracks_delete(queryset)
+        tracks_delete(tracks=queryset)
 
 
 @admin.register(Artist)

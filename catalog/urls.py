@@ -1,3 +1,5 @@
+"""Public catalog pages."""
+
 from django.urls import path
 
 from catalog import views

@@ -2,11 +2,11 @@
 
 Daphne (through Twisted) reads a request's whole body into a buffer before it calls the ASGI
 application, then queues all of it in memory at once. The ASGI `BodySizeLimit` therefore sees a
-1 GiB upload only after Daphne has read and queued it: `bench/abuse.py` measured 1.1 GB of
-server memory after one chunked 1 GiB flood. This hook counts body bytes as Twisted hands them
-over. A declared length over the path's limit is refused before any byte of the body is read;
-a body without one is cut off at the first chunk past the limit. Either way the answer is 413
-and the connection is closed, so nothing more is read or kept.
+1 GiB upload only after Daphne has held all of it in memory (`bench/abuse.py` sends such a
+flood). This hook counts body bytes as Twisted hands them over. A declared length over the
+path's limit is refused before any byte of the body is read; a body without one is cut off at
+the first chunk past the limit. Either way the answer is 413 and the connection is closed, so
+nothing more is read or kept.
 
 `install()` patches Daphne's request class once, when `portal.asgi` is imported by Daphne.
 """

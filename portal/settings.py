@@ -96,10 +96,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# No JIT: stage 1's lookups are index probes whose cost PostgreSQL overrates on a large table
-# (2.3 million rows estimated for 64,000 read), so past jit_above_cost it compiled them with LLVM
-# first: 2 ms a lookup, 33 ms once past jit_optimize_above_cost, for no gain in execution. No
-# query of the portal is long enough to win it back (docs/scaling.md).
+# No JIT: PostgreSQL overrates the cost of stage 1's index probes on a large table and compiles
+# them with LLVM, which takes longer than running them; no query of the portal runs long enough
+# to win the compilation back (docs/decisions.md).
 _db_options = DATABASES["default"].setdefault("OPTIONS", {})
 _db_options["options"] = f"{_db_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -122,8 +121,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout by default, which kills the layer's
-            # blocking 5 s BZPOPMIN (channels_redis#422): every consumer died after 5 s.
+            # Longer than the layer's blocking 5 s BZPOPMIN: redis-py 8's default socket timeout
+            # of 5 s ends that read with an error, which kills the consumer (channels_redis#422).
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
@@ -197,7 +196,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LOGGING = portal_logging.logging_config(env.str("DJANGO_LOG_LEVEL", default="INFO"))
 portal_logging.configure()
 
-# Live listening (the record page's socket; RELIABILITY.md G9). Anonymous listeners get less.
+# Live listening (the record page's socket; docs/operations.md). Anonymous listeners get less.
 EARSHOT_LISTEN = {
     "max_message_bytes": 64 * 1024,
     "max_messages_per_s": 10,

@@ -29,7 +29,7 @@ STALE_AFTER_S = 60.0
 
 @dataclass(frozen=True)
 class ListenLimits:
-    """The rules of one listening socket (RELIABILITY.md G9)."""
+    """The rules of one listening socket (settings.EARSHOT_LISTEN)."""
 
     max_message_bytes: int
     max_messages_per_s: float

@@ -14,14 +14,12 @@ from recognition.engine.fingerprint import REFERENCE
 __all__ = ["fingerprinted_track_count", "track_frames", "track_summaries"]
 
 
-# Track lengths never change once a track is fingerprinted (ids are never reused), so each
-# process keeps them; a replaced reference gets a new length through `forget_track_frames`. Kept
-# as sorted numpy arrays, not a dict: in a large catalog a clip's triplets vote for thousands of
-# tracks, and the matcher asks for all their lengths several times per clip (a dict lookup per
-# track was a quarter of a 5 s query's time at 3 * 10^8 hashes). The first lookup reads every
-# fingerprinted track's length in one query (43,000 tracks: ~60 ms, 0.7 MB), as the presence
-# filter reads every triplet value: filled id by id instead, the first clips each fetched
-# thousands of lengths, and a rank of their votes took 30 ms instead of 6 at 3 * 10^8 hashes.
+# Each process keeps every fingerprinted track's length: the matcher asks for the lengths of all
+# the tracks a clip's triplets vote for (thousands in a large catalog) several times per clip,
+# and a length changes only when its reference is replaced (`forget_track_frames`, called in the
+# replacing process; ids are never reused). Sorted numpy arrays rather than a dict, all read in
+# one query on first use rather than id by id: either per-track way took a large share of a
+# query's time in a catalog of 3 * 10^8 hashes (docs/decisions.md).
 class _FramesCache:
     table = (np.empty(0, np.int64), np.empty(0, np.int64))  # (sorted ids, lengths), replaced whole
     lock = threading.Lock()

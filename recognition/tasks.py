@@ -1,19 +1,12 @@
-"""Background tasks (django.tasks; run by `manage.py db_worker`). Each is a thin call to a service."""
+"""Background tasks (django.tasks, run by `manage.py db_worker`): where to find each of them.
 
-from django.tasks import task
+Each task is declared beside the service that queues it and that it runs: a service that
+imported its task from here would import this module, which imports the service. A task is
+queued under its own module's path; these names stay importable for tasks queued as
+`recognition.tasks.<name>`.
+"""
 
+from recognition.services.uploads import process_upload
+from recognition.services.webhooks import deliver_webhook
 
-@task()
-def process_upload(recognition_id: str) -> str:
-    """Recognise every catalog song in an uploaded recording."""
-    from recognition.services.uploads import upload_process
-
-    return upload_process(recognition_id)
-
-
-@task()
-def deliver_webhook(delivery_id: int) -> str:
-    """Make one signed delivery attempt of a webhook notice."""
-    from recognition.services.webhooks import webhook_deliver
-
-    return webhook_deliver(delivery_id)
+__all__ = ["deliver_webhook", "process_upload"]

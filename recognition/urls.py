@@ -1,3 +1,5 @@
+"""Pages of the recognition app: history, uploads and their jobs (the record page is the site root)."""
+
 from django.urls import path
 
 from recognition import views

@@ -13,12 +13,11 @@ from rest_framework.response import Response
 from catalog import selectors
 from catalog.api import serializers
 from catalog.models import Track
-from catalog.services import TrackGone, track_update, tracks_delete
+from catalog.services import KEEP, TrackGone, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.engine.audio import AudioError
-from recognition.services import DuplicateRecording, reference_from_upload, track_save_reference
-from recognition.services.ingest import track_create_from_upload
+from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
 from recognition.services.uploads import HTTP_STATUS_FOR
 
 
@@ -81,9 +80,10 @@ class TrackListCreateApi(GenericAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         try:
-            track = track_create_from_upload(
-                owner=request.user, upload=values["audio"], title=values["title"],
-                artist_names=_artists(request, values), album_title=values.get("album") or None,
+            reference, digest = reference_from_upload(values["audio"])
+            track = track_create(
+                owner=request.user, reference=reference, digest=digest, audio=values["audio"],
+                title=values["title"], artists=_artists(request, values), album=values.get("album") or None,
                 isrc=values.get("isrc", ""),
             )  # fmt: skip
         except AudioError as error:
@@ -134,15 +134,15 @@ class TrackDetailApi(GenericAPIView):
         track_update(
             track=track,
             title=values.get("title"),
-            artist_names=values.get("artists"),
-            album_title=values.get("album"),
+            artists=values.get("artists"),
+            album=values.get("album", KEEP),
             isrc=values.get("isrc"),
         )
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
 
     @extend_schema(operation_id="tracks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request, pk):
-        if not tracks_delete([self._mine(request, pk)]):
+        if not tracks_delete(tracks=[self._mine(request, pk)]):
             raise TrackGone("This track no longer exists.")  # another request deleted it first
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -167,7 +167,7 @@ class TrackAudioApi(GenericAPIView):
         upload = data.validated_data["audio"]
         try:
             reference, digest = reference_from_upload(upload)
-            track_save_reference(track=track, reference=reference, digest=digest, upload=upload)
+            track_replace_reference(track=track, reference=reference, digest=digest, audio=upload)
         except AudioError as error:
             raise _audio_error(error) from None
         except DuplicateRecording as error:

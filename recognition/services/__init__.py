@@ -12,8 +12,9 @@ from recognition.services.ingest import (
     ReferenceAudio,
     reference_fingerprints,
     reference_from_upload,
+    track_create,
     track_ingest,
-    track_save_reference,
+    track_replace_reference,
     tracks_sketch_missing,
 )
 from recognition.services.recognize import (
@@ -45,7 +46,8 @@ __all__ = [
     "reference_fingerprints",
     "reference_from_upload",
     "segment_details",
+    "track_create",
     "track_ingest",
-    "track_save_reference",
+    "track_replace_reference",
     "tracks_sketch_missing",
 ]

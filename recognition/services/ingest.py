@@ -1,25 +1,35 @@
-"""Ingest: reference audio -> one catalog track and its hashes, atomically and idempotently."""
+"""Reference audio into the catalog: a track with its hashes, sketch and file, or nothing.
+
+Every new track and every replaced reference is written by track_create or
+track_replace_reference, whoever asks (the API, the admin, `manage.py ingest`, load_demo); their
+metadata by catalog.services.track_update, as every edit's is.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 
-from catalog.models import Album, Artist, FingerprintStatus, Track
-from catalog.services import track_lock
+from accounts.models import User
+from catalog.models import Album, Artist, FingerprintStatus, Track, isrc_validator
+from catalog.services import track_lock, track_update
 from portal.observability import INGEST_SECONDS, INGEST_TRACKS
 from recognition import selectors, store
 from recognition.engine import audio
 from recognition.engine.fingerprint import REFERENCE, Fingerprints, StreamingFingerprinter, merge_fingerprints
 from recognition.engine.sketch import StreamingSketch
+from recognition.models import FrameSketch
 from recognition.services.common import decode_limits, file_sha256, local_copy
 
 __all__ = [
@@ -28,9 +38,9 @@ __all__ = [
     "ReferenceAudio",
     "reference_fingerprints",
     "reference_from_upload",
-    "track_create_from_upload",
+    "track_create",
     "track_ingest",
-    "track_save_reference",
+    "track_replace_reference",
     "tracks_sketch_missing",
 ]
 
@@ -91,14 +101,14 @@ class IngestOutcome:
 def track_ingest(
     *,
     path: str | os.PathLike,
-    owner,
+    owner: User,
     title: str | None = None,
     artist_names: Sequence[str] | None = None,
     album_title: str | None = None,
     isrc: str = "",
     store_audio: bool = True,
 ) -> IngestOutcome:
-    """Add a reference file to the catalog: one track and all its hashes, or nothing.
+    """Add a reference file to the catalog through track_create; describe what happened.
 
     The same bytes always give the same track (SHA-256), also when several processes ingest them
     at once. Title, artists and album come from the arguments, else from the file's tags, else
@@ -117,18 +127,19 @@ def track_ingest(
     except audio.AudioError as error:
         return _counted(IngestOutcome("failed", reason=error.message))
     tags = reference.tags
-    track = Track(
-        owner=owner,
-        title=(title or tags.get("title") or path.stem)[:300],
-        isrc=isrc or _isrc_from_tags(tags),
-    )
-    names = list(artist_names) if artist_names else _split_artists(tags.get("artist", ""))
-    album = album_title or tags.get("album") or None
     try:
-        track = _store_reference(
-            track, reference, digest, path if store_audio else None, artist_names=names, album_title=album
-        )
-    except _AlreadyIngested as duplicate:
+        with open(path, "rb") if store_audio else contextlib.nullcontext() as handle:
+            track = track_create(
+                owner=owner,
+                reference=reference,
+                digest=digest,
+                audio=File(handle, name=path.name) if handle else None,
+                title=title or tags.get("title") or path.stem,
+                artists=list(artist_names) if artist_names else _split_artists(tags.get("artist", "")),
+                album=album_title or tags.get("album") or None,
+                isrc=isrc or _isrc_from_tags(tags),
+            )
+    except DuplicateRecording as duplicate:
         return _counted(IngestOutcome("duplicate", duplicate.track))
     INGEST_SECONDS.inc(reference.duration_s)
     return _counted(IngestOutcome("added", track))
@@ -139,119 +150,6 @@ def _counted(outcome: IngestOutcome) -> IngestOutcome:
     return outcome
 
 
-def reference_from_upload(upload: UploadedFile) -> tuple[ReferenceAudio, str]:
-    """Check and fingerprint an uploaded reference file; return it with its SHA-256.
-
-    Raise audio.AudioError for unusable audio and DuplicateRecording when these bytes are
-    already in the catalog. Nothing is stored.
-    """
-    with local_copy(upload) as path:
-        digest = file_sha256(path)
-        if Track.objects.filter(sha256=digest).exists():
-            raise DuplicateRecording("This recording is already in the catalog.")
-        return reference_fingerprints(path), digest
-
-
-class DuplicateRecording(ValueError):
-    """The same bytes are already a track of the catalog."""
-
-
-def track_save_reference(*, track: Track, reference: ReferenceAudio, digest: str, upload: UploadedFile) -> Track:
-    """Save a track (new, or with its reference replaced) with the fingerprinted upload.
-
-    The old hashes and file of a replaced reference go in the same transaction.
-    """
-    try:
-        with local_copy(upload) as path:
-            return _store_reference(
-                track,
-                reference,
-                digest,
-                path,
-                artist_names=[],
-                album_title=None,
-                stored_name=Path(upload.name or "upload").name,
-            )
-    except _AlreadyIngested:
-        raise DuplicateRecording("This recording is already in the catalog.") from None
-
-
-class _AlreadyIngested(Exception):
-    def __init__(self, track: Track):
-        self.track = track
-
-
-def _store_reference(
-    track: Track,
-    reference: ReferenceAudio,
-    digest: str,
-    audio_path: Path | None,
-    *,
-    artist_names: list[str],
-    album_title: str | None,
-    stored_name: str | None = None,
-) -> Track:
-    """Write the track row, its hashes, its sketches and its audio file in one transaction.
-
-    A transaction-scoped advisory lock on the digest serialises concurrent ingests of the same
-    bytes; the unique SHA-256 column is the backstop. If the process dies anywhere in here,
-    PostgreSQL rolls back the track and every hash together; a stored file whose transaction
-    fails is removed.
-    """
-    saved_name = None
-    replaced_name = None
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [digest])
-            existing = Track.objects.filter(sha256=digest).exclude(pk=track.pk).first()
-            if existing is not None:
-                raise _AlreadyIngested(existing)
-            if track.pk is not None:
-                # Replacing the reference of an existing track (deleted meanwhile: TrackGone).
-                track_lock(track.pk)
-                replaced_name = Track.objects.filter(pk=track.pk).values_list("audio", flat=True).first() or None
-                store.delete_track_hashes(track.pk)
-                selectors.forget_track_frames(track.pk)
-            track.audio = replaced_name or ""  # the new file is stored below, once
-            track.sha256 = digest
-            track.duration_s = round(reference.duration_s, 3)
-            track.fingerprint_status = FingerprintStatus.READY
-            track.fingerprint_error = ""
-            if album_title:
-                track.album, _ = Album.objects.get_or_create(owner=track.owner, title=album_title[:300])
-            track.save()
-            if artist_names:
-                track.artists.set(
-                    [Artist.objects.get_or_create(owner=track.owner, name=name[:200])[0] for name in artist_names]
-                )
-            track.hash_count = store.write_track_hashes(track.id, reference.fingerprints)
-            store.write_track_sketch(track.id, reference.sketch)
-            Track.objects.filter(pk=track.pk).update(hash_count=track.hash_count)
-            if audio_path is not None:
-                with open(audio_path, "rb") as handle:
-                    track.audio.save(stored_name or audio_path.name, File(handle), save=False)
-                saved_name = track.audio.name
-                Track.objects.filter(pk=track.pk).update(audio=saved_name)
-                if replaced_name:
-                    transaction.on_commit(lambda: _remove_file(replaced_name))
-    except IntegrityError:
-        _remove_file(saved_name)
-        existing = Track.objects.filter(sha256=digest).first()
-        if existing is None:
-            raise
-        raise _AlreadyIngested(existing) from None
-    except BaseException:
-        _remove_file(saved_name)
-        raise
-    return track
-
-
-def _remove_file(name: str | None) -> None:
-    if name:
-        Track.audio.field.storage.delete(name)
-
-
 def _split_artists(value: str) -> list[str]:
     """Artists of a tag such as "A; B" or "A feat. B"."""
     names = [name.strip() for name in value.replace(" feat. ", ";").split(";")]
@@ -260,38 +158,128 @@ def _split_artists(value: str) -> list[str]:
 
 def _isrc_from_tags(tags: dict[str, str]) -> str:
     value = tags.get("isrc", "").replace("-", "").upper()
-    return value if len(value) == 12 else ""
+    try:
+        isrc_validator(value)
+    except ValidationError:
+        return ""  # a malformed tag is no ISRC, not a reason to refuse the file
+    return value
 
 
-def track_create_from_upload(
+def reference_from_upload(upload: UploadedFile) -> tuple[ReferenceAudio, str]:
+    """Check and fingerprint an uploaded reference file; return it with its SHA-256.
+
+    Raise audio.AudioError for unusable audio and DuplicateRecording when these bytes are
+    already in the catalog. Nothing is stored.
+    """
+    with local_copy(upload) as path:
+        digest = file_sha256(path)
+        existing = Track.objects.filter(sha256=digest).first()
+        if existing is not None:
+            raise DuplicateRecording(existing)
+        return reference_fingerprints(path), digest
+
+
+class DuplicateRecording(ValueError):
+    """The same bytes are already a track of the catalog: `track`."""
+
+    def __init__(self, track: Track):
+        super().__init__("This recording is already in the catalog.")
+        self.track = track
+
+
+def track_create(
     *,
-    owner,
-    upload: UploadedFile,
+    owner: User,
+    reference: ReferenceAudio,
+    digest: str,
+    audio: File | None,
     title: str,
-    artist_names: Sequence[str] = (),
-    album_title: str | None = None,
+    artists: Sequence[Artist | str] = (),
+    album: Album | str | None = None,
     isrc: str = "",
 ) -> Track:
-    """A new track from an uploaded reference (the API's route; the admin uses its form).
-
-    Raise audio.AudioError for unusable audio and DuplicateRecording for audio already in the
-    catalog; nothing is stored then.
+    """Add a track with its fingerprinted reference (`digest`: the SHA-256 of its bytes): the
+    row, its metadata, hashes, sketch and stored file (None: not kept) in one transaction, or
+    nothing. Raise DuplicateRecording when these bytes are a track already.
     """
-    reference, digest = reference_from_upload(upload)
-    track = Track(owner=owner, title=title[:300], isrc=isrc)
+    with _reference_transaction(digest) as stored:
+        track = Track.objects.create(owner=owner)
+        # Metadata is written by the one function every edit goes through.
+        track_update(track=track, title=title, isrc=isrc, artists=artists, album=album)
+        _write_reference(track, reference, digest, audio, stored)
+    return track
+
+
+def track_replace_reference(*, track: Track, reference: ReferenceAudio, digest: str, audio: File) -> Track:
+    """Replace a track's reference recording, its hashes and its sketch in one transaction; the
+    old file is removed after commit. Raise TrackGone if the track was deleted meanwhile and
+    DuplicateRecording when these bytes are another track already.
+    """
+    with _reference_transaction(digest, track_id=track.pk) as stored:
+        track_lock(track_id=track.pk)
+        replaced = Track.objects.filter(pk=track.pk).values_list("audio", flat=True).get()
+        store.delete_track_hashes(track.pk)
+        _write_reference(track, reference, digest, audio, stored)
+        # After commit: a lookup between this and the commit would cache the old length again.
+        transaction.on_commit(functools.partial(selectors.forget_track_frames, track.pk))
+        if replaced:
+            transaction.on_commit(functools.partial(_remove_files, [replaced]))
+    return track
+
+
+@contextlib.contextmanager
+def _reference_transaction(digest: str, *, track_id: int | None = None) -> Iterator[list[str]]:
+    """A transaction that writes a reference with these bytes: serialised with every other write
+    of the same bytes by a transaction-scoped advisory lock (the unique SHA-256 column is the
+    backstop) and refused when another track holds them. It yields a list for the names of the
+    files it stores, which are removed if it fails; a process that dies in it leaves nothing,
+    PostgreSQL rolling back the row and every hash together.
+    """
+    stored: list[str] = []
     try:
-        with local_copy(upload) as path:
-            return _store_reference(
-                track,
-                reference,
-                digest,
-                path,
-                artist_names=list(artist_names),
-                album_title=album_title,
-                stored_name=Path(upload.name or "reference").name,
-            )
-    except _AlreadyIngested:
-        raise DuplicateRecording("This recording is already in the catalog.") from None
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [digest])
+            holders = Track.objects.filter(sha256=digest)
+            existing = (holders if track_id is None else holders.exclude(pk=track_id)).first()
+            if existing is not None:
+                raise DuplicateRecording(existing)
+            yield stored
+    except IntegrityError:
+        _remove_files(stored)
+        existing = Track.objects.filter(sha256=digest).first()
+        if existing is None:
+            raise
+        raise DuplicateRecording(existing) from None
+    except BaseException:
+        _remove_files(stored)
+        raise
+
+
+# The columns that describe a track's reference, written only with it (track_update never does).
+REFERENCE_FIELDS = ["audio", "sha256", "duration_s", "fingerprint_status", "fingerprint_error", "hash_count"]
+
+
+def _write_reference(
+    track: Track, reference: ReferenceAudio, digest: str, audio: File | None, stored: list[str]
+) -> None:
+    track.audio = ""
+    if audio is not None:  # stored first: a failure in any write after it removes it again
+        track.audio.save(Path(audio.name or "reference").name, audio, save=False)
+        stored.append(track.audio.name)
+    track.hash_count = store.write_track_hashes(track.pk, reference.fingerprints)
+    store.write_track_sketch(track.pk, reference.sketch)
+    track.sha256 = digest
+    track.duration_s = round(reference.duration_s, 3)
+    track.fingerprint_status = FingerprintStatus.READY
+    track.fingerprint_error = ""
+    track.save(update_fields=[*REFERENCE_FIELDS, "updated_at"])
+
+
+def _remove_files(names: list[str]) -> None:
+    for name in names:
+        if name:
+            Track.audio.field.storage.delete(name)
 
 
 def tracks_sketch_missing() -> dict[str, int]:
@@ -299,8 +287,6 @@ def tracks_sketch_missing() -> dict[str, int]:
     existed), from its stored audio, decoded as ingest decodes it. Return how many were sketched,
     had no stored audio, or failed (unreadable audio); each track is written in its own
     transaction, so a failure loses nothing done before it."""
-    from recognition.models import FrameSketch
-
     counts = {"sketched": 0, "no_audio": 0, "failed": 0}
     missing = Track.objects.filter(hash_count__gt=0).exclude(pk__in=FrameSketch.objects.values("track_id"))
     for track in missing.order_by("pk").iterator():

@@ -104,10 +104,17 @@ NO_SIGNAL = "No music could be fingerprinted in this audio (is it silent?)."
 
 
 def recognize_clip(samples: np.ndarray) -> dict | None:
-    """The match of a clip (mono, engine rate) as the API shows it, or None. Raise for silence."""
-    if len(fingerprint(samples, QUERY)) == 0:
+    """The match of a clip (mono, engine rate) as the API shows it, or None; raise
+    AudioError("no_signal") when the clip gives no hashes (silence).
+
+    Identifying fingerprints the clip; a match proves it had something to fingerprint, so only
+    a clip without one is fingerprinted again, to tell silence from music not in the catalog.
+    """
+    if not samples.any():  # digital silence: a flat spectrum has no peak, hence no hash
         raise audio.AudioError("no_signal", NO_SIGNAL)
     found = identifier().identify(samples)
+    if found is None and len(fingerprint(samples, QUERY)) == 0:
+        raise audio.AudioError("no_signal", NO_SIGNAL)
     return match_details(found) if found else None
 
 

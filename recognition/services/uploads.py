@@ -22,6 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.tasks import task
 from django.utils import timezone
 
 from portal.observability import RECOGNITION_LATENCY, RECOGNITIONS
@@ -36,6 +37,7 @@ __all__ = [
     "HTTP_STATUS_FOR",
     "MAX_ATTEMPTS",
     "UploadRejected",
+    "process_upload",
     "recognition_submit",
     "upload_create",
     "upload_process",
@@ -47,7 +49,7 @@ __all__ = [
 STALE_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 
-# What an unusable file answers over HTTP (RELIABILITY.md's hostile-file table).
+# What an unusable file answers over HTTP, whichever interface received it.
 HTTP_STATUS_FOR = {
     "empty": 400,
     "not_media": 415,
@@ -116,8 +118,6 @@ def _check(upload: UploadedFile) -> audio.MediaInfo | audio.AudioError:
 
 
 def _enqueue(recognition_id) -> None:
-    from recognition.tasks import process_upload
-
     process_upload.enqueue(str(recognition_id))
 
 
@@ -154,6 +154,12 @@ def upload_process(recognition_id: str) -> str:
     RECOGNITION_LATENCY.labels(job.source).observe(job.latency_ms / 1000)
     RECOGNITIONS.labels(job.source, "match" if job.segments else "no_match").inc()
     return Recognition.Status.DONE
+
+
+@task()
+def process_upload(recognition_id: str) -> str:
+    """Run an upload job in the background worker (`manage.py db_worker`)."""
+    return upload_process(recognition_id)
 
 
 def _claim(recognition_id: str) -> Recognition | None:

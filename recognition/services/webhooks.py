@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.db import transaction
+from django.tasks import task
 from django.utils import timezone
 
 from portal import crypto
@@ -30,6 +31,7 @@ from recognition.models import Recognition, Webhook, WebhookDelivery
 __all__ = [
     "BACKOFF_S",
     "WebhookUrlError",
+    "deliver_webhook",
     "recognition_payload",
     "sign",
     "webhook_create",
@@ -121,14 +123,12 @@ def webhooks_notify(job: Recognition) -> int:
 
 
 def _enqueue(delivery_id: int, delay_s: float = 0) -> None:
-    from recognition.tasks import deliver_webhook
-
-    task = deliver_webhook
+    attempt = deliver_webhook
     if delay_s:
-        if not task.get_backend().supports_defer:
+        if not attempt.get_backend().supports_defer:
             return  # no delayed tasks here: webhooks_retry_due picks the delivery up when due
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay_s))
-    task.enqueue(delivery_id)
+        attempt = attempt.using(run_after=timezone.now() + timedelta(seconds=delay_s))
+    attempt.enqueue(delivery_id)
 
 
 def webhooks_retry_due() -> int:
@@ -179,3 +179,9 @@ def webhook_deliver(delivery_id: int) -> str:
     if delivery.status == WebhookDelivery.Status.PENDING:
         _enqueue(delivery.pk, delay_s=BACKOFF_S[delivery.attempts - 1])
     return delivery.status
+
+
+@task()
+def deliver_webhook(delivery_id: int) -> str:
+    """Make one delivery attempt in the background worker (`manage.py db_worker`)."""
+    return webhook_deliver(delivery_id)

@@ -11,7 +11,7 @@ from catalog.demo import synth_song
 from catalog.models import Track
 from catalog.services import TrackGone, track_update, tracks_delete
 from recognition.models import Recognition
-from recognition.services import reference_from_upload, track_save_reference
+from recognition.services import reference_from_upload, track_replace_reference
 from tests import media
 from tests.factories import ArtistFactory, TrackFactory
 
@@ -21,14 +21,14 @@ def test_writes_to_a_track_deleted_meanwhile_do_not_bring_it_back(rights_holder,
     """A writer that read the track before another deleted it gets TrackGone (a 404), instead of
     save() finding no row to update and inserting the track again."""
     stale = TrackFactory(title="Gone", owner=rights_holder)
-    tracks_delete([Track.objects.get(pk=stale.pk)])
+    tracks_delete(tracks=[Track.objects.get(pk=stale.pk)])
     with pytest.raises(TrackGone):
-        track_update(track=stale, title="Back again", artist_names=["Someone"])
+        track_update(track=stale, title="Back again", artists=["Someone"])
     path = media.write_wav(tmp_path / "ref.wav", synth_song(5, 8))
     upload = SimpleUploadedFile(path.name, path.read_bytes())
     reference, digest = reference_from_upload(upload)
     with pytest.raises(TrackGone):
-        track_save_reference(track=stale, reference=reference, digest=digest, upload=upload)
+        track_replace_reference(track=stale, reference=reference, digest=digest, audio=upload)
     assert not Track.objects.filter(pk=stale.pk).exists()
 
 
@@ -59,7 +59,7 @@ def test_concurrent_deletions_of_one_track_delete_it_once_without_deadlock(right
             try:
                 stale = Track.objects.get(pk=track_id)
                 start.wait(10)
-                return tracks_delete([stale])
+                return tracks_delete(tracks=[stale])
             finally:
                 connections.close_all()
 

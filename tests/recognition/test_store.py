@@ -158,7 +158,7 @@ def test_ingest_is_idempotent(rights_holder, song_files):
 
 @pytest.mark.django_db
 def test_an_error_mid_ingest_leaves_nothing(rights_holder, song_files, monkeypatch):
-    """The sketch is the last thing ingest writes: failing right after it, nothing is kept."""
+    """Failing at the sketch, after the file and the hashes are stored, nothing is kept."""
     real_write = store.write_track_sketch
 
     def write_then_fail(track_id, frames):

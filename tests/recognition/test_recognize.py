@@ -1,0 +1,91 @@
+"""Recognising a clip: one fingerprinting pass for a match, the same answers as fingerprinting first."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from recognition.engine import audio
+from recognition.engine import fingerprint as fp
+from recognition.services import identifier, track_ingest
+from recognition.services.recognize import match_details, recognize_clip
+from tests import media
+
+pytestmark = pytest.mark.django_db
+
+RATE = fp.QUERY.sample_rate_hz
+
+
+@pytest.fixture
+def catalog(rights_holder, song_files):
+    """Two songs of the catalog; the third song file stays unknown."""
+    return [track_ingest(path=song_files[seed], owner=rights_holder, store_audio=False).track for seed in (1, 2)]
+
+
+@pytest.fixture
+def spectrograms(monkeypatch):
+    """Count the spectrograms the engine computes for peaks: one per shift in a fingerprinting pass."""
+    peaks = sys.modules[fp.constellation.__module__]
+    real = peaks.spectrogram_db
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(peaks, "spectrogram_db", counted)
+    return calls
+
+
+def _clip(path, start_s: float, seconds: float) -> np.ndarray:
+    samples = audio.decode(path, sample_rate_hz=RATE, max_seconds=60)
+    return samples[int(start_s * RATE) : int((start_s + seconds) * RATE)]
+
+
+def _fingerprinting_first(samples: np.ndarray) -> dict | str | None:
+    """The answer as recognize_clip gave it when it fingerprinted every clip before identifying."""
+    if len(fp.fingerprint(samples, fp.QUERY)) == 0:
+        return "no_signal"
+    found = identifier().identify(samples)
+    return match_details(found) if found else None
+
+
+def _answer(samples: np.ndarray) -> dict | str | None:
+    try:
+        return recognize_clip(samples)
+    except audio.AudioError as error:
+        return error.code
+
+
+def test_a_clip_that_matches_is_fingerprinted_once(catalog, song_files, spectrograms):
+    found = recognize_clip(_clip(song_files[2], 12, 5))
+    assert found is not None and found["track_id"] == catalog[1].pk
+    assert len(spectrograms) == fp.QUERY.shifts
+
+
+@pytest.mark.parametrize("level", [0.0, 1e-6])
+def test_silence_is_no_signal(catalog, level, spectrograms):
+    with pytest.raises(audio.AudioError) as refused:
+        recognize_clip(np.full(5 * RATE, level, np.float32))
+    assert refused.value.code == "no_signal"
+    if level == 0:
+        assert spectrograms == []  # digital silence needs no fingerprint to be refused
+
+
+def test_answers_are_those_of_fingerprinting_first(catalog, song_files):
+    rng = np.random.default_rng(5)
+    clips = {
+        "known": _clip(song_files[1], 20, 5),
+        "known, short": _clip(song_files[2], 3, 1.5),
+        "unknown music": _clip(song_files[3], 10, 5),
+        "noise": (0.3 * rng.standard_normal(5 * RATE)).astype(np.float32),
+        "one steady tone": (0.5 * np.sin(2 * np.pi * 440 * np.arange(5 * RATE) / RATE)).astype(np.float32),
+        "two clicks": np.pad(np.ones(8, np.float32), (RATE, 3 * RATE)),
+        "quiet": np.full(5 * RATE, 1e-6, np.float32),
+        "digital silence": np.zeros(5 * RATE, np.float32),
+        "shorter than a frame": media.to_engine_rate(media.synth_song(4, 0.02)),
+    }
+    answers = {name: _answer(samples) for name, samples in clips.items()}
+    assert answers == {name: _fingerprinting_first(samples) for name, samples in clips.items()}
+    assert answers["known"]["track_id"] == catalog[0].pk and answers["unknown music"] is None
+    assert answers["digital silence"] == answers["quiet"] == "no_signal"
