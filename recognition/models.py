@@ -53,7 +53,7 @@ class PairList(models.Model):
 
 
 class FrameSketch(models.Model):
-    """A reference track's frame sketches (recognition/engine/sketch.py), 2 bytes a frame, in one value:
+    """A reference track's frame sketches (recognition/engine/sketch/), 2 bytes a frame, in one value:
     what the check of a proposed alignment reads, a slice at a time.
 
     Stored uncompressed (migration 0007): the bits look random and would not compress, and an

@@ -16,7 +16,7 @@ track among the first few as often as pairs do.
 
 When neither decision clears the bound (a clip of a second or two, or a noisy one), the
 alignments the votes propose are checked against the tracks' frame sketches
-(recognition/engine/sketch.py, recognition/engine/sketch_check.py): 16 bits a frame of spectral shape, hundreds
+(recognition/engine/sketch/): 16 bits a frame of spectral shape, hundreds
 of bits a second, where the landmarks give a few dozen peaks. That third decision has its own
 share of the threshold too. A clip that finds no match as heard is tried again with its peaks
 picked on its spectrogram smoothed in time (fp.QUERY_SMOOTHED: broadband noise hides fewer of
@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from recognition.engine import arrays, matching, sketch_check
+from recognition.engine import arrays, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
 
@@ -45,7 +45,6 @@ __all__ = [
     "AskedOnce",
     "Identifier",
     "Timeline",
-    "Votes",
 ]
 
 # Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
@@ -148,18 +147,6 @@ class AskedOnce:
 
 
 @dataclass(frozen=True)
-class Votes:
-    """A clip's votes from both stages: its triplets in every track, its pairs in the candidates,
-    and stage 1's ranking of the triplet votes, which the decision on triplets reuses (in a
-    large catalog they vote for thousands of tracks, and ranking them is not free)."""
-
-    pairs: matching.Hits
-    triplets: matching.Hits
-    triplet_ranking: matching.Ranking | None = None  # of `triplets`; None: rank them when deciding
-    candidates: np.ndarray | None = None  # the tracks stage 1 chose (None: one stage)
-
-
-@dataclass(frozen=True)
 class Timeline:
     """What a long recording holds: its catalog segments, its length, how many hashes it gave."""
 
@@ -175,7 +162,7 @@ class Identifier:
     lookup: Lookup
     track_frames: TrackFrames
     track_count: Callable[[], int] = lambda: 0  # tracks that can match (0: count those with votes)
-    sketches: sketch_check.SketchSlices | None = None  # None: no decision on sketches
+    sketches: sk.SketchSlices | None = None  # None: no decision on sketches
     params: fp.FingerprintParams = fp.QUERY
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
     speed_variants: tuple[float, ...] = SPEED_VARIANTS
@@ -205,7 +192,7 @@ class Identifier:
             return params
         return replace(params, triplet_fan_out=self.retry_triplet_fan_out)
 
-    def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> Votes:
+    def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Votes:
         """Look up a clip's hashes in two stages and pair the rows with its offsets.
 
         With `window_frames` (a long input), candidates are chosen window by window.
@@ -251,11 +238,11 @@ class Identifier:
 
     def _votes(
         self, clips: list[fp.Fingerprints], *, window_frames: int | None = None, lookup: Lookup | None = None
-    ) -> list[Votes]:
+    ) -> list[matching.Votes]:
         split = [clip.split() for clip in clips]
         pairs = [p for p, _ in split]
         if not self.two_stage:
-            return [Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs, lookup=lookup)]
+            return [matching.Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs, lookup=lookup)]
         triplet_hits = self.lookup_hits([t for _, t in split], lookup=lookup)
         rankings = [
             self.rank(hits, clip.n_frames) if window_frames is None else None
@@ -266,10 +253,10 @@ class Identifier:
             for hits, clip, ranking in zip(triplet_hits, clips, rankings, strict=True)
         ]
         pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)), lookup=lookup)
-        return [Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
+        return [matching.Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
 
     def decide(
-        self, votes: Votes, n_frames: int, tests: int, query: Callable[[], sk.QuerySketch] | None = None
+        self, votes: matching.Votes, n_frames: int, tests: int, query: Callable[[], sk.QuerySketch] | None = None
     ) -> matching.Match | None:
         """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
         spending its share of the threshold, so that together they stay within the one bound;
@@ -304,17 +291,17 @@ class Identifier:
     def check_sketches(
         self,
         query: sk.QuerySketch,
-        votes: Votes,
+        votes: matching.Votes,
         *,
         pair_ranking: matching.Ranking | None,
         n_frames: int,
         tests: int,
         tracks: int,
     ) -> matching.Match | None:
-        """The decision on sketches (recognition/engine/sketch_check.py), with SKETCH_SHARE of the bound."""
+        """The decision on sketches (recognition/engine/sketch/check.py), with SKETCH_SHARE of the bound."""
         if self.sketches is None:
             return None
-        return sketch_check.check(
+        return sk.check_votes(
             query,
             votes,
             sketches=self.sketches,
@@ -366,7 +353,7 @@ class Identifier:
         else:
             hits = self.lookup_hits([clip], candidates, lookup=lookup)[0]
             triplet = fp.is_triplet(hits.hashes)
-            votes = Votes(hits.select(~triplet), hits.select(triplet))
+            votes = matching.Votes(hits.select(~triplet), hits.select(triplet))
         return self.decide(votes, clip.n_frames, tests)
 
     def _speed_retry(self, peaks: fp.Constellation, tests: int, lookup: Lookup | None = None) -> matching.Match | None:

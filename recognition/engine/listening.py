@@ -10,7 +10,7 @@ import numpy as np
 from recognition.engine import fingerprint as fp
 from recognition.engine import matching
 from recognition.engine import sketch as sk
-from recognition.engine.identify import Identifier, Votes
+from recognition.engine.identify import Identifier
 
 __all__ = ["ListeningSession"]
 
@@ -68,7 +68,7 @@ class ListeningSession:
             self._pair_hits += engine.lookup_hits([pairs], self._tracks)
         self._pairs.append(pairs)
         self.looks += 1
-        votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
+        votes = matching.Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
         return engine.decide(votes, n_frames, max(self.looks, self._max_looks), self._query_sketch)
 
     def _query_sketch(self) -> sk.QuerySketch:

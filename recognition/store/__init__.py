@@ -9,7 +9,7 @@ Two layouts, one per kind of hash (recognition/engine/fingerprint/), each shaped
   one packed value of recognition_pairlist, filtered on the query's hashes by numpy.
 
 hashes.py writes, looks up and deletes a track's hashes across both; sketches.py keeps each
-track's frame sketches (recognition/engine/sketch.py), read a slice at a time; counts.py says how much
+track's frame sketches (recognition/engine/sketch/), read a slice at a time; counts.py says how much
 is stored. Offsets are stored in whole frames.
 """
 

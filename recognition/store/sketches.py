@@ -1,4 +1,4 @@
-"""Frame sketches (recognition/engine/sketch.py): one value per track, read a slice at a time.
+"""Frame sketches (recognition/engine/sketch/): one value per track, read a slice at a time.
 
 One little-endian uint16 a frame, out of line and uncompressed (migration 0007), so that
 substring() reads only the TOAST chunks of the slice asked for: a check reads a few hundred

@@ -13,8 +13,9 @@ from catalog.demo import demo_music_files
 from recognition.engine import arrays, audio, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
-from recognition.engine.identify import TRIPLET_SHARE, AskedOnce, Identifier, Votes
+from recognition.engine.identify import TRIPLET_SHARE, AskedOnce, Identifier
 from recognition.engine.listening import ListeningSession
+from recognition.engine.matching import Votes
 from recognition.engine.memory_index import MemoryIndex
 from tests import media
 

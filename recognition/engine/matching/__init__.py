@@ -22,7 +22,8 @@ variants) so repeated tries do not inflate false matches. The threshold itself i
 measured false matches on never-indexed music (see MatchParams).
 
 hits.py pairs stored rows with the query (Hits); scoring.py ranks the voted tracks and takes the
-decision (Match); timeline.py merges the windows of a long input into segments. numpy/scipy
+decision (Match); votes.py holds a clip's votes from both stages of a lookup (Votes); timeline.py
+merges the windows of a long input into segments. numpy/scipy
 only; no Django.
 """
 
@@ -37,6 +38,7 @@ from recognition.engine.matching.scoring import (
     top_tracks,
 )
 from recognition.engine.matching.timeline import Segment, timeline
+from recognition.engine.matching.votes import Votes
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -45,6 +47,7 @@ __all__ = [
     "MatchParams",
     "Ranking",
     "Segment",
+    "Votes",
     "best_match",
     "join_hits",
     "rank_tracks",

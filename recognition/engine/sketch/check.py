@@ -1,24 +1,21 @@
 """The third decision: the alignments a clip's votes propose, checked against frame sketches.
 
 Taken only when the calibrated decisions on pairs and on triplets both fail (a clip of a second
-or two, or a noisy one): recognition/engine/identify.py calls `check` with the votes it already has.
-No Django: the sketches are read through the `SketchSlices` function the caller passes in.
+or two, or a noisy one), with the votes those decisions already have. No Django: the sketches
+are read through the `SketchSlices` function the caller passes in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recognition.engine import arrays, matching
-from recognition.engine import sketch as sk
+from recognition.engine.sketch.alignment import align
+from recognition.engine.sketch.frames import SKETCH, QuerySketch
 
-if TYPE_CHECKING:
-    from recognition.engine.identify import Votes
-
-__all__ = ["SKETCH_FRAMES", "SketchSlices", "check"]
+__all__ = ["SKETCH_FRAMES", "SketchSlices", "check_votes"]
 
 # Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
 # so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
@@ -35,9 +32,9 @@ SKETCH_FRAMES = 8192
 SketchSlices = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def check(
-    query: sk.QuerySketch,
-    votes: Votes,
+def check_votes(
+    query: QuerySketch,
+    votes: matching.Votes,
     *,
     sketches: SketchSlices,
     track_frames: Callable[[np.ndarray], np.ndarray],
@@ -64,9 +61,9 @@ def check(
     # A vote's difference is a whole frame within +-1 of the true one, which is fractional:
     # the clip's frame 0 may sit 1 frame before to 2 after it (shifts add up to 3/4 frame).
     first = diffs - 1
-    alignments = sk.align(query, sketches(track_ids, first, query.n_frames + 3))
+    alignments = align(query, sketches(track_ids, first, query.n_frames + 3))
     positions = np.maximum(track_frames(track_ids), 1) + max(n_frames, 1)
-    looks = max(voted, tracks, 1) * max(tests, 1) * sk.SKETCH.query_shifts / share
+    looks = max(voted, tracks, 1) * max(tests, 1) * SKETCH.query_shifts / share
     log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
     best = int(np.argmin(log10_p))
     if log10_p[best] > np.log10(max_false_match_rate):
@@ -83,7 +80,7 @@ def check(
 
 
 def _proposed_alignments(
-    votes: Votes, pair_ranking: matching.Ranking | None, count: int
+    votes: matching.Votes, pair_ranking: matching.Ranking | None, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to `count` (track, offset difference) cells worth a check on sketches, most likely first:
     the best window of each candidate's pair votes, the cells with the most triplet votes, then
