@@ -60,14 +60,14 @@ def main() -> None:
     queries, _ = growth.load_queries(args.queries)
     engine = identifier()
     asked: dict[str, list[np.ndarray]] = {"known": [], "foreign": []}
-    lookup, kind = engine.lookup, ["known"]
+    lookup, kind = engine.index.lookup, ["known"]
 
     def recorded(hashes, tracks=None, **kwargs):
         if tracks is None:
             asked[kind[0]].append(np.unique(np.asarray(hashes, np.int64)))
         return lookup(hashes, tracks, **kwargs)
 
-    engine.lookup = recorded
+    engine.index.lookup = recorded
     for query, samples in queries:
         kind[0] = query["kind"]
         engine.identify(samples)

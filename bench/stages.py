@@ -36,9 +36,9 @@ class StageClock:
         self.spent: dict[str, float] = defaultdict(float)
         self.counted: dict[str, int] = defaultdict(int)
         self._may_hold = may_hold
-        engine.lookup = self._counted(
+        engine.index.lookup = self._counted(
             self._timed(
-                engine.lookup,
+                engine.index.lookup,
                 lambda _hashes, tracks=None, **_: "stage 1 lookup" if tracks is None else "stage 2 lookup",
             )
         )

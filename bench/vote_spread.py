@@ -29,7 +29,7 @@ import noise_study  # noqa: E402
 
 from recognition.engine import fingerprint as fp  # noqa: E402
 from recognition.engine.identify import Identifier  # noqa: E402
-from recognition.engine.memory_index import MemoryIndex  # noqa: E402
+from recognition.engine.memory import MemoryIndex  # noqa: E402
 
 RATE = fp.QUERY.sample_rate_hz
 REACH = 6  # half frames either side of the centre that are counted
@@ -49,7 +49,7 @@ def main() -> None:
     for track_id, item in enumerate(manifest["indexed"]):
         tracks[track_id] = corpus.decoded(item["path"])
         index.add(track_id, fp.fingerprint(tracks[track_id], fp.REFERENCE))
-    engine = Identifier(lookup=index.lookup, track_frames=index.track_frames, track_count=index.track_count)
+    engine = Identifier(index, sketches=False)
 
     print(f"{args.clips} clips a cell; share of the true track's votes at -{REACH}..+{REACH} half frames")
     for cell in args.cells.split(","):

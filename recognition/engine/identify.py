@@ -1,8 +1,8 @@
 """Identification: fingerprints of a clip + a hash lookup -> Match, with retries for noise and speed.
 
-The engine's entry point for callers that hold a lookup (the PostgreSQL store in the portal, an
-in-memory index in the benchmark and the tests). No Django: the lookup, the track lengths and
-the catalog's size are passed in as functions.
+The engine's entry point for callers that hold a hash index (recognition/engine/index.py: the
+PostgreSQL store in the portal, an in-memory index in the benchmark and the tests). No Django:
+the lookups, the track lengths and the catalog's size are read through the index.
 
 Every lookup has two stages. Stage 1 looks up the clip's triplet hashes, which are selective
 enough that it reads few rows however large the table, and keeps the few tracks whose triplets
@@ -28,14 +28,14 @@ heard so far.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import KW_ONLY, dataclass, replace
 
 import numpy as np
 
 from recognition.engine import arrays, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
+from recognition.engine.index import HashIndex, LookupRows
 
 __all__ = [
     "PAIR_SHARE",
@@ -87,26 +87,7 @@ TRIPLET_SHARE = 0.2
 SKETCH_SHARE = 0.1
 
 
-class StoredRows(Protocol):
-    """Rows a lookup found (recognition.store.LookupRows), as arrays."""
-
-    @property
-    def hashes(self) -> np.ndarray: ...
-    @property
-    def track_ids(self) -> np.ndarray: ...
-    @property
-    def offsets(self) -> np.ndarray: ...
-
-
-LookupRows = tuple[np.ndarray, np.ndarray, np.ndarray] | StoredRows  # (hashes, track ids, offsets)
-Lookup = Callable[..., LookupRows]  # (hashes, tracks=None): rows with those hashes (in those tracks)
-TrackFrames = Callable[[np.ndarray], np.ndarray]
-
-
-def _rows(result: LookupRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if isinstance(result, tuple):
-        return result
-    return result.hashes, result.track_ids, result.offsets
+Lookup = Callable[..., LookupRows]  # HashIndex.lookup: (hashes, tracks=None) -> rows
 
 
 class AskedOnce:
@@ -124,7 +105,7 @@ class AskedOnce:
     def __init__(self, lookup: Lookup):
         self._lookup = lookup
         self._asked = np.empty(0, np.int64)  # sorted
-        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # of every value asked
+        self._rows: LookupRows | None = None  # of every value asked
 
     def __call__(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
         if tracks is not None:
@@ -132,18 +113,16 @@ class AskedOnce:
         wanted = arrays.distinct(np.asarray(hashes, np.int64))
         new = wanted[~arrays.isin_sorted(wanted, self._asked)]
         if new.size:
-            found = _rows(self._lookup(new))
+            found = self._lookup(new)
             self._asked = arrays.distinct(np.concatenate([self._asked, new]))
             if self._rows is None:  # the first lookup (all a clip decided as heard makes)
                 self._rows = found
                 return found
-            all_hashes, all_tracks, all_offsets = (np.concatenate(pair) for pair in zip(self._rows, found, strict=True))
-            self._rows = (all_hashes, all_tracks, all_offsets)
+            self._rows = LookupRows.concatenate([self._rows, found])
         if self._rows is None:  # nothing asked yet
-            return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int32)
-        stored_hashes, track_ids, offsets = self._rows
-        keep = arrays.isin_sorted(stored_hashes, wanted)
-        return stored_hashes[keep], track_ids[keep], offsets[keep]
+            return LookupRows.empty()
+        keep = arrays.isin_sorted(self._rows.hashes, wanted)
+        return LookupRows(self._rows.hashes[keep], self._rows.track_ids[keep], self._rows.offsets[keep])
 
 
 @dataclass(frozen=True)
@@ -159,10 +138,9 @@ class Timeline:
 class Identifier:
     """Identify clips against one hash index."""
 
-    lookup: Lookup
-    track_frames: TrackFrames
-    track_count: Callable[[], int] = lambda: 0  # tracks that can match (0: count those with votes)
-    sketches: sk.SketchSlices | None = None  # None: no decision on sketches
+    index: HashIndex
+    _: KW_ONLY
+    sketches: bool = True  # False: decide on the landmarks alone, never on sketches
     params: fp.FingerprintParams = fp.QUERY
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
     speed_variants: tuple[float, ...] = SPEED_VARIANTS
@@ -201,7 +179,7 @@ class Identifier:
 
     def rank(self, hits: matching.Hits, n_frames: int) -> matching.Ranking:
         """Every voted track's best alignment: computed once per clip, for `choose` and `decide`."""
-        return matching.rank_tracks(hits, n_frames, self.track_frames, self.match_params)
+        return matching.rank_tracks(hits, n_frames, self.index.track_frames, self.match_params)
 
     def choose(
         self,
@@ -215,7 +193,7 @@ class Identifier:
         return matching.top_tracks(
             hits,
             n_frames,
-            self.track_frames,
+            self.index.track_frames,
             self.candidates,
             window_frames=window_frames,
             params=self.match_params,
@@ -231,10 +209,10 @@ class Identifier:
             return []
         if tracks is not None and tracks.size == 0:
             return [matching.Hits.empty() for _ in clips]
-        lookup = lookup or self.lookup
+        lookup = lookup or self.index.lookup
         hashes = np.concatenate([c.hashes for c in clips])
-        rows = _rows(lookup(hashes) if tracks is None else lookup(hashes, tracks))
-        return [matching.join_hits(c.hashes, c.offsets, *rows) for c in clips]
+        rows = lookup(hashes) if tracks is None else lookup(hashes, tracks)
+        return [matching.join_hits(c.hashes, c.offsets, rows.hashes, rows.track_ids, rows.offsets) for c in clips]
 
     def _votes(
         self, clips: list[fp.Fingerprints], *, window_frames: int | None = None, lookup: Lookup | None = None
@@ -262,7 +240,7 @@ class Identifier:
         spending its share of the threshold, so that together they stay within the one bound;
         when neither is sure, the check on sketches of the clip's sketch, which `query` makes
         (only then: most clips of a few seconds are decided on their pairs)."""
-        tracks = self.track_count()
+        tracks = self.index.track_count()
         pair_ranking = self.rank(votes.pairs, n_frames) if len(votes.pairs) else None
         if self.two_stage:
             kinds = [(votes.pairs, PAIR_SHARE, pair_ranking), (votes.triplets, TRIPLET_SHARE, votes.triplet_ranking)]
@@ -272,7 +250,7 @@ class Identifier:
             matching.best_match(
                 hits,
                 n_frames,
-                self.track_frames,
+                self.index.track_frames,
                 tests=tests,
                 tracks=tracks,
                 share=share,
@@ -282,7 +260,7 @@ class Identifier:
             for hits, share, ranking in kinds
         ]
         match = min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
-        if match is None and query is not None and self.sketches is not None and self.two_stage:
+        if match is None and query is not None and self.sketches and self.two_stage:
             match = self.check_sketches(
                 query(), votes, pair_ranking=pair_ranking, n_frames=n_frames, tests=tests, tracks=tracks
             )
@@ -299,13 +277,12 @@ class Identifier:
         tracks: int,
     ) -> matching.Match | None:
         """The decision on sketches (recognition/engine/sketch/check.py), with SKETCH_SHARE of the bound."""
-        if self.sketches is None:
+        if not self.sketches:
             return None
         return sk.check_votes(
             query,
             votes,
-            sketches=self.sketches,
-            track_frames=self.track_frames,
+            index=self.index,
             pair_ranking=pair_ranking,
             n_frames=n_frames,
             tests=tests,
@@ -323,7 +300,7 @@ class Identifier:
         """
         smoothed = self.smoothed_retry_params
         tests = 1 + (smoothed is not None) + len(self.speed_variants) + prior_tests
-        lookup = AskedOnce(self.lookup)
+        lookup = AskedOnce(self.index.lookup)
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
         votes = self._votes([clip], lookup=lookup)[0]
@@ -426,12 +403,12 @@ class Identifier:
         segments = matching.timeline(
             hits,
             total_frames,
-            self.track_frames,
+            self.index.track_frames,
             window_frames=window_frames,
             hop_frames=int(hop_s * fps),
             max_gap_frames=int(2 * window_s * fps),
             drift_frames=int(0.5 * fps),
-            tracks=self.track_count(),
+            tracks=self.index.track_count(),
             params=self.match_params,
         )
         return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)

@@ -7,8 +7,8 @@ from django.db import connection
 
 from recognition.engine import arrays
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
+from recognition.engine.index import LookupRows
 from recognition.store.pairs import PACKED_PAIR, pair_rows, write_pair_list
-from recognition.store.rows import LookupRows
 from recognition.store.triplets import triplet_rows, write_triplet_rows
 
 __all__ = ["delete_track_hashes", "lookup", "write_track_hashes"]

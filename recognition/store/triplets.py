@@ -10,9 +10,9 @@ import numpy as np
 from django.db import connection
 
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
+from recognition.engine.index import LookupRows
 from recognition.store.copy_format import TRIPLET_ROW, array_literal, copy_body, copy_out, copy_payload
 from recognition.store.presence import note_triplets_written, triplet_filter
-from recognition.store.rows import LookupRows
 
 __all__ = ["TABLE", "triplet_rows", "write_triplet_rows"]
 

@@ -14,14 +14,14 @@ with atheris.instrument_imports():
     from recognition.engine import fingerprint as fp
     from recognition.engine.identify import Identifier
     from recognition.engine.listening import ListeningSession
-    from recognition.engine.memory_index import MemoryIndex
+    from recognition.engine.memory import MemoryIndex
 
 INDEX = MemoryIndex()
 for seed in (1, 2, 3):
     from scipy import signal
 
     INDEX.add(seed, fp.fingerprint(signal.resample_poly(synth_song(seed, 30), 8000, 22050).astype(np.float32)))
-ENGINE = Identifier(lookup=INDEX.lookup, track_frames=INDEX.track_frames)
+ENGINE = Identifier(INDEX)
 
 
 def test_one(data: bytes) -> None:

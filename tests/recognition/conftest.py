@@ -5,7 +5,7 @@ import pytest
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
 from recognition.engine.identify import Identifier
-from recognition.engine.memory_index import MemoryIndex
+from recognition.engine.memory import MemoryIndex
 from tests import media
 
 
@@ -26,9 +26,4 @@ def index(songs):
 @pytest.fixture(scope="module")
 def engine(index):
     """The whole engine: landmarks and sketches (tests of one decision alone turn the others off)."""
-    return Identifier(
-        lookup=index.lookup,
-        track_frames=index.track_frames,
-        track_count=index.track_count,
-        sketches=index.sketch_slices,
-    )
+    return Identifier(index)

@@ -14,9 +14,10 @@ from recognition.engine import arrays, audio, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
 from recognition.engine.identify import TRIPLET_SHARE, AskedOnce, Identifier
+from recognition.engine.index import LookupRows
 from recognition.engine.listening import ListeningSession
 from recognition.engine.matching import Votes
-from recognition.engine.memory_index import MemoryIndex
+from recognition.engine.memory import MemoryIndex
 from tests import media
 
 RATE = media.ENGINE_RATE
@@ -173,15 +174,22 @@ class _CountingIndex:
         self.calls.append((np.asarray(hashes), None if tracks is None else np.asarray(tracks)))
         return self.index.lookup(hashes, tracks)
 
+    def track_frames(self, track_ids):
+        return self.index.track_frames(track_ids)
+
+    def track_count(self):
+        return self.index.track_count()
+
+    def sketch_slices(self, track_ids, first_frames, n_frames):
+        return self.index.sketch_slices(track_ids, first_frames, n_frames)
+
 
 def test_stage_one_looks_up_triplets_everywhere_and_stage_two_pairs_in_the_candidates(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
     counting = _CountingIndex(index)
-    engine = Identifier(
-        lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, candidates=2
-    )
+    engine = Identifier(counting, candidates=2)
     start = int(23.4 * RATE)
     match = engine.identify(songs[6][start : start + 5 * RATE])
     assert match is not None and match.track_id == 6
@@ -196,9 +204,9 @@ def test_a_lookup_in_every_track_finds_triplets_only_as_in_the_store(songs):
     index = MemoryIndex()
     index.add(1, fp.fingerprint(songs[1]))
     hashes = fp.fingerprint(songs[1][: 10 * RATE]).hashes
-    everywhere = index.lookup(hashes)[0]
+    everywhere = index.lookup(hashes).hashes
     assert everywhere.size > 0 and fp.is_triplet(everywhere).all()
-    in_track = index.lookup(hashes, np.array([1]))[0]
+    in_track = index.lookup(hashes, np.array([1])).hashes
     assert (~fp.is_triplet(in_track)).sum() > 2 * everywhere.size
 
 
@@ -211,17 +219,18 @@ def test_a_lookup_in_every_track_reads_at_most_the_cap_of_each_triplet_value():
         frames = np.arange(first, 2 * cap + 100, 2, dtype=np.float32)
         index.add(track, fp.Fingerprints(np.full(frames.size, common, np.int32), frames, 1000))
     index.add(3, fp.Fingerprints(np.array([rare, rare, pair], np.int32), np.array([5.0, 9.0, 5.0], np.float32), 20))
-    hashes, tracks, offsets = index.lookup(np.array([common, rare, pair]))
+    found = index.lookup(np.array([common, rare, pair]))
+    hashes, tracks, offsets = found.hashes, found.track_ids, found.offsets
     assert (hashes == rare).sum() == 2 and pair not in hashes
     # The cap keeps the earliest rows in track time, as the store's key holds them.
     assert (hashes == common).sum() == cap
     assert sorted(offsets[hashes == common].tolist()) == list(range(cap))
     assert set(tracks[hashes == common].tolist()) == {1, 2}
     # Stage 2 (named tracks) reads every row of its tracks; studies can lift the cap.
-    assert (index.lookup(np.array([common]), np.array([1, 2]))[0] == common).sum() == 2 * cap + 100
+    assert (index.lookup(np.array([common]), np.array([1, 2])).hashes == common).sum() == 2 * cap + 100
     unlimited = MemoryIndex(max_rows_per_triplet=None)
     unlimited.add(1, fp.Fingerprints(np.full(cap + 1, common, np.int32), np.arange(cap + 1, dtype=np.float32), 500))
-    assert len(unlimited.lookup(np.array([common]))[0]) == cap + 1
+    assert len(unlimited.lookup(np.array([common])).hashes) == cap + 1
 
 
 def test_a_recording_stored_more_often_than_the_cap_is_still_found(songs):
@@ -235,26 +244,33 @@ def test_a_recording_stored_more_often_than_the_cap_is_still_found(songs):
     for copy in copies:
         index.add(copy, reference)
     _, triplets = reference.split()
-    read = np.unique(index.lookup(triplets.hashes)[0], return_counts=True)[1]
+    read = np.unique(index.lookup(triplets.hashes).hashes, return_counts=True)[1]
     assert read.size > 100 and (read == fp.MAX_ROWS_PER_TRIPLET).all()  # every value is capped
-    engine = Identifier(lookup=index.lookup, track_frames=index.track_frames, track_count=index.track_count)
+    engine = Identifier(index)
     start = int(23.4 * RATE)
     match = engine.identify(songs[6][start : start + 5 * RATE])
     assert match is not None and match.track_id in {6, *copies}
     assert abs(fp.frames_to_seconds(match.offset_frames) - 23.4) < 0.05
 
 
+class _IndexHidingTrack6Triplets(MemoryIndex):
+    """Stage 1 never finds track 6, and the bound counts only the tracks with votes."""
+
+    def lookup(self, hashes, tracks=None):
+        found = super().lookup(hashes, tracks)
+        keep = (found.track_ids != 6) | ~fp.is_triplet(found.hashes)
+        return LookupRows(found.hashes[keep], found.track_ids[keep], found.offsets[keep])
+
+    def track_count(self):
+        return 0
+
+
 def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
-    index = MemoryIndex()
+    index = _IndexHidingTrack6Triplets()
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
 
-    def lookup_hiding_track_6_triplets(hashes, tracks=None):
-        found = index.lookup(hashes, tracks)
-        keep = (found[1] != 6) | ~fp.is_triplet(found[0])
-        return tuple(column[keep] for column in found)
-
-    engine = Identifier(lookup=lookup_hiding_track_6_triplets, track_frames=index.track_frames, speed_variants=())
+    engine = Identifier(index, speed_variants=())
     start = int(23.4 * RATE)
     assert engine.identify(songs[6][start : start + 5 * RATE]) is None
 
@@ -275,8 +291,8 @@ def test_the_false_match_bound_counts_the_whole_catalog_not_the_candidates(engin
     start = int(23.4 * RATE)
     clip = fp.fingerprint(songs[6][start : start + 5 * RATE], engine.params)
     hits = engine.votes(clip).pairs
-    alone = matching.best_match(hits, clip.n_frames, engine.track_frames)
-    counted = matching.best_match(hits, clip.n_frames, engine.track_frames, tracks=10_000 * alone.candidates)
+    alone = matching.best_match(hits, clip.n_frames, engine.index.track_frames)
+    counted = matching.best_match(hits, clip.n_frames, engine.index.track_frames, tracks=10_000 * alone.candidates)
     assert counted.track_id == alone.track_id == 6
     assert counted.log10_p == pytest.approx(alone.log10_p + 4)
 
@@ -305,7 +321,7 @@ def test_a_decision_on_triplets_spends_only_its_share_of_the_threshold(engine, s
     start = int(23.4 * RATE)
     clip = fp.fingerprint(songs[6][start : start + 3 * RATE], engine.params)
     triplets = engine.votes(clip).triplets
-    alone = matching.best_match(triplets, clip.n_frames, engine.track_frames, tracks=len(SEEDS))
+    alone = matching.best_match(triplets, clip.n_frames, engine.index.track_frames, tracks=len(SEEDS))
     decided = engine.decide(Votes(matching.Hits.empty(), triplets), clip.n_frames, tests=1)
     assert decided.track_id == alone.track_id == 6
     assert decided.log10_p == pytest.approx(alone.log10_p - np.log10(TRIPLET_SHARE))
@@ -315,7 +331,7 @@ def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
     every_pair = MemoryIndex(pairs_in_every_track=True)
     for seed, samples in songs.items():
         every_pair.add(seed, fp.fingerprint(samples))
-    one_stage = replace(engine, lookup=every_pair.lookup, params=PAIRS_ONLY_QUERY)
+    one_stage = replace(engine, index=every_pair, params=PAIRS_ONLY_QUERY)
     for seed, start_s in [(2, 5.0), (4, 30.5), (8, 50.0)]:
         clip = songs[seed][int(start_s * RATE) : int((start_s + 4) * RATE)]
         a, b = engine.identify(clip), one_stage.identify(clip)
@@ -324,7 +340,9 @@ def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
         # The decision on pairs is the same whether stage 1 chose the tracks or all were read.
         two_stage_pairs = engine.votes(fp.fingerprint(clip, engine.params)).pairs
         one_stage_pairs = one_stage.votes(fp.fingerprint(clip, PAIRS_ONLY_QUERY)).pairs
-        a, b = (matching.best_match(hits, 4 * 31, engine.track_frames) for hits in (two_stage_pairs, one_stage_pairs))
+        a, b = (
+            matching.best_match(hits, 4 * 31, engine.index.track_frames) for hits in (two_stage_pairs, one_stage_pairs)
+        )
         assert (a.track_id, a.score, a.offset_frames) == (b.track_id, b.score, b.offset_frames)
 
 
@@ -359,9 +377,7 @@ def _counted_engine_without_smoothing(songs) -> tuple[_CountingIndex, Identifier
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
     counting = _CountingIndex(index)
-    engine = Identifier(
-        lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count, smoothed_params=None
-    )
+    engine = Identifier(counting, smoothed_params=None)
     return counting, engine
 
 
@@ -397,6 +413,10 @@ def test_a_clip_asks_the_store_for_each_value_in_every_track_once(songs):
     assert shared.size > 0 and np.array_equal(np.unique(retried), np.setdiff1d(wanted, heard))
 
 
+def _columns(rows: LookupRows) -> np.ndarray:
+    return np.column_stack([rows.hashes, rows.track_ids, rows.offsets])
+
+
 def test_a_lookup_asked_once_answers_as_the_store_does():
     rng = np.random.default_rng(5)
     stored = rng.integers(0, 400, 3000)
@@ -409,14 +429,14 @@ def test_a_lookup_asked_once_answers_as_the_store_does():
     first = rng.integers(0, 400, 150) | (1 << 24)
     second = np.r_[first[:60], rng.integers(400, 500, 20) | (1 << 24), rng.integers(0, 400, 90) | (1 << 24)]
     for values in (first, second, second[:10]):
-        rows = np.column_stack(asked(values))
-        expected = np.column_stack(index.lookup(values))
+        rows = _columns(asked(values))
+        expected = _columns(index.lookup(values))
         assert rows.shape[0] > 0 and np.array_equal(np.unique(rows, axis=0), np.unique(expected, axis=0))
     asked_of_store = [np.unique(hashes) for hashes, _ in counting.calls]
     assert len(asked_of_store) == 2  # the third was answered from the rows already read
     assert np.intersect1d(*asked_of_store).size == 0
     assert np.array_equal(np.union1d(*asked_of_store), np.union1d(first, second))
-    assert len(asked(np.array([5 | (1 << 24)]), np.array([1]))[0]) == len(index.lookup([5 | (1 << 24)], [1])[0])
+    assert len(asked(np.array([5 | (1 << 24)]), np.array([1]))) == len(index.lookup([5 | (1 << 24)], [1]))
 
 
 def test_speed_retries_hash_the_peaks_of_retry_shifts_sub_frame_shifts(songs):
@@ -427,17 +447,11 @@ def test_speed_retries_hash_the_peaks_of_retry_shifts_sub_frame_shifts(songs):
     retried = {}
     for shifts in (1, 2):
         counting = _CountingIndex(index)
-        engine = Identifier(
-            lookup=counting.lookup,
-            track_frames=index.track_frames,
-            track_count=index.track_count,
-            retry_shifts=shifts,
-            smoothed_params=None,
-        )
+        engine = Identifier(counting, retry_shifts=shifts, smoothed_params=None)
         match = engine.identify(clip)
         assert match is not None and match.track_id == 4
         retried[shifts] = np.unique(counting.calls[2][0]).size  # the retries' lookup in every track
-    assert Identifier(lookup=index.lookup, track_frames=index.track_frames).retry_shifts == fp.QUERY.shifts == 2
+    assert Identifier(index).retry_shifts == fp.QUERY.shifts == 2
     assert retried[1] < 0.7 * retried[2]
 
 
@@ -458,7 +472,7 @@ def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_mor
         index.add(seed, fp.fingerprint(samples))
     unknown = media.to_engine_rate(media.synth_song(77, 5))
     counting = _CountingIndex(index)
-    engine = Identifier(lookup=counting.lookup, track_frames=index.track_frames, track_count=index.track_count)
+    engine = Identifier(counting)
     assert engine.identify(unknown) is None
     # As heard (triplets everywhere, pairs in the candidates), smoothed in the same candidates,
     # then the speeds (triplets everywhere, pairs in their candidates).
@@ -470,9 +484,8 @@ def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_mor
     assert np.array_equal(np.unique(smoothed), np.unique(expected))
     # A clip decided as heard carries the bound of six tests (as heard, smoothed, four speeds).
     clip = songs[3][8 * RATE : 13 * RATE]
-    kwargs = {"lookup": index.lookup, "track_frames": index.track_frames, "track_count": index.track_count}
-    with_retry = Identifier(**kwargs).identify(clip)
-    without = Identifier(**kwargs, smoothed_params=None).identify(clip)
+    with_retry = Identifier(index).identify(clip)
+    without = Identifier(index, smoothed_params=None).identify(clip)
     assert with_retry is not None and without is not None and with_retry.track_id == without.track_id == 3
     assert with_retry.log10_p == pytest.approx(without.log10_p + np.log10(6 / 5))
 
@@ -487,13 +500,7 @@ def test_real_music_under_broadband_noise_is_found_more_often_with_the_smoothed_
     for track_id, path in enumerate(files):
         tracks[track_id] = audio.decode(path, sample_rate_hz=RATE, max_seconds=600)
         index.add(track_id, fp.fingerprint(tracks[track_id]), sk.sketch(tracks[track_id]))
-    kwargs = {
-        "lookup": index.lookup,
-        "track_frames": index.track_frames,
-        "track_count": index.track_count,
-        "sketches": index.sketch_slices,
-    }
-    engines = {"smoothed retry": Identifier(**kwargs), "as heard only": Identifier(**kwargs, smoothed_params=None)}
+    engines = {"smoothed retry": Identifier(index), "as heard only": Identifier(index, smoothed_params=None)}
     right = dict.fromkeys(engines, 0)
     for snr_db, length_s in ((-5, 5), (0, 3)):
         for track_id, x in tracks.items():
@@ -559,7 +566,7 @@ def test_timeline_lists_each_song_in_order(engine, songs):
 def test_engine_does_not_import_django():
     code = (
         "import sys; import recognition.engine.fingerprint, recognition.engine.matching, recognition.engine.identify, "
-        "recognition.engine.memory_index, recognition.engine.audio, recognition.engine.arrays; "
+        "recognition.engine.memory, recognition.engine.audio, recognition.engine.arrays; "
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

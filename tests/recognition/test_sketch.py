@@ -76,7 +76,7 @@ def test_memory_index_slices_pad_with_zeros_where_a_track_has_no_frames(index, s
 
 
 def test_one_second_clips_are_decided_on_sketches_when_landmarks_are_too_few(engine, songs):
-    landmarks_only = replace(engine, sketches=None)
+    landmarks_only = replace(engine, sketches=False)
     answered = {"with sketches": 0, "landmarks only": 0}
     for seed in SEEDS:
         for start_s in (3.3, 17.1, 31.7, 44.9, 52.2):
@@ -104,8 +104,8 @@ def test_a_decision_on_sketches_counts_every_offset_track_shift_and_look(engine,
     )
     assert match is not None and match.track_id == 4
     first = int(np.floor(match.offset_frames)) - 1
-    alone = sk.align(query, engine.sketches(np.array([4]), np.array([first]), query.n_frames + 3))
-    positions = engine.track_frames(np.array([4]))[0] + prints.n_frames
+    alone = sk.align(query, engine.index.sketch_slices(np.array([4]), np.array([first]), query.n_frames + 3))
+    positions = engine.index.track_frames(np.array([4]))[0] + prints.n_frames
     looks = len(SEEDS) * tests * sk.SKETCH.query_shifts / SKETCH_SHARE
     assert match.log10_p == pytest.approx(alone.log10_chance[0] + np.log10(positions * looks))
 
@@ -124,7 +124,7 @@ def test_unrelated_music_noise_and_silence_never_match_on_sketches(engine):
 
 def test_a_listening_session_answers_sooner_with_sketches(engine, songs):
     heard = {}
-    for kind, identifier in (("with sketches", engine), ("landmarks only", replace(engine, sketches=None))):
+    for kind, identifier in (("with sketches", engine), ("landmarks only", replace(engine, sketches=False))):
         session = ListeningSession(identifier)
         clip = songs[6][int(40.1 * RATE) : int(52.1 * RATE)]
         for i in range(0, clip.size, RATE // 4):
@@ -147,7 +147,7 @@ def test_a_clip_is_sketched_only_when_its_landmarks_cannot_decide(engine, songs,
     short = next(
         start_s
         for start_s in np.arange(3.0, 50.0, 1.7)
-        if replace(engine, sketches=None).identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is None
+        if replace(engine, sketches=False).identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is None
         and engine.identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is not None
     )
     assert made and made[-1] == RATE, short  # the second the landmarks left undecided was sketched

@@ -19,8 +19,9 @@ from recognition.engine import audio
 from recognition.engine import sketch as sk
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints
 from recognition.engine.identify import Identifier
+from recognition.engine.index import LookupRows
 from recognition.models import FrameSketch
-from recognition.services import identifier, recognize_samples, track_ingest
+from recognition.services import recognize_samples, track_ingest
 from recognition.store.presence import triplet_filter
 from tests import media
 from tests.conftest import subprocess_environment
@@ -28,7 +29,7 @@ from tests.conftest import subprocess_environment
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _sorted_rows(rows: store.LookupRows) -> list[tuple[int, int, int]]:
+def _sorted_rows(rows: LookupRows) -> list[tuple[int, int, int]]:
     return sorted(zip(rows.hashes.tolist(), rows.track_ids.tolist(), rows.offsets.tolist(), strict=True))
 
 
@@ -358,9 +359,7 @@ def test_one_second_clips_of_real_music_are_recognised_through_the_database(righ
     files = demo_music_files()[:3]
     assert len(files) == 3, "drascula-music is installed by scripts/bootstrap.sh"
     tracks = {track_ingest(path=path, owner=rights_holder, store_audio=False).track.pk: path for path in files}
-    landmarks_only = Identifier(
-        lookup=store.lookup, track_frames=identifier().track_frames, track_count=identifier().track_count
-    )
+    landmarks_only = Identifier(store.PostgresIndex(), sketches=False)
     answered = {"with sketches": 0, "landmarks only": 0}
     for track_id, path in tracks.items():
         length_s = Track.objects.get(pk=track_id).duration_s

@@ -18,7 +18,7 @@ on them. numpy/scipy only; no Django.
 """
 
 from recognition.engine.sketch.alignment import Alignments, align, log10_chance
-from recognition.engine.sketch.check import SKETCH_FRAMES, SketchSlices, check_votes
+from recognition.engine.sketch.check import SKETCH_FRAMES, check_votes
 from recognition.engine.sketch.frames import SKETCH, QuerySketch, SketchParams, StreamingSketch, query_sketch, sketch
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "Alignments",
     "QuerySketch",
     "SketchParams",
-    "SketchSlices",
     "StreamingSketch",
     "align",
     "check_votes",

@@ -2,20 +2,19 @@
 
 Taken only when the calibrated decisions on pairs and on triplets both fail (a clip of a second
 or two, or a noisy one), with the votes those decisions already have. No Django: the sketches
-are read through the `SketchSlices` function the caller passes in.
+are read through the HashIndex the caller passes in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from recognition.engine import arrays, matching
+from recognition.engine.index import HashIndex
 from recognition.engine.sketch.alignment import align
 from recognition.engine.sketch.frames import SKETCH, QuerySketch
 
-__all__ = ["SKETCH_FRAMES", "SketchSlices", "check_votes"]
+__all__ = ["SKETCH_FRAMES", "check_votes"]
 
 # Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
 # so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
@@ -26,18 +25,12 @@ __all__ = ["SKETCH_FRAMES", "SketchSlices", "check_votes"]
 # true track's best window of triplets was a repeated passage; its true cell had a vote too.
 SKETCH_FRAMES = 8192
 
-# (track ids, first frames, frame count) -> uint16 array (tracks, frame count): each track's
-# sketch from its first frame on, 0 where it has no frame (before its start, past its end, none
-# stored).
-SketchSlices = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
-
 
 def check_votes(
     query: QuerySketch,
     votes: matching.Votes,
     *,
-    sketches: SketchSlices,
-    track_frames: Callable[[np.ndarray], np.ndarray],
+    index: HashIndex,
     pair_ranking: matching.Ranking | None,
     n_frames: int,
     tests: int,
@@ -61,8 +54,8 @@ def check_votes(
     # A vote's difference is a whole frame within +-1 of the true one, which is fractional:
     # the clip's frame 0 may sit 1 frame before to 2 after it (shifts add up to 3/4 frame).
     first = diffs - 1
-    alignments = align(query, sketches(track_ids, first, query.n_frames + 3))
-    positions = np.maximum(track_frames(track_ids), 1) + max(n_frames, 1)
+    alignments = align(query, index.sketch_slices(track_ids, first, query.n_frames + 3))
+    positions = np.maximum(index.track_frames(track_ids), 1) + max(n_frames, 1)
     looks = max(voted, tracks, 1) * max(tests, 1) * SKETCH.query_shifts / share
     log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
     best = int(np.argmin(log10_p))
