@@ -80,16 +80,16 @@ def main() -> None:
         pair_ranking = engine.rank(votes.pairs, prints.n_frames) if len(votes.pairs) else None
         found = {
             "pairs": matching.best_match(
-                votes.pairs, prints.n_frames, engine.index.track_frames, tests=TESTS, tracks=tracks,
+                votes.pairs, prints.n_frames, engine.index.track_frames, looks=TESTS, tracks=tracks,
                 share=PAIR_SHARE, ranking=pair_ranking, params=engine.match_params,
             ),
             "triplets": matching.best_match(
-                votes.triplets, prints.n_frames, engine.index.track_frames, tests=TESTS, tracks=tracks,
+                votes.triplets, prints.n_frames, engine.index.track_frames, looks=TESTS, tracks=tracks,
                 share=TRIPLET_SHARE, ranking=votes.triplet_ranking, params=engine.match_params,
             ),
             "sketches": engine.check_sketches(
                 sk.query_sketch(clip), votes, pair_ranking=pair_ranking, n_frames=prints.n_frames,
-                tests=TESTS, tracks=tracks,
+                looks=TESTS, tracks=tracks,
             ),
         }  # fmt: skip
         for kind, match in found.items():

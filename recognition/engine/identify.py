@@ -42,8 +42,8 @@ __all__ = [
     "SKETCH_SHARE",
     "SPEED_VARIANTS",
     "TRIPLET_SHARE",
-    "AskedOnce",
     "Identifier",
+    "LookupMemo",
     "Timeline",
 ]
 
@@ -90,7 +90,7 @@ SKETCH_SHARE = 0.1
 Lookup = Callable[..., LookupRows]  # HashIndex.lookup: (hashes, tracks=None) -> rows
 
 
-class AskedOnce:
+class LookupMemo:
     """A lookup that asks the store for each value in every track once per clip, and answers
     repeats from the rows it already read.
 
@@ -234,7 +234,7 @@ class Identifier:
         return [matching.Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
 
     def decide(
-        self, votes: matching.Votes, n_frames: int, tests: int, query: Callable[[], sk.QuerySketch] | None = None
+        self, votes: matching.Votes, n_frames: int, looks: int, query: Callable[[], sk.QuerySketch] | None = None
     ) -> matching.Match | None:
         """The stronger of the calibrated decisions on pairs and on triplets (two stages), each
         spending its share of the threshold, so that together they stay within the one bound;
@@ -251,7 +251,7 @@ class Identifier:
                 hits,
                 n_frames,
                 self.index.track_frames,
-                tests=tests,
+                looks=looks,
                 tracks=tracks,
                 share=share,
                 params=self.match_params,
@@ -262,7 +262,7 @@ class Identifier:
         match = min((m for m in found if m is not None), key=lambda m: m.log10_p, default=None)
         if match is None and query is not None and self.sketches and self.two_stage:
             match = self.check_sketches(
-                query(), votes, pair_ranking=pair_ranking, n_frames=n_frames, tests=tests, tracks=tracks
+                query(), votes, pair_ranking=pair_ranking, n_frames=n_frames, looks=looks, tracks=tracks
             )
         return match
 
@@ -273,7 +273,7 @@ class Identifier:
         *,
         pair_ranking: matching.Ranking | None,
         n_frames: int,
-        tests: int,
+        looks: int,
         tracks: int,
     ) -> matching.Match | None:
         """The decision on sketches (recognition/engine/sketch/check.py), with SKETCH_SHARE of the bound."""
@@ -285,30 +285,30 @@ class Identifier:
             index=self.index,
             pair_ranking=pair_ranking,
             n_frames=n_frames,
-            tests=tests,
+            looks=looks,
             tracks=tracks,
             share=SKETCH_SHARE,
             max_false_match_rate=self.match_params.max_false_match_rate,
         )
 
-    def identify(self, samples: np.ndarray, *, prior_tests: int = 0) -> matching.Match | None:
+    def identify(self, samples: np.ndarray, *, prior_looks: int = 0) -> matching.Match | None:
         """Return the match for a clip, trying the retries only when it fails as heard: first its
         peaks picked again on its spectrogram smoothed in time (noise), then the speed variants.
 
-        `prior_tests` counts decisions already taken on the same audio (a listening session), so
+        `prior_looks` counts decisions already taken on the same audio (a listening session), so
         the false-match bound covers them all.
         """
         smoothed = self.smoothed_retry_params
-        tests = 1 + (smoothed is not None) + len(self.speed_variants) + prior_tests
-        lookup = AskedOnce(self.index.lookup)
+        looks = 1 + (smoothed is not None) + len(self.speed_variants) + prior_looks
+        lookup = LookupMemo(self.index.lookup)
         peaks = fp.constellation(samples, self.params)
         clip = fp.hash_constellation(peaks, self.params)
         votes = self._votes([clip], lookup=lookup)[0]
-        match = self.decide(votes, clip.n_frames, tests, lambda: sk.query_sketch(samples))
+        match = self.decide(votes, clip.n_frames, looks, lambda: sk.query_sketch(samples))
         if match is None and smoothed is not None:
-            match = self._smoothed_retry(samples, smoothed, votes.candidates, tests, lookup)
+            match = self._smoothed_retry(samples, smoothed, votes.candidates, looks, lookup)
         if match is None and self.speed_variants:
-            match = self._speed_retry(peaks, tests, lookup)
+            match = self._speed_retry(peaks, looks, lookup)
         return match
 
     def _smoothed_retry(
@@ -316,7 +316,7 @@ class Identifier:
         samples: np.ndarray,
         params: fp.FingerprintParams,
         candidates: np.ndarray | None,
-        tests: int,
+        looks: int,
         lookup: Lookup | None = None,
     ) -> matching.Match | None:
         """The clip's peaks picked on its spectrogram smoothed in time, where broadband noise
@@ -331,9 +331,9 @@ class Identifier:
             hits = self.lookup_hits([clip], candidates, lookup=lookup)[0]
             triplet = fp.is_triplet(hits.hashes)
             votes = matching.Votes(hits.select(~triplet), hits.select(triplet))
-        return self.decide(votes, clip.n_frames, tests)
+        return self.decide(votes, clip.n_frames, looks)
 
-    def _speed_retry(self, peaks: fp.Constellation, tests: int, lookup: Lookup | None = None) -> matching.Match | None:
+    def _speed_retry(self, peaks: fp.Constellation, looks: int, lookup: Lookup | None = None) -> matching.Match | None:
         """The clip as if played at each of `speed_variants`, all in one lookup per stage."""
         factors = self.speed_variants
         retry = self.retry_params
@@ -341,7 +341,7 @@ class Identifier:
         variants = [fp.hash_constellation(moved, retry, speed=factor) for factor in factors]
         best: matching.Match | None = None
         for factor, variant, votes in zip(factors, variants, self._votes(variants, lookup=lookup), strict=True):
-            found = self.decide(votes, variant.n_frames, tests)
+            found = self.decide(votes, variant.n_frames, looks)
             if found is not None and (best is None or found.log10_p < best.log10_p):
                 # Offsets were measured at the retried speed: scale back to the clip as heard.
                 best = matching.Match(

@@ -13,7 +13,7 @@ from catalog.demo import demo_music_files
 from recognition.engine import arrays, audio, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
-from recognition.engine.identify import TRIPLET_SHARE, AskedOnce, Identifier
+from recognition.engine.identify import TRIPLET_SHARE, Identifier, LookupMemo
 from recognition.engine.index import LookupRows
 from recognition.engine.listening import ListeningSession
 from recognition.engine.matching import Votes
@@ -304,11 +304,11 @@ def test_short_clips_are_decided_on_triplets_when_their_pairs_are_too_few(engine
             clip = fp.fingerprint(songs[seed][int(start_s * RATE) : int((start_s + 1.5) * RATE)], engine.params)
             votes = engine.votes(clip)
             for kind, match in (
-                ("both", engine.decide(votes, clip.n_frames, tests=1)),
+                ("both", engine.decide(votes, clip.n_frames, looks=1)),
                 (
                     "pairs alone",
                     engine.decide(
-                        replace(votes, triplets=matching.Hits.empty(), triplet_ranking=None), clip.n_frames, tests=1
+                        replace(votes, triplets=matching.Hits.empty(), triplet_ranking=None), clip.n_frames, looks=1
                     ),
                 ),
             ):
@@ -322,7 +322,7 @@ def test_a_decision_on_triplets_spends_only_its_share_of_the_threshold(engine, s
     clip = fp.fingerprint(songs[6][start : start + 3 * RATE], engine.params)
     triplets = engine.votes(clip).triplets
     alone = matching.best_match(triplets, clip.n_frames, engine.index.track_frames, tracks=len(SEEDS))
-    decided = engine.decide(Votes(matching.Hits.empty(), triplets), clip.n_frames, tests=1)
+    decided = engine.decide(Votes(matching.Hits.empty(), triplets), clip.n_frames, looks=1)
     assert decided.track_id == alone.track_id == 6
     assert decided.log10_p == pytest.approx(alone.log10_p - np.log10(TRIPLET_SHARE))
 
@@ -417,7 +417,7 @@ def _columns(rows: LookupRows) -> np.ndarray:
     return np.column_stack([rows.hashes, rows.track_ids, rows.offsets])
 
 
-def test_a_lookup_asked_once_answers_as_the_store_does():
+def test_a_lookup_memo_answers_as_the_store_does():
     rng = np.random.default_rng(5)
     stored = rng.integers(0, 400, 3000)
     index = MemoryIndex()
@@ -425,7 +425,7 @@ def test_a_lookup_asked_once_answers_as_the_store_does():
         part = stored[track::6].astype(np.int32) | np.int32(1 << 24)  # triplet values
         index.add(track, fp.Fingerprints(part, np.arange(part.size, dtype=np.float32), part.size))
     counting = _CountingIndex(index)
-    asked = AskedOnce(counting.lookup)
+    asked = LookupMemo(counting.lookup)
     first = rng.integers(0, 400, 150) | (1 << 24)
     second = np.r_[first[:60], rng.integers(400, 500, 20) | (1 << 24), rng.integers(0, 400, 90) | (1 << 24)]
     for values in (first, second, second[:10]):
@@ -466,7 +466,7 @@ def test_smoothing_in_time_averages_the_power_of_neighbouring_frames():
     assert np.std(np.log(smoothed)) < 0.8 * np.std(np.log(plain))
 
 
-def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_more_test(songs):
+def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_more_look(songs):
     index = MemoryIndex()
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
@@ -482,7 +482,7 @@ def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_mor
     assert engine.smoothed_retry_params == replace(fp.QUERY_SMOOTHED, triplet_fan_out=6)
     expected = fp.fingerprint(unknown, engine.smoothed_retry_params).hashes
     assert np.array_equal(np.unique(smoothed), np.unique(expected))
-    # A clip decided as heard carries the bound of six tests (as heard, smoothed, four speeds).
+    # A clip decided as heard carries the bound of six looks (as heard, smoothed, four speeds).
     clip = songs[3][8 * RATE : 13 * RATE]
     with_retry = Identifier(index).identify(clip)
     without = Identifier(index, smoothed_params=None).identify(clip)

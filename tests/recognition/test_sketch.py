@@ -98,16 +98,16 @@ def test_a_decision_on_sketches_counts_every_offset_track_shift_and_look(engine,
     query = sk.query_sketch(clip)
     prints = fp.fingerprint(clip, engine.params)
     votes = engine.votes(prints)
-    tests = 7
+    looks = 7
     match = engine.check_sketches(
-        query, votes, pair_ranking=None, n_frames=prints.n_frames, tests=tests, tracks=len(SEEDS)
+        query, votes, pair_ranking=None, n_frames=prints.n_frames, looks=looks, tracks=len(SEEDS)
     )
     assert match is not None and match.track_id == 4
     first = int(np.floor(match.offset_frames)) - 1
     alone = sk.align(query, engine.index.sketch_slices(np.array([4]), np.array([first]), query.n_frames + 3))
     positions = engine.index.track_frames(np.array([4]))[0] + prints.n_frames
-    looks = len(SEEDS) * tests * sk.SKETCH.query_shifts / SKETCH_SHARE
-    assert match.log10_p == pytest.approx(alone.log10_chance[0] + np.log10(positions * looks))
+    comparisons = len(SEEDS) * looks * sk.SKETCH.query_shifts / SKETCH_SHARE
+    assert match.log10_p == pytest.approx(alone.log10_chance[0] + np.log10(positions * comparisons))
 
 
 def test_unrelated_music_noise_and_silence_never_match_on_sketches(engine):

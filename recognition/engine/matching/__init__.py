@@ -13,11 +13,11 @@ n being the track's votes; where the votes around the best window are denser tha
 passage that resembles anything), the local density is used instead. The chance that any window
 of any candidate track reaches the observed score is then bounded (Bonferroni) by
 
-    p = tracks_with_votes * tests * B * P(Poisson(mu) >= score)
+    p = tracks_with_votes * looks * B * P(Poisson(mu) >= score)
 
 and the confidence reported is 1 - p. A match is declared only when p <= max_false_match_rate,
 so unknown audio comes back as "no match" whatever the catalog size or query length: there is
-no fixed "N hashes" threshold. `tests` counts the looks a caller takes (streaming batches, speed
+no fixed "N hashes" threshold. `looks` counts the decisions a caller takes (streaming batches, speed
 variants) so repeated tries do not inflate false matches. The threshold itself is set from
 measured false matches on never-indexed music (see MatchParams).
 

@@ -88,7 +88,7 @@ class Ranking:
     track_ids: np.ndarray
     best_diff: np.ndarray  # centre of each track's best window, in frames (a multiple of 1 / cells_per_frame)
     score: np.ndarray
-    log10_p: np.ndarray  # per track, before the correction for the number of tracks and tests
+    log10_p: np.ndarray  # per track, before the correction for the number of tracks and looks
 
 
 def rank_tracks(
@@ -199,7 +199,7 @@ def best_match(
     query_frames: int,
     track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
     *,
-    tests: int = 1,
+    looks: int = 1,
     tracks: int = 0,
     share: float = 1.0,
     params: MatchParams = DEFAULT_PARAMS,
@@ -218,7 +218,7 @@ def best_match(
     if ranking is None:
         ranking = rank_tracks(hits, query_frames, track_frames, params)
     best = int(np.argmin(ranking.log10_p))
-    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(tests, 1) / share))
+    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(looks, 1) / share))
     log10_p = min(log10_p, 0.0)
     if log10_p > np.log10(params.max_false_match_rate):
         return None

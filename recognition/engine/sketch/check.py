@@ -33,7 +33,7 @@ def check_votes(
     index: HashIndex,
     pair_ranking: matching.Ranking | None,
     n_frames: int,
-    tests: int,
+    looks: int,
     tracks: int,
     share: float,
     max_false_match_rate: float,
@@ -56,8 +56,8 @@ def check_votes(
     first = diffs - 1
     alignments = align(query, index.sketch_slices(track_ids, first, query.n_frames + 3))
     positions = np.maximum(index.track_frames(track_ids), 1) + max(n_frames, 1)
-    looks = max(voted, tracks, 1) * max(tests, 1) * SKETCH.query_shifts / share
-    log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
+    comparisons = max(voted, tracks, 1) * max(looks, 1) * SKETCH.query_shifts / share
+    log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(comparisons), 0.0)
     best = int(np.argmin(log10_p))
     if log10_p[best] > np.log10(max_false_match_rate):
         return None
