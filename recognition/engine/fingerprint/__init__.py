@@ -16,7 +16,7 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   target bin, dt) into 21 bits. A triplet packs an anchor and two of its targets into 32 bits:
   ~10 bits more selective, so a lookup reads far fewer rows, but more fragile under noise.
   Lookups use triplets to choose a few candidate tracks, then decide on the candidates' pairs
-  or, when stronger (short clips), on the triplets (`recognition/engine/identify.py`). A query makes
+  or, when stronger (short clips), on the triplets (`recognition/engine/identify/`). A query makes
   triplets only where most of their peaks are maxima a reference could have picked. Their values
   lie in disjoint ranges; the store keeps each kind in the layout its lookup needs
   (`recognition/store/`).

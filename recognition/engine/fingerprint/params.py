@@ -145,7 +145,7 @@ QUERY = replace(
     triplet_peak_neighborhood=(REFERENCE.neighborhood_frames, REFERENCE.neighborhood_bins),  # the reference's
 )
 # A clip that finds no match as heard is looked up again with its peaks picked on its spectrogram
-# smoothed over 3 frames (1-2-1: the shortest symmetric average; recognition/engine/identify.py). On
+# smoothed over 3 frames (1-2-1: the shortest symmetric average; recognition/engine/identify/retries.py). On
 # fresh clips (bench/noise_study.py, 80 a cell), white noise at 0 dB: 49 -> 56 right at 5 s,
 # 18 -> 25 at 2 s; at -5 dB, 5 s: 22 -> 27; at +10 dB, 1 s: 25 -> 27; no other cell moved by more
 # than one clip, and 0 of 600 unknown clips matched. Wider averages (1-1-1, 1-3-1, 1-2-3-2-1)
