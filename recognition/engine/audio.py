@@ -31,6 +31,7 @@ __all__ = [
     "ffmpeg_command",
     "ffprobe_command",
     "probe",
+    "probe_usable",
 ]
 
 # Demuxers for real audio and video files. Everything else is refused, notably `hls`, `dash`,

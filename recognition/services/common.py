@@ -12,15 +12,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 
-from recognition.engine import audio
-from recognition.engine.identify import Identifier
+from recognition.engine import DecodeLimits, Identifier
 from recognition.store import PostgresIndex
 
 __all__ = ["decode_limits", "file_sha256", "identifier", "local_copy"]
 
 
-def decode_limits() -> audio.DecodeLimits:
-    return audio.DecodeLimits(timeout_s=settings.EARSHOT_DECODE_TIMEOUT_S, cpu_s=int(settings.EARSHOT_DECODE_TIMEOUT_S))
+def decode_limits() -> DecodeLimits:
+    return DecodeLimits(timeout_s=settings.EARSHOT_DECODE_TIMEOUT_S, cpu_s=int(settings.EARSHOT_DECODE_TIMEOUT_S))
 
 
 def identifier() -> Identifier:

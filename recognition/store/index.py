@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recognition.engine import LookupRows
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
-from recognition.engine.index import LookupRows
 from recognition.store.hashes import lookup
 from recognition.store.sketches import sketch_slices
 

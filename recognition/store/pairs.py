@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from recognition.engine import arrays
-from recognition.engine.index import LookupRows
+from recognition.engine import LookupRows, arrays
 from recognition.store.copy_format import array_literal, copy_out, id_and_bytes_rows
 
 __all__ = ["PACKED_PAIR", "PAIR_TABLE", "pack_pairs", "pair_rows", "unpack_pairs", "write_pair_list"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
+from recognition.engine import LookupRows
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
-from recognition.engine.index import LookupRows
 from recognition.store.copy_format import TRIPLET_ROW, array_literal, copy_body, copy_out, copy_payload
 from recognition.store.presence import note_triplets_written, triplet_filter
 

@@ -11,10 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 with atheris.instrument_imports():
     from catalog.demo import synth_song
     from recognition import limits
+    from recognition.engine import Identifier, ListeningSession, MemoryIndex
     from recognition.engine import fingerprint as fp
-    from recognition.engine.identify import Identifier
-    from recognition.engine.listening import ListeningSession
-    from recognition.engine.memory import MemoryIndex
 
 INDEX = MemoryIndex()
 for seed in (1, 2, 3):
