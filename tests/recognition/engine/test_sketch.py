@@ -1,6 +1,4 @@
-"""Frame sketches alone and as the engine's third decision, on generated signals: no database."""
-
-from dataclasses import replace
+"""Frame sketches alone and the check on them (recognition/engine/sketch/), on generated signals."""
 
 import numpy as np
 import pytest
@@ -9,7 +7,6 @@ from scipy import stats
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
 from recognition.engine.identify import SKETCH_SHARE
-from recognition.engine.listening import ListeningSession
 from tests import media
 
 RATE = media.ENGINE_RATE
@@ -67,31 +64,6 @@ def test_the_chance_level_is_a_binomial_tail_on_half_the_bits():
     assert sk.log10_chance(np.array([5]), np.array([0]))[0] == 0
 
 
-def test_memory_index_slices_pad_with_zeros_where_a_track_has_no_frames(index, songs):
-    frames = sk.sketch(songs[1])
-    slices = index.sketch_slices(np.array([1, 1, 99]), np.array([-3, frames.size - 2, 0]), 6)
-    assert np.array_equal(slices[0], np.r_[np.zeros(3, np.uint16), frames[:3]])
-    assert np.array_equal(slices[1], np.r_[frames[-2:], np.zeros(4, np.uint16)])
-    assert not slices[2].any()  # no such track
-
-
-def test_one_second_clips_are_decided_on_sketches_when_landmarks_are_too_few(engine, songs):
-    landmarks_only = replace(engine, sketches=False)
-    answered = {"with sketches": 0, "landmarks only": 0}
-    for seed in SEEDS:
-        for start_s in (3.3, 17.1, 31.7, 44.9, 52.2):
-            clip = songs[seed][int(start_s * RATE) : int((start_s + 1) * RATE)]
-            for kind, identifier in (("with sketches", engine), ("landmarks only", landmarks_only)):
-                match = identifier.identify(clip)
-                assert match is None or match.track_id == seed, (seed, start_s, kind)
-                if match is not None:
-                    answered[kind] += 1
-                    assert abs(match.offset_frames - start_s * fp.REFERENCE.frames_per_second) <= 1.5
-    # Synthetic songs leave empty bands in two frames of three (real music: 1 in 7,000), so a
-    # second of them gives ~160 bits, not ~480: fewer answers than real music, never wrong ones.
-    assert answered["with sketches"] >= answered["landmarks only"] + 10, answered
-
-
 def test_a_decision_on_sketches_counts_every_offset_track_shift_and_look(engine, songs):
     start_s = 12.5
     clip = songs[4][int(start_s * RATE) : int((start_s + 2) * RATE)]
@@ -108,46 +80,3 @@ def test_a_decision_on_sketches_counts_every_offset_track_shift_and_look(engine,
     positions = engine.index.track_frames(np.array([4]))[0] + prints.n_frames
     comparisons = len(SEEDS) * looks * sk.SKETCH.query_shifts / SKETCH_SHARE
     assert match.log10_p == pytest.approx(alone.log10_chance[0] + np.log10(positions * comparisons))
-
-
-def test_unrelated_music_noise_and_silence_never_match_on_sketches(engine):
-    rng = np.random.default_rng(3)
-    for seed in range(200, 230):
-        song = media.to_engine_rate(media.synth_song(seed, 8))
-        for start_s in (0.5, 3.0, 6.0):
-            clip = song[int(start_s * RATE) : int((start_s + 1) * RATE)]
-            assert engine.identify(clip) is None, f"unrelated song {seed} at {start_s} s matched"
-    for length_s in (1, 2, 5):
-        assert engine.identify(rng.standard_normal(length_s * RATE).astype(np.float32) * 0.3) is None
-        assert engine.identify(np.zeros(length_s * RATE, np.float32)) is None
-
-
-def test_a_listening_session_answers_sooner_with_sketches(engine, songs):
-    heard = {}
-    for kind, identifier in (("with sketches", engine), ("landmarks only", replace(engine, sketches=False))):
-        session = ListeningSession(identifier)
-        clip = songs[6][int(40.1 * RATE) : int(52.1 * RATE)]
-        for i in range(0, clip.size, RATE // 4):
-            match = session.push(clip[i : i + RATE // 4])
-            if match is not None:
-                break
-        assert match is not None and match.track_id == 6
-        heard[kind] = session.heard_s
-    # Measured: 2.25 s with sketches, 2.75 s on landmarks alone (3.25 s before votes were binned
-    # in half frames, which made the landmarks' decision stronger).
-    assert heard["with sketches"] <= heard["landmarks only"] - 0.5, heard
-
-
-def test_a_clip_is_sketched_only_when_its_landmarks_cannot_decide(engine, songs, monkeypatch):
-    made = []
-    real = sk.query_sketch
-    monkeypatch.setattr(sk, "query_sketch", lambda samples, *a: made.append(samples.size) or real(samples, *a))
-    assert engine.identify(songs[2][10 * RATE : 16 * RATE]).track_id == 2  # 6 s: pairs decide
-    assert made == []
-    short = next(
-        start_s
-        for start_s in np.arange(3.0, 50.0, 1.7)
-        if replace(engine, sketches=False).identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is None
-        and engine.identify(songs[2][int(start_s * RATE) : int((start_s + 1) * RATE)]) is not None
-    )
-    assert made and made[-1] == RATE, short  # the second the landmarks left undecided was sketched
