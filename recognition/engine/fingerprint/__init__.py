@@ -1,7 +1,8 @@
 """Landmark fingerprints: samples -> log spectrogram -> spectral peaks -> paired, packed hashes.
 
 The method is Wang's (2003) constellation map, as in Shazam and Dejavu, with choices of our own
-that decide accuracy and storage, each measured with `bench/sweep.py` (see the README):
+that decide accuracy and storage (each value's why is in `params`; the sweeps behind them in
+docs/decisions.md):
 
 * Peaks are neighbourhood maxima of the log spectrogram, picked with a vectorised maximum filter,
   refined to a fraction of a frame and bin, and thinned to a budget per block of time and per

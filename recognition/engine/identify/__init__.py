@@ -1,28 +1,17 @@
-"""Identification: fingerprints of a clip + a hash index -> Match, with retries for noise and speed.
+"""Identification: a clip's fingerprints + a hash index -> Match, with retries for noise and speed.
 
 The engine's entry point for callers that hold a hash index (recognition/engine/index.py: the
-PostgreSQL store in the portal, an in-memory index in the benchmark and the tests). No Django:
-the lookups, the track lengths and the catalog's size are read through the index.
+PostgreSQL store in the portal, an in-memory index in the benchmark and the tests).
 
 Every lookup has two stages. Stage 1 looks up the clip's triplet hashes, which are selective
 enough that it reads few rows however large the table, and keeps the few tracks whose triplets
 align best. Stage 2 reads only those tracks' pairs (the store keeps them per track, with no
-index by hash). The calibrated decision is taken twice, on the candidates' pairs (many and
-robust) and on the triplets (few, but ~10 bits more selective: in a clip of a second or two a
-handful of aligned triplets can be stronger evidence than its pairs), and the stronger answers;
-the two share the false-match threshold, and each bound counts the whole catalog (the
-candidates were chosen from all of it). Measured in docs/scaling.md: triplets put the true
-track among the first few as often as pairs do.
-
-When neither decision clears the bound (a clip of a second or two, or a noisy one), the
-alignments the votes propose are checked against the tracks' frame sketches
-(recognition/engine/sketch/): 16 bits a frame of spectral shape, hundreds
-of bits a second, where the landmarks give a few dozen peaks. That third decision has its own
-share of the threshold too. A clip that finds no match as heard is tried again with its peaks
-picked on its spectrogram smoothed in time (fp.QUERY_SMOOTHED: broadband noise hides fewer of
-them), in the tracks stage 1 chose, then as if played at other speeds. Audio that arrives in
-pieces is identified by recognition/engine/listening.py, which takes the same decisions on all it has
-heard so far.
+index by hash). The calibrated decision is then taken on the candidates' pairs and on the
+triplets, and when neither is sure, on the tracks' frame sketches (recognition/engine/sketch/):
+each decision spends its share of one false-match threshold. A clip that finds no match as
+heard is tried again with its peaks picked on its spectrogram smoothed in time, in the tracks
+stage 1 chose, then as if played at other speeds. Audio that arrives in pieces is identified by
+recognition/engine/listening.py, which takes the same decisions on all it has heard so far.
 
 One module per job: `identifier` (the Identifier: two-stage lookups and the flow of a clip),
 `decisions` (the calibrated decisions and their shares of the bound), `retries` (smoothed in

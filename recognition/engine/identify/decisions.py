@@ -3,9 +3,10 @@
 The decision is taken on the candidates' pairs (many and robust) and on the triplets (few, but
 ~10 bits more selective: in a clip of a second or two a handful of aligned triplets can be
 stronger evidence than its pairs), and the stronger answers; when neither clears the bound, the
-alignments the votes propose are checked against the tracks' frame sketches. Each decision
-spends its share of the threshold, so that together they stay within it, and each bound counts
-the whole catalog (stage 1 chose the candidates from all of it).
+alignments the votes propose are checked against the tracks' frame sketches (16 bits a frame of
+spectral shape, where the landmarks give a few dozen peaks a second). Each decision spends its
+share of the threshold, so that together they stay within it, and each bound counts the whole
+catalog: stage 1 chose the candidates from all of it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from recognition.engine.index import HashIndex
 __all__ = ["PAIR_SHARE", "SKETCH_SHARE", "TRIPLET_SHARE", "check_sketches", "decide"]
 
 # The false-match threshold is shared by the decisions on a clip (a weighted Bonferroni bound):
-# pairs decide nearly every clip of 3 s or more and keep most of it; triplets, stronger in clips
-# of a second or two, had 1/5 (an even split gained as many short clips in the sweep but lost
-# some long noisy ones to the stricter pair bound); sketches, checked only when both fail, take
-# 1/10, which costs them one order of magnitude of a margin that is tens of orders for the same
-# audio (a second of it differs in ~5 % of its bits, unrelated audio in 50 %).
+# pairs decide nearly every clip of 3 s or more, so they keep most of it; triplets, stronger in
+# clips of a second or two, take a fifth, since a larger share would tighten the pair bound that
+# long noisy clips need; sketches, checked only when both fail, take a tenth, one order of
+# magnitude off a margin that is tens of orders for the same audio (docs/decisions.md,
+# PAIR_SHARE).
 PAIR_SHARE = 0.7
 TRIPLET_SHARE = 0.2
 SKETCH_SHARE = 0.1

@@ -16,10 +16,9 @@ from recognition.engine.index import HashIndex
 
 __all__ = ["CANDIDATES", "Identifier"]
 
-# Tracks stage 1 hands to stage 2. In the sweep (bench/results/sweep_two_stage.txt) the true
-# track was among the first 5 in 100 % of 5 s clips and 85-100 % of 3 s clips in every
-# condition, and the two stages answered exactly as one stage over every track, bar one 2 s
-# clip in 500. Each extra candidate costs stage 2 one track's pair list.
+# Tracks stage 1 hands to stage 2: enough that the true track is nearly always among them and
+# two stages answer as one stage over every track would, while each extra candidate costs stage
+# 2 one more track's pair list (docs/decisions.md, CANDIDATES).
 CANDIDATES = 5
 
 

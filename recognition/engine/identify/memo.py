@@ -15,15 +15,14 @@ Lookup = Callable[..., LookupRows]  # HashIndex.lookup: (hashes, tracks=None) ->
 
 
 class LookupMemo:
-    """A lookup that asks the store for each value in every track once per clip, and answers
-    repeats from the rows it already read.
+    """A per-clip memo of lookups: each value is asked of the index in every track once per
+    clip, and repeats are answered from the rows already read.
 
-    A clip that fails as heard is retried at four speeds, whose triplets include ~11 % of those
-    it looked up as heard; those values (low, short steps, which a 1-2 % speed change leaves
-    alone) are the commonest and hold ~21 % of the retries' rows (5 s never-seen clips at 10^8
-    triplet rows, bench/results/ab_asked_once.txt). Each value's rows do not depend on the
-    other values asked with it, so the answers are the same. Lookups in named tracks pass
-    through.
+    A clip that fails as heard is retried at four speeds, and some of the retries' triplets are
+    values it looked up as heard: low, short steps, which a 1-2 % speed change leaves alone and
+    which are the commonest, so they hold more than their share of the rows (docs/decisions.md,
+    LookupMemo). Each value's rows do not depend on the other values asked with it, so the
+    answers are the same. Lookups in named tracks pass through.
     """
 
     def __init__(self, lookup: Lookup):

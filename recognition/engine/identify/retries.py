@@ -31,21 +31,16 @@ __all__ = [
 # tolerance of the hashes covers about 0.5 % either side of each.
 SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
 
-# A clip retried at another speed takes its triplets from every two of its anchors' 6 nearest
-# targets (15 per anchor) instead of 8 (28; fp.QUERY_TRIPLET_FAN_OUT): once moved to the right
-# speed it is as clean as it was heard, and looking up 4 speeds x ~8,600 triplets at once
-# was the slowest part of the slowest queries (those that find no match as heard). In the sweep
-# (bench/results/sweep_retry_fanout.txt) 6 changed no answer and 4 lost one white -10 dB clip.
-# In the full sweep 5 lost 8 of 3,250 clips for 13 % off the p95 at 10^8 triplet rows, still
-# over 150 ms (bench/results/sweep_retry_fanout5.txt, growth_retry_fanout_trial.json). The retry
-# smoothed in time takes 6 too: 565 of 800 fresh clips right against 564 with 8
-# (bench/results/study_noise_smoothing.txt).
+# A retried clip takes its triplets from every two of its anchors' 6 nearest targets (15 per
+# anchor) instead of 8 (28; fp.QUERY_TRIPLET_FAN_OUT): once moved to the right speed it is as
+# clean as it was heard, and looking up four speeds' triplets at once is the slowest part of the
+# slowest queries, those that find no match as heard. 6 loses no answer that 8 finds; 5 starts
+# to (docs/decisions.md, RETRY_TRIPLET_FAN_OUT). The retry smoothed in time takes 6 too.
 RETRY_TRIPLET_FAN_OUT = 6
 
-# Sub-frame shifts a speed retry hashes (of the query's `shifts`). Both: with one, a never-seen
-# 5 s clip looked up 30 % fewer triplet values in every track (16,400 against 23,600, the cost
-# that grows with the catalog), but 2 s clips at +-2 % speed fell from 76/82 % to 50/68 % and
-# the noisiest cells lost a few clips (bench/results/sweep_retry_shifts.txt).
+# Sub-frame shifts a speed retry hashes (of the query's `shifts`): both. One would look up fewer
+# triplet values in every track, the cost that grows with the catalog, but loses short clips
+# played fast or slow (docs/decisions.md, RETRY_SHIFTS).
 RETRY_SHIFTS = 2
 
 

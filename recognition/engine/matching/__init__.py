@@ -17,9 +17,9 @@ of any candidate track reaches the observed score is then bounded (Bonferroni) b
 
 and the confidence reported is 1 - p. A match is declared only when p <= max_false_match_rate,
 so unknown audio comes back as "no match" whatever the catalog size or query length: there is
-no fixed "N hashes" threshold. `looks` counts the decisions a caller takes (streaming batches, speed
-variants) so repeated tries do not inflate false matches. The threshold itself is set from
-measured false matches on never-indexed music (see MatchParams).
+no fixed "N hashes" threshold. `looks` counts the decisions a caller takes (streaming batches,
+speed variants) so repeated tries do not inflate false matches. The threshold itself is set from
+false matches on never-indexed music (see MatchParams).
 
 hits.py pairs stored rows with the query (Hits); scoring.py ranks the voted tracks and takes the
 decision (Match); votes.py holds a clip's votes from both stages of a lookup (Votes); timeline.py

@@ -16,13 +16,13 @@ from recognition.engine.sketch.frames import SKETCH, QuerySketch
 
 __all__ = ["SKETCH_FRAMES", "check_votes"]
 
-# Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
-# so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
-# best window of pair votes, then the (track, offset) cells with the most triplet votes, then
-# those with the most pair votes (`_proposed_alignments`). 8,192
-# frames cover every cell of a 1 s clip's triplet votes on the benchmark (median 48 cells, at most
-# 247) and the ~50 strongest of a 5 s clip's. In 1 s clean clips that stage 1 ranks wrongly, the
-# true track's best window of triplets was a repeated passage; its true cell had a vote too.
+# Alignments checked against sketches, counted in frames compared (alignments x the clip's
+# frames), so that the work is bounded whatever the clip's length or the catalog's size: every
+# candidate's best window of pair votes, then the (track, offset) cells with the most triplet
+# votes, then those with the most pair votes (`_proposed_alignments`). 8,192 frames cover every
+# cell of a 1 s clip's triplet votes and the strongest few dozen of a 5 s clip's; every cell
+# counts, because a clip stage 1 ranks wrongly (a repeated passage) still has a vote at its
+# true place (docs/decisions.md, SKETCH_FRAMES).
 SKETCH_FRAMES = 8192
 
 

@@ -3,10 +3,9 @@
 The bands are compared as ratios (differences of log energies), not as Haitsma and Kalker's
 differences of energies. When every band fades together (a decaying note, a fade-out, a phone's
 automatic gain) a difference of energies shrinks, so the bit says only which band is the louder
-one, and music that slopes the same way (most does) agrees far more than half the time: over
-synthetic songs whose notes decay, unrelated 1 s clips came within a 0.122 bit error rate of
-each other, and the engine named a wrong song. A ratio does not move when all bands fade
-together: the closest unrelated clips then differed in 0.247 of their bits.
+one, and music that slopes the same way (most does) agrees far more than half the time, enough
+for unrelated clips of decaying notes to pass for the same audio. A ratio does not move when all
+bands fade together (docs/decisions.md, SketchParams).
 """
 
 from __future__ import annotations
@@ -31,12 +30,10 @@ class SketchParams:
     sample_rate_hz: int = REFERENCE.sample_rate_hz
     fft_size: int = REFERENCE.fft_size
     hop_size: int = REFERENCE.hop_size
-    # Haitsma and Kalker's band, 300-2000 Hz, which phones, small speakers and codecs pass. On 1 s
-    # clips of the benchmark (bit error rate at the true alignment, median, with their
-    # differences of energies), 300-2000 Hz gave 0.042 clean, 0.157 at white noise +10 dB and
-    # 0.163 through a phone line, against 0.041, 0.166 and 0.178 for 300-3000 Hz and 0.051,
-    # 0.190 and 0.222 for 250-3600 Hz. With ratios (above): 0.047, 0.182 and 0.201; unrelated
-    # clips, 0.500 on average whichever the bits.
+    # Haitsma and Kalker's band, 300-2000 Hz, which phones, small speakers and codecs pass: the
+    # same audio differs in fewer bits through noise and a phone line than over a wider band,
+    # while unrelated audio differs in half of them whatever the band (docs/decisions.md,
+    # SketchParams.min_freq_hz).
     min_freq_hz: float = 300.0
     max_freq_hz: float = 2000.0
     # 16 bits (17 bands): 2 bytes a frame keep the reference within the storage budget.
@@ -44,17 +41,16 @@ class SketchParams:
     # A frame is usable only when every band of it and of the frame before carries energy: digital
     # silence or a band a codec emptied gives bits that agree with any other silence. -110 dB (a
     # full-scale sine in one bin = 0 dB) is the rounding noise of 16-bit audio in the narrowest
-    # band (-111 dB measured; -108 dB for +-1 LSB dither): below it nothing is heard, and noise
-    # above it gives random bits, which agree with nothing.
+    # band: below it nothing is heard, and noise above it gives random bits, which agree with
+    # nothing.
     floor_db: float = -110.0
     # A query starts anywhere between two reference frames. Its sketch is taken at 4 sub-frame
     # shifts, so one of them lies within 1/8 frame (4 ms) of the reference's grid.
     query_shifts: int = 4
     # Bits of one frame and of neighbouring frames are not independent (overlapping windows,
-    # sustained notes). Over 10^8 random alignments of 1 s unknown clips, the spread of the bit
-    # error rate matched 83 % of the bits as independent coin flips, but the smallest rate seen
-    # (0.322 of 432 bits) is as rare as the bound predicts only with half of them: the bound
-    # counts half the bits compared.
+    # sustained notes): the rarest agreements of unrelated clips are as rare as a binomial tail
+    # predicts only when half the bits count as coin flips, so the bound counts half the bits
+    # compared (docs/decisions.md, effective_bit_share).
     effective_bit_share: float = 0.5
 
     @property
