@@ -22,7 +22,6 @@ Stops early, saying so, when the disk would fall under 10 GB free.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import shutil
@@ -265,7 +264,7 @@ def measure(
     selectors.forget_track_frames()
     engine = identifier()
     if row_cap is not None:
-        engine = replace(engine, lookup=functools.partial(store.lookup, row_cap=row_cap))
+        engine = replace(engine, index=store.PostgresIndex(row_cap=row_cap))
     if retry_fan_out is not None:
         engine = replace(engine, retry_triplet_fan_out=retry_fan_out)
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0

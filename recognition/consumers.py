@@ -24,7 +24,7 @@ from django.conf import settings
 
 from portal.observability import RECOGNITION_LATENCY, RECOGNITIONS, WEBSOCKET_SESSIONS
 from recognition import limits
-from recognition.engine.listening import ListeningSession
+from recognition.engine import ListeningSession
 from recognition.services import identifier, live_recognition_save, match_card
 
 # Close codes (4000-4999 are the application's; each comes with a reason the page shows). Frame

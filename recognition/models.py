@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 
-class Fingerprint(models.Model):
+class TripletRow(models.Model):
     """One stored triplet hash of a reference track: the index stage 1 of a lookup searches.
 
     The layout is chosen for size and for the lookup: the composite primary key (hash, offset,
@@ -36,7 +36,7 @@ class PairList(models.Model):
 
     Pairs are only ever looked up in a few candidate tracks, so they need no index by hash: a
     row per track holds them packed (8 bytes each, compressed by PostgreSQL), where a row per
-    hash cost ~100 bytes with its index entries. Cascade as for Fingerprint; layout and packing
+    hash cost ~100 bytes with its index entries. Cascade as for TripletRow; layout and packing
     live in recognition.store.
     """
 
@@ -53,12 +53,12 @@ class PairList(models.Model):
 
 
 class FrameSketch(models.Model):
-    """A reference track's frame sketches (recognition/engine/sketch.py), 2 bytes a frame, in one value:
+    """A reference track's frame sketches (recognition/engine/sketch/), 2 bytes a frame, in one value:
     what the check of a proposed alignment reads, a slice at a time.
 
     Stored uncompressed (migration 0007): the bits look random and would not compress, and an
     uncompressed value can be read in slices without reading all of it. Cascade as for
-    Fingerprint; layout and reads live in recognition.store.
+    TripletRow; layout and reads live in recognition.store.
     """
 
     track = models.OneToOneField(
@@ -77,7 +77,7 @@ class TripletWrite(models.Model):
     """One write of a track's triplet rows, with the writing transaction's id.
 
     Each process keeps a filter of the triplet values stored (recognition.store) and learns
-    from these rows which tracks were written since it last looked. Cascade as for Fingerprint.
+    from these rows which tracks were written since it last looked. Cascade as for TripletRow.
     """
 
     track = models.ForeignKey("catalog.Track", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")

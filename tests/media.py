@@ -17,6 +17,7 @@ __all__ = [
     "ENGINE_RATE",
     "FILE_RATE",
     "SONG_SEEDS",
+    "add_noise",
     "encode",
     "ffmpeg",
     "played_faster",
@@ -29,7 +30,7 @@ __all__ = [
 
 ENGINE_RATE = 8000
 FILE_RATE = 22050
-# The synthetic catalog the engine's tests index (tests/recognition/conftest.py).
+# The synthetic catalog the engine's tests index (tests/recognition/engine/conftest.py).
 SONG_SEEDS = range(1, 9)
 
 
@@ -37,6 +38,13 @@ def to_engine_rate(samples: np.ndarray, rate: int = FILE_RATE) -> np.ndarray:
     from scipy import signal
 
     return signal.resample_poly(samples, ENGINE_RATE, rate).astype(np.float32)
+
+
+def add_noise(samples: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """The samples with white noise `snr_db` below their power, the same noise for the same seed."""
+    noise = np.random.default_rng(seed).standard_normal(samples.size).astype(np.float32)
+    noise *= np.sqrt(np.mean(samples**2) / 10 ** (snr_db / 10) / np.mean(noise**2))
+    return samples + noise
 
 
 def played_faster(samples: np.ndarray, factor: float) -> np.ndarray:

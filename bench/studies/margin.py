@@ -26,7 +26,7 @@ from recognition.engine import fingerprint as fp
 from recognition.engine import matching
 from recognition.engine import sketch as sk
 from recognition.engine.identify import PAIR_SHARE, TRIPLET_SHARE, Identifier
-from recognition.engine.memory_index import MemoryIndex
+from recognition.engine.memory import MemoryIndex
 
 LENGTHS_S = (1, 2, 3, 5)
 TESTS = 5  # a clip as heard and its four speed retries, as Identifier.identify counts them
@@ -49,10 +49,7 @@ def main() -> None:
         index.add(track_id, fp.fingerprint(samples, fp.REFERENCE), sk.sketch(samples))
         names.append(item["path"])
     engine = Identifier(
-        index.lookup,
-        index.track_frames,
-        track_count=index.track_count,
-        sketches=index.sketch_slices,
+        index,
         match_params=replace(matching.DEFAULT_PARAMS, **overrides, max_false_match_rate=1.0),
     )
     unknown = manifest["held_out"] + manifest["foreign"]
@@ -70,20 +67,20 @@ def main() -> None:
             clip = distortions.add_noise(clip, 10.0, rng).astype(np.float32)
         prints = fp.fingerprint(clip, engine.params)
         votes = engine.votes(prints)
-        tracks = engine.track_count()
+        tracks = engine.index.track_count()
         pair_ranking = engine.rank(votes.pairs, prints.n_frames) if len(votes.pairs) else None
         found = {
             "pairs": matching.best_match(
-                votes.pairs, prints.n_frames, engine.track_frames, tests=TESTS, tracks=tracks,
+                votes.pairs, prints.n_frames, engine.index.track_frames, looks=TESTS, tracks=tracks,
                 share=PAIR_SHARE, ranking=pair_ranking, params=engine.match_params,
             ),
             "triplets": matching.best_match(
-                votes.triplets, prints.n_frames, engine.track_frames, tests=TESTS, tracks=tracks,
+                votes.triplets, prints.n_frames, engine.index.track_frames, looks=TESTS, tracks=tracks,
                 share=TRIPLET_SHARE, ranking=votes.triplet_ranking, params=engine.match_params,
             ),
             "sketches": engine.check_sketches(
                 sk.query_sketch(clip), votes, pair_ranking=pair_ranking, n_frames=prints.n_frames,
-                tests=TESTS, tracks=tracks,
+                looks=TESTS, tracks=tracks,
             ),
         }  # fmt: skip
         for kind, match in found.items():

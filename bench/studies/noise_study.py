@@ -24,6 +24,7 @@ import argparse
 import ast
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from recognition.engine import fingerprint as fp
 from recognition.engine import matching
 from recognition.engine import sketch as sk
 from recognition.engine.identify import Identifier
-from recognition.engine.memory_index import MemoryIndex
+from recognition.engine.memory import MemoryIndex
 
 RATE = fp.QUERY.sample_rate_hz
 CELLS = "white0:5,white-5:5,white0:2,white+10:1,clean:1,room:2,music0:3,phone:2,speed+2:2,speed-2:3"
@@ -77,17 +78,18 @@ def settings(items: list[str]) -> dict:
     return {key: ast.literal_eval(value) for key, value in (item.split("=") for item in items if item)}
 
 
-def counting(lookup):
-    """`lookup`, and a one-item list that counts the distinct values asked of it in every track:
+def counting(index):
+    """`index`, and a one-item list that counts the distinct values asked of it in every track:
     stage 1's work, which grows with the catalog."""
     values = [0]
 
     def counted(hashes, tracks=None):
         if tracks is None:
             values[0] += np.unique(hashes).size
-        return lookup(hashes, tracks)
+        return index.lookup(hashes, tracks)
 
-    return counted, values
+    methods = {name: getattr(index, name) for name in ("track_frames", "track_count", "sketch_slices")}
+    return SimpleNamespace(lookup=counted, **methods), values
 
 
 def engine_for(variant: str, index: MemoryIndex) -> Identifier:
@@ -96,12 +98,7 @@ def engine_for(variant: str, index: MemoryIndex) -> Identifier:
     smoothed = None
     if weights:
         smoothed = replace(fp.QUERY, time_smoothing=tuple(float(w) for w in weights.split("-")), **settings(overrides))
-    common = {
-        "lookup": index.lookup,
-        "track_frames": index.track_frames,
-        "track_count": index.track_count,
-        "sketches": index.sketch_slices,
-    }
+    common = {"index": index}
     if kind == "plain":
         return Identifier(**common, smoothed_params=None)
     if kind == "retry":
@@ -177,8 +174,8 @@ def main() -> None:
         false = 0
         asked = []  # distinct values each 5 s unknown clip looks up in every track (stage 1)
         for path, start_s, seconds, x in unknown:
-            lookup, values = counting(engine.lookup)
-            match = replace(engine, lookup=lookup).identify(x)
+            counted, values = counting(engine.index)
+            match = replace(engine, index=counted).identify(x)
             if seconds == 5:
                 asked.append(values[0])
             if match is not None:

@@ -32,15 +32,17 @@ class StageClock:
         self.spent: dict[str, float] = defaultdict(float)
         self.counted: dict[str, int] = defaultdict(int)
         self._may_hold = may_hold
-        engine.lookup = self._counted(
+        engine.index.lookup = self._counted(
             self._timed(
-                engine.lookup,
+                engine.index.lookup,
                 lambda _hashes, tracks=None, **_: "stage 1 lookup" if tracks is None else "stage 2 lookup",
             )
         )
-        engine.check_sketches = self._timed(engine.check_sketches, lambda *_, **__: "sketch check")
-        for name, phase in (("_smoothed_retry", "smoothed retry"), ("_speed_retry", "speed retry")):
-            setattr(engine, name, self._timed(getattr(engine, name), lambda *_, **__: "all", phase=phase))
+        from recognition.engine.identify import decisions, retries
+
+        decisions.check_sketches = self._timed(decisions.check_sketches, lambda *_, **__: "sketch check")
+        for name, phase in (("smoothed_retry", "smoothed retry"), ("speed_retry", "speed retry")):
+            setattr(retries, name, self._timed(getattr(retries, name), lambda *_, **__: "all", phase=phase))
 
     def _timed(self, method, part, *, phase=None):
         """`method`, its time added to "<phase>: <part(arguments)>"; with `phase`, it starts it."""

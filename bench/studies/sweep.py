@@ -23,7 +23,7 @@ from recognition.engine import arrays, audio, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
 from recognition.engine.identify import Identifier
-from recognition.engine.memory_index import MemoryIndex
+from recognition.engine.memory import MemoryIndex
 
 
 def _pairs(values: list[str]) -> dict:
@@ -40,7 +40,7 @@ def _true_rank(engine: Identifier, samples: np.ndarray, names: dict, source: str
     clip = fp.fingerprint(samples, engine.params)
     pairs, triplets = clip.split()
     hits = engine.lookup_hits([triplets if engine.two_stage else pairs])[0]
-    order = matching.top_tracks(hits, clip.n_frames, engine.track_frames, len(names))
+    order = matching.top_tracks(hits, clip.n_frames, engine.index.track_frames, len(names))
     position = np.flatnonzero([names.get(int(t)) == source for t in order])
     return int(position[0]) if position.size else 99
 
@@ -105,18 +105,19 @@ def main() -> None:
     rows_read = [0, 0]  # every track, candidates only
     probes = [0]  # distinct values looked up in every track: index probes in the store
 
+    lookup = index.lookup
+
     def counted_lookup(hashes, tracks=None):
-        found = index.lookup(hashes, tracks)
+        found = lookup(hashes, tracks)
         if tracks is None:
             probes[0] += arrays.distinct(hashes).size
-        rows_read[tracks is not None] += found[0].size
+        rows_read[tracks is not None] += found.hashes.size
         return found
 
+    index.lookup = counted_lookup
     engine = Identifier(
-        counted_lookup,
-        index.track_frames,
-        track_count=index.track_count,
-        sketches=None if args.no_sketches else index.sketch_slices,
+        index,
+        sketches=not args.no_sketches,
         params=query,
         match_params=match_params,
         **options,

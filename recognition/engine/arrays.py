@@ -1,9 +1,8 @@
 """Sorted distinct values of integer arrays, for the engine's hot paths.
 
-The pinned numpy (2.5) finds np.unique's values through a hash table and then sorts them: on the
-~50,000 triplet votes of a 5 s clip retried at four speeds it takes 4.6 ms, where one sort and a
-comparison of neighbours take 0.2 ms (20x; 70x at 500,000 values). Lookups, votes and ingest
-call these instead. numpy only; no Django.
+The pinned numpy finds np.unique's values through a hash table and then sorts them, an order of
+magnitude slower on the engine's arrays (tens of thousands of votes) than one sort and a
+comparison of neighbours. Lookups, votes and ingest call these instead. numpy only; no Django.
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ def distinct(values: np.ndarray) -> np.ndarray:
 
 
 # isin_sorted marks `ordered` in a table of its span when that costs at most this many bytes per
-# value asked and this many in all: a stage-2 lookup filters a candidate's ~30,000 pairs on ~4,000
-# hashes spread over 2^21 values in 0.14 ms through a table, 0.8 ms by binary search (its
-# searches miss the cache), and a table of triplets' 2^32 values would cost more than it saves.
+# value asked and this many in all: pairs span 2^21 values, where a table is several times faster
+# than binary searches that miss the cache; a table of triplets' 2^32 values would cost more than
+# it saves.
 _TABLE_BYTES_PER_VALUE = 256
 _TABLE_MAX_BYTES = 1 << 24
 

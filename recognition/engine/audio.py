@@ -31,6 +31,7 @@ __all__ = [
     "ffmpeg_command",
     "ffprobe_command",
     "probe",
+    "probe_usable",
 ]
 
 # Demuxers for real audio and video files. Everything else is refused, notably `hls`, `dash`,
@@ -136,7 +137,7 @@ def ffmpeg_command(
         "-f", "s16le",
         "-acodec", "pcm_s16le",
         # Write the pipe in full 32 KiB blocks, not one 20 ms packet at a time: per-packet writes
-        # woke the reader ~50 times per second of audio and cost a third more CPU than decoding.
+        # wake the reader ~50 times per second of audio, which costs more CPU than decoding it.
         "-flush_packets", "0",
         "pipe:1",
     ]  # fmt: skip

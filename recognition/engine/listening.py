@@ -10,7 +10,7 @@ import numpy as np
 from recognition.engine import fingerprint as fp
 from recognition.engine import matching
 from recognition.engine import sketch as sk
-from recognition.engine.identify import Identifier, Votes
+from recognition.engine.identify import Identifier
 
 __all__ = ["ListeningSession"]
 
@@ -21,7 +21,7 @@ class ListeningSession:
     Each `push` fingerprints and sketches only the new audio and looks up only the new
     triplets; candidates are chosen on all triplet votes so far. The new pairs are looked up in
     the candidates (and, when a new candidate appears, all pairs heard so far in it), and the
-    decision is re-taken on all votes so far. Every decision counts as one more test in the false-match bound, so
+    decision is re-taken on all votes so far. Every decision counts as one more look in the false-match bound, so
     listening longer never makes a wrong answer more likely than the threshold allows.
     """
 
@@ -68,7 +68,7 @@ class ListeningSession:
             self._pair_hits += engine.lookup_hits([pairs], self._tracks)
         self._pairs.append(pairs)
         self.looks += 1
-        votes = Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
+        votes = matching.Votes(matching.Hits.concatenate(self._pair_hits), self._triplet_hits, ranking)
         return engine.decide(votes, n_frames, max(self.looks, self._max_looks), self._query_sketch)
 
     def _query_sketch(self) -> sk.QuerySketch:
@@ -78,4 +78,4 @@ class ListeningSession:
         """Last chance when listening ends: everything heard, with the speed retries."""
         if not self._samples:
             return None
-        return self.engine.identify(np.concatenate(self._samples), prior_tests=max(self.looks, self._max_looks))
+        return self.engine.identify(np.concatenate(self._samples), prior_looks=max(self.looks, self._max_looks))

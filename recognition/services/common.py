@@ -12,25 +12,19 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 
-from recognition import selectors, store
-from recognition.engine import audio
-from recognition.engine.identify import Identifier
+from recognition.engine import DecodeLimits, Identifier
+from recognition.store import PostgresIndex
 
 __all__ = ["decode_limits", "file_sha256", "identifier", "local_copy"]
 
 
-def decode_limits() -> audio.DecodeLimits:
-    return audio.DecodeLimits(timeout_s=settings.EARSHOT_DECODE_TIMEOUT_S, cpu_s=int(settings.EARSHOT_DECODE_TIMEOUT_S))
+def decode_limits() -> DecodeLimits:
+    return DecodeLimits(timeout_s=settings.EARSHOT_DECODE_TIMEOUT_S, cpu_s=int(settings.EARSHOT_DECODE_TIMEOUT_S))
 
 
 def identifier() -> Identifier:
-    """The engine wired to the PostgreSQL hash table."""
-    return Identifier(
-        lookup=store.lookup,
-        track_frames=selectors.track_frames,
-        track_count=selectors.fingerprinted_track_count,
-        sketches=store.sketch_slices,
-    )
+    """The engine on the PostgreSQL hash tables."""
+    return Identifier(PostgresIndex())
 
 
 def file_sha256(path: str | os.PathLike) -> str:

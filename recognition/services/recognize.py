@@ -13,9 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recognition import selectors
-from recognition.engine import audio
+from recognition.engine import Match, Segment, audio
 from recognition.engine.fingerprint import QUERY, REFERENCE, fingerprint
-from recognition.engine.matching import Match, Segment
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, identifier
 

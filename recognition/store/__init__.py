@@ -9,16 +9,17 @@ Two layouts, one per kind of hash (recognition/engine/fingerprint/), each shaped
   one packed value of recognition_pairlist, filtered on the query's hashes by numpy.
 
 hashes.py writes, looks up and deletes a track's hashes across both; sketches.py keeps each
-track's frame sketches (recognition/engine/sketch.py), read a slice at a time; counts.py says how much
-is stored. Offsets are stored in whole frames.
+track's frame sketches (recognition/engine/sketch/), read a slice at a time; counts.py says how much
+is stored; index.py presents it all to the engine as a HashIndex (PostgresIndex). Offsets are
+stored in whole frames.
 """
 
 from recognition.store.copy_format import copy_payload
 from recognition.store.counts import PARTIAL_TRACKS_SQL, count_track_rows, partial_tracks, table_size
 from recognition.store.hashes import delete_track_hashes, lookup, write_track_hashes
+from recognition.store.index import PostgresIndex
 from recognition.store.pairs import PAIR_TABLE, pack_pairs, unpack_pairs
 from recognition.store.presence import WRITE_TABLE, forget_triplet_filters
-from recognition.store.rows import LookupRows
 from recognition.store.sketches import SKETCH_TABLE, sketch_slices, write_track_sketch
 from recognition.store.triplets import TABLE
 
@@ -28,7 +29,7 @@ __all__ = [
     "SKETCH_TABLE",
     "TABLE",
     "WRITE_TABLE",
-    "LookupRows",
+    "PostgresIndex",
     "copy_payload",
     "count_track_rows",
     "delete_track_hashes",

@@ -53,7 +53,7 @@ _ID_AND_BYTES_HEAD = struct.Struct(">hiqi")
 def id_and_bytes_rows(buffer: io.BytesIO) -> list[tuple[int, memoryview]]:
     """The (id, bytes) rows of a binary COPY of an int8 and a non-null bytea column. Bytes come
     back raw, where a plain SELECT sends bytea as hex text, twice its size, for the driver to
-    decode (5 pair lists: 0.7 ms against 2.1 ms)."""
+    decode."""
     body = copy_body(buffer)
     rows, at = [], 0
     while at < len(body):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from recognition.engine import arrays
+from recognition.engine import LookupRows, arrays
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
 from recognition.store.pairs import PACKED_PAIR, pair_rows, write_pair_list
-from recognition.store.rows import LookupRows
 from recognition.store.triplets import triplet_rows, write_triplet_rows
 
 __all__ = ["delete_track_hashes", "lookup", "write_track_hashes"]

@@ -2,7 +2,8 @@
 
 Pairs are only read in a few candidate tracks (stage 2 of a lookup), so they need no index by
 hash: a track's list is read whole and filtered on the query's hashes by numpy. A row per pair
-cost ~100 bytes with its index entries; a packed pair costs ~3 (docs/scaling.md).
+costs ~100 bytes with its index entries; a packed pair a few bytes (docs/decisions.md,
+PairList).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from recognition.engine import arrays
+from recognition.engine import LookupRows, arrays
 from recognition.store.copy_format import array_literal, copy_out, id_and_bytes_rows
-from recognition.store.rows import LookupRows
 
 __all__ = ["PACKED_PAIR", "PAIR_TABLE", "pack_pairs", "pair_rows", "unpack_pairs", "write_pair_list"]
 
@@ -25,7 +25,7 @@ _PAIR_LISTS_SQL = (
 # A packed pair: big-endian int8 (hash << 32 | frame), so that sorting the values sorts by hash.
 # A list stores its values' bytes in 8 planes (every value's first byte, then every second
 # byte...): the high bytes of sorted hashes and of frames vary slowly, so PostgreSQL's lz4 then
-# compresses a list to ~3.2 bytes a pair instead of ~5.9 (migration 0006).
+# compresses a list to about half of what the plain values take (migration 0006).
 PACKED_PAIR = np.dtype(">i8")
 
 

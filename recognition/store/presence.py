@@ -1,9 +1,9 @@
 """Stage 1's presence filter: which triplet values one database may hold, kept per process.
 
 A lookup in every track probes the primary key once per query triplet: ~1 us each while the
-key is in memory, a page read each once it is not. Only ~3 % of a 5 s clip's triplets (2 % of
-its speed retries') are stored at all (measured on the benchmark catalog), so each process
-keeps a bitmap of the stored values and probes only the triplets it may hold.
+key is in memory, a page read each once it is not. Only a few per cent of a clip's triplets are
+stored at all, so each process keeps a bitmap of the stored values and probes only the triplets
+it may hold.
 
 A bit left set for a value no longer stored (a deleted track) costs one probe that finds
 nothing; a bit missing would lose a match. So before each lookup the filter reads which tracks'
@@ -28,10 +28,9 @@ WRITE_TABLE = "recognition_tripletwrite"
 # One bit per value, at a place chosen by Knuth's multiplicative hash (the top 28 of the low 32
 # bits of value x 2654435761): 2^28 bits, 32 MB a process. A clip's triplets sit next to stored
 # ones (the same anchor and steps, a time step apart), so the bit must not be picked by the
-# value's own top bits: with a bit per 16 neighbouring values, only 4 % of the bits were set at
-# 10^8 triplet rows (18.6 million distinct values) yet half of the values a clip asked for that
-# were not stored passed, and probes were ~3x those that found something. Hashed, 7 % are set
-# and 3 % of those values pass (bench/results/presence_filter_3e8.txt).
+# value's own top bits: a bit per run of neighbouring values lets half of the unstored values a
+# clip asks for through, where a hashed bit lets a few per cent through (docs/decisions.md,
+# _FILTER_BITS).
 _FILTER_BITS = 28
 _FILTER_SHIFT = 32 - _FILTER_BITS
 _MULTIPLIER = np.uint32(2654435761)

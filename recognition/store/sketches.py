@@ -1,4 +1,4 @@
-"""Frame sketches (recognition/engine/sketch.py): one value per track, read a slice at a time.
+"""Frame sketches (recognition/engine/sketch/): one value per track, read a slice at a time.
 
 One little-endian uint16 a frame, out of line and uncompressed (migration 0007), so that
 substring() reads only the TOAST chunks of the slice asked for: a check reads a few hundred
@@ -17,9 +17,9 @@ __all__ = ["SKETCH_TABLE", "sketch_slices", "write_track_sketch"]
 SKETCH_TABLE = "recognition_framesketch"
 
 _SKETCH_DTYPE = np.dtype("<u2")
-# One row back for all slices: their request numbers, lengths and bytes end to end (a row per
-# slice, and psycopg2's adaptation of Python lists, cost 8.7 ms of Python for the 273 slices of
-# a 1 s clip, where the statement runs in 2 ms).
+# One row back for all slices: their request numbers, lengths and bytes end to end. A row per
+# slice, and psycopg2's adaptation of Python lists, cost several times the statement itself for
+# the hundreds of slices a 1 s clip asks for.
 _SKETCH_SLICES_SQL = (
     "SELECT array_agg(h.row ORDER BY h.row), array_agg(octet_length(x.part) ORDER BY h.row), "
     "string_agg(x.part, ''::bytea ORDER BY h.row) "

@@ -9,22 +9,21 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
+from recognition.engine import LookupRows
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
 from recognition.store.copy_format import TRIPLET_ROW, array_literal, copy_body, copy_out, copy_payload
 from recognition.store.presence import note_triplets_written, triplet_filter
-from recognition.store.rows import LookupRows
 
 __all__ = ["TABLE", "triplet_rows", "write_triplet_rows"]
 
 TABLE = "recognition_fingerprint"  # spelled out in the SQL below: statements are constants
 
 # The primary key is probed once per query hash (index-only): a lateral subquery per element of
-# unnest(). "hash = ANY(array)" with thousands of values made PostgreSQL scan the whole table
-# (18 ms vs 6 ms for 2,200 hashes over 250,000 rows), and a plain join against unnest() turned,
-# for the ~30,000 hashes of a speed retry, into a merge join over the whole index (44 vs 31 ms
-# at 626,000 rows; ~700 ms at 10^7). The LIMIT (the row cap, rows in key order) keeps the
-# planner from flattening the subquery back into such a join, and stops a probe of a common
-# value early.
+# unnest(). "hash = ANY(array)" with thousands of values makes PostgreSQL scan the whole table,
+# and a plain join against unnest() turns, for the tens of thousands of hashes of a speed retry,
+# into a merge join over the whole index, whose cost grows with the table (docs/decisions.md,
+# _LOOKUP_SQL). The LIMIT (the row cap, rows in key order) keeps the planner from flattening the
+# subquery back into such a join, and stops a probe of a common value early.
 _LOOKUP_SQL = (
     "COPY (SELECT x.hash, x.offset_frames, x.track_id FROM unnest(%s::int4[]) AS q(hash) "
     "CROSS JOIN LATERAL (SELECT f.hash, f.offset_frames, f.track_id FROM recognition_fingerprint AS f "

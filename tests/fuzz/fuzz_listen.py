@@ -11,17 +11,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 with atheris.instrument_imports():
     from catalog.demo import synth_song
     from recognition import limits
+    from recognition.engine import Identifier, ListeningSession, MemoryIndex
     from recognition.engine import fingerprint as fp
-    from recognition.engine.identify import Identifier
-    from recognition.engine.listening import ListeningSession
-    from recognition.engine.memory_index import MemoryIndex
 
 INDEX = MemoryIndex()
 for seed in (1, 2, 3):
     from scipy import signal
 
     INDEX.add(seed, fp.fingerprint(signal.resample_poly(synth_song(seed, 30), 8000, 22050).astype(np.float32)))
-ENGINE = Identifier(lookup=INDEX.lookup, track_frames=INDEX.track_frames)
+ENGINE = Identifier(INDEX)
 
 
 def test_one(data: bytes) -> None:

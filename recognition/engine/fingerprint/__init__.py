@@ -1,7 +1,8 @@
 """Landmark fingerprints: samples -> log spectrogram -> spectral peaks -> paired, packed hashes.
 
 The method is Wang's (2003) constellation map, as in Shazam and Dejavu, with choices of our own
-that decide accuracy and storage, each measured with `bench/sweep.py` (see the README):
+that decide accuracy and storage (each value's why is in `params`; the sweeps behind them in
+docs/decisions.md):
 
 * Peaks are neighbourhood maxima of the log spectrogram, picked with a vectorised maximum filter,
   refined to a fraction of a frame and bin, and thinned to a budget per block of time and per
@@ -16,7 +17,7 @@ that decide accuracy and storage, each measured with `bench/sweep.py` (see the R
   target bin, dt) into 21 bits. A triplet packs an anchor and two of its targets into 32 bits:
   ~10 bits more selective, so a lookup reads far fewer rows, but more fragile under noise.
   Lookups use triplets to choose a few candidate tracks, then decide on the candidates' pairs
-  or, when stronger (short clips), on the triplets (`recognition/engine/identify.py`). A query makes
+  or, when stronger (short clips), on the triplets (`recognition/engine/identify/`). A query makes
   triplets only where most of their peaks are maxima a reference could have picked. Their values
   lie in disjoint ranges; the store keeps each kind in the layout its lookup needs
   (`recognition/store/`).

@@ -168,10 +168,8 @@ def hash_constellation(peaks: Constellation, params: FingerprintParams = REFEREN
     """Hash a clip's peaks, as heard or as if played `speed` times faster.
 
     A speed change moves every peak to frame / speed and bin * speed, so a clip is retried at
-    other speeds by moving its peaks rather than resampling the audio and finding them again:
-    four retries of a 5 s clip take 6.6 instead of 23.8 ms. In the sweep
-    (bench/results/sweep_retry_fanout.txt) no 5 s cell changed; over 400 clips of 1-10 s the
-    cells' counts rose by 4 clips and fell by 6, all at 1-3 s but one (+1 at 10 s).
+    other speeds by moving its peaks rather than resampling the audio and finding them again,
+    several times faster for as many answers (docs/decisions.md, SPEED_VARIANTS).
     """
     parts = []
     for frames, bins, shift, wide in peaks.peaks:
@@ -189,9 +187,9 @@ def merge_fingerprints(parts: list[Fingerprints], n_frames: int) -> Fingerprints
     """Pool fingerprints, keeping each (hash, offset) once, in time order."""
     hashes = np.concatenate([p.hashes for p in parts]) if parts else np.empty(0, np.int32)
     offsets = np.concatenate([p.offsets for p in parts]) if parts else np.empty(0, np.float32)
-    # One sort of 64-bit keys (offset, then hash) instead of a two-key lexsort (2.2 vs 3.3 ms for
-    # a 5 s query's 16,000 hashes). The bits of a non-negative float32 sort as the float does;
-    # flipping a hash's sign bit makes its bits sort as the signed value does.
+    # One sort of 64-bit keys (offset, then hash), cheaper than a two-key lexsort. The bits of a
+    # non-negative float32 sort as the float does; flipping a hash's sign bit makes its bits
+    # sort as the signed value does.
     keys = arrays.distinct(
         (offsets.astype(np.float32).view(np.uint32).astype(np.uint64) << np.uint64(32))
         | (hashes.astype(np.int32).view(np.uint32) ^ np.uint32(1 << 31)).astype(np.uint64)

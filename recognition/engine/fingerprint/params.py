@@ -22,9 +22,9 @@ __all__ = [
 TRIPLET_SHIFT = 24
 # A query makes triplets from every two of each anchor's 8 nearest targets (28 per anchor), where
 # a reference keeps one per anchor: noise changes which targets are nearest, and the query must
-# still contain the reference's triplet. 14 nearest (91 per anchor, 3x the query's triplets)
-# ranked the true track first more often at 1-3 s but changed no answer (bench/sweep.py;
-# bench/results/sweep_two_stage*.txt).
+# still contain the reference's triplet. More targets rank the true track first a little more
+# often but change no answer, for several times the triplets to look up (docs/decisions.md,
+# QUERY_TRIPLET_FAN_OUT).
 QUERY_TRIPLET_FAN_OUT = 8
 
 
@@ -35,14 +35,15 @@ class FingerprintParams:
     # 8 kHz keeps 0-4 kHz, where music keeps its most robust peaks and which survives phones,
     # laptop microphones and MP3; decoding and the FFT cost 5x less than at 44.1 kHz.
     sample_rate_hz: int = 8000
-    # 512 samples = 64 ms window -> 15.6 Hz bins. 1024 gave the same accuracy at half the speed.
+    # 512 samples = 64 ms window -> 15.6 Hz bins; 1024 is no more accurate and twice as slow
+    # (docs/decisions.md, fft_size).
     fft_size: int = 512
     # 256-sample hop = 32 ms frames (31.25 a second): the time grid of offsets (votes are binned
-    # in half frames of it, recognition/matching).
+    # in half frames of it, recognition/engine/matching).
     hop_size: int = 256
     # Peak band. Bass (60-250 Hz) carries most of the energy of most music and so survives
-    # broadband noise best (moving the floor from 250 to 60 Hz took 0 dB, 5 s queries from 62 %
-    # to 78 % in the sweep); above 3.6 kHz little survives phone lines and low-bitrate codecs.
+    # broadband noise best (docs/decisions.md, min_freq_hz); above 3.6 kHz little survives phone
+    # lines and low-bitrate codecs.
     min_freq_hz: float = 60.0
     max_freq_hz: float = 3600.0
     # A peak is the maximum of its neighbourhood (frames x bins): ~0.35 s by ~140 Hz for
@@ -57,9 +58,8 @@ class FingerprintParams:
     floor_db: float = -85.0
     # Density control: at most this many peaks a second, the loudest of each block of frames and
     # band. Ranking by level, not prominence, keeps the peaks that additive noise leaves standing.
-    # 20 peaks/s with 2 targets each store ~26 hashes a second. The sweep (bench/sweep.py, false
-    # matches held at 0/2000) gave, for 2/3/5 s clean clips: 15 hashes/s 26/54/93 %, 26 hashes/s
-    # 50/80/97 %, 40 hashes/s 64/90/97 %; 26 is the knee of storage against accuracy.
+    # 20 peaks/s with 2 targets each store ~26 hashes a second, the knee of storage against
+    # accuracy: fewer lose short clips, more gain little (docs/decisions.md, peaks_per_second).
     peaks_per_second: float = 20.0
     block_frames: int = 16
     # The budget is shared equally by the bands below and above 250 Hz: bass-heavy music still
@@ -83,12 +83,12 @@ class FingerprintParams:
     triplet_fan_out: int | None = 2
     # A query starts anywhere between two reference frames, which can move a peak by a frame and
     # break dt. Fingerprinting the query at `shifts` evenly spaced sub-hop offsets and pooling
-    # the hashes puts one of them within hop/(2*shifts) of the reference grid (2 shifts raised
-    # the share of a clean query's reference hashes found from 64 % to 83 %).
+    # the hashes puts one of them within hop/(2*shifts) of the reference grid, so a query finds
+    # far more of the reference's hashes (docs/decisions.md, shifts).
     shifts: int = 1
     # Weights over consecutive frames by which the power spectrogram is averaged before peaks
     # are picked; () = none. Broadband noise makes every bin's power fluctuate from frame to
-    # frame (its dB spread is ~5.6 dB), which raises false maxima and sinks true ones; a note
+    # frame, which raises false maxima and sinks true ones; a note
     # lasts longer than a frame and keeps its peak. Only the retry of a clip that failed as heard
     # uses it (QUERY_SMOOTHED): smoothing also blurs onsets, and references are picked unsmoothed.
     time_smoothing: tuple[float, ...] = ()
@@ -97,13 +97,8 @@ class FingerprintParams:
     # keeps every triplet. A reference's peaks are maxima of 11 x 9 cells, a query's of 5 x 5, so
     # a query triplet of peaks that no reference could have picked can only meet stored rows by
     # chance, yet stage 1 looks every triplet up in every track, the cost that grows with the
-    # catalog. In the benchmark's 5 s clips of six conditions (clean, white 0 / -5 dB, music
-    # 0 dB, phone, room), 45 % of the distinct triplet values had 2 wide peaks or 3, and 96 % of
-    # those found at the true place did; 3 of 3 kept 11 % and 77 %
-    # (bench/results/study_wide_triplets.txt). With 2: a never-seen 5 s clip asks 0.52x as many
-    # values in every track, every cell of the benchmark moved by at most 3 clips of 50 (+7 of
-    # 3,250 in all, 0 of 1,000 unknown clips matched), and at 10^8 triplet rows the p95 went
-    # from 154 to 98 ms (0.64x, the CPU per clip 0.70x; bench/results/ab_wide_triplets.txt).
+    # catalog. Two of three keeps nearly every triplet found at the true place for about half the
+    # values asked; three of three loses too many (docs/decisions.md, triplet_peak_neighborhood).
     triplet_peak_neighborhood: tuple[int, int] | None = None
     triplet_min_wide_peaks: int = 2
 
@@ -145,13 +140,10 @@ QUERY = replace(
     triplet_peak_neighborhood=(REFERENCE.neighborhood_frames, REFERENCE.neighborhood_bins),  # the reference's
 )
 # A clip that finds no match as heard is looked up again with its peaks picked on its spectrogram
-# smoothed over 3 frames (1-2-1: the shortest symmetric average; recognition/engine/identify.py). On
-# fresh clips (bench/noise_study.py, 80 a cell), white noise at 0 dB: 49 -> 56 right at 5 s,
-# 18 -> 25 at 2 s; at -5 dB, 5 s: 22 -> 27; at +10 dB, 1 s: 25 -> 27; no other cell moved by more
-# than one clip, and 0 of 600 unknown clips matched. Wider averages (1-1-1, 1-3-1, 1-2-3-2-1)
-# or other peak densities did no better. Smoothing every clip instead of retrying gained as
-# much in all but lost 4 of the 25 1 s clips at +10 dB that the clip as heard answers
-# (bench/results/study_noise_smoothing.txt).
+# smoothed over 3 frames (1-2-1, the shortest symmetric average; recognition/engine/identify/
+# retries.py): it answers more clips under broadband noise and no unknown ones. A retry, not the
+# first look, because smoothing blurs onsets and loses some short clips the clip as heard
+# answers; wider averages do no better (docs/decisions.md, QUERY_SMOOTHED).
 QUERY_SMOOTHED = replace(QUERY, time_smoothing=(1.0, 2.0, 1.0))
 
 
@@ -161,8 +153,8 @@ QUERY_SMOOTHED = replace(QUERY, time_smoothing=(1.0, 2.0, 1.0))
 # many releases): it votes for all of them, while a query triplet adds at most one vote to the
 # true track. So the rows a query reads stay bounded however a catalog concentrates its values,
 # and, unlike a stop-list that drops such values, a recording stored hundreds of times stays
-# findable. 256 is ~10x the most any value of the benchmark's 4.5 h holds (26), so the cap never
-# acts there; docs/scaling.md measures it on grown catalogs.
+# findable. 256 is far above what any value of the benchmark's catalog holds, so the cap acts
+# only on catalogs that concentrate values (docs/decisions.md, MAX_ROWS_PER_TRIPLET).
 MAX_ROWS_PER_TRIPLET = 256
 
 

@@ -91,7 +91,7 @@ def _wide(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: Finge
     if params.triplet_peak_neighborhood is None or rows.size == 0:
         return np.ones(rows.size, bool)
     # Each peak's own window (edges repeated, as maximum_filter's mode="nearest" does): a few
-    # hundred peaks x 99 cells, where a filter over the whole spectrogram cost ~0.5 ms a shift.
+    # hundred peaks x 99 cells cost less than a filter over the whole spectrogram.
     span_frames, span_bins = params.triplet_peak_neighborhood
     frame_steps = np.arange(-(span_frames // 2), span_frames - span_frames // 2)
     bin_steps = np.arange(-(span_bins // 2), span_bins - span_bins // 2)

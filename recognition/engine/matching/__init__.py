@@ -13,16 +13,17 @@ n being the track's votes; where the votes around the best window are denser tha
 passage that resembles anything), the local density is used instead. The chance that any window
 of any candidate track reaches the observed score is then bounded (Bonferroni) by
 
-    p = tracks_with_votes * tests * B * P(Poisson(mu) >= score)
+    p = tracks_with_votes * looks * B * P(Poisson(mu) >= score)
 
 and the confidence reported is 1 - p. A match is declared only when p <= max_false_match_rate,
 so unknown audio comes back as "no match" whatever the catalog size or query length: there is
-no fixed "N hashes" threshold. `tests` counts the looks a caller takes (streaming batches, speed
-variants) so repeated tries do not inflate false matches. The threshold itself is set from
-measured false matches on never-indexed music (see MatchParams).
+no fixed "N hashes" threshold. `looks` counts the decisions a caller takes (streaming batches,
+speed variants) so repeated tries do not inflate false matches. The threshold itself is set from
+false matches on never-indexed music (see MatchParams).
 
 hits.py pairs stored rows with the query (Hits); scoring.py ranks the voted tracks and takes the
-decision (Match); timeline.py merges the windows of a long input into segments. numpy/scipy
+decision (Match); votes.py holds a clip's votes from both stages of a lookup (Votes); timeline.py
+merges the windows of a long input into segments. numpy/scipy
 only; no Django.
 """
 
@@ -37,6 +38,7 @@ from recognition.engine.matching.scoring import (
     top_tracks,
 )
 from recognition.engine.matching.timeline import Segment, timeline
+from recognition.engine.matching.votes import Votes
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -45,6 +47,7 @@ __all__ = [
     "MatchParams",
     "Ranking",
     "Segment",
+    "Votes",
     "best_match",
     "join_hits",
     "rank_tracks",

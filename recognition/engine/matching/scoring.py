@@ -18,27 +18,22 @@ __all__ = ["DEFAULT_PARAMS", "Match", "MatchParams", "Ranking", "best_match", "r
 class MatchParams:
     # Votes are binned by their offset difference on a grid of `cells_per_frame` cells a frame,
     # and a window spans +-`tolerance_cells` around its centre. Half frames: a query fingerprinted
-    # at 2 sub-frame shifts has offsets on a half-frame grid, and its true votes fall within half
-    # a frame of the clip's alignment (pairs' votes in 5 s and 2 s clips: clean 97 %, phone 96 %,
-    # room 89 %, white noise 0 dB 90 %, -5 dB 85 %; bench/results/study_vote_spread.txt). The
-    # window of 1.5 frames expects half the chance votes of the +-1 frame one it replaces: the
-    # benchmark's queries (in memory) gave 2,629 right answers of 3,250 against 2,577, fresh
-    # clips 591 of 800 against 572 (+-2 half frames 573, one half frame 520), and no unknown clip
-    # more crossed the threshold (0 of 1,600; 1 of 4,000 in both, the same passage shared by two
-    # tracks; bench/results/study_half_frame_cells.txt). The bound takes chance votes to fill
-    # whole and half frames alike, as the two shifts' do; a window is centred on a voted cell,
-    # so for a clip fingerprinted at one shift (votes on whole frames only) it covers one frame,
-    # and the bound overstates its chance votes by half.
+    # at 2 sub-frame shifts has offsets on a half-frame grid, and most of its true votes fall
+    # within half a frame of the clip's alignment, so a window of 1.5 frames keeps them while
+    # expecting half the chance votes of a +-1 frame one (docs/decisions.md, cells_per_frame).
+    # The bound takes chance votes to fill whole and half frames alike, as the two shifts' do; a
+    # window is centred on a voted cell, so for a clip fingerprinted at one shift (votes on whole
+    # frames only) it covers one frame, and the bound overstates its chance votes by half.
     cells_per_frame: int = 2
     tolerance_cells: int = 1
     # Decision threshold on the bound. Real music breaks the model's independence (shared loops,
     # samples and drones align together), so the threshold is far below the 1e-3 false-match
-    # rate wanted: at 1e-7 the benchmark's 2,000 never-indexed and never-seen clips gave at most
-    # 1 false match (bench/sweep.py), where 1e-4 gave 16.
+    # rate wanted: 1e-7 is where never-indexed clips stop matching (docs/decisions.md,
+    # max_false_match_rate).
     max_false_match_rate: float = 1e-7
     # Half-width, in frames, of the neighbourhood of differences that estimates the local
     # background (at least the query's own length), ~4 s; 0 turns the local estimate off. It
-    # cut false matches from 76 to 16 in 2,000 unknown clips at the same threshold.
+    # removes most false matches at the same threshold (docs/decisions.md, background_frames).
     background_frames: int = 125
 
 
@@ -88,7 +83,7 @@ class Ranking:
     track_ids: np.ndarray
     best_diff: np.ndarray  # centre of each track's best window, in frames (a multiple of 1 / cells_per_frame)
     score: np.ndarray
-    log10_p: np.ndarray  # per track, before the correction for the number of tracks and tests
+    log10_p: np.ndarray  # per track, before the correction for the number of tracks and looks
 
 
 def rank_tracks(
@@ -178,7 +173,7 @@ def _best_windows(cell: np.ndarray, cell_votes: np.ndarray, span: int, tol: int)
 
 def _distinct_events(cell: np.ndarray, row: np.ndarray, rows_span: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (cell, stored row) pairs, sorted: by one sort of one key when it fits in 63 bits
-    (a lexsort of two keys took 5.5 ms on a retried clip's 50,000 votes), else by a lexsort."""
+    (a lexsort of two keys is several times slower on a retried clip's votes), else by a lexsort."""
     if int(cell.max()) < (1 << 62) // rows_span:
         events = arrays.distinct(cell * rows_span + row)
         return events // rows_span, events % rows_span
@@ -199,7 +194,7 @@ def best_match(
     query_frames: int,
     track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
     *,
-    tests: int = 1,
+    looks: int = 1,
     tracks: int = 0,
     share: float = 1.0,
     params: MatchParams = DEFAULT_PARAMS,
@@ -218,7 +213,7 @@ def best_match(
     if ranking is None:
         ranking = rank_tracks(hits, query_frames, track_frames, params)
     best = int(np.argmin(ranking.log10_p))
-    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(tests, 1) / share))
+    log10_p = float(ranking.log10_p[best] + np.log10(max(ranking.track_ids.size, tracks) * max(looks, 1) / share))
     log10_p = min(log10_p, 0.0)
     if log10_p > np.log10(params.max_false_match_rate):
         return None

@@ -54,7 +54,7 @@ def timeline(
         start = w * hop_frames
         window_hits = windows.cut(start, window_frames)
         frames = min(window_frames, total_frames - start)
-        match = best_match(window_hits, frames, track_frames, tests=n_windows, tracks=tracks, params=params)
+        match = best_match(window_hits, frames, track_frames, looks=n_windows, tracks=tracks, params=params)
         if match is not None:
             matches.append((start, match))
     segments: list[Segment] = []

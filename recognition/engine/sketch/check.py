@@ -1,49 +1,39 @@
 """The third decision: the alignments a clip's votes propose, checked against frame sketches.
 
 Taken only when the calibrated decisions on pairs and on triplets both fail (a clip of a second
-or two, or a noisy one): recognition/engine/identify.py calls `check` with the votes it already has.
-No Django: the sketches are read through the `SketchSlices` function the caller passes in.
+or two, or a noisy one), with the votes those decisions already have. No Django: the sketches
+are read through the HashIndex the caller passes in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from recognition.engine import arrays, matching
-from recognition.engine import sketch as sk
+from recognition.engine.index import HashIndex
+from recognition.engine.sketch.alignment import align
+from recognition.engine.sketch.frames import SKETCH, QuerySketch
 
-if TYPE_CHECKING:
-    from recognition.engine.identify import Votes
+__all__ = ["SKETCH_FRAMES", "check_votes"]
 
-__all__ = ["SKETCH_FRAMES", "SketchSlices", "check"]
-
-# Alignments checked against sketches, counted in frames compared (alignments x the clip's frames),
-# so that the work is bounded whatever the clip's length or the catalog's size: every candidate's
-# best window of pair votes, then the (track, offset) cells with the most triplet votes, then
-# those with the most pair votes (`_proposed_alignments`). 8,192
-# frames cover every cell of a 1 s clip's triplet votes on the benchmark (median 48 cells, at most
-# 247) and the ~50 strongest of a 5 s clip's. In 1 s clean clips that stage 1 ranks wrongly, the
-# true track's best window of triplets was a repeated passage; its true cell had a vote too.
+# Alignments checked against sketches, counted in frames compared (alignments x the clip's
+# frames), so that the work is bounded whatever the clip's length or the catalog's size: every
+# candidate's best window of pair votes, then the (track, offset) cells with the most triplet
+# votes, then those with the most pair votes (`_proposed_alignments`). 8,192 frames cover every
+# cell of a 1 s clip's triplet votes and the strongest few dozen of a 5 s clip's; every cell
+# counts, because a clip stage 1 ranks wrongly (a repeated passage) still has a vote at its
+# true place (docs/decisions.md, SKETCH_FRAMES).
 SKETCH_FRAMES = 8192
 
-# (track ids, first frames, frame count) -> uint16 array (tracks, frame count): each track's
-# sketch from its first frame on, 0 where it has no frame (before its start, past its end, none
-# stored).
-SketchSlices = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
-
-def check(
-    query: sk.QuerySketch,
-    votes: Votes,
+def check_votes(
+    query: QuerySketch,
+    votes: matching.Votes,
     *,
-    sketches: SketchSlices,
-    track_frames: Callable[[np.ndarray], np.ndarray],
+    index: HashIndex,
     pair_ranking: matching.Ranking | None,
     n_frames: int,
-    tests: int,
+    looks: int,
     tracks: int,
     share: float,
     max_false_match_rate: float,
@@ -64,10 +54,10 @@ def check(
     # A vote's difference is a whole frame within +-1 of the true one, which is fractional:
     # the clip's frame 0 may sit 1 frame before to 2 after it (shifts add up to 3/4 frame).
     first = diffs - 1
-    alignments = sk.align(query, sketches(track_ids, first, query.n_frames + 3))
-    positions = np.maximum(track_frames(track_ids), 1) + max(n_frames, 1)
-    looks = max(voted, tracks, 1) * max(tests, 1) * sk.SKETCH.query_shifts / share
-    log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(looks), 0.0)
+    alignments = align(query, index.sketch_slices(track_ids, first, query.n_frames + 3))
+    positions = np.maximum(index.track_frames(track_ids), 1) + max(n_frames, 1)
+    comparisons = max(voted, tracks, 1) * max(looks, 1) * SKETCH.query_shifts / share
+    log10_p = np.minimum(alignments.log10_chance + np.log10(positions) + np.log10(comparisons), 0.0)
     best = int(np.argmin(log10_p))
     if log10_p[best] > np.log10(max_false_match_rate):
         return None
@@ -83,7 +73,7 @@ def check(
 
 
 def _proposed_alignments(
-    votes: Votes, pair_ranking: matching.Ranking | None, count: int
+    votes: matching.Votes, pair_ranking: matching.Ranking | None, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to `count` (track, offset difference) cells worth a check on sketches, most likely first:
     the best window of each candidate's pair votes, the cells with the most triplet votes, then

@@ -1,26 +1,11 @@
-"""Frame sketches: 16 bits a frame on how the spectrum's shape moves, to check a proposed alignment.
-
-Landmark hashes (recognition/engine/fingerprint/) find where a clip may come from cheaply, but a clip
-of a second or two holds too few of them to prove it: ~20 stored peaks a second, most of them in
-the bass where chance coincidences are common, cannot clear a false-match bound that counts every
-track and every offset. A sketch stores what the landmarks leave out, the shape of the spectrum in
-every frame, in 2 bytes a frame (62.5 bytes a second, ~0.23 MB an hour).
-
-Each frame's 16 bits follow Haitsma and Kalker's (2002) sub-fingerprint on the engine's frame
-grid, over 17 log-spaced bands from 300 to 2000 Hz: bit m says whether band m grew louder
-against band m+1 since the previous frame. For an unrelated clip each bit agrees by chance half
-the time; for the same audio most bits agree even through noise, a codec or a room. A proposed
-(track, offset) is checked by counting the bits that differ.
+"""Making frame sketches: audio -> 16 bits a frame on how the spectrum's shape moves.
 
 The bands are compared as ratios (differences of log energies), not as Haitsma and Kalker's
 differences of energies. When every band fades together (a decaying note, a fade-out, a phone's
 automatic gain) a difference of energies shrinks, so the bit says only which band is the louder
-one, and music that slopes the same way (most does) agrees far more than half the time: over
-synthetic songs whose notes decay, unrelated 1 s clips came within a 0.122 bit error rate of
-each other, and the engine named a wrong song. A ratio does not move when all bands fade
-together: the closest unrelated clips then differed in 0.247 of their bits.
-
-numpy/scipy only; no Django.
+one, and music that slopes the same way (most does) agrees far more than half the time, enough
+for unrelated clips of decaying notes to pass for the same audio. A ratio does not move when all
+bands fade together (docs/decisions.md, SketchParams).
 """
 
 from __future__ import annotations
@@ -30,21 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import special
 
 from recognition.engine.fingerprint import REFERENCE
 
-__all__ = [
-    "SKETCH",
-    "Alignments",
-    "QuerySketch",
-    "SketchParams",
-    "StreamingSketch",
-    "align",
-    "log10_chance",
-    "query_sketch",
-    "sketch",
-]
+__all__ = ["SKETCH", "QuerySketch", "SketchParams", "StreamingSketch", "query_sketch", "sketch"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +30,10 @@ class SketchParams:
     sample_rate_hz: int = REFERENCE.sample_rate_hz
     fft_size: int = REFERENCE.fft_size
     hop_size: int = REFERENCE.hop_size
-    # Haitsma and Kalker's band, 300-2000 Hz, which phones, small speakers and codecs pass. On 1 s
-    # clips of the benchmark (bit error rate at the true alignment, median, with their
-    # differences of energies), 300-2000 Hz gave 0.042 clean, 0.157 at white noise +10 dB and
-    # 0.163 through a phone line, against 0.041, 0.166 and 0.178 for 300-3000 Hz and 0.051,
-    # 0.190 and 0.222 for 250-3600 Hz. With ratios (above): 0.047, 0.182 and 0.201; unrelated
-    # clips, 0.500 on average whichever the bits.
+    # Haitsma and Kalker's band, 300-2000 Hz, which phones, small speakers and codecs pass: the
+    # same audio differs in fewer bits through noise and a phone line than over a wider band,
+    # while unrelated audio differs in half of them whatever the band (docs/decisions.md,
+    # SketchParams.min_freq_hz).
     min_freq_hz: float = 300.0
     max_freq_hz: float = 2000.0
     # 16 bits (17 bands): 2 bytes a frame keep the reference within the storage budget.
@@ -69,17 +41,16 @@ class SketchParams:
     # A frame is usable only when every band of it and of the frame before carries energy: digital
     # silence or a band a codec emptied gives bits that agree with any other silence. -110 dB (a
     # full-scale sine in one bin = 0 dB) is the rounding noise of 16-bit audio in the narrowest
-    # band (-111 dB measured; -108 dB for +-1 LSB dither): below it nothing is heard, and noise
-    # above it gives random bits, which agree with nothing.
+    # band: below it nothing is heard, and noise above it gives random bits, which agree with
+    # nothing.
     floor_db: float = -110.0
     # A query starts anywhere between two reference frames. Its sketch is taken at 4 sub-frame
     # shifts, so one of them lies within 1/8 frame (4 ms) of the reference's grid.
     query_shifts: int = 4
     # Bits of one frame and of neighbouring frames are not independent (overlapping windows,
-    # sustained notes). Over 10^8 random alignments of 1 s unknown clips, the spread of the bit
-    # error rate matched 83 % of the bits as independent coin flips, but the smallest rate seen
-    # (0.322 of 432 bits) is as rare as the bound predicts only with half of them: the bound
-    # counts half the bits compared.
+    # sustained notes): the rarest agreements of unrelated clips are as rare as a binomial tail
+    # predicts only when half the bits count as coin flips, so the bound counts half the bits
+    # compared (docs/decisions.md, effective_bit_share).
     effective_bit_share: float = 0.5
 
     @property
@@ -172,62 +143,3 @@ def query_sketch(samples: np.ndarray, params: SketchParams = SKETCH) -> QuerySke
     samples = np.asarray(samples, dtype=np.float32)
     starts = [s * params.hop_size // params.query_shifts for s in range(params.query_shifts)]
     return QuerySketch([sketch(samples[start:], params) for start in starts])
-
-
-def log10_chance(errors: np.ndarray, bits: np.ndarray, params: SketchParams = SKETCH) -> np.ndarray:
-    """log10 of the chance that unrelated audio differs in at most `errors` of `bits` compared.
-
-    A binomial tail with half the bits (`effective_bit_share`) as fair coins; where it underflows,
-    its Chernoff bound exp(-n KL(rate || 1/2)), which is never below it.
-    """
-    n = params.effective_bit_share * np.asarray(bits, dtype=np.float64)
-    k = params.effective_bit_share * np.asarray(errors, dtype=np.float64)
-    rate = np.divide(k, n, out=np.full(n.shape, 0.5), where=n > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        direct = np.log10(special.betainc(np.maximum(n - k, 1e-9), k + 1, 0.5))
-        divergence = np.where(rate > 0, rate * np.log(2 * rate), 0.0) + (1 - rate) * np.log(2 * (1 - rate))
-    chernoff = -n * divergence / np.log(10)
-    result = np.where(np.isfinite(direct) & (direct > -300), direct, chernoff)
-    return np.where((n <= 0) | (rate >= 0.5), 0.0, np.minimum(result, 0.0))
-
-
-@dataclass(frozen=True)
-class Alignments:
-    """For each stretch of reference frames compared with a clip, its best alignment."""
-
-    offset_frames: np.ndarray  # where the clip's first frame sits, in frames from the stretch's start
-    log10_chance: np.ndarray  # one comparison's chance level, before any correction for looks
-    bits: np.ndarray  # bits compared
-    errors: np.ndarray  # ...of which differ
-
-
-def align(query: QuerySketch, references: np.ndarray, params: SketchParams = SKETCH) -> Alignments:
-    """Compare a clip with each row of `references` (stretches of tracks' sketches, 0 where a
-    track has no frame) at every offset the rows leave room for and every sub-frame shift, and
-    return each row's alignment least likely by chance.
-
-    All shifts are compared at once; each row's best offset and shift is the one whose agreement
-    stands most standard deviations above chance, and only that one's exact tail is computed.
-    """
-    references = np.atleast_2d(np.asarray(references, dtype=np.uint16))
-    rows = references.shape[0]
-    width = max(frames.size for frames in query.shifts)
-    if width == 0 or width > references.shape[1]:
-        return Alignments(np.zeros(rows), np.zeros(rows), np.zeros(rows, np.int64), np.zeros(rows, np.int64))
-    clip = np.zeros((len(query.shifts), width), np.uint16)  # shifts padded with unusable frames
-    for shift, frames in enumerate(query.shifts):
-        clip[shift, : frames.size] = frames
-    windows = sliding_window_view(references, width, axis=1)[:, :, None, :]  # (rows, offsets, 1, frames)
-    compared = (clip != 0) & (windows != 0)  # (rows, offsets, shifts, frames)
-    errors = np.where(compared, np.bitwise_count(windows ^ clip), 0).sum(axis=3, dtype=np.int64)
-    bits = compared.sum(axis=3, dtype=np.int64) * params.bits
-    strength = (bits / 2 - errors) / np.sqrt(np.maximum(bits, 1))
-    best = strength.reshape(rows, -1).argmax(axis=1)
-    offset, shift = np.unravel_index(best, strength.shape[1:])
-    pick = np.arange(rows), offset, shift
-    return Alignments(
-        offset_frames=offset - shift / params.query_shifts,
-        log10_chance=log10_chance(errors[pick], bits[pick], params),
-        bits=bits[pick],
-        errors=errors[pick],
-    )

@@ -2,19 +2,18 @@
 
 import pytest
 
+from recognition.engine import Identifier, MemoryIndex
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
-from recognition.engine.identify import Identifier
-from recognition.engine.memory_index import MemoryIndex
 from tests import media
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def songs():
     return {seed: media.to_engine_rate(media.synth_song(seed, 60)) for seed in media.SONG_SEEDS}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def index(songs):
     """The songs' landmarks and sketches in memory."""
     index = MemoryIndex()
@@ -23,12 +22,7 @@ def index(songs):
     return index
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine(index):
     """The whole engine: landmarks and sketches (tests of one decision alone turn the others off)."""
-    return Identifier(
-        lookup=index.lookup,
-        track_frames=index.track_frames,
-        track_count=index.track_count,
-        sketches=index.sketch_slices,
-    )
+    return Identifier(index)

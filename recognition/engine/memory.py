@@ -1,4 +1,4 @@
-"""An in-process hash index with the same lookup contract as the PostgreSQL store.
+"""An in-process HashIndex that answers as the PostgreSQL store does.
 
 For engine tests, parameter studies and fuzzing, where a database would only add noise.
 numpy only; no Django.
@@ -10,6 +10,7 @@ import numpy as np
 
 from recognition.engine import arrays
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET, Fingerprints, is_triplet
+from recognition.engine.index import LookupRows
 
 __all__ = ["MemoryIndex"]
 
@@ -57,9 +58,9 @@ class MemoryIndex:
         self._track_ids = all_tracks[order]
         self._offsets = all_offsets[order]
 
-    def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (hashes, track_ids, offsets) of the stored rows whose hash is in `hashes` (and,
-        given `tracks`, whose track is one of them)."""
+    def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
+        """Return the stored rows whose hash is in `hashes` (and, given `tracks`, whose track is
+        one of them)."""
         self._build()
         wanted = arrays.distinct(np.asarray(hashes))
         if tracks is None and not self.pairs_in_every_track:
@@ -73,7 +74,7 @@ class MemoryIndex:
         rows = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
         if tracks is not None:
             rows = rows[np.isin(self._track_ids[rows], tracks)]
-        return self._hashes[rows], self._track_ids[rows], self._offsets[rows]
+        return LookupRows(self._hashes[rows], self._track_ids[rows], self._offsets[rows])
 
     def sketch_slices(self, track_ids: np.ndarray, first_frames: np.ndarray, n_frames: int) -> np.ndarray:
         """Each track's sketch from its first frame on, `n_frames` long (0 where it has no frame)."""

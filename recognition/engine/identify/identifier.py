@@ -1,0 +1,211 @@
+"""The Identifier: a clip's two-stage lookup, its decisions and its retries, on one hash index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import KW_ONLY, dataclass
+
+import numpy as np
+
+from recognition.engine import arrays, matching
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
+from recognition.engine.identify import decisions, long_inputs, retries
+from recognition.engine.identify.memo import Lookup, LookupMemo
+from recognition.engine.index import HashIndex
+
+__all__ = ["CANDIDATES", "Identifier"]
+
+# Tracks stage 1 hands to stage 2: enough that the true track is nearly always among them and
+# two stages answer as one stage over every track would, while each extra candidate costs stage
+# 2 one more track's pair list (docs/decisions.md, CANDIDATES).
+CANDIDATES = 5
+
+
+@dataclass
+class Identifier:
+    """Identify clips against one hash index.
+
+    A clip's hashes are looked up in two stages (`votes`), decided on (`decide`), and retried
+    smoothed in time and at other speeds when the clip as heard finds no match (`identify`); a
+    long recording is matched window by window (`timeline`). The fields after `index` are the
+    engine's settings, each defaulting to the value its constant explains.
+    """
+
+    index: HashIndex
+    _: KW_ONLY
+    sketches: bool = True  # False: decide on the landmarks alone, never on sketches
+    params: fp.FingerprintParams = fp.QUERY
+    match_params: matching.MatchParams = matching.DEFAULT_PARAMS
+    speed_variants: tuple[float, ...] = retries.SPEED_VARIANTS
+    candidates: int = CANDIDATES
+    retry_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
+    retry_shifts: int = retries.RETRY_SHIFTS
+    smoothed_params: fp.FingerprintParams | None = fp.QUERY_SMOOTHED  # None: no retry smoothed in time
+
+    @property
+    def two_stage(self) -> bool:
+        """Without triplets in the query, one stage: pairs in every track (for studies on a
+        MemoryIndex(pairs_in_every_track=True); the store finds pairs in named tracks only)."""
+        return self.params.triplet_fan_out is not None
+
+    @property
+    def retry_params(self) -> fp.FingerprintParams:
+        """The fingerprint of a clip retried at another speed: fewer triplets."""
+        return retries.with_fewer_triplets(self.params, self.retry_triplet_fan_out)
+
+    @property
+    def smoothed_retry_params(self) -> fp.FingerprintParams | None:
+        """The fingerprint of a clip retried smoothed in time: fewer triplets too."""
+        if self.smoothed_params is None:
+            return None
+        return retries.with_fewer_triplets(self.smoothed_params, self.retry_triplet_fan_out)
+
+    def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Votes:
+        """Look up a clip's hashes in two stages and pair the rows with its offsets.
+
+        With `window_frames` (a long input), candidates are chosen window by window.
+        """
+        return self.votes_of([fingerprints], window_frames=window_frames)[0]
+
+    def votes_of(
+        self, clips: list[fp.Fingerprints], *, window_frames: int | None = None, lookup: Lookup | None = None
+    ) -> list[matching.Votes]:
+        """Look up several clips' hashes together, one round trip per stage, through `lookup`
+        (default: the index's)."""
+        split = [clip.split() for clip in clips]
+        pairs = [p for p, _ in split]
+        if not self.two_stage:
+            return [matching.Votes(hits, matching.Hits.empty()) for hits in self.lookup_hits(pairs, lookup=lookup)]
+        triplet_hits = self.lookup_hits([t for _, t in split], lookup=lookup)
+        rankings = [
+            self.rank(hits, clip.n_frames) if window_frames is None else None
+            for hits, clip in zip(triplet_hits, clips, strict=True)
+        ]
+        chosen = [
+            self.choose(hits, clip.n_frames, window_frames=window_frames, ranking=ranking)
+            for hits, clip, ranking in zip(triplet_hits, clips, rankings, strict=True)
+        ]
+        pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)), lookup=lookup)
+        return [matching.Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
+
+    def rank(self, hits: matching.Hits, n_frames: int) -> matching.Ranking:
+        """Every voted track's best alignment: computed once per clip, for `choose` and `decide`."""
+        return matching.rank_tracks(hits, n_frames, self.index.track_frames, self.match_params)
+
+    def choose(
+        self,
+        hits: matching.Hits,
+        n_frames: int,
+        *,
+        window_frames: int | None = None,
+        ranking: matching.Ranking | None = None,
+    ) -> np.ndarray:
+        """Stage 1's choice: the tracks whose triplets align best."""
+        return matching.top_tracks(
+            hits,
+            n_frames,
+            self.index.track_frames,
+            self.candidates,
+            window_frames=window_frames,
+            params=self.match_params,
+            ranking=ranking,
+        )
+
+    def lookup_hits(
+        self, clips: list[fp.Fingerprints], tracks: np.ndarray | None = None, *, lookup: Lookup | None = None
+    ) -> list[matching.Hits]:
+        """Votes of the clips' hashes against `tracks` only (None: every track, as stage 1 and a
+        one-stage lookup ask), in one round trip, through `lookup` (default: the index's)."""
+        if not clips:
+            return []
+        if tracks is not None and tracks.size == 0:
+            return [matching.Hits.empty() for _ in clips]
+        lookup = lookup or self.index.lookup
+        hashes = np.concatenate([c.hashes for c in clips])
+        rows = lookup(hashes) if tracks is None else lookup(hashes, tracks)
+        return [matching.join_hits(c.hashes, c.offsets, rows.hashes, rows.track_ids, rows.offsets) for c in clips]
+
+    def decide(
+        self, votes: matching.Votes, n_frames: int, looks: int, query: Callable[[], sk.QuerySketch] | None = None
+    ) -> matching.Match | None:
+        """The calibrated decisions on a clip's votes (recognition/engine/identify/decisions.py),
+        the sketches checked only when the landmarks are not sure and `query` can make them."""
+        return decisions.decide(
+            votes,
+            n_frames,
+            looks,
+            index=self.index,
+            params=self.match_params,
+            two_stage=self.two_stage,
+            sketches=self.sketches,
+            query=query,
+        )
+
+    def check_sketches(
+        self,
+        query: sk.QuerySketch,
+        votes: matching.Votes,
+        *,
+        pair_ranking: matching.Ranking | None,
+        n_frames: int,
+        looks: int,
+        tracks: int,
+    ) -> matching.Match | None:
+        """The decision on sketches alone, with SKETCH_SHARE of the bound (None when `sketches` is off)."""
+        if not self.sketches:
+            return None
+        return decisions.check_sketches(
+            query,
+            votes,
+            index=self.index,
+            params=self.match_params,
+            pair_ranking=pair_ranking,
+            n_frames=n_frames,
+            looks=looks,
+            tracks=tracks,
+        )
+
+    def identify(self, samples: np.ndarray, *, prior_looks: int = 0) -> matching.Match | None:
+        """Return the match for a clip, trying the retries only when it fails as heard: first its
+        peaks picked again on its spectrogram smoothed in time (noise), then the speed variants.
+
+        `prior_looks` counts decisions already taken on the same audio (a listening session), so
+        the false-match bound covers them all.
+        """
+        smoothed = self.smoothed_retry_params
+        looks = 1 + (smoothed is not None) + len(self.speed_variants) + prior_looks
+        lookup = LookupMemo(self.index.lookup)
+        peaks = fp.constellation(samples, self.params)
+        clip = fp.hash_constellation(peaks, self.params)
+        votes = self.votes_of([clip], lookup=lookup)[0]
+        match = self.decide(votes, clip.n_frames, looks, lambda: sk.query_sketch(samples))
+        if match is None and smoothed is not None:
+            match = retries.smoothed_retry(
+                self, samples, params=smoothed, candidates=votes.candidates, looks=looks, lookup=lookup
+            )
+        if match is None and self.speed_variants:
+            match = retries.speed_retry(
+                self,
+                peaks,
+                factors=self.speed_variants,
+                params=self.retry_params,
+                shifts=self.retry_shifts,
+                looks=looks,
+                lookup=lookup,
+            )
+        return match
+
+    def timeline(
+        self,
+        chunks: Iterator[np.ndarray],
+        *,
+        window_s: float = 6.0,
+        hop_s: float = 3.0,
+        lookup_batch_s: float = 60.0,
+        progress: Callable[[float], None] | None = None,
+    ) -> long_inputs.Timeline:
+        """Match a long recording window by window (recognition/engine/identify/long_inputs.py)."""
+        return long_inputs.timeline(
+            self, chunks, window_s=window_s, hop_s=hop_s, lookup_batch_s=lookup_batch_s, progress=progress
+        )

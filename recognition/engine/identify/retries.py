@@ -1,0 +1,120 @@
+"""Retries of a clip that finds no match as heard: its peaks picked again on its spectrogram
+smoothed in time (broadband noise hides fewer of them), then the clip as if played at other
+speeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+import numpy as np
+
+from recognition.engine import fingerprint as fp
+from recognition.engine import matching
+from recognition.engine import sketch as sk
+from recognition.engine.identify.memo import Lookup
+
+__all__ = [
+    "RETRY_SHIFTS",
+    "RETRY_TRIPLET_FAN_OUT",
+    "SPEED_VARIANTS",
+    "Stages",
+    "smoothed_retry",
+    "speed_retry",
+    "with_fewer_triplets",
+]
+
+# Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
+# frequency and time. A clip that finds no match as heard is retried as if played at these
+# speeds, its peaks moved rather than found again (fp.hash_constellation); the +-1 frame/+-1 bin
+# tolerance of the hashes covers about 0.5 % either side of each.
+SPEED_VARIANTS = (0.99, 1.01, 0.98, 1.02)
+
+# A retried clip takes its triplets from every two of its anchors' 6 nearest targets (15 per
+# anchor) instead of 8 (28; fp.QUERY_TRIPLET_FAN_OUT): once moved to the right speed it is as
+# clean as it was heard, and looking up four speeds' triplets at once is the slowest part of the
+# slowest queries, those that find no match as heard. 6 loses no answer that 8 finds; 5 starts
+# to (docs/decisions.md, RETRY_TRIPLET_FAN_OUT). The retry smoothed in time takes 6 too.
+RETRY_TRIPLET_FAN_OUT = 6
+
+# Sub-frame shifts a speed retry hashes (of the query's `shifts`): both. One would look up fewer
+# triplet values in every track, the cost that grows with the catalog, but loses short clips
+# played fast or slow (docs/decisions.md, RETRY_SHIFTS).
+RETRY_SHIFTS = 2
+
+
+class Stages(Protocol):
+    """What a retry asks of the Identifier: its two-stage lookups and its decisions."""
+
+    def votes_of(self, clips: list[fp.Fingerprints], *, lookup: Lookup | None = None) -> list[matching.Votes]: ...
+
+    def lookup_hits(
+        self, clips: list[fp.Fingerprints], tracks: np.ndarray | None = None, *, lookup: Lookup | None = None
+    ) -> list[matching.Hits]: ...
+
+    def decide(
+        self, votes: matching.Votes, n_frames: int, looks: int, query: Callable[[], sk.QuerySketch] | None = None
+    ) -> matching.Match | None: ...
+
+
+def with_fewer_triplets(params: fp.FingerprintParams, fan_out: int) -> fp.FingerprintParams:
+    """`params` with triplets from at most `fan_out` nearest targets of each anchor."""
+    if params.triplet_fan_out is None or params.triplet_fan_out <= fan_out:
+        return params
+    return replace(params, triplet_fan_out=fan_out)
+
+
+def smoothed_retry(
+    engine: Stages,
+    samples: np.ndarray,
+    *,
+    params: fp.FingerprintParams,
+    candidates: np.ndarray | None,
+    looks: int,
+    lookup: Lookup | None = None,
+) -> matching.Match | None:
+    """Return the decision on the clip's peaks picked on its spectrogram smoothed in time, where
+    broadband noise hides fewer of them, looked up in the tracks stage 1 chose for the clip as
+    heard: the true track is usually among them (the decision is what failed), and a lookup in
+    a few tracks costs the same however large the catalog. Decided on pairs and triplets: the
+    sketches were checked as heard, and the clip's sketch does not change with smoothing."""
+    clip = fp.fingerprint(samples, params)
+    if candidates is None:  # one stage: pairs in every track
+        votes = engine.votes_of([clip], lookup=lookup)[0]
+    else:
+        hits = engine.lookup_hits([clip], candidates, lookup=lookup)[0]
+        triplet = fp.is_triplet(hits.hashes)
+        votes = matching.Votes(hits.select(~triplet), hits.select(triplet))
+    return engine.decide(votes, clip.n_frames, looks)
+
+
+def speed_retry(
+    engine: Stages,
+    peaks: fp.Constellation,
+    *,
+    factors: tuple[float, ...],
+    params: fp.FingerprintParams,
+    shifts: int,
+    looks: int,
+    lookup: Lookup | None = None,
+) -> matching.Match | None:
+    """Return the best decision on the clip as if played at each speed of `factors`, its peaks
+    of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage."""
+    moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
+    variants = [fp.hash_constellation(moved, params, speed=factor) for factor in factors]
+    best: matching.Match | None = None
+    for factor, variant, votes in zip(factors, variants, engine.votes_of(variants, lookup=lookup), strict=True):
+        found = engine.decide(votes, variant.n_frames, looks)
+        if found is not None and (best is None or found.log10_p < best.log10_p):
+            # Offsets were measured at the retried speed: scale back to the clip as heard.
+            best = matching.Match(
+                track_id=found.track_id,
+                offset_frames=found.offset_frames,
+                score=found.score,
+                log10_p=found.log10_p,
+                first_frame=int(found.first_frame * factor),
+                last_frame=int(found.last_frame * factor),
+                candidates=found.candidates,
+            )
+    return best

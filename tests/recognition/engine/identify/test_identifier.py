@@ -1,0 +1,116 @@
+"""The Identifier: a clip's two-stage lookup and its answer (recognition/engine/identify/identifier.py)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from recognition.engine import Identifier, LookupRows, MemoryIndex, matching
+from recognition.engine import fingerprint as fp
+from tests import media
+from tests.recognition.engine.indexes import CountingIndex
+
+RATE = media.ENGINE_RATE
+SEEDS = media.SONG_SEEDS
+
+
+@pytest.mark.parametrize(("seed", "start_s"), [(3, 12.345), (5, 0.0), (7, 41.01)])
+def test_time_shifted_copy_matches_at_its_offset(engine, songs, seed, start_s):
+    start = int(start_s * RATE)
+    match = engine.identify(songs[seed][start : start + 5 * RATE])
+    assert match is not None and match.track_id == seed
+    assert abs(fp.frames_to_seconds(match.offset_frames) - start_s) < 0.05
+    assert match.confidence > 0.9999
+
+
+@pytest.mark.parametrize("snr_db", [10, 0])
+def test_noisy_copy_still_matches(engine, songs, snr_db):
+    found = 0
+    for k, seed in enumerate(SEEDS):
+        start = (5 + 3 * k) * RATE
+        match = engine.identify(media.add_noise(songs[seed][start : start + 8 * RATE], snr_db, seed))
+        found += match is not None and match.track_id == seed
+    assert found >= len(SEEDS) - 1
+
+
+def test_stage_one_looks_up_triplets_everywhere_and_stage_two_pairs_in_the_candidates(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    counting = CountingIndex(index)
+    engine = Identifier(counting, candidates=2)
+    start = int(23.4 * RATE)
+    match = engine.identify(songs[6][start : start + 5 * RATE])
+    assert match is not None and match.track_id == 6
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 23.4) < 0.05
+    (triplet_hashes, everywhere), (pair_hashes, candidates) = counting.calls
+    assert everywhere is None and fp.is_triplet(triplet_hashes).all()
+    assert not fp.is_triplet(pair_hashes).any()
+    assert 6 in candidates and 1 <= candidates.size <= 2
+
+
+class _IndexHidingTrack6Triplets(MemoryIndex):
+    """Stage 1 never finds track 6, and the bound counts only the tracks with votes."""
+
+    def lookup(self, hashes, tracks=None):
+        found = super().lookup(hashes, tracks)
+        keep = (found.track_ids != 6) | ~fp.is_triplet(found.hashes)
+        return LookupRows(found.hashes[keep], found.track_ids[keep], found.offsets[keep])
+
+    def track_count(self):
+        return 0
+
+
+def test_a_track_stage_one_leaves_out_cannot_be_matched(songs):
+    index = _IndexHidingTrack6Triplets()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+
+    engine = Identifier(index, speed_variants=())
+    start = int(23.4 * RATE)
+    assert engine.identify(songs[6][start : start + 5 * RATE]) is None
+
+
+def test_a_clips_triplet_votes_are_ranked_once_for_the_choice_and_the_decision(engine, songs, monkeypatch):
+    ranked = []
+    rank_tracks = matching.rank_tracks
+    monkeypatch.setattr(
+        matching, "rank_tracks", lambda hits, *a, **k: ranked.append(len(hits)) or rank_tracks(hits, *a, **k)
+    )
+    start = int(23.4 * RATE)
+    match = engine.identify(songs[6][start : start + 5 * RATE])
+    assert match is not None and match.track_id == 6
+    assert len(ranked) == 2  # stage 1's triplet votes (choice and decision), the candidates' pairs
+
+
+PAIRS_ONLY_QUERY = replace(fp.QUERY, triplet_fan_out=None)
+
+
+def test_one_stage_and_two_stages_agree_on_clean_clips(songs, engine):
+    every_pair = MemoryIndex(pairs_in_every_track=True)
+    for seed, samples in songs.items():
+        every_pair.add(seed, fp.fingerprint(samples))
+    one_stage = replace(engine, index=every_pair, params=PAIRS_ONLY_QUERY)
+    for seed, start_s in [(2, 5.0), (4, 30.5), (8, 50.0)]:
+        clip = songs[seed][int(start_s * RATE) : int((start_s + 4) * RATE)]
+        a, b = engine.identify(clip), one_stage.identify(clip)
+        assert a is not None and b is not None
+        assert a.track_id == b.track_id == seed
+        # The decision on pairs is the same whether stage 1 chose the tracks or all were read.
+        two_stage_pairs = engine.votes(fp.fingerprint(clip, engine.params)).pairs
+        one_stage_pairs = one_stage.votes(fp.fingerprint(clip, PAIRS_ONLY_QUERY)).pairs
+        a, b = (
+            matching.best_match(hits, 4 * 31, engine.index.track_frames) for hits in (two_stage_pairs, one_stage_pairs)
+        )
+        assert (a.track_id, a.score, a.offset_frames) == (b.track_id, b.score, b.offset_frames)
+
+
+def test_unrelated_music_noise_and_silence_are_no_match(engine):
+    for seed in range(100, 130):
+        clip = media.to_engine_rate(media.synth_song(seed, 6))
+        assert engine.identify(clip) is None, f"unrelated song {seed} matched"
+    rng = np.random.default_rng(0)
+    assert engine.identify(rng.standard_normal(5 * RATE).astype(np.float32) * 0.3) is None
+    silence = np.zeros(5 * RATE, np.float32)
+    assert len(fp.fingerprint(silence, fp.QUERY)) == 0
+    assert engine.identify(silence) is None

@@ -1,0 +1,95 @@
+"""Retries smoothed in time and at other speeds (recognition/engine/identify/retries.py)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from catalog.demo import demo_music_files
+from recognition.engine import Identifier, MemoryIndex, audio
+from recognition.engine import fingerprint as fp
+from recognition.engine import sketch as sk
+from tests import media
+from tests.recognition.engine.indexes import CountingIndex, counted_engine_without_smoothing
+
+RATE = media.ENGINE_RATE
+
+
+def test_two_percent_faster_playback_matches_through_the_speed_retry(engine, songs):
+    clip = songs[4][10 * RATE : 18 * RATE]
+    match = engine.identify(media.played_faster(clip, 1.02))
+    assert match is not None and match.track_id == 4
+
+
+def test_speed_retries_look_up_fewer_triplets_than_the_clip_as_heard(songs):
+    counting, engine = counted_engine_without_smoothing(songs)
+    assert engine.retry_params.triplet_fan_out == 6 < engine.params.triplet_fan_out
+    match = engine.identify(media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02))
+    assert match is not None and match.track_id == 4
+    (heard, _), _, (retried, _), _ = counting.calls  # each: triplets everywhere, pairs in candidates
+    per_speed = np.unique(retried).size / len(engine.speed_variants)
+    assert fp.is_triplet(retried).all() and per_speed < 0.75 * np.unique(heard).size
+
+
+def test_speed_retries_hash_the_peaks_of_retry_shifts_sub_frame_shifts(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    clip = media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02)
+    retried = {}
+    for shifts in (1, 2):
+        counting = CountingIndex(index)
+        engine = Identifier(counting, retry_shifts=shifts, smoothed_params=None)
+        match = engine.identify(clip)
+        assert match is not None and match.track_id == 4
+        retried[shifts] = np.unique(counting.calls[2][0]).size  # the retries' lookup in every track
+    assert Identifier(index).retry_shifts == fp.QUERY.shifts == 2
+    assert retried[1] < 0.7 * retried[2]
+
+
+def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_more_look(songs):
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    unknown = media.to_engine_rate(media.synth_song(77, 5))
+    counting = CountingIndex(index)
+    engine = Identifier(counting)
+    assert engine.identify(unknown) is None
+    # As heard (triplets everywhere, pairs in the candidates), smoothed in the same candidates,
+    # then the speeds (triplets everywhere, pairs in their candidates).
+    assert [tracks is None for _, tracks in counting.calls] == [True, False, False, True, False]
+    (_, candidates), (smoothed, smoothed_in) = counting.calls[1:3]
+    assert np.array_equal(np.sort(smoothed_in), np.sort(candidates))
+    assert engine.smoothed_retry_params == replace(fp.QUERY_SMOOTHED, triplet_fan_out=6)
+    expected = fp.fingerprint(unknown, engine.smoothed_retry_params).hashes
+    assert np.array_equal(np.unique(smoothed), np.unique(expected))
+    # A clip decided as heard carries the bound of six looks (as heard, smoothed, four speeds).
+    clip = songs[3][8 * RATE : 13 * RATE]
+    with_retry = Identifier(index).identify(clip)
+    without = Identifier(index, smoothed_params=None).identify(clip)
+    assert with_retry is not None and without is not None and with_retry.track_id == without.track_id == 3
+    assert with_retry.log10_p == pytest.approx(without.log10_p + np.log10(6 / 5))
+
+
+def test_real_music_under_broadband_noise_is_found_more_often_with_the_smoothed_retry():
+    """Drascula's music at 5 s / -5 dB and 3 s / 0 dB white noise: picking the peaks again on the
+    spectrogram smoothed in time answers clips the peaks as heard leave unanswered, never wrongly."""
+    files = demo_music_files()
+    assert len(files) >= 3, "drascula-music is installed by scripts/bootstrap.sh"
+    index = MemoryIndex()
+    tracks = {}
+    for track_id, path in enumerate(files):
+        tracks[track_id] = audio.decode(path, sample_rate_hz=RATE, max_seconds=600)
+        index.add(track_id, fp.fingerprint(tracks[track_id]), sk.sketch(tracks[track_id]))
+    engines = {"smoothed retry": Identifier(index), "as heard only": Identifier(index, smoothed_params=None)}
+    right = dict.fromkeys(engines, 0)
+    for snr_db, length_s in ((-5, 5), (0, 3)):
+        for track_id, x in tracks.items():
+            for k, start_s in enumerate(np.linspace(3, x.size / RATE - length_s - 3, 8)):
+                start = int(start_s * RATE)
+                clip = media.add_noise(x[start : start + length_s * RATE], snr_db, 100 * track_id + k)
+                for name, engine in engines.items():
+                    match = engine.identify(clip)
+                    assert match is None or match.track_id == track_id, (name, track_id, start_s, snr_db)
+                    right[name] += match is not None
+    assert right["smoothed retry"] >= right["as heard only"] + 4, right

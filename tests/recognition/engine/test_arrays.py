@@ -1,0 +1,35 @@
+"""The sorted-distinct helpers of the engine's hot paths (recognition/engine/arrays.py)."""
+
+import numpy as np
+import pytest
+
+from recognition.engine import arrays
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint64])
+def test_distinct_gives_what_numpy_unique_gives(dtype):
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 2, 50, 5000):
+        values = rng.integers(0, 300, size).astype(dtype) * dtype(2**20 if dtype != np.int32 else 1)
+        found = arrays.distinct(values)
+        assert found.dtype == values.dtype and np.array_equal(found, np.unique(values))
+    ordered = np.array([3, 3, 5, 9, 9, 9])
+    assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
+
+
+def test_isin_sorted_gives_what_numpy_isin_gives():
+    """Both ways it answers: a table over a narrow span (pairs), binary search over a wide one
+    (triplets fill int32), values either side of the span included."""
+    rng = np.random.default_rng(3)
+    narrow = rng.integers(-50, 50, 400)
+    wide = np.concatenate([rng.integers(-(2**31), 2**31, 400), [-(2**31), 2**31 - 1, -51, 60]]).astype(np.int32)
+    for values, low, high in ((narrow, -60, 60), (wide, -(2**31), 2**31)):
+        for size in (0, 1, 40):
+            ordered = np.unique(rng.integers(low, high, size).astype(values.dtype))
+            ordered = np.unique(np.concatenate([ordered, values[: size // 4]]))  # some hits for sure
+            assert np.array_equal(arrays.isin_sorted(values, ordered), np.isin(values, ordered))
+
+
+def test_rank_in_runs_counts_from_each_runs_start():
+    assert arrays.rank_in_runs(np.array([4, 4, 4, 1, 7, 7, 4])).tolist() == [0, 1, 2, 0, 0, 1, 0]
+    assert arrays.rank_in_runs(np.array([], np.int64)).size == 0
