@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from recognition import selectors
 from recognition.engine import Match, Segment, audio
-from recognition.engine.fingerprint import QUERY, REFERENCE, fingerprint
+from recognition.engine.fingerprint import QUERY, REFERENCE
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, identifier
 
@@ -104,17 +104,11 @@ NO_SIGNAL = "No music could be fingerprinted in this audio (is it silent?)."
 
 def recognize_clip(samples: np.ndarray) -> dict | None:
     """The match of a clip (mono, engine rate) as the API shows it, or None; raise
-    AudioError("no_signal") when the clip gives no hashes (silence).
-
-    Identifying fingerprints the clip; a match proves it had something to fingerprint, so only
-    a clip without one is fingerprinted again, to tell silence from music not in the catalog.
-    """
-    if not samples.any():  # digital silence: a flat spectrum has no peak, hence no hash
+    AudioError("no_signal") when the clip gives no hashes (silence)."""
+    answer = identifier().identify_clip(samples)
+    if answer.hashes == 0:
         raise audio.AudioError("no_signal", NO_SIGNAL)
-    found = identifier().identify(samples)
-    if found is None and len(fingerprint(samples, QUERY)) == 0:
-        raise audio.AudioError("no_signal", NO_SIGNAL)
-    return match_details(found) if found else None
+    return match_details(answer.match) if answer.match else None
 
 
 def recognize_file(

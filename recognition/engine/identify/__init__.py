@@ -20,7 +20,7 @@ asked of the index once per clip).
 """
 
 from recognition.engine.identify.decisions import PAIR_SHARE, SKETCH_SHARE, TRIPLET_SHARE
-from recognition.engine.identify.identifier import CANDIDATES, Identifier
+from recognition.engine.identify.identifier import CANDIDATES, ClipAnswer, Identifier
 from recognition.engine.identify.long_inputs import Timeline
 from recognition.engine.identify.memo import LookupMemo
 from recognition.engine.identify.retries import RETRY_SHIFTS, RETRY_TRIPLET_FAN_OUT, SPEED_VARIANTS
@@ -33,6 +33,7 @@ __all__ = [
     "SKETCH_SHARE",
     "SPEED_VARIANTS",
     "TRIPLET_SHARE",
+    "ClipAnswer",
     "Identifier",
     "LookupMemo",
     "Timeline",

@@ -14,12 +14,21 @@ from recognition.engine.identify import decisions, long_inputs, retries
 from recognition.engine.identify.memo import Lookup, LookupMemo
 from recognition.engine.index import HashIndex
 
-__all__ = ["CANDIDATES", "Identifier"]
+__all__ = ["CANDIDATES", "ClipAnswer", "Identifier"]
 
 # Tracks stage 1 hands to stage 2: enough that the true track is nearly always among them and
 # two stages answer as one stage over every track would, while each extra candidate costs stage
 # 2 one more track's pair list (docs/decisions.md, CANDIDATES).
 CANDIDATES = 5
+
+
+@dataclass(frozen=True)
+class ClipAnswer:
+    """A clip's match (None: no match) and how many hashes the clip as heard gave (0: nothing to
+    fingerprint, such as silence, which callers report apart from "no match")."""
+
+    match: matching.Match | None
+    hashes: int
 
 
 @dataclass
@@ -173,6 +182,11 @@ class Identifier:
         `prior_looks` counts decisions already taken on the same audio (a listening session), so
         the false-match bound covers them all.
         """
+        return self.identify_clip(samples, prior_looks=prior_looks).match
+
+    def identify_clip(self, samples: np.ndarray, *, prior_looks: int = 0) -> ClipAnswer:
+        """Return what `identify` does, with the clip's hash count beside the match, so that a
+        caller tells silence from unknown music without fingerprinting the clip again."""
         smoothed = self.smoothed_retry_params
         looks = 1 + (smoothed is not None) + len(self.speed_variants) + prior_looks
         lookup = LookupMemo(self.index.lookup)
@@ -194,7 +208,7 @@ class Identifier:
                 looks=looks,
                 lookup=lookup,
             )
-        return match
+        return ClipAnswer(match, len(clip))
 
     def timeline(
         self,

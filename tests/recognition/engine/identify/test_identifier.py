@@ -114,3 +114,12 @@ def test_unrelated_music_noise_and_silence_are_no_match(engine):
     silence = np.zeros(5 * RATE, np.float32)
     assert len(fp.fingerprint(silence, fp.QUERY)) == 0
     assert engine.identify(silence) is None
+
+
+def test_identify_clip_gives_the_match_of_identify_and_the_clips_hash_count(engine, songs):
+    known = songs[media.SONG_SEEDS[0]][8 * 8000 : 13 * 8000]
+    answer = engine.identify_clip(known)
+    assert answer.match == engine.identify(known) and answer.match is not None
+    assert answer.hashes == len(fp.fingerprint(known, fp.QUERY)) > 0
+    silent = engine.identify_clip(np.zeros(5 * 8000, np.float32))
+    assert silent == type(answer)(None, 0)
