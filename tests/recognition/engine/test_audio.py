@@ -101,7 +101,7 @@ def test_decode_stops_at_the_cap(tmp_path):
 
 def test_ffmpeg_writes_its_pipe_in_blocks_not_packets(tmp_path):
     # Opus comes in 20 ms packets; a pipe flushed after each woke the reader ~50 times a second of
-    # audio and cost ingest a third more CPU than decoding (bench/ingest_cost.py).
+    # audio and cost ingest a third more CPU than decoding (bench/studies/ingest_cost.py).
     path = media.encode(synth_song(5, 20), tmp_path / "a.opus")
     child = subprocess.Popen(
         audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=60),
