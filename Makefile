@@ -3,7 +3,7 @@
 
 help:
 	@echo "make run        install what is missing, migrate, load the demo catalog, serve http://127.0.0.1:8000"
-	@echo "make test       install what is missing, then ruff and the whole test suite (what CI runs)"
+	@echo "make test       install what is missing, then ruff, mypy, bandit and the whole test suite (what CI runs)"
 	@echo "make lint       ruff + bandit (medium and high findings fail)"
 	@echo "make typecheck  mypy with django-stubs"
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
@@ -28,7 +28,7 @@ lint:
 
 typecheck:
 	scripts/bootstrap.sh test
-	.venv/bin/mypy portal accounts catalog recognition
+	.venv/bin/mypy
 
 bench:
 	scripts/bench.sh
