@@ -4,7 +4,7 @@
 help:
 	@echo "make run        install what is missing, migrate, load the demo catalog, serve http://127.0.0.1:8000"
 	@echo "make test       install what is missing, then lint, typecheck and the whole test suite (what CI runs)"
-	@echo "make lint       ruff check + ruff format --check, bandit (medium and high findings fail)"
+	@echo "make lint       ruff check + format check, import contracts (lint-imports), bandit (medium and high fail)"
 	@echo "make typecheck  mypy with django-stubs"
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench"
