@@ -3,8 +3,8 @@
 
 help:
 	@echo "make run        install what is missing, migrate, load the demo catalog, serve http://127.0.0.1:8000"
-	@echo "make test       install what is missing, then ruff and the whole test suite (what CI runs)"
-	@echo "make lint       ruff + bandit (medium and high findings fail)"
+	@echo "make test       install what is missing, then lint, typecheck and the whole test suite (what CI runs)"
+	@echo "make lint       ruff check + format check, import contracts (lint-imports), bandit (medium and high fail)"
 	@echo "make typecheck  mypy with django-stubs"
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench (~6 min)"
@@ -24,12 +24,11 @@ test:
 
 lint:
 	scripts/bootstrap.sh test
-	.venv/bin/ruff check .
-	.venv/bin/bandit -q -c pyproject.toml -r portal accounts catalog recognition --severity-level medium
+	scripts/lint.sh
 
 typecheck:
 	scripts/bootstrap.sh test
-	.venv/bin/mypy portal accounts catalog recognition
+	.venv/bin/mypy
 
 bench:
 	scripts/bench.sh

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Lint (ruff, bandit) and the whole test suite against the machine's real PostgreSQL, Redis,
-# ffmpeg and Chromium.
+# Lint (scripts/lint.sh), type-check (mypy) and the whole test suite against the machine's real
+# PostgreSQL, Redis, ffmpeg and Chromium.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/recognition -x).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/bootstrap.sh test
-.venv/bin/ruff check .
-.venv/bin/bandit -q -c pyproject.toml -r portal accounts catalog recognition --severity-level medium
+scripts/lint.sh
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -75,14 +75,31 @@ def test_bodies_under_the_limit_reach_django():
     assert status == 403 and read == 10
 
 
+def _without_waiting(coroutine):
+    """Run `coroutine` to its end in one step; fail if it has to wait for anything on the way."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise AssertionError("it waited before answering")
+
+
 def test_heavy_requests_past_capacity_get_503_at_once(settings):
-    """G4: a process already holding its share of recognitions sheds new ones in microseconds."""
+    """G4: a process already holding its share of recognitions sheds new ones in microseconds.
+
+    "At once" is checked without a stopwatch, which a loaded machine would fail: the refusal is
+    run to its end without giving the event loop a turn, so it cannot have waited for anything
+    (a timer, a lock, the requests that hold the capacity).
+    """
     from portal.middleware import LoadShedder
 
     settings.EARSHOT_MAX_QUEUED_HEAVY = 2
     release = asyncio.Event()
+    entered = []  # paths that reached the app behind the shedder
 
     async def slow_app(scope, receive, send):
+        entered.append(scope["path"])
         await release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -102,21 +119,24 @@ def test_heavy_requests_past_capacity_get_503_at_once(settings):
         start = next(m for m in sent if m["type"] == "http.response.start")
         return start["status"], dict(start["headers"])
 
+    async def until(condition):
+        async with asyncio.timeout(10):
+            while not condition():
+                await asyncio.sleep(0.01)
+
     async def scenario():
         busy = [asyncio.create_task(call()) for _ in range(2)]
-        await asyncio.sleep(0.05)
-        started = time.monotonic()
-        status, headers = await call()
-        shed_s = time.monotonic() - started
+        await until(lambda: len(entered) == 2)
+        status, headers = _without_waiting(call())
         light = asyncio.create_task(call("/healthz", "GET"))  # never held back
-        await asyncio.sleep(0.05)
+        await until(lambda: "/healthz" in entered)
         light_done = light.done()
         release.set()
         await asyncio.gather(*busy, light)
-        return status, headers, shed_s, light_done, [t.result()[0] for t in busy]
+        return status, headers, light_done, [t.result()[0] for t in busy]
 
-    status, headers, shed_s, light_done, others = asyncio.run(scenario())
-    assert status == 503 and headers[b"retry-after"] == b"1" and shed_s < 0.1
+    status, headers, light_done, others = asyncio.run(scenario())
+    assert status == 503 and headers[b"retry-after"] == b"1"
     assert others == [200, 200]
     assert light_done is False  # it went to the app (which was blocked), not to the shedder's refusal
 

@@ -39,7 +39,8 @@ def test_the_page_names_the_song_the_microphone_hears(catalog_track, daphne_serv
     assert title.inner_text() == "Harbour Lights"
     # EARSHOT_SCREENSHOT=path keeps a picture of the answer (the README's comes from here).
     if os.environ.get("EARSHOT_SCREENSHOT"):
-        page.wait_for_timeout(1500)  # let the result card finish fading in
+        # The result card fades in: wait for its animations to end rather than a fixed 1.5 s.
+        page.get_by_test_id("match").evaluate("card => Promise.all(card.getAnimations().map(a => a.finished))")
         page.screenshot(path=os.environ["EARSHOT_SCREENSHOT"], full_page=True)
 
 

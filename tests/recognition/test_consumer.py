@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from django.conf import settings as django_settings
 
 from catalog.demo import synth_song
 from portal.asgi import application
+from recognition import limits
 from recognition.models import Recognition
 from recognition.services import track_ingest
 from tests import media
@@ -44,22 +47,35 @@ async def _open(*headers):
     return communicator, connected
 
 
-async def _stream(communicator, samples, pace_s=0.03):
-    """Send 250 ms frames; return (answer, frames sent when it came)."""
+@pytest.fixture
+def _unthrottled(settings):
+    """Streaming tests send each frame as soon as the one before is answered: faster than the 10
+    messages a second a browser is held to, which is not what they test."""
+    settings.EARSHOT_LISTEN = {**settings.EARSHOT_LISTEN, "max_messages_per_s": 1000}
+
+
+async def _stream(communicator, samples):
+    """Send 250 ms frames, each once the server has answered the one before (`progress`); return
+    (answer, frames sent when it came).
+
+    In lock step the frame count at the answer depends on the audio alone. Sent at a fixed pace,
+    a loaded machine fell behind, took the frames in batches and answered after the last one.
+    """
     for sent in range(0, samples.size, FRAME):
         await communicator.send_to(bytes_data=_pcm(samples[sent : sent + FRAME]))
-        await asyncio.sleep(pace_s)
-        while not await communicator.receive_nothing(timeout=0.05):
-            message = json.loads(await communicator.receive_from())
-            if message["type"] in {"match", "no_match"}:
-                return message, sent // FRAME + 1
-    for _ in range(200):
-        message = json.loads(await communicator.receive_from(timeout=10))
+        # A frame past the audio limit gets no reply of its own: the answer is already on its way.
+        message = json.loads(await communicator.receive_from(timeout=30))
+        if message["type"] in {"match", "no_match"}:
+            return message, sent // FRAME + 1
+        assert message["type"] == "progress", message
+    for _ in range(200):  # all sent: the answer comes when the listening time is up
+        message = json.loads(await communicator.receive_from(timeout=40))
         if message["type"] in {"match", "no_match"}:
             return message, samples.size // FRAME
     raise AssertionError("no answer")
 
 
+@pytest.mark.usefixtures("_unthrottled")
 def test_catalog_audio_is_matched_before_the_clip_ends(catalog_song, client, rights_holder):
     clip = media.to_engine_rate(synth_song(41, 40))[8000 * 10 : 8000 * 22]  # 12 s from 0:10
     cookie = _session_cookie(client, rights_holder)
@@ -86,6 +102,7 @@ def test_catalog_audio_is_matched_before_the_clip_ends(catalog_song, client, rig
     assert saved.source == "microphone" and saved.track_id == catalog_song.pk and saved.heard_s == answer["heard_s"]
 
 
+@pytest.mark.usefixtures("_unthrottled")
 def test_unknown_audio_gets_no_match(catalog_song, settings):
     settings.EARSHOT_LISTEN = {**settings.EARSHOT_LISTEN, "anonymous_max_audio_s": 5.0}
     unknown = media.to_engine_rate(synth_song(4242, 8))
@@ -139,7 +156,11 @@ def test_bad_frames_close_with_a_reason(payload, code, reason):
     assert closed["code"] == code and reason in closed["reason"]
 
 
-def test_too_many_messages_close_the_socket():
+def test_too_many_messages_close_the_socket(monkeypatch):
+    # The buckets' clock stands still, so no token comes back while the 30 messages are read:
+    # the burst of 10 is all the socket gets, however slowly a loaded machine reads them.
+    monkeypatch.setattr(limits, "time", SimpleNamespace(monotonic=lambda: 0.0, time=time.time))
+
     async def scenario():
         communicator, _ = await _open()
         await communicator.receive_from()
@@ -187,7 +208,7 @@ def test_the_redis_channel_layer_survives_an_idle_socket(settings):
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(layer.receive(channel), timeout=6.5)
         await layer.send(channel, {"type": "ping"})
-        return await asyncio.wait_for(layer.receive(channel), timeout=2)
+        return await asyncio.wait_for(layer.receive(channel), timeout=30)
 
     assert asyncio.run(scenario()) == {"type": "ping"}
 
