@@ -79,6 +79,8 @@ def headline(page: Page) -> str:
         ("5 s query p50 / p95, engine + database", lambda s, name: latency(s, "engine", name)),
         ("5 s query p50 / p95 from the file, decoding included", lambda s, name: latency(s, "total", name)),
         ("ingest, × real time", lambda s, _: ingest(s)),
+        # Runs on different machines compare through this row: the same decoder on the same files.
+        ("ffmpeg alone on the same files, × real time", lambda s, _: _times(s.get("decode_x_realtime"))),
         ("storage per audio hour", lambda s, _: f"{num(s['bytes_per_audio_hour'] / 1e6, 2)} MB"),
     ]
     lines = table(
