@@ -14,6 +14,7 @@ class Role(models.TextChoices):
     CREATOR = "creator", "Content creator"
     RIGHTS_HOLDER = "rights_holder", "Rights holder"
     PARTNER = "partner", "Partner"
+    MONITOR = "monitor", "Monitor (security)"
     STAFF = "staff", "Staff"
 
 
@@ -22,14 +23,15 @@ class Role(models.TextChoices):
 ADMIN_ROLES = (Role.RIGHTS_HOLDER, Role.STAFF)
 SELF_SERVICE_ROLES = (Role.LISTENER, Role.CREATOR)
 UPLOAD_ROLES = (Role.CREATOR, Role.RIGHTS_HOLDER, Role.STAFF)
+MONITOR_ROLES = (Role.MONITOR, Role.RIGHTS_HOLDER, Role.STAFF)
 
 
 class User(AbstractUser):
     """A person or partner organisation using Earshot.
 
     The role is the single source of permissions: rights holders manage their own catalog in the
-    admin, staff manage everything, partners use the API, creators upload media, listeners
-    identify songs. Superusers keep Django's meaning (everything).
+    admin, staff manage everything, partners use the API, creators upload media, monitors watch
+    streams and venues, listeners identify songs. Superusers keep Django's meaning (everything).
     """
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.LISTENER)
@@ -56,6 +58,11 @@ class User(AbstractUser):
     def can_upload(self) -> bool:
         """Creators (and rights holders checking videos, and staff) upload media to scan."""
         return self.is_superuser or self.role in UPLOAD_ROLES
+
+    @property
+    def can_monitor(self) -> bool:
+        """Security professionals (the monitor role), rights holders and staff run monitors."""
+        return self.is_superuser or self.role in MONITOR_ROLES
 
 
 class ApiKeyManager(APIKeyManager):

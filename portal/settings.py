@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "recognition",
+    "recognition.monitors",
 ]
 
 MIDDLEWARE = [
@@ -257,3 +258,11 @@ SPECTACULAR_SETTINGS = {
 # Webhook URLs must reach public hosts over http(s); tests allow loopback receivers.
 EARSHOT_WEBHOOKS_ALLOW_PRIVATE = env.bool("EARSHOT_WEBHOOKS_ALLOW_PRIVATE", default=False)
 EARSHOT_WEBHOOK_TIMEOUT_S = 5.0
+
+# Monitors (recognition/monitors/): who may have how many, how many one worker runs, and how long
+# a worker's lease lasts without a heartbeat (another worker takes the monitor after that).
+EARSHOT_MONITOR_PRIVATE_SOURCES = env.bool("EARSHOT_MONITOR_PRIVATE_SOURCES", default=False)
+EARSHOT_MONITORS_PER_USER = env.int("EARSHOT_MONITORS_PER_USER", default=20)
+EARSHOT_MONITORS_PER_WORKER = env.int("EARSHOT_MONITORS_PER_WORKER", default=60)
+EARSHOT_MONITOR_LEASE_S = env.float("EARSHOT_MONITOR_LEASE_S", default=20.0)
+EARSHOT_MONITOR_FAILED_RETRY_S = env.float("EARSHOT_MONITOR_FAILED_RETRY_S", default=600.0)

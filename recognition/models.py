@@ -182,7 +182,14 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "Failed"
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    recognition = models.ForeignKey(Recognition, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    # What the event is about: a recognition (`recognition.finished`) or a monitor's detection
+    # (`detection.started`, `detection.ended`).
+    recognition = models.ForeignKey(
+        Recognition, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    detection = models.ForeignKey(
+        "monitors.Detection", null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
     event = models.CharField(max_length=40, default="recognition.finished")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -196,7 +203,12 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["webhook", "recognition", "event"], name="one_delivery_per_event"),
+            models.UniqueConstraint(fields=["webhook", "detection", "event"], name="one_delivery_per_detection_event"),
+            models.CheckConstraint(
+                name="delivery_is_about_one_thing",
+                condition=models.Q(recognition__isnull=True) ^ models.Q(detection__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} for {self.recognition_id} to {self.webhook_id}: {self.status}"
+        return f"{self.event} for {self.recognition_id or self.detection_id} to {self.webhook_id}: {self.status}"

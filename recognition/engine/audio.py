@@ -28,6 +28,7 @@ __all__ = [
     "MediaInfo",
     "decode",
     "decode_chunks",
+    "encode_opus",
     "ffmpeg_command",
     "ffprobe_command",
     "probe",
@@ -164,6 +165,32 @@ def _run(
     if len(stdout) > max_output_bytes:  # -t makes this unreachable; kept as a hard stop
         raise AudioError("too_long", "The file decodes to more audio than allowed.")
     return stdout, stderr, process.returncode
+
+
+def encode_opus(samples: np.ndarray, *, sample_rate_hz: int, bitrate_kbps: int = 16) -> bytes:
+    """Encode mono samples (float in [-1, 1] or int16) as Ogg Opus: a monitor's evidence excerpt.
+
+    16 kb/s mono keeps speech and music recognisable at ~2 KB a second (10 s is ~20 KB).
+    """
+    pcm = np.asarray(samples)
+    if pcm.dtype != np.int16:
+        pcm = (np.clip(pcm, -1.0, 1.0) * 32767).astype(np.int16)
+    command = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "pipe",
+        "-f", "s16le", "-ar", str(sample_rate_hz), "-ac", "1", "-i", "pipe:0",
+        "-c:a", "libopus", "-b:a", f"{bitrate_kbps}k", "-application", "audio", "-f", "ogg", "pipe:1",
+    ]  # fmt: skip
+    limits = DecodeLimits(timeout_s=30.0, cpu_s=30)
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+            _limited(command, limits), input=pcm.astype("<i2").tobytes(), capture_output=True,
+            timeout=limits.timeout_s, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise AudioError("timeout", "Encoding the excerpt took too long.") from None
+    if done.returncode != 0 or not done.stdout:
+        raise AudioError("decode_failed", _decode_message(done.stderr) or "ffmpeg could not encode the excerpt.")
+    return done.stdout
 
 
 def _check_file(path: Path) -> None:

@@ -32,11 +32,13 @@ __all__ = [
     "BACKOFF_S",
     "WebhookUrlError",
     "deliver_webhook",
+    "detection_payload",
     "recognition_payload",
     "sign",
     "webhook_create",
     "webhook_deliver",
     "webhooks_notify",
+    "webhooks_notify_detection",
     "webhooks_retry_due",
 ]
 
@@ -104,6 +106,24 @@ def recognition_payload(job: Recognition) -> dict:
     return payload
 
 
+def detection_payload(detection) -> dict:
+    """The JSON of a monitor's detection as the API and webhooks show it."""
+    return {
+        "id": detection.pk,
+        "monitor_id": detection.monitor_id,
+        "track_id": detection.track_id,
+        "title": detection.title,
+        "artist": detection.artist,
+        "started_at": detection.started_at.isoformat(),
+        "ended_at": detection.ended_at.isoformat(),
+        "offset_start_s": detection.offset_start_s,
+        "offset_end_s": detection.offset_end_s,
+        "confidence": detection.confidence,
+        "speed": detection.speed,
+        "open": detection.open,
+    }
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
@@ -116,6 +136,22 @@ def webhooks_notify(job: Recognition) -> int:
     created = 0
     for webhook in Webhook.objects.filter(user_id=job.user_id, active=True):
         delivery, new = WebhookDelivery.objects.get_or_create(webhook=webhook, recognition=job)
+        if new:
+            created += 1
+            transaction.on_commit(functools.partial(_enqueue, delivery.pk))
+    return created
+
+
+def webhooks_notify_detection(*, detection_id: int, event: str) -> int:
+    """Queue one delivery of a detection event per active webhook of the monitor's owner (once)."""
+    from recognition.monitors.models import Detection
+
+    detection = Detection.objects.select_related("monitor").filter(pk=detection_id).first()
+    if detection is None:
+        return 0
+    created = 0
+    for webhook in Webhook.objects.filter(user_id=detection.monitor.owner_id, active=True):
+        delivery, new = WebhookDelivery.objects.get_or_create(webhook=webhook, detection=detection, event=event)
         if new:
             created += 1
             transaction.on_commit(functools.partial(_enqueue, delivery.pk))
@@ -145,11 +181,19 @@ def webhooks_retry_due() -> int:
 
 def webhook_deliver(delivery_id: int) -> str:
     """Make one delivery attempt; on failure schedule the next one or give up."""
-    delivery = WebhookDelivery.objects.select_related("webhook", "recognition__track").filter(pk=delivery_id).first()
+    delivery = (
+        WebhookDelivery.objects.select_related("webhook", "recognition__track", "detection")
+        .filter(pk=delivery_id)
+        .first()
+    )
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return "skipped"
     webhook = delivery.webhook
-    body = json.dumps({"event": delivery.event, "recognition": recognition_payload(delivery.recognition)}).encode()
+    if delivery.detection is not None:
+        about = {"detection": detection_payload(delivery.detection)}
+    else:
+        about = {"recognition": recognition_payload(delivery.recognition)}
+    body = json.dumps({"event": delivery.event, **about}).encode()
     timestamp = int(time.time())
     delivery.attempts += 1
     try:

@@ -1,0 +1,219 @@
+"""Write paths for monitors and detections: the API, the pages, the admin and the worker call these."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from recognition import selectors as recognition_selectors
+from recognition.engine import Sighting
+from recognition.monitors import sources
+from recognition.monitors.models import Detection, Monitor
+
+__all__ = [
+    "MonitorRefused",
+    "detection_end",
+    "detection_extend",
+    "detection_start",
+    "device_token_hash",
+    "device_token_rotate",
+    "monitor_create",
+    "monitor_delete",
+    "monitor_heard",
+    "monitor_set_state",
+    "monitor_update",
+]
+
+
+class MonitorRefused(Exception):
+    """A monitor Earshot will not create, with a code for programs and a reason for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def device_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_device_token() -> str:
+    return "dev_" + secrets.token_urlsafe(32)
+
+
+def monitor_create(*, owner, name: str, kind: str = Monitor.Kind.STREAM, source_url: str = "") -> tuple[Monitor, str]:
+    """Create a monitor; return it and, for a device, its token (shown only now, else "").
+
+    A stream's URL is checked and probed first (it must resolve to a public address, answer, and
+    carry audio ffmpeg can decode), so most bad sources are refused here with their reason.
+    """
+    name = name.strip()[:100]
+    if not name:
+        raise MonitorRefused("invalid", "A monitor needs a name.")
+    if Monitor.objects.filter(owner=owner).count() >= settings.EARSHOT_MONITORS_PER_USER:
+        raise MonitorRefused(
+            "quota", f"You have {settings.EARSHOT_MONITORS_PER_USER} monitors, the most an account may have."
+        )
+    token = ""
+    if kind == Monitor.Kind.STREAM:
+        allow_private = settings.EARSHOT_MONITOR_PRIVATE_SOURCES
+        try:
+            sources.source_check(source_url, allow_private=allow_private)
+            sources.source_probe(source_url, allow_private=allow_private, timeout_s=8.0)
+        except sources.SourceError as refused:
+            raise MonitorRefused(refused.code, refused.message) from None
+        monitor = Monitor.objects.create(owner=owner, name=name, kind=kind, source_url=source_url)
+    elif kind == Monitor.Kind.DEVICE:
+        token = _new_device_token()
+        monitor = Monitor.objects.create(owner=owner, name=name, kind=kind, device_token_hash=device_token_hash(token))
+    else:
+        raise MonitorRefused("invalid", "A monitor's kind is `stream` or `device`.")
+    return monitor, token
+
+
+def device_token_rotate(*, monitor: Monitor) -> str:
+    """Give a device monitor a new token; the old one stops working at once (open sockets too)."""
+    token = _new_device_token()
+    monitor.device_token_hash = device_token_hash(token)
+    monitor.save(update_fields=["device_token_hash"])
+    return token
+
+
+def monitor_update(*, monitor: Monitor, name: str | None = None, paused: bool | None = None) -> Monitor:
+    """Rename, pause or resume. Pausing frees the lease at the worker's next heartbeat."""
+    fields = []
+    if name is not None and name.strip():
+        monitor.name = name.strip()[:100]
+        fields.append("name")
+    if paused is not None and paused != monitor.paused:
+        monitor.paused = paused
+        monitor.state = Monitor.State.PAUSED if paused else Monitor.State.STARTING
+        monitor.state_reason = ""
+        monitor.state_changed_at = timezone.now()
+        fields += ["paused", "state", "state_reason", "state_changed_at"]
+    if fields:
+        monitor.save(update_fields=fields)
+    return monitor
+
+
+def monitor_delete(*, monitor: Monitor) -> None:
+    """Delete a monitor and its log (and evidence files)."""
+    files = [d.evidence.name for d in monitor.detections.exclude(evidence="")]
+    monitor.delete()
+    if files:
+        from django.core.files.storage import default_storage
+
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+
+
+def monitor_set_state(*, monitor_id: int, worker_id: str, state: str, reason: str = "") -> bool:
+    """Record what a source is doing, if this worker still holds the monitor; return whether it did."""
+    updated = Monitor.objects.filter(id=monitor_id, lease_owner=worker_id, paused=False).exclude(
+        state=state, state_reason=reason[:300]
+    )
+    return bool(updated.update(state=state, state_reason=reason[:300], state_changed_at=Now()))
+
+
+def monitor_heard(*, monitor_id: int, worker_id: str, heard_last_minute_s: float) -> None:
+    """Note how much audio the monitor heard in the last minute (the list page shows it)."""
+    Monitor.objects.filter(id=monitor_id, lease_owner=worker_id).update(
+        heard_at=Now(), heard_last_minute_s=round(heard_last_minute_s, 1)
+    )
+
+
+@dataclass(frozen=True)
+class StreamClock:
+    """Where a monitor's stream seconds sit on the wall clock: `origin` is stream second 0."""
+
+    origin: datetime
+
+    def at(self, stream_s: float) -> datetime:
+        return self.origin + timedelta(seconds=stream_s)
+
+    def stream_s(self, when: datetime) -> float:
+        return (when - self.origin).total_seconds()
+
+
+def _fields(sighting: Sighting, clock: StreamClock) -> dict:
+    return {
+        "ended_at": clock.at(sighting.end_s),
+        "offset_end_s": round(sighting.offset_end_s, 2),
+        "confidence": round(sighting.confidence, 4),
+        "speed": sighting.speed,
+    }
+
+
+def detection_start(*, monitor: Monitor, sighting: Sighting, clock: StreamClock) -> Detection:
+    """Open a detection for a play the engine is now sure of, and tell the owner's webhooks.
+
+    If an open detection of the same track is already there (left by a worker that died and
+    whose play the engine did not get back as a resumed sighting), it is continued, not doubled.
+    """
+    summary = recognition_selectors.track_summaries([sighting.track_id]).get(sighting.track_id)
+    if summary is None:  # deleted while it played
+        raise Detection.DoesNotExist(f"track {sighting.track_id} is gone")
+    started_at = clock.at(sighting.start_s)
+    try:
+        with transaction.atomic():
+            detection = Detection.objects.create(
+                monitor=monitor,
+                track_id=sighting.track_id,
+                title=summary["title"][:255],
+                artist=summary.get("artist", "")[:255],
+                started_at=started_at,
+                offset_start_s=round(sighting.offset_start_s, 2),
+                **_fields(sighting, clock),
+            )
+            transaction.on_commit(functools.partial(_notify, detection.pk, "detection.started"))
+            return detection
+    except IntegrityError:
+        detection = Detection.objects.get(monitor=monitor, track_id=sighting.track_id, open=True)
+        return detection_extend(detection=detection, sighting=sighting, clock=clock)
+
+
+def detection_extend(*, detection: Detection, sighting: Sighting, clock: StreamClock) -> Detection:
+    """Move an open detection's end to what the engine heard last."""
+    fields = _fields(sighting, clock)
+    fields["ended_at"] = max(fields["ended_at"], detection.started_at)
+    for name, value in fields.items():
+        setattr(detection, name, value)
+    detection.save(update_fields=[*fields, "updated_at"])
+    return detection
+
+
+def detection_end(
+    *, detection: Detection, sighting: Sighting | None = None, clock: StreamClock | None = None
+) -> Detection:
+    """Close a detection (the track stopped); tell the owner's webhooks once."""
+    if sighting is not None and clock is not None:
+        for name, value in _fields(sighting, clock).items():
+            setattr(detection, name, value)
+        detection.ended_at = max(detection.ended_at, detection.started_at)
+    with transaction.atomic():
+        closed = Detection.objects.filter(pk=detection.pk, open=True).update(
+            open=False,
+            ended_at=detection.ended_at,
+            offset_end_s=detection.offset_end_s,
+            confidence=detection.confidence,
+            speed=detection.speed,
+            updated_at=timezone.now(),
+        )
+        detection.open = False
+        if closed:
+            transaction.on_commit(functools.partial(_notify, detection.pk, "detection.ended"))
+    return detection
+
+
+def _notify(detection_id: int, event: str) -> None:
+    from recognition.services.webhooks import webhooks_notify_detection
+
+    webhooks_notify_detection(detection_id=detection_id, event=event)

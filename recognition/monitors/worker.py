@@ -1,0 +1,343 @@
+"""The monitor worker: takes monitors by lease, listens to each in its own thread, writes detections.
+
+One process runs many monitors. Each monitor has a runner thread that reads its source (ffmpeg
+decoding a stream, or a device's frames from Redis) and hands the audio to the engine's
+`StreamMonitor`. Fingerprinting, lookups and database writes run on a small shared pool, so a
+worker holds a handful of database connections however many monitors it runs, and one monitor's
+slow source never holds up another's. The main thread renews leases, takes free monitors and
+stops runners whose lease is gone (paused, deleted, or taken by another worker after a stall).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from recognition.engine import MonitorEvent, Sighting, StreamMonitor, audio
+from recognition.monitors import leases, services
+from recognition.monitors.devices import DeviceSource
+from recognition.monitors.models import Detection, Monitor
+from recognition.monitors.sources import SourceError, StreamSource, backoff_s
+from recognition.services import identifier
+
+__all__ = ["MonitorWorker", "Runner"]
+
+log = logging.getLogger("earshot.monitors")
+
+SAMPLE_RATE_HZ = 8000
+READ_SAMPLES = SAMPLE_RATE_HZ // 2  # half a second per read: the engine decides about every second
+RING_S = 40.0  # audio kept for evidence excerpts; a detection is made well within it
+EVIDENCE_BEFORE_S = 2.0
+EVIDENCE_AFTER_S = 8.0
+HEARD_REPORT_S = 5.0
+
+
+class Runner(threading.Thread):
+    """Listen to one monitor until told to stop: connect, recognise, reconnect with backoff."""
+
+    def __init__(self, worker: MonitorWorker, monitor: Monitor):
+        super().__init__(name=f"monitor-{monitor.pk}", daemon=True)
+        self.worker = worker
+        self.monitor = monitor
+        self.stopping = threading.Event()
+        self._source: StreamSource | DeviceSource | None = None
+        self.open: dict[int, Detection] = {}  # track id -> its open detection
+        self.heard: deque[tuple[float, float]] = deque()  # (monotonic time, seconds) for "last minute"
+        self.last_report = 0.0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        source = self._source
+        if source is not None:
+            source.close()
+
+    def _db(self, fn, *args, **kwargs):
+        """Run database and engine work on the worker's pool (bounded connections)."""
+        return self.worker.pool.submit(self.worker.in_db, fn, *args, **kwargs).result()
+
+    def run(self) -> None:
+        attempt = 0
+        while not self.stopping.is_set():
+            try:
+                self._source = self._connect()
+                heard_any = self._listen(self._source)
+                if heard_any:
+                    attempt = 0
+            except SourceError as error:
+                if error.permanent:
+                    self._set_state(Monitor.State.FAILED, error.message)
+                    try:
+                        self._db(self._close_all)
+                    finally:
+                        self.worker.release(self.monitor.pk)
+                    return
+                waiting = error.code == "device_offline"
+                self._set_state(Monitor.State.WAITING if waiting else Monitor.State.RECONNECTING, error.message)
+            except Exception as error:  # a bug must not take the worker down; log it, back off, retry
+                log.exception("monitor %s: runner error", self.monitor.pk)
+                self._set_state(Monitor.State.RECONNECTING, f"Internal error ({type(error).__name__}); retrying.")
+            finally:
+                if self._source is not None:
+                    self._source.close()
+                    self._source = None
+            if self.monitor.kind == Monitor.Kind.DEVICE and not self.stopping.is_set():
+                continue  # a device source waits by itself; no backoff needed
+            self.stopping.wait(backoff_s(attempt))
+            attempt += 1
+
+    def _connect(self) -> StreamSource | DeviceSource:
+        if self.monitor.kind == Monitor.Kind.DEVICE:
+            return DeviceSource(self.monitor.pk)
+        return StreamSource(
+            self.monitor.source_url,
+            allow_private=settings.EARSHOT_MONITOR_PRIVATE_SOURCES,
+            sample_rate_hz=SAMPLE_RATE_HZ,
+        )
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            self._db(
+                services.monitor_set_state,
+                monitor_id=self.monitor.pk,
+                worker_id=self.worker.id,
+                state=state,
+                reason=reason,
+            )
+        except Exception:  # the database is away; the state is written on the next change
+            log.warning("monitor %s: state %s not recorded", self.monitor.pk, state, exc_info=True)
+
+    def _listen(self, source) -> bool:
+        """Feed one connection's audio to a fresh StreamMonitor; return whether any audio came."""
+        clock = services.StreamClock(origin=timezone.now())
+        engine = StreamMonitor(identifier(), resume=self._db(self._resume, clock))
+        ring = _Ring(int(RING_S * SAMPLE_RATE_HZ))
+        evidence: list[tuple[int, float, float]] = []  # (detection id, from s, to s), waiting for audio
+        heard_any = False
+        while not self.stopping.is_set():
+            samples = source.read(READ_SAMPLES)
+            if samples.size == 0:
+                continue
+            if not heard_any:
+                heard_any = True
+                # Stream second 0 is the first sample; the burst a server sends on connect is
+                # audio from before now, so the clock is set from the end of what has arrived.
+                clock = services.StreamClock(origin=timezone.now() - timedelta(seconds=samples.size / SAMPLE_RATE_HZ))
+                self._set_state(Monitor.State.RUNNING)
+            ring.push(samples)
+            events = self._db(self._push, engine, samples, clock)
+            for detection_id, start_s in events:
+                evidence.append((detection_id, start_s - EVIDENCE_BEFORE_S, start_s + EVIDENCE_AFTER_S))
+            heard_s = engine.heard_s
+            ready = [item for item in evidence if item[2] <= heard_s]
+            for item in ready:
+                evidence.remove(item)
+                self._db(self._save_evidence, item[0], ring.slice(item[1], item[2], heard_s))
+            self._note_heard(samples.size / SAMPLE_RATE_HZ)
+        return heard_any
+
+    def _resume(self, clock: services.StreamClock) -> list[Sighting]:
+        """The open detections of this monitor, as sightings on the new stream's clock."""
+        self.open = {
+            d.track_id: d for d in Detection.objects.filter(monitor_id=self.monitor.pk, open=True) if d.track_id
+        }
+        return [
+            Sighting(
+                track_id=d.track_id,
+                start_s=clock.stream_s(d.started_at),
+                end_s=clock.stream_s(d.ended_at),
+                offset_start_s=d.offset_start_s,
+                offset_end_s=d.offset_end_s,
+                confidence=d.confidence,
+                speed=d.speed,
+            )
+            for d in self.open.values()
+            if d.track_id is not None
+        ]
+
+    def _push(self, engine: StreamMonitor, samples: np.ndarray, clock: services.StreamClock) -> list[tuple[int, float]]:
+        """Give the engine new audio and write what it says; return (detection id, start s) of new plays."""
+        started = []
+        for event in engine.push(samples):
+            detection = self._apply(event, clock)
+            if detection is not None and event.kind == "started" and not detection.evidence:
+                started.append((detection.pk, event.sighting.start_s))
+        return started
+
+    def _apply(self, event: MonitorEvent, clock: services.StreamClock) -> Detection | None:
+        sighting = event.sighting
+        current = self.open.get(sighting.track_id)
+        try:
+            if event.kind == "ended":
+                if current is not None:
+                    services.detection_end(detection=current, sighting=sighting, clock=clock)
+                    del self.open[sighting.track_id]
+                return current
+            if current is None:
+                current = services.detection_start(monitor=self.monitor, sighting=sighting, clock=clock)
+                self.open[sighting.track_id] = current
+            else:
+                services.detection_extend(detection=current, sighting=sighting, clock=clock)
+            return current
+        except Detection.DoesNotExist:  # the track was deleted while it played
+            return None
+
+    def _close_all(self) -> None:
+        for detection in self.open.values():
+            services.detection_end(detection=detection)
+        self.open = {}
+
+    def _save_evidence(self, detection_id: int, samples: np.ndarray) -> None:
+        if samples.size < SAMPLE_RATE_HZ:
+            return
+        try:
+            ogg = audio.encode_opus(samples, sample_rate_hz=SAMPLE_RATE_HZ)
+        except audio.AudioError:
+            log.warning("monitor %s: evidence for detection %s not encoded", self.monitor.pk, detection_id)
+            return
+        detection = Detection.objects.filter(pk=detection_id).first()
+        if detection is not None and not detection.evidence:
+            detection.evidence.save(f"{self.monitor.pk}-{detection_id}.ogg", ContentFile(ogg), save=False)
+            Detection.objects.filter(pk=detection_id).update(evidence=detection.evidence.name)
+
+    def _note_heard(self, seconds: float) -> None:
+        now = time.monotonic()
+        self.heard.append((now, seconds))
+        while self.heard and self.heard[0][0] < now - 60:
+            self.heard.popleft()
+        if now - self.last_report >= HEARD_REPORT_S:
+            self.last_report = now
+            total = sum(s for _, s in self.heard)
+            self._db(
+                services.monitor_heard, monitor_id=self.monitor.pk, worker_id=self.worker.id, heard_last_minute_s=total
+            )
+
+
+class _Ring:
+    """The last `size` samples heard, addressable by stream second."""
+
+    def __init__(self, size: int):
+        self._buffer = np.zeros(size, np.int16)
+        self._size = size
+        self._total = 0
+
+    def push(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, np.int16)[-self._size :]
+        keep = self._size - samples.size
+        self._buffer[:keep] = self._buffer[samples.size :]
+        self._buffer[keep:] = samples
+        self._total += samples.size
+
+    def slice(self, from_s: float, to_s: float, heard_s: float) -> np.ndarray:
+        """Samples from `from_s` to `to_s` (stream seconds), clipped to what is still kept."""
+        first_kept = max(0, self._total - self._size)
+        start = max(first_kept, int(from_s * SAMPLE_RATE_HZ))
+        end = min(self._total, int(to_s * SAMPLE_RATE_HZ))
+        if end <= start:
+            return np.empty(0, np.int16)
+        offset = self._size - self._total  # buffer index of stream sample 0
+        return self._buffer[start + offset : end + offset].copy()
+
+
+class MonitorWorker:
+    """Run monitors until `stop` is set: lease, heartbeat, start and stop runners."""
+
+    def __init__(self, *, capacity: int | None = None, threads: int = 4, poll_s: float = 5.0):
+        self.id = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.capacity = capacity if capacity is not None else settings.EARSHOT_MONITORS_PER_WORKER
+        self.poll_s = poll_s
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="monitor-db")
+        self.runners: dict[int, Runner] = {}
+        self._lock = threading.Lock()
+        self._released: set[int] = set()
+
+    @staticmethod
+    def in_db(fn, *args, **kwargs):
+        """Call `fn` on a pool thread with a usable database connection (a restarted PostgreSQL
+        leaves a broken one behind; Django replaces it on the next query after this check)."""
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
+            raise
+
+    def release(self, monitor_id: int) -> None:
+        """A runner gave up its monitor (failed): free the lease for a later retry."""
+        with self._lock:
+            self._released.add(monitor_id)
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("monitor worker %s: up, capacity %d", self.id, self.capacity)
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # the database may be restarting: keep the runners, try again
+                    log.exception("monitor worker %s: lease round failed", self.id)
+                    self.in_db(lambda: None)
+                stop.wait(self.poll_s)
+        finally:
+            self.shutdown()
+
+    def tick(self) -> None:
+        """One round: renew leases, drop lost monitors, take free ones."""
+        with self._lock:
+            released, self._released = self._released, set()
+        for monitor_id in released:
+            runner = self.runners.pop(monitor_id, None)
+            if runner is not None:
+                runner.stop()
+        if released:
+            self.pool.submit(self.in_db, leases.leases_release, worker_id=self.id, monitor_ids=list(released)).result()
+        for monitor_id, runner in list(self.runners.items()):
+            if not runner.is_alive():
+                del self.runners[monitor_id]
+        held_ids = list(self.runners)
+        held = self.pool.submit(self.in_db, leases.leases_renew, worker_id=self.id, monitor_ids=held_ids).result()
+        for monitor_id in set(held_ids) - held:
+            log.info("monitor worker %s: lost monitor %s", self.id, monitor_id)
+            self.runners.pop(monitor_id).stop()
+        taken = self.pool.submit(
+            self.in_db, leases.leases_take, worker_id=self.id, limit=self.capacity - len(self.runners)
+        ).result()
+        if taken:
+            monitors = self.pool.submit(self.in_db, lambda: list(Monitor.objects.filter(id__in=taken))).result()
+            for monitor in monitors:
+                runner = Runner(self, monitor)
+                self.runners[monitor.pk] = runner
+                runner.start()
+            log.info("monitor worker %s: took %s", self.id, taken)
+
+    def shutdown(self) -> None:
+        """Stop every runner and give the leases back, so another worker carries on at once.
+
+        Open detections stay open: the worker that takes the monitor continues them."""
+        runners = list(self.runners.values())
+        for runner in runners:
+            runner.stop()
+        for runner in runners:
+            runner.join(timeout=10)
+        try:
+            self.pool.submit(
+                self.in_db, leases.leases_release, worker_id=self.id, monitor_ids=list(self.runners)
+            ).result()
+        except Exception:
+            log.exception("monitor worker %s: could not release leases", self.id)
+        self.runners = {}
+        self.pool.shutdown(wait=True)
