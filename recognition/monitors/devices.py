@@ -46,13 +46,18 @@ def device_audio_append(*, monitor_id: int, pcm: bytes) -> None:
     _redis().xadd(device_stream_key(monitor_id), {"pcm": pcm}, maxlen=STREAM_MAX_ENTRIES, approximate=True)
 
 
+# A new reader starts this far back: the audio a worker that died had not finished with, or that
+# arrived while the runner started. Detections it repeats are continued, not doubled.
+REPLAY_S = 5.0
+
+
 class DeviceSource:
-    """Read a device monitor's audio as it arrives, from now on (frames older than the lease are
-    the previous worker's)."""
+    """Read a device monitor's audio as it arrives, from a few seconds before now."""
 
     def __init__(self, monitor_id: int, *, idle_s: float = DEVICE_IDLE_S):
         self._key = device_stream_key(monitor_id)
-        self._last_id = "$"
+        seconds, micros = _redis().time()  # the server's clock: stream ids are its milliseconds
+        self._last_id = f"{max(0, seconds * 1000 + micros // 1000 - int(REPLAY_S * 1000))}-0"
         self._idle_s = idle_s
         self._heard_at = time.monotonic()
         self._pending = np.empty(0, np.int16)

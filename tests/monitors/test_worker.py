@@ -1,0 +1,139 @@
+"""The monitor worker end to end on device monitors: real PostgreSQL, Redis, engine and ffmpeg."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from accounts.models import Role
+from catalog.demo import synth_song
+from recognition.monitors import devices, services
+from recognition.monitors.models import Detection, Monitor
+from recognition.monitors.worker import MonitorWorker
+from recognition.services import track_ingest
+from tests import media
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FRAME = 2000  # 250 ms at 8 kHz
+
+
+@pytest.fixture
+def songs(rights_holder, tmp_path):
+    tracks = {}
+    for seed in (51, 52):
+        path = media.write_wav(tmp_path / f"song{seed}.wav", synth_song(seed, 40))
+        tracks[seed] = track_ingest(path=path, owner=rights_holder, store_audio=False).track
+    return tracks
+
+
+@pytest.fixture
+def device(make_user):
+    monitor, token = services.monitor_create(owner=make_user(Role.MONITOR), name="Bar", kind=Monitor.Kind.DEVICE)
+    assert token.startswith("dev_")
+    return monitor
+
+
+def _pcm(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def _feed(monitor: Monitor, samples: np.ndarray, pace: float = 0.0) -> None:
+    """Send audio as a device would, in 250 ms frames (`pace` seconds between frames)."""
+    for start in range(0, samples.size, FRAME):
+        devices.device_audio_append(monitor_id=monitor.pk, pcm=_pcm(samples[start : start + FRAME]))
+        if pace:
+            time.sleep(pace)
+
+
+def _wait(condition, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _engine_rate(seed: int, seconds: float) -> np.ndarray:
+    return media.to_engine_rate(synth_song(seed, 40))[: int(seconds * media.ENGINE_RATE)]
+
+
+def _started(worker: MonitorWorker, monitor: Monitor) -> None:
+    worker.tick()
+    assert monitor.pk in worker.runners
+    time.sleep(0.5)  # the runner opens its source
+
+
+def test_a_device_play_becomes_one_closed_detection_with_evidence(songs, device):
+    worker = MonitorWorker(threads=2, poll_s=0.5)
+    try:
+        _started(worker, device)
+        silence = np.zeros(20 * media.ENGINE_RATE, np.float32)
+        noise = media.add_noise(np.zeros(10 * media.ENGINE_RATE, np.float32) + 1e-3, -20, seed=3)
+        _feed(device, np.concatenate([noise, _engine_rate(51, 30), silence]), pace=0.02)
+        detection = _wait(lambda: Detection.objects.filter(monitor=device, open=False).first(), 60)
+        _wait(lambda: Detection.objects.get(pk=detection.pk).evidence, 30)
+    finally:
+        worker.shutdown()
+    detections = list(Detection.objects.filter(monitor=device))
+    assert len(detections) == 1
+    detection = detections[0]
+    assert detection.track_id == songs[51].pk and detection.title == songs[51].title
+    assert detection.offset_start_s < 3.0
+    assert 26.0 < detection.offset_end_s < 31.0
+    assert detection.ended_at > detection.started_at
+    assert Monitor.objects.get(pk=device.pk).state == Monitor.State.RUNNING
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", detection.evidence.path],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert probe.stdout.strip() == "opus"
+
+
+def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
+    first = MonitorWorker(threads=2, poll_s=0.5)
+    _started(first, device)
+    song = _engine_rate(52, 36)
+    _feed(device, song[: 14 * media.ENGINE_RATE], pace=0.02)
+    opened = _wait(lambda: Detection.objects.filter(monitor=device, open=True).first(), 60)
+    # The first worker dies: its runner stops, its lease is neither renewed nor given back.
+    for runner in first.runners.values():
+        runner.stop()
+        runner.join(10)
+    Monitor.objects.filter(pk=device.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    second = MonitorWorker(threads=2, poll_s=0.5)
+    try:
+        _started(second, device)
+        _feed(
+            device,
+            np.concatenate([song[14 * media.ENGINE_RATE :], np.zeros(20 * media.ENGINE_RATE, np.float32)]),
+            pace=0.02,
+        )
+        _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 60)
+    finally:
+        second.shutdown()
+        first.pool.shutdown()
+    detections = list(Detection.objects.filter(monitor=device))
+    assert [d.pk for d in detections] == [opened.pk]
+    assert detections[0].offset_end_s > 30.0
+    assert Monitor.objects.get(pk=device.pk).lease_owner == ""
+
+
+def test_pausing_stops_the_runner_and_frees_the_lease(device):
+    worker = MonitorWorker(threads=1, poll_s=0.5)
+    try:
+        _started(worker, device)
+        services.monitor_update(monitor=Monitor.objects.get(pk=device.pk), paused=True)
+        worker.tick()
+        assert device.pk not in worker.runners
+        monitor = Monitor.objects.get(pk=device.pk)
+        assert monitor.state == Monitor.State.PAUSED
+        assert worker.tick() is None and device.pk not in worker.runners
+    finally:
+        worker.shutdown()
