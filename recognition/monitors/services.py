@@ -89,7 +89,8 @@ def device_token_rotate(*, monitor: Monitor) -> str:
 
 
 def monitor_update(*, monitor: Monitor, name: str | None = None, paused: bool | None = None) -> Monitor:
-    """Rename, pause or resume. Pausing frees the lease at the worker's next heartbeat."""
+    """Rename, pause or resume. Pausing closes the plays in progress where they were last heard and
+    frees the lease at the worker's next heartbeat."""
     fields = []
     if name is not None and name.strip():
         monitor.name = name.strip()[:100]
@@ -102,6 +103,9 @@ def monitor_update(*, monitor: Monitor, name: str | None = None, paused: bool | 
         fields += ["paused", "state", "state_reason", "state_changed_at"]
     if fields:
         monitor.save(update_fields=fields)
+    if paused:
+        for detection in monitor.detections.filter(open=True):
+            detection_end(detection=detection)
     return monitor
 
 
