@@ -23,6 +23,7 @@ __all__ = [
     "detection_end",
     "detection_extend",
     "detection_start",
+    "detections_close_paused",
     "device_token_hash",
     "device_token_rotate",
     "monitor_create",
@@ -215,6 +216,14 @@ def detection_end(
         if closed:
             transaction.on_commit(functools.partial(_notify, detection.pk, "detection.ended"))
     return detection
+
+
+def detections_close_paused() -> int:
+    """Close plays left open on paused monitors (a runner may write one while it is being stopped)."""
+    stale = list(Detection.objects.filter(open=True, monitor__paused=True))
+    for detection in stale:
+        detection_end(detection=detection)
+    return len(stale)
 
 
 def _notify(detection_id: int, event: str) -> None:

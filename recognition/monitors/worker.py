@@ -313,6 +313,7 @@ class MonitorWorker:
         for monitor_id in set(held_ids) - held:
             log.info("monitor worker %s: lost monitor %s", self.id, monitor_id)
             self.runners.pop(monitor_id).stop()
+        self.pool.submit(self.in_db, services.detections_close_paused).result()
         taken = self.pool.submit(
             self.in_db, leases.leases_take, worker_id=self.id, limit=self.capacity - len(self.runners)
         ).result()
