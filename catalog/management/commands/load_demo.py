@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Role, User
 from accounts.services import user_create
 from catalog.demo import demo_music_files, synth_song
+from recognition.monitors.models import Monitor
+from recognition.monitors.services import monitor_create
 from recognition.services import track_ingest
 
 DEMO_PASSWORD = "earshot-demo-2026"  # noqa: S105 - published on purpose, local demo only
@@ -19,6 +21,7 @@ DEMO_USERS = {
     "demo-creator": Role.CREATOR,
     "demo-rights": Role.RIGHTS_HOLDER,
     "demo-partner": Role.PARTNER,
+    "demo-monitor": Role.MONITOR,
     "demo-staff": Role.STAFF,
 }
 
@@ -47,9 +50,22 @@ class Command(BaseCommand):
                     track_ingest(path=path, owner=owner, title=title, artist_names=["Earshot Synth"]).status == "added"
                 )
         self.stdout.write(f"Demo catalog: {added} track(s) added.")
+        self._demo_venue()
         self.stdout.write("Demo accounts (local use only), password " + DEMO_PASSWORD + ":")
         for username, role in DEMO_USERS.items():
             self.stdout.write(f"  {username:15s} {role.label}")
+
+
+    def _demo_venue(self) -> None:
+        """A device monitor for demo-monitor: this computer's microphone as a venue listener."""
+        owner = User.objects.get(username="demo-monitor")
+        if owner.monitors.exists():
+            return
+        monitor, token = monitor_create(owner=owner, name="Demo venue (this computer)", kind=Monitor.Kind.DEVICE)
+        self.stdout.write(
+            f"Demo venue monitor: open /monitors/{monitor.pk}/device#token={token} as the venue's listener "
+            "(the token is shown only now; rotate it on the monitor's page)."
+        )
 
 
 def _write_wav(path: Path, samples) -> None:
