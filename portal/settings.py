@@ -257,3 +257,6 @@ SPECTACULAR_SETTINGS = {
 # Webhook URLs must reach public hosts over http(s); tests allow loopback receivers.
 EARSHOT_WEBHOOKS_ALLOW_PRIVATE = env.bool("EARSHOT_WEBHOOKS_ALLOW_PRIVATE", default=False)
 EARSHOT_WEBHOOK_TIMEOUT_S = 5.0
+# Monitored stream URLs must reach public hosts too (portal/outbound.py); tests, development and
+# on-premise installs whose radio streams live on the local network turn this on.
+EARSHOT_MONITOR_PRIVATE_SOURCES = env.bool("EARSHOT_MONITOR_PRIVATE_SOURCES", default=False)
