@@ -118,6 +118,7 @@ def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
         _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 60)
     finally:
         second.shutdown()
+        first._close_connections()
         first.pool.shutdown()
     detections = list(Detection.objects.filter(monitor=device))
     assert [d.pk for d in detections] == [opened.pk]
