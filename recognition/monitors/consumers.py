@@ -77,7 +77,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.holds_slot = True
 
     def _no_hello(self) -> None:
-        if not self.token_hash:
+        if not self.token_hash and not self.refused:
             self.late = asyncio.ensure_future(self._refuse(NO_HELLO, "no_hello", "Send the hello message first."))
 
     async def _release(self) -> None:
