@@ -40,7 +40,7 @@ async def _open(monitor_id: int, *headers):
 
 async def _hello(communicator, token: str) -> dict:
     await communicator.send_to(text_data=json.dumps({"type": "hello", "token": token}))
-    return json.loads(await communicator.receive_from(timeout=5))
+    return json.loads(await communicator.receive_from(timeout=15))
 
 
 async def _refused(communicator) -> tuple[dict, int]:
@@ -48,7 +48,7 @@ async def _refused(communicator) -> tuple[dict, int]:
     error = json.loads(await communicator.receive_from(timeout=10))
     while error["type"] == "status":
         error = json.loads(await communicator.receive_from(timeout=10))
-    closed = await communicator.receive_output(timeout=5)
+    closed = await communicator.receive_output(timeout=15)
     assert closed["type"] == "websocket.close"
     return error, closed["code"]
 
@@ -245,7 +245,7 @@ def test_nothing_counts_after_a_refusal(device_monitor):
         await communicator.send_to(text_data=json.dumps({"type": "hello", "token": token}))
         await communicator.send_to(bytes_data=_frame())
         first = json.loads(await communicator.receive_from(timeout=5))
-        closed = await communicator.receive_output(timeout=5)
+        closed = await communicator.receive_output(timeout=15)
         quiet = await communicator.receive_nothing(timeout=0.5)
         await communicator.disconnect()
         return first, closed, quiet
