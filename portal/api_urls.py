@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from catalog.api import views as catalog_api
 from portal.exceptions import json_error
 from recognition.api import views as recognition_api
+from recognition.monitors.api import views as monitors_api
 
 app_name = "api"
 
@@ -19,6 +20,11 @@ urlpatterns = [
     path("recognitions/<uuid:pk>", recognition_api.RecognitionDetailApi.as_view(), name="recognition"),
     path("webhooks", recognition_api.WebhookListCreateApi.as_view(), name="webhooks"),
     path("webhooks/<int:pk>", recognition_api.WebhookDetailApi.as_view(), name="webhook"),
+    path("monitors", monitors_api.MonitorListCreateApi.as_view(), name="monitors"),
+    path("monitors/<int:pk>", monitors_api.MonitorDetailApi.as_view(), name="monitor"),
+    path("monitors/<int:pk>/device-token", monitors_api.MonitorDeviceTokenApi.as_view(), name="monitor_device_token"),
+    path("monitors/<int:pk>/detections", monitors_api.MonitorDetectionsApi.as_view(), name="monitor_detections"),
+    path("detections/<int:pk>/evidence", monitors_api.DetectionEvidenceApi.as_view(), name="detection_evidence"),
     path("tracks", catalog_api.TrackListCreateApi.as_view(), name="tracks"),
     path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
     path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),

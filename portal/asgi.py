@@ -3,7 +3,9 @@
 HTTP bodies pass a size limit before Django reads them (and the ops endpoints accept any Host);
 under Daphne the same limit is also enforced where the bytes arrive (portal/daphne_body_limit.py).
 Websockets pass the origin check (only the portal's own hosts may open one) and carry the
-session user, so the consumer knows who listens.
+session user, so the consumer knows who listens. The one exception is the device socket of
+monitors (/ws/monitors/<id>/device): headless venue clients send no Origin and have no session,
+and a device token in the first message authenticates them instead.
 """
 
 import os
@@ -19,13 +21,25 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from portal import daphne_body_limit  # noqa: E402
 from portal.middleware import BodySizeLimit, LoadShedder, OpsAnyHost  # noqa: E402
+from recognition.monitors.routing import websocket_urlpatterns as device_urlpatterns  # noqa: E402
 from recognition.routing import websocket_urlpatterns  # noqa: E402
 
 daphne_body_limit.install()
 
+DEVICE_PREFIX = "/ws/monitors/"
+page_sockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+device_sockets = URLRouter(device_urlpatterns)
+
+
+async def websockets(scope, receive, send):
+    """Device sockets by token; every other socket by origin and session."""
+    sockets = device_sockets if scope["path"].startswith(DEVICE_PREFIX) else page_sockets
+    return await sockets(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         "http": OpsAnyHost(LoadShedder(BodySizeLimit(django_asgi_app))),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": websockets,
     }
 )

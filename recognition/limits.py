@@ -77,20 +77,21 @@ def frame_samples(data: bytes | None, max_bytes: int):
 
 
 class TokenBucket:
-    """Allow `rate` events a second on average with bursts of `burst`; one bucket per socket."""
+    """Allow `rate` events (or units) a second on average with bursts of `burst`; one bucket per socket."""
 
     def __init__(self, rate: float, burst: float):
         self.rate, self.burst = rate, burst
         self.tokens = burst
         self.updated = time.monotonic()
 
-    def take(self) -> bool:
+    def take(self, cost: float = 1) -> bool:
+        """Spend `cost` tokens (one message, or a frame's samples) if the bucket holds them."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens < 1:
+        if self.tokens < cost:
             return False
-        self.tokens -= 1
+        self.tokens -= cost
         return True
 
 

@@ -4,46 +4,67 @@ import asyncio
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.core.files.base import ContentFile
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.services import api_key_create
 from portal.asgi import application
 from recognition.models import Recognition, Webhook
+from recognition.monitors.models import Detection, Monitor
+from recognition.monitors.services import monitor_create
 from tests.factories import TrackFactory, UserFactory
 
-ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_key", "staff", "superuser")
+ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_key", "staff", "superuser", "monitor")
 
 # (method, url template, expected status per role in ROLES order). {track} belongs to holder_a,
-# {job} to the creator, {hook} to the partner. An API key authenticates the API only: to pages and
+# {job} to the creator, {hook} to the partner, {monitor} (a device) to the monitor, whose
+# {detection} heard holder_a's track. An API key authenticates the API only: to pages and
 # the admin its holder is a visitor who has not logged in. A confirmed admin delete redirects (302).
 MATRIX = [
-    ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200)),
-    ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200)),
-    ("GET", "/uploads/", (302, 200, 200, 200, 200, 302, 200, 200)),
-    ("GET", "/uploads/new/", (302, 403, 200, 200, 200, 302, 200, 200)),
-    ("GET", "/uploads/{job}/", (302, 404, 200, 404, 404, 302, 200, 200)),
-    ("GET", "/uploads/{job}/status/", (302, 404, 200, 404, 404, 302, 200, 200)),
-    ("GET", "/admin/", (302, 302, 302, 200, 200, 302, 200, 200)),
-    ("GET", "/admin/catalog/track/", (302, 302, 302, 200, 200, 302, 200, 200)),
-    ("GET", "/admin/catalog/track/{track}/change/", (302, 302, 302, 200, 404, 302, 200, 200)),
-    ("POST", "/admin/catalog/track/{track}/delete/", (302, 302, 302, 302, 404, 302, 302, 302)),
-    ("GET", "/admin/accounts/user/", (302, 302, 302, 403, 403, 302, 200, 200)),
-    ("GET", "/admin/accounts/apikey/", (302, 302, 302, 403, 403, 302, 200, 200)),
-    ("GET", "/api/v1/schema", (200, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/api/v1/recognitions", (401, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/api/v1/recognitions/{job}", (401, 404, 200, 404, 404, 404, 404, 404)),
-    ("GET", "/api/v1/tracks", (401, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/api/v1/tracks/{track}", (401, 200, 200, 200, 200, 200, 200, 200)),
-    ("PATCH", "/api/v1/tracks/{track}", (401, 403, 403, 200, 404, 403, 200, 200)),
-    ("PUT", "/api/v1/tracks/{track}/audio", (401, 403, 403, 400, 404, 403, 400, 400)),
-    ("POST", "/api/v1/tracks", (401, 403, 403, 400, 400, 403, 400, 400)),
-    ("GET", "/api/v1/webhooks", (401, 403, 403, 403, 403, 200, 200, 200)),
-    ("GET", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 200, 404, 404)),
-    ("DELETE", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 204, 404, 404)),
-    ("GET", "/api/v1/nothing-here", (404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
+    ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
+    ("GET", "/uploads/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
+    ("GET", "/uploads/new/", (302, 403, 200, 200, 200, 302, 200, 200, 403)),
+    ("GET", "/uploads/{job}/", (302, 404, 200, 404, 404, 302, 200, 200, 404)),
+    ("GET", "/uploads/{job}/status/", (302, 404, 200, 404, 404, 302, 200, 200, 404)),
+    ("GET", "/admin/", (302, 302, 302, 200, 200, 302, 200, 200, 302)),
+    ("GET", "/admin/catalog/track/", (302, 302, 302, 200, 200, 302, 200, 200, 302)),
+    ("GET", "/admin/catalog/track/{track}/change/", (302, 302, 302, 200, 404, 302, 200, 200, 302)),
+    ("POST", "/admin/catalog/track/{track}/delete/", (302, 302, 302, 302, 404, 302, 302, 302, 302)),
+    ("GET", "/admin/accounts/user/", (302, 302, 302, 403, 403, 302, 200, 200, 302)),
+    ("GET", "/admin/accounts/apikey/", (302, 302, 302, 403, 403, 302, 200, 200, 302)),
+    ("GET", "/api/v1/schema", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/recognitions", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/recognitions/{job}", (401, 404, 200, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/api/v1/tracks", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/tracks/{track}", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/api/v1/tracks/{track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
+    ("PUT", "/api/v1/tracks/{track}/audio", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
+    ("POST", "/api/v1/tracks", (401, 403, 403, 400, 400, 403, 400, 400, 403)),
+    ("GET", "/api/v1/webhooks", (401, 403, 403, 403, 403, 200, 200, 200, 200)),
+    ("GET", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 200, 404, 404, 404)),
+    ("DELETE", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 204, 404, 404, 404)),
+    ("GET", "/monitors/", (302, 403, 403, 200, 200, 302, 200, 200, 200)),
+    ("GET", "/monitors/{monitor}/", (302, 403, 403, 404, 404, 302, 200, 200, 200)),
+    ("GET", "/monitors/{monitor}/status", (302, 404, 404, 404, 404, 302, 200, 200, 200)),
+    ("GET", "/monitors/{monitor}/detections.csv", (302, 403, 403, 404, 404, 302, 200, 200, 200)),
+    ("POST", "/monitors/{monitor}/pause", (302, 403, 403, 404, 404, 302, 302, 302, 302)),
+    ("POST", "/monitors/{monitor}/device-token", (302, 403, 403, 404, 404, 302, 200, 200, 200)),
+    ("POST", "/monitors/{monitor}/delete", (302, 403, 403, 404, 404, 302, 302, 302, 302)),
+    ("GET", "/monitors/{monitor}/device", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/monitors", (401, 403, 403, 200, 200, 403, 200, 200, 200)),
+    ("POST", "/api/v1/monitors", (401, 403, 403, 400, 400, 403, 400, 400, 400)),
+    ("GET", "/api/v1/monitors/{monitor}", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
+    ("PATCH", "/api/v1/monitors/{monitor}", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
+    ("DELETE", "/api/v1/monitors/{monitor}", (401, 403, 403, 404, 404, 403, 204, 204, 204)),
+    ("POST", "/api/v1/monitors/{monitor}/device-token", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
+    ("GET", "/api/v1/monitors/{monitor}/detections", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
+    ("GET", "/api/v1/detections/{detection}/evidence", (401, 404, 404, 200, 404, 404, 200, 200, 200)),
+    ("GET", "/api/v1/nothing-here", (404, 404, 404, 404, 404, 404, 404, 404, 404)),
 ]
 
 
@@ -57,11 +78,21 @@ def world(db):
         "partner_key": UserFactory(role=Role.PARTNER),
         "staff": UserFactory(role=Role.STAFF),
         "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
+        "monitor": UserFactory(role=Role.MONITOR),
     }
+    track = TrackFactory(owner=users["holder_a"])
+    monitor, _token = monitor_create(owner=users["monitor"], name="Bar", kind=Monitor.Kind.DEVICE)
+    detection = Detection.objects.create(
+        monitor=monitor, track=track, title=track.title, started_at=timezone.now(), ended_at=timezone.now(),
+        offset_start_s=0, offset_end_s=10, confidence=0.99, open=False,
+    )  # fmt: skip
+    detection.evidence.save("evidence.ogg", ContentFile(b"OggS evidence"))
     objects = {
-        "track": TrackFactory(owner=users["holder_a"]).pk,
+        "track": track.pk,
         "job": Recognition.objects.create(user=users["creator"], source="upload", status="done").pk,
         "hook": Webhook.objects.create(user=users["partner_key"], url="https://example.com/h", secret_encrypted="x").pk,
+        "monitor": monitor.pk,
+        "detection": detection.pk,
     }
     return users, objects
 
@@ -100,6 +131,7 @@ def test_every_role_may_open_the_listening_socket(client, role):
                 "holder_a": Role.RIGHTS_HOLDER,
                 "holder_b": Role.RIGHTS_HOLDER,
                 "staff": Role.STAFF,
+                "monitor": Role.MONITOR,
             }[r],
             is_superuser=r == "superuser",
         )
@@ -118,3 +150,32 @@ def test_every_role_may_open_the_listening_socket(client, role):
         return connected
 
     assert asyncio.run(connect()) is True
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ["anonymous", "monitor", "staff", "superuser"])
+def test_no_session_opens_the_device_socket_without_its_token(client, role):
+    """The device socket ignores sessions: even the monitor's owner and staff need the token."""
+    owner = UserFactory(role=Role.MONITOR)
+    monitor, _token = monitor_create(owner=owner, name="Bar", kind=Monitor.Kind.DEVICE)
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if role != "anonymous":
+        user = (
+            owner
+            if role == "monitor"
+            else UserFactory(role=Role.STAFF if role == "staff" else Role.LISTENER, is_superuser=role == "superuser")
+        )
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+
+    async def hello():
+        communicator = WebsocketCommunicator(application, f"/ws/monitors/{monitor.pk}/device", headers=headers)
+        connected, _ = await communicator.connect()
+        await communicator.send_to(bytes_data=bytes(4000))
+        answer = await communicator.receive_json_from(timeout=5)
+        closed = await communicator.receive_output(timeout=5)
+        await communicator.disconnect()
+        return connected, answer, closed
+
+    connected, answer, closed = asyncio.run(hello())
+    assert connected and answer["code"] == "bad_token" and closed["code"] == 4401

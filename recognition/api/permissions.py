@@ -16,10 +16,14 @@ class CanSubmitLongMedia(BasePermission):
 
 
 class IsPartner(BasePermission):
-    """Webhooks belong to partners (and staff, who may help them)."""
+    """Webhooks belong to partners and monitors (detection events), and staff, who may help them."""
 
-    message = "Webhooks are for partner accounts."
+    message = "Webhooks are for partner and monitor accounts."
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and (user.role in {Role.PARTNER, Role.STAFF} or user.is_superuser))
+        return bool(
+            user
+            and user.is_authenticated
+            and (user.role in {Role.PARTNER, Role.MONITOR, Role.STAFF} or user.is_superuser)
+        )

@@ -1,10 +1,12 @@
 /**
  * The Listen page: stream the microphone to the server as 16-bit PCM and show its answer.
  *
- * Wire protocol and resampling: see README.md next to this file.
+ * Wire protocol and resampling: see README.md next to this file; the microphone itself is
+ * microphone.js (shared with the device page).
  */
 
-const MAX_MESSAGE_BYTES = 64 * 1024; // Server limit on one binary message.
+import { Microphone, microphoneError } from './microphone.js';
+
 const PENDING_LIMIT_MS = 2000; // Audio kept while the socket connects; older frames are dropped.
 const ANSWER_GRACE_MS = 3000; // Wait this long past the listening limit before giving up.
 
@@ -13,9 +15,6 @@ const TEXT = {
   listening: 'Listening…',
   matched: 'Matched',
   noMatch: 'No match',
-  denied: "Earshot needs your microphone to listen. Allow it in your browser's site settings and try again.",
-  noMicrophone: 'No microphone found.',
-  busyMicrophone: 'Your microphone is in use by another app.',
   insecure: 'The microphone needs HTTPS (or localhost).',
   connectionLost: 'Connection lost — please try again.',
   failed: 'Could not start listening — please try again.',
@@ -72,25 +71,11 @@ function setUp(root) {
 
   async function run(s) {
     // Created before the first await so the click still counts as the user gesture (Safari).
-    s.context = new AudioContext();
-    s.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+    s.mic = new Microphone({
+      engineRateHz: config.engineRateHz, frameMs: config.frameMs, onFrame: (frame) => onFrame(s, frame),
     });
+    if (!(await s.mic.start())) return;
     if (session !== s) return stopAudio(s);
-    await s.context.audioWorklet.addModule(new URL('./pcm-worklet.js', import.meta.url));
-    if (session !== s) return stopAudio(s);
-    s.context.resume().catch(() => {}); // A no-op once running; never worth blocking on.
-
-    // One frame per message: 2000 samples = 4000 bytes at 8 kHz / 250 ms, capped at 64 KiB.
-    const frameSamples = Math.min(
-      Math.max(1, Math.round((config.engineRateHz * config.frameMs) / 1000)), MAX_MESSAGE_BYTES / 2);
-    s.node = new AudioWorkletNode(s.context, 'pcm-downsampler', {
-      outputChannelCount: [1],
-      processorOptions: { targetRateHz: config.engineRateHz, frameSamples },
-    });
-    s.node.port.onmessage = (event) => onFrame(s, event.data, frameSamples);
-    s.context.createMediaStreamSource(s.stream).connect(s.node);
-    s.node.connect(s.context.destination); // Silent, but keeps the node pulled in every browser.
 
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     s.socket = new WebSocket(`${scheme}//${location.host}${config.wsPath}`);
@@ -102,8 +87,9 @@ function setUp(root) {
     animateSoon();
   }
 
-  function onFrame(s, { pcm, rms }, frameSamples) {
-    if (session !== s) return;
+  function onFrame(s, { pcm, rms }) {
+    if (session !== s || !s.socket) return;
+    const frameSamples = s.mic.frameSamples;
     targetLevel = rmsToLevel(rms);
     // Never send more audio than the server listens to: it answers by then.
     if (s.sentSamples + s.pending.length * frameSamples >= s.maxS * config.engineRateHz) return;
@@ -171,9 +157,7 @@ function setUp(root) {
 
   function stopAudio(s) {
     clearTimeout(s.timer);
-    s.stream?.getTracks().forEach((track) => track.stop());
-    if (s.node) s.node.port.onmessage = null;
-    if (s.context && s.context.state !== 'closed') s.context.close().catch(() => {});
+    s.mic?.stop();
     if (s.socket && s.socket.readyState <= WebSocket.OPEN) s.socket.close(1000);
   }
 
@@ -219,11 +203,7 @@ function setUp(root) {
 }
 
 function messageFor(error) {
-  const name = error && error.name;
-  if (name === 'NotAllowedError' || name === 'SecurityError') return TEXT.denied;
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return TEXT.noMicrophone;
-  if (name === 'NotReadableError') return TEXT.busyMicrophone;
-  return TEXT.failed;
+  return microphoneError(error, TEXT.failed);
 }
 
 /** Map RMS (0..1 of full scale) to 0..1 over -60..0 dBFS, the range a room mic covers. */

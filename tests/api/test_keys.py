@@ -3,7 +3,7 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import ApiKey, Role, User
@@ -70,3 +70,30 @@ def test_keys_on_the_account_page(client, partner):
     prefix = key.split(".")[0]
     client.post(f"/accounts/profile/api-keys/{prefix}/revoke/")
     assert ApiKey.objects.get(prefix=prefix).revoked
+
+
+def test_create_api_key_makes_a_monitor_user_that_may_monitor(api):
+    key, note = _create("guard-co", "--role", "monitor")
+    user = User.objects.get(username="guard-co")
+    assert user.role == Role.MONITOR and user.can_monitor and not user.is_staff
+    assert "Created monitor (security) user guard-co" in note
+    response = api.as_key(key).post("/api/v1/monitors", {"name": "Bar", "kind": "device"}, format="json")
+    assert response.status_code == 201
+
+
+def test_create_api_key_refuses_an_unknown_role_with_the_list():
+    with pytest.raises(CommandError) as refused:
+        _create("someone", "--role", "admin")
+    assert "Unknown role 'admin'" in str(refused.value) and "monitor" in str(refused.value)
+    assert not User.objects.filter(username="someone").exists()
+
+
+def test_create_api_key_keeps_an_existing_users_role(make_user):
+    make_user(Role.LISTENER, username="listener1")
+    _key, note = _create("listener1", "--role", "monitor")
+    assert User.objects.get(username="listener1").role == Role.LISTENER and "stays listener" in note
+
+
+def test_create_api_key_gives_a_rights_holder_the_admin(db):
+    _create("label2", "--role", "rights_holder")
+    assert User.objects.get(username="label2").is_staff

@@ -1,0 +1,77 @@
+"""Shapes of the monitors API: explicit fields only (never __all__), outputs read-only."""
+
+from django.core.validators import URLValidator
+from rest_framework import serializers
+
+from recognition.monitors.models import Monitor
+
+
+class MonitorInputSerializer(serializers.Serializer):
+    """A new monitor: a live stream's URL, or a venue device (which gets a token instead)."""
+
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=Monitor.Kind.choices, default=Monitor.Kind.STREAM)
+    source_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        validators=[URLValidator(schemes=["http", "https"], message="A stream URL starts with http:// or https://.")],
+        help_text="http(s) URL of a live stream (Icecast, Shoutcast, HLS).",
+    )
+
+    def validate(self, attrs):
+        url = attrs.get("source_url", "")
+        if attrs["kind"] == Monitor.Kind.STREAM and not url:
+            raise serializers.ValidationError({"source_url": "A stream monitor needs the stream's URL."})
+        if attrs["kind"] == Monitor.Kind.DEVICE and url:
+            raise serializers.ValidationError({"source_url": "A device monitor has no URL: the device sends audio."})
+        return attrs
+
+
+class MonitorUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    paused = serializers.BooleanField(required=False)
+
+
+class MonitorSerializer(serializers.Serializer):
+    """A monitor and what it is doing now."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Monitor.Kind.choices)
+    source_url = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=Monitor.State.choices)
+    state_reason = serializers.CharField(allow_blank=True, help_text="Why it is failed or reconnecting.")
+    paused = serializers.BooleanField()
+    heard_last_minute_s = serializers.FloatField(help_text="Seconds of audio heard in the last minute.")
+    detections_today = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    url = serializers.CharField()
+    detections_url = serializers.CharField()
+    device_socket_path = serializers.CharField(required=False, help_text="Devices: where the device streams audio.")
+    device_token = serializers.CharField(
+        required=False, help_text="Devices: the token, shown once (at creation and after a rotation)."
+    )
+
+
+class DeviceTokenSerializer(serializers.Serializer):
+    device_token = serializers.CharField(help_text="The new token; the old one stops working at once.")
+
+
+class DetectionSerializer(serializers.Serializer):
+    """One continuous play of a catalog track: wall-clock times (UTC) and positions in the track."""
+
+    id = serializers.IntegerField()
+    monitor_id = serializers.IntegerField()
+    track_id = serializers.IntegerField(allow_null=True, help_text="null once the track left the catalog.")
+    title = serializers.CharField()
+    artist = serializers.CharField(allow_blank=True)
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+    offset_start_s = serializers.FloatField()
+    offset_end_s = serializers.FloatField()
+    confidence = serializers.FloatField()
+    speed = serializers.FloatField(allow_null=True)
+    open = serializers.BooleanField(help_text="True while the track may still be playing.")
+    updated_at = serializers.DateTimeField()
+    evidence_url = serializers.CharField(allow_null=True, help_text="~10 s of the heard audio (Ogg/Opus).")

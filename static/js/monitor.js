@@ -1,0 +1,93 @@
+// A monitor's page: poll its status every few seconds and add or update detections in place,
+// so new plays appear without a reload. Rows are built with textContent (no HTML from data).
+
+const POLL_MS = 3000;
+
+for (const form of document.querySelectorAll('form[data-confirm]')) {
+  form.addEventListener('submit', (event) => { if (!confirm(form.dataset.confirm)) event.preventDefault(); });
+}
+
+const root = document.querySelector('[data-monitor]');
+if (root) {
+  const body = root.querySelector('[data-role=detections]');
+  const field = (role) => root.querySelector(`[data-role=${role}]`);
+  let since = '';
+  for (const row of body.querySelectorAll('tr[data-updated-at]')) {
+    if (row.dataset.updatedAt > since) since = row.dataset.updatedAt;
+  }
+
+  const cell = (name, text) => {
+    const td = document.createElement('td');
+    td.dataset.field = name;
+    td.textContent = text;
+    return td;
+  };
+
+  // The same formats as recognition/monitors/views.py `_display`.
+  const position = (s) => { const t = Math.max(0, Math.floor(s)); return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}`; };
+  const percent = (c) => `${String(Number((c * 100).toFixed(4)))} %`;
+
+  function render(row, d) {
+    const cells = [
+      cell('started_at', d.started_at.slice(0, 19).replace('T', ' ')), cell('ended_at', d.ended_at.slice(11, 19)),
+      cell('title', d.title), cell('artist', d.artist),
+      cell('offsets', `${position(d.offset_start_s)}–${position(d.offset_end_s)}`), cell('confidence', percent(d.confidence)),
+    ];
+    cells[2].dataset.testid = 'detection-title';
+    const evidence = document.createElement('td');
+    evidence.dataset.field = 'evidence';
+    const old = row.querySelector('audio');
+    if (old && old.getAttribute('src') === d.evidence_url) {
+      evidence.append(old); // Keep a player that is playing.
+    } else if (d.evidence_url && d.evidence_url.startsWith('/')) {
+      const audio = document.createElement('audio');
+      audio.controls = true;
+      audio.preload = 'none';
+      audio.src = d.evidence_url;
+      evidence.append(audio);
+    }
+    row.replaceChildren(...cells, evidence);
+    row.dataset.id = d.id;
+    row.dataset.updatedAt = d.updated_at;
+    row.dataset.startedAt = d.started_at;
+    row.dataset.testid = 'detection';
+    row.classList.toggle('detection-open', d.open);
+  }
+
+  function place(row) {
+    // Newest first: before the first row that started earlier.
+    const later = [...body.children].find((other) => other !== row && other.dataset.startedAt < row.dataset.startedAt);
+    body.insertBefore(row, later || null);
+  }
+
+  async function poll() {
+    try {
+      const url = since ? `${root.dataset.statusUrl}?since=${encodeURIComponent(since)}` : root.dataset.statusUrl;
+      const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+      if (!response.ok) return;
+      const { monitor, detections } = await response.json();
+      const state = field('state');
+      state.textContent = monitor.state.charAt(0).toUpperCase() + monitor.state.slice(1);
+      state.className = `monitor-state state-${monitor.state}`;
+      field('reason').textContent = monitor.state_reason;
+      field('heard').textContent = String(Math.round(monitor.heard_last_minute_s));
+      field('today').textContent = String(monitor.detections_today);
+      for (const d of detections) {
+        let row = body.querySelector(`tr[data-id="${Number(d.id)}"]`);
+        if (!row) {
+          row = document.createElement('tr');
+          row.classList.add('detection-new');
+        }
+        render(row, d);
+        place(row);
+        if (d.updated_at > since) since = d.updated_at;
+      }
+      field('empty').hidden = body.children.length > 0;
+    } catch {
+      // Offline for a moment: the next poll catches up.
+    } finally {
+      setTimeout(poll, POLL_MS);
+    }
+  }
+  setTimeout(poll, POLL_MS);
+}
