@@ -205,6 +205,7 @@ class _LoopbackServer:
         class Server(http.server.ThreadingHTTPServer):
             daemon_threads = True
             block_on_close = False
+            request_queue_size = 256  # socketserver's 5 drops SYNs when 50 monitors connect at once
 
             def get_request(self):  # type: ignore[no-untyped-def]
                 conn, address = super().get_request()
@@ -524,7 +525,6 @@ def serve(manifest_path: str) -> None:
     manifest = json.loads(Path(manifest_path).read_text())
     encoded: dict[str, Station] = {}
     stations: dict[str, Station] = {}
-    now = time.time()
     for name, spec in manifest["stations"].items():
         key = json.dumps([spec["items"], spec.get("format", "mp3"), spec.get("loop", True)], sort_keys=True)
         if key not in encoded:
@@ -532,7 +532,12 @@ def serve(manifest_path: str) -> None:
                 Item(entry["name"], _decoded(entry), 22050) for entry in spec["items"]
             ]  # fmt: skip
             encoded[key] = Station(items, fmt=spec.get("format", "mp3"), loop=spec.get("loop", True))
-        stations[name] = encoded[key].copy(t0=now + spec.get("t0_offset_s", 0.0))
+        stations[name] = encoded[key]
+    now = time.time()  # the clocks start once everything is encoded
+    stations = {
+        name: station.copy(t0=now + spec.get("t0_offset_s", 0.0))
+        for (name, station), spec in zip(stations.items(), manifest["stations"].values(), strict=True)
+    }
     server = StreamServer(
         stations,
         burst_s=manifest.get("burst_s", 2.0),

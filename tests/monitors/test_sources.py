@@ -7,6 +7,7 @@ test_outbound.py (the rebinding guard itself).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -296,3 +297,69 @@ def test_source_errors_map_the_guards_codes():
 
 def test_private_sources_are_off_unless_the_environment_says_so(settings):
     assert settings.EARSHOT_MONITOR_PRIVATE_SOURCES is False
+
+
+def test_master_playlists_pick_audio_and_odd_playlists_are_refused():
+    base = "https://cdn.example.com/live/master.m3u8"
+    rendition = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/en.m3u8"\n'
+    assert hls.variant_url(rendition, base) == "https://cdn.example.com/live/audio/en.m3u8"
+    variants = (
+        '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,CODECS="avc1.42e00a,mp4a.40.2"\nlow.m3u8\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=96000,CODECS="mp4a.40.2"\nhttp://other.example.com/radio.m3u8\n'
+    )
+    assert hls.variant_url(variants, base) == "http://other.example.com/radio.m3u8"
+    playlist = hls.media_playlist("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n", base)
+    assert [(s.sequence, s.url.rsplit("/", 1)[1]) for s in playlist.segments] == [(7, "a.ts"), (8, "b.ts")]
+    for text, code in [
+        ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="k"\n#EXTINF:2,\na.ts\n', "unsupported"),
+        ('#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:2,\na.m4s\n', "unsupported"),
+        ("#EXTM3U\n#EXTINF:2,\ndata:text/plain,hi\n", "bad_playlist"),
+        ("<html>not a playlist</html>", "bad_playlist"),
+    ]:
+        with pytest.raises(SourceError) as refused:
+            hls.media_playlist(text, base)
+        assert refused.value.code == code and refused.value.permanent
+
+
+def test_one_server_process_paces_fifty_stations(tmp_path):
+    """The benchmark's mode: one process, one encoding shared by 50 stations, each paced in real time."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import wave
+
+    song = (synth_song(21, 20, FILE_RATE) * 32767).astype("<i2")
+    with wave.open(str(tmp_path / "song.wav"), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(FILE_RATE), out.writeframes(song.tobytes())
+    item = {"name": "song", "path": str(tmp_path / "song.wav")}
+    stations = {f"s{n}": {"format": "mp3", "t0_offset_s": -5 - n / 10, "items": [item]} for n in range(50)}
+    (tmp_path / "manifest.json").write_text(json.dumps({"tick_s": 0.25, "stations": stations}))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.streams", "serve", str(tmp_path / "manifest.json")], stdout=subprocess.PIPE
+    )
+    try:
+        clocks = json.loads(server.stdout.readline())
+        assert 4 < time.time() - clocks["stations"]["s0"]["t0"] < 7  # on air for 5 s when serving began
+        sockets = []
+        for n in range(50):
+            conn = socket.create_connection(("127.0.0.1", clocks["port"]), timeout=5)
+            conn.sendall(f"GET /s{n} HTTP/1.0\r\nHost: radio\r\n\r\n".encode())
+            conn.setblocking(False)
+            sockets.append(conn)
+        received = [0] * 50
+        started = time.monotonic()
+        while time.monotonic() - started < 3:
+            time.sleep(0.05)
+            for n, conn in enumerate(sockets):
+                with contextlib.suppress(BlockingIOError):
+                    received[n] += len(conn.recv(1 << 20))
+        for conn in sockets:
+            conn.close()
+        per_second = 64000 / 8  # the stations' MP3 bit rate
+        # 2 s of burst, then 3 s of real time: give or take a tick and the headers
+        assert all(4.0 * per_second < n < 5.6 * per_second for n in received), received
+        assert clocks["stations"]["s3"]["offsets_s"] == [0.0]
+    finally:
+        server.terminate()
+        server.wait(5)

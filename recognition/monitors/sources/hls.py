@@ -6,6 +6,7 @@ Parsing only; fetching goes through the stream source and `portal.outbound` like
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -13,6 +14,7 @@ from recognition.monitors.sources.errors import SourceError
 
 __all__ = ["PLAYLIST_TYPES", "MediaPlaylist", "Segment", "id3_size", "media_playlist", "variant_url"]
 
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 PLAYLIST_TYPES = {"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
 
 
@@ -45,13 +47,9 @@ def segment_url(base: str, uri: str) -> str:
 
 
 def _attributes(line: str) -> dict[str, str]:
+    """The attribute list of a tag line: KEY=value or KEY="quoted, with commas"."""
     _, _, rest = line.partition(":")
-    out: dict[str, str] = {}
-    for part in rest.replace('",', '"\n').split("\n"):
-        for item in part.split(",") if '"' not in part else [part]:
-            key, _, value = item.partition("=")
-            out[key.strip().upper()] = value.strip().strip('"')
-    return out
+    return {key: value.strip('"') for key, value in _ATTRIBUTE.findall(rest)}
 
 
 def variant_url(text: str, base: str) -> str | None:
