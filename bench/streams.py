@@ -21,6 +21,7 @@ Python (`with StreamServer(...) as server:`), and can be stopped and started aga
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.server
 import json
 import os
@@ -44,8 +45,9 @@ __all__ = ["CanaryServer", "HlsServer", "HostileServer", "Item", "Station", "Str
 CODECS = {
     "mp3": (["-c:a", "libmp3lame", "-b:a", "64k"], "mp3", "audio/mpeg", 22050),
     "aac": (["-c:a", "aac", "-b:a", "64k"], "adts", "audio/aac", 22050),
-    "opus": (["-c:a", "libopus", "-b:a", "48k"], "ogg", "audio/ogg", 48000),
-    "vorbis": (["-c:a", "libvorbis", "-q:a", "2"], "ogg", "audio/ogg", 22050),
+    # Ogg pages of 200 ms, as streaming encoders cut them (ffmpeg's file default is 1 s, a second of latency).
+    "opus": (["-c:a", "libopus", "-b:a", "48k", "-page_duration", "200000"], "ogg", "audio/ogg", 48000),
+    "vorbis": (["-c:a", "libvorbis", "-q:a", "2", "-page_duration", "200000"], "ogg", "audio/ogg", 22050),
 }
 
 
@@ -94,6 +96,22 @@ def _ogg_pages(data: bytes, rate: int) -> tuple[bytes, list[int], list[tuple[int
     return data[:header_end], offsets, marks
 
 
+def _packet_marks(data: bytes, muxer: str) -> list[tuple[int, float]]:
+    """(byte offset, seconds) where each packet of an MP3 or ADTS stream begins, by ffprobe."""
+    demuxer = "aac" if muxer == "adts" else muxer
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-f", demuxer, "-i", "pipe:0", "-show_entries", "packet=pts_time,pos",
+         "-of", "csv=p=0"],
+        input=data, capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    marks = []
+    for line in out.splitlines():
+        seconds, _, offset = line.partition(",")
+        with contextlib.suppress(ValueError):
+            marks.append((int(offset), max(0.0, float(seconds))))
+    return marks
+
+
 class Station:
     """A playlist encoded once and played on a broadcast clock (started by the server, or given)."""
 
@@ -107,10 +125,12 @@ class Station:
         self.duration_s = sum(item.duration_s for item in items)
         self.offsets_s = list(np.cumsum([0.0] + [item.duration_s for item in items[:-1]]))
         self.data = data if data is not None else encode(np.concatenate([i.samples for i in items]), rate, fmt)
-        self.header, self.page_offsets, marks = (
-            _ogg_pages(self.data, CODECS[fmt][3]) if CODECS[fmt][1] == "ogg" else (b"", [], [])
-        )
-        # Bytes on air against seconds: Ogg pages carry their time (VBR), other streams are CBR.
+        if CODECS[fmt][1] == "ogg":
+            self.header, self.page_offsets, marks = _ogg_pages(self.data, CODECS[fmt][3])
+        else:
+            self.header, self.page_offsets, marks = b"", [], _packet_marks(self.data, CODECS[fmt][1])
+        # Bytes on air against seconds, packet by packet (or page by page): encoders spend few
+        # bytes on silence, so a constant byte rate would play quiet passages seconds early.
         marks = [(0, 0.0), *marks, (len(self.data), self.duration_s)]
         self._mark_bytes = np.array([b for b, _ in marks], dtype=np.float64)
         self._mark_s = np.maximum.accumulate(np.array([t for _, t in marks], dtype=np.float64))
@@ -119,7 +139,7 @@ class Station:
 
     def copy(self, *, t0: float | None = None) -> Station:
         """The same encoded bytes on another clock (cheap: many stations from one encoding)."""
-        station = Station(self.items, fmt=self.fmt, loop=self.loop, data=self.data)
+        station = copy.copy(self)
         station.t0 = t0
         return station
 
@@ -322,7 +342,8 @@ class HlsServer(_LoopbackServer):
         self.duration_s = sum(item.duration_s for item in items)
         self.offsets_s = list(np.cumsum([0.0] + [item.duration_s for item in items[:-1]]))
         self.segments, self.ends_s = self._cut(np.concatenate([i.samples for i in items]), rate, segment_s, fmt)
-        self.target_s = int(np.ceil(max(b - a for a, b in zip([0.0, *self.ends_s], self.ends_s, strict=False))))
+        # RFC 8216: every EXTINF, rounded to the nearest second, is at most the target duration.
+        self.target_s = max(1, round(max(b - a for a, b in zip([0.0, *self.ends_s], self.ends_s, strict=False))))
         self.preroll_s = 2 * segment_s if preroll_s is None else preroll_s
         self.t0: float | None = None
 

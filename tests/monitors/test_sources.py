@@ -363,3 +363,35 @@ def test_one_server_process_paces_fifty_stations(tmp_path):
     finally:
         server.terminate()
         server.wait(5)
+
+
+def _tone_after_silence(silence_s: float) -> list[Item]:
+    t = np.arange(FILE_RATE) / FILE_RATE
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    return [
+        Item("silence", np.zeros(int(silence_s * FILE_RATE), np.float32), FILE_RATE),
+        Item("tone", tone, FILE_RATE),
+        Item("tail", np.zeros(FILE_RATE, np.float32), FILE_RATE),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "bound_s"), [("mp3", 1.0), ("opus", 1.0), ("hls", 1.0 + 2.0 + 0.6)])
+def test_audio_comes_out_soon_after_it_goes_on_air(kind, bound_s):
+    """Icecast: the pipeline's own delay (~0.2-0.4 s); HLS: a segment (1 s) + a reload interval more."""
+    items = _tone_after_silence(2.5)
+    if kind == "hls":
+        server = HlsServer(items, segment_s=1.0, loop=False, preroll_s=0).start()
+        url, on_air = server.url("/live.m3u8"), server.t0 + 2.5
+    else:
+        station = Station(items, fmt=kind)
+        server = StreamServer(station).start()
+        url, on_air = server.station_url(), station.t0 + 2.5
+    heard_at = None
+    try:
+        with StreamSource(url, allow_private=True) as source:
+            while heard_at is None and time.time() < on_air + 5:
+                if np.any(np.abs(source.read(RATE, timeout_s=1)) > 3000):
+                    heard_at = time.time()
+    finally:
+        server.stop()
+    assert heard_at is not None and heard_at - on_air < bound_s
