@@ -437,7 +437,7 @@ class HostileServer(_LoopbackServer):
     PATHS = (
         "/html", "/json", "/404", "/500", "/loop", "/silent", "/random", "/endless-headers", "/long-header",
         "/giant-chunk", "/giant-chunk-line", "/hls-file.m3u8", "/hls-elsewhere.m3u8", "/hls-growing.m3u8",
-        "/hls-endless.m3u8",
+        "/hls-endless.m3u8", "/hls-missing.m3u8",
     )  # fmt: skip
 
     def __init__(self, *, elsewhere: str = "http://10.0.0.1/segment.ts", port: int = 0, host: str = "127.0.0.1"):
@@ -504,6 +504,11 @@ class HostileServer(_LoopbackServer):
                 self._segment = _ffmpeg(["-c:a", "aac", "-f", "mpegts", "pipe:1"], bytes(4 * 22050), 22050)
             self._headers(handler, 200, {"Content-Type": "video/mp2t", "Content-Length": str(len(self._segment))})
             write(self._segment)
+        elif path == "/hls-missing.m3u8":  # live, a new segment every second, none of them there
+            now = int(time.time())
+            self._headers(handler, 200, mpegurl)
+            write(b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n" + f"#EXT-X-MEDIA-SEQUENCE:{now}\n".encode())
+            write(b"".join(f"#EXTINF:1.0,\n/gone/{now + k}.ts\n".encode() for k in range(3)))
         elif path == "/hls-endless.m3u8":
             self._headers(handler, 200, mpegurl)
             write(b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n")

@@ -155,6 +155,7 @@ def test_a_rebinding_stream_host_is_never_reached_on_loopback(resolver, standin_
         ("/hls-endless.m3u8", "too_large", True), ("/silent", "timeout", False), ("/random", "no_audio", False),
         ("/endless-headers", "bad_response", False), ("/long-header", "bad_response", False),
         ("/giant-chunk-line", "bad_response", False), ("/giant-chunk", "no_audio", False),
+        ("/hls-missing.m3u8", "not_found", False),
     ],
 )  # fmt: skip
 def test_hostile_sources_are_refused_at_creation_with_a_reason(hostile, path, code, permanent):
