@@ -396,3 +396,42 @@ def test_audio_comes_out_soon_after_it_goes_on_air(kind, bound_s):
     finally:
         server.stop()
     assert heard_at is not None and heard_at - on_air < bound_s
+
+
+def test_radio_directory_playlists_lead_to_their_stream():
+    """The .m3u and .pls files radio directories link to: follow the first stream URL, once."""
+    from tests.monitors.test_outbound import _ok, _Server
+
+    with StreamServer(Station(_items(3.0), loop=True)) as radio:
+        bodies = {
+            "/radio.m3u": ("audio/x-mpegurl", f"#EXTM3U\n#EXTINF:-1,Test FM\n{radio.station_url()}\n"),
+            "/radio.pls": (
+                "audio/x-scpls",
+                f"[playlist]\nNumberOfEntries=1\nFile1={radio.station_url()}\nLength1=-1\n",
+            ),
+            "/file.pls": ("audio/x-scpls", "[playlist]\nFile1=file:///etc/passwd\n"),
+            "/nested.m3u": ("audio/x-mpegurl", "/radio.m3u\n"),
+        }
+        server = _Server(lambda h: _ok(h, bodies[h.path][1].encode(), headers={"Content-Type": bodies[h.path][0]}),
+                         host="127.0.0.1")  # fmt: skip
+        try:
+            for path in ("/radio.m3u", "/radio.pls"):
+                source_probe(f"http://127.0.0.1:{server.port}{path}", allow_private=True, timeout_s=8)
+            for path in ("/file.pls", "/nested.m3u"):
+                with pytest.raises(SourceError) as refused:
+                    source_probe(f"http://127.0.0.1:{server.port}{path}", allow_private=True, timeout_s=3)
+                assert refused.value.code == "bad_playlist" and refused.value.permanent
+        finally:
+            server.close()
+
+
+def test_stations_tell_when_each_item_went_on_air():
+    items = _items(2.0, seeds=(31, 32))
+    station = Station(items, fmt="mp3", loop=True)
+    station.t0 = 1000.0
+    assert station.item_starts(until=999.0) == []
+    starts = station.item_starts(until=1005.0)  # a 4 s playlist looping: 0 s, 2 s, then 4 s again
+    assert [(i, name) for i, name, _ in starts] == [(0, "song-31"), (1, "song-32"), (0, "song-31")]
+    assert [at for *_, at in starts] == pytest.approx([1000.0, 1002.0, 1004.0])
+    positions = [station.position(1000.0 + t / 10) for t in range(100)]
+    assert positions == sorted(positions) and positions[-1] > len(station.data)  # on through the loop

@@ -16,7 +16,14 @@ import numpy as np
 from portal import outbound
 from recognition.engine.audio import DecodeLimits, sandboxed
 from recognition.monitors.sources.errors import SourceError
-from recognition.monitors.sources.hls import PLAYLIST_TYPES, id3_size, media_playlist, variant_url
+from recognition.monitors.sources.hls import (
+    PLAYLIST_TYPES,
+    PLS_TYPES,
+    id3_size,
+    media_playlist,
+    station_url,
+    variant_url,
+)
 
 __all__ = ["STREAM_DEMUXERS", "SourceLimits", "StreamSource", "stream_command"]
 
@@ -260,23 +267,35 @@ class StreamSource:
             self._response = response
         return response
 
-    def _feed_url(self) -> None:
-        response = self._open(self.url, deadline_s=self._limits.connect_timeout_s + self._limits.read_timeout_s)
+    def _feed_url(self, url: str | None = None) -> None:
+        response = self._open(url or self.url, deadline_s=self._limits.connect_timeout_s + self._limits.read_timeout_s)
         _check_answer(response)
         response.end_deadline()
         head = response.read(_CHUNK_BYTES)
         self.bytes_received += len(head)
-        if response.content_type in PLAYLIST_TYPES or head.lstrip().startswith(b"#EXTM3U"):
+        kind = response.content_type
+        if kind in PLAYLIST_TYPES or kind in PLS_TYPES or head.lstrip().startswith((b"#EXTM3U", b"[playlist]")):
             limit = self._limits.max_playlist_bytes
             while len(head) <= limit and (more := response.read(_CHUNK_BYTES)):
                 head += more
             if len(head) > limit:
-                raise SourceError("too_large", f"The HLS playlist is larger than {limit // 1024} KiB.", permanent=True)
-            self._feed_hls(response.url, head.decode("utf-8", "replace").lstrip())
+                raise SourceError("too_large", f"The playlist is larger than {limit // 1024} KiB.", permanent=True)
+            text = head.decode("utf-8", "replace").lstrip()
+            if "#EXT-X-" in text:
+                self._feed_hls(response.url, text)
+                return
+            # A radio directory's .m3u or .pls: a list of stream URLs. Follow the first, once.
+            stream = station_url(text, response.url)
+            if url is not None or stream is None:
+                raise SourceError("bad_playlist", "The playlist lists no stream Earshot can play.", permanent=True)
+            with self._lock:
+                self._response = None
+            response.close()
+            self._feed_url(stream)
             return
-        if response.content_type == "text/plain":
+        if kind == "text/plain":
             raise SourceError("not_audio", "The URL serves text/plain, not an audio stream.", permanent=True)
-        self._start(_FORMAT_BY_TYPE.get(response.content_type) or _sniff(head))
+        self._start(_FORMAT_BY_TYPE.get(kind) or _sniff(head))
         self._write(head)
         while data := response.read(_CHUNK_BYTES):
             self.bytes_received += len(data)
