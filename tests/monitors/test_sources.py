@@ -8,6 +8,7 @@ test_outbound.py (the rebinding guard itself).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 
@@ -435,3 +436,21 @@ def test_stations_tell_when_each_item_went_on_air():
     assert [at for *_, at in starts] == pytest.approx([1000.0, 1002.0, 1004.0])
     positions = [station.position(1000.0 + t / 10) for t in range(100)]
     assert positions == sorted(positions) and positions[-1] > len(station.data)  # on through the loop
+
+
+def test_connections_leave_no_file_descriptor_thread_or_process_behind():
+    """A worker reconnects for weeks: each StreamSource must give back everything it took."""
+    items = _items(3.0)
+    with StreamServer(Station(items, loop=True)) as radio, HlsServer(items, segment_s=1.0) as hls_server:
+        baseline_fds, baseline_threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        processes = []
+        for _ in range(5):
+            for url in (radio.station_url(), hls_server.url("/live.m3u8")):
+                source = StreamSource(url, allow_private=True)
+                source.read(RATE // 2, timeout_s=3)
+                processes.append(source._process)
+                source.close()
+        time.sleep(0.3)
+        assert len(os.listdir("/proc/self/fd")) <= baseline_fds
+        assert threading.active_count() <= baseline_threads + 1  # a server thread may still be winding down
+        assert all(p is not None and p.returncode is not None for p in processes)
