@@ -170,6 +170,12 @@ def test_a_radio_play_is_detected_on_time_and_survives_a_station_restart(songs, 
         port = server.port
         server.stop()
         _wait(lambda: Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RECONNECTING, 20)
+        # Back, but answering 404 for the mount (Icecast while the mount's source reconnects):
+        # a station that was playing minutes ago is retried, not failed.
+        server = StreamServer({}, port=port).start()
+        _wait(lambda: "404" in Monitor.objects.get(pk=monitor.pk).state_reason, 20)
+        assert Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RECONNECTING
+        server.stop()
         server = StreamServer(Station(items, loop=True), burst_s=2.0, port=port).start()
         _wait(lambda: Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RUNNING, 30)
     finally:
