@@ -112,12 +112,16 @@ def monitor_update(*, monitor: Monitor, name: str | None = None, paused: bool | 
 
 def monitor_delete(*, monitor: Monitor) -> None:
     """Delete a monitor and its log (and evidence files)."""
-    files = [d.evidence.name for d in monitor.detections.exclude(evidence="")]
+    files = [name for d in monitor.detections.exclude(evidence="") if (name := d.evidence.name)]
     monitor.delete()
     if files:
         from django.core.files.storage import default_storage
 
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+        def delete_files() -> None:
+            for name in files:
+                default_storage.delete(name)
+
+        transaction.on_commit(delete_files)
 
 
 def monitor_set_state(*, monitor_id: int, worker_id: str, state: str, reason: str = "") -> bool:
