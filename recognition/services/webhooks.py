@@ -180,7 +180,7 @@ def webhook_deliver(delivery_id: int) -> str:
         about = {"detection": detection_payload(delivery.detection)}
     elif delivery.recognition is not None:
         about = {"recognition": recognition_payload(delivery.recognition)}
-    else:  # a constraint makes every delivery about exactly one of the two
+    else:  # a constraint makes every delivery about one of the two
         return "skipped"
     body = json.dumps({"event": delivery.event, **about}).encode()
     timestamp = int(time.time())
