@@ -118,7 +118,8 @@ def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
         first._close_connections()
         first.pool.shutdown()
     detections = list(Detection.objects.filter(monitor=device))
-    assert [d.pk for d in detections] == [opened.pk], [(d.pk, d.started_at, d.ended_at, d.offset_start_s, d.offset_end_s, d.open) for d in detections]
+    rows = [(d.pk, d.started_at, d.ended_at, d.offset_start_s, d.offset_end_s) for d in detections]
+    assert [d.pk for d in detections] == [opened.pk], rows
     assert detections[0].offset_end_s > 17.0
     assert Monitor.objects.get(pk=device.pk).lease_owner == ""
 
