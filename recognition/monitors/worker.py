@@ -93,9 +93,10 @@ class Runner(threading.Thread):
                     return
                 waiting = error.code == "device_offline"
                 self._set_state(Monitor.State.WAITING if waiting else Monitor.State.RECONNECTING, error.message)
-            except Exception as error:  # a bug must not take the worker down; log it, back off, retry
+            except Exception as error:  # the database restarting, or a bug: log it, retry soon
                 log.exception("monitor %s: runner error", self.monitor.pk)
                 self._set_state(Monitor.State.RECONNECTING, f"Internal error ({type(error).__name__}); retrying.")
+                attempt = min(attempt, 1)  # not the source's fault: no long backoff once it is back
             finally:
                 if self._source is not None:
                     self._source.close()
