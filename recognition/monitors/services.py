@@ -145,7 +145,8 @@ class StreamClock:
     A live source cannot deliver a sample before it is on air, so the origin is the earliest
     (arrival time - stream seconds received) seen: the burst a server sends on connect, read in
     pieces, moves it back to when that audio was on air. The earliest is taken over the last
-    minute only, so a source whose clock runs slower than ours does not drift away from it.
+    minute only, so a source whose clock runs slower than ours does not drift away from it
+    (docs/decisions.md, StreamClock).
     """
 
     WINDOW_S = 60.0

@@ -5,7 +5,8 @@ decoding a stream, or a device's frames from Redis) and hands the audio to the e
 `StreamMonitor`. Fingerprinting, lookups and database writes run on a small shared pool, so a
 worker holds a handful of database connections however many monitors it runs, and one monitor's
 slow source never holds up another's. The main thread renews leases, takes free monitors and
-stops runners whose lease is gone (paused, deleted, or taken by another worker after a stall).
+stops runners whose lease is gone (paused, deleted, or taken by another worker after a stall)
+(docs/decisions.md, MonitorWorker).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ EVIDENCE_BEFORE_S = 2.0
 EVIDENCE_AFTER_S = 8.0
 HEARD_REPORT_S = 5.0
 # A source that played in the last 10 minutes and now answers like a dead one (Icecast answers 404
-# while a mount's own source reconnects) is retried like a dropped one before the monitor fails.
+# while a mount's own source reconnects) is retried like a dropped one before the monitor fails
+# (docs/decisions.md, RECENTLY_PLAYING_S).
 RECENTLY_PLAYING_S = 600.0
 
 
