@@ -12,6 +12,7 @@ stops runners whose lease is gone (paused, deleted, or taken by another worker a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -43,6 +44,9 @@ SAMPLE_RATE_HZ = 8000
 READ_SAMPLES = SAMPLE_RATE_HZ // 2  # half a second per read: the engine decides about every second
 CATCH_UP_MAX_S = 30.0  # the longest burst read before the clock is set (Icecast sends ~1-10 s)
 RING_S = 40.0  # audio kept for evidence excerpts; a detection is made well within it
+# A play last written this recently is resumed as heard until now (a takeover takes <= 25 s, a
+# reconnection a few seconds); older ones resume as they were and end unless heard at once.
+UNHEARD_S = 60.0
 EVIDENCE_BEFORE_S = 2.0
 EVIDENCE_AFTER_S = 8.0
 HEARD_REPORT_S = 5.0
@@ -62,6 +66,7 @@ class Runner(threading.Thread):
         self.stopping = threading.Event()
         self._source: StreamSource | DeviceSource | None = None
         self.open: dict[tuple, Detection] = {}  # a play's key (_key) -> its open detection
+        self.unheard: dict[tuple, Sighting] = {}  # resumed plays not heard again yet, as given
         self.heard: deque[tuple[float, float]] = deque()  # (monotonic time, seconds) for "last minute"
         self.last_report = 0.0
         self.last_audio_at: float | None = None  # monotonic
@@ -186,9 +191,19 @@ class Runner(threading.Thread):
         return datetime.fromtimestamp(arrival_s, UTC) if arrival_s is not None else timezone.now()
 
     def _resume(self, clock: services.StreamClock) -> list[Sighting]:
-        """The open detections of this monitor, as sightings on the new stream's clock."""
-        sightings = [
-            Sighting(
+        """The open detections of this monitor, as sightings on the new stream's clock.
+
+        The seconds between a play's last write and this stream's start were not heard (a
+        worker died, the station dropped), not heard without the song: a play last written up
+        to `UNHEARD_S` ago is resumed as if heard until now, its track position moved on by the
+        time that passed, so the song carrying on continues it. If it does not come back, it is
+        closed where it was last written."""
+        sightings = []
+        self.open, self.unheard = {}, {}
+        for d in Detection.objects.filter(monitor_id=self.monitor.pk, open=True):
+            if d.track_id is None:  # its track was deleted while it played
+                continue
+            sighting = Sighting(
                 track_id=d.track_id,
                 start_s=clock.stream_s(d.started_at),
                 end_s=clock.stream_s(d.ended_at),
@@ -197,11 +212,12 @@ class Runner(threading.Thread):
                 confidence=d.confidence,
                 speed=d.speed,
             )
-            for d in Detection.objects.filter(monitor_id=self.monitor.pk, open=True)
-            if d.track_id is not None
-        ]
-        opened = {d.track_id: d for d in Detection.objects.filter(monitor_id=self.monitor.pk, open=True)}
-        self.open = {_key(s): opened[s.track_id] for s in sightings}
+            if 0 < -sighting.end_s <= UNHEARD_S:
+                passed_s = -sighting.end_s * (d.speed or 1.0)
+                sighting = dataclasses.replace(sighting, end_s=0.0, offset_end_s=d.offset_end_s + passed_s)
+                self.unheard[_key(sighting)] = sighting
+            self.open[_key(sighting)] = d
+            sightings.append(sighting)
         return sightings
 
     def _push(self, engine: StreamMonitor, samples: np.ndarray, clock: services.StreamClock) -> list[tuple[int, float]]:
@@ -222,9 +238,13 @@ class Runner(threading.Thread):
         try:
             if event.kind == "ended":
                 if current is not None:
-                    services.detection_end(detection=current, sighting=sighting, clock=clock)
+                    never_came_back = self.unheard.pop(key, None) == sighting
+                    services.detection_end(
+                        detection=current, sighting=None if never_came_back else sighting, clock=clock
+                    )
                     del self.open[key]
                 return current
+            self.unheard.pop(key, None)
             if current is None:
                 for other_key, other in list(self.open.items()):
                     if other.track_id == sighting.track_id:  # one open play per track (a constraint)

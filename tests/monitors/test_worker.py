@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from datetime import timedelta
 
@@ -100,19 +101,23 @@ def test_a_device_play_becomes_one_closed_detection_with_evidence(songs, device)
 def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
     first = MonitorWorker(threads=2, poll_s=0.5)
     _started(first, device)
-    song = _engine_rate(52, 20)
-    _feed(device, song[: 8 * media.ENGINE_RATE])
-    opened = _wait(lambda: Detection.objects.filter(monitor=device, open=True).first(), 60)
-    # The first worker dies: its runner stops, its lease is neither renewed nor given back.
+    song = _engine_rate(52, 34)
+    feeder = threading.Thread(target=_feed, args=(device, np.concatenate([song, np.zeros(14 * media.ENGINE_RATE)])))
+    feeder.start()
+    began = time.monotonic()
+    opened = _wait(lambda: Detection.objects.filter(monitor=device, open=True).first(), 30)
+    # The first worker dies: its runner stops, its lease is neither renewed nor given back. The
+    # song goes on, heard by nobody until 26 s into it (longer than the engine's gap).
     for runner in first.runners.values():
         runner.stop()
         runner.join(10)
     Monitor.objects.filter(pk=device.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    time.sleep(max(0.0, began + 26 - time.monotonic()))
     second = MonitorWorker(threads=2, poll_s=0.5)
     try:
-        _started(second, device)
-        _feed(device, np.concatenate([song[8 * media.ENGINE_RATE :], np.zeros(14 * media.ENGINE_RATE, np.float32)]))
-        _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 60)
+        second.tick()
+        feeder.join()
+        _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 30)
     finally:
         second.shutdown()
         first._close_connections()
@@ -120,7 +125,8 @@ def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
     detections = list(Detection.objects.filter(monitor=device))
     rows = [(d.pk, d.started_at, d.ended_at, d.offset_start_s, d.offset_end_s) for d in detections]
     assert [d.pk for d in detections] == [opened.pk], rows
-    assert detections[0].offset_end_s > 17.0
+    assert detections[0].offset_end_s > 31.0
+    assert 31.0 < detections[0].duration_s < 36.0
     assert Monitor.objects.get(pk=device.pk).lease_owner == ""
 
 
