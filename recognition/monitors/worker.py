@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from recognition.engine import MonitorEvent, Sighting, StreamMonitor, audio
@@ -333,9 +333,11 @@ class MonitorWorker:
 
     @staticmethod
     def in_db(fn, *args, **kwargs):
-        """Call `fn` on a pool thread with a usable database connection (a restarted PostgreSQL
-        leaves a broken one behind; Django replaces it on the next query after this check)."""
-        close_old_connections()
+        """Call `fn` on a pool thread, keeping the thread's database connection between calls.
+
+        Django's request cycle would close it after every call (CONN_MAX_AGE 0): a connection
+        per engine push, several a second per worker. A connection that broke (a restarted
+        PostgreSQL) is closed after the failed call, and the next call opens a new one."""
         try:
             return fn(*args, **kwargs)
         except Exception:
