@@ -41,7 +41,7 @@ def _per_packet_decode(path: str) -> None:
     command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=7200)
     at = command.index("-flush_packets")
     del command[at : at + 2]  # ffmpeg's default: a pipe is flushed after every packet
-    subprocess.run(audio._limited(command, audio.DecodeLimits()), capture_output=True, check=True)
+    subprocess.run(audio.sandboxed(command, audio.DecodeLimits()), capture_output=True, check=True)
 
 
 def _decoder_only(path: str) -> None:
@@ -49,13 +49,13 @@ def _decoder_only(path: str) -> None:
 
     command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=7200)
     command = [*command[: command.index("-ac")], "-f", "null", "-"]
-    subprocess.run(audio._limited(command, audio.DecodeLimits()), stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(audio.sandboxed(command, audio.DecodeLimits()), stdout=subprocess.DEVNULL, check=True)
 
 
 def _ffmpeg_start(path: str) -> None:
     from recognition.engine import audio
 
-    command = audio._limited(["ffmpeg", "-hide_banner", "-version"], audio.DecodeLimits())
+    command = audio.sandboxed(["ffmpeg", "-hide_banner", "-version"], audio.DecodeLimits())
     subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "ffprobe_command",
     "probe",
     "probe_usable",
+    "sandboxed",
 ]
 
 # Demuxers for real audio and video files. Everything else is refused, notably `hls`, `dash`,
@@ -83,7 +84,8 @@ class MediaInfo:
         return self.audio_streams > 0
 
 
-def _limited(command: list[str], limits: DecodeLimits) -> list[str]:
+def sandboxed(command: list[str], limits: DecodeLimits) -> list[str]:
+    """Return the command run under CPU, address-space and file-size limits (no files written)."""
     prlimit = shutil.which("prlimit")
     if prlimit is None:  # pragma: no cover - util-linux is on every Debian system
         return command
@@ -150,7 +152,7 @@ def _run(
 ) -> tuple[bytes, bytes, int]:
     """Run a limited child; kill its whole process group on timeout. Return (stdout, stderr, code)."""
     process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-        _limited(command, limits),
+        sandboxed(command, limits),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -297,7 +299,7 @@ def decode_chunks(
     """
     path = Path(path)
     _check_file(path)
-    command = _limited(ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds), limits)
+    command = sandboxed(ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds), limits)
     process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )

@@ -11,21 +11,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from portal import crypto
+from portal import crypto, outbound
 from recognition.models import Recognition, Webhook, WebhookDelivery
 
 __all__ = [
@@ -53,23 +49,14 @@ class WebhookUrlError(ValueError):
 
 def check_url(url: str) -> None:
     """Allow http(s) URLs whose host resolves only to public addresses (no SSRF into our network)."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise WebhookUrlError("A webhook URL must be an http or https URL with a host.")
-    if parts.username or parts.password:
-        raise WebhookUrlError("A webhook URL must not carry credentials.")
-    if settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE:
-        return
     try:
-        addresses = {
-            info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-        }
-    except socket.gaierror:
-        raise WebhookUrlError("The webhook host does not resolve.") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global or ip.is_multicast:
-            raise WebhookUrlError("Webhook URLs must point to a public host (not loopback or a private network).")
+        outbound.check_url(url, allow_private=settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE)
+    except outbound.OutboundError as error:
+        if error.code == "private_address":
+            raise WebhookUrlError(
+                "Webhook URLs must point to a public host (not loopback or a private network)."
+            ) from None
+        raise WebhookUrlError(error.message.replace("The URL", "A webhook URL")) from None
 
 
 def webhook_create(*, user, url: str) -> tuple[Webhook, str]:
@@ -196,18 +183,21 @@ def webhook_deliver(delivery_id: int) -> str:
     body = json.dumps({"event": delivery.event, **about}).encode()
     timestamp = int(time.time())
     delivery.attempts += 1
+    timeout_s = settings.EARSHOT_WEBHOOK_TIMEOUT_S
     try:
-        check_url(webhook.url)  # again: DNS may have changed since registration
-        response = requests.post(
-            webhook.url, data=body, timeout=settings.EARSHOT_WEBHOOK_TIMEOUT_S, allow_redirects=False,
+        # The guard checks the address again (DNS may have changed) and connects to exactly that one.
+        with outbound.open_url(
+            webhook.url, method="POST", body=body, allow_private=settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE,
+            follow_redirects=False,
+            limits=outbound.OutboundLimits(connect_timeout_s=timeout_s, read_timeout_s=timeout_s, deadline_s=timeout_s),
             headers={"Content-Type": "application/json", "User-Agent": "Earshot-Webhooks/1",
                      SIGNATURE_HEADER: sign(crypto.decrypt(webhook.secret_encrypted), timestamp, body)},
-        )  # fmt: skip
-        delivery.last_status_code = response.status_code
-        delivery.last_error = "" if response.ok else f"HTTP {response.status_code}"
-        delivered = 200 <= response.status_code < 300
-    except (requests.RequestException, WebhookUrlError) as error:
-        delivery.last_error = str(error)[:300]
+        ) as response:  # the status is the answer; the body is not read  # fmt: skip
+            delivery.last_status_code = response.status
+        delivered = 200 <= response.status < 300
+        delivery.last_error = "" if delivered else f"HTTP {response.status}"
+    except outbound.OutboundError as error:
+        delivery.last_error = error.message[:300]
         delivered = False
     if delivered:
         delivery.status = WebhookDelivery.Status.DELIVERED

@@ -27,7 +27,7 @@ def test_ffmpeg_reads_only_local_plain_media_and_stops_at_the_cap():
 
 
 def test_every_child_runs_under_cpu_memory_and_file_limits():
-    limited = audio._limited(["ffmpeg"], audio.DecodeLimits(cpu_s=7, memory_bytes=123456789))
+    limited = audio.sandboxed(["ffmpeg"], audio.DecodeLimits(cpu_s=7, memory_bytes=123456789))
     assert limited[0].endswith("prlimit")
     assert {"--cpu=7", "--as=123456789", "--fsize=0", "--core=0"} <= set(limited)
 

@@ -1,0 +1,99 @@
+"""HLS playlists as a monitor reads them: the media playlist to follow, its segments, their ID3 tags.
+
+Parsing only; fetching goes through the stream source and `portal.outbound` like every request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from recognition.monitors.sources.errors import SourceError
+
+__all__ = ["PLAYLIST_TYPES", "MediaPlaylist", "Segment", "id3_size", "media_playlist", "variant_url"]
+
+PLAYLIST_TYPES = {"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
+
+
+def id3_size(head: bytes) -> int:
+    """Length of an ID3v2 tag at the start of `head` (packed-audio HLS segments begin with one), else 0."""
+    if len(head) < 10 or not head.startswith(b"ID3"):
+        return 0
+    size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+    return size + 10 + (10 if head[5] & 0x10 else 0)
+
+
+@dataclass(frozen=True)
+class Segment:
+    sequence: int
+    url: str
+
+
+@dataclass(frozen=True)
+class MediaPlaylist:
+    target_s: float
+    segments: list[Segment]
+    ended: bool
+
+
+def segment_url(base: str, uri: str) -> str:
+    url = urljoin(base, uri.strip())
+    if urlsplit(url).scheme not in {"http", "https"}:
+        raise SourceError("bad_playlist", "The HLS playlist points at something other than http(s).", permanent=True)
+    return url
+
+
+def _attributes(line: str) -> dict[str, str]:
+    _, _, rest = line.partition(":")
+    out: dict[str, str] = {}
+    for part in rest.replace('",', '"\n').split("\n"):
+        for item in part.split(",") if '"' not in part else [part]:
+            key, _, value = item.partition("=")
+            out[key.strip().upper()] = value.strip().strip('"')
+    return out
+
+
+def variant_url(text: str, base: str) -> str | None:
+    """The media playlist to follow in a master playlist: an audio rendition, else the leanest variant."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        attrs = _attributes(line) if line.startswith("#EXT-X-MEDIA:") else {}
+        if attrs.get("TYPE") == "AUDIO" and attrs.get("URI"):
+            return segment_url(base, attrs["URI"])
+    variants = []
+    for line, uri in zip(lines, [*lines[1:], ""], strict=True):
+        if line.startswith("#EXT-X-STREAM-INF:") and uri and not uri.startswith("#"):
+            attrs = _attributes(line)
+            video = any(codec in attrs.get("CODECS", "") for codec in ("avc", "hvc", "hev", "vp09", "av01"))
+            bandwidth = int(attrs["BANDWIDTH"]) if attrs.get("BANDWIDTH", "").isdigit() else 0
+            variants.append((video, bandwidth, segment_url(base, uri)))
+    return min(variants)[2] if variants else None
+
+
+def media_playlist(text: str, base: str) -> MediaPlaylist:
+    if not text.startswith("#EXTM3U"):
+        raise SourceError("bad_playlist", "The HLS playlist does not start with #EXTM3U.", permanent=True)
+    target_s, sequence, ended = 6.0, 0, False
+    segments: list[Segment] = []
+    expect_uri = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            with contextlib.suppress(ValueError):
+                target_s = min(max(float(line.split(":", 1)[1]), 0.5), 30.0)
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            with contextlib.suppress(ValueError):
+                sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-KEY:") and "METHOD=NONE" not in line:
+            raise SourceError("unsupported", "Encrypted HLS streams are not supported.", permanent=True)
+        elif line.startswith("#EXT-X-MAP:"):
+            raise SourceError("unsupported", "HLS streams in fragmented MP4 are not supported.", permanent=True)
+        elif line.startswith("#EXTINF"):
+            expect_uri = True
+        elif line == "#EXT-X-ENDLIST":
+            ended = True
+        elif line and not line.startswith("#") and expect_uri:
+            segments.append(Segment(sequence + len(segments), segment_url(base, line)))
+            expect_uri = False
+    return MediaPlaylist(target_s, segments, ended)
