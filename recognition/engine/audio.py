@@ -185,7 +185,7 @@ def encode_opus(samples: np.ndarray, *, sample_rate_hz: int, bitrate_kbps: int =
     limits = DecodeLimits(timeout_s=30.0, cpu_s=30)
     try:
         done = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-            _limited(command, limits), input=pcm.astype("<i2").tobytes(), capture_output=True,
+            sandboxed(command, limits), input=pcm.astype("<i2").tobytes(), capture_output=True,
             timeout=limits.timeout_s, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:

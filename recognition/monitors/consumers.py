@@ -6,7 +6,8 @@ session, no Origin needed: headless clients use it too) and sends a text message
 messages of little-endian int16 mono PCM at 8 kHz, ~250 ms each; the server sends
 `{"type": "status", …}` every few seconds. Refusals send `{"type": "error", "code", "message"}`
 and close with a 4xxx code: 4401 bad or replaced token, 4408 no hello in time, 4409 another
-device took over, 4000/4009 a bad frame, 4008 too many messages or too much audio.
+device took over, 4000/4009 a bad frame, 4008 too many messages or too much audio, 4029 too
+many sockets waiting for their hello from one address.
 
 The token is re-checked every `recheck_s` seconds, so rotating it cuts a socket that is open.
 Frames go to the monitor's Redis stream (recognition.monitors.devices); the worker that holds
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -32,6 +34,7 @@ BAD_TOKEN = 4401
 NO_HELLO = 4408
 REPLACED = 4409
 TOO_FAST = 4008
+TOO_MANY_SOCKETS = 4029
 
 SAMPLE_RATE_HZ = 8000
 
@@ -48,25 +51,43 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     # than real time for long: 10 s of backlog, then 1.5 x real time.
     audio_burst_s = 10.0
     audio_rate = 1.5
+    # Sockets one address may hold open before their hello (each for at most `hello_timeout_s`):
+    # past that, guessing or holding sockets costs the guesser, not the server.
+    unauthenticated_per_address = 20
 
     async def connect(self) -> None:
         self.monitor_id = int(self.scope["url_route"]["kwargs"]["monitor_id"])
         self.token_hash = ""
+        self.refused = False
         self.joined = False
         self.checker: asyncio.Task | None = None
         config = settings.EARSHOT_LISTEN
         self.max_message_bytes = config["max_message_bytes"]
         self.messages = limits.TokenBucket(config["max_messages_per_s"], burst=2 * config["max_messages_per_s"])
         self.audio = limits.TokenBucket(self.audio_rate * SAMPLE_RATE_HZ, burst=self.audio_burst_s * SAMPLE_RATE_HZ)
+        self.address = f"device-addr:{(self.scope.get('client') or ['?'])[0]}"
+        self.socket_id = uuid.uuid4().hex
+        self.slots = limits.session_slots()
+        self.holds_slot = False
         await self.accept()
         self.hello_deadline = asyncio.get_running_loop().call_later(self.hello_timeout_s, self._no_hello)
+        if not await self.slots.acquire(self.address, self.socket_id, self.unauthenticated_per_address):
+            await self._refuse(TOO_MANY_SOCKETS, "too_many_sockets", "Too many device sockets from this address.")
+            return
+        self.holds_slot = True
 
     def _no_hello(self) -> None:
-        if not self.token_hash:
+        if not self.token_hash and not self.refused:
             self.late = asyncio.ensure_future(self._refuse(NO_HELLO, "no_hello", "Send the hello message first."))
+
+    async def _release(self) -> None:
+        if self.holds_slot:
+            self.holds_slot = False
+            await self.slots.release(self.address, self.socket_id)
 
     async def disconnect(self, code) -> None:
         self.hello_deadline.cancel()
+        await self._release()
         if self.checker is not None:
             self.checker.cancel()
         if self.joined and self.channel_layer is not None:
@@ -76,10 +97,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     async def _refuse(self, code: int, error: str, message: str) -> None:
         """Say why, then close: Daphne does not put close reasons on the wire."""
         self.token_hash = ""
+        self.refused = True  # whatever still arrives before the close is ignored
         await self.send(text_data=json.dumps({"type": "error", "code": error, "message": message}))
         await self.close(code=code)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.refused:
+            return
         if not self.token_hash:
             await self._hello(text_data)
             return
@@ -118,6 +142,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self._refuse(BAD_TOKEN, "bad_token", "This device token is not valid for this monitor.")
             return
         self.hello_deadline.cancel()
+        await self._release()
         self.token_hash = presented
         if self.channel_layer is not None:
             # One live socket per device: the one before this is told to go.
@@ -138,7 +163,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.checker = asyncio.ensure_future(self._check_loop())
 
     async def device_replaced(self, event: dict) -> None:
-        if event["socket"] != self.channel_name and self.token_hash:
+        if event["socket"] != self.channel_name and self.token_hash and not self.refused:
             await self._refuse(REPLACED, "replaced", "Another device is now streaming to this monitor.")
 
     async def _check_loop(self) -> None:

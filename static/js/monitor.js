@@ -23,10 +23,15 @@ if (root) {
     return td;
   };
 
+  // The same formats as recognition/monitors/views.py `_display`.
+  const position = (s) => { const t = Math.max(0, Math.floor(s)); return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}`; };
+  const percent = (c) => `${String(Number((c * 100).toFixed(4)))} %`;
+
   function render(row, d) {
     const cells = [
-      cell('started_at', d.started_at), cell('ended_at', d.ended_at), cell('title', d.title), cell('artist', d.artist),
-      cell('offsets', `${d.offset_start_s}–${d.offset_end_s} s`), cell('confidence', String(d.confidence)),
+      cell('started_at', d.started_at.slice(0, 19).replace('T', ' ')), cell('ended_at', d.ended_at.slice(11, 19)),
+      cell('title', d.title), cell('artist', d.artist),
+      cell('offsets', `${position(d.offset_start_s)}–${position(d.offset_end_s)}`), cell('confidence', percent(d.confidence)),
     ];
     cells[2].dataset.testid = 'detection-title';
     const evidence = document.createElement('td');

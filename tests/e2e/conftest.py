@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from django.conf import settings
+from django.test import Client
+
+from recognition.monitors import services
+from recognition.monitors.models import Monitor
+from tests import media
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -43,3 +50,22 @@ def browser_with_microphone(tmp_path):
     for browser in launched:
         browser.close()
     manager.stop()
+
+
+@pytest.fixture
+def venue(make_user):
+    """(monitor, token, session cookie of its owner) of a device monitor."""
+    owner = make_user(role="monitor", username="venue-guard")
+    monitor, token = services.monitor_create(owner=owner, name="Corner bar", kind=Monitor.Kind.DEVICE)
+    session = Client()
+    session.force_login(owner)
+    return monitor, token, session.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def microphone_file(tmp_path: Path, samples: np.ndarray) -> Path:
+    """A WAV for the fake microphone."""
+    # 48 kHz stereo, like a real capture device; the page downmixes and resamples it.
+    from scipy import signal
+
+    wide = signal.resample_poly(samples, 48000, media.FILE_RATE).astype(np.float32)
+    return media.write_wav(tmp_path / "venue.wav", wide, rate=48000, channels=2)

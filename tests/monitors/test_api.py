@@ -207,3 +207,33 @@ def test_detections_are_paginated(guard_api, device_monitor, monitor_user):
 
 def test_the_monitor_role_may_register_webhooks(guard_api):
     assert guard_api.get("/api/v1/webhooks").status_code == 200
+
+
+@pytest.fixture
+def station():
+    from bench.streams import Item, Station, StreamServer
+    from catalog.demo import synth_song
+
+    with StreamServer(Station([Item("song", synth_song(11, 20, 22050), 22050)], loop=True)) as server:
+        yield server
+
+
+def test_a_live_stream_is_probed_and_created(guard_api, station, settings, monitor_user):
+    settings.EARSHOT_MONITOR_PRIVATE_SOURCES = True
+    response = guard_api.post(URL, {"name": "Radio One", "source_url": station.station_url()}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["kind"] == "stream" and body["source_url"] == station.station_url() and "device_token" not in body
+    assert Monitor.objects.get(pk=body["id"]).owner == monitor_user
+
+
+@pytest.mark.parametrize(("path", "code"), [("/html", "not_audio"), ("/404", "not_found"), ("/loop", "redirect_loop")])
+def test_bad_stream_sources_are_refused_at_creation_with_their_reason(guard_api, settings, path, code):
+    from bench.streams import HostileServer
+
+    settings.EARSHOT_MONITOR_PRIVATE_SOURCES = True
+    with HostileServer() as hostile:
+        response = guard_api.post(URL, {"name": "bad", "source_url": hostile.url(path)}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+    assert not Monitor.objects.exists()

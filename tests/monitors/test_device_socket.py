@@ -40,7 +40,7 @@ async def _open(monitor_id: int, *headers):
 
 async def _hello(communicator, token: str) -> dict:
     await communicator.send_to(text_data=json.dumps({"type": "hello", "token": token}))
-    return json.loads(await communicator.receive_from(timeout=5))
+    return json.loads(await communicator.receive_from(timeout=15))
 
 
 async def _refused(communicator) -> tuple[dict, int]:
@@ -48,7 +48,7 @@ async def _refused(communicator) -> tuple[dict, int]:
     error = json.loads(await communicator.receive_from(timeout=10))
     while error["type"] == "status":
         error = json.loads(await communicator.receive_from(timeout=10))
-    closed = await communicator.receive_output(timeout=5)
+    closed = await communicator.receive_output(timeout=15)
     assert closed["type"] == "websocket.close"
     return error, closed["code"]
 
@@ -213,3 +213,43 @@ def test_a_stream_monitor_has_no_device_socket(monitor_user):
         return first
 
     assert asyncio.run(scenario())["code"] == "bad_token"
+
+
+def test_one_address_holds_few_sockets_before_their_hello(device_monitor, monkeypatch):
+    monitor, token = device_monitor
+    monkeypatch.setattr(DeviceConsumer, "unauthenticated_per_address", 3)
+
+    async def scenario():
+        waiting = [await _open(monitor.pk) for _ in range(3)]
+        extra = await _open(monitor.pk)
+        refused = await _refused(extra)
+        await extra.disconnect()
+        # A hello frees its slot: the next socket from the address is welcome.
+        assert (await _hello(waiting[0], token))["type"] == "ok"
+        after = await _open(monitor.pk)
+        assert await after.receive_nothing(timeout=0.3)
+        for communicator in [*waiting, after]:
+            await communicator.disconnect()
+        return refused
+
+    error, code = asyncio.run(scenario())
+    assert code == 4029 and error["code"] == "too_many_sockets"
+
+
+def test_nothing_counts_after_a_refusal(device_monitor):
+    monitor, token = device_monitor
+
+    async def scenario():
+        communicator = await _open(monitor.pk)
+        await communicator.send_to(text_data=json.dumps({"type": "hello", "token": "dev_wrong"}))
+        await communicator.send_to(text_data=json.dumps({"type": "hello", "token": token}))
+        await communicator.send_to(bytes_data=_frame())
+        first = json.loads(await communicator.receive_from(timeout=5))
+        closed = await communicator.receive_output(timeout=15)
+        quiet = await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return first, closed, quiet
+
+    first, closed, quiet = asyncio.run(scenario())
+    assert first["code"] == "bad_token" and closed["code"] == 4401 and quiet
+    assert _stream(monitor.pk) == []

@@ -177,3 +177,20 @@ def test_the_device_page_needs_no_sign_in_and_names_nothing(client, device_monit
     html = page.content.decode()
     assert f'data-socket-path="/ws/monitors/{monitor.pk}/device"' in html and "js/device.js" in html
     assert monitor.name not in html
+
+
+def test_adding_a_stream_probes_it_and_opens_its_page(guard, settings, monitor_user):
+    from bench.streams import HostileServer, Item, Station, StreamServer
+    from catalog.demo import synth_song
+
+    settings.EARSHOT_MONITOR_PRIVATE_SOURCES = True
+    with HostileServer() as hostile:
+        page = guard.post("/monitors/", {"kind": "stream", "name": "Fake", "source_url": hostile.url("/html")})
+    assert page.status_code == 400 and "monitor-error" in page.content.decode() and page.context["error"]
+    with StreamServer(Station([Item("song", synth_song(11, 20, 22050), 22050)], loop=True)) as station:
+        response = guard.post(
+            "/monitors/", {"kind": "stream", "name": "Radio One", "source_url": station.station_url()}
+        )
+    monitor = Monitor.objects.get(owner=monitor_user)
+    assert response.status_code == 302 and response["Location"] == f"/monitors/{monitor.pk}/"
+    assert monitor.name == "Radio One" and monitor.kind == "stream"

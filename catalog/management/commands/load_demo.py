@@ -55,7 +55,6 @@ class Command(BaseCommand):
         for username, role in DEMO_USERS.items():
             self.stdout.write(f"  {username:15s} {role.label}")
 
-
     def _demo_venue(self) -> None:
         """A device monitor for demo-monitor: this computer's microphone as a venue listener."""
         owner = User.objects.get(username="demo-monitor")
