@@ -21,6 +21,7 @@ Python (`with StreamServer(...) as server:`), and can be stopped and started aga
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.server
 import json
 import os
@@ -44,8 +45,9 @@ __all__ = ["CanaryServer", "HlsServer", "HostileServer", "Item", "Station", "Str
 CODECS = {
     "mp3": (["-c:a", "libmp3lame", "-b:a", "64k"], "mp3", "audio/mpeg", 22050),
     "aac": (["-c:a", "aac", "-b:a", "64k"], "adts", "audio/aac", 22050),
-    "opus": (["-c:a", "libopus", "-b:a", "48k"], "ogg", "audio/ogg", 48000),
-    "vorbis": (["-c:a", "libvorbis", "-q:a", "2"], "ogg", "audio/ogg", 22050),
+    # Ogg pages of 200 ms, as streaming encoders cut them (ffmpeg's file default is 1 s, a second of latency).
+    "opus": (["-c:a", "libopus", "-b:a", "48k", "-page_duration", "200000"], "ogg", "audio/ogg", 48000),
+    "vorbis": (["-c:a", "libvorbis", "-q:a", "2", "-page_duration", "200000"], "ogg", "audio/ogg", 22050),
 }
 
 
@@ -94,6 +96,22 @@ def _ogg_pages(data: bytes, rate: int) -> tuple[bytes, list[int], list[tuple[int
     return data[:header_end], offsets, marks
 
 
+def _packet_marks(data: bytes, muxer: str) -> list[tuple[int, float]]:
+    """(byte offset, seconds) where each packet of an MP3 or ADTS stream begins, by ffprobe."""
+    demuxer = "aac" if muxer == "adts" else muxer
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-f", demuxer, "-i", "pipe:0", "-show_entries", "packet=pts_time,pos",
+         "-of", "csv=p=0"],
+        input=data, capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    marks = []
+    for line in out.splitlines():
+        seconds, _, offset = line.partition(",")
+        with contextlib.suppress(ValueError):
+            marks.append((int(offset), max(0.0, float(seconds))))
+    return marks
+
+
 class Station:
     """A playlist encoded once and played on a broadcast clock (started by the server, or given)."""
 
@@ -107,10 +125,12 @@ class Station:
         self.duration_s = sum(item.duration_s for item in items)
         self.offsets_s = list(np.cumsum([0.0] + [item.duration_s for item in items[:-1]]))
         self.data = data if data is not None else encode(np.concatenate([i.samples for i in items]), rate, fmt)
-        self.header, self.page_offsets, marks = (
-            _ogg_pages(self.data, CODECS[fmt][3]) if CODECS[fmt][1] == "ogg" else (b"", [], [])
-        )
-        # Bytes on air against seconds: Ogg pages carry their time (VBR), other streams are CBR.
+        if CODECS[fmt][1] == "ogg":
+            self.header, self.page_offsets, marks = _ogg_pages(self.data, CODECS[fmt][3])
+        else:
+            self.header, self.page_offsets, marks = b"", [], _packet_marks(self.data, CODECS[fmt][1])
+        # Bytes on air against seconds, packet by packet (or page by page): encoders spend few
+        # bytes on silence, so a constant byte rate would play quiet passages seconds early.
         marks = [(0, 0.0), *marks, (len(self.data), self.duration_s)]
         self._mark_bytes = np.array([b for b, _ in marks], dtype=np.float64)
         self._mark_s = np.maximum.accumulate(np.array([t for _, t in marks], dtype=np.float64))
@@ -119,7 +139,7 @@ class Station:
 
     def copy(self, *, t0: float | None = None) -> Station:
         """The same encoded bytes on another clock (cheap: many stations from one encoding)."""
-        station = Station(self.items, fmt=self.fmt, loop=self.loop, data=self.data)
+        station = copy.copy(self)
         station.t0 = t0
         return station
 
@@ -205,6 +225,7 @@ class _LoopbackServer:
         class Server(http.server.ThreadingHTTPServer):
             daemon_threads = True
             block_on_close = False
+            request_queue_size = 256  # socketserver's 5 drops SYNs when 50 monitors connect at once
 
             def get_request(self):  # type: ignore[no-untyped-def]
                 conn, address = super().get_request()
@@ -321,7 +342,8 @@ class HlsServer(_LoopbackServer):
         self.duration_s = sum(item.duration_s for item in items)
         self.offsets_s = list(np.cumsum([0.0] + [item.duration_s for item in items[:-1]]))
         self.segments, self.ends_s = self._cut(np.concatenate([i.samples for i in items]), rate, segment_s, fmt)
-        self.target_s = int(np.ceil(max(b - a for a, b in zip([0.0, *self.ends_s], self.ends_s, strict=False))))
+        # RFC 8216: every EXTINF, rounded to the nearest second, is at most the target duration.
+        self.target_s = max(1, round(max(b - a for a, b in zip([0.0, *self.ends_s], self.ends_s, strict=False))))
         self.preroll_s = 2 * segment_s if preroll_s is None else preroll_s
         self.t0: float | None = None
 
@@ -415,7 +437,7 @@ class HostileServer(_LoopbackServer):
     PATHS = (
         "/html", "/json", "/404", "/500", "/loop", "/silent", "/random", "/endless-headers", "/long-header",
         "/giant-chunk", "/giant-chunk-line", "/hls-file.m3u8", "/hls-elsewhere.m3u8", "/hls-growing.m3u8",
-        "/hls-endless.m3u8",
+        "/hls-endless.m3u8", "/hls-missing.m3u8",
     )  # fmt: skip
 
     def __init__(self, *, elsewhere: str = "http://10.0.0.1/segment.ts", port: int = 0, host: str = "127.0.0.1"):
@@ -482,6 +504,11 @@ class HostileServer(_LoopbackServer):
                 self._segment = _ffmpeg(["-c:a", "aac", "-f", "mpegts", "pipe:1"], bytes(4 * 22050), 22050)
             self._headers(handler, 200, {"Content-Type": "video/mp2t", "Content-Length": str(len(self._segment))})
             write(self._segment)
+        elif path == "/hls-missing.m3u8":  # live, a new segment every second, none of them there
+            now = int(time.time())
+            self._headers(handler, 200, mpegurl)
+            write(b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n" + f"#EXT-X-MEDIA-SEQUENCE:{now}\n".encode())
+            write(b"".join(f"#EXTINF:1.0,\n/gone/{now + k}.ts\n".encode() for k in range(3)))
         elif path == "/hls-endless.m3u8":
             self._headers(handler, 200, mpegurl)
             write(b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n")
@@ -524,7 +551,6 @@ def serve(manifest_path: str) -> None:
     manifest = json.loads(Path(manifest_path).read_text())
     encoded: dict[str, Station] = {}
     stations: dict[str, Station] = {}
-    now = time.time()
     for name, spec in manifest["stations"].items():
         key = json.dumps([spec["items"], spec.get("format", "mp3"), spec.get("loop", True)], sort_keys=True)
         if key not in encoded:
@@ -532,7 +558,12 @@ def serve(manifest_path: str) -> None:
                 Item(entry["name"], _decoded(entry), 22050) for entry in spec["items"]
             ]  # fmt: skip
             encoded[key] = Station(items, fmt=spec.get("format", "mp3"), loop=spec.get("loop", True))
-        stations[name] = encoded[key].copy(t0=now + spec.get("t0_offset_s", 0.0))
+        stations[name] = encoded[key]
+    now = time.time()  # the clocks start once everything is encoded
+    stations = {
+        name: station.copy(t0=now + spec.get("t0_offset_s", 0.0))
+        for (name, station), spec in zip(stations.items(), manifest["stations"].values(), strict=True)
+    }
     server = StreamServer(
         stations,
         burst_s=manifest.get("burst_s", 2.0),

@@ -215,9 +215,9 @@ class Response:
         self._closed = True
         self._watchdog.cancel()
         _shutdown(self._watchdog.sock)
-        with contextlib.suppress(Exception):
-            self._raw.release_conn()
-            self._connection.close()
+        for release in (self._raw.close, self._connection.close):  # the socket's file too, not just shut
+            with contextlib.suppress(Exception):
+                release()
 
     def __enter__(self) -> Response:
         return self

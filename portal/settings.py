@@ -258,11 +258,10 @@ SPECTACULAR_SETTINGS = {
 # Webhook URLs must reach public hosts over http(s); tests allow loopback receivers.
 EARSHOT_WEBHOOKS_ALLOW_PRIVATE = env.bool("EARSHOT_WEBHOOKS_ALLOW_PRIVATE", default=False)
 EARSHOT_WEBHOOK_TIMEOUT_S = 5.0
-
 # Monitors (recognition/monitors/): who may have how many, how many one worker runs, and how long
 # a worker's lease lasts without a heartbeat (another worker takes the monitor after that).
 # Monitored stream URLs must reach public hosts too (portal/outbound.py); tests, development and
-# on-premise installs whose radio streams live on the local network turn this on.
+# on-premise installs whose radio streams live on the local network turn private sources on.
 EARSHOT_MONITOR_PRIVATE_SOURCES = env.bool("EARSHOT_MONITOR_PRIVATE_SOURCES", default=False)
 EARSHOT_MONITORS_PER_USER = env.int("EARSHOT_MONITORS_PER_USER", default=20)
 EARSHOT_MONITORS_PER_WORKER = env.int("EARSHOT_MONITORS_PER_WORKER", default=60)

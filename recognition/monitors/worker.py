@@ -10,6 +10,7 @@ stops runners whose lease is gone (paused, deleted, or taken by another worker a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -341,4 +342,19 @@ class MonitorWorker:
         except Exception:
             log.exception("monitor worker %s: could not release leases", self.id)
         self.runners = {}
+        self._close_connections()
         self.pool.shutdown(wait=True)
+
+    def _close_connections(self) -> None:
+        """Close each pool thread's database connection (one task per thread, held at a barrier)."""
+        threads = len(getattr(self.pool, "_threads", ())) or 1
+        barrier = threading.Barrier(threads, timeout=10)
+
+        def close() -> None:
+            connection.close()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+
+        for future in [self.pool.submit(close) for _ in range(threads)]:
+            with contextlib.suppress(Exception):
+                future.result(timeout=15)

@@ -7,6 +7,8 @@ test_outbound.py (the rebinding guard itself).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 
@@ -154,6 +156,7 @@ def test_a_rebinding_stream_host_is_never_reached_on_loopback(resolver, standin_
         ("/hls-endless.m3u8", "too_large", True), ("/silent", "timeout", False), ("/random", "no_audio", False),
         ("/endless-headers", "bad_response", False), ("/long-header", "bad_response", False),
         ("/giant-chunk-line", "bad_response", False), ("/giant-chunk", "no_audio", False),
+        ("/hls-missing.m3u8", "not_found", False),
     ],
 )  # fmt: skip
 def test_hostile_sources_are_refused_at_creation_with_a_reason(hostile, path, code, permanent):
@@ -296,3 +299,158 @@ def test_source_errors_map_the_guards_codes():
 
 def test_private_sources_are_off_unless_the_environment_says_so(settings):
     assert settings.EARSHOT_MONITOR_PRIVATE_SOURCES is False
+
+
+def test_master_playlists_pick_audio_and_odd_playlists_are_refused():
+    base = "https://cdn.example.com/live/master.m3u8"
+    rendition = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/en.m3u8"\n'
+    assert hls.variant_url(rendition, base) == "https://cdn.example.com/live/audio/en.m3u8"
+    variants = (
+        '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,CODECS="avc1.42e00a,mp4a.40.2"\nlow.m3u8\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=96000,CODECS="mp4a.40.2"\nhttp://other.example.com/radio.m3u8\n'
+    )
+    assert hls.variant_url(variants, base) == "http://other.example.com/radio.m3u8"
+    playlist = hls.media_playlist("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n", base)
+    assert [(s.sequence, s.url.rsplit("/", 1)[1]) for s in playlist.segments] == [(7, "a.ts"), (8, "b.ts")]
+    for text, code in [
+        ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="k"\n#EXTINF:2,\na.ts\n', "unsupported"),
+        ('#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:2,\na.m4s\n', "unsupported"),
+        ("#EXTM3U\n#EXTINF:2,\ndata:text/plain,hi\n", "bad_playlist"),
+        ("<html>not a playlist</html>", "bad_playlist"),
+    ]:
+        with pytest.raises(SourceError) as refused:
+            hls.media_playlist(text, base)
+        assert refused.value.code == code and refused.value.permanent
+
+
+def test_one_server_process_paces_fifty_stations(tmp_path):
+    """The benchmark's mode: one process, one encoding shared by 50 stations, each paced in real time."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import wave
+
+    song = (synth_song(21, 20, FILE_RATE) * 32767).astype("<i2")
+    with wave.open(str(tmp_path / "song.wav"), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(FILE_RATE), out.writeframes(song.tobytes())
+    item = {"name": "song", "path": str(tmp_path / "song.wav")}
+    stations = {f"s{n}": {"format": "mp3", "t0_offset_s": -5 - n / 10, "items": [item]} for n in range(50)}
+    (tmp_path / "manifest.json").write_text(json.dumps({"tick_s": 0.25, "stations": stations}))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.streams", "serve", str(tmp_path / "manifest.json")], stdout=subprocess.PIPE
+    )
+    try:
+        clocks = json.loads(server.stdout.readline())
+        assert 4 < time.time() - clocks["stations"]["s0"]["t0"] < 7  # on air for 5 s when serving began
+        sockets = []
+        for n in range(50):
+            conn = socket.create_connection(("127.0.0.1", clocks["port"]), timeout=5)
+            conn.sendall(f"GET /s{n} HTTP/1.0\r\nHost: radio\r\n\r\n".encode())
+            conn.setblocking(False)
+            sockets.append(conn)
+        received = [0] * 50
+        started = time.monotonic()
+        while time.monotonic() - started < 3:
+            time.sleep(0.05)
+            for n, conn in enumerate(sockets):
+                with contextlib.suppress(BlockingIOError):
+                    received[n] += len(conn.recv(1 << 20))
+        for conn in sockets:
+            conn.close()
+        per_second = 64000 / 8  # the stations' MP3 bit rate
+        # 2 s of burst, then 3 s of real time: give or take a tick and the headers
+        assert all(4.0 * per_second < n < 5.6 * per_second for n in received), received
+        assert clocks["stations"]["s3"]["offsets_s"] == [0.0]
+    finally:
+        server.terminate()
+        server.wait(5)
+
+
+def _tone_after_silence(silence_s: float) -> list[Item]:
+    t = np.arange(FILE_RATE) / FILE_RATE
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    return [
+        Item("silence", np.zeros(int(silence_s * FILE_RATE), np.float32), FILE_RATE),
+        Item("tone", tone, FILE_RATE),
+        Item("tail", np.zeros(FILE_RATE, np.float32), FILE_RATE),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "bound_s"), [("mp3", 1.0), ("opus", 1.0), ("hls", 1.0 + 2.0 + 0.6)])
+def test_audio_comes_out_soon_after_it_goes_on_air(kind, bound_s):
+    """Icecast: the pipeline's own delay (~0.2-0.4 s); HLS: a segment (1 s) + a reload interval more."""
+    items = _tone_after_silence(2.5)
+    if kind == "hls":
+        server = HlsServer(items, segment_s=1.0, loop=False, preroll_s=0).start()
+        url, on_air = server.url("/live.m3u8"), server.t0 + 2.5
+    else:
+        station = Station(items, fmt=kind)
+        server = StreamServer(station).start()
+        url, on_air = server.station_url(), station.t0 + 2.5
+    heard_at = None
+    try:
+        with StreamSource(url, allow_private=True) as source:
+            while heard_at is None and time.time() < on_air + 5:
+                if np.any(np.abs(source.read(RATE, timeout_s=1)) > 3000):
+                    heard_at = time.time()
+    finally:
+        server.stop()
+    assert heard_at is not None and heard_at - on_air < bound_s
+
+
+def test_radio_directory_playlists_lead_to_their_stream():
+    """The .m3u and .pls files radio directories link to: follow the first stream URL, once."""
+    from tests.monitors.test_outbound import _ok, _Server
+
+    with StreamServer(Station(_items(3.0), loop=True)) as radio:
+        bodies = {
+            "/radio.m3u": ("audio/x-mpegurl", f"#EXTM3U\n#EXTINF:-1,Test FM\n{radio.station_url()}\n"),
+            "/radio.pls": (
+                "audio/x-scpls",
+                f"[playlist]\nNumberOfEntries=1\nFile1={radio.station_url()}\nLength1=-1\n",
+            ),
+            "/file.pls": ("audio/x-scpls", "[playlist]\nFile1=file:///etc/passwd\n"),
+            "/nested.m3u": ("audio/x-mpegurl", "/radio.m3u\n"),
+        }
+        server = _Server(lambda h: _ok(h, bodies[h.path][1].encode(), headers={"Content-Type": bodies[h.path][0]}),
+                         host="127.0.0.1")  # fmt: skip
+        try:
+            for path in ("/radio.m3u", "/radio.pls"):
+                source_probe(f"http://127.0.0.1:{server.port}{path}", allow_private=True, timeout_s=8)
+            for path in ("/file.pls", "/nested.m3u"):
+                with pytest.raises(SourceError) as refused:
+                    source_probe(f"http://127.0.0.1:{server.port}{path}", allow_private=True, timeout_s=3)
+                assert refused.value.code == "bad_playlist" and refused.value.permanent
+        finally:
+            server.close()
+
+
+def test_stations_tell_when_each_item_went_on_air():
+    items = _items(2.0, seeds=(31, 32))
+    station = Station(items, fmt="mp3", loop=True)
+    station.t0 = 1000.0
+    assert station.item_starts(until=999.0) == []
+    starts = station.item_starts(until=1005.0)  # a 4 s playlist looping: 0 s, 2 s, then 4 s again
+    assert [(i, name) for i, name, _ in starts] == [(0, "song-31"), (1, "song-32"), (0, "song-31")]
+    assert [at for *_, at in starts] == pytest.approx([1000.0, 1002.0, 1004.0])
+    positions = [station.position(1000.0 + t / 10) for t in range(100)]
+    assert positions == sorted(positions) and positions[-1] > len(station.data)  # on through the loop
+
+
+def test_connections_leave_no_file_descriptor_thread_or_process_behind():
+    """A worker reconnects for weeks: each StreamSource must give back everything it took."""
+    items = _items(3.0)
+    with StreamServer(Station(items, loop=True)) as radio, HlsServer(items, segment_s=1.0) as hls_server:
+        baseline_fds, baseline_threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+        processes = []
+        for _ in range(5):
+            for url in (radio.station_url(), hls_server.url("/live.m3u8")):
+                source = StreamSource(url, allow_private=True)
+                source.read(RATE // 2, timeout_s=3)
+                processes.append(source._process)
+                source.close()
+        time.sleep(0.3)
+        assert len(os.listdir("/proc/self/fd")) <= baseline_fds
+        assert threading.active_count() <= baseline_threads + 1  # a server thread may still be winding down
+        assert all(p is not None and p.returncode is not None for p in processes)

@@ -118,6 +118,7 @@ def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
         _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 60)
     finally:
         second.shutdown()
+        first._close_connections()
         first.pool.shutdown()
     detections = list(Detection.objects.filter(monitor=device))
     assert [d.pk for d in detections] == [opened.pk]
@@ -137,3 +138,57 @@ def test_pausing_stops_the_runner_and_frees_the_lease(device):
         assert worker.tick() is None and device.pk not in worker.runners
     finally:
         worker.shutdown()
+
+
+def _stream_monitor(owner, url: str) -> Monitor:
+    # Created directly: the checks at creation are tests/monitors/test_api.py's; here the worker
+    # must cope with whatever the source does later.
+    return Monitor.objects.create(owner=owner, name="Radio", source_url=url)
+
+
+def test_a_radio_play_is_detected_on_time_and_survives_a_station_restart(songs, make_user, settings):
+    from bench.streams import Item, Station, StreamServer
+
+    settings.EARSHOT_MONITOR_PRIVATE_SOURCES = True
+    rate = media.ENGINE_RATE
+    items = [
+        Item("noise", media.add_noise(np.zeros(6 * rate, np.float32) + 1e-3, -20, seed=5), rate),
+        Item("song", _engine_rate(51, 30), rate),
+        Item("silence", np.zeros(10 * rate, np.float32), rate),
+    ]
+    server = StreamServer(Station(items, loop=True), burst_s=2.0).start()
+    monitor = _stream_monitor(make_user(Role.MONITOR), server.station_url())
+    worker = MonitorWorker(threads=2, poll_s=0.5)
+    try:
+        _started(worker, monitor)
+        detection = _wait(lambda: Detection.objects.filter(monitor=monitor).first(), 40)
+        on_air = [at for _, name, at in server.stations["stream"].item_starts() if name == "song"]
+        assert detection.track_id == songs[51].pk
+        assert abs(detection.started_at.timestamp() - on_air[0]) < 1.5
+        assert detection.created_at.timestamp() - on_air[0] < 8.0  # visible within seconds
+        assert Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RUNNING
+        port = server.port
+        server.stop()
+        _wait(lambda: Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RECONNECTING, 20)
+        server = StreamServer(Station(items, loop=True), burst_s=2.0, port=port).start()
+        _wait(lambda: Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RUNNING, 30)
+    finally:
+        worker.shutdown()
+        server.stop()
+
+
+def test_a_station_that_turns_404_fails_with_its_reason(make_user, settings):
+    from bench.streams import HostileServer
+
+    settings.EARSHOT_MONITOR_PRIVATE_SOURCES = True
+    with HostileServer() as hostile:
+        monitor = _stream_monitor(make_user(Role.MONITOR), hostile.url("/404"))
+        worker = MonitorWorker(threads=1, poll_s=0.5)
+        try:
+            worker.tick()
+            failed = _wait(lambda: Monitor.objects.filter(pk=monitor.pk, state=Monitor.State.FAILED).first(), 20)
+            worker.tick()
+        finally:
+            worker.shutdown()
+    assert "404" in failed.state_reason
+    assert Monitor.objects.get(pk=monitor.pk).lease_owner == ""

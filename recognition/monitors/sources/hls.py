@@ -6,13 +6,25 @@ Parsing only; fetching goes through the stream source and `portal.outbound` like
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from recognition.monitors.sources.errors import SourceError
 
-__all__ = ["PLAYLIST_TYPES", "MediaPlaylist", "Segment", "id3_size", "media_playlist", "variant_url"]
+__all__ = [
+    "PLAYLIST_TYPES",
+    "PLS_TYPES",
+    "MediaPlaylist",
+    "Segment",
+    "id3_size",
+    "media_playlist",
+    "station_url",
+    "variant_url",
+]
 
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+PLS_TYPES = {"audio/x-scpls", "audio/scpls", "application/pls+xml"}
 PLAYLIST_TYPES = {"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
 
 
@@ -38,6 +50,7 @@ class MediaPlaylist:
 
 
 def segment_url(base: str, uri: str) -> str:
+    """The absolute URL of a playlist entry; anything but http(s) (`file:`, `data:`...) refused."""
     url = urljoin(base, uri.strip())
     if urlsplit(url).scheme not in {"http", "https"}:
         raise SourceError("bad_playlist", "The HLS playlist points at something other than http(s).", permanent=True)
@@ -45,13 +58,9 @@ def segment_url(base: str, uri: str) -> str:
 
 
 def _attributes(line: str) -> dict[str, str]:
+    """The attribute list of a tag line: KEY=value or KEY="quoted, with commas"."""
     _, _, rest = line.partition(":")
-    out: dict[str, str] = {}
-    for part in rest.replace('",', '"\n').split("\n"):
-        for item in part.split(",") if '"' not in part else [part]:
-            key, _, value = item.partition("=")
-            out[key.strip().upper()] = value.strip().strip('"')
-    return out
+    return {key: value.strip('"') for key, value in _ATTRIBUTE.findall(rest)}
 
 
 def variant_url(text: str, base: str) -> str | None:
@@ -97,3 +106,19 @@ def media_playlist(text: str, base: str) -> MediaPlaylist:
             segments.append(Segment(sequence + len(segments), segment_url(base, line)))
             expect_uri = False
     return MediaPlaylist(target_s, segments, ended)
+
+
+def station_url(text: str, base: str) -> str | None:
+    """The first stream of a plain .m3u (URL lines) or .pls (`FileN=URL`) playlist, if it is http(s)."""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.lower().startswith("file") and "=" in line:  # .pls
+            line = line.split("=", 1)[1].strip()
+        elif line.startswith(("#", "[")) or "=" in line.split("/", 1)[0]:
+            continue
+        if line:
+            try:
+                return segment_url(base, line)
+            except SourceError:
+                return None
+    return None

@@ -16,7 +16,14 @@ import numpy as np
 from portal import outbound
 from recognition.engine.audio import DecodeLimits, sandboxed
 from recognition.monitors.sources.errors import SourceError
-from recognition.monitors.sources.hls import PLAYLIST_TYPES, id3_size, media_playlist, variant_url
+from recognition.monitors.sources.hls import (
+    PLAYLIST_TYPES,
+    PLS_TYPES,
+    id3_size,
+    media_playlist,
+    station_url,
+    variant_url,
+)
 
 __all__ = ["STREAM_DEMUXERS", "SourceLimits", "StreamSource", "stream_command"]
 
@@ -29,6 +36,7 @@ _FORMAT_BY_TYPE = {
 _NOT_AUDIO_PREFIXES = ("text/", "application/json", "application/xml", "application/xhtml", "image/")
 _CHUNK_BYTES = 16384
 _MAX_NEW_SEGMENTS = 5
+_MAX_MISSING_SEGMENTS = 3
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,7 @@ class StreamSource:
         self._error: SourceError | None = None
         self._odd = b""
         self._audio_at = 0.0
+        self._created_at = time.monotonic()
         self._feeder = threading.Thread(target=self._feed, name="stream-source-feeder", daemon=True)
         self._feeder.start()
 
@@ -144,6 +153,10 @@ class StreamSource:
                 process = self._process
                 if process is None:
                     if self._started.wait(min(max(remaining, 0), 0.25)):
+                        continue
+                    if self.bytes_received and time.monotonic() - self._created_at > self._limits.no_audio_s:
+                        self._fail(SourceError("no_audio", "The stream sends bytes but no audio came of them."))
+                        self.close()
                         continue
                 else:
                     pcm = self._pcm(process, max_samples, min(max(remaining, 0), 0.25))
@@ -254,23 +267,35 @@ class StreamSource:
             self._response = response
         return response
 
-    def _feed_url(self) -> None:
-        response = self._open(self.url, deadline_s=self._limits.connect_timeout_s + self._limits.read_timeout_s)
+    def _feed_url(self, url: str | None = None) -> None:
+        response = self._open(url or self.url, deadline_s=self._limits.connect_timeout_s + self._limits.read_timeout_s)
         _check_answer(response)
         response.end_deadline()
         head = response.read(_CHUNK_BYTES)
         self.bytes_received += len(head)
-        if response.content_type in PLAYLIST_TYPES or head.lstrip().startswith(b"#EXTM3U"):
+        kind = response.content_type
+        if kind in PLAYLIST_TYPES or kind in PLS_TYPES or head.lstrip().startswith((b"#EXTM3U", b"[playlist]")):
             limit = self._limits.max_playlist_bytes
             while len(head) <= limit and (more := response.read(_CHUNK_BYTES)):
                 head += more
             if len(head) > limit:
-                raise SourceError("too_large", f"The HLS playlist is larger than {limit // 1024} KiB.", permanent=True)
-            self._feed_hls(response.url, head.decode("utf-8", "replace").lstrip())
+                raise SourceError("too_large", f"The playlist is larger than {limit // 1024} KiB.", permanent=True)
+            text = head.decode("utf-8", "replace").lstrip()
+            if "#EXT-X-" in text:
+                self._feed_hls(response.url, text)
+                return
+            # A radio directory's .m3u or .pls: a list of stream URLs. Follow the first, once.
+            stream = station_url(text, response.url)
+            if url is not None or stream is None:
+                raise SourceError("bad_playlist", "The playlist lists no stream Earshot can play.", permanent=True)
+            with self._lock:
+                self._response = None
+            response.close()
+            self._feed_url(stream)
             return
-        if response.content_type == "text/plain":
+        if kind == "text/plain":
             raise SourceError("not_audio", "The URL serves text/plain, not an audio stream.", permanent=True)
-        self._start(_FORMAT_BY_TYPE.get(response.content_type) or _sniff(head))
+        self._start(_FORMAT_BY_TYPE.get(kind) or _sniff(head))
         self._write(head)
         while data := response.read(_CHUNK_BYTES):
             self.bytes_received += len(data)
@@ -294,7 +319,7 @@ class StreamSource:
         assert process is not None and process.stdin is not None
         process.stdin.write(data)
 
-    def _fetch_playlist(self, url: str) -> str:
+    def _fetch_playlist(self, url: str, *, reload: bool = False) -> str:
         limits = self._limits.outbound(
             deadline_s=self._limits.segment_deadline_s, max_body_bytes=self._limits.max_playlist_bytes
         )
@@ -304,7 +329,12 @@ class StreamSource:
             if error.code == "too_large":
                 raise SourceError("too_large", "The HLS playlist is too large.", permanent=True) from None
             raise
-        _check_answer(response)
+        try:
+            _check_answer(response)
+        except SourceError as error:
+            if reload and error.code in {"not_found", "http_error"}:  # an origin's hiccup, not a wrong URL
+                error.permanent = False
+            raise
         return response.content.decode("utf-8", "replace").lstrip()
 
     def _feed_hls(self, url: str, text: str) -> None:
@@ -315,18 +345,21 @@ class StreamSource:
             url, text = variant, self._fetch_playlist(variant)
             if "#EXT-X-STREAM-INF" in text:
                 raise SourceError("bad_playlist", "The HLS playlist nests master playlists.", permanent=True)
-        fed = -1
+        fed, missing = -1, 0
         changed_at = time.monotonic()
         while not self._closed.is_set():
             playlist = media_playlist(text, url)
             newest = playlist.segments[-1].sequence if playlist.segments else -1
             if fed < 0 or newest < fed:  # start (or a restarted stream) two segments from the live edge
-                todo = playlist.segments[-2:] if not playlist.ended else playlist.segments
+                todo = playlist.segments[-2:]
             else:
                 # Far behind (or a playlist adding thousands at once): jump to the live edge.
                 todo = [segment for segment in playlist.segments if segment.sequence > fed][-_MAX_NEW_SEGMENTS:]
             for segment in todo:
-                self._feed_segment(segment.url)
+                # A segment gone already (we fell behind) is a gap; several in a row, a broken stream.
+                missing = 0 if self._feed_segment(segment.url) else missing + 1
+                if missing >= _MAX_MISSING_SEGMENTS:
+                    raise SourceError("not_found", "The HLS stream's segments cannot be fetched (HTTP 404).")
                 fed = segment.sequence
                 changed_at = time.monotonic()
             if playlist.ended:
@@ -336,11 +369,14 @@ class StreamSource:
             # RFC 8216 6.3.4: reload after the target duration, half of it when nothing was new.
             if self._closed.wait(playlist.target_s if todo else playlist.target_s / 2):
                 return
-            text = self._fetch_playlist(url)
+            text = self._fetch_playlist(url, reload=True)
 
-    def _feed_segment(self, url: str) -> None:
+    def _feed_segment(self, url: str) -> bool:
+        """Copy one segment into ffmpeg; return False when the server no longer has it (404, 410)."""
         response = self._open(url, deadline_s=self._limits.segment_deadline_s)
         try:
+            if response.status in {404, 410}:
+                return False
             _check_answer(response)
             size, skip = 0, -1
             while data := response.read(_CHUNK_BYTES):
@@ -358,6 +394,7 @@ class StreamSource:
                 data, skip = data[skip:], max(0, skip - len(data))
                 if data:
                     self._write(data)
+            return True
         finally:
             with self._lock:
                 self._response = None
