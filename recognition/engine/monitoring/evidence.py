@@ -166,10 +166,9 @@ def sure_on_sketches(
         playing={},
         tolerance=1.0,  # a vote's difference is a whole frame within +-1 of the sketch's
     )
-    if not found.frames.size:
-        found = Found(
-            found.track_id, True, found.lag, np.array([float(first)]), float(first), found.peaks, found.log10_p
-        )
+    if not found.frames.size:  # no vote there: the track's audio from the query's first frame,
+        begun = max(float(first), -found.lag)  # or from the track's start if it began later
+        found = Found(found.track_id, True, found.lag, np.array([begun]), begun, found.peaks, found.log10_p)
     return None if echoes(found, known) else found
 
 
@@ -205,12 +204,15 @@ def _at(hits: matching.Hits, lag: float, tolerance: float) -> matching.Hits:
 
 
 def _dense(frames: np.ndarray) -> np.ndarray:
-    """Sorted `frames` less those with no other within LONE_VOTE_FRAMES (all, if none has one)."""
-    if frames.size < 2:
+    """Sorted `frames` less those with no vote at another frame within LONE_VOTE_FRAMES (all, if
+    none has one): a chance vote often comes with others of the same anchor, never with others
+    of the peaks around it."""
+    moments = np.unique(np.rint(frames))
+    if moments.size < 2:
         return frames
-    close = np.diff(frames) <= LONE_VOTE_FRAMES
-    keep = np.r_[False, close] | np.r_[close, False]
-    return frames[keep] if keep.any() else frames
+    close = np.diff(moments) <= LONE_VOTE_FRAMES
+    kept = moments[np.r_[False, close] | np.r_[close, False]]
+    return frames[np.isin(np.rint(frames), kept)] if kept.size else frames
 
 
 def _real(ids: np.ndarray) -> np.ndarray:

@@ -179,9 +179,8 @@ class StreamMonitor:
         """The stream has ended: decide on what is left and close every open play."""
         self._pending.append(self._fingerprinter.finish())
         events = self._decide()
-        events += [MonitorEvent("ended", self._sighting(play)) for play in self._plays.values()]
-        self._plays.clear()
-        return events
+        now = self._heard / self._hop
+        return events + [self._end(play, now) for play in list(self._plays.values())]
 
     def state_size(self) -> int:
         """Numbers the monitor holds (fingerprinter, window, history, sketches): flat however
@@ -203,7 +202,7 @@ class StreamMonitor:
         triplets = fp.Fingerprints(hashes[triplet], offsets[triplet], n_frames)
         window_pairs = self._pairs_since(start)
         self._history.append((pairs.hashes, pairs.offsets))
-        while self._history and (not self._history[0][1].size or self._history[0][1][-1] < now - self._history_frames):
+        while self._history and not (self._history[0][1] >= now - self._history_frames).any():
             self._history.popleft()
         # Stage 1 on the new triplets; candidates chosen on the window's; stage 2 on the new
         # pairs in the candidates and the window's pairs in a candidate new to them.
@@ -300,7 +299,7 @@ class StreamMonitor:
             first = self._began(found, start)
             offset = first + found.lag
             if offset <= EDGE_S * self._fps:
-                first = max(first - max(offset, 0.0), 0.0)
+                first = max(first - offset, 0.0)  # the stream frame of the track's start
             play = _Play(
                 track_id=found.track_id,
                 start_frame=first,
