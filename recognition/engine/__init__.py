@@ -7,7 +7,8 @@ PostgreSQL tables in recognition.store, or a `MemoryIndex`). A clip is identifie
 index (`Identifier`): its hashes vote for (track, offset) alignments (`matching`), a calibrated
 decision names the track only when chance could not explain the votes, and clips that fail as
 heard are retried against noise and speed changes. A `ListeningSession` does the same for audio
-that arrives in pieces, and `Identifier.timeline` for a long recording.
+that arrives in pieces, `Identifier.timeline` for a long recording, and a `StreamMonitor`
+logs each play of a catalog track in a stream that never ends.
 
 The names below are the engine's surface; the modules hold the rest (parameters of each step,
 the arrays helpers, the decisions taken one by one for studies).
@@ -28,6 +29,7 @@ from recognition.engine.index import HashIndex, LookupRows
 from recognition.engine.listening import ListeningSession
 from recognition.engine.matching import Match, Segment
 from recognition.engine.memory import MemoryIndex
+from recognition.engine.monitoring import MonitorEvent, Sighting, StreamMonitor
 
 __all__ = [
     "QUERY",
@@ -42,7 +44,10 @@ __all__ = [
     "Match",
     "MediaInfo",
     "MemoryIndex",
+    "MonitorEvent",
     "Segment",
+    "Sighting",
+    "StreamMonitor",
     "Timeline",
     "decode",
     "decode_chunks",
