@@ -112,12 +112,17 @@ def monitor_update(*, monitor: Monitor, name: str | None = None, paused: bool | 
 
 def monitor_delete(*, monitor: Monitor) -> None:
     """Delete a monitor and its log (and evidence files)."""
-    files = [d.evidence.name for d in monitor.detections.exclude(evidence="")]
+    files = [name for name in monitor.detections.exclude(evidence="").values_list("evidence", flat=True) if name]
     monitor.delete()
     if files:
-        from django.core.files.storage import default_storage
+        transaction.on_commit(functools.partial(_delete_files, files))
 
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)
 
 
 def monitor_set_state(*, monitor_id: int, worker_id: str, state: str, reason: str = "") -> bool:

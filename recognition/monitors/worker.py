@@ -44,6 +44,9 @@ RING_S = 40.0  # audio kept for evidence excerpts; a detection is made well with
 EVIDENCE_BEFORE_S = 2.0
 EVIDENCE_AFTER_S = 8.0
 HEARD_REPORT_S = 5.0
+# A source that played in the last 10 minutes and now answers like a dead one (Icecast answers 404
+# while a mount's own source reconnects) is retried like a dropped one before the monitor fails.
+RECENTLY_PLAYING_S = 600.0
 
 
 class Runner(threading.Thread):
@@ -58,6 +61,7 @@ class Runner(threading.Thread):
         self.open: dict[int, Detection] = {}  # track id -> its open detection
         self.heard: deque[tuple[float, float]] = deque()  # (monotonic time, seconds) for "last minute"
         self.last_report = 0.0
+        self.last_audio_at: float | None = None  # monotonic
 
     def stop(self) -> None:
         self.stopping.set()
@@ -78,7 +82,8 @@ class Runner(threading.Thread):
                 if heard_any:
                     attempt = 0
             except SourceError as error:
-                if error.permanent:
+                recently = self.last_audio_at is not None and time.monotonic() - self.last_audio_at < RECENTLY_PLAYING_S
+                if error.permanent and not recently:
                     self._set_state(Monitor.State.FAILED, error.message)
                     try:
                         self._db(self._close_all)
@@ -140,6 +145,7 @@ class Runner(threading.Thread):
                 clock = services.StreamClock(origin=timezone.now() - timedelta(seconds=samples.size / SAMPLE_RATE_HZ))
                 self._set_state(Monitor.State.RUNNING)
             ring.push(samples)
+            self.last_audio_at = time.monotonic()
             events = self._db(self._push, engine, samples, clock)
             for detection_id, start_s in events:
                 evidence.append((detection_id, start_s - EVIDENCE_BEFORE_S, start_s + EVIDENCE_AFTER_S))

@@ -274,9 +274,12 @@ def test_close_from_another_thread_ends_a_blocked_read_within_a_second(hostile, 
         if path == "/stream":
             _read_for(source, 1.0)
         closed_at: list[float] = []
-        threading.Timer(0.3, lambda: (closed_at.append(time.monotonic()), source.close())).start()
+        closer = threading.Timer(0.3, lambda: (closed_at.append(time.monotonic()), source.close()))
+        closer.start()
         stopped = _error_after_reading(source, seconds=5)
         assert stopped.code == "closed" and time.monotonic() - closed_at[0] < 1.0
+        closer.join(timeout=2)  # the read ends as soon as close() begins; close() itself reaps ffmpeg
+        assert not closer.is_alive() and time.monotonic() - closed_at[0] < 1.5
         source._feeder.join(timeout=2)
         assert not source._feeder.is_alive()
         assert source._process is None or source._process.poll() is not None

@@ -170,6 +170,12 @@ def test_a_radio_play_is_detected_on_time_and_survives_a_station_restart(songs, 
         port = server.port
         server.stop()
         _wait(lambda: Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RECONNECTING, 20)
+        # Back, but answering 404 for the mount (Icecast while the mount's source reconnects):
+        # a station that was playing minutes ago is retried, not failed.
+        server = StreamServer({}, port=port).start()
+        _wait(lambda: "404" in Monitor.objects.get(pk=monitor.pk).state_reason, 20)
+        assert Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RECONNECTING
+        server.stop()
         server = StreamServer(Station(items, loop=True), burst_s=2.0, port=port).start()
         _wait(lambda: Monitor.objects.get(pk=monitor.pk).state == Monitor.State.RUNNING, 30)
     finally:
@@ -192,3 +198,37 @@ def test_a_station_that_turns_404_fails_with_its_reason(make_user, settings):
             worker.shutdown()
     assert "404" in failed.state_reason
     assert Monitor.objects.get(pk=monitor.pk).lease_owner == ""
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def test_hostile_sources_on_the_same_worker_do_not_hold_up_a_radio(songs, make_user, settings):
+    """RELIABILITY G24: hostile monitors beside a real one; the real one stays on time."""
+    from bench.streams import HostileServer, Item, Station, StreamServer
+
+    settings.EARSHOT_MONITOR_PRIVATE_SOURCES = True
+    rate = media.ENGINE_RATE
+    items = [Item("quiet", np.zeros(5 * rate, np.float32), rate), Item("song", _engine_rate(52, 30), rate)]
+    owner = make_user(Role.MONITOR)
+    hostile_paths = ["/random", "/silent", "/giant-chunk", "/endless-headers", "/hls-growing.m3u8", "/hls-endless.m3u8"]
+    with HostileServer() as hostile, StreamServer(Station(items, loop=True), burst_s=0.5) as radio:
+        hostiles = [_stream_monitor(owner, hostile.url(path)) for path in hostile_paths]
+        worker = MonitorWorker(threads=2, poll_s=0.5)
+        try:
+            before_mb = _rss_mb()
+            worker.tick()
+            time.sleep(1.0)
+            monitor = _stream_monitor(owner, radio.station_url())
+            worker.tick()
+            detection = _wait(lambda: Detection.objects.filter(monitor=monitor).first(), 60)
+            on_air = [at for _, name, at in radio.stations["stream"].item_starts() if name == "song"]
+            grown_mb = _rss_mb() - before_mb
+        finally:
+            worker.shutdown()
+    assert detection.track_id == songs[52].pk
+    assert detection.created_at.timestamp() - max(t for t in on_air if t <= detection.created_at.timestamp()) < 8.0
+    assert not Detection.objects.filter(monitor__in=hostiles).exists()
+    assert grown_mb < 100

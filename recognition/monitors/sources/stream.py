@@ -126,6 +126,7 @@ class StreamSource:
         self._lock = threading.Lock()
         self._read_lock = threading.RLock()  # close() from inside read() too
         self._closed = threading.Event()
+        self._closing = False  # close() was called: whatever breaks from now on breaks because of it
         self._started = threading.Event()  # ffmpeg running, or the feeder gave up before
         self._process: subprocess.Popen | None = None
         self._response: outbound.Response | None = None
@@ -192,6 +193,7 @@ class StreamSource:
 
     def close(self) -> None:
         """Stop everything (ffmpeg, the connection, the feeder); safe from any thread, more than once."""
+        self._closing = True
         self._closed.set()
         self._started.set()
         with self._lock:
@@ -226,7 +228,7 @@ class StreamSource:
     def _fail(self, error: SourceError) -> None:
         with self._lock:
             if self._error is None:
-                self._error = error
+                self._error = SourceError("closed", "The source was closed.") if self._closing else error
         self._started.set()
 
     # -- the feeding side (its own thread) ---------------------------------------------------------
