@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", choices=["run", "faults"], default="run")
     parser.add_argument("--quick", action="store_true", help="a ~5 min smoke run (6 streams, no capacity steps)")
     parser.add_argument("--only", choices=["accuracy", "capacity"], help="one part, merged into monitor.json")
-    parser.add_argument("--steps", type=int, nargs="+", default=[10, 25, 50, 75, 100, 125, 150],
-                        help="capacity steps (streams), until one does not hold")  # fmt: skip
+    parser.add_argument("--steps", type=int, nargs="+", default=[10, 25, 35, 50, 75, 100, 125, 150],
+                        help="capacity steps (streams): up to 50, then while they hold")  # fmt: skip
     parser.add_argument("--accuracy-seconds", type=float, default=360.0)
     parser.add_argument("--step-seconds", type=float, default=150.0)
     parser.add_argument("--fresh", action="store_true", help="index the catalog again even if the database has it")

@@ -378,7 +378,7 @@ def _false_note(phase: dict) -> list[str]:
 def _others(steps: list[dict]) -> str:
     """The busiest processes outside the run during its largest step (the machine is shared)."""
     largest = max(steps, key=lambda s: s["streams"])
-    found = largest.get("other_processes") or []
+    found = [p for p in largest.get("other_processes") or [] if p["command"]]  # kernel threads have none
     if not found:
         return "nothing else used a second of CPU"
     return "; ".join(f"`{p['command'][:60]}` {num(p['cpu_s'], 0)} s" for p in found[:3])
@@ -435,8 +435,8 @@ def monitor(page: Page) -> str:
     steps = data.get("steps") or []
     if steps:
         lines += [
-            "Capacity: more streams at once, each step with monitors of its own, until a step's p95 delay "
-            "passes 6 s or it misses more than 5 % of its plays.",
+            "Capacity: more streams at once, each step with monitors of its own, up to the goal's 50 and past "
+            "it while a step holds: its p95 delay within 6 s and at most 5 % of its plays missed.",
             "",
             *_capacity_table(steps),
             "",
