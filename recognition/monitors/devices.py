@@ -18,6 +18,7 @@ from recognition.monitors.sources import SourceError
 
 __all__ = ["DEVICE_IDLE_S", "DeviceSource", "device_audio_append", "device_stream_key"]
 
+SAMPLE_RATE_HZ = 8000
 # Frames are 250 ms: 480 entries are 2 minutes of audio (~2 MB of 8 kHz PCM per monitor).
 STREAM_MAX_ENTRIES = 480
 # A device silent for this long turns the monitor `waiting` (not an error: the venue closed).
@@ -61,7 +62,15 @@ class DeviceSource:
         self._idle_s = idle_s
         self._heard_at = time.monotonic()
         self._pending = np.empty(0, np.int16)
+        self._newest_arrival_s: float | None = None  # when the newest frame fetched reached Redis
         self._closed = False
+
+    @property
+    def arrival_s(self) -> float | None:
+        """Wall-clock time (Unix seconds) at which the last sample returned reached the server."""
+        if self._newest_arrival_s is None:
+            return None
+        return self._newest_arrival_s - self._pending.size / SAMPLE_RATE_HZ
 
     def read(self, max_samples: int) -> np.ndarray:
         """Return up to `max_samples` samples; block up to a second; raise when the device is idle."""
@@ -86,6 +95,8 @@ class DeviceSource:
         for _key, entries in answer or []:
             for entry_id, fields in entries:
                 self._last_id = entry_id
+                # A stream entry's id is the Redis server's clock in milliseconds when it arrived.
+                self._newest_arrival_s = int(entry_id.split(b"-")[0]) / 1000
                 pcm = fields.get(b"pcm", b"")
                 frames.append(np.frombuffer(pcm[: len(pcm) // 2 * 2], "<i2"))
         if frames:

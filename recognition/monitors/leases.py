@@ -3,7 +3,8 @@
 A worker takes monitors with `SELECT … FOR UPDATE SKIP LOCKED` (two workers never take the same
 row, and neither waits for the other), renews its leases with a heartbeat, and gives them back on
 shutdown. Every time is the database's clock, so workers on machines whose clocks disagree still
-agree on who holds what. A lease not renewed for `EARSHOT_MONITOR_LEASE_S` is free to take.
+agree on who holds what. A lease not renewed for `EARSHOT_MONITOR_LEASE_S` is free to take
+(docs/decisions.md, EARSHOT_MONITOR_LEASE_S).
 """
 
 from __future__ import annotations

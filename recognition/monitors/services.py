@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -140,11 +139,30 @@ def monitor_heard(*, monitor_id: int, worker_id: str, heard_last_minute_s: float
     )
 
 
-@dataclass(frozen=True)
 class StreamClock:
-    """Where a monitor's stream seconds sit on the wall clock: `origin` is stream second 0."""
+    """Where a monitor's stream seconds sit on the wall clock: `origin` is stream second 0.
 
-    origin: datetime
+    A live source cannot deliver a sample before it is on air, so the origin is the earliest
+    (arrival time - stream seconds received) seen: the burst a server sends on connect, read in
+    pieces, moves it back to when that audio was on air. The earliest is taken over the last
+    minute only, so a source whose clock runs slower than ours does not drift away from it
+    (docs/decisions.md, StreamClock).
+    """
+
+    WINDOW_S = 60.0
+
+    def __init__(self, origin: datetime):
+        self.origin = origin
+        self._window_min = origin
+        self._window_started = origin
+
+    def observe(self, now: datetime, received_s: float) -> None:
+        """Note that `received_s` seconds of stream have arrived by `now`."""
+        candidate = now - timedelta(seconds=received_s)
+        self._window_min = min(self._window_min, candidate)
+        self.origin = min(self.origin, candidate)
+        if (now - self._window_started).total_seconds() >= self.WINDOW_S:
+            self.origin, self._window_started, self._window_min = self._window_min, now, candidate
 
     def at(self, stream_s: float) -> datetime:
         return self.origin + timedelta(seconds=stream_s)

@@ -5,12 +5,14 @@ decoding a stream, or a device's frames from Redis) and hands the audio to the e
 `StreamMonitor`. Fingerprinting, lookups and database writes run on a small shared pool, so a
 worker holds a handful of database connections however many monitors it runs, and one monitor's
 slow source never holds up another's. The main thread renews leases, takes free monitors and
-stops runners whose lease is gone (paused, deleted, or taken by another worker after a stall).
+stops runners whose lease is gone (paused, deleted, or taken by another worker after a stall)
+(docs/decisions.md, MonitorWorker).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -19,7 +21,7 @@ import time
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -40,12 +42,17 @@ log = logging.getLogger("earshot.monitors")
 
 SAMPLE_RATE_HZ = 8000
 READ_SAMPLES = SAMPLE_RATE_HZ // 2  # half a second per read: the engine decides about every second
+CATCH_UP_MAX_S = 30.0  # the longest burst read before the clock is set (Icecast sends ~1-10 s)
 RING_S = 40.0  # audio kept for evidence excerpts; a detection is made well within it
+# A play last written this recently is resumed as heard until now (a takeover takes <= 25 s, a
+# reconnection a few seconds); older ones resume as they were and end unless heard at once.
+UNHEARD_S = 60.0
 EVIDENCE_BEFORE_S = 2.0
 EVIDENCE_AFTER_S = 8.0
 HEARD_REPORT_S = 5.0
 # A source that played in the last 10 minutes and now answers like a dead one (Icecast answers 404
-# while a mount's own source reconnects) is retried like a dropped one before the monitor fails.
+# while a mount's own source reconnects) is retried like a dropped one before the monitor fails
+# (docs/decisions.md, RECENTLY_PLAYING_S).
 RECENTLY_PLAYING_S = 600.0
 
 
@@ -58,7 +65,8 @@ class Runner(threading.Thread):
         self.monitor = monitor
         self.stopping = threading.Event()
         self._source: StreamSource | DeviceSource | None = None
-        self.open: dict[int, Detection] = {}  # track id -> its open detection
+        self.open: dict[tuple, Detection] = {}  # a play's key (_key) -> its open detection
+        self.unheard: dict[tuple, Sighting] = {}  # resumed plays not heard again yet, as given
         self.heard: deque[tuple[float, float]] = deque()  # (monotonic time, seconds) for "last minute"
         self.last_report = 0.0
         self.last_audio_at: float | None = None  # monotonic
@@ -92,9 +100,10 @@ class Runner(threading.Thread):
                     return
                 waiting = error.code == "device_offline"
                 self._set_state(Monitor.State.WAITING if waiting else Monitor.State.RECONNECTING, error.message)
-            except Exception as error:  # a bug must not take the worker down; log it, back off, retry
+            except Exception as error:  # the database restarting, or a bug: log it, retry soon
                 log.exception("monitor %s: runner error", self.monitor.pk)
                 self._set_state(Monitor.State.RECONNECTING, f"Internal error ({type(error).__name__}); retrying.")
+                attempt = min(attempt, 1)  # not the source's fault: no long backoff once it is back
             finally:
                 if self._source is not None:
                     self._source.close()
@@ -129,41 +138,72 @@ class Runner(threading.Thread):
 
     def _listen(self, source) -> bool:
         """Feed one connection's audio to a fresh StreamMonitor; return whether any audio came."""
-        clock = services.StreamClock(origin=timezone.now())
-        engine = StreamMonitor(identifier(), resume=self._db(self._resume, clock))
         ring = _Ring(int(RING_S * SAMPLE_RATE_HZ))
         evidence: list[tuple[int, float, float]] = []  # (detection id, from s, to s), waiting for audio
-        heard_any = False
+        first = self._catch_up(source)
+        if first is None:
+            return False
+        samples, clock = first
+        engine = StreamMonitor(identifier(), resume=self._db(self._resume, clock))
+        self._set_state(Monitor.State.RUNNING)
         while not self.stopping.is_set():
+            if samples.size:
+                ring.push(samples)
+                clock.observe(self._arrival(source), engine.heard_s + samples.size / SAMPLE_RATE_HZ)
+                self.last_audio_at = time.monotonic()
+                events = self._db(self._push, engine, samples, clock)
+                for detection_id, start_s in events:
+                    evidence.append((detection_id, start_s - EVIDENCE_BEFORE_S, start_s + EVIDENCE_AFTER_S))
+                heard_s = engine.heard_s
+                ready = [item for item in evidence if item[2] <= heard_s]
+                for item in ready:
+                    evidence.remove(item)
+                    self._db(self._save_evidence, item[0], ring.slice(item[1], item[2], heard_s))
+                self._note_heard(samples.size / SAMPLE_RATE_HZ)
             samples = source.read(READ_SAMPLES)
-            if samples.size == 0:
-                continue
-            if not heard_any:
-                heard_any = True
-                # Stream second 0 is the first sample; the burst a server sends on connect is
-                # audio from before now, so the clock is set from the end of what has arrived.
-                clock = services.StreamClock(origin=timezone.now() - timedelta(seconds=samples.size / SAMPLE_RATE_HZ))
-                self._set_state(Monitor.State.RUNNING)
-            ring.push(samples)
-            self.last_audio_at = time.monotonic()
-            events = self._db(self._push, engine, samples, clock)
-            for detection_id, start_s in events:
-                evidence.append((detection_id, start_s - EVIDENCE_BEFORE_S, start_s + EVIDENCE_AFTER_S))
-            heard_s = engine.heard_s
-            ready = [item for item in evidence if item[2] <= heard_s]
-            for item in ready:
-                evidence.remove(item)
-                self._db(self._save_evidence, item[0], ring.slice(item[1], item[2], heard_s))
-            self._note_heard(samples.size / SAMPLE_RATE_HZ)
-        return heard_any
+        return True
+
+    def _catch_up(self, source) -> tuple[np.ndarray, services.StreamClock] | None:
+        """Read what the source has at once (a server's burst on connect, a device's last seconds),
+        and set the clock from it: the last of it is on air now, the first that much earlier.
+
+        The clock must be right before the engine resumes the plays left open, whose times are
+        turned into this stream's seconds."""
+        parts: list[np.ndarray] = []
+        total = 0
+        while not self.stopping.is_set() and total < CATCH_UP_MAX_S * SAMPLE_RATE_HZ:
+            samples = source.read(READ_SAMPLES)
+            if samples.size:
+                parts.append(samples)
+                total += samples.size
+            if parts and samples.size < READ_SAMPLES:
+                break  # caught up: the source hands out audio as it comes now
+        if not parts:
+            return None
+        arrival = self._arrival(source)
+        clock = services.StreamClock(origin=arrival - timedelta(seconds=total / SAMPLE_RATE_HZ))
+        return np.concatenate(parts), clock
+
+    @staticmethod
+    def _arrival(source) -> datetime:
+        """When the last sample read reached us (a device's frames carry the server's time)."""
+        arrival_s = getattr(source, "arrival_s", None)
+        return datetime.fromtimestamp(arrival_s, UTC) if arrival_s is not None else timezone.now()
 
     def _resume(self, clock: services.StreamClock) -> list[Sighting]:
-        """The open detections of this monitor, as sightings on the new stream's clock."""
-        self.open = {
-            d.track_id: d for d in Detection.objects.filter(monitor_id=self.monitor.pk, open=True) if d.track_id
-        }
-        return [
-            Sighting(
+        """The open detections of this monitor, as sightings on the new stream's clock.
+
+        The seconds between a play's last write and this stream's start were not heard (a
+        worker died, the station dropped), not heard without the song: a play last written up
+        to `UNHEARD_S` ago is resumed as if heard until now, its track position moved on by the
+        time that passed, so the song carrying on continues it. If it does not come back, it is
+        closed where it was last written."""
+        sightings = []
+        self.open, self.unheard = {}, {}
+        for d in Detection.objects.filter(monitor_id=self.monitor.pk, open=True):
+            if d.track_id is None:  # its track was deleted while it played
+                continue
+            sighting = Sighting(
                 track_id=d.track_id,
                 start_s=clock.stream_s(d.started_at),
                 end_s=clock.stream_s(d.ended_at),
@@ -172,9 +212,13 @@ class Runner(threading.Thread):
                 confidence=d.confidence,
                 speed=d.speed,
             )
-            for d in self.open.values()
-            if d.track_id is not None
-        ]
+            if 0 < -sighting.end_s <= UNHEARD_S:
+                passed_s = -sighting.end_s * (d.speed or 1.0)
+                sighting = dataclasses.replace(sighting, end_s=0.0, offset_end_s=d.offset_end_s + passed_s)
+                self.unheard[_key(sighting)] = sighting
+            self.open[_key(sighting)] = d
+            sightings.append(sighting)
+        return sightings
 
     def _push(self, engine: StreamMonitor, samples: np.ndarray, clock: services.StreamClock) -> list[tuple[int, float]]:
         """Give the engine new audio and write what it says; return (detection id, start s) of new plays."""
@@ -186,17 +230,28 @@ class Runner(threading.Thread):
         return started
 
     def _apply(self, event: MonitorEvent, clock: services.StreamClock) -> Detection | None:
+        """Write one event. A play is known by its track, start and offset there (the engine keeps
+        them for all its events); a replay of a track may start before the play before it ends."""
         sighting = event.sighting
-        current = self.open.get(sighting.track_id)
+        key = _key(sighting)
+        current = self.open.get(key)
         try:
             if event.kind == "ended":
                 if current is not None:
-                    services.detection_end(detection=current, sighting=sighting, clock=clock)
-                    del self.open[sighting.track_id]
+                    never_came_back = self.unheard.pop(key, None) == sighting
+                    services.detection_end(
+                        detection=current, sighting=None if never_came_back else sighting, clock=clock
+                    )
+                    del self.open[key]
                 return current
+            self.unheard.pop(key, None)
             if current is None:
+                for other_key, other in list(self.open.items()):
+                    if other.track_id == sighting.track_id:  # one open play per track (a constraint)
+                        services.detection_end(detection=other)
+                        del self.open[other_key]
                 current = services.detection_start(monitor=self.monitor, sighting=sighting, clock=clock)
-                self.open[sighting.track_id] = current
+                self.open[key] = current
             else:
                 services.detection_extend(detection=current, sighting=sighting, clock=clock)
             return current
@@ -232,6 +287,10 @@ class Runner(threading.Thread):
             self._db(
                 services.monitor_heard, monitor_id=self.monitor.pk, worker_id=self.worker.id, heard_last_minute_s=total
             )
+
+
+def _key(sighting: Sighting) -> tuple:
+    return (sighting.track_id, round(sighting.start_s, 3), round(sighting.offset_start_s, 2))
 
 
 class _Ring:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from datetime import timedelta
 
@@ -42,12 +43,12 @@ def _pcm(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-def _feed(monitor: Monitor, samples: np.ndarray, pace: float = 0.0) -> None:
-    """Send audio as a device would, in 250 ms frames (`pace` seconds between frames)."""
-    for start in range(0, samples.size, FRAME):
+def _feed(monitor: Monitor, samples: np.ndarray) -> None:
+    """Send audio as a device does: 250 ms frames at real time (the socket refuses faster)."""
+    began = time.monotonic()
+    for index, start in enumerate(range(0, samples.size, FRAME)):
         devices.device_audio_append(monitor_id=monitor.pk, pcm=_pcm(samples[start : start + FRAME]))
-        if pace:
-            time.sleep(pace)
+        time.sleep(max(0.0, began + (index + 1) * FRAME / media.ENGINE_RATE - time.monotonic()))
 
 
 def _wait(condition, timeout_s: float = 30.0):
@@ -74,9 +75,9 @@ def test_a_device_play_becomes_one_closed_detection_with_evidence(songs, device)
     worker = MonitorWorker(threads=2, poll_s=0.5)
     try:
         _started(worker, device)
-        silence = np.zeros(20 * media.ENGINE_RATE, np.float32)
-        noise = media.add_noise(np.zeros(10 * media.ENGINE_RATE, np.float32) + 1e-3, -20, seed=3)
-        _feed(device, np.concatenate([noise, _engine_rate(51, 30), silence]), pace=0.02)
+        silence = np.zeros(14 * media.ENGINE_RATE, np.float32)
+        noise = media.add_noise(np.zeros(3 * media.ENGINE_RATE, np.float32) + 1e-3, -20, seed=3)
+        _feed(device, np.concatenate([noise, _engine_rate(51, 20), silence]))
         detection = _wait(lambda: Detection.objects.filter(monitor=device, open=False).first(), 60)
         _wait(lambda: Detection.objects.get(pk=detection.pk).evidence, 30)
     finally:
@@ -86,7 +87,8 @@ def test_a_device_play_becomes_one_closed_detection_with_evidence(songs, device)
     detection = detections[0]
     assert detection.track_id == songs[51].pk and detection.title == songs[51].title
     assert detection.offset_start_s < 3.0
-    assert 26.0 < detection.offset_end_s < 31.0
+    assert 16.0 < detection.offset_end_s < 21.0
+    assert 16.0 < detection.duration_s < 21.0
     assert detection.ended_at > detection.started_at
     assert Monitor.objects.get(pk=device.pk).state == Monitor.State.RUNNING
     probe = subprocess.run(
@@ -99,30 +101,32 @@ def test_a_device_play_becomes_one_closed_detection_with_evidence(songs, device)
 def test_a_worker_taking_over_mid_play_continues_the_detection(songs, device):
     first = MonitorWorker(threads=2, poll_s=0.5)
     _started(first, device)
-    song = _engine_rate(52, 36)
-    _feed(device, song[: 14 * media.ENGINE_RATE], pace=0.02)
-    opened = _wait(lambda: Detection.objects.filter(monitor=device, open=True).first(), 60)
-    # The first worker dies: its runner stops, its lease is neither renewed nor given back.
+    song = _engine_rate(52, 34)
+    feeder = threading.Thread(target=_feed, args=(device, np.concatenate([song, np.zeros(14 * media.ENGINE_RATE)])))
+    feeder.start()
+    began = time.monotonic()
+    opened = _wait(lambda: Detection.objects.filter(monitor=device, open=True).first(), 30)
+    # The first worker dies: its runner stops, its lease is neither renewed nor given back. The
+    # song goes on, heard by nobody until 26 s into it (longer than the engine's gap).
     for runner in first.runners.values():
         runner.stop()
         runner.join(10)
     Monitor.objects.filter(pk=device.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    time.sleep(max(0.0, began + 26 - time.monotonic()))
     second = MonitorWorker(threads=2, poll_s=0.5)
     try:
-        _started(second, device)
-        _feed(
-            device,
-            np.concatenate([song[14 * media.ENGINE_RATE :], np.zeros(20 * media.ENGINE_RATE, np.float32)]),
-            pace=0.02,
-        )
-        _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 60)
+        second.tick()
+        feeder.join()
+        _wait(lambda: not Detection.objects.filter(monitor=device, open=True).exists(), 30)
     finally:
         second.shutdown()
         first._close_connections()
         first.pool.shutdown()
     detections = list(Detection.objects.filter(monitor=device))
-    assert [d.pk for d in detections] == [opened.pk]
-    assert detections[0].offset_end_s > 30.0
+    rows = [(d.pk, d.started_at, d.ended_at, d.offset_start_s, d.offset_end_s) for d in detections]
+    assert [d.pk for d in detections] == [opened.pk], rows
+    assert detections[0].offset_end_s > 31.0
+    assert 31.0 < detections[0].duration_s < 36.0
     assert Monitor.objects.get(pk=device.pk).lease_owner == ""
 
 
@@ -232,3 +236,21 @@ def test_hostile_sources_on_the_same_worker_do_not_hold_up_a_radio(songs, make_u
     assert detection.created_at.timestamp() - max(t for t in on_air if t <= detection.created_at.timestamp()) < 8.0
     assert not Detection.objects.filter(monitor__in=hostiles).exists()
     assert grown_mb < 100
+
+
+def test_a_song_played_again_from_its_start_is_a_second_detection(songs, device):
+    worker = MonitorWorker(threads=2, poll_s=0.5)
+    song = _engine_rate(51, 12)
+    gap = np.zeros(2 * media.ENGINE_RATE, np.float32)
+    try:
+        _started(worker, device)
+        _feed(device, np.concatenate([song, gap, song, np.zeros(14 * media.ENGINE_RATE, np.float32)]))
+        _wait(lambda: Detection.objects.filter(monitor=device, open=False).count() == 2, 60)
+    finally:
+        worker.shutdown()
+    first, second = Detection.objects.filter(monitor=device).order_by("started_at")
+    assert first.track_id == second.track_id == songs[51].pk
+    assert first.offset_start_s < 3 and second.offset_start_s < 3
+    assert first.offset_end_s > 9 and second.offset_end_s > 9
+    assert first.ended_at <= second.started_at
+    assert not Detection.objects.filter(monitor=device, open=True).exists()

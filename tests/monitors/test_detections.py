@@ -1,0 +1,75 @@
+"""Detections written by the worker's services: one row per play, one webhook per event."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from accounts.models import Role
+from recognition.engine import Sighting
+from recognition.models import WebhookDelivery
+from recognition.monitors import services
+from recognition.monitors.models import Detection, Monitor
+from recognition.services.webhooks import webhook_create, webhook_deliver
+from tests.api.test_recognitions_api import _Receiver, _verify
+from tests.factories import TrackFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CLOCK = services.StreamClock(origin=datetime(2026, 12, 6, 20, 0, tzinfo=UTC))
+
+
+def _sighting(track_id: int, start_s: float, end_s: float) -> Sighting:
+    return Sighting(track_id, start_s, end_s, 12.0, 12.0 + end_s - start_s, 0.99, None)
+
+
+def test_a_play_is_one_row_and_one_signed_webhook_per_event(make_user, settings):
+    settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE = True
+    owner = make_user(Role.MONITOR)
+    receiver = _Receiver([])
+    _, secret = webhook_create(user=owner, url=receiver.url)
+    track = TrackFactory()
+    monitor = Monitor.objects.create(owner=owner, name="Radio", source_url="http://radio.example/live")
+
+    opened = services.detection_start(monitor=monitor, sighting=_sighting(track.pk, 30.0, 33.0), clock=CLOCK)
+    # A second start of the same open play (a worker that took over and did not resume it).
+    again = services.detection_start(monitor=monitor, sighting=_sighting(track.pk, 30.0, 40.0), clock=CLOCK)
+    assert again.pk == opened.pk
+    services.detection_end(detection=again, sighting=_sighting(track.pk, 30.0, 95.0), clock=CLOCK)
+    services.detection_end(detection=again)  # twice: still one "ended"
+
+    detection = Detection.objects.get()
+    assert not detection.open and detection.title == track.title
+    assert detection.started_at == datetime(2026, 12, 6, 20, 0, 30, tzinfo=UTC)
+    assert detection.ended_at == datetime(2026, 12, 6, 20, 1, 35, tzinfo=UTC)
+    assert detection.offset_end_s == pytest.approx(77.0)
+    deliveries = list(WebhookDelivery.objects.order_by("created_at"))
+    assert [d.event for d in deliveries] == ["detection.started", "detection.ended"]
+    for delivery in deliveries:
+        if delivery.status == "pending":
+            assert webhook_deliver(delivery.pk) == "delivered"
+    bodies = [json.loads(body) for _, body in receiver.requests]
+    assert sorted(b["event"] for b in bodies) == ["detection.ended", "detection.started"]
+    assert all(b["detection"]["track_id"] == track.pk for b in bodies)
+    assert all(_verify(secret, headers, body) for headers, body in receiver.requests)
+
+
+def test_a_deleted_track_leaves_its_plays_in_the_log(make_user):
+    owner = make_user(Role.MONITOR)
+    track = TrackFactory()
+    monitor = Monitor.objects.create(owner=owner, name="Radio", source_url="http://radio.example/live")
+    services.detection_start(monitor=monitor, sighting=_sighting(track.pk, 1.0, 5.0), clock=CLOCK)
+    title = track.title
+    track.delete()
+    detection = Detection.objects.get()
+    assert detection.track_id is None and detection.title == title
+
+
+def test_pausing_closes_the_plays_in_progress(make_user):
+    owner = make_user(Role.MONITOR)
+    monitor = Monitor.objects.create(owner=owner, name="Radio", source_url="http://radio.example/live")
+    services.detection_start(monitor=monitor, sighting=_sighting(TrackFactory().pk, 1.0, 5.0), clock=CLOCK)
+    services.monitor_update(monitor=monitor, paused=True)
+    assert not Detection.objects.filter(open=True).exists()
+    assert Monitor.objects.get(pk=monitor.pk).state == Monitor.State.PAUSED
