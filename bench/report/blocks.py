@@ -306,6 +306,235 @@ def _times(value: float | None) -> str:
     return "—" if value is None else f"{num(value, 0)}×"
 
 
+def _secs(spread: dict, digits: int = 1) -> str:
+    return pair(spread.get("p50"), spread.get("p95"), "s", digits)
+
+
+def _signed(spread: dict) -> str:
+    if not spread.get("n"):
+        return "—"
+    return (
+        f"median {num(spread['median_signed'], 2)} s; absolute p50 / p95 {num(spread['p50'], 1)} / "
+        f"{num(spread['p95'], 1)} s; {share(spread['within_1s'])} % within ±1 s"
+    )
+
+
+def _minutes(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{num(seconds / 3600, 2)} h"
+    return f"{num(seconds / 60, 0)} min" if seconds >= 120 else f"{num(seconds, 0)} s"
+
+
+def _capacity_table(steps: list[dict]) -> list[str]:
+    header = ["streams", "MP3 / HLS", "plays", "missed", "delay p50 / p95", "CPU s per stream-hour", "machine busy"]
+    rows = []
+    for step in sorted(steps, key=lambda s: s["streams"]):
+        cpu = step["cpu_s_per_stream_h"]
+        rows.append([
+            str(step["streams"]),
+            f"{step['streams_by_kind'].get('mp3', 0)} / {step['streams_by_kind'].get('hls', 0)}",
+            str(step["plays"]),
+            str(step["missed"]),
+            _secs(step["latency_s"]),
+            num((cpu["workers"] or 0) + (cpu["database"] or 0), 0),
+            f"{num(step['machine_busy_cores'], 2)} cores",
+            "yes" if step["holds"] else "no",
+        ])  # fmt: skip
+    return table([*header, "holds"], rows)
+
+
+def _per_stream(spreads: dict, render) -> str:
+    return "; ".join(f"{kind.upper()} {render(spread)}" for kind, spread in spreads.items())
+
+
+def _signed_short(spread: dict) -> str:
+    if not spread.get("n"):
+        return "—"
+    return f"median {num(spread['median_signed'], 1)} s, {share(spread['within_1s'])} % within ±1 s"
+
+
+def _false_note(phase: dict) -> list[str]:
+    """What each false detection named, and how close what played came to it (bench/versions.py)."""
+    pairs: dict[tuple[str, str, str], list[dict]] = {}
+    for false in phase["false"]:
+        pairs.setdefault((false["detected"], false["during"], false["playing"]), []).append(false)
+    if not pairs:
+        return []
+    kinds = {"unknown": "never-indexed music", "catalog": "another catalog song", "speech": "speech"}
+    said = [
+        f"`{detected.rsplit('/', 1)[-1]}` named {len(found)}× while {kinds.get(during, during)}"
+        + (f" (`{playing.rsplit('/', 1)[-1]}`, spectrogram similarity "
+           f"{num(max(f.get('similarity', -1) for f in found), 2)})" if playing else "")
+        + " played"
+        for (detected, during, playing), found in pairs.items()
+    ]  # fmt: skip
+    return [
+        "False detections: " + "; ".join(said) + ". A same-recording similarity is ≥ 0.45 and chance stays "
+        "under 0.31 (bench/versions.py).",
+        "",
+    ]
+
+
+def _others(steps: list[dict]) -> str:
+    """The busiest processes outside the run during its largest step (the machine is shared)."""
+    largest = max(steps, key=lambda s: s["streams"])
+    found = [p for p in largest.get("other_processes") or [] if p["command"]]  # kernel threads have none
+    if not found:
+        return "nothing else used a second of CPU"
+    return "; ".join(f"`{p['command'][:60]}` {num(p['cpu_s'], 0)} s" for p in found[:3])
+
+
+def monitor(page: Page) -> str:
+    """Monitors on live stations (monitor.json): delay, accuracy, CPU, and how many streams two cores hold."""
+    data = page.results.json("monitor.json")
+    a = data["accuracy"]
+    goals, catalog = data["goals"], data["catalog"]
+    exposure, everything = a["exposure_s"], data["all_phases"]
+    cpu = a["cpu_s_per_stream_h"]
+    total_cpu = (cpu["workers"] or 0) + (cpu["database"] or 0)
+    kinds = ", ".join(f"{n} {kind.upper()}" for kind, n in a["streams_by_kind"].items())
+    delay_goal = f"≤ {num(goals['latency_p50_s'], 0)} / ≤ {num(goals['latency_p95_s'], 0)} s"
+    rows = [
+        ["catalog plays of 20–40 s heard whole; missed", f"{a['plays']}; {a['missed']} missed", "≥ 50; 0"],
+        ["song start → detection visible, p50 / p95", _secs(a["latency_s"]), delay_goal],
+        ["… by stream (HLS: from the segment's publication)", _per_stream(a["latency_s_by_stream"], _secs), ""],
+        ["start error (`started_at` − the song's airtime)", _signed(a["start_error_s"]), "±1 s"],
+        ["… by stream", _per_stream(a["start_error_s_by_stream"], _signed_short), ""],
+        ["… of which the worker's stream clock (`started_at` − airtime of the audio at `offset_start_s`)",
+         _per_stream(a["clock_error_s_by_stream"], _signed_short), ""],
+        ["… and where the row puts the song's start in the track (`offset_start_s` − true)",
+         _signed(a["offset_start_error_s"]), ""],
+        ["end error (`ended_at` − the song's last airtime)", _signed(a["end_error_s"]), "±1 s"],
+        ["plays logged as two rows or more; rows naming another indexed version too",
+         f"{a['split_plays']}; {a['version_rows']}", "0"],
+        ["false detections",
+         f"{a['false_detections']} over {_minutes(exposure['unknown'])} of never-indexed music, "
+         f"{_minutes(exposure['speech'])} of speech, {_minutes(exposure['silence'])} of silence; "
+         f"{everything['false_detections']} over {_minutes(everything['exposure_s']['unknown'])} in every phase",
+         "0 over ≥ 1 h"],
+        ["CPU per monitored stream-hour",
+         f"{num(total_cpu, 0)} s: workers with their ffmpeg {num(cpu['workers'], 0)} s, PostgreSQL "
+         f"{num(cpu['database'], 0)} s ({num(total_cpu / 36, 1)} % of a core per stream)", ""],
+        ["most concurrent streams held (p95 ≤ 6 s, ≤ 5 % missed)", str(data.get("most_streams_held", "—")),
+         f"≥ {goals['streams']}"],
+    ]  # fmt: skip
+    lines = [
+        f"{a['streams']} streams ({kinds}) for {num(a['seconds'] / 60, 1)} min ({num(a['stream_h'], 2)} "
+        f"stream-hours), two `monitor_worker` processes. Each monitor's `GET /api/v1/monitors/<id>/detections` "
+        f"was polled every {num(a['api']['poll_period_s'], 1)} s and showed every row at the first poll after "
+        f"it was written ({a['api']['detections_never_seen_in_api']} never shown), so delays run to the row's "
+        f"commit. The machine was busy {num(a['machine_busy_cores'], 2)} cores of 2 on average (the run's own "
+        "processes included).",
+        "",
+        *table(["measure", "result", "goal"], rows, text_columns=3),
+        "",
+        *_false_note(a),
+        page.source("monitor.json", _part_date(data, "accuracy"), "make bench-monitor"),
+        "",
+    ]
+    steps = data.get("steps") or []
+    if steps:
+        lines += [
+            "Capacity: more streams at once, each step with monitors of its own, up to the goal's 50 and past "
+            "it while a step holds: its p95 delay within 6 s and at most 5 % of its plays missed.",
+            "",
+            *_capacity_table(steps),
+            "",
+            f"What else ran during the largest step: {_others(steps)}.",
+            "",
+            page.source("monitor.json", _part_date(data, "capacity"), "python -m bench.monitor --only capacity"),
+            "",
+        ]
+    lines.append(
+        f"Catalog: {catalog['indexed_tracks']} tracks ({num(catalog['indexed_h'], 2)} h) indexed; never indexed: "
+        f"{catalog['never_indexed_files']} files ({num(catalog['never_indexed_h'], 2)} h). Speech: {data['speech']}. "
+        f"PostgreSQL's CPU: {data['database_cpu']}. {data['machine']}."
+        + (f" Workers' extra environment: {', '.join(data['worker_env'])}." if data.get("worker_env") else "")
+    )
+    return "\n".join(lines)
+
+
+def _fault_verdict(data: dict) -> str:
+    """ "met", or which of G23's goals the run missed."""
+    missed = []
+    kills = data.get("kill") or []
+    if any(k["not_resumed"] or max(k["resumed_s"]) > 30 for k in kills):
+        missed.append("a takeover took over 30 s")
+    if any(n != 1 for k in kills for n in k["rows_per_struck_play"]):
+        missed.append("plays struck by the kill got more than one row")
+    stations = data.get("station_restart") or []
+    if any(t["not_reconnected"] for t in stations):
+        missed.append("a monitor did not reconnect")
+    if any(n > 2 for t in stations for n in t["rows_per_struck_play"]):
+        missed.append("plays struck by the station restart got more than two rows")
+    restarts = data.get("postgres_restart") or []
+    if any(t["workers_alive"] < t["workers"] or t["monitors_detecting_again"] < data["stations"] for t in restarts):
+        missed.append("a worker died or stopped detecting after PostgreSQL restarted")
+    if not restarts:
+        missed.append("PostgreSQL was not restarted")
+    return "met" if not missed else "not met: " + "; ".join(missed)
+
+
+def monitor_faults(page: Page) -> str:
+    """Monitors under faults (monitor_faults.json): worker killed, station and PostgreSQL restarted."""
+    data = page.results.json("monitor_faults.json")
+
+    def rows_per_play(trials: list[dict]) -> str:
+        counts = [n for t in trials for n in t["rows_per_struck_play"]]
+        return f"{sum(n == 1 for n in counts)} of {len(counts)} plays struck kept one row" + (
+            f" (rows: {', '.join(str(n) for n in counts)})" if any(n != 1 for n in counts) else ""
+        )
+
+    rows = []
+    kills = data.get("kill") or []
+    if kills:
+        resumed = [s for k in kills for s in k["resumed_s"]]
+        rows.append([
+            "SIGKILL the worker mid-play, a second one standing by",
+            str(len(kills)),
+            f"taken over in {num(max(resumed), 1)} s at most ({sum(k['not_resumed'] for k in kills)} not taken); "
+            + rows_per_play(kills),
+            "≤ 30 s, one row per play",
+        ])  # fmt: skip
+    stations = data.get("station_restart") or []
+    if stations:
+        back = [s for t in stations for s in t["running_again_s_after_restart"]]
+        states = sorted({s for t in stations for s in t["states_seen"]})
+        rows.append([
+            f"stream server stopped for {num(stations[0]['down_s'], 0)} s mid-play, then started",
+            str(len(stations)),
+            f"running again {num(max(back), 1) if back else '—'} s after the restart at most "
+            f"({sum(t['not_reconnected'] for t in stations)} not); states seen: {', '.join(states)}; "
+            + rows_per_play(stations),
+            "reconnects; the play continues or reopens once",
+        ])  # fmt: skip
+    restarts = data.get("postgres_restart")
+    if restarts:
+        heard = [s for t in restarts for s in t["heard_again_s"]]
+        moved = [s for t in restarts for s in t["detecting_again_s"]]
+        rows.append([
+            "PostgreSQL restarted mid-play",
+            str(len(restarts)),
+            f"{sum(t['workers_alive'] for t in restarts)} of {sum(t['workers'] for t in restarts)} workers alive; "
+            f"listening again {num(max(heard), 1) if heard else '—'} s after at most; log moving again on "
+            f"{sum(t['monitors_detecting_again'] for t in restarts)} of {data['stations'] * len(restarts)} monitors "
+            f"(within {num(max(moved), 1) if moved else '—'} s); " + rows_per_play(restarts),
+            "workers survive and keep detecting",
+        ])  # fmt: skip
+    else:
+        rows.append(["PostgreSQL restarted mid-play", "0", "not run (needs a scratch cluster)", ""])
+    whole = data.get("whole_run", {})
+    return "\n".join([
+        *table(["fault", "trials", "result", "goal"], rows, text_columns=4),
+        "",
+        f"{data['stations']} MP3 stations playing 60–80 s catalog excerpts; over the whole run "
+        f"{whole.get('detected', 0)} of {whole.get('plays', 0)} plays detected, {whole.get('split_plays', 0)} split, "
+        f"{whole.get('false_detections', 0)} false detections. G23: {_fault_verdict(data)}.",
+        "",
+        page.source("monitor_faults.json", run_of(data), "make faults-monitor"),
+    ])  # fmt: skip
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -313,4 +542,6 @@ BLOCKS = {
     "faults": faults,
     "abuse": abuse,
     "ingest": ingest,
+    "monitor": monitor,
+    "monitor_faults": monitor_faults,
 }

@@ -19,6 +19,10 @@ BENCHMARKS = [
      "~6 min", "live.json"),
     ("make faults", "ingest atomicity under SIGKILL, a terminated backend and PostgreSQL stopped", "~10 min",
      "faults.json"),
+    ("make bench-monitor", "monitors on live loopback stations: detection delay, start/end error, misses, false "
+     "detections, CPU per stream-hour, streams two cores hold", "~25 min", "monitor.json"),
+    ("make faults-monitor", "monitors under faults: worker SIGKILLed, stream server and PostgreSQL restarted "
+     "(scratch cluster)", "~8 min", "monitor_faults.json"),
     ("make abuse", "availability under hostile files, body floods and socket abuse; after `make bench`", "~3 min",
      "abuse.json"),
     ("make fuzz", "atheris fuzz targets: fingerprint, listen, decode", "3 × `FUZZ_SECONDS` (6 min)", "fuzz.log"),
@@ -200,6 +204,23 @@ def benchmarks_page(page: Page) -> str:
         "ingest that commits the track before its hashes must be caught by the same check.",
         "",
         blocks.faults(page),
+        "",
+        "## Monitors on live streams (`make bench-monitor`, `make faults-monitor`)",
+        "",
+        "`bench/monitor/` indexes half of the corpus's recordings on a scratch database and starts loopback "
+        "stations: paced Icecast-style MP3 (a 2 s burst on connect, then real time) and live HLS (2 s segments), "
+        "each looping a seeded playlist of catalog excerpts of 20–40 s (cut or crossfaded, 2 s), music never "
+        "indexed (the other half, and `hyperrogue-music`), speech-like sound and silence. Monitors are created "
+        "through the API of a live Daphne and listened to by two real `manage.py monitor_worker` processes. "
+        "A song's start is its airtime on the station's clock (on HLS, for the delay, the publication of the "
+        "segment holding it); a play counts when the monitor heard all of it. CPU is the workers' with their "
+        "ffmpeg children and PostgreSQL's, from /proc. `python -m bench.monitor --quick` is a ~5 min smoke run.",
+        "",
+        blocks.monitor(page),
+        "",
+        "Faults (RELIABILITY.md G23), on a scratch PostgreSQL cluster that the run restarts:",
+        "",
+        blocks.monitor_faults(page),
         "",
         "## Availability under abuse (`make abuse`)",
         "",

@@ -20,6 +20,8 @@ WRITERS = {
     "live.json": "make bench-live",
     "faults.json": "make faults",
     "abuse.json": "make abuse",
+    "monitor.json": "make bench-monitor",
+    "monitor_faults.json": "make faults-monitor",
     "fuzz.log": "make fuzz",
     "schemathesis.json": "make fuzz-api",
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",

@@ -34,6 +34,10 @@ Between blocks.
 <!-- /report:abuse -->
 <!-- report:ingest -->
 <!-- /report:ingest -->
+<!-- report:monitor -->
+<!-- /report:monitor -->
+<!-- report:monitor_faults -->
+<!-- /report:monitor_faults -->
 
 Text after.
 """
@@ -74,7 +78,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:ingest -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:monitor_faults -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 
@@ -142,3 +146,14 @@ def test_check_shows_a_changed_results_file(repository):
     diff = differences(generate(repository, results), repository)
     assert "+| 299,998,284 | 99,999,831 | 9.08 GB | 46.2 / 149.9 ms" in diff
     assert "a/README.md" in diff and "a/docs/benchmarks.md" in diff
+
+
+def test_monitor_blocks_name_their_files_and_goals(repository):
+    page = page_at(repository, "docs/benchmarks.md")
+    monitor = BLOCKS["monitor"](page)
+    assert "(../bench/results/monitor.json) (`make bench-monitor`)" in monitor
+    assert "| song start → detection visible, p50 / p95 |" in monitor
+    assert "≤ 3 / ≤ 6 s" in monitor
+    faults = BLOCKS["monitor_faults"](page)
+    assert "(../bench/results/monitor_faults.json) (`make faults-monitor`)" in faults
+    assert "SIGKILL the worker mid-play" in faults
