@@ -45,6 +45,10 @@ HISTORY_S = 30.0
 # Frames a play's alignment may move and stay the same play: a stream 0.3 % fast or slow moves
 # it 6 frames a minute, followed decision by decision.
 DRIFT_FRAMES = 8
+# Seconds a resumed play's alignment may be off and stay the play: its times come from another
+# worker's or connection's clock, each set from when audio arrived (a burst, a decoder's delay).
+# A replay of the track differs by far more (make faults-monitor split plays at DRIFT_FRAMES).
+RESUMED_DRIFT_S = 2.0
 # Seconds of one alignment over which a play's speed is measured, from how its alignment moved.
 SPEED_SPAN_S = 30.0
 # A playing track heard at another alignment while its play is heard (beyond this overlap, in
@@ -290,7 +294,8 @@ class StreamMonitor:
             overlapping = found.frames[0] < play.last_frame - OVERLAP_S * self._fps
             if overlapping and found.end_frame <= play.last_frame:
                 return events
-            if overlapping or track_end - DRIFT_FRAMES <= at <= track_end + elapsed + DRIFT_FRAMES:
+            drift = DRIFT_FRAMES if play.given is None else RESUMED_DRIFT_S * self._fps
+            if overlapping or track_end - drift <= at <= track_end + elapsed + drift:
                 play.segment = (float(found.frames.mean()), found.lag)
             else:
                 events.append(self._end(play, now))

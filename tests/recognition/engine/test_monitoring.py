@@ -207,3 +207,14 @@ def test_a_restarted_fingerprinter_gives_every_hash_once_as_one_fingerprinter_wo
     n = keys["one"].size
     assert n > 100_000 and abs(keys["restarted"].size - n) < n / 1000
     assert np.setdiff1d(keys["one"], keys["restarted"]).size < n / 1000
+
+
+def test_a_resumed_play_whose_clock_is_a_second_off_still_goes_on(engine, songs):
+    """Another worker's clock puts a resumed play up to a second or two off its audio."""
+    song = songs[8]
+    before = StreamMonitor(engine)
+    open_play = [e.sighting for _, e in watch_without_finish(before, song[: int(20 * RATE)])][-1]
+    for clock_error_s in (-1.2, 1.2):
+        resumed = shift(open_play, -20.0 + clock_error_s)
+        events = watch(StreamMonitor(engine, resume=[resumed]), np.concatenate([song[int(20 * RATE) :], silence(15)]))
+        assert [e.kind for _, e in events] == ["extended"] * (len(events) - 1) + ["ended"], clock_error_s
