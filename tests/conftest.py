@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from django.conf import settings
+from rest_framework.test import APIClient
 
 from accounts.models import Role
 from tests import media
@@ -42,6 +43,19 @@ def _clean_redis(settings):
 
         assert settings.REDIS_URL.endswith("/15"), "tests only ever flush Redis database 15"
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def api():
+    """An API client; `api.as_key(key)` authenticates it with an API key."""
+    client = APIClient()
+
+    def as_key(key):
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client
+
+    client.as_key = as_key
+    return client
 
 
 @pytest.fixture

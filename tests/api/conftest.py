@@ -1,7 +1,6 @@
 """API fixtures: partner keys and an API client that sends them."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.services import api_key_create
@@ -15,19 +14,6 @@ def partner(make_user):
 @pytest.fixture
 def partner_key(partner):
     return api_key_create(user=partner, name="tests")[1]
-
-
-@pytest.fixture
-def api():
-    """An API client; `api.as_key(key)` authenticates it with an API key."""
-    client = APIClient()
-
-    def as_key(key):
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-        return client
-
-    client.as_key = as_key
-    return client
 
 
 @pytest.fixture(autouse=True)

@@ -6,30 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts.models import Role
 from recognition.engine import Sighting
 from recognition.monitors import services
 from recognition.monitors.models import Monitor
-
-
-@pytest.fixture
-def api():
-    """An API client; `api.as_key(key)` authenticates it with an API key."""
-    client = APIClient()
-
-    def as_key(key):
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-        return client
-
-    client.as_key = as_key
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _generous_throttle(settings):
-    settings.EARSHOT_API_THROTTLE = {"rate_per_minute": 6000.0, "burst": 1000}
+from tests.api.conftest import _generous_throttle  # noqa: F401 - the API tests' throttle, here too
 
 
 @pytest.fixture
