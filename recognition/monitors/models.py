@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -42,6 +43,11 @@ class Monitor(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heard_at = models.DateTimeField(null=True, blank=True)
     heard_last_minute_s = models.FloatField(default=0.0)
+    # Days the monitor keeps what it heard (its fingerprints, for retroactive scans) and the
+    # evidence of its detections; the detections themselves stay.
+    retention_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -79,6 +85,11 @@ class Detection(models.Model):
     confidence = models.FloatField()
     speed = models.FloatField(null=True, blank=True)
     open = models.BooleanField(default=True)
+    # Found later, in the monitor's retained history, when the track was added to the catalog.
+    retroactive = models.BooleanField(default=False)
+    # Marked "not this track" (by the track's rights holder or the monitor's owner): left out of
+    # reports and play logs; DetectionDispute keeps who, when and why, and restores undo it.
+    disputed = models.BooleanField(default=False)
     evidence = models.FileField(upload_to="monitors/evidence/%Y/%m/", blank=True, max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -105,3 +116,26 @@ class Detection(models.Model):
     @property
     def duration_s(self) -> float:
         return (self.ended_at - self.started_at).total_seconds()
+
+
+class DetectionDispute(models.Model):
+    """One entry in a detection's audit trail: marked "not this track", or restored.
+
+    Rows are only ever added; the detection's `disputed` flag is the latest entry's action.
+    """
+
+    class Action(models.TextChoices):
+        DISPUTED = "disputed", "Marked not this track"
+        RESTORED = "restored", "Restored"
+
+    detection = models.ForeignKey(Detection, on_delete=models.CASCADE, related_name="disputes")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["detection", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on detection {self.detection_id}"
