@@ -15,12 +15,16 @@ from django.utils import timezone
 from recognition import selectors as recognition_selectors
 from recognition.engine import Sighting
 from recognition.monitors import sources
-from recognition.monitors.models import Detection, Monitor
+from recognition.monitors.models import Detection, DetectionDispute, Monitor
 
 __all__ = [
+    "DisputeRefused",
     "MonitorRefused",
+    "detection_dispute",
     "detection_end",
     "detection_extend",
+    "detection_may_dispute",
+    "detection_restore",
     "detection_start",
     "detections_close_paused",
     "device_token_hash",
@@ -253,3 +257,64 @@ def _notify(detection_id: int, event: str) -> None:
     from recognition.services.webhooks import webhooks_notify_detection
 
     webhooks_notify_detection(detection_id=detection_id, event=event)
+
+
+class DisputeRefused(Exception):
+    """A dispute or restore Earshot will not record, with a code for programs and a reason for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+DISPUTE_REASON_MAX = 500
+
+
+def detection_may_dispute(*, detection: Detection, user) -> bool:
+    """Whether `user` may dispute or restore `detection`: the monitor's owner, the track's rights
+    holder, or staff (the same people who may see it and hear its evidence)."""
+    if not user.is_authenticated:
+        return False
+    if user.sees_whole_catalog or detection.monitor.owner_id == user.pk:
+        return True
+    return detection.track_id is not None and detection.track is not None and detection.track.owner_id == user.pk
+
+
+def detection_dispute(*, detection: Detection, user, reason: str) -> Detection:
+    """Mark a detection "not this track": it leaves the reports and play logs, and the audit trail
+    records who, when and why. Refused without a reason, or when it is already disputed."""
+    reason = reason.strip()
+    if not reason:
+        raise DisputeRefused("invalid", "Say why this is not the track (a reason is required).")
+    if len(reason) > DISPUTE_REASON_MAX:
+        raise DisputeRefused("invalid", f"A reason is at most {DISPUTE_REASON_MAX} characters.")
+    return _detection_set_disputed(detection=detection, user=user, disputed=True, reason=reason)
+
+
+def detection_restore(*, detection: Detection, user) -> Detection:
+    """Undo a dispute: the detection is back in the reports and play logs; the trail keeps both."""
+    return _detection_set_disputed(detection=detection, user=user, disputed=False, reason="")
+
+
+def _detection_set_disputed(*, detection: Detection, user, disputed: bool, reason: str) -> Detection:
+    if not detection_may_dispute(detection=detection, user=user):
+        raise DisputeRefused("forbidden", "Only the monitor's owner, the track's rights holder and staff may do this.")
+    with transaction.atomic():
+        # The row lock orders two people disputing (or one disputing, one restoring) at once: the
+        # second sees the first's flag, so the trail never holds two disputes in a row.
+        current = Detection.objects.select_for_update().only("disputed").get(pk=detection.pk)
+        if current.disputed == disputed:
+            if disputed:
+                raise DisputeRefused("already_disputed", "This detection is already marked not this track.")
+            raise DisputeRefused("not_disputed", "This detection is not disputed.")
+        DetectionDispute.objects.create(
+            detection_id=detection.pk,
+            action=DetectionDispute.Action.DISPUTED if disputed else DetectionDispute.Action.RESTORED,
+            reason=reason,
+            user=user,
+        )
+        # update(), not save(): the worker may be extending this open detection at the same moment.
+        Detection.objects.filter(pk=detection.pk).update(disputed=disputed, updated_at=timezone.now())
+    detection.refresh_from_db(fields=["disputed", "updated_at"])
+    return detection
