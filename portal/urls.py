@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("recognition.urls")),
     path("", include("catalog.urls")),
+    path("detections/", include("recognition.monitors.detection_urls")),
     path("monitors/", include("recognition.monitors.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
