@@ -15,4 +15,6 @@ urlpatterns = [
     path("<int:pk>/device-token", views.monitor_rotate_token, name="rotate_token"),
     path("<int:pk>/detections.csv", views.monitor_detections_csv, name="detections_csv"),
     path("<int:pk>/device", views.device_page, name="device"),
+    path("<int:pk>/log", views.monitor_log, name="log"),
+    path("<int:pk>/log.csv", views.monitor_log_csv, name="log_csv"),
 ]

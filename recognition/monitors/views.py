@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.http import AuthenticatedHttpRequest
 from recognition.monitors import selectors, services
 from recognition.monitors.models import Monitor
+from recognition.monitors.periods import Period, PeriodInvalid, period_parse
 
 FRAME_MS = 250
 SAMPLE_RATE_HZ = 8000
@@ -218,3 +221,54 @@ def device_page(request: HttpRequest, pk: int) -> HttpResponse:
             "autostart": "autostart" in request.GET,  # a kiosk that reopens the page after a reboot
         },
     )
+
+
+LOG_DAYS = 7  # the play log's period when none is given: the last week, today included
+
+
+def _log_period(request: HttpRequest) -> tuple[Period, str]:
+    try:
+        return period_parse(request.GET.get("from", ""), request.GET.get("to", ""), default_days=LOG_DAYS), ""
+    except PeriodInvalid as invalid:
+        return period_parse(default_days=LOG_DAYS), str(invalid)
+
+
+@login_required
+@require_GET
+def monitor_log(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A monitor's play log for a period, cue-sheet style: time, title, artist, album, ISRC and
+    duration played; disputed plays are left out."""
+    if not request.user.can_monitor:
+        return _forbidden(request)
+    monitor = _monitor(request, pk)
+    period, error = _log_period(request)
+    page = Paginator(selectors.play_log(monitor, period), 100).get_page(request.GET.get("page"))
+    days = {"from": period.first_day(), "to": period.last_day()}
+    given = {name: request.GET.get(name, "").strip() for name in days}
+    # The export and the other pages keep the period exactly as asked (datetimes too).
+    asked = given if not error and any(given.values()) else {n: d.isoformat() if d else "" for n, d in days.items()}
+    query = urlencode({name: value for name, value in asked.items() if value})
+    context = {
+        "monitor": monitor,
+        "page": page,
+        "rows": [selectors.play_log_row(play) for play in page.object_list],
+        "days": days,
+        "query": query,
+        "error": error,
+    }
+    return render(request, "monitors/log.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_GET
+def monitor_log_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
+    """The play log of a period as CSV, oldest first, streamed."""
+    if not request.user.can_monitor:
+        return _forbidden(request)
+    monitor = _monitor(request, pk)
+    period, error = _log_period(request)
+    if error:
+        return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(selectors.play_log_csv(monitor, period), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{selectors.play_log_filename(monitor, period)}"'
+    return response
