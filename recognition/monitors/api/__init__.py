@@ -1,1 +1,1 @@
-"""The monitors API: /api/v1/monitors, their detections and the detections' evidence."""
+"""The monitors API: /api/v1/monitors with their detections and play logs; detections, their evidence and disputes."""

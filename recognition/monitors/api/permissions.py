@@ -11,3 +11,9 @@ class CanMonitor(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.can_monitor)
+
+
+class CanSeeDetections(CanMonitor):
+    """Detections are for monitors' owners, the rights holders of the tracks heard, and staff."""
+
+    message = "Detections are for monitor, rights holder and staff accounts."

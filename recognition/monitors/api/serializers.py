@@ -3,7 +3,7 @@
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from recognition.monitors.models import Monitor
+from recognition.monitors.models import DetectionDispute, Monitor
 
 
 class MonitorInputSerializer(serializers.Serializer):
@@ -75,3 +75,51 @@ class DetectionSerializer(serializers.Serializer):
     open = serializers.BooleanField(help_text="True while the track may still be playing.")
     updated_at = serializers.DateTimeField()
     evidence_url = serializers.CharField(allow_null=True, help_text="~10 s of the heard audio (Ogg/Opus).")
+    disputed = serializers.BooleanField(
+        help_text='Marked "not this track": left out of the reports and play logs (still listed here).'
+    )
+
+
+class DetectionDisputeEntrySerializer(serializers.Serializer):
+    """One entry of a detection's audit trail."""
+
+    action = serializers.ChoiceField(choices=DetectionDispute.Action.choices)
+    reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    by = serializers.ChoiceField(
+        choices=["monitor_owner", "rights_holder", "staff", ""],
+        allow_blank=True,
+        help_text="The role the user acted in; blank once the user is gone.",
+    )
+    user = serializers.CharField(
+        allow_null=True, help_text="Username; null for the monitor's owner when you are neither them nor staff."
+    )
+
+
+class DetectionDetailSerializer(DetectionSerializer):
+    """One detection as the monitor's owner, the track's rights holder or staff see it: the monitor
+    by name only, and the audit trail of its disputes, oldest first."""
+
+    monitor_name = serializers.CharField()
+    retroactive = serializers.BooleanField(help_text="Found later, in the monitor's retained history.")
+    url = serializers.CharField()
+    disputes = DetectionDisputeEntrySerializer(many=True)
+
+
+class DisputeInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text='Why this is "not this track".')
+
+
+class PlayLogRowSerializer(serializers.Serializer):
+    """One cue-sheet line of a monitor's play log."""
+
+    detection_id = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+    track_id = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField()
+    artist = serializers.CharField(allow_blank=True)
+    album = serializers.CharField(allow_blank=True)
+    isrc = serializers.CharField(allow_blank=True)
+    played_s = serializers.FloatField(help_text="Duration played, in seconds.")
+    open = serializers.BooleanField(help_text="True while the track may still be playing.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -13,10 +13,11 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from portal.exceptions import ApiError
-from portal.openapi import error_responses
+from portal.openapi import ErrorSerializer, error_responses
 from recognition.monitors import selectors, services
 from recognition.monitors.api import permissions, serializers
 from recognition.monitors.models import Detection, Monitor
+from recognition.monitors.periods import PeriodInvalid, period_parse
 
 
 def _refused(refused: services.MonitorRefused) -> ApiError:
@@ -191,3 +192,137 @@ class DetectionEvidenceApi(GenericAPIView):
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def _detection(request, pk) -> Detection:
+    detection = selectors.detections_visible_to(request.user).filter(pk=pk).first()
+    if detection is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, "not_found", "No such detection.")
+    return detection
+
+
+def _dispute_refused(refused: services.DisputeRefused) -> ApiError:
+    if refused.code == "forbidden":  # visible yet refused cannot happen today; never say more than 404
+        return ApiError(status.HTTP_404_NOT_FOUND, "not_found", "No such detection.")
+    code = status.HTTP_409_CONFLICT if refused.code in {"already_disputed", "not_disputed"} else 400
+    return ApiError(code, refused.code, refused.message)
+
+
+_CONFLICT = OpenApiResponse(
+    ErrorSerializer, description="Already disputed (`already_disputed`), or not disputed (`not_disputed`)."
+)
+
+
+class DetectionDetailApi(GenericAPIView):
+    """One detection, for the monitor's owner, the track's rights holder and staff (404 for anyone
+    else): the monitor by name, whether it is disputed or was found later, and its audit trail."""
+
+    serializer_class = serializers.DetectionDetailSerializer
+    permission_classes = [permissions.CanSeeDetections]
+    queryset = Detection.objects.none()
+
+    @extend_schema(
+        operation_id="detections_retrieve",
+        responses={200: serializers.DetectionDetailSerializer, **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request, pk):
+        return Response(selectors.detection_detail(_detection(request, pk), request.user))
+
+
+class DetectionDisputeApi(GenericAPIView):
+    """Mark a detection "not this track", with a reason: it leaves the reports and play logs, and
+    the audit trail keeps who, when and why."""
+
+    serializer_class = serializers.DetectionDetailSerializer
+    permission_classes = [permissions.CanSeeDetections]
+    queryset = Detection.objects.none()
+
+    @extend_schema(
+        operation_id="detections_dispute",
+        request=serializers.DisputeInputSerializer,
+        responses={
+            200: serializers.DetectionDetailSerializer,
+            409: _CONFLICT,
+            **error_responses(400, 401, 403, 404, 429),
+        },
+    )
+    def post(self, request, pk):
+        detection = _detection(request, pk)
+        data = serializers.DisputeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.detection_dispute(detection=detection, user=request.user, reason=data.validated_data["reason"])
+        except services.DisputeRefused as refused:
+            raise _dispute_refused(refused) from None
+        return Response(selectors.detection_detail(detection, request.user))
+
+
+class DetectionRestoreApi(GenericAPIView):
+    """Undo a dispute: the detection is back in the reports and play logs; the trail keeps both."""
+
+    serializer_class = serializers.DetectionDetailSerializer
+    permission_classes = [permissions.CanSeeDetections]
+    queryset = Detection.objects.none()
+
+    @extend_schema(
+        operation_id="detections_restore",
+        request=None,
+        responses={200: serializers.DetectionDetailSerializer, 409: _CONFLICT, **error_responses(401, 403, 404, 429)},
+    )
+    def post(self, request, pk):
+        detection = _detection(request, pk)
+        try:
+            services.detection_restore(detection=detection, user=request.user)
+        except services.DisputeRefused as refused:
+            raise _dispute_refused(refused) from None
+        return Response(selectors.detection_detail(detection, request.user))
+
+
+class MonitorLogApi(GenericAPIView):
+    """A monitor's play log (cue sheet) for a period, oldest first; disputed plays left out.
+
+    `format=csv` is this view's own parameter (the whole period, streamed), so content negotiation
+    always picks JSON, which errors are rendered in."""
+
+    serializer_class = serializers.PlayLogRowSerializer
+    permission_classes = [permissions.CanMonitor]
+    content_negotiation_class = AnyAccept
+    queryset = Detection.objects.none()
+    LOG_DAYS = 7
+
+    @extend_schema(
+        operation_id="monitors_log",
+        parameters=[
+            OpenApiParameter(
+                "from", OpenApiTypes.STR, description="A date (YYYY-MM-DD, UTC) or an ISO 8601 time with a zone."
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.STR, description="A date (that whole day included) or an exclusive ISO 8601 time."
+            ),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="`csv`: the whole period."),
+        ],
+        responses={
+            (200, "application/json"): serializers.PlayLogRowSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The play log as CSV."),
+            **error_responses(400, 401, 403, 404, 429),
+        },
+    )
+    def get(self, request, pk):
+        monitor = _monitor(request, pk)
+        try:
+            period = period_parse(
+                request.query_params.get("from", ""), request.query_params.get("to", ""), default_days=self.LOG_DAYS
+            )
+        except PeriodInvalid as invalid:
+            raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", str(invalid)) from None
+        wanted = request.query_params.get("format", "json")
+        if wanted == "csv":
+            response = StreamingHttpResponse(
+                selectors.play_log_csv(monitor, period), content_type="text/csv; charset=utf-8"
+            )
+            response["Content-Disposition"] = f'attachment; filename="{selectors.play_log_filename(monitor, period)}"'
+            return response
+        if wanted != "json":
+            raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "`format` is `json` or `csv`.")
+        page = self.paginate_queryset(selectors.play_log(monitor, period))
+        return self.get_paginated_response([selectors.play_log_row(play) for play in page])
