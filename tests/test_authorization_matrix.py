@@ -65,6 +65,25 @@ MATRIX = [
     ("GET", "/api/v1/monitors/{monitor}/detections", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
     ("GET", "/api/v1/detections/{detection}/evidence", (401, 404, 404, 200, 404, 404, 200, 200, 200)),
     ("GET", "/api/v1/nothing-here", (404, 404, 404, 404, 404, 404, 404, 404, 404)),
+    # Detections: the monitor's owner, the track's rights holder (holder_a) and staff; others' are
+    # 404. A dispute without a reason is a 400 and restoring an undisputed one a 409: both past the
+    # permission checks.
+    ("GET", "/detections/", (302, 403, 403, 200, 200, 302, 200, 200, 200)),
+    (
+        "GET",
+        "/detections/?track={track}&monitor={monitor}&from=2026-01-01&to=2099-12-31",
+        (302, 403, 403, 200, 200, 302, 200, 200, 200),
+    ),
+    ("GET", "/detections/{detection}/", (302, 403, 403, 200, 404, 302, 200, 200, 200)),
+    ("POST", "/detections/{detection}/dispute", (302, 403, 403, 400, 404, 302, 400, 400, 400)),
+    ("POST", "/detections/{detection}/restore", (302, 403, 403, 409, 404, 302, 409, 409, 409)),
+    ("GET", "/monitors/{monitor}/log", (302, 403, 403, 404, 404, 302, 200, 200, 200)),
+    ("GET", "/monitors/{monitor}/log.csv?from=2026-01-01&to=2099-12-31", (302, 403, 403, 404, 404, 302, 200, 200, 200)),
+    ("GET", "/api/v1/detections/{detection}", (401, 403, 403, 200, 404, 403, 200, 200, 200)),
+    ("POST", "/api/v1/detections/{detection}/dispute", (401, 403, 403, 400, 404, 403, 400, 400, 400)),
+    ("POST", "/api/v1/detections/{detection}/restore", (401, 403, 403, 409, 404, 403, 409, 409, 409)),
+    ("GET", "/api/v1/monitors/{monitor}/log", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
+    ("GET", "/api/v1/monitors/{monitor}/log?format=csv", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
 ]
 
 
