@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -31,6 +31,9 @@ def json_error(status_code: int, code: str, message: str) -> JsonResponse:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        # get_object_or_404's message names the model; every missing or foreign object reads the same.
+        exc = exceptions.NotFound("Not found.", code="not_found")
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's 500 handler answers (in JSON for /api/)

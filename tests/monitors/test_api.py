@@ -114,8 +114,12 @@ def test_another_users_monitor_is_404_and_staff_see_all(api, device_monitor, mak
         ("delete", f"{URL}/{monitor.pk}"),
         ("get", f"{URL}/{monitor.pk}/detections"),
         ("post", f"{URL}/{monitor.pk}/device-token"),
+        ("get", f"{URL}/{monitor.pk}/log"),
     ]:
-        assert getattr(stranger, method)(path, {"paused": True}, format="json").status_code == 404, path
+        response = getattr(stranger, method)(path, {"paused": True}, format="json")
+        assert response.status_code == 404, path
+        # The same answer as for a monitor that does not exist, with the documented code.
+        assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}, path
     assert stranger.get(URL).json()["results"] == []
     assert Monitor.objects.get(pk=monitor.pk).paused is False
     boss = api.as_key(api_key_create(user=staff, name="k")[1])
