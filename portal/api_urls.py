@@ -7,6 +7,7 @@ from catalog.api import views as catalog_api
 from portal.exceptions import json_error
 from recognition.api import views as recognition_api
 from recognition.monitors.api import views as monitors_api
+from recognition.reports import api as reports_api
 
 app_name = "api"
 
@@ -25,6 +26,7 @@ urlpatterns = [
     path("monitors/<int:pk>/device-token", monitors_api.MonitorDeviceTokenApi.as_view(), name="monitor_device_token"),
     path("monitors/<int:pk>/detections", monitors_api.MonitorDetectionsApi.as_view(), name="monitor_detections"),
     path("detections/<int:pk>/evidence", monitors_api.DetectionEvidenceApi.as_view(), name="detection_evidence"),
+    path("reports/plays", reports_api.ReportPlaysApi.as_view(), name="reports_plays"),
     path("tracks", catalog_api.TrackListCreateApi.as_view(), name="tracks"),
     path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
     path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("recognition.urls")),
     path("", include("catalog.urls")),
     path("monitors/", include("recognition.monitors.urls")),
+    path("reports/", include("recognition.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
 ]

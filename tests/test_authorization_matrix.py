@@ -65,6 +65,15 @@ MATRIX = [
     ("GET", "/api/v1/monitors/{monitor}/detections", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
     ("GET", "/api/v1/detections/{detection}/evidence", (401, 404, 404, 200, 404, 404, 200, 200, 200)),
     ("GET", "/api/v1/nothing-here", (404, 404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/reports/", (302, 403, 403, 200, 200, 302, 200, 200, 403)),
+    ("GET", "/reports/?track={track}", (302, 403, 403, 200, 404, 302, 200, 200, 403)),
+    ("GET", "/reports/plays.csv", (302, 403, 403, 200, 200, 302, 200, 200, 403)),
+    ("GET", "/reports/plays.csv?track={track}", (302, 403, 403, 200, 404, 302, 200, 200, 403)),
+    ("GET", "/reports/plays/?track={track}&source=listen", (302, 403, 403, 200, 404, 302, 200, 200, 403)),
+    ("GET", "/api/v1/reports/plays", (401, 403, 403, 200, 200, 403, 200, 200, 403)),
+    ("GET", "/api/v1/reports/plays?track={track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
+    ("GET", "/api/v1/reports/plays?format=csv", (401, 403, 403, 200, 200, 403, 200, 200, 403)),
+    ("POST", "/api/v1/reports/plays", (401, 403, 403, 405, 405, 403, 405, 405, 403)),
 ]
 
 
