@@ -138,21 +138,19 @@ REPORT_SQL = """
 WITH heard AS (
     SELECT heard.track_id, 'monitor' AS kind, heard.monitor_id, heard.started_at AS heard_at,
            EXTRACT(EPOCH FROM heard.ended_at - heard.started_at)::float8 AS played_s
-    FROM monitors_detection heard
-    WHERE %(monitors)s AND heard.track_id IS NOT NULL AND NOT heard.disputed
+    FROM monitors_detection heard JOIN catalog_track owned ON owned.id = heard.track_id
+    WHERE %(monitors)s AND NOT heard.disputed
       AND heard.started_at >= %(start)s AND heard.started_at < %(end)s
       AND (%(monitor)s::bigint IS NULL OR heard.monitor_id = %(monitor)s)
       AND (%(track)s::bigint IS NULL OR heard.track_id = %(track)s)
-      AND (%(owner)s::bigint IS NULL
-           OR heard.track_id IN (SELECT owned.id FROM catalog_track owned WHERE owned.owner_id = %(owner)s))
+      AND (%(owner)s::bigint IS NULL OR owned.owner_id = %(owner)s)
     UNION ALL
     SELECT heard.track_id, heard.source AS kind, NULL::bigint AS monitor_id, heard.heard_at, heard.played_s
-    FROM recognition_play heard
+    FROM recognition_play heard JOIN catalog_track owned ON owned.id = heard.track_id
     WHERE %(plays)s AND heard.heard_at >= %(start)s AND heard.heard_at < %(end)s
       AND (%(play_source)s::text IS NULL OR heard.source = %(play_source)s)
       AND (%(track)s::bigint IS NULL OR heard.track_id = %(track)s)
-      AND (%(owner)s::bigint IS NULL
-           OR heard.track_id IN (SELECT owned.id FROM catalog_track owned WHERE owned.owner_id = %(owner)s))
+      AND (%(owner)s::bigint IS NULL OR owned.owner_id = %(owner)s)
 ),
 grouped AS (
     SELECT GROUPING(track_id) AS by_day, track_id, kind, monitor_id, day, count(*) AS plays,
