@@ -18,6 +18,9 @@ from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters
 # The detections pages (another part of the portal) take these filters; the URL is written out
 # rather than reversed so that this page does not depend on their URL names.
 DETECTIONS_PATH = "/detections/"
+# Tracks the page lists (most plays first); the CSV and the API have every row. A staff report
+# of a month can hold 10^5 tracks and sources: a page is for reading, an export for counting.
+SHOWN_TRACKS = 200
 
 
 def _forbidden(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -59,13 +62,15 @@ def report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     except FilterError as error:
         return render(request, "reports/report.html", {**context, "error": error.message}, status=400)
     report = selectors.plays_report(request.user, filters)
-    top = report.tracks()
+    everything = report.tracks()
+    top = everything[:SHOWN_TRACKS]
     for total in top:
         total.links = [(row, row_link(row, filters)) for row in total.rows]  # type: ignore[attr-defined]
     context |= {
         "filters": filters,
         "report": report,
         "top": top,
+        "hidden_tracks": len(everything) - len(top),
         "chart": chart.day_chart(report),
         "csv_query": urlencode({k: v for k, v in request.GET.items() if k in ("from", "to", "track", "source")}),
         "range": _range(filters),
