@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 ('start_s', models.FloatField(default=0.0)),
                 ('offset_s', models.FloatField(blank=True, null=True)),
                 ('recognition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='plays', to='recognition.recognition')),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.track')),
+                ('track', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.track')),
             ],
             options={
                 'ordering': ['heard_at', 'id'],
