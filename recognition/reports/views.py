@@ -21,6 +21,8 @@ DETECTIONS_PATH = "/detections/"
 # Tracks the page lists (most plays first); the CSV and the API have every row. A staff report
 # of a month can hold 10^5 tracks and sources: a page is for reading, an export for counting.
 SHOWN_TRACKS = 200
+# Sources listed under each track (most plays first) unless the report is of that one track.
+SHOWN_SOURCES = 8
 
 
 def _forbidden(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -64,12 +66,21 @@ def report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     report = selectors.plays_report(request.user, filters)
     everything = report.tracks()
     top = everything[:SHOWN_TRACKS]
-    for total in top:
-        total.links = [(row, row_link(row, filters)) for row in total.rows]  # type: ignore[attr-defined]
+    shown = None if filters.track_id is not None else SHOWN_SOURCES
+    listed = [
+        {
+            "total": total,
+            "links": [(row, row_link(row, filters)) for row in total.rows[:shown]],
+            "more": len(total.rows[shown:]) if shown else 0,
+            "more_link": f"?{urlencode({**request.GET.dict(), 'track': total.track_id, **_range(filters)})}",
+        }
+        for total in top
+    ]
     context |= {
         "filters": filters,
         "report": report,
         "top": top,
+        "listed": listed,
         "hidden_tracks": len(everything) - len(top),
         "chart": chart.day_chart(report),
         "csv_query": urlencode({k: v for k, v in request.GET.items() if k in ("from", "to", "track", "source")}),

@@ -83,3 +83,16 @@ def test_a_long_report_lists_the_most_heard_tracks_and_points_to_the_csv(client,
     page = client.get("/reports/", NOVEMBER).content.decode()
     assert page.count('data-testid="top-track"') == 1 and "Harbour Lights" in page
     assert "1 more are in the" in page and "Copper Sky" not in page.split("By track and source")[1]
+
+
+@pytest.mark.django_db
+def test_a_track_heard_by_many_sources_lists_the_first_and_links_to_the_rest(client, world, monkeypatch):
+    from recognition.reports import views
+
+    monkeypatch.setattr(views, "SHOWN_SOURCES", 2)
+    client.force_login(world.holder_a)
+    page = client.get("/reports/", NOVEMBER).content.decode()
+    assert page.count('data-testid="report-row"') == 3  # Harbour Lights: 2 of 3 sources; Copper Sky: 1
+    assert f"?from=2026-11-01&amp;to=2026-11-30&amp;track={world.t1.pk}" in page and "1 more source<" in page
+    one = client.get("/reports/", {**NOVEMBER, "track": world.t1.pk}).content.decode()
+    assert one.count('data-testid="report-row"') == 3 and 'data-testid="report-more"' not in one
