@@ -7,6 +7,7 @@ from catalog.api import views as catalog_api
 from portal.exceptions import json_error
 from recognition.api import views as recognition_api
 from recognition.monitors.api import views as monitors_api
+from recognition.reports import api as reports_api
 
 app_name = "api"
 
@@ -29,6 +30,7 @@ urlpatterns = [
     path("detections/<int:pk>/dispute", monitors_api.DetectionDisputeApi.as_view(), name="detection_dispute"),
     path("detections/<int:pk>/restore", monitors_api.DetectionRestoreApi.as_view(), name="detection_restore"),
     path("monitors/<int:pk>/log", monitors_api.MonitorLogApi.as_view(), name="monitor_log"),
+    path("reports/plays", reports_api.ReportPlaysApi.as_view(), name="reports_plays"),
     path("tracks", catalog_api.TrackListCreateApi.as_view(), name="tracks"),
     path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
     path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("detections/", include("recognition.monitors.detection_urls")),
     path("monitors/", include("recognition.monitors.urls")),
+    path("reports/", include("recognition.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
 ]

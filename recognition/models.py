@@ -153,6 +153,36 @@ class Recognition(models.Model):
         return self.track_id is not None
 
 
+class Play(models.Model):
+    """One time a catalog track was heard in a recognition: a listen, an API clip, or one segment
+    of an upload; the ledger the rights holders' reports read (recognition/reports/).
+
+    Written with the recognition it belongs to, in the same transaction (recognition.services.plays),
+    and deleted with it. `heard_at` is when the recognition was asked for; an upload's plays share
+    it and differ by `start_s`, their place in the recording. Who listened or uploaded is only on
+    the recognition, which reports never read. The index (track, heard_at) carries `source` and
+    `played_s` so a report reads the index alone.
+    """
+
+    recognition = models.ForeignKey(Recognition, on_delete=models.CASCADE, related_name="plays")
+    # Indexed by play_track_heard_idx, whose first column it is: a second index would only cost.
+    track = models.ForeignKey("catalog.Track", on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.CharField(max_length=12, choices=Recognition.Source.choices)
+    heard_at = models.DateTimeField()
+    played_s = models.FloatField()
+    start_s = models.FloatField(default=0.0)  # in the recording
+    offset_s = models.FloatField(null=True, blank=True)  # in the track, where the play starts
+
+    class Meta:
+        ordering = ["heard_at", "id"]
+        indexes = [
+            models.Index(fields=["track", "heard_at"], include=["source", "played_s"], name="play_track_heard_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"track {self.track_id} heard by {self.source} at {self.heard_at:%Y-%m-%d %H:%M:%S}"
+
+
 class Webhook(models.Model):
     """A partner's URL that hears when their asynchronous recognitions finish.
 

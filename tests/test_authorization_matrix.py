@@ -84,6 +84,15 @@ MATRIX = [
     ("POST", "/api/v1/detections/{detection}/restore", (401, 403, 403, 409, 404, 403, 409, 409, 409)),
     ("GET", "/api/v1/monitors/{monitor}/log", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
     ("GET", "/api/v1/monitors/{monitor}/log?format=csv", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
+    ("GET", "/reports/", (302, 403, 403, 200, 200, 302, 200, 200, 403)),
+    ("GET", "/reports/?track={track}", (302, 403, 403, 200, 404, 302, 200, 200, 403)),
+    ("GET", "/reports/plays.csv", (302, 403, 403, 200, 200, 302, 200, 200, 403)),
+    ("GET", "/reports/plays.csv?track={track}", (302, 403, 403, 200, 404, 302, 200, 200, 403)),
+    ("GET", "/reports/plays/?track={track}&source=listen", (302, 403, 403, 200, 404, 302, 200, 200, 403)),
+    ("GET", "/api/v1/reports/plays", (401, 403, 403, 200, 200, 403, 200, 200, 403)),
+    ("GET", "/api/v1/reports/plays?track={track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
+    ("GET", "/api/v1/reports/plays?format=csv", (401, 403, 403, 200, 200, 403, 200, 200, 403)),
+    ("POST", "/api/v1/reports/plays", (401, 403, 403, 405, 405, 403, 405, 405, 403)),
 ]
 
 

@@ -535,6 +535,42 @@ def monitor_faults(page: Page) -> str:
     ])  # fmt: skip
 
 
+def reports(page: Page) -> str:
+    """A month's report at 10^6 detections and 10^6 plays (reports.json): time per case, plan."""
+    data = page.results.json("reports.json")
+    rows = []
+    for name in ("holder", "track", "staff", "holder_page"):
+        case = data["cases"].get(name)
+        if case is None:
+            continue
+        reads = case.get("reads", {})
+        size = f"{case['plays']:,} plays in {case['rows']:,} rows" if "plays" in case else "statement and templates"
+        rows.append([
+            case["about"], size, reads.get("detections", "—"), reads.get("plays", "—"),
+            f"{num(case['median_ms'], 0)} ms", f"{num(case['min_ms'], 0)}–{num(case['max_ms'], 0)} ms",
+        ])  # fmt: skip
+    load = data.get("load_average")
+    runs = data["cases"]["holder"]["runs"]
+    return "\n".join([
+        f"{data['detections']:,} detections ({data['monitors']} monitors) and {data['plays']:,} plays of "
+        f"{data['tracks']:,} tracks owned by {data['holders']} rights holders, all within the month reported "
+        f"({data['month']['from']} to {data['month']['to']}); 1 % of detections disputed.",
+        "",
+        *table(
+            ["report of the month", "size", "detections read by", "plays read by", f"median of {runs}", "range"],
+            rows,
+            text_columns=4,
+        ),
+        "",
+        page.source(
+            "reports.json",
+            run_of(data),
+            "make bench-reports",
+            f": {data['machine']}" + (f", load average {num(load, 1)} during the run" if load is not None else ""),
+        ),
+    ])  # fmt: skip
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -544,4 +580,5 @@ BLOCKS = {
     "ingest": ingest,
     "monitor": monitor,
     "monitor_faults": monitor_faults,
+    "reports": reports,
 }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from recognition.engine import Match, Segment, audio
 from recognition.engine.fingerprint import QUERY, REFERENCE
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, identifier
+from recognition.services.plays import plays_record
 
 __all__ = [
     "CLIP_SECONDS",
@@ -66,18 +68,21 @@ def match_card(match: Match) -> dict:
 
 
 def live_recognition_save(*, user, match: Match | None, heard_s: float, latency_ms: float) -> Recognition:
-    """Record a microphone recognition in the listener's history."""
-    return Recognition.objects.create(
-        user=user,
-        source=Recognition.Source.MICROPHONE,
-        status=Recognition.Status.DONE,
-        finished_at=timezone.now(),
-        track_id=match.track_id if match else None,
-        offset_s=round(match.offset_frames / REFERENCE.frames_per_second, 2) if match else None,
-        confidence=match.confidence if match else None,
-        heard_s=heard_s,
-        latency_ms=latency_ms,
-    )
+    """Record a microphone recognition in the listener's history, and its play."""
+    with transaction.atomic():
+        recognition = Recognition.objects.create(
+            user=user,
+            source=Recognition.Source.MICROPHONE,
+            status=Recognition.Status.DONE,
+            finished_at=timezone.now(),
+            track_id=match.track_id if match else None,
+            offset_s=round(match.offset_frames / REFERENCE.frames_per_second, 2) if match else None,
+            confidence=match.confidence if match else None,
+            heard_s=heard_s,
+            latency_ms=latency_ms,
+        )
+        plays_record(recognition)
+    return recognition
 
 
 def segment_details(segments: list[Segment]) -> list[dict]:

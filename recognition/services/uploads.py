@@ -30,6 +30,7 @@ from recognition.engine import audio
 from recognition.engine.fingerprint import QUERY
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, local_copy
+from recognition.services.plays import plays_record
 from recognition.services.recognize import CLIP_SECONDS, recognize_clip, recognize_file
 from recognition.services.webhooks import webhooks_notify
 
@@ -199,6 +200,7 @@ def _finish(job: Recognition, failure: tuple[str, str] | None = None) -> None:
             job.finished_at = timezone.now()
         job.progress = 1.0
         job.save()
+        plays_record(job)
         if job.source == Recognition.Source.API:
             webhooks_notify(job)
         transaction.on_commit(lambda: _discard_media(job))
@@ -295,7 +297,9 @@ def recognition_submit(
     job.heard_s = round(heard_s, 2)
     job.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     job.progress = 1.0
-    job.save()
+    with transaction.atomic():
+        job.save()
+        plays_record(job)
     RECOGNITION_LATENCY.labels(source).observe(job.latency_ms / 1000)
     RECOGNITIONS.labels(source, "match" if best else "no_match").inc()
     return job, True

@@ -1,0 +1,255 @@
+"""A month's report at 10^6 monitor detections (and Plays): how long the one statement takes.
+
+    .venv/bin/python -m bench.reports [--detections 1e6] [--plays 1e6] [--runs 7] [--keep-data]
+                                      [--database earshot_reports] [--results FILE.json]
+
+Creates (or, with --keep-data, reuses) the database earshot_reports, migrates it, and fills it
+with SQL: 100 rights holders owning 100 tracks each, 200 monitors, and `--detections` detections
+plus `--plays` plays spread over the 30 days reported (so every row lies in the range: the worst
+case of a month's report), 1 % of detections disputed, track popularity skewed (a track's chance
+goes with (1 - u)^2 for u uniform). After VACUUM ANALYZE (steady state), times through
+`recognition.reports.selectors.plays_report` the month's report of one rights holder, of one
+track, and of staff (every track), each `--runs` times after one warm-up: median, min and max.
+Also times the /reports/ page of the rights holder (the view, chart and templates included), and
+keeps EXPLAIN (ANALYZE, BUFFERS) of each case with the indexes it used.
+Results: bench/results/reports.json (`make bench-reports`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+
+import psycopg2
+
+from bench import RESULTS
+
+HOLDERS, TRACKS_PER_HOLDER, MONITORS = 100, 100, 200
+DAYS = 30
+MONTH_END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+MONTH_START = MONTH_END - dt.timedelta(days=DAYS)
+
+
+def admin(sql: str) -> None:
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+    connection.close()
+
+
+def open_database(name: str, fresh: bool) -> None:
+    if fresh:
+        admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin(f"CREATE DATABASE {name}")
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def fill(detections: int, plays: int) -> dict:
+    """Write the users, tracks, monitors, detections and plays with SQL; return how long it took."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    seconds = DAYS * 86400
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
+            "is_active, date_joined, role) "
+            "SELECT '!', false, 'holder-' || g, '', '', '', true, true, now(), 'rights_holder' "
+            "FROM generate_series(1, %s) g",
+            [HOLDERS],
+        )
+        cursor.execute(
+            "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
+            "is_active, date_joined, role) VALUES ('!', false, 'staff', '', '', '', true, true, now(), 'staff'), "
+            "('!', false, 'monitors', '', '', '', false, true, now(), 'monitor')"
+        )
+        cursor.execute(
+            "INSERT INTO catalog_track (created_at, updated_at, owner_id, title, isrc, duration_s, audio, sha256, "
+            "fingerprint_status, fingerprint_error, hash_count) "
+            "SELECT now(), now(), u.id, 'Track ' || g, '', 200, '', NULL, 'ready', '', 0 "
+            "FROM generate_series(0, %s - 1) g JOIN accounts_user u ON u.username = 'holder-' || (g %% %s + 1)",
+            [HOLDERS * TRACKS_PER_HOLDER, HOLDERS],
+        )
+        cursor.execute(
+            "INSERT INTO monitors_monitor (owner_id, name, kind, source_url, device_token_hash, paused, state, "
+            "state_reason, state_changed_at, lease_owner, heard_last_minute_s, retention_days, created_at) "
+            "SELECT u.id, 'Station ' || g, 'stream', 'https://radio.example/' || g, '', false, 'running', '', now(), "
+            "'', 0, 7, now() FROM generate_series(1, %s) g JOIN accounts_user u ON u.username = 'monitors'",
+            [MONITORS],
+        )
+        cursor.execute("SELECT min(id), count(*) FROM catalog_track")
+        first_track, tracks = cursor.fetchone()
+        cursor.execute("SELECT min(id) FROM monitors_monitor")
+        (first_monitor,) = cursor.fetchone()
+        # Popular tracks first: (1 - u)^2 puts ~1/3 of the plays on the first 10 % of tracks.
+        cursor.execute(
+            "INSERT INTO monitors_detection (monitor_id, track_id, title, artist, started_at, ended_at, "
+            "offset_start_s, offset_end_s, confidence, speed, open, retroactive, disputed, evidence, created_at, "
+            "updated_at) "
+            "SELECT %(m)s + (random() * (%(monitors)s - 1))::int, t, 'Track', '', at, at + make_interval(secs => d), "
+            "0, d, 0.999, NULL, false, false, random() < 0.01, '', at, at "
+            "FROM (SELECT %(t)s + floor(%(tracks)s * power(random(), 2))::int AS t, "
+            "      %(start)s::timestamptz + make_interval(secs => random() * %(seconds)s) AS at, "
+            "      30 + random() * 200 AS d FROM generate_series(1, %(n)s)) g",
+            {"m": first_monitor, "monitors": MONITORS, "t": first_track, "tracks": tracks, "start": MONTH_START,
+             "seconds": seconds, "n": detections},
+        )  # fmt: skip
+        cursor.execute(
+            "INSERT INTO recognition_recognition (id, source, status, created_at, segments, error_code, "
+            "error_message, media, original_name, keep_media, attempts, progress) "
+            "SELECT gen_random_uuid(), (ARRAY['microphone', 'upload', 'api'])[1 + (random() * 2)::int], 'done', "
+            "%(start)s::timestamptz + make_interval(secs => random() * %(seconds)s), '[]', '', '', '', '', false, 1, 1 "
+            "FROM generate_series(1, %(n)s)",
+            {"start": MONTH_START, "seconds": seconds, "n": plays},
+        )
+        cursor.execute(
+            "INSERT INTO recognition_play (recognition_id, track_id, source, heard_at, played_s, start_s, offset_s) "
+            "SELECT r.id, %(t)s + floor(%(tracks)s * power(random(), 2))::int, r.source, r.created_at, "
+            "5 + random() * 60, 0, 0 FROM recognition_recognition r",
+            {"t": first_track, "tracks": tracks},
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return {"fill_s": round(time.perf_counter() - started, 1)}
+
+
+def counts() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM monitors_detection), (SELECT count(*) FROM recognition_play), "
+            "(SELECT count(*) FROM catalog_track), (SELECT count(*) FROM monitors_monitor), "
+            "pg_total_relation_size('monitors_detection'), pg_total_relation_size('recognition_play')"
+        )
+        detections, plays, tracks, monitors, detection_bytes, play_bytes = cursor.fetchone()
+    return {"detections": detections, "plays": plays, "tracks": tracks, "monitors": monitors, "holders": HOLDERS,
+            "detection_table_bytes": detection_bytes, "play_table_bytes": play_bytes}  # fmt: skip
+
+
+SCAN = re.compile(r"(Parallel )?(Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)(?: using (\w+))? on (\w+)")
+BITMAP_INDEX = re.compile(r"Bitmap Index Scan on (\w+)")
+SIDES = {"monitors_detection": "detections", "recognition_play": "plays"}
+
+
+def sides(plan: list[str]) -> dict:
+    """How the plan reads each ledger: "Index Only Scan using play_track_heard_idx", "Parallel Seq Scan"."""
+    found: dict = {}
+    for at, line in enumerate(plan):
+        scan = SCAN.search(line)
+        if not scan or scan[4] not in SIDES:
+            continue
+        parallel, kind, index, table = scan.groups()
+        if kind == "Bitmap Heap Scan":
+            below = next((BITMAP_INDEX.search(later) for later in plan[at + 1 :] if BITMAP_INDEX.search(later)), None)
+            index = below[1] if below else None
+        found[SIDES[table]] = f"{parallel or ''}{kind}" + (f" using {index}" if index else "")
+    return found
+
+
+def explain(user, filters) -> dict:
+    """EXPLAIN (ANALYZE, BUFFERS) of the report's statement, and how it reads each ledger."""
+    from django.db import connection
+
+    from recognition.reports.selectors import REPORT_SQL, report_params
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + REPORT_SQL, report_params(user, filters))
+        plan = [row[0] for row in cursor.fetchall()]
+    return {"reads": sides(plan), "plan": plan}
+
+
+def timed(call, runs: int) -> dict:
+    call()  # warm-up: caches, the first connection
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1),
+            "max_ms": round(max(times), 1), "runs": len(times)}  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> dict:
+    open_database(args.database, fresh=not args.keep_data)
+    from accounts.models import User
+
+    filled = {} if args.keep_data else fill(int(args.detections), int(args.plays))
+    from django.test import RequestFactory
+
+    from catalog.models import Track
+    from recognition.reports import views
+    from recognition.reports.filters import report_filters
+    from recognition.reports.selectors import plays_report
+
+    month = {"from": MONTH_START.date().isoformat(), "to": (MONTH_END - dt.timedelta(days=1)).date().isoformat()}
+    holder = User.objects.get(username="holder-1")
+    staff = User.objects.get(username="staff")
+    track = Track.objects.filter(owner=holder).order_by("id").first()
+    cases = {
+        "holder": (holder, month, f"a rights holder's {TRACKS_PER_HOLDER} tracks"),
+        "track": (holder, {**month, "track": str(track.pk)}, "one track (the holder's most heard)"),
+        "staff": (staff, month, "staff: every track"),
+    }
+    results: dict = {}
+    for name, (user, params, about) in cases.items():
+        filters = report_filters(params)
+        report = plays_report(user, filters)
+        results[name] = {
+            "about": about,
+            "rows": len(report.rows),
+            "plays": report.plays,
+            **timed(lambda u=user, f=filters: plays_report(u, f), args.runs),
+            **explain(user, filters),
+        }
+        print(f"{name}: {results[name]['median_ms']} ms median, {report.plays:,} plays, {len(report.rows):,} rows")
+
+    def page():
+        request = RequestFactory().get("/reports/", month)
+        request.user = holder
+        response = views.report_page(request)
+        assert response.status_code == 200, response.status_code
+
+    results["holder_page"] = {"about": "the /reports/ page of the rights holder", **timed(page, args.runs)}
+    data = {
+        "when": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "month": month,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "load_average": round(os.getloadavg()[0], 2),
+        **counts(),
+        **filled,
+        "cases": results,
+    }
+    Path(args.results).write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {args.results}")
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--detections", type=float, default=1e6)
+    parser.add_argument("--plays", type=float, default=1e6)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--database", default="earshot_reports")
+    parser.add_argument("--keep-data", action="store_true", help="reuse the filled database of an earlier run")
+    parser.add_argument("--results", default=str(RESULTS / "reports.json"))
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
