@@ -71,6 +71,7 @@ def test_a_rights_holder_sees_their_tracks_and_never_the_monitors_url_token_or_o
     assert html.count('data-testid="detection"') == 2
     assert "Lighthouse Waltz" in html and "Other Label Song" not in html
     assert "Harbour FM" in html and "Corner bar" in html  # the monitors by name
+    assert 'href="/detections/"' in html  # the nav link
     links = [f'href="/monitors/{plays[name].monitor_id}/' for name in ("a_radio", "a_bar")]
     for secret in (SECRET_URL, "secret-mount", token, monitor_user.username, *links):
         assert secret not in html, secret
