@@ -2,8 +2,8 @@
 
 What a monitor keeps is its stream's peaks (every shift's, with the flag its triplets are
 chosen by), not its hashes: the hashes are a function of the peaks, made again in a fraction
-of the time audio takes, and the peaks are ~25 times smaller (docs/decisions.md, "Retained
-history"). A minute is one packed blob: a uint32 a peak, time-ordered.
+of the time audio takes, and the peaks are ~25 times smaller (docs/decisions.md,
+RetainedMinute). A minute is one packed blob: a uint32 a peak, time-ordered.
 
 A search for tracks added to the catalog (`search`) runs in two steps. A prefilter makes the
 history's pair hashes stretch by stretch, keeps those some new track holds (a table lookup),
