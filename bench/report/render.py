@@ -22,6 +22,7 @@ WRITERS = {
     "abuse.json": "make abuse",
     "monitor.json": "make bench-monitor",
     "monitor_faults.json": "make faults-monitor",
+    "retroactive.json": "make bench-retroactive",
     "fuzz.log": "make fuzz",
     "schemathesis.json": "make fuzz-api",
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",
