@@ -86,13 +86,12 @@ class RestartingFingerprinter:
         if not self._keep_peaks:
             return
         hop = self.params.hop_size
-        sources = [(self._current, self._origin // hop, False)]
-        if self._next is not None:
-            sources = [(self._current, self._origin // hop, True), (self._next, next_origin // hop, None)]
-        for fingerprinter, first, below in sources:
+        old = (self._current, self._origin // hop, -np.inf, np.inf if self._next is None else cut)
+        sources = [old] if self._next is None else [old, (self._next, next_origin // hop, cut, np.inf)]
+        for fingerprinter, first, since, until in sources:
             for shift, (frames, bins, wide) in enumerate(fingerprinter.take_peaks()):
                 at = frames.astype(np.float64) + first
-                keep = np.ones(at.size, bool) if below is False else (at < cut) if below else (at >= cut)
+                keep = (at >= since) & (at < until)
                 if keep.any():
                     self._peaks[shift].append((at[keep], bins[keep], wide[keep]))
 

@@ -5,6 +5,7 @@ import numpy as np
 from recognition.engine import Identifier, MemoryIndex, StreamMonitor
 from recognition.engine import fingerprint as fp
 from recognition.engine.monitoring import history
+from recognition.engine.monitoring.restarts import RestartingFingerprinter
 from tests import media
 from tests.recognition.engine.test_monitoring import silence, unknown_song
 
@@ -70,3 +71,22 @@ def test_a_search_finds_nothing_where_the_new_track_was_never_played(songs):
     stream = np.concatenate([songs[first], unknown_song(322, 60), songs[other][: 20 * RATE]])
     _, blobs = listen(catalog(songs, [first, other]), stream)
     assert history.search(catalog(songs, [first, later, other]), [later], blobs, catalog_tracks=10_000) == []
+
+
+def test_a_restarting_fingerprinter_gives_each_peak_once_as_one_fingerprinter_would(songs):
+    stream = np.concatenate([songs[1], songs[2]])
+    one = fp.StreamingFingerprinter(fp.QUERY, keep_peaks=True)
+    restarting = RestartingFingerprinter(fp.QUERY, 10.0, keep_peaks=True)  # restarts every ~10 s
+    took: list[list] = [[], []]
+    for at in range(0, stream.size, RATE // 2):
+        one.push(stream[at : at + RATE // 2])
+        restarting.push(stream[at : at + RATE // 2])
+        for shift, peaks in enumerate(restarting.take_peaks()):
+            took[shift].append(peaks)
+    for shift, (frames, bins, _) in enumerate(one.take_peaks()):
+        again = np.concatenate([p[0] for p in took[shift]])
+        assert (np.diff(again) >= 0).all()  # in time order, none twice
+        expected = set(zip(np.rint(frames * 8).tolist(), np.rint(bins).tolist(), strict=True))
+        again_bins = np.concatenate([p[1] for p in took[shift]])
+        got = set(zip(np.rint(again * 8).tolist(), np.rint(again_bins).tolist(), strict=True))
+        assert len(expected & got) >= 0.99 * max(len(expected), len(got))
