@@ -81,3 +81,18 @@ def test_a_track_added_after_it_played_is_found_in_the_retained_history(
     again = retroactive.retroactive_scan(track_ids=[known.pk, later.pk])
     assert again.detections == [] and again.monitors == 1
     assert Detection.objects.filter(monitor=monitor).count() == 2
+
+
+def test_the_monitor_page_marks_a_play_found_later(client, monitor_user, device_monitor, detect):
+    from tests.factories import TrackFactory
+
+    monitor, _ = device_monitor
+    live = detect(monitor, TrackFactory(title="Heard Live"), minutes_ago=9)
+    later = detect(monitor, TrackFactory(title="Found Later"), minutes_ago=5)
+    Detection.objects.filter(pk=later.pk).update(retroactive=True)
+    client.force_login(monitor_user)
+    page = client.get(f"/monitors/{monitor.pk}/").content.decode()
+    assert page.count('data-testid="detection-retroactive"') == 1
+    assert page.index("Found Later") < page.index('data-testid="detection-retroactive"') < page.index("Heard Live")
+    status = client.get(f"/monitors/{monitor.pk}/status").json()
+    assert {d["id"]: d["retroactive"] for d in status["detections"]} == {live.pk: False, later.pk: True}
