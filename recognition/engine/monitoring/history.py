@@ -23,7 +23,7 @@ import numpy as np
 
 from recognition.engine import fingerprint as fp
 from recognition.engine import matching
-from recognition.engine.fingerprint.hashes import _pack, _zone_pairs
+from recognition.engine.fingerprint.hashes import _pack3, _triplets, _zone_pairs
 from recognition.engine.identify import Identifier
 from recognition.engine.index import HashIndex, LookupRows
 from recognition.engine.memory import MemoryIndex
@@ -39,9 +39,13 @@ FRAME_UNITS = 2048
 # A minute is complete once the stream has gone this far past its end: a peak is final about a
 # second after its audio (the filters' reach and its density block), a restart's overlap adds ~2 s.
 LATENCY_FRAMES = 5 * 31.25
-# Prefilter: votes of one new track at one alignment (4-frame bins) in 10 s of stream needed to
-# look closer. Chance gives ~0.01 such votes (a pair value is held by one new track in ~30,
-# each value's rows spread over thousands of alignments); a play heard at all gives dozens.
+# Prefilter: reference-like triplets of the history (of the peaks a reference could have picked,
+# each anchor with every two of its PREFILTER_FAN_OUT nearest such targets), matched against the
+# new tracks' own triplets (an anchor and its 2 nearest targets, rebuilt from their stored pairs).
+# 32-bit values meet by chance about once in 10^5 of a new track's values; a play heard at all
+# gives dozens in 10 s. PREFILTER_VOTES of one track at one alignment (4-frame bins) in 10 s of
+# stream make a candidate (docs/decisions.md, PREFILTER_VOTES).
+PREFILTER_FAN_OUT = 4
 PREFILTER_VOTES = 6
 PREFILTER_LAG_FRAMES = 4
 PREFILTER_SPAN_FRAMES = 312  # 10 s
@@ -139,26 +143,51 @@ class _Peaks:
         return cls(out)
 
 
-def _pairs(peaks: _Peaks, since: float, until: float) -> tuple[np.ndarray, np.ndarray]:
-    """The pair hashes anchored in [since, until) and their anchor frames."""
+def _reference_triplets(pairs: LookupRows) -> LookupRows:
+    """The triplets a reference makes (an anchor with its 2 nearest targets), rebuilt from its
+    stored pairs: the two pairs of each anchor (track, frame, anchor bin)."""
+    f_bits, dt_bits = PAIRS.hash_bits
+    h = pairs.hashes.astype(np.int64)
+    anchor, target, dt = h >> (f_bits + dt_bits), (h >> dt_bits) & ((1 << f_bits) - 1), h & ((1 << dt_bits) - 1)
+    order = np.lexsort((dt, anchor, pairs.offsets, pairs.track_ids))
+    track, offset, anchor, target, dt = (a[order] for a in (pairs.track_ids, pairs.offsets, anchor, target, dt))
+    same = (track[1:] == track[:-1]) & (offset[1:] == offset[:-1]) & (anchor[1:] == anchor[:-1])
+    i = np.flatnonzero(same)
+    a, df1, df2 = anchor[i], target[i] - anchor[i] + 63, target[i + 1] - anchor[i] + 63
+    valid = (df1 >= 0) & (df1 < 128) & (df2 >= 0) & (df2 < 128) & (a < 256)
+    packed = (a << 24) | (df1 << 17) | (df2 << 10) | (dt[i] << 5) | dt[i + 1]
+    return LookupRows(
+        packed[valid].astype(np.uint32).view(np.int32), track[i][valid], offset[i][valid].astype(np.int32)
+    )
+
+
+def _triplets_of(peaks: _Peaks, since: float, until: float) -> tuple[np.ndarray, np.ndarray]:
+    """The prefilter's triplets anchored in [since, until), of the wide peaks, and their anchor frames."""
     hashes, offsets = [], []
-    for frames, bins, _ in peaks.shifts:
+    for frames, bins, wide in peaks.shifts:
         lo, hi = np.searchsorted(frames, [since, until + PAIRS.max_dt_frames + 1])
-        f, b = (frames[lo:hi] - since).astype(np.float32), bins[lo:hi].astype(np.float32)
-        h, o = _pack(f, b, *_zone_pairs(f, b, PAIRS)[:2], PAIRS)
+        mine = wide[lo:hi]
+        f, b = (frames[lo:hi][mine] - since).astype(np.float32), bins[lo:hi][mine].astype(np.float32)
+        anchor, target, rank = _zone_pairs(f, b, PAIRS)
+        near = rank < PREFILTER_FAN_OUT
+        anchor, target = anchor[near], target[near]
+        first, second = _triplets(anchor)
+        h, o = _pack3(f, b, anchor[first], target[first], target[second])
         keep = o < until - since
         hashes.append(h[keep])
         offsets.append(o[keep].astype(np.float64) + since)
     return np.concatenate(hashes), np.concatenate(offsets)
 
 
-def _candidates(peaks: _Peaks, n_frames: float, table: np.ndarray, rows: LookupRows) -> list[tuple[float, float]]:
-    """Stretch frame ranges where some new track's pairs vote enough at one alignment."""
+def _candidates(peaks: _Peaks, n_frames: float, rows: LookupRows) -> list[tuple[float, float]]:
+    """Stretch frame ranges where some new track's triplets vote enough at one alignment."""
     spans: list[np.ndarray] = []
     block = BLOCK_MINUTES * MINUTE_FRAMES
+    values = np.unique(rows.hashes)
     for since in np.arange(0.0, n_frames, block):
-        hashes, offsets = _pairs(peaks, since, since + block)
-        held = table[hashes]
+        hashes, offsets = _triplets_of(peaks, since, since + block)
+        at = np.minimum(np.searchsorted(values, hashes), values.size - 1)
+        held = values[at] == hashes
         votes = matching.join_hits(hashes[held], offsets[held], rows.hashes, rows.track_ids, rows.offsets)
         if not len(votes):
             continue
@@ -245,12 +274,10 @@ def search(
     if not track_ids.size or not len(blobs):
         return []
     catalog_tracks = index.track_count() if catalog_tracks is None else catalog_tracks
-    rows = index.lookup(np.arange(1 << 21, dtype=np.int64), track_ids)  # every pair value: all their pairs
-    table = np.zeros(1 << 21, bool)
-    table[rows.hashes] = True
+    pairs = index.lookup(np.arange(1 << 21, dtype=np.int64), track_ids)  # every pair value: all their pairs
     peaks = _Peaks.of(blobs)
     n_frames = len(blobs) * MINUTE_FRAMES
     found: list[Sighting] = []
-    for region in _candidates(peaks, n_frames, table, rows):
+    for region in _candidates(peaks, n_frames, _reference_triplets(pairs)):
         found += _replay(index, track_ids, peaks, region, catalog_tracks=catalog_tracks)
     return found
