@@ -226,6 +226,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from accounts.models import Role
+    from accounts.services import user_create
     from recognition.monitors.models import Detection, Monitor, RetroactiveScan
     from recognition.services import track_ingest
 
@@ -246,8 +247,8 @@ def main() -> None:
     stream_s = listen["stream_s"]
     print(f"listened to {stream_s / 3600:.2f} h, {listen['listen_cpu_s']:.0f} s CPU; {len(blobs)} minutes", flush=True)
 
-    user_model = get_user_model()
-    owner, _ = user_model.objects.get_or_create(username="retro_bench", defaults={"role": Role.RIGHTS_HOLDER})
+    owner = get_user_model().objects.filter(username="retro_bench").first()
+    owner = owner or user_create(username="retro_bench", password=None, role=Role.RIGHTS_HOLDER)
     Monitor.objects.filter(owner=owner).delete()
     ids = {}
     for entry in catalog + new:  # the whole catalog, for the bound's count; the new ones last
