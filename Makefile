@@ -1,5 +1,5 @@
 # Earshot: one command for each job. `make run` and `make test` set up a fresh machine themselves.
-.PHONY: help run test lint typecheck bench bench-live bench-monitor bench-reports growth faults faults-monitor fuzz fuzz-api abuse long report
+.PHONY: help run test lint typecheck bench bench-live bench-monitor bench-reports bench-retroactive growth faults faults-monitor fuzz fuzz-api abuse long report
 
 help:
 	@echo "make run        install what is missing, migrate, load the demo catalog, serve http://127.0.0.1:8000"
@@ -10,6 +10,7 @@ help:
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench (~6 min)"
 	@echo "make bench-monitor  monitors on live loopback streams: delay, misses, false detections, CPU, capacity (~25 min)"
 	@echo "make bench-reports a month's report at 10^6 detections and 10^6 plays (~5 min)"
+	@echo "make bench-retroactive  a week of a stream's retained history searched for 10 new tracks (~25 min)"
 	@echo "make growth     query latency as the catalog grows to 3e8 hashes (1e8 triplet rows); after bench (~20 min, ~15 GB)"
 	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster; ~10 min)"
 	@echo "make faults-monitor monitor faults: worker killed, stream server and PostgreSQL restarted (scratch cluster; ~8 min)"
@@ -48,6 +49,10 @@ bench-monitor:
 bench-reports:
 	scripts/bootstrap.sh test
 	.venv/bin/python -m bench.reports
+
+bench-retroactive:
+	scripts/bootstrap.sh test
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.retroactive
 
 growth:
 	scripts/bootstrap.sh test

@@ -6,7 +6,8 @@ queued under its own module's path; these names stay importable for tasks queued
 `recognition.tasks.<name>`.
 """
 
+from recognition.monitors.retroactive import scan_retained
 from recognition.services.uploads import process_upload
 from recognition.services.webhooks import deliver_webhook
 
-__all__ = ["deliver_webhook", "process_upload"]
+__all__ = ["deliver_webhook", "process_upload", "scan_retained"]

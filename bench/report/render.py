@@ -23,6 +23,7 @@ WRITERS = {
     "monitor.json": "make bench-monitor",
     "monitor_faults.json": "make faults-monitor",
     "reports.json": "make bench-reports",
+    "retroactive.json": "make bench-retroactive",
     "fuzz.log": "make fuzz",
     "schemathesis.json": "make fuzz-api",
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",

@@ -139,3 +139,37 @@ class DetectionDispute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} on detection {self.detection_id}"
+
+
+class RetainedMinute(models.Model):
+    """A minute of what a monitor heard, kept `retention_days` for retroactive scans: the peaks
+    its stream's hashes are made of, packed (recognition/engine/monitoring/history.py).
+
+    `stream_minute` counts the minutes of one connection to the source from 0; consecutive
+    minutes of one connection are contiguous audio. `started_at` is the UTC time of the minute's
+    first frame on the worker's StreamClock, as the live detections' times are.
+    """
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="retained_minutes")
+    started_at = models.DateTimeField()
+    stream_minute = models.PositiveIntegerField()
+    peaks = models.BinaryField()
+
+    class Meta:
+        ordering = ["monitor", "started_at", "id"]
+        indexes = [models.Index(fields=["monitor", "started_at"], name="retained_monitor_idx")]
+
+    def __str__(self) -> str:
+        return f"monitor {self.monitor_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RetroactiveScan(models.Model):
+    """A track whose reference was just written, waiting to be searched for in every monitor's
+    retained history. Written in the transaction that makes the track ready, so no scan is lost;
+    the task that runs takes every waiting track at once (tracks added together, one pass)."""
+
+    track = models.OneToOneField("catalog.Track", on_delete=models.CASCADE, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"scan for track {self.track_id}"

@@ -30,7 +30,8 @@ from django.db import connection
 from django.utils import timezone
 
 from recognition.engine import MonitorEvent, Sighting, StreamMonitor, audio
-from recognition.monitors import leases, services
+from recognition.engine.monitoring.history import MinuteChunker
+from recognition.monitors import leases, retention, services
 from recognition.monitors.devices import DeviceSource
 from recognition.monitors.models import Detection, Monitor
 from recognition.monitors.sources import SourceError, StreamSource, backoff_s
@@ -54,6 +55,8 @@ HEARD_REPORT_S = 5.0
 # while a mount's own source reconnects) is retried like a dropped one before the monitor fails
 # (docs/decisions.md, RECENTLY_PLAYING_S).
 RECENTLY_PLAYING_S = 600.0
+# How often a worker deletes what is past its monitors' retention (minutes kept, evidence files).
+PRUNE_EVERY_S = 3600.0
 
 
 class Runner(threading.Thread):
@@ -144,23 +147,30 @@ class Runner(threading.Thread):
         if first is None:
             return False
         samples, clock = first
-        engine = StreamMonitor(identifier(), resume=self._db(self._resume, clock))
+        engine = StreamMonitor(identifier(), resume=self._db(self._resume, clock), retain=True)
+        minutes = MinuteChunker()  # what it heard, kept for retroactive scans
         self._set_state(Monitor.State.RUNNING)
-        while not self.stopping.is_set():
-            if samples.size:
-                ring.push(samples)
-                clock.observe(self._arrival(source), engine.heard_s + samples.size / SAMPLE_RATE_HZ)
-                self.last_audio_at = time.monotonic()
-                events = self._db(self._push, engine, samples, clock)
-                for detection_id, start_s in events:
-                    evidence.append((detection_id, start_s - EVIDENCE_BEFORE_S, start_s + EVIDENCE_AFTER_S))
-                heard_s = engine.heard_s
-                ready = [item for item in evidence if item[2] <= heard_s]
-                for item in ready:
-                    evidence.remove(item)
-                    self._db(self._save_evidence, item[0], ring.slice(item[1], item[2], heard_s))
-                self._note_heard(samples.size / SAMPLE_RATE_HZ)
-            samples = source.read(READ_SAMPLES)
+        try:
+            while not self.stopping.is_set():
+                if samples.size:
+                    ring.push(samples)
+                    clock.observe(self._arrival(source), engine.heard_s + samples.size / SAMPLE_RATE_HZ)
+                    self.last_audio_at = time.monotonic()
+                    events = self._db(self._push, engine, samples, clock, minutes)
+                    for detection_id, start_s in events:
+                        evidence.append((detection_id, start_s - EVIDENCE_BEFORE_S, start_s + EVIDENCE_AFTER_S))
+                    heard_s = engine.heard_s
+                    ready = [item for item in evidence if item[2] <= heard_s]
+                    for item in ready:
+                        evidence.remove(item)
+                        self._db(self._save_evidence, item[0], ring.slice(item[1], item[2], heard_s))
+                    self._note_heard(samples.size / SAMPLE_RATE_HZ)
+                samples = source.read(READ_SAMPLES)
+        finally:
+            try:
+                self._db(self._retain, engine, clock, minutes, final=True)
+            except Exception:  # the database is away: the last partial minute is not kept
+                log.warning("monitor %s: last minute not retained", self.monitor.pk, exc_info=True)
         return True
 
     def _catch_up(self, source) -> tuple[np.ndarray, services.StreamClock] | None:
@@ -220,14 +230,27 @@ class Runner(threading.Thread):
             sightings.append(sighting)
         return sightings
 
-    def _push(self, engine: StreamMonitor, samples: np.ndarray, clock: services.StreamClock) -> list[tuple[int, float]]:
+    def _push(
+        self, engine: StreamMonitor, samples: np.ndarray, clock: services.StreamClock, minutes: MinuteChunker
+    ) -> list[tuple[int, float]]:
         """Give the engine new audio and write what it says; return (detection id, start s) of new plays."""
         started = []
         for event in engine.push(samples):
             detection = self._apply(event, clock)
             if detection is not None and event.kind == "started" and not detection.evidence:
                 started.append((detection.pk, event.sighting.start_s))
+        self._retain(engine, clock, minutes)
         return started
+
+    def _retain(
+        self, engine: StreamMonitor, clock: services.StreamClock, minutes: MinuteChunker, *, final: bool = False
+    ) -> None:
+        """Keep each minute of the stream's peaks once it is complete (`final`: the rest too)."""
+        heard_frames = engine.heard_s * engine.engine.params.frames_per_second
+        complete = minutes.add(engine.take_peaks(), heard_frames)
+        if final:
+            complete += minutes.flush()
+        retention.retained_minutes_write(monitor_id=self.monitor.pk, minutes=complete, clock=clock)
 
     def _apply(self, event: MonitorEvent, clock: services.StreamClock) -> Detection | None:
         """Write one event. A play is known by its track, start and offset there (the engine keeps
@@ -330,6 +353,7 @@ class MonitorWorker:
         self.runners: dict[int, Runner] = {}
         self._lock = threading.Lock()
         self._released: set[int] = set()
+        self._pruned_at = -PRUNE_EVERY_S  # monotonic; the first round prunes
 
     @staticmethod
     def in_db(fn, *args, **kwargs):
@@ -382,6 +406,9 @@ class MonitorWorker:
             log.info("monitor worker %s: lost monitor %s", self.id, monitor_id)
             self.runners.pop(monitor_id).stop()
         self.pool.submit(self.in_db, services.detections_close_paused).result()
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            self.pool.submit(self.in_db, self._prune)  # in the background: a lease round must not wait
         taken = self.pool.submit(
             self.in_db, leases.leases_take, worker_id=self.id, limit=self.capacity - len(self.runners)
         ).result()
@@ -392,6 +419,15 @@ class MonitorWorker:
                 self.runners[monitor.pk] = runner
                 runner.start()
             log.info("monitor worker %s: took %s", self.id, taken)
+
+    def _prune(self) -> None:
+        try:
+            pruned = retention.retention_prune()
+        except Exception:
+            log.exception("monitor worker %s: pruning failed", self.id)
+            return
+        if pruned.minutes or pruned.evidence_files:
+            log.info("monitor worker %s: pruned %d minutes, %d evidence files", self.id, *pruned)
 
     def shutdown(self) -> None:
         """Stop every runner and give the leases back, so another worker carries on at once.

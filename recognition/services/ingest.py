@@ -274,6 +274,10 @@ def _write_reference(
     track.fingerprint_status = FingerprintStatus.READY
     track.fingerprint_error = ""
     track.save(update_fields=[*REFERENCE_FIELDS, "updated_at"])
+    # The one place a track becomes fingerprinted: what monitors heard before is searched for it.
+    from recognition.monitors.retroactive import retroactive_scan_request
+
+    retroactive_scan_request(track_id=track.pk)
 
 
 def _remove_files(names: list[str]) -> None:

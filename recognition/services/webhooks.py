@@ -108,6 +108,7 @@ def detection_payload(detection) -> dict:
         "confidence": detection.confidence,
         "speed": detection.speed,
         "open": detection.open,
+        "retroactive": detection.retroactive,
     }
 
 

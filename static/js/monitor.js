@@ -34,6 +34,14 @@ if (root) {
       cell('offsets', `${position(d.offset_start_s)}–${position(d.offset_end_s)}`), cell('confidence', percent(d.confidence)),
     ];
     cells[2].dataset.testid = 'detection-title';
+    if (d.retroactive) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.dataset.testid = 'detection-retroactive';
+      badge.title = 'Found later in what this monitor kept, when the track was added to the catalog';
+      badge.textContent = 'found later';
+      cells[2].append(' ', badge);
+    }
     const evidence = document.createElement('td');
     evidence.dataset.field = 'evidence';
     const old = row.querySelector('audio');

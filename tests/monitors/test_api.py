@@ -161,11 +161,12 @@ def test_detections_newest_first_with_every_field(guard_api, device_monitor, det
     assert (first["id"], second["id"]) == (newer.pk, older.pk)
     expected = {
         "id", "monitor_id", "track_id", "title", "artist", "started_at", "ended_at", "offset_start_s",
-        "offset_end_s", "confidence", "speed", "open", "updated_at", "evidence_url",
+        "offset_end_s", "confidence", "speed", "open", "retroactive", "updated_at", "evidence_url",
     }  # fmt: skip
     assert set(first) == expected | {"disputed"}
     assert first["disputed"] is False
     assert first["title"] == "New Song" and first["open"] is True and second["open"] is False
+    assert first["retroactive"] is False
     assert first["track_id"] == newer.track_id and first["offset_start_s"] == 12.0 and first["evidence_url"] is None
     assert guard_api.get(f"{URL}/{monitor.pk}").json()["detections_today"] == 2
 

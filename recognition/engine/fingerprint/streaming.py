@@ -21,10 +21,11 @@ class StreamingFingerprinter:
     references, once its anchor's whole target zone is).
     """
 
-    def __init__(self, params: FingerprintParams = QUERY):
+    def __init__(self, params: FingerprintParams = QUERY, *, keep_peaks: bool = False):
         self.params = params
         self._streams = [
-            _ShiftStream(params, shift * params.hop_size // params.shifts) for shift in range(params.shifts)
+            _ShiftStream(params, shift * params.hop_size // params.shifts, keep_peaks=keep_peaks)
+            for shift in range(params.shifts)
         ]
 
     @property
@@ -41,12 +42,18 @@ class StreamingFingerprinter:
         """End of audio: return every hash not emitted yet."""
         return merge_fingerprints([stream.finish() for stream in self._streams], self.n_frames)
 
+    def take_peaks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Return the peaks made final since the last call, per shift: (frames counted from the
+        audio's start, shift included; bins; wide), in time order (`keep_peaks` only)."""
+        return [stream.take_peaks() for stream in self._streams]
+
 
 class _ShiftStream:
     """Streaming state for one sub-frame shift."""
 
-    def __init__(self, params: FingerprintParams, skip_samples: int):
+    def __init__(self, params: FingerprintParams, skip_samples: int, *, keep_peaks: bool = False):
         self.params = params
+        self._kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = [] if keep_peaks else None
         self._skip = skip_samples
         self._shift_frames = np.float32(skip_samples / params.hop_size)
         self._buffer = np.empty(0, np.float32)
@@ -72,6 +79,12 @@ class _ShiftStream:
     def finish(self) -> Fingerprints:
         return self._advance(final=True)
 
+    def take_peaks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        kept, self._kept = self._kept or [], [] if self._kept is not None else None
+        if not kept:
+            return np.empty(0, np.float32), np.empty(0, np.float32), np.empty(0, bool)
+        return tuple(np.concatenate(part) for part in zip(*kept, strict=True))  # type: ignore[return-value]
+
     def _advance(self, final: bool) -> Fingerprints:
         p = self.params
         spec = spectrogram_db(self._buffer, p)
@@ -85,6 +98,8 @@ class _ShiftStream:
         rows, new_bins = grid_frames[new] - self._buffer_frame, grid_bins[new]
         frames, bins = _refine(spec, rows, new_bins, p, self._buffer_frame)
         frames, bins, wide = _sorted(frames, bins, _wide(spec, rows, new_bins, p))
+        if self._kept is not None:
+            self._kept.append((frames + self._shift_frames, bins, wide))
         n_old = self._peak_frames.size
         all_frames = np.concatenate([self._peak_frames, frames])
         all_bins = np.concatenate([self._peak_bins, bins])

@@ -95,7 +95,10 @@ class StreamMonitor:
     `resume`: plays left open by a previous monitor of the same stream, in this monitor's
     seconds; one continues ("extended") if its track comes back within the gap with its offset
     carrying on, else it ends once the gap has passed. The keywords after it are the monitor's
-    settings, each defaulting to the constant that explains it.
+    settings, each defaulting to the constant that explains it; `retain` keeps the stream's
+    peaks for `take_peaks` (a monitor's retained history, recognition/engine/monitoring/history.py);
+    `tracks` are candidates of every decision besides those its triplets choose (a replay of
+    retained history searching a few new tracks).
     """
 
     def __init__(
@@ -111,12 +114,15 @@ class StreamMonitor:
         restart_every_s: float = RESTART_EVERY_S,
         sketch_s: float = SKETCH_S,
         history_s: float = HISTORY_S,
+        retain: bool = False,
+        tracks: Iterable[int] = (),
     ):
         self.engine = engine
         params = engine.params
         self._hop = params.hop_size
         self._fps = params.frames_per_second
-        self._fingerprinter = RestartingFingerprinter(params, restart_every_s)
+        self._fingerprinter = RestartingFingerprinter(params, restart_every_s, keep_peaks=retain)
+        self._replayed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # push_hashes: (final, hashes, offsets)
         self._decide_every = max(self._hop, round(decide_every_s * params.sample_rate_hz))
         self._looks = looks
         self._window = window_s * self._fps
@@ -128,6 +134,7 @@ class StreamMonitor:
         self._triplet_hits = matching.Hits.empty()  # the window's, in every track
         self._pair_hits = matching.Hits.empty()  # the window's, in `_tracks`
         self._tracks = np.empty(0, np.int64)
+        self._always = np.fromiter(tracks, np.int64)
         shifts = sk.SKETCH.query_shifts
         self._sketch_streams = [
             sk.StreamingSketch(skip_samples=s * sk.SKETCH.hop_size // shifts) for s in range(shifts)
@@ -179,9 +186,46 @@ class StreamMonitor:
                 events += self._decide()
         return events
 
+    def take_peaks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Return the stream's peaks made final since the last call, per shift: (stream frames,
+        bins, wide), what its hashes are made of (`retain` only)."""
+        return self._fingerprinter.take_peaks()
+
+    def push_hashes(self, hashes: np.ndarray, offsets: np.ndarray, samples: int) -> list[MonitorEvent]:
+        """Add `samples` of stream fingerprinted before (a monitor's retained history, replayed):
+        its `hashes` at `offsets` (this monitor's stream frames), each decided on once the audio of
+        its last peak has been heard, as `push` decides on the hashes it makes. Use one of
+        `push` and `push_hashes` on a monitor, not both."""
+        dt_mask = (1 << self.engine.params.hash_bits[1]) - 1
+        final = np.asarray(offsets, np.float64) + (np.asarray(hashes) & dt_mask)  # pair: dt; triplet: dt2
+        order = np.argsort(final, kind="stable")
+        parts = [(final[order], hashes[order], np.asarray(offsets, np.float64)[order])]
+        if self._replayed is not None:
+            parts.insert(0, self._replayed)
+        self._replayed = tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[assignment]
+        events: list[MonitorEvent] = []
+        while samples > 0:
+            take = min(samples, self._decide_every - self._heard % self._decide_every)
+            self._heard += take
+            samples -= take
+            self._pending.append(self._replay_until(self._heard / self._hop))
+            if self._heard % self._decide_every == 0:
+                events += self._decide()
+        return events
+
+    def _replay_until(self, frame: float) -> tuple[np.ndarray, np.ndarray]:
+        assert self._replayed is not None
+        final, hashes, offsets = self._replayed
+        n = int(np.searchsorted(final, frame, side="right"))
+        self._replayed = (final[n:], hashes[n:], offsets[n:])
+        return hashes[:n], offsets[:n]
+
     def finish(self) -> list[MonitorEvent]:
         """The stream has ended: decide on what is left and close every open play."""
-        self._pending.append(self._fingerprinter.finish())
+        if self._replayed is not None:
+            self._pending.append(self._replay_until(np.inf))
+        else:
+            self._pending.append(self._fingerprinter.finish())
         events = self._decide()
         now = self._heard / self._hop
         return events + [self._end(play, now) for play in list(self._plays.values())]
@@ -214,7 +258,7 @@ class StreamMonitor:
         self._triplet_hits = evidence.since(matching.Hits.concatenate([self._triplet_hits, new_triplets]), start)
         in_window = evidence.shifted(self._triplet_hits, start)
         chosen = engine.choose(in_window, n_frames, ranking=engine.rank(in_window, n_frames))
-        tracks = np.union1d(chosen, np.fromiter(self._plays, np.int64, len(self._plays)))
+        tracks = np.union1d(np.union1d(chosen, self._always), np.fromiter(self._plays, np.int64, len(self._plays)))
         fresh = np.setdiff1d(tracks, self._tracks)
         kept = evidence.since(self._pair_hits, start)
         parts = [kept.select(np.isin(kept.track_ids, tracks))]

@@ -73,6 +73,9 @@ class DetectionSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     speed = serializers.FloatField(allow_null=True)
     open = serializers.BooleanField(help_text="True while the track may still be playing.")
+    retroactive = serializers.BooleanField(
+        help_text="Found later, in the monitor's retained history, when the track was added to the catalog."
+    )
     updated_at = serializers.DateTimeField()
     evidence_url = serializers.CharField(allow_null=True, help_text="~10 s of the heard audio (Ogg/Opus).")
     disputed = serializers.BooleanField(
