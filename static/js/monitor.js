@@ -34,6 +34,18 @@ if (root) {
       cell('offsets', `${position(d.offset_start_s)}–${position(d.offset_end_s)}`), cell('confidence', percent(d.confidence)),
     ];
     cells[2].dataset.testid = 'detection-title';
+    const link = document.createElement('a');
+    link.href = `/detections/${Number(d.id)}/`;
+    link.textContent = d.title;
+    cells[2].replaceChildren(link);
+    if (d.disputed) {
+      const mark = document.createElement('span');
+      mark.className = 'detection-mark mark-disputed';
+      mark.dataset.testid = 'detection-disputed';
+      mark.title = 'Marked not this track: left out of the play log and reports';
+      mark.textContent = 'not this track';
+      cells[2].append(' ', mark);
+    }
     if (d.retroactive) {
       const badge = document.createElement('span');
       badge.className = 'badge';
@@ -60,6 +72,7 @@ if (root) {
     row.dataset.startedAt = d.started_at;
     row.dataset.testid = 'detection';
     row.classList.toggle('detection-open', d.open);
+    row.classList.toggle('detection-disputed', Boolean(d.disputed));
   }
 
   function place(row) {

@@ -140,6 +140,10 @@ def test_a_dispute_leaves_the_play_log_and_a_restore_brings_it_back(plays, right
     assert plays["b_radio"].pk in logged()  # only that one left
     listed = guard.get(f"/api/v1/monitors/{radio.pk}/detections").json()["results"]
     assert {d["id"]: d["disputed"] for d in listed} == {detection.pk: True, plays["b_radio"].pk: False}
+    page = guard.get(f"/monitors/{radio.pk}/").content.decode()
+    assert page.count('data-testid="detection-disputed"') == 1  # marked on the monitor's timeline...
+    assert page.index(f'href="/detections/{detection.pk}/"') < page.index('data-testid="detection-disputed"')
+    assert f'href="/detections/{plays["b_radio"].pk}/"' in page  # ...where each play links to its page
 
     again = holder.post(f"/api/v1/detections/{detection.pk}/dispute", {"reason": "again"}, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_disputed"
