@@ -568,6 +568,9 @@ def reports(page: Page) -> str:
             "make bench-reports",
             f": {data['machine']}" + (f", load average {num(load, 1)} during the run" if load is not None else ""),
         ),
+    ])  # fmt: skip
+
+
 def retroactive(page: Page) -> str:
     """Retroactive scans (retroactive.json): storage per stream-hour, accuracy on real hours, a week's speed."""
     data = page.results.json("retroactive.json")
