@@ -10,13 +10,16 @@ webhooks hear `detection.retroactive`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.tasks import task
+from django.utils import timezone
 
 from recognition import selectors as recognition_selectors
 from recognition.engine import Sighting
@@ -24,7 +27,14 @@ from recognition.engine.monitoring import history
 from recognition.monitors.models import Detection, Monitor, RetainedMinute, RetroactiveScan
 from recognition.store import PostgresIndex
 
-__all__ = ["ScanResult", "retroactive_scan", "retroactive_scan_request", "retroactive_scans_due", "scan_retained"]
+__all__ = [
+    "ScanResult",
+    "retroactive_scan",
+    "retroactive_scan_request",
+    "retroactive_scans_due",
+    "retroactive_scans_requeue",
+    "scan_retained",
+]
 
 log = logging.getLogger("earshot.monitors")
 
@@ -149,15 +159,61 @@ def _notify(detection_id: int) -> None:
     webhooks_notify_detection(detection_id=detection_id, event="detection.retroactive")
 
 
+# One scan at a time over the whole installation, by a session-level PostgreSQL advisory lock
+# (released with the connection if its process dies): two scans of one track could each find a
+# play before the other had written it. A scan holds no transaction: each detection commits as it
+# is found (visible within seconds), and a scan that dies leaves its tracks waiting.
+SCAN_LOCK_KEY = "earshot.monitors.retroactive_scan"
+# Tracks waiting longer than this (seconds) are queued again by the monitor worker's housekeeping:
+# their scan died, or its task was lost.
+STALE_SCAN_S = 600.0
+
+
+@contextlib.contextmanager
+def _scan_lock() -> Iterator[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [SCAN_LOCK_KEY])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [SCAN_LOCK_KEY])
+
+
 def retroactive_scans_due() -> ScanResult | None:
-    """Take every waiting track (rows no other scan holds) and scan for them together."""
-    with transaction.atomic():
-        waiting = list(RetroactiveScan.objects.select_for_update(skip_locked=True).values_list("pk", "track_id"))
-        if not waiting:
-            return None
-        RetroactiveScan.objects.filter(pk__in=[pk for pk, _ in waiting]).delete()
-        # The rows go when this commits: a scan that dies first leaves them for the next one.
-        return retroactive_scan(track_ids=[track for _, track in waiting])
+    """Scan for every waiting track at once, then for those that arrived meanwhile; None when another
+    process is scanning (it takes what waits once its own pass is over) or nothing waits."""
+    done: list[ScanResult] = []
+    # After the lock is released, look again: a track whose task found the lock held arrived
+    # before this look, and is scanned by this process or by the one that holds the lock next.
+    while RetroactiveScan.objects.exists():
+        with _scan_lock() as held:
+            if not held:
+                break
+            waiting = list(RetroactiveScan.objects.values_list("pk", "track_id"))
+            done.append(retroactive_scan(track_ids=[track for _, track in waiting]))
+            # Only now: a scan that dies first leaves them waiting (a scan again adds no duplicate).
+            RetroactiveScan.objects.filter(pk__in=[pk for pk, _ in waiting]).delete()
+    if not done:
+        return None
+    return ScanResult(
+        tracks=sorted({t for r in done for t in r.tracks}),
+        monitors=max(r.monitors for r in done),
+        minutes=sum(r.minutes for r in done),
+        detections=[d for r in done for d in r.detections],
+    )
+
+
+def retroactive_scans_requeue() -> bool:
+    """Queue a scan again when tracks have waited past STALE_SCAN_S (their scan died or its task
+    was lost); whether one was queued."""
+    stale = timezone.now() - timedelta(seconds=STALE_SCAN_S)
+    if not RetroactiveScan.objects.filter(requested_at__lt=stale).exists():
+        return False
+    _enqueue()
+    return True
 
 
 @task()

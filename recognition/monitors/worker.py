@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from recognition.engine import MonitorEvent, Sighting, StreamMonitor, audio
 from recognition.engine.monitoring.history import MinuteChunker
-from recognition.monitors import leases, retention, services
+from recognition.monitors import leases, retention, retroactive, services
 from recognition.monitors.devices import DeviceSource
 from recognition.monitors.models import Detection, Monitor
 from recognition.monitors.sources import SourceError, StreamSource, backoff_s
@@ -423,6 +423,8 @@ class MonitorWorker:
     def _prune(self) -> None:
         try:
             pruned = retention.retention_prune()
+            if retroactive.retroactive_scans_requeue():
+                log.warning("monitor worker %s: queued retroactive scans that waited too long", self.id)
         except Exception:
             log.exception("monitor worker %s: pruning failed", self.id)
             return

@@ -96,3 +96,48 @@ def test_the_monitor_page_marks_a_play_found_later(client, monitor_user, device_
     assert page.index("Found Later") < page.index('data-testid="detection-retroactive"') < page.index("Heard Live")
     status = client.get(f"/monitors/{monitor.pk}/status").json()
     assert {d["id"]: d["retroactive"] for d in status["detections"]} == {live.pk: False, later.pk: True}
+
+
+def _waiting_scan(rights_holder, **fields) -> RetroactiveScan:
+    from tests.factories import TrackFactory
+
+    return RetroactiveScan.objects.create(track=TrackFactory(owner=rights_holder), **fields)
+
+
+def test_one_scan_at_a_time_and_the_one_running_takes_what_arrived(rights_holder):
+    import psycopg2
+    from django.db import connection
+
+    waiting = _waiting_scan(rights_holder)
+    settings_dict = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=settings_dict["NAME"], user=settings_dict["USER"], host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+    )  # fmt: skip
+    try:
+        with other.cursor() as cursor:  # another process is scanning
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [retroactive.SCAN_LOCK_KEY])
+        assert retroactive.retroactive_scans_due() is None
+        assert RetroactiveScan.objects.filter(pk=waiting.pk).exists()  # left for the scan running
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [retroactive.SCAN_LOCK_KEY])
+    finally:
+        other.close()
+    result = retroactive.retroactive_scans_due()
+    assert result is not None and result.tracks == [waiting.track_id]
+    assert not RetroactiveScan.objects.exists()
+
+
+def test_scans_that_waited_too_long_are_queued_again(rights_holder):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fresh = _waiting_scan(rights_holder)
+    assert retroactive.retroactive_scans_requeue() is False  # a fresh one: its own task is coming
+    assert RetroactiveScan.objects.filter(pk=fresh.pk).exists()
+    RetroactiveScan.objects.filter(pk=fresh.pk).update(
+        requested_at=timezone.now() - timedelta(seconds=retroactive.STALE_SCAN_S + 60)
+    )
+    assert retroactive.retroactive_scans_requeue() is True  # queued; tasks run at once in tests
+    assert not RetroactiveScan.objects.exists()

@@ -6,8 +6,8 @@ of the time audio takes, and the peaks are ~25 times smaller (docs/decisions.md,
 RetainedMinute). A minute is one packed blob: a uint32 a peak, time-ordered.
 
 A search for tracks added to the catalog (`search`) runs in two steps. A prefilter makes the
-history's pair hashes stretch by stretch, keeps those some new track holds (a table lookup),
-and counts their votes per track, alignment and 10 s of stream: only where enough agree is
+history's reference-like triplets stretch by stretch, keeps those some new track holds (a table
+lookup), and counts their votes per track, alignment and 10 s of stream: only where enough agree is
 there a candidate. Each candidate region is then replayed through a StreamMonitor that looks
 the new tracks up, with the whole catalog counted by the false-match bound, so a play is
 decided on and its start and end found exactly as the live monitor would have (sketches
