@@ -38,6 +38,10 @@ Between blocks.
 <!-- /report:monitor -->
 <!-- report:monitor_faults -->
 <!-- /report:monitor_faults -->
+<!-- report:reports -->
+<!-- /report:reports -->
+<!-- report:retroactive -->
+<!-- /report:retroactive -->
 
 Text after.
 """
@@ -78,7 +82,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:monitor_faults -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:retroactive -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 
