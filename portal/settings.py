@@ -208,6 +208,12 @@ EARSHOT_LISTEN = {
     # Per server process: past this many open sockets, a new one is closed with 4503 at once.
     "max_open_per_process": env.int("EARSHOT_LISTEN_MAX_OPEN", default=40),
     "anonymous_sockets": env.int("EARSHOT_LISTEN_ANONYMOUS_SOCKETS", default=2),
+    # Sessions started per listener (a user; anonymous: an IPv4 address or IPv6 /64), so closing
+    # and reopening cannot buy unlimited recognitions: a person tries a song every 15 s at most.
+    "starts_burst": env.int("EARSHOT_LISTEN_STARTS_BURST", default=10),
+    "starts_per_minute": env.float("EARSHOT_LISTEN_STARTS_PER_MINUTE", default=20.0),
+    "anonymous_starts_burst": env.int("EARSHOT_LISTEN_ANONYMOUS_STARTS_BURST", default=6),
+    "anonymous_starts_per_minute": env.float("EARSHOT_LISTEN_ANONYMOUS_STARTS_PER_MINUTE", default=6.0),
 }
 
 # Sign-up and log-in attempts (accounts/limits.py): (burst, refill per hour) per bucket. A network
