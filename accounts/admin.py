@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey as LibraryApiKey
 
+from accounts.forms import AdminLogInForm
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create, user_apply_role
 
@@ -89,3 +90,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 admin.site.unregister(LibraryApiKey)
+
+# The admin's log-in counts attempts like the portal's (accounts.limits).
+admin.site.login_form = AdminLogInForm

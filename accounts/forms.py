@@ -1,8 +1,11 @@
 """Forms for the account pages: they validate input; the services do the writing."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.http import HttpRequest
 
+from accounts import limits
 from accounts.models import SELF_SERVICE_ROLES, User
 
 
@@ -25,3 +28,33 @@ class ProfileForm(forms.ModelForm):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=50, help_text="What the key is for, e.g. the program that uses it.")
+
+
+class LimitedLogInMixin:
+    """Log-in that counts attempts (accounts.limits) before the password is checked."""
+
+    request: HttpRequest | None
+    cleaned_data: dict
+    retry_after_s: int | None = None
+
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            address = self.request.META.get("REMOTE_ADDR") if self.request is not None else None
+            try:
+                limits.login_attempt(address=address, username=username)
+            except limits.TooManyAttempts as refused:
+                self.retry_after_s = refused.retry_after_s
+                raise forms.ValidationError(refused.message, code="rate_limited") from None
+        cleaned = super().clean()  # type: ignore[misc]
+        if username is not None:
+            limits.login_succeeded(username=username)
+        return cleaned
+
+
+class LogInForm(LimitedLogInMixin, AuthenticationForm):
+    pass
+
+
+class AdminLogInForm(LimitedLogInMixin, AdminAuthenticationForm):
+    pass

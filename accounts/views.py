@@ -1,13 +1,15 @@
-"""Account pages: sign-up, profile. Log-in and log-out are Django's own views."""
+"""Account pages: sign-up, log-in, profile. Log-out is Django's own view."""
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import ApiKeyForm, ProfileForm, SignUpForm
+from accounts import limits
+from accounts.forms import ApiKeyForm, LogInForm, ProfileForm, SignUpForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke, user_create, user_update_profile
@@ -16,6 +18,14 @@ from accounts.services import api_key_create, api_key_revoke, user_create, user_
 @require_http_methods(["GET", "POST"])
 def sign_up(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            limits.sign_up_attempt(address=request.META.get("REMOTE_ADDR"), username=request.POST.get("username", ""))
+        except limits.TooManyAttempts as refused:
+            context = {"form": SignUpForm(), "refused": refused.message}
+            response = render(request, "accounts/sign_up.html", context, status=429)
+            response["Retry-After"] = str(refused.retry_after_s)
+            return response
     if request.method == "POST" and form.is_valid():
         user = user_create(
             username=form.cleaned_data["username"],
@@ -27,6 +37,20 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Welcome to Earshot, {user.username}.")
         return redirect("home")
     return render(request, "accounts/sign_up.html", {"form": form}, status=400 if form.errors else 200)
+
+
+class LogInView(LoginView):
+    """Django's log-in with attempts counted (accounts.limits); over a limit the answer is 429."""
+
+    form_class = LogInForm
+    template_name = "accounts/login.html"
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.retry_after_s is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after_s)
+        return response
 
 
 @login_required

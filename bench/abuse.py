@@ -7,7 +7,9 @@ asks /healthz twice a second:
 
 * hostile files: the whole hostile-file corpus, posted to the API again and again;
 * body floods: 1 GiB bodies without Content-Length, streamed as fast as loopback allows;
-* socket abuse: oversized frames, message floods, text frames and too many sockets.
+* socket abuse: oversized frames, message floods, text frames and too many sockets;
+* sign-in flood: password guesses against one account and fresh sign-ups, as fast as answered
+  (`--abusers signin`; accounts/limits.py should turn most into 429s).
 
 Reports the canary's and the probe's success rates, every status the abusers got (no 5xx is
 allowed), and the server's memory growth. Runs on the benchmark database (bench/run.py first).
@@ -74,9 +76,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument(
-        "--abusers", nargs="+", default=["hostile", "flood", "sockets"], choices=["hostile", "flood", "sockets"]
-    )
+    abusers = ["hostile", "flood", "sockets", "signin"]
+    parser.add_argument("--abusers", nargs="+", default=abusers, choices=abusers)
     parser.add_argument("--env", nargs="*", default=[], help="extra NAME=VALUE for the server")
     args = parser.parse_args()
     # No per-key throttle: the hostile files must reach the decoder, not stop at a 429.
@@ -131,6 +132,28 @@ def main() -> None:
             except requests.RequestException as error:
                 statuses[f"flood {type(error).__name__}"] += 1
 
+    def signin_loop():
+        """Guess passwords for one account and sign up fresh names, with a valid CSRF token."""
+        session = requests.Session()
+        i = 0
+        while time.monotonic() < stop:
+            i += 1
+            sign_up = i % 2 == 0
+            url = f"{base}/accounts/{'signup' if sign_up else 'login'}/"
+            try:
+                session.get(url, timeout=10)
+                form = {"csrfmiddlewaretoken": session.cookies.get("csrftoken", "")}
+                if sign_up:
+                    password = f"flood-passphrase-{i}"
+                    form |= {"username": f"flood{os.getpid()}x{i}", "role": "listener"}
+                    form |= {"password1": password, "password2": password}
+                else:
+                    form |= {"username": "canary-owner", "password": f"guess-{i}"}
+                response = session.post(url, data=form, headers={"Referer": url}, timeout=10, allow_redirects=False)
+                statuses[f"{'signup' if sign_up else 'login'} {response.status_code}"] += 1
+            except requests.RequestException as error:
+                statuses[f"signin {type(error).__name__}"] += 1
+
     async def socket_abuse():
         import websockets
 
@@ -181,7 +204,7 @@ def main() -> None:
                 health.append(False)
             time.sleep(0.5)
 
-    chosen = {"hostile": hostile_loop, "flood": flood_loop}
+    chosen = {"hostile": hostile_loop, "flood": flood_loop, "signin": signin_loop}
     loops = [chosen[name] for name in args.abusers if name in chosen] + [canary_loop, health_loop]
     threads = [threading.Thread(target=f) for f in loops]
     for thread in threads:

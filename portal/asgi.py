@@ -1,7 +1,9 @@
 """ASGI entry point served by Daphne: HTTP through Django, websockets through Channels.
 
-HTTP bodies pass a size limit before Django reads them (and the ops endpoints accept any Host);
-under Daphne the same limit is also enforced where the bytes arrive (portal/daphne_body_limit.py).
+The client's address comes from X-Forwarded-For only when the configured proxy sent it
+(portal/client_address.py). HTTP bodies pass a size limit before Django reads them (and the ops
+endpoints accept any Host); under Daphne the same limit is also enforced where the bytes arrive
+(portal/daphne_body_limit.py).
 Websockets pass the origin check (only the portal's own hosts may open one) and carry the
 session user, so the consumer knows who listens. The one exception is the device socket of
 monitors (/ws/monitors/<id>/device): headless venue clients send no Origin and have no session,
@@ -20,6 +22,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal import daphne_body_limit  # noqa: E402
+from portal.client_address import TrustedProxyHeaders  # noqa: E402
 from portal.middleware import BodySizeLimit, LoadShedder, OpsAnyHost  # noqa: E402
 from recognition.monitors.routing import websocket_urlpatterns as device_urlpatterns  # noqa: E402
 from recognition.routing import websocket_urlpatterns  # noqa: E402
@@ -37,9 +40,11 @@ async def websockets(scope, receive, send):
     return await sockets(scope, receive, send)
 
 
-application = ProtocolTypeRouter(
-    {
-        "http": OpsAnyHost(LoadShedder(BodySizeLimit(django_asgi_app))),
-        "websocket": websockets,
-    }
+application = TrustedProxyHeaders(
+    ProtocolTypeRouter(
+        {
+            "http": OpsAnyHost(LoadShedder(BodySizeLimit(django_asgi_app))),
+            "websocket": websockets,
+        }
+    )
 )

@@ -208,7 +208,27 @@ EARSHOT_LISTEN = {
     # Per server process: past this many open sockets, a new one is closed with 4503 at once.
     "max_open_per_process": env.int("EARSHOT_LISTEN_MAX_OPEN", default=40),
     "anonymous_sockets": env.int("EARSHOT_LISTEN_ANONYMOUS_SOCKETS", default=2),
+    # Sessions started per listener (a user; anonymous: an IPv4 address or IPv6 /64), so closing
+    # and reopening cannot buy unlimited recognitions: a person tries a song every 15 s at most.
+    "starts_burst": env.int("EARSHOT_LISTEN_STARTS_BURST", default=10),
+    "starts_per_minute": env.float("EARSHOT_LISTEN_STARTS_PER_MINUTE", default=20.0),
+    "anonymous_starts_burst": env.int("EARSHOT_LISTEN_ANONYMOUS_STARTS_BURST", default=6),
+    "anonymous_starts_per_minute": env.float("EARSHOT_LISTEN_ANONYMOUS_STARTS_PER_MINUTE", default=6.0),
 }
+
+# Sign-up and log-in attempts (accounts/limits.py): (burst, refill per hour) per bucket. A network
+# is an IPv4 address or an IPv6 /64; offices behind one NAT share it, hence the generous burst.
+# Only failed log-ins count against a username: 10 at once then one every 2 minutes is too slow
+# to guess a password that passes the validators, and a typo-prone owner still gets in.
+EARSHOT_SIGN_IN = {
+    "login_per_address": (env.int("EARSHOT_LOGIN_BURST_PER_ADDRESS", default=30), 120),
+    "login_failures_per_username": (10, 30),
+    "sign_up_per_address": (env.int("EARSHOT_SIGN_UP_BURST_PER_ADDRESS", default=10), 20),
+    "sign_up_per_username": (5, 10),
+}
+# Proxies whose X-Forwarded-For is believed (addresses or networks, e.g. the ingress's pod
+# network); from anyone else the header is dropped (portal/client_address.py).
+EARSHOT_TRUSTED_PROXIES = env.list("EARSHOT_TRUSTED_PROXIES", default=[])
 
 # Secrets the server reads back (webhook signing secrets) are encrypted with this key
 # (derived from DJANGO_SECRET_KEY when unset).

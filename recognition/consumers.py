@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from portal.observability import RECOGNITION_LATENCY, RECOGNITIONS, WEBSOCKET_SESSIONS
+from portal.ratelimit import address_key
 from recognition import limits
 from recognition.engine import ListeningSession
 from recognition.services import identifier, live_recognition_save, match_card
@@ -44,7 +45,8 @@ class ListenConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         self.user = user if user is not None and user.is_authenticated else None
         self.limits = limits.listen_limits(anonymous=self.user is None)
-        self.listener = f"user:{self.user.pk}" if self.user else f"addr:{(self.scope.get('client') or ['?'])[0]}"
+        address = (self.scope.get("client") or [None])[0]
+        self.listener = f"user:{self.user.pk}" if self.user else f"net:{address_key(address)}"
         self.socket_id = uuid.uuid4().hex
         self.slots = limits.session_slots()
         self.holds_slot = False
@@ -54,10 +56,15 @@ class ListenConsumer(AsyncWebsocketConsumer):
         self.received_s = 0.0
         self.first_audio_at: float | None = None
         self.worker: asyncio.Task | None = None
+        self.late: asyncio.Task | None = None
         self.answered = False
+        self.gone = False  # closed by either side: no more work starts, nothing more is sent
         await self.accept()
         if ListenConsumer.open_sessions >= settings.EARSHOT_LISTEN["max_open_per_process"]:
             await self._refuse(BUSY, "Earshot is busy; try again in a moment.")
+            return
+        if not await self.slots.start(self.listener, self.limits.starts_burst, self.limits.starts_per_minute):
+            await self._refuse(TOO_MANY_SOCKETS, "Too many listening sessions started; wait a minute.")
             return
         if not await self.slots.acquire(self.listener, self.socket_id, self.limits.sockets):
             await self._refuse(TOO_MANY_SOCKETS, "Too many listening sessions open; close another tab.")
@@ -69,14 +76,10 @@ class ListenConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "listening", "max_seconds": self.limits.max_audio_s})
 
     async def disconnect(self, code) -> None:
-        if getattr(self, "deadline", None):
-            self.deadline.cancel()
-        if self.worker:
-            self.worker.cancel()
         await self._release()
 
     async def close(self, code=None, reason=None) -> None:
-        # The slot is free as soon as we hang up, not when the client acknowledges.
+        # The slot is free as soon as we hang up and our work is done, not when the client acknowledges.
         await self._release()
         await super().close(code=code, reason=reason)
 
@@ -87,14 +90,35 @@ class ListenConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason)
 
     async def _release(self) -> None:
-        if self.holds_slot:
-            self.holds_slot = False
+        """Give the slot back once the work this socket started has finished.
+
+        Cancelling the worker would not stop the fingerprinting thread it waits on: a client
+        that hangs up mid-batch would get its slot back while the work goes on, and could keep
+        any number of batches running. So the work runs out (it stops at the next batch) and
+        only then is the slot free."""
+        self.gone = True
+        if getattr(self, "deadline", None):
+            self.deadline.cancel()
+        if not self.holds_slot:
+            return
+        self.holds_slot = False
+        running = [t for t in (self.worker, self.late) if t and not t.done() and t is not asyncio.current_task()]
+        if running:
+            self.releasing = asyncio.ensure_future(self._release_after(running))
+        else:
+            await self._release_after([])
+
+    async def _release_after(self, running: list[asyncio.Task]) -> None:
+        try:
+            if running:
+                await asyncio.wait(running)
+        finally:  # also when the loop shuts down and cancels the wait
             ListenConsumer.open_sessions -= 1
             WEBSOCKET_SESSIONS.set(ListenConsumer.open_sessions)
             await self.slots.release(self.listener, self.socket_id)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        if self.answered:
+        if self.answered or self.gone:
             return
         try:
             samples = limits.frame_samples(bytes_data, self.limits.max_message_bytes)
@@ -116,7 +140,7 @@ class ListenConsumer(AsyncWebsocketConsumer):
 
     async def _recognise(self) -> None:
         """Feed pending audio to the session, one batch at a time, until it answers."""
-        while self.pending and not self.answered:
+        while self.pending and not self.answered and not self.gone:
             batch = np.concatenate(self.pending)
             self.pending.clear()
             # Not thread-sensitive: sessions fingerprint in parallel threads (numpy releases the
@@ -127,11 +151,11 @@ class ListenConsumer(AsyncWebsocketConsumer):
                 return
             await self.slots.refresh(self.listener, self.socket_id)
             await self._send({"type": "progress", "heard_s": round(self.session.heard_s, 2)})
-        if not self.answered and self.received_s >= self.limits.max_audio_s - 1e-6:
+        if not self.answered and not self.gone and self.received_s >= self.limits.max_audio_s - 1e-6:
             await self._answer(await database_sync_to_async(self.session.finish, thread_sensitive=False)())
 
     def _time_up(self) -> None:
-        if not self.answered:
+        if not self.answered and not self.gone:
             self.late = asyncio.ensure_future(self._finish_late())
 
     async def _finish_late(self) -> None:
@@ -162,4 +186,5 @@ class ListenConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason)
 
     async def _send(self, message: dict) -> None:
-        await self.send(text_data=json.dumps(message))
+        if not self.gone:
+            await self.send(text_data=json.dumps(message))

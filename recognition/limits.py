@@ -1,6 +1,7 @@
 """Limits on live listening, shared by every server process through Redis when it is configured.
 
-A listener (a user, or an address for anonymous visitors) holds one slot per open socket. Slots
+A listener (a user, or for anonymous visitors a network: an IPv4 address or an IPv6 /64) holds
+one slot per open socket, and starts sessions at a limited rate (a token bucket per listener). Slots
 live in a Redis sorted set scored by their last heartbeat; a slot not refreshed for
 `STALE_AFTER_S` is dropped, so a worker that dies cannot leak slots forever. Without Redis
 (a single local process) the same rules apply in memory.
@@ -13,6 +14,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+
+from portal.ratelimit import TAKE_SCRIPT
 
 __all__ = [
     "FrameError",
@@ -36,6 +39,8 @@ class ListenLimits:
     max_audio_s: float
     max_session_s: float
     sockets: int
+    starts_burst: int
+    starts_per_minute: float
 
 
 def listen_limits(*, anonymous: bool) -> ListenLimits:
@@ -47,6 +52,8 @@ def listen_limits(*, anonymous: bool) -> ListenLimits:
         max_audio_s=config[f"{prefix}max_audio_s"],
         max_session_s=config["max_session_s"],
         sockets=config[f"{prefix}sockets"],
+        starts_burst=config[f"{prefix}starts_burst"],
+        starts_per_minute=config[f"{prefix}starts_per_minute"],
     )
 
 
@@ -117,12 +124,23 @@ class SessionSlots:
 
             self._redis = redis.Redis.from_url(redis_url)
             self._acquire = self._redis.register_script(_ACQUIRE)
+            self._take = self._redis.register_script(TAKE_SCRIPT)
         self._local: dict[str, dict[str, float]] = {}
+        self._local_starts: dict[str, TokenBucket] = {}
         self._lock = asyncio.Lock()
 
     @staticmethod
     def _key(listener: str) -> str:
         return f"earshot:listen:slots:{listener}"
+
+    async def start(self, listener: str, burst: int, per_minute: float) -> bool:
+        """Spend one of the listener's session starts if it has one left."""
+        if self._redis is not None:
+            key = f"earshot:listen:starts:{listener}"
+            allowed, _ = await self._take(keys=[key], args=[per_minute / 60, burst, time.time(), 1])
+            return bool(allowed)
+        bucket = self._local_starts.setdefault(listener, TokenBucket(per_minute / 60, burst))
+        return bucket.take()
 
     async def acquire(self, listener: str, socket_id: str, limit: int) -> bool:
         now = time.time()

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 import time
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ from django.conf import settings as django_settings
 from catalog.demo import synth_song
 from portal.asgi import application
 from recognition import limits
+from recognition.engine import ListeningSession
 from recognition.models import Recognition
 from recognition.services import track_ingest
 from tests import media
@@ -230,3 +232,77 @@ def test_a_full_process_sheds_new_sockets_at_once(settings):
     closed, reopened = asyncio.run(scenario())
     assert closed["code"] == 4503 and "busy" in closed["reason"]
     assert reopened == "listening"
+
+
+async def _open_from(address: str):
+    communicator = WebsocketCommunicator(application, "/ws/listen/", headers=[ORIGIN])
+    communicator.scope["client"] = (address, 40000)
+    await communicator.connect()
+    return communicator, json.loads(await communicator.receive_from())
+
+
+def test_anonymous_sockets_are_counted_per_ipv6_64(settings):
+    settings.EARSHOT_LISTEN = {**settings.EARSHOT_LISTEN, "anonymous_sockets": 1}
+
+    async def scenario():
+        first, opened = await _open_from("2001:db8:1:2::1")
+        neighbour, refused = await _open_from("2001:db8:1:2:aaaa::2")  # same /64, another address
+        other, elsewhere = await _open_from("2001:db8:1:3::1")
+        for communicator in (first, neighbour, other):
+            await communicator.disconnect()
+        return opened, refused, elsewhere
+
+    opened, refused, elsewhere = asyncio.run(scenario())
+    assert opened["type"] == "listening" and elsewhere["type"] == "listening"
+    assert (refused["type"], refused.get("code")) == ("error", 4029)
+
+
+def test_session_starts_are_rate_limited_per_listener(settings):
+    settings.EARSHOT_LISTEN = {**settings.EARSHOT_LISTEN, "anonymous_starts_burst": 3}
+
+    async def scenario():
+        answers = []
+        for _ in range(4):  # one at a time: never more than one socket open
+            communicator, first = await _open_from("198.51.100.4")
+            answers.append(first)
+            await communicator.disconnect()
+        _, elsewhere = await _open_from("198.51.100.5")
+        return answers, elsewhere
+
+    answers, elsewhere = asyncio.run(scenario())
+    assert [a["type"] for a in answers] == ["listening"] * 3 + ["error"]
+    assert answers[3]["code"] == 4029 and "Too many listening sessions started" in answers[3]["message"]
+    assert elsewhere["type"] == "listening"
+
+
+def test_a_slot_is_held_until_the_work_it_started_has_finished(settings, monkeypatch):
+    """A client that hangs up mid-fingerprint must not get its slot back while the work runs on."""
+    settings.EARSHOT_LISTEN = {**settings.EARSHOT_LISTEN, "anonymous_sockets": 1}
+    entered, go_on = threading.Event(), threading.Event()
+    real_push = ListeningSession.push
+
+    def push_held_open(self, samples):  # the real push, started only when the test says so
+        entered.set()
+        go_on.wait(timeout=30)
+        return real_push(self, samples)
+
+    monkeypatch.setattr(ListeningSession, "push", push_held_open)
+
+    async def scenario():
+        first, _ = await _open_from("198.51.100.6")
+        await first.send_to(bytes_data=_pcm(np.zeros(FRAME)))
+        assert await asyncio.to_thread(entered.wait, 10)
+        await first.disconnect()
+        _, while_working = await _open_from("198.51.100.6")
+        go_on.set()
+        for _ in range(100):  # the slot comes back once the push has returned
+            await asyncio.sleep(0.05)
+            third, after = await _open_from("198.51.100.6")
+            await third.disconnect()
+            if after["type"] == "listening":
+                break
+        return while_working, after
+
+    while_working, after = asyncio.run(scenario())
+    assert (while_working["type"], while_working.get("code")) == ("error", 4029)
+    assert after["type"] == "listening"
