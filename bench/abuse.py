@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.abuse [--seconds 120]
 
-While three abusers run at once, a canary recognises a real catalog clip every 5 s and a probe
+While the abusers run at once, a canary recognises a real catalog clip every 5 s and a probe
 asks /healthz twice a second:
 
 * hostile files: the whole hostile-file corpus, posted to the API again and again;
 * body floods: 1 GiB bodies without Content-Length, streamed as fast as loopback allows;
+* anonymous floods: 8 clients at once posting 150 MB bodies with no credential to every upload
+  path, declared or chunked (each must get 401 on its head, not the upload allowance);
 * socket abuse: oversized frames, message floods, text frames and too many sockets;
 * sign-in flood: password guesses against one account and fresh sign-ups, as fast as answered
   (`--abusers signin`; accounts/limits.py should turn most into 429s).
@@ -71,12 +73,35 @@ def hostile_files() -> list[tuple[str, bytes]]:
     return files
 
 
+def anonymous_large_post(port: int, path: str, *, declared: bool) -> tuple[str, float, float]:
+    """Post 150 MB to `path` without a credential; return (status, seconds to the answer, MB sent)."""
+    import select
+    import socket
+
+    size, piece = 150 * 10**6, b"\0" * (64 * 1024)
+    framing = f"Content-Length: {size}" if declared else "Transfer-Encoding: chunked"
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}\r\nConnection: close\r\n\r\n".encode()
+    chunk = piece if declared else f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    started, sent = time.monotonic(), 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(head)
+        try:
+            while sent < size and not select.select([client], [], [], 0)[0]:
+                client.sendall(chunk)
+                sent += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed; its answer is still to read
+        answer = client.recv(64)
+    status = answer.split(b" ")[1].decode() if answer.count(b" ") else "none"
+    return status, time.monotonic() - started, sent / 1e6
+
+
 def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120)
-    abusers = ["hostile", "flood", "sockets", "signin"]
+    abusers = ["hostile", "flood", "anonymous", "sockets", "signin"]
     parser.add_argument("--abusers", nargs="+", default=abusers, choices=abusers)
     parser.add_argument("--env", nargs="*", default=[], help="extra NAME=VALUE for the server")
     args = parser.parse_args()
@@ -94,6 +119,8 @@ def main() -> None:
     statuses: Counter = Counter()
     canary: list[bool] = []
     health: list[bool] = []
+    anonymous_seconds: list[float] = []  # from connecting to the answer, per anonymous large post
+    anonymous_sent_mb: list[float] = []  # body bytes it got to send before the answer
     memory_before = rss_mb(server.pid)
 
     def hostile_loop():
@@ -154,6 +181,26 @@ def main() -> None:
             except requests.RequestException as error:
                 statuses[f"signin {type(error).__name__}"] += 1
 
+    def anonymous_flood_loop():
+        paths = ["/api/v1/recognitions", "/api/v1/tracks", "/uploads/new/", "/admin/catalog/track/add/"]
+        clients = [threading.Thread(target=anonymous_large_bodies, args=(paths[i % 4], i % 2 == 0))
+                   for i in range(8)]  # fmt: skip
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+
+    def anonymous_large_bodies(path: str, declared: bool) -> None:
+        while time.monotonic() < stop:
+            try:
+                status, seconds, sent_mb = anonymous_large_post(port, path, declared=declared)
+            except OSError as error:
+                statuses[f"anonymous {type(error).__name__}"] += 1
+                continue
+            statuses[f"anonymous {status}"] += 1
+            anonymous_seconds.append(seconds)
+            anonymous_sent_mb.append(sent_mb)
+
     async def socket_abuse():
         import websockets
 
@@ -204,7 +251,7 @@ def main() -> None:
                 health.append(False)
             time.sleep(0.5)
 
-    chosen = {"hostile": hostile_loop, "flood": flood_loop, "signin": signin_loop}
+    chosen = {"hostile": hostile_loop, "flood": flood_loop, "anonymous": anonymous_flood_loop, "signin": signin_loop}
     loops = [chosen[name] for name in args.abusers if name in chosen] + [canary_loop, health_loop]
     threads = [threading.Thread(target=f) for f in loops]
     for thread in threads:
@@ -223,6 +270,11 @@ def main() -> None:
         "canary_runs": len(canary),
         "healthz_2xx_pct": round(100 * np.mean(health), 1) if health else None,
         "abuse_outcomes": dict(sorted(statuses.items())),
+        "anonymous_large_posts": {
+            "count": len(anonymous_seconds),
+            "p95_s": round(float(np.percentile(anonymous_seconds, 95)), 3) if anonymous_seconds else None,
+            "max_sent_mb": round(max(anonymous_sent_mb), 1) if anonymous_sent_mb else None,
+        },
         "server_5xx": sum(n for k, n in statuses.items() if k.split()[-1].startswith("5") and k.split()[-1] != "503"),
         "server_rss_mb_before_after": [round(memory_before), round(memory_after)],
     }

@@ -4,6 +4,7 @@ Django's ASGI handler reads (and spools to disk) the whole body before any view 
 check in a view comes too late for a 1 GiB upload. This middleware refuses a body whose
 Content-Length is over the limit before reading a byte of it, and stops a body without one
 (chunked) as soon as it passes the limit: at most one chunk beyond the limit is ever read.
+Only a request with a credential gets the upload paths' large limit (portal.bodies).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+
+from portal.bodies import LargeBodySlots, allowance, refusal
 
 __all__ = ["BodySizeLimit", "LoadShedder", "OpsAnyHost"]
 
@@ -36,38 +39,49 @@ class OpsAnyHost:
 
 
 class BodySizeLimit:
-    """Answer 413 to HTTP requests whose body is larger than the limit for their path."""
+    """Answer 413 to HTTP requests whose body is larger than the limit for their path.
+
+    The upload paths' large limit needs a credential (401 without one) and one of the process's
+    large-body slots (503 when none is free); portal.bodies decides both.
+    """
 
     def __init__(self, app):
         self.app = app
-
-    @staticmethod
-    def limit_for(path: str) -> int:
-        if path.startswith(tuple(settings.EARSHOT_UPLOAD_PATHS)):
-            return settings.EARSHOT_MAX_UPLOAD_BYTES
-        return settings.EARSHOT_MAX_BODY_BYTES
+        self.slots = LargeBodySlots()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.limit_for(scope.get("path", ""))
+        allowed = allowance(scope.get("path", ""), scope.get("headers", []))
+        limit, small = allowed.limit, settings.EARSHOT_MAX_BODY_BYTES
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            return await _refuse(send, limit)
+            return await _refuse(send, allowed.status, limit)
+        holding = False  # one of the large-body slots
+        if allowed.large and declared is not None and declared > small:
+            if not self.slots.take():
+                return await _refuse(send, 503, limit)
+            holding = True
 
         received = 0
-        refused = False  # we answered 413 ourselves
+        refused = False  # we answered ourselves
         started = False  # a response has begun (ours or the app's)
 
         async def limited_receive():
-            nonlocal received, refused, started
+            nonlocal received, refused, started, holding
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
+                status = allowed.status if received > limit else None
+                if status is None and allowed.large and received > small and not holding:
+                    if self.slots.take():
+                        holding = True
+                    else:
+                        status = 503
+                if status is not None:
                     if not started:
                         refused = started = True
-                        await _refuse(send, limit)
+                        await _refuse(send, status, limit)
                     # Django sees the client go away and stops reading.
                     return {"type": "http.disconnect"}
             return message
@@ -75,12 +89,16 @@ class BodySizeLimit:
         async def guarded_send(message):
             nonlocal started
             if refused:
-                return  # the 413 is already out; nothing of the app's may follow it
+                return  # our answer is already out; nothing of the app's may follow it
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        return await self.app(scope, limited_receive, guarded_send)
+        try:
+            return await self.app(scope, limited_receive, guarded_send)
+        finally:
+            if holding:
+                self.slots.release()
 
 
 def _content_length(scope) -> int | None:
@@ -93,24 +111,9 @@ def _content_length(scope) -> int | None:
     return None
 
 
-def too_large_body(limit: int) -> bytes:
-    """The 413 answer's JSON body (the API's one error shape)."""
-    return json.dumps({
-        "error": {
-            "code": "too_large",
-            "message": f"The request body is larger than the limit of {limit / 1024 / 1024:.0f} MiB.",
-        }
-    }).encode()  # fmt: skip
-
-
-async def _refuse(send, limit: int) -> None:
-    body = too_large_body(limit)
-    await send({
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })  # fmt: skip
+async def _refuse(send, status: int, limit: int) -> None:
+    body, headers = refusal(status, limit)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -186,6 +186,11 @@ EARSHOT_MAX_BODY_BYTES = env.int("EARSHOT_MAX_BODY_BYTES", default=5 * 1024 * 10
 # Past this many recognitions and uploads in flight in one process, new ones get 503 at once.
 EARSHOT_MAX_QUEUED_HEAVY = env.int("EARSHOT_MAX_QUEUED_HEAVY", default=8)
 EARSHOT_UPLOAD_PATHS = ("/uploads/new/", "/api/v1/recognitions", "/api/v1/tracks", "/admin/catalog/track/")
+# The upload paths' large allowance goes only to requests with a session cookie or an API key
+# (portal.bodies), and to this many at a time per process: Daphne holds each such body in memory,
+# so two 200 MiB uploads cost a process about 400 MiB; the rest get 503 + Retry-After on their head
+# (docs/decisions.md, EARSHOT_MAX_LARGE_BODIES).
+EARSHOT_MAX_LARGE_BODIES = env.int("EARSHOT_MAX_LARGE_BODIES", default=2)
 # Decoded audio is capped: an hour of recording to recognise; references may be longer (mixes).
 EARSHOT_MAX_REFERENCE_SECONDS = env.float("EARSHOT_MAX_REFERENCE_SECONDS", default=2 * 3600)
 EARSHOT_MAX_QUERY_SECONDS = env.float("EARSHOT_MAX_QUERY_SECONDS", default=3600)

@@ -248,6 +248,12 @@ def abuse(page: Page) -> str:
         ["server errors (5xx other than shedding)", str(data["server_5xx"])],
         ["server memory (RSS) before → after", f"{before} → {after} MB"],
     ]
+    anonymous = data.get("anonymous_large_posts") or {}
+    if anonymous.get("count"):  # runs since the anonymous large-body flood was added
+        rows.append([
+            "anonymous 150 MB posts: answered, p95 time, most body sent",
+            f"{anonymous['count']:,}, {num(anonymous['p95_s'], 3)} s, {num(anonymous['max_sent_mb'], 1)} MB",
+        ])  # fmt: skip
     outcomes = ", ".join(f"{outcome} × {n:,}" for outcome, n in data["abuse_outcomes"].items())
     return "\n".join([
         *table(["measure", "result"], rows, text_columns=2),
