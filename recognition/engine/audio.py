@@ -10,8 +10,8 @@ cannot make us decode hours of audio.
 The child also runs in a sandbox, for the day a file exploits a decoder bug: bubblewrap gives it
 an empty environment, no network, no other process, and a filesystem of `/usr` (read-only) plus
 the one input file. Where user namespaces are refused (Docker's default seccomp profile), the
-strongest mode that works is used instead and `sandbox_mode()` says which (docs/decisions.md,
-"The decode sandbox"). Messages for people are fixed texts (`MESSAGES`), never ffmpeg's stderr.
+strongest mode that works is used instead and `sandbox_mode()` says which
+(docs/decisions.md, sandbox_mode). Messages for people are fixed texts (`MESSAGES`), never ffmpeg's stderr.
 No Django import: the engine, the benchmark and the fuzzers use it directly.
 """
 
