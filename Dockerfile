@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=portal.settings
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg util-linux \
+    && apt-get install -y --no-install-recommends ffmpeg util-linux bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

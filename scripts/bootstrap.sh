@@ -71,8 +71,9 @@ if [ ! -f "$wanted" ] && ! { [ "$profile" = run ] && [ -f "$test_stamp" ]; }; th
   touch "$wanted"
 fi
 
-# ffmpeg decodes every file; the free Drascula soundtrack is the demo catalog and test music.
-apt_install ffmpeg drascula-music
+# ffmpeg decodes every file, inside bubblewrap's sandbox; the free Drascula soundtrack is the demo
+# catalog and test music.
+apt_install ffmpeg bubblewrap drascula-music
 if [ "$profile" = test ]; then
   apt_install chromium  # drives the record page end to end
 fi

@@ -644,6 +644,26 @@ def retroactive(page: Page) -> str:
     ])  # fmt: skip
 
 
+def sandbox(page: Page) -> str:
+    """The decode sandbox's cost per ffmpeg/ffprobe call, beside the call before it (sandbox_cost.json)."""
+    data = page.results.json("sandbox_cost.json")
+    modes = ["before", "env", "unshare", "bwrap"]
+    rows = [
+        [call, *(num(by[mode], 1) for mode in modes), f"+{num(by['bwrap'] - by['before'], 1)}"]
+        for call, by in data["median_ms"].items()
+    ]
+    headings = ["median ms per call", "before (prlimit only)", "env", "unshare", "bwrap", "bwrap − before"]
+    return "\n".join([
+        *table(headings, rows),
+        "",
+        page.source(
+            "sandbox_cost.json",
+            f"{data['rounds']} interleaved rounds of {data['when']}, sandbox here: {data['machine_mode']}",
+            "python -m bench.studies.sandbox_cost",
+        ),
+    ])  # fmt: skip
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -655,4 +675,5 @@ BLOCKS = {
     "monitor_faults": monitor_faults,
     "reports": reports,
     "retroactive": retroactive,
+    "sandbox": sandbox,
 }

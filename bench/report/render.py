@@ -27,6 +27,7 @@ WRITERS = {
     "fuzz.log": "make fuzz",
     "schemathesis.json": "make fuzz-api",
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",
+    "sandbox_cost.json": "python -m bench.studies.sandbox_cost",
 }
 
 

@@ -3,15 +3,24 @@
 Every file is treated as hostile. Each call runs in a child process with a wall-clock timeout,
 CPU-time, address-space and output-file limits (through util-linux `prlimit`, which is safe in a
 threaded server where `preexec_fn` is not), reads only the local file (`-protocol_whitelist file`),
-accepts only plain media demuxers (no playlists, concat scripts, device or network inputs), and
-stops decoding after the caller's cap (`-t`), so a file cannot make us decode hours of audio.
+accepts only plain media demuxers (no playlists, concat scripts, device or network inputs) and
+audio decoders (`-codec_whitelist`), and stops decoding after the caller's cap (`-t`), so a file
+cannot make us decode hours of audio.
+
+The child also runs in a sandbox, for the day a file exploits a decoder bug: bubblewrap gives it
+an empty environment, no network, no other process, and a filesystem of `/usr` (read-only) plus
+the one input file. Where user namespaces are refused (Docker's default seccomp profile), the
+strongest mode that works is used instead and `sandbox_mode()` says which
+(docs/decisions.md, sandbox_mode). Messages for people are fixed texts (`MESSAGES`), never ffmpeg's stderr.
 No Django import: the engine, the benchmark and the fuzzers use it directly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import os
 import shutil
 import signal
@@ -23,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "MESSAGES",
+    "SANDBOX_ENV",
     "AudioError",
     "DecodeLimits",
     "MediaInfo",
@@ -33,8 +44,11 @@ __all__ = [
     "ffprobe_command",
     "probe",
     "probe_usable",
+    "sandbox_mode",
     "sandboxed",
 ]
+
+logger = logging.getLogger(__name__)
 
 # Demuxers for real audio and video files. Everything else is refused, notably `hls`, `dash`,
 # `concat`, `image2`, `lavfi`, `rtp`/`rtsp`/`sdp` and raw PCM, which could read other files,
@@ -42,6 +56,44 @@ __all__ = [
 ALLOWED_DEMUXERS = (
     "aac,ac3,aiff,amr,ape,asf,au,avi,caf,dts,eac3,flac,flv,loas,matroska,mov,mp3,mpc,mpeg,mpegts,ogg,tta,w64,wav,wv"
 )
+
+# Decoders for the audio those containers carry (what phones, browsers, rippers and broadcasters
+# produce); no video, subtitle or image decoder ever opens on an untrusted file, and neither do the
+# dozens of obscure game and telephony audio decoders, where most decoder bugs are found.
+ALLOWED_DECODERS = ",".join(
+    [
+        "aac", "aac_fixed", "aac_latm", "ac3", "ac3_fixed", "eac3", "dca", "truehd", "mlp", "alac", "ape",
+        "flac", "mp1", "mp1float", "mp2", "mp2float", "mp3", "mp3float", "opus", "libopus", "vorbis",
+        "libvorbis", "wmav1", "wmav2", "wmapro", "wmalossless", "amrnb", "amrwb", "mpc7", "mpc8", "tta",
+        "wavpack", "adpcm_ima_wav", "adpcm_ms", "pcm_alaw", "pcm_mulaw", "pcm_u8", "pcm_s8",
+        "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_s32be",
+        "pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be",
+    ]
+)  # fmt: skip
+
+# ffprobe (5.1) opens a decoder for every stream and gives up on the whole file when one is not
+# allowed, so a phone or camera video would be refused. The probe therefore also allows the video
+# decoders such files use; it decodes a few packets of each stream at most (stream info), and the
+# decode proper, which reads the whole file, allows audio decoders only.
+PROBE_DECODERS = ALLOWED_DECODERS + ",h264,hevc,mpeg4,vp8,vp9,libdav1d,av1,mpeg1video,mpeg2video,mjpeg"
+
+# What a child process sees of the environment: nothing of the server's (database URL, secret key,
+# storage credentials), only what ffmpeg needs to run.
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+
+# The texts shown to the person who sent a file, by code. Fixed: ffmpeg's stderr can hold server
+# paths, library versions and whatever bytes the file put in its metadata.
+MESSAGES = {
+    "empty": "The file is empty.",
+    "unreadable": "The file cannot be opened.",
+    "not_media": "This is not an audio or video file that Earshot can read.",
+    "no_audio": "The file has no audio stream.",
+    "no_decodable_audio": "The file contains no decodable audio.",
+    "too_long": "The file decodes to more audio than allowed.",
+    "timeout": "Reading the file took too long.",
+    "decode_failed": "The audio could not be decoded.",
+    "encode_failed": "The excerpt could not be encoded.",
+}
 
 
 class AudioError(Exception):
@@ -84,11 +136,80 @@ class MediaInfo:
         return self.audio_streams > 0
 
 
-def sandboxed(command: list[str], limits: DecodeLimits) -> list[str]:
-    """Return the command run under CPU, address-space and file-size limits (no files written)."""
-    prlimit = shutil.which("prlimit")
+# The filesystem a sandboxed child sees: the system's programs and libraries read-only (Debian's
+# /lib, /bin are links into /usr; /etc only for the dynamic loader), an empty /dev and its own /proc.
+_BWRAP_VIEW = [
+    "--ro-bind", "/usr", "/usr",
+    "--symlink", "usr/lib", "/lib",
+    "--symlink", "usr/lib64", "/lib64",
+    "--symlink", "usr/bin", "/bin",
+    "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+    "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+    "--proc", "/proc",
+    "--dev", "/dev",
+]  # fmt: skip
+SANDBOX_MODES = ("bwrap", "unshare", "env")
+
+
+def _isolation(mode: str, input_path: str | None) -> list[str]:
+    """Return the argument prefix that isolates a child in `mode` (see `sandbox_mode`).
+
+    Every mode starts with `env -i`, so that not even the sandbox's own process (pid 1 of its
+    namespace, whose /proc/1/environ the child could read) holds the server's environment.
+    """
+    clean_env = ["env", "-i", *(f"{key}={value}" for key, value in SANDBOX_ENV.items())]
+    if mode == "env":
+        return clean_env
+    if mode == "unshare":
+        return [*clean_env, "unshare", "--user", "--map-root-user", "--net", "--ipc", "--pid", "--fork", "--"]
+    prefix = [
+        *clean_env, "bwrap", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL", "--clearenv",
+        *(arg for key, value in SANDBOX_ENV.items() for arg in ("--setenv", key, value)),
+        *_BWRAP_VIEW,
+    ]  # fmt: skip
+    if input_path is not None:  # at the same path, so the command needs no rewriting
+        prefix += ["--ro-bind", input_path, input_path]
+    return [*prefix, "--chdir", "/", "--"]
+
+
+@functools.cache
+def sandbox_mode() -> str:
+    """Return the strongest isolation that works here: `bwrap`, `unshare` (no network, no other
+    process, but the host's filesystem) or `env` (a clean environment only).
+
+    `EARSHOT_DECODE_SANDBOX` insists on one mode; a mode that does not work then stops every decode
+    instead of running it with less isolation than asked for.
+    """
+    wanted = os.environ.get("EARSHOT_DECODE_SANDBOX", "")
+    for mode in [wanted] if wanted else SANDBOX_MODES:
+        if mode not in SANDBOX_MODES:
+            raise RuntimeError(f"EARSHOT_DECODE_SANDBOX must be one of {', '.join(SANDBOX_MODES)}, not {mode!r}")
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+                [*_isolation(mode, None), "true"], env=SANDBOX_ENV, capture_output=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            reason = str(error)
+        else:
+            if done.returncode == 0:
+                if mode != "bwrap":
+                    logger.warning("decode sandbox: bubblewrap is unusable here; using %r instead", mode)
+                return mode
+            reason = done.stderr.decode("utf-8", "replace").strip()
+        logger.warning("decode sandbox: %s does not work here: %s", mode, reason)
+    raise RuntimeError(f"the decode sandbox {wanted!r} does not work on this machine")
+
+
+def sandboxed(command: list[str], limits: DecodeLimits, *, input_path: str | os.PathLike | None = None) -> list[str]:
+    """Return the command run under CPU, address-space and file-size limits (no files written),
+    isolated by `sandbox_mode()`: it sees no server environment and, with bubblewrap, no network
+    and no file but `input_path`.
+    """
+    path = os.path.abspath(input_path) if input_path is not None else None
+    isolated = [*_isolation(sandbox_mode(), path), *command]
+    prlimit = shutil.which("prlimit", path=SANDBOX_ENV["PATH"])
     if prlimit is None:  # pragma: no cover - util-linux is on every Debian system
-        return command
+        return isolated
     return [
         prlimit,
         f"--cpu={limits.cpu_s}",
@@ -96,7 +217,7 @@ def sandboxed(command: list[str], limits: DecodeLimits) -> list[str]:
         "--fsize=0",  # the child may write to pipes, never to files
         "--core=0",
         "--",
-        *command,
+        *isolated,
     ]
 
 
@@ -108,6 +229,7 @@ def ffprobe_command(path: str | os.PathLike) -> list[str]:
         "-v", "error",
         "-protocol_whitelist", "file",
         "-format_whitelist", ALLOWED_DEMUXERS,
+        "-codec_whitelist", PROBE_DECODERS,
         "-show_entries",
         "format=format_name,duration:format_tags:stream=codec_type,sample_rate,channels,duration:stream_tags",
         "-of", "json",
@@ -127,6 +249,7 @@ def ffmpeg_command(
         "-threads", "1",
         "-protocol_whitelist", "file",
         "-format_whitelist", ALLOWED_DEMUXERS,
+        "-codec_whitelist", ALLOWED_DECODERS,
     ]  # fmt: skip
     if start_s > 0:
         command += ["-ss", f"{start_s:.3f}"]
@@ -148,14 +271,15 @@ def ffmpeg_command(
 
 
 def _run(
-    command: list[str], *, timeout_s: float, limits: DecodeLimits, max_output_bytes: int
+    command: list[str], *, input_path: Path, timeout_s: float, limits: DecodeLimits, max_output_bytes: int
 ) -> tuple[bytes, bytes, int]:
-    """Run a limited child; kill its whole process group on timeout. Return (stdout, stderr, code)."""
+    """Run a sandboxed child; kill its whole process group on timeout. Return (stdout, stderr, code)."""
     process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-        sandboxed(command, limits),
+        sandboxed(command, limits, input_path=input_path),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=SANDBOX_ENV,
         start_new_session=True,
     )
     try:
@@ -163,9 +287,9 @@ def _run(
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        raise AudioError("timeout", f"Reading the file took longer than {timeout_s:.0f} s.") from None
+        raise AudioError("timeout", MESSAGES["timeout"]) from None
     if len(stdout) > max_output_bytes:  # -t makes this unreachable; kept as a hard stop
-        raise AudioError("too_long", "The file decodes to more audio than allowed.")
+        raise AudioError("too_long", MESSAGES["too_long"])
     return stdout, stderr, process.returncode
 
 
@@ -179,37 +303,42 @@ def encode_opus(samples: np.ndarray, *, sample_rate_hz: int, bitrate_kbps: int =
         pcm = (np.clip(pcm, -1.0, 1.0) * 32767).astype(np.int16)
     command = [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "pipe",
-        "-f", "s16le", "-ar", str(sample_rate_hz), "-ac", "1", "-i", "pipe:0",
+        "-codec_whitelist", "pcm_s16le", "-f", "s16le", "-ar", str(sample_rate_hz), "-ac", "1", "-i", "pipe:0",
         "-c:a", "libopus", "-b:a", f"{bitrate_kbps}k", "-application", "audio", "-f", "ogg", "pipe:1",
     ]  # fmt: skip
     limits = DecodeLimits(timeout_s=30.0, cpu_s=30)
     try:
         done = subprocess.run(  # noqa: S603 - fixed argument list, no shell
             sandboxed(command, limits), input=pcm.astype("<i2").tobytes(), capture_output=True,
-            timeout=limits.timeout_s, check=False,
+            env=SANDBOX_ENV, timeout=limits.timeout_s, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        raise AudioError("timeout", "Encoding the excerpt took too long.") from None
+        raise AudioError("timeout", MESSAGES["timeout"]) from None
     if done.returncode != 0 or not done.stdout:
-        raise AudioError("decode_failed", _decode_message(done.stderr) or "ffmpeg could not encode the excerpt.")
+        logger.info("ffmpeg could not encode an excerpt: %s", _stderr_tail(done.stderr))
+        raise AudioError("decode_failed", MESSAGES["encode_failed"])
     return done.stdout
 
 
 def _check_file(path: Path) -> None:
     try:
         size = path.stat().st_size
-    except OSError as error:
-        raise AudioError("not_media", f"The file cannot be opened: {error.strerror}.") from None
+    except OSError:
+        raise AudioError("not_media", MESSAGES["unreadable"]) from None
     if size == 0:
-        raise AudioError("empty", "The file is empty.")
+        raise AudioError("empty", MESSAGES["empty"])
 
 
 def probe(path: str | os.PathLike, *, limits: DecodeLimits = DecodeLimits()) -> MediaInfo:
     """Describe a media file with ffprobe. Raise AudioError when it is not a media file we accept."""
-    path = Path(path)
+    path = Path(path).absolute()
     _check_file(path)
     stdout, _, code = _run(
-        ffprobe_command(path), timeout_s=limits.probe_timeout_s, limits=limits, max_output_bytes=1 << 20
+        ffprobe_command(path),
+        input_path=path,
+        timeout_s=limits.probe_timeout_s,
+        limits=limits,
+        max_output_bytes=1 << 20,
     )
     try:
         report = json.loads(stdout or b"{}")
@@ -217,7 +346,7 @@ def probe(path: str | os.PathLike, *, limits: DecodeLimits = DecodeLimits()) -> 
         report = {}
     fmt = report.get("format")
     if code != 0 or not fmt:
-        raise AudioError("not_media", "This is not an audio or video file that Earshot can read.")
+        raise AudioError("not_media", MESSAGES["not_media"])
     streams = report.get("streams", [])
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     video = [s for s in streams if s.get("codec_type") == "video"]
@@ -243,7 +372,7 @@ def probe_usable(path: str | os.PathLike, *, max_seconds: float, limits: DecodeL
     """Probe a file and insist it is usable: an audio stream, no longer than `max_seconds`."""
     info = probe(path, limits=limits)
     if not info.has_audio:
-        raise AudioError("no_audio", "The file has no audio stream.")
+        raise AudioError("no_audio", MESSAGES["no_audio"])
     if info.duration_s is not None and info.duration_s > max_seconds:
         raise AudioError(
             "too_long", f"The audio lasts {info.duration_s / 60:.0f} min; the limit is {max_seconds / 60:.0f} min."
@@ -271,11 +400,12 @@ def decode(
 
     Raise AudioError when the file cannot be decoded or holds no audio at all.
     """
-    path = Path(path)
+    path = Path(path).absolute()
     _check_file(path)
     max_bytes = int(max_seconds * sample_rate_hz + sample_rate_hz) * 2
     stdout, stderr, code = _run(
         ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, start_s=start_s),
+        input_path=path,
         timeout_s=limits.timeout_s,
         limits=limits,
         max_output_bytes=max_bytes,
@@ -297,11 +427,18 @@ def decode_chunks(
 
     For long uploads: the whole decode is bounded by `limits.timeout_s` and `max_seconds`.
     """
-    path = Path(path)
+    path = Path(path).absolute()
     _check_file(path)
-    command = sandboxed(ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds), limits)
+    command = sandboxed(
+        ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds), limits, input_path=path
+    )
     process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=SANDBOX_ENV,
+        start_new_session=True,
     )
     timer = _Deadline(process, limits.timeout_s)
     chunk_bytes = int(chunk_seconds * sample_rate_hz) * 2
@@ -317,13 +454,9 @@ def decode_chunks(
         stderr = process.stderr.read() if process.stderr else b""
         code = process.wait()
         if timer.expired:
-            raise AudioError("timeout", f"Reading the file took longer than {limits.timeout_s:.0f} s.")
+            raise AudioError("timeout", MESSAGES["timeout"])
         if produced == 0:
-            if code != 0:
-                raise AudioError(
-                    "decode_failed" if b"Stream map" not in stderr else "no_audio", _decode_message(stderr)
-                )
-            raise AudioError("no_audio", "The file contains no decodable audio.")
+            raise _nothing_decoded(code, stderr)
     finally:
         timer.cancel()
         if process.poll() is None:
@@ -362,15 +495,16 @@ def _to_float(pcm: bytes) -> np.ndarray:
 
 
 def _nothing_decoded(code: int, stderr: bytes) -> AudioError:
-    """Why ffmpeg produced no samples at all."""
+    """Why ffmpeg produced no samples at all, in a fixed text; its stderr goes to the log only."""
     if code == 0:
-        return AudioError("no_audio", "The file contains no decodable audio.")
-    return AudioError("decode_failed" if b"Stream map" not in stderr else "no_audio", _decode_message(stderr))
+        return AudioError("no_audio", MESSAGES["no_decodable_audio"])
+    if b"Stream map" in stderr or b"matches no streams" in stderr:
+        return AudioError("no_audio", MESSAGES["no_audio"])
+    logger.info("ffmpeg could not decode a file (exit %s): %s", code, _stderr_tail(stderr))
+    return AudioError("decode_failed", MESSAGES["decode_failed"])
 
 
-def _decode_message(stderr: bytes) -> str:
-    text = stderr.decode("utf-8", "replace").strip().splitlines()
-    detail = text[-1][:200] if text else "unknown error"
-    if "Stream map" in detail or "matches no streams" in detail:
-        return "The file has no audio stream."
-    return f"The audio could not be decoded ({detail})."
+def _stderr_tail(stderr: bytes) -> str:
+    """The last line of ffmpeg's stderr, printable and short: for the operator's log, never a user."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return (lines[-1][:200] if lines else "no message").encode("ascii", "backslashreplace").decode()

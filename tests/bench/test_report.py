@@ -42,6 +42,8 @@ Between blocks.
 <!-- /report:reports -->
 <!-- report:retroactive -->
 <!-- /report:retroactive -->
+<!-- report:sandbox -->
+<!-- /report:sandbox -->
 
 Text after.
 """
@@ -82,7 +84,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:retroactive -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:sandbox -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 

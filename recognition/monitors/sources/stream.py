@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from portal import outbound
-from recognition.engine.audio import DecodeLimits, sandboxed
+from recognition.engine.audio import ALLOWED_DECODERS, SANDBOX_ENV, DecodeLimits, sandboxed
 from recognition.monitors.sources.errors import SourceError
 from recognition.monitors.sources.hls import (
     PLAYLIST_TYPES,
@@ -66,7 +66,7 @@ def stream_command(input_format: str | None, *, sample_rate_hz: int) -> list[str
     """
     command = [
         "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "fatal", "-threads", "1",
-        "-protocol_whitelist", "pipe", "-format_whitelist", STREAM_DEMUXERS,
+        "-protocol_whitelist", "pipe", "-format_whitelist", STREAM_DEMUXERS, "-codec_whitelist", ALLOWED_DECODERS,
         # Start decoding after 64 KiB / 1 s instead of ffmpeg's 5 MB / 5 s: a live stream arrives in real time.
         "-probesize", "65536", "-analyzeduration", "1000000",
     ]  # fmt: skip
@@ -311,7 +311,7 @@ class StreamSource:
                 raise SourceError("closed", "The source was closed.")
             self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
-                start_new_session=True,
+                env=SANDBOX_ENV, start_new_session=True,
             )  # fmt: skip
         self._audio_at = time.monotonic()
         self._started.set()

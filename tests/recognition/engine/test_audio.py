@@ -116,3 +116,77 @@ def test_ffmpeg_writes_its_pipe_in_blocks_not_packets(tmp_path):
     assert child.wait() == 0
     assert received == 20 * 8000 * 2
     assert received / reads >= 8192, f"{reads} reads of {received / reads:.0f} bytes on average"
+
+
+# The tests below give the sandbox a decoder that misbehaves on purpose (whitelists opened, told to
+# read what it should not), standing for a decoder bug an attacker's file exploits: what protects
+# the server then is the sandbox alone.
+
+_DUMP = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-f", "data", "-i"]
+_TO_STDOUT = ["-map", "0", "-c", "copy", "-f", "data", "pipe:1"]
+
+
+def _run_sandboxed(command, *, input_path=None):
+    return subprocess.run(
+        audio.sandboxed(command, audio.DecodeLimits(), input_path=input_path),
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+def test_a_decode_cannot_read_the_server_environment(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://earshot:canary-password@db/earshot")
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "canary-secret-key")
+    done = _run_sandboxed([*_DUMP, "file:/proc/self/environ", *_TO_STDOUT])
+    assert b"canary" not in done.stdout
+    assert b"DATABASE_URL" not in done.stdout and b"SECRET" not in done.stdout
+
+
+def test_a_decode_cannot_open_a_socket(canary):
+    url, hits = canary
+    done = _run_sandboxed(
+        ["ffmpeg", "-nostdin", "-v", "error", "-protocol_whitelist", "http,tcp", "-rw_timeout", "2000000",
+         "-f", "data", "-i", url, *_TO_STDOUT],
+    )  # fmt: skip
+    time.sleep(0.2)
+    assert hits == [], done.stderr
+    assert done.returncode != 0
+
+
+def test_a_decode_reads_its_input_and_no_other_file(tmp_path):
+    secret = tmp_path / "secrets" / "storage.key"
+    secret.parent.mkdir()
+    secret.write_bytes(b"canary-storage-credential")
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(b"the bytes that were sent")
+    assert _run_sandboxed([*_DUMP, f"file:{upload}", *_TO_STDOUT], input_path=upload).stdout == upload.read_bytes()
+    for other in (secret, "/etc/passwd", f"/proc/{os.getpid()}/environ", "/proc/self/cwd/manage.py"):
+        done = _run_sandboxed([*_DUMP, f"file:{other}", *_TO_STDOUT], input_path=upload)
+        assert done.stdout == b"" and done.returncode != 0, other
+
+
+def test_video_decoders_never_run(tmp_path):
+    video = tmp_path / "video.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5:duration=1", "-c:v", "mjpeg",
+         str(video)], check=True,
+    )  # fmt: skip
+    command = audio.ffmpeg_command(video, sample_rate_hz=8000, max_seconds=5)
+    assert "mjpeg" not in command[command.index("-codec_whitelist") + 1].split(",")
+    # Even if the mapping picked the video stream, its decoder is not allowed to open.
+    command[command.index("0:a:0")] = "0:v:0"
+    command = [a for a in command if a != "-vn"]
+    command[command.index("s16le")] = "rawvideo"
+    command = [a for a in command if a not in {"-acodec", "pcm_s16le", "-ac", "1", "-ar", "8000"}]
+    done = subprocess.run(
+        audio.sandboxed(command, audio.DecodeLimits(), input_path=video), capture_output=True, check=False
+    )
+    assert done.stdout == b"" and done.returncode != 0
+
+
+def test_messages_to_users_are_fixed_texts(tmp_path):
+    garbage = tmp_path / "upload-of-user-42.mp3"
+    garbage.write_bytes(np.random.default_rng(1).bytes(50_000))
+    with pytest.raises(audio.AudioError) as failed:
+        audio.decode(garbage, sample_rate_hz=8000, max_seconds=5)
+    assert failed.value.message in audio.MESSAGES.values()
+    assert "upload-of-user-42" not in failed.value.message and str(tmp_path) not in failed.value.message
