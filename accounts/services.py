@@ -2,12 +2,16 @@
 
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import ADMIN_ROLES, ApiKey, Role, User
 
 __all__ = [
+    "ApiKeyLimitReached",
     "api_key_create",
     "api_key_revoke",
     "user_apply_role",
@@ -54,8 +58,24 @@ def user_update_profile(*, user: User, email: str, first_name: str, last_name: s
     return user
 
 
+class ApiKeyLimitReached(Exception):
+    """A user already holds settings.EARSHOT_API_KEYS_PER_USER usable keys."""
+
+
+@transaction.atomic
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
-    """Create an API key for a user; return it and the key itself, which is never shown again."""
+    """Create an API key for a user; return it and the key itself, which is never shown again.
+
+    Raise ApiKeyLimitReached when the user already holds EARSHOT_API_KEYS_PER_USER keys that are
+    neither revoked nor expired (the user's row is locked, so concurrent requests count right).
+    """
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    usable = ApiKey.objects.filter(user=user, revoked=False).filter(
+        Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now())
+    )
+    limit = settings.EARSHOT_API_KEYS_PER_USER
+    if usable.count() >= limit:
+        raise ApiKeyLimitReached(f"An account may hold at most {limit} API keys; revoke one you no longer use.")
     api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key")
     return cast(ApiKey, api_key), key  # the library types it as its abstract base
 

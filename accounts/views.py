@@ -12,7 +12,7 @@ from accounts import limits
 from accounts.forms import ApiKeyForm, LogInForm, ProfileForm, SignUpForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import ApiKey
-from accounts.services import api_key_create, api_key_revoke, user_create, user_update_profile
+from accounts.services import ApiKeyLimitReached, api_key_create, api_key_revoke, user_create, user_update_profile
 
 
 @require_http_methods(["GET", "POST"])
@@ -71,7 +71,11 @@ def api_key_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create an API key; it is shown on the next page once and never again."""
     form = ApiKeyForm(request.POST)
     if form.is_valid():
-        api_key, key = api_key_create(user=request.user, name=form.cleaned_data["name"])
+        try:
+            api_key, key = api_key_create(user=request.user, name=form.cleaned_data["name"])
+        except ApiKeyLimitReached as refused:
+            messages.error(request, str(refused))
+            return redirect("accounts:profile")
         messages.warning(request, f"Your new API key {api_key.name!r} (copy it now; it will not be shown again): {key}")
     else:
         messages.error(request, "Give the key a name of at most 50 characters.")

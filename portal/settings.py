@@ -259,11 +259,28 @@ REST_FRAMEWORK = {
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# Per key (or user, or address): a token bucket of `burst` requests refilled at `rate`, shared by
-# every process through Redis (the limits AcoustID and ACRCloud publish are ~3 requests/s).
+# Quotas on what a free account can cost (issue 36, docs/operations.md G26; read in
+# recognition/services/quotas.py, accounts/services.py and portal/throttling.py):
+# - upload jobs (page uploads and long API recordings): at most `jobs_in_flight` waiting or
+#   processing and `jobs_per_day` in any 24 hours per user; kept media at most `kept_bytes` per
+#   user, deleted `kept_days` after upload (`manage.py requeue_uploads` sweeps it);
+# - API keys: at most EARSHOT_API_KEYS_PER_USER usable (not revoked) keys per user;
+# - API requests: a token bucket per user of `burst` requests refilled at `rate_per_minute`, and
+#   within it one per key (`key_*`; 0, the default, gives a key its user's figures: one key may
+#   use the whole budget, and more keys never buy more requests). Shared by every process through Redis (the limits
+#   AcoustID and ACRCloud publish are ~3 requests/s).
+EARSHOT_UPLOAD_QUOTAS = {
+    "jobs_in_flight": env.int("EARSHOT_UPLOAD_JOBS_IN_FLIGHT", default=3),
+    "jobs_per_day": env.int("EARSHOT_UPLOAD_JOBS_PER_DAY", default=50),
+    "kept_bytes": env.int("EARSHOT_UPLOAD_KEPT_BYTES", default=1024 * 1024 * 1024),
+    "kept_days": env.int("EARSHOT_UPLOAD_KEPT_DAYS", default=30),
+}
+EARSHOT_API_KEYS_PER_USER = env.int("EARSHOT_API_KEYS_PER_USER", default=5)
 EARSHOT_API_THROTTLE = {
     "rate_per_minute": env.float("EARSHOT_API_RATE_PER_MINUTE", default=120.0),
     "burst": env.int("EARSHOT_API_BURST", default=20),
+    "key_rate_per_minute": env.float("EARSHOT_API_KEY_RATE_PER_MINUTE", default=0.0),
+    "key_burst": env.int("EARSHOT_API_KEY_BURST", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Earshot API",

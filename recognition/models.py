@@ -137,6 +137,10 @@ class Recognition(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     progress = models.FloatField(default=0.0)
+    # When the job was (last) queued, and the django.tasks result id of that task: the requeue
+    # sweep leaves a job alone while its task still waits in the queue.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

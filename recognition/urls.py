@@ -12,4 +12,5 @@ urlpatterns = [
     path("uploads/new/", views.upload_new, name="upload_new"),
     path("uploads/<uuid:pk>/", views.upload_detail, name="upload"),
     path("uploads/<uuid:pk>/status/", views.upload_status, name="upload_status"),
+    path("uploads/<uuid:pk>/delete/", views.upload_delete_view, name="upload_delete"),
 ]

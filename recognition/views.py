@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.http import AuthenticatedHttpRequest
 from recognition import selectors
 from recognition.engine.fingerprint import QUERY
-from recognition.services.uploads import UploadRejected, upload_create
+from recognition.services.quotas import quota_usage
+from recognition.services.uploads import QuotaExceeded, UploadRejected, upload_create, upload_delete
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -36,10 +37,11 @@ def history(request: HttpRequest) -> HttpResponse:
     return render(request, "recognition/history.html", {"page": page})
 
 
-def _upload_limits() -> dict:
+def _upload_limits(user) -> dict:
     return {
         "max_upload_mib": settings.EARSHOT_MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_minutes": int(settings.EARSHOT_MAX_QUERY_SECONDS // 60),
+        "usage": quota_usage(user),
     }
 
 
@@ -53,7 +55,7 @@ def upload_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload a video or recording; its job page shows every catalog song found in it."""
     if not request.user.can_upload:
         return render(request, "recognition/upload_forbidden.html", status=403)
-    context = _upload_limits()
+    context = _upload_limits(request.user)
     if request.method == "POST":
         files = request.FILES.getlist("file")
         if len(files) != 1:
@@ -66,9 +68,15 @@ def upload_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
         try:
             job = upload_create(user=request.user, upload=files[0], keep_media=bool(request.POST.get("keep_media")))
-        except UploadRejected as rejected:
+        except (UploadRejected, QuotaExceeded) as refused:
             return _upload_error(
-                request, context, rejected.http_status, rejected.code, rejected.message, job=rejected.recognition
+                request,
+                context,
+                refused.http_status,
+                refused.code,
+                refused.message,
+                job=getattr(refused, "recognition", None),
+                retry_after=getattr(refused, "retry_after_s", None),
             )
         url = reverse("recognition:upload", args=[job.pk])
         if _wants_json(request):
@@ -77,21 +85,37 @@ def upload_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "recognition/upload_new.html", context)
 
 
-def _upload_error(request, context, status, code, message, *, job=None) -> HttpResponse:
+def _upload_error(request, context, status, code, message, *, job=None, retry_after=None) -> HttpResponse:
+    response: HttpResponse
     if _wants_json(request):
         payload: dict[str, object] = {"error": {"code": code, "message": message}}
         if job is not None:
             payload["id"] = str(job.pk)
-        return JsonResponse(payload, status=status)
-    return render(
-        request, "recognition/upload_new.html", {**context, "error": message, "failed_job": job}, status=status
-    )
+        response = JsonResponse(payload, status=status)
+    else:
+        response = render(
+            request, "recognition/upload_new.html", {**context, "error": message, "failed_job": job}, status=status
+        )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required
 def upload_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(selectors.uploads_visible_to(request.user), 25).get_page(request.GET.get("page"))
-    return render(request, "recognition/upload_list.html", {"page": page, "can_upload": request.user.can_upload})
+    context = {"page": page, "can_upload": request.user.can_upload, "usage": quota_usage(request.user)}
+    return render(request, "recognition/upload_list.html", context)
+
+
+@login_required
+@require_http_methods(["POST"])
+def upload_delete_view(request: AuthenticatedHttpRequest, pk) -> HttpResponse:
+    """Delete one of my uploads and any media kept for it."""
+    upload_delete(job=get_object_or_404(selectors.uploads_visible_to(request.user), pk=pk, user=request.user))
+    if _wants_json(request):
+        return HttpResponse(status=204)
+    return redirect("recognition:uploads")
 
 
 @login_required

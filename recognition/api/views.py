@@ -19,7 +19,7 @@ from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.api import permissions, serializers
 from recognition.models import Recognition, Webhook
-from recognition.services.uploads import UploadRejected, recognition_submit
+from recognition.services.uploads import QuotaExceeded, UploadRejected, recognition_submit, upload_delete
 from recognition.services.webhooks import WebhookUrlError, recognition_payload, webhook_create
 
 PCM_TYPES = {"audio/pcm", "application/octet-stream"}
@@ -87,7 +87,7 @@ class RecognitionListCreateApi(GenericAPIView):
                 serializers.RecognitionSerializer,
                 description="Longer media: a job; poll its `url` or wait for the webhook.",
             ),
-            **error_responses(400, 401, 403, 413, 415, 422, 429),
+            **error_responses(400, 401, 403, 409, 413, 415, 422, 429),
         },
         examples=[
             OpenApiExample(
@@ -118,6 +118,8 @@ class RecognitionListCreateApi(GenericAPIView):
             job, finished = recognition_submit(user=request.user, upload=upload, allow_jobs=allow_jobs)
         except UploadRejected as rejected:
             raise ApiError(rejected.http_status, rejected.code, rejected.message) from None
+        except QuotaExceeded as refused:
+            raise _quota_error(refused) from None
         body = _render(job)
         if finished:
             return Response(body, status=status.HTTP_200_OK)
@@ -134,7 +136,8 @@ class RecognitionListCreateApi(GenericAPIView):
 
 
 class RecognitionDetailApi(GenericAPIView):
-    """A recognition of mine: its status and, when done, its result or timeline."""
+    """A recognition of mine: its status and, when done, its result or timeline; or its deletion
+    (with any media kept for it)."""
 
     serializer_class = serializers.RecognitionSerializer
     queryset = Recognition.objects.none()
@@ -146,6 +149,17 @@ class RecognitionDetailApi(GenericAPIView):
     def get(self, request, pk):
         job = get_object_or_404(Recognition.objects.select_related("track"), pk=pk, user=request.user)
         return Response(_render(job))
+
+    @extend_schema(operation_id="recognitions_destroy", responses={204: None, **error_responses(401, 404, 429)})
+    def delete(self, request, pk):
+        upload_delete(job=get_object_or_404(Recognition, pk=pk, user=request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _quota_error(refused: QuotaExceeded) -> ApiError:
+    error = ApiError(refused.http_status, refused.code, refused.message)
+    error.wait = refused.retry_after_s  # DRF answers it as Retry-After
+    return error
 
 
 class WebhookListCreateApi(GenericAPIView):

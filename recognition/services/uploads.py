@@ -20,9 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.tasks import task
+from django.db.models import Q
+from django.tasks import TaskResultStatus, task
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 
 from portal.observability import RECOGNITION_LATENCY, RECOGNITIONS
@@ -31,17 +34,21 @@ from recognition.engine.fingerprint import QUERY
 from recognition.models import Recognition
 from recognition.services.common import decode_limits, local_copy
 from recognition.services.plays import plays_record
+from recognition.services.quotas import QuotaExceeded, job_priority, quota_check
 from recognition.services.recognize import CLIP_SECONDS, recognize_clip, recognize_file
 from recognition.services.webhooks import webhooks_notify
 
 __all__ = [
     "HTTP_STATUS_FOR",
     "MAX_ATTEMPTS",
+    "QuotaExceeded",
     "UploadRejected",
     "process_upload",
     "recognition_submit",
     "upload_create",
+    "upload_delete",
     "upload_process",
+    "uploads_expire_media",
     "uploads_requeue_stale",
 ]
 
@@ -85,8 +92,10 @@ def upload_create(
 ) -> Recognition:
     """Check, store and queue an upload; raise UploadRejected (with the failed job) if unusable.
 
-    `checked` is the upload's ffprobe description when the caller already has it.
+    `checked` is the upload's ffprobe description when the caller already has it. Raise
+    QuotaExceeded, with nothing stored, when the user is over a quota (recognition.services.quotas).
     """
+    quota_check(user=user, size_bytes=upload.size, keep_media=keep_media)
     job = Recognition(
         user=user,
         source=source,
@@ -101,6 +110,11 @@ def upload_create(
         raise UploadRejected(job, problem.code, problem.message)
     job.media_duration_s = problem.duration_s
     with transaction.atomic():
+        if user is not None:
+            # One account's uploads pass the quotas one at a time: the count is exact.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            quota_check(user=user, size_bytes=upload.size, keep_media=keep_media)
+        job.queued_at = timezone.now()
         job.save()
         job.media.save(job.original_name or "upload", upload, save=True)
         transaction.on_commit(lambda: _enqueue(job.pk))
@@ -119,7 +133,21 @@ def _check(upload: UploadedFile) -> audio.MediaInfo | audio.AudioError:
 
 
 def _enqueue(recognition_id) -> None:
-    process_upload.enqueue(str(recognition_id))
+    """Queue the job's task behind its user's earlier waiting jobs (fair between users)."""
+    user_id = Recognition.objects.filter(pk=recognition_id).values_list("user_id", flat=True).first()
+    priority = job_priority(user_id, job_id=recognition_id)
+    result = process_upload.using(priority=priority).enqueue(str(recognition_id))
+    Recognition.objects.filter(pk=recognition_id).update(task_id=str(result.id))
+
+
+def _still_queued(job: Recognition) -> bool:
+    """Whether the job's last task still waits in the queue (so queueing it again would duplicate it)."""
+    if not job.task_id:
+        return False
+    try:
+        return process_upload.get_result(job.task_id).status == TaskResultStatus.READY
+    except (TaskResultDoesNotExist, NotImplementedError):
+        return False
 
 
 def _fail(job: Recognition, code: str, message: str) -> None:
@@ -192,6 +220,9 @@ def _heartbeat(recognition_id, done: float) -> None:
 def _finish(job: Recognition, failure: tuple[str, str] | None = None) -> None:
     """Write every result in one transaction, then drop the media unless it is to be kept."""
     with transaction.atomic():
+        if not Recognition.objects.select_for_update().filter(pk=job.pk).exists():  # deleted meanwhile
+            transaction.on_commit(lambda: job.media.storage.delete(job.media.name) if job.media.name else None)
+            return
         if failure:
             _fail(job, *failure)
             job.segments = []
@@ -234,15 +265,51 @@ def _media_on_disk(job: Recognition) -> Iterator[Path]:
 
 
 def uploads_requeue_stale() -> int:
-    """Queue again the jobs whose worker died (stale heartbeat) or whose task never ran."""
+    """Queue again the jobs whose worker died (stale heartbeat) or whose task was lost; return how many.
+
+    A job whose task still waits in the queue is left alone, however long it has waited: queueing
+    it again would run it twice. Rows are locked (skipping those another sweep holds) and stamped
+    `queued_at` in the same transaction, so two sweeps at once cannot both queue a job.
+    """
     now = timezone.now()
     stale = Recognition.objects.filter(
-        status=Recognition.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
-    ) | Recognition.objects.filter(status=Recognition.Status.PENDING, created_at__lt=now - 5 * STALE_AFTER)
-    ids = list(stale.values_list("pk", flat=True))
-    for recognition_id in ids:
-        transaction.on_commit(functools.partial(_enqueue, recognition_id))
-    return len(ids)
+        Q(status=Recognition.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+        | (
+            Q(status=Recognition.Status.PENDING, created_at__lt=now - 5 * STALE_AFTER)
+            & (Q(queued_at__isnull=True) | Q(queued_at__lt=now - 5 * STALE_AFTER))
+        )
+    )
+    requeued = []
+    with transaction.atomic():
+        for job in stale.select_for_update(skip_locked=True).only("pk", "task_id", "status"):
+            if _still_queued(job):
+                continue
+            Recognition.objects.filter(pk=job.pk).update(status=Recognition.Status.PENDING, queued_at=now)
+            requeued.append(job.pk)
+            transaction.on_commit(functools.partial(_enqueue, job.pk))
+    return len(requeued)
+
+
+def upload_delete(*, job: Recognition) -> None:
+    """Delete an upload job and its stored media (a running job's results are then dropped)."""
+    name, storage = job.media.name, job.media.storage
+    with transaction.atomic():
+        job.delete()
+        if name:
+            transaction.on_commit(lambda: storage.delete(name))
+
+
+def uploads_expire_media() -> int:
+    """Delete kept media older than the retention (settings.EARSHOT_UPLOAD_QUOTAS["kept_days"]);
+    the jobs and their results stay. Return how many files were deleted."""
+    cutoff = timezone.now() - timedelta(days=settings.EARSHOT_UPLOAD_QUOTAS["kept_days"])
+    expired = Recognition.objects.filter(keep_media=True, created_at__lt=cutoff).exclude(media="")
+    count = 0
+    for job in expired.only("pk", "media"):
+        name = job.media.name or ""
+        job.media.storage.delete(name)
+        count += Recognition.objects.filter(pk=job.pk, media=name).update(media="", keep_media=False)
+    return count
 
 
 def recognition_submit(

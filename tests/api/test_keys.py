@@ -97,3 +97,23 @@ def test_create_api_key_keeps_an_existing_users_role(make_user):
 def test_create_api_key_gives_a_rights_holder_the_admin(db):
     _create("label2", "--role", "rights_holder")
     assert User.objects.get(username="label2").is_staff
+
+
+def test_keys_per_user_are_capped_and_a_revoked_one_frees_a_place(client, partner, settings):
+    settings.EARSHOT_API_KEYS_PER_USER = 3
+    client.force_login(partner)
+    for i in range(3):
+        assert (
+            "it will not be shown again"
+            in client.post("/accounts/profile/api-keys/", {"name": f"k{i}"}, follow=True).content.decode()
+        )
+    refused = client.post("/accounts/profile/api-keys/", {"name": "k3"}, follow=True).content.decode()
+    assert "at most 3 API keys" in refused and "it will not be shown again" not in refused
+    with pytest.raises(CommandError, match="at most 3 API keys"):
+        _create(partner.username)
+    assert ApiKey.objects.filter(user=partner).count() == 3
+    client.post(f"/accounts/profile/api-keys/{ApiKey.objects.filter(user=partner).first().prefix}/revoke/")
+    assert (
+        "it will not be shown again"
+        in client.post("/accounts/profile/api-keys/", {"name": "k4"}, follow=True).content.decode()
+    )

@@ -34,3 +34,20 @@ def test_sixty_concurrent_requests_at_ten_a_minute_across_two_workers(start_daph
     # The bucket is per key: another partner is not slowed down.
     fresh = requests.get(f"{servers[0]}/api/v1/tracks", headers={"Authorization": f"Api-Key {other_key}"}, timeout=30)
     assert fresh.status_code == 200
+
+
+@pytest.mark.django_db
+def test_more_keys_buy_no_more_requests_and_each_key_has_its_own_share(api, settings):
+    """The bucket is per user (so three keys share it), and per key within it."""
+    settings.EARSHOT_API_THROTTLE = {"rate_per_minute": 0.01, "burst": 6, "key_rate_per_minute": 0.01, "key_burst": 4}
+    user = UserFactory(role=Role.PARTNER)
+    keys = [api_key_create(user=user, name=f"k{i}")[1] for i in range(3)]
+    first = [api.as_key(keys[0]).get("/api/v1/recognitions").status_code for _ in range(5)]
+    assert first == [200] * 4 + [429]  # one key: its own share of 4
+    rest = [api.as_key(key).get("/api/v1/recognitions").status_code for key in keys[1:] for _ in range(4)]
+    assert rest.count(200) == 2 and rest.count(429) == 6  # the user's 6 in all, whatever the key
+    refused = api.as_key(keys[2]).get("/api/v1/recognitions")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    # Another user of the same service is not slowed down.
+    other = api_key_create(user=UserFactory(role=Role.PARTNER), name="other")[1]
+    assert api.as_key(other).get("/api/v1/recognitions").status_code == 200

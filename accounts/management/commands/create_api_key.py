@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role, User
-from accounts.services import api_key_create, user_create
+from accounts.services import ApiKeyLimitReached, api_key_create, user_create
 
 
 class Command(BaseCommand):
@@ -29,6 +29,9 @@ class Command(BaseCommand):
             self.stderr.write(f"Created {Role(role).label.lower()} user {user.username}.")
         elif options["role"] and user.role != role:
             self.stderr.write(f"{user.username} exists; their role stays {user.get_role_display().lower()}.")
-        api_key, key = api_key_create(user=user, name=options["name"])
+        try:
+            api_key, key = api_key_create(user=user, name=options["name"])
+        except ApiKeyLimitReached as refused:
+            raise CommandError(str(refused)) from None
         self.stderr.write(f"API key {api_key.name!r} ({api_key.prefix}) for {user.username}; it is shown only now:")
         self.stdout.write(key)

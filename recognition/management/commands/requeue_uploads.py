@@ -1,10 +1,11 @@
-"""`manage.py requeue_uploads [--every SECONDS]`: queue again jobs whose worker died, and due webhooks."""
+"""`manage.py requeue_uploads [--every SECONDS]`: queue again jobs whose worker died, and due webhooks;
+delete kept media past its retention."""
 
 import time
 
 from django.core.management.base import BaseCommand
 
-from recognition.services.uploads import uploads_requeue_stale
+from recognition.services.uploads import uploads_expire_media, uploads_requeue_stale
 from recognition.services.webhooks import webhooks_retry_due
 
 
@@ -18,8 +19,11 @@ class Command(BaseCommand):
         while True:
             count = uploads_requeue_stale()
             due = webhooks_retry_due()
-            if count or due:
-                self.stdout.write(f"requeued {count} job(s), {due} webhook delivery(ies)")
+            expired = uploads_expire_media()
+            if count or due or expired:
+                self.stdout.write(
+                    f"requeued {count} job(s), {due} webhook delivery(ies); deleted {expired} expired kept file(s)"
+                )
             if not options["every"]:
                 return
             time.sleep(options["every"])
