@@ -3,9 +3,10 @@
 A request resolves its host once, refuses it unless every address is public (not loopback,
 private, link-local, shared, multicast, reserved or documentation space, nor one of those carried
 inside an IPv6 address, nor a NAT64 or other IPv4-translating IPv6 address) and then connects to
-exactly the address it checked: there is no second lookup for DNS rebinding to answer differently. The Host header keeps the hostname, and https keeps
-SNI and the certificate check on the hostname. Connect and read timeouts, a deadline on the whole
-exchange, a size cap for bodies read whole; redirects are followed here, each hop checked again.
+exactly the address it checked: there is no second lookup for DNS rebinding to answer differently.
+The Host header keeps the hostname, and https keeps SNI and the certificate check on the hostname.
+Connect and read timeouts, a deadline on the whole exchange, a size cap for bodies read whole;
+redirects are followed here, each hop checked again.
 No Django import: the stream sources and the benchmark use it alone
 (docs/decisions.md, Outbound requests through urllib3 pinned by address).
 """
