@@ -307,6 +307,7 @@ def webhook_deliver(delivery_id: int) -> str:  # noqa: PLR0911 (one return per o
         delay = BACKOFF_S[delivery.attempts - 1]
         status = _finish(delivery, WebhookDelivery.Status.PENDING, error, retry_in_s=delay)
     Webhook.objects.filter(pk=webhook.pk).update(failures_in_row=F("failures_in_row") + 1)
+    _hold_back(webhook.pk, except_id=delivery.pk)
     limit = settings.EARSHOT_WEBHOOK_DISABLE_AFTER
     if Webhook.objects.filter(pk=webhook.pk, active=True, failures_in_row__gte=limit).exists():
         _disable(webhook.pk, f"{limit} attempts in a row failed; the last: {error}")
@@ -315,6 +316,20 @@ def webhook_deliver(delivery_id: int) -> str:  # noqa: PLR0911 (one return per o
     if status == WebhookDelivery.Status.PENDING:
         _enqueue(delivery.pk, delay_s=BACKOFF_S[delivery.attempts - 1])
     return status
+
+
+def _hold_back(webhook_id: int, *, except_id: int) -> None:
+    """Hold a failing webhook's other deliveries back by its backoff (a circuit breaker).
+
+    A tarpit receiver holds a webhook worker for a whole deadline per attempt: without this, one
+    user's hostile URL and a notice every few seconds would keep the webhooks queue busy for
+    everyone. The sweep queues the held deliveries again once due.
+    """
+    failures = Webhook.objects.filter(pk=webhook_id).values_list("failures_in_row", flat=True).first() or 1
+    until = timezone.now() + timedelta(seconds=BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
+    WebhookDelivery.objects.filter(
+        webhook_id=webhook_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=until
+    ).exclude(pk=except_id).update(next_attempt_at=until)
 
 
 def _finish(delivery: WebhookDelivery, status: str, error: str, *, retry_in_s: float | None = None) -> str:

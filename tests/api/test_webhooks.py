@@ -258,6 +258,26 @@ def test_a_new_delivery_is_due_at_once_and_a_lost_first_task_is_swept_up(partner
     assert delivery.status == "delivered" and len(hook.requests) == 1
 
 
+@pytest.mark.django_db
+def test_a_failing_webhook_holds_its_other_deliveries_back_by_its_backoff(partner, receiver):
+    """A tarpit gets one attempt per backoff, not one per notice: it cannot fill the webhooks queue."""
+    from recognition.services.webhooks import BACKOFF_S, webhook_deliver
+
+    hook = receiver(statuses=[500] * 10)
+    webhook, first, _ = _delivery(partner, hook.url)
+    waiting = [
+        WebhookDelivery.objects.create(webhook=webhook, recognition=Recognition.objects.create(user=partner))
+        for _ in range(3)
+    ]
+    assert webhook_deliver(first.pk) == "pending"
+    assert [webhook_deliver(delivery.pk) for delivery in waiting] == ["skipped"] * 3
+    assert len(hook.requests) == 1
+    for delivery in waiting:
+        delivery.refresh_from_db()
+        assert delivery.next_attempt_at >= timezone.now() + timedelta(seconds=BACKOFF_S[0] - 2)
+        assert delivery.attempts == 0
+
+
 class _Tarpit:
     """A receiver that answers one header byte every 4 s, or a 1 GB body as fast as it can."""
 
