@@ -11,7 +11,11 @@ asks /healthz twice a second:
   path, declared or chunked (each must get 401 on its head, not the upload allowance);
 * socket abuse: oversized frames, message floods, text frames and too many sockets;
 * sign-in flood: password guesses against one account and fresh sign-ups, as fast as answered
-  (`--abusers signin`; accounts/limits.py should turn most into 429s).
+  (`--abusers signin`; accounts/limits.py should turn most into 429s);
+* webhook tarpit (`--abusers tarpit`): a partner's webhooks point at a receiver that answers one
+  byte every 4 s and at one that answers 1 GB, beside an honest receiver; a webhook worker
+  (`db_worker --queue-name webhooks`) delivers a notice to all three every 2 s. Reported: how
+  long the honest receiver waited (p95), how the tarpit attempts ended, the worker's memory.
 
 Reports the canary's and the probe's success rates, every status the abusers got (no 5xx is
 allowed), and the server's memory growth. Runs on the benchmark database (bench/run.py first).
@@ -96,15 +100,120 @@ def anonymous_large_post(port: int, path: str, *, declared: bool) -> tuple[str, 
     return status, time.monotonic() - started, sent / 1e6
 
 
+class Tarpit:
+    """A loopback webhook receiver: `drip` sends one byte every 4 s, `gigabyte` a 1 GB answer, `honest` 200."""
+
+    def __init__(self, mode: str):
+        import socket
+
+        self.mode = mode
+        self.arrivals: list[float] = []  # the honest receiver: when each notice came
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection) -> None:
+        try:
+            request = connection.recv(65536)
+            if self.mode == "drip":
+                for byte in b"HTTP/1.1 200 OK\r\n" * 100:
+                    connection.sendall(bytes([byte]))
+                    time.sleep(4)
+            elif self.mode == "gigabyte":
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+                chunk = b"\0" * 65536
+                for _ in range(1_000_000_000 // len(chunk)):
+                    connection.sendall(chunk)
+            else:
+                self.arrivals.append(time.time())
+                if b"\r\n\r\n" in request:
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def tarpit_run(stop: float, statuses: Counter) -> dict:
+    """Notify three webhooks (drip, 1 GB, honest) every 2 s through a real webhook worker."""
+    import django
+
+    django.setup()
+    from django.db import transaction
+
+    from accounts.models import Role, User
+    from recognition.models import Recognition, Webhook, WebhookDelivery
+    from recognition.services.webhooks import webhooks_notify
+
+    receivers = {mode: Tarpit(mode) for mode in ("drip", "gigabyte", "honest")}
+    user, _ = User.objects.get_or_create(username="abuse-tarpit", defaults={"role": Role.PARTNER})
+    Webhook.objects.filter(user=user).delete()
+    for receiver in receivers.values():
+        Webhook.objects.create(user=user, url=receiver.url, secret_encrypted=_encrypted_secret())
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--queue-name", "webhooks", "--interval", "0.2", "--no-reload"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_DEBUG": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker_memory_before = 0.0
+    sent: list[float] = []
+    try:
+        time.sleep(3)
+        worker_memory_before = rss_mb(worker.pid)
+        while time.monotonic() < stop:
+            with transaction.atomic():
+                job = Recognition.objects.create(user=user, status=Recognition.Status.DONE)
+                webhooks_notify(job)
+            sent.append(time.time())
+            time.sleep(2)
+        time.sleep(6)  # the last notices' attempts end within their deadline
+        worker_memory_after = rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    honest = receivers["honest"].arrivals
+    waits = [arrived - queued for queued, arrived in zip(sent, honest, strict=False)]
+    for delivery in WebhookDelivery.objects.filter(webhook__user=user).select_related("webhook"):
+        mode = next(m for m, r in receivers.items() if r.url == delivery.webhook.url)
+        statuses[f"tarpit {mode} {delivery.status} {delivery.last_error[:40]}".strip()] += 1
+    switched_off = list(Webhook.objects.filter(user=user, active=False).values_list("url", "disabled_reason"))
+    return {
+        "webhook_notices_sent": len(sent),
+        "webhook_honest_received": len(honest),
+        "webhook_honest_wait_p95_s": round(float(np.percentile(waits, 95)), 2) if waits else None,
+        "webhook_worker_rss_mb_before_after": [round(worker_memory_before), round(worker_memory_after)],
+        "webhooks_switched_off": [reason for _, reason in switched_off],
+    }
+
+
+def _encrypted_secret() -> str:
+    from portal import crypto
+
+    return crypto.encrypt("whsec_abuse")
+
+
 def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120)
-    abusers = ["hostile", "flood", "anonymous", "sockets", "signin"]
+    abusers = ["hostile", "flood", "anonymous", "sockets", "signin", "tarpit"]
     parser.add_argument("--abusers", nargs="+", default=abusers, choices=abusers)
     parser.add_argument("--env", nargs="*", default=[], help="extra NAME=VALUE for the server")
     args = parser.parse_args()
+    if "tarpit" in args.abusers:  # before Django is set up here: the tarpit's webhooks live on loopback
+        os.environ["DATABASE_URL"] = live.DSN
+        os.environ["EARSHOT_WEBHOOKS_ALLOW_PRIVATE"] = "true"
     # No per-key throttle: the hostile files must reach the decoder, not stop at a 429.
     server, port = live.start_daphne(
         EARSHOT_API_RATE_PER_MINUTE="100000", EARSHOT_API_BURST="100000", **dict(a.split("=", 1) for a in args.env)
@@ -251,7 +360,18 @@ def main() -> None:
                 health.append(False)
             time.sleep(0.5)
 
-    chosen = {"hostile": hostile_loop, "flood": flood_loop, "anonymous": anonymous_flood_loop, "signin": signin_loop}
+    tarpit: dict = {}
+
+    def tarpit_loop():
+        tarpit.update(tarpit_run(stop, statuses))
+
+    chosen = {
+        "hostile": hostile_loop,
+        "flood": flood_loop,
+        "anonymous": anonymous_flood_loop,
+        "signin": signin_loop,
+        "tarpit": tarpit_loop,
+    }
     loops = [chosen[name] for name in args.abusers if name in chosen] + [canary_loop, health_loop]
     threads = [threading.Thread(target=f) for f in loops]
     for thread in threads:
@@ -277,6 +397,7 @@ def main() -> None:
         },
         "server_5xx": sum(n for k, n in statuses.items() if k.split()[-1].startswith("5") and k.split()[-1] != "503"),
         "server_rss_mb_before_after": [round(memory_before), round(memory_after)],
+        **tarpit,
     }
     print(json.dumps(report, indent=1))
     RESULTS.mkdir(exist_ok=True)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("recognitions/<uuid:pk>", recognition_api.RecognitionDetailApi.as_view(), name="recognition"),
     path("webhooks", recognition_api.WebhookListCreateApi.as_view(), name="webhooks"),
     path("webhooks/<int:pk>", recognition_api.WebhookDetailApi.as_view(), name="webhook"),
+    path("webhooks/<int:pk>/rotate-secret", recognition_api.WebhookRotateSecretApi.as_view(), name="webhook_rotate"),
     path("monitors", monitors_api.MonitorListCreateApi.as_view(), name="monitors"),
     path("monitors/<int:pk>", monitors_api.MonitorDetailApi.as_view(), name="monitor"),
     path("monitors/<int:pk>/device-token", monitors_api.MonitorDeviceTokenApi.as_view(), name="monitor_device_token"),

@@ -2,10 +2,11 @@
 
 A request resolves its host once, refuses it unless every address is public (not loopback,
 private, link-local, shared, multicast, reserved or documentation space, nor one of those carried
-inside an IPv6 address) and then connects to exactly the address it checked: there is no second
-lookup for DNS rebinding to answer differently. The Host header keeps the hostname, and https keeps
-SNI and the certificate check on the hostname. Connect and read timeouts, a deadline on the whole
-exchange, a size cap for bodies read whole; redirects are followed here, each hop checked again.
+inside an IPv6 address, nor a NAT64 or other IPv4-translating IPv6 address) and then connects to
+exactly the address it checked: there is no second lookup for DNS rebinding to answer differently.
+The Host header keeps the hostname, and https keeps SNI and the certificate check on the hostname.
+Connect and read timeouts, a deadline on the whole exchange, a size cap for bodies read whole;
+redirects are followed here, each hop checked again.
 No Django import: the stream sources and the benchmark use it alone
 (docs/decisions.md, Outbound requests through urllib3 pinned by address).
 """
@@ -40,7 +41,16 @@ __all__ = [
 ]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_IPv4_IN_IPv6 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IPv6 ranges that carry an IPv4 address to a translator Earshot cannot see past: NAT64 (well-known
+# and local-use prefixes, RFC 6052/8215), SIIT's IPv4-translated addresses and the deprecated
+# IPv4-compatible ones. The translator sits in someone's network and may reach its private side,
+# so these are refused whatever IPv4 address they carry.
+_TRANSLATED = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+    ipaddress.ip_network("::/96"),
+)
 # Ranges Python calls global that still reach someone's own network.
 _NOT_PUBLIC = (ipaddress.ip_network("192.88.99.0/24"), ipaddress.ip_network("2001:20::/28"))
 _MAX_STATUS_LINE = 65536
@@ -81,7 +91,9 @@ def is_public(ip: IPAddress) -> bool:
             return False
         if ip.sixtofour is not None and not is_public(ip.sixtofour):
             return False
-        if any(ip in net for net in _IPv4_IN_IPv6):
+        if any(ip in net for net in _TRANSLATED):
+            return False
+        if (int(ip) >> 32) & 0xFDFFFFFF == 0x5EFE:  # ISATAP interface id: ::0:5efe:a.b.c.d, ::200:5efe:…
             return is_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return ip.is_global and not ip.is_multicast and not any(ip in net for net in _NOT_PUBLIC)
 

@@ -171,11 +171,12 @@ STORAGES = {
 }
 
 # Background jobs (uploads, API jobs) through django.tasks, stored in PostgreSQL and run by
-# `manage.py db_worker`. Tests run them immediately.
+# `manage.py db_worker`. Tests run them immediately. Webhook deliveries have their own queue and
+# worker (`db_worker --queue-name webhooks`): a slow receiver must not hold up upload jobs.
 TASKS = {
     "default": {
         "BACKEND": env.str("DJANGO_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
+        "QUEUES": ["default", "webhooks"],
     }
 }
 
@@ -300,6 +301,10 @@ SPECTACULAR_SETTINGS = {
 # Webhook URLs must reach public hosts over http(s); tests allow loopback receivers.
 EARSHOT_WEBHOOKS_ALLOW_PRIVATE = env.bool("EARSHOT_WEBHOOKS_ALLOW_PRIVATE", default=False)
 EARSHOT_WEBHOOK_TIMEOUT_S = 5.0
+# Webhooks per account, and failed attempts in a row after which a webhook is switched off (with
+# the reason shown): 20 is more than three deliveries' worth of retries (about 2.5 h each).
+EARSHOT_WEBHOOKS_PER_USER = env.int("EARSHOT_WEBHOOKS_PER_USER", default=10)
+EARSHOT_WEBHOOK_DISABLE_AFTER = env.int("EARSHOT_WEBHOOK_DISABLE_AFTER", default=20)
 # Monitors (recognition/monitors/): who may have how many, how many one worker runs, and how long
 # a worker's lease lasts without a heartbeat (another worker takes the monitor after that).
 # Monitored stream URLs must reach public hosts too (portal/outbound.py); tests, development and

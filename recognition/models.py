@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class TripletRow(models.Model):
@@ -197,7 +198,15 @@ class Webhook(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
     secret_encrypted = models.TextField(editable=False)
+    # After a rotation the old secret also signs, until `previous_secret_until` (receivers switch over).
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
+    # Failed attempts since the last delivered one; past EARSHOT_WEBHOOK_DISABLE_AFTER the webhook
+    # is switched off and `disabled_reason` says why (the owner switches it on again).
+    failures_in_row = models.PositiveIntegerField(default=0)
+    disabled_reason = models.CharField(max_length=400, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -230,7 +239,9 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the next attempt is due; while an attempt runs, the end of its lease (see
+    # services.webhooks.webhook_deliver). Set from creation on, so a lost first task is swept up.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -42,12 +42,21 @@ class WebhookInputSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
 
 
+class WebhookUpdateSerializer(serializers.Serializer):
+    active = serializers.BooleanField(help_text="`true` switches a webhook that was switched off on again.")
+
+
 class WebhookSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
     active = serializers.BooleanField()
+    failures_in_row = serializers.IntegerField(help_text="Failed attempts since the last delivered one.")
+    disabled_reason = serializers.CharField(allow_blank=True, help_text="Why Earshot switched the webhook off.")
+    disabled_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-    secret = serializers.CharField(required=False, help_text="Shown once, when the webhook is created.")
+    secret = serializers.CharField(
+        required=False, help_text="Shown once, when the webhook is created or its secret rotated."
+    )
 
 
 class WebhookDeliverySerializer(serializers.Serializer):

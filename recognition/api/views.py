@@ -20,7 +20,14 @@ from portal.openapi import error_responses
 from recognition.api import permissions, serializers
 from recognition.models import Recognition, Webhook
 from recognition.services.uploads import QuotaExceeded, UploadRejected, recognition_submit, upload_delete
-from recognition.services.webhooks import WebhookUrlError, recognition_payload, webhook_create
+from recognition.services.webhooks import (
+    WebhookQuotaError,
+    WebhookUrlError,
+    recognition_payload,
+    webhook_create,
+    webhook_enable,
+    webhook_rotate_secret,
+)
 
 PCM_TYPES = {"audio/pcm", "application/octet-stream"}
 
@@ -181,6 +188,8 @@ class WebhookListCreateApi(GenericAPIView):
             webhook, secret = webhook_create(user=request.user, url=data.validated_data["url"])
         except WebhookUrlError as error:
             raise ApiError(400, "invalid_url", str(error)) from None
+        except WebhookQuotaError as error:
+            raise ApiError(400, "quota", str(error)) from None
         body = serializers.WebhookSerializer(webhook).data
         return Response({**body, "secret": secret}, status=status.HTTP_201_CREATED)
 
@@ -194,7 +203,7 @@ class WebhookListCreateApi(GenericAPIView):
 
 
 class WebhookDetailApi(GenericAPIView):
-    """One of my webhooks: its delivery log, or its removal."""
+    """One of my webhooks: its delivery log, switching it back on, or its removal."""
 
     serializer_class = serializers.WebhookDeliverySerializer
     permission_classes = [permissions.IsPartner]
@@ -209,7 +218,42 @@ class WebhookDetailApi(GenericAPIView):
         page = self.paginate_queryset(webhook.deliveries.order_by("-created_at"))
         return self.get_paginated_response(serializers.WebhookDeliverySerializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="webhooks_update",
+        request=serializers.WebhookUpdateSerializer,
+        responses={200: serializers.WebhookSerializer, **error_responses(400, 401, 403, 404, 429)},
+    )
+    def patch(self, request, pk):
+        webhook = get_object_or_404(Webhook, pk=pk, user=request.user)
+        data = serializers.WebhookUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["active"]:
+            webhook = webhook_enable(webhook=webhook)
+        else:
+            webhook.active = False
+            webhook.save(update_fields=["active"])
+        return Response(serializers.WebhookSerializer(webhook).data)
+
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request, pk):
         get_object_or_404(Webhook, pk=pk, user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookRotateSecretApi(GenericAPIView):
+    """Give one of my webhooks a new signing secret; the old one also signs for 24 hours more."""
+
+    serializer_class = serializers.WebhookSerializer
+    permission_classes = [permissions.IsPartner]
+    queryset = Webhook.objects.none()
+
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        request=None,
+        responses={200: serializers.WebhookSerializer, **error_responses(401, 403, 404, 429)},
+    )
+    def post(self, request, pk):
+        webhook = get_object_or_404(Webhook, pk=pk, user=request.user)
+        secret = webhook_rotate_secret(webhook=webhook)
+        webhook.refresh_from_db()
+        return Response({**serializers.WebhookSerializer(webhook).data, "secret": secret})

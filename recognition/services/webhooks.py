@@ -1,9 +1,13 @@
 """Webhooks: signed notices to partners when their asynchronous recognitions finish.
 
-Each delivery is a POST of the recognition's JSON with the header
-`Earshot-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`:
-a receiver recomputes the HMAC and refuses old timestamps (replays). Failed deliveries are
-retried with exponential backoff; every attempt is logged on the delivery.
+Each delivery is a POST of the recognition's JSON with the headers
+`Earshot-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>` (a
+second `v1=` for the old secret for a day after a rotation) and `Earshot-Delivery: <id>`, the
+same on every attempt of one delivery: a receiver recomputes the HMAC, refuses old timestamps
+(replays) and drops delivery ids it has seen. Failed deliveries are retried with exponential
+backoff; every attempt is logged on the delivery; a webhook that keeps failing is switched off
+with its reason. Deliveries run on their own task queue (`webhooks`), so a slow receiver never
+holds the worker of upload jobs.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import secrets
 import time
 from datetime import timedelta
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.tasks import task
 from django.utils import timezone
 
@@ -26,13 +32,19 @@ from recognition.models import Recognition, Webhook, WebhookDelivery
 
 __all__ = [
     "BACKOFF_S",
+    "DELIVERY_HEADER",
+    "QUEUE",
+    "WebhookQuotaError",
     "WebhookUrlError",
     "deliver_webhook",
     "detection_payload",
     "recognition_payload",
     "sign",
+    "signature_header",
     "webhook_create",
     "webhook_deliver",
+    "webhook_enable",
+    "webhook_rotate_secret",
     "webhooks_notify",
     "webhooks_notify_detection",
     "webhooks_retry_due",
@@ -41,10 +53,21 @@ __all__ = [
 # Seconds before attempts 2, 3, 4, 5, 6; then the delivery is failed.
 BACKOFF_S = (10, 60, 300, 1800, 7200)
 SIGNATURE_HEADER = "Earshot-Signature"
+DELIVERY_HEADER = "Earshot-Delivery"
+QUEUE = "webhooks"
+# How long the old secret keeps signing after a rotation: a day to deploy the new one.
+ROTATION_OVERLAP = timedelta(hours=24)
+# A due delivery is left this long to the task already queued for it before the sweep queues
+# another (the claim in webhook_deliver keeps a second task from sending twice anyway).
+SWEEP_GRACE = timedelta(seconds=60)
 
 
 class WebhookUrlError(ValueError):
     """A URL Earshot refuses to call."""
+
+
+class WebhookQuotaError(ValueError):
+    """The user has as many webhooks as an account may have."""
 
 
 def check_url(url: str) -> None:
@@ -61,10 +84,50 @@ def check_url(url: str) -> None:
 
 def webhook_create(*, user, url: str) -> tuple[Webhook, str]:
     """Register a URL for a user; return the webhook and its signing secret (shown once)."""
+    limit = settings.EARSHOT_WEBHOOKS_PER_USER
+    if Webhook.objects.filter(user=user).count() >= limit:
+        raise WebhookQuotaError(f"You have {limit} webhooks, the most an account may have.")
     check_url(url)
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = _new_secret()
     webhook = Webhook.objects.create(user=user, url=url, secret_encrypted=crypto.encrypt(secret))
     return webhook, secret
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def webhook_rotate_secret(*, webhook: Webhook) -> str:
+    """Give a webhook a new signing secret (returned, shown once); the old one signs for a day more."""
+    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
+    secret = _new_secret()
+    webhook.previous_secret_encrypted = webhook.secret_encrypted
+    webhook.previous_secret_until = timezone.now() + ROTATION_OVERLAP
+    webhook.secret_encrypted = crypto.encrypt(secret)
+    webhook.save(update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_until"])
+    return secret
+
+
+def webhook_enable(*, webhook: Webhook) -> Webhook:
+    """Switch a webhook (back) on, clearing its failure count and the reason it was switched off."""
+    webhook.active, webhook.failures_in_row, webhook.disabled_reason, webhook.disabled_at = True, 0, "", None
+    webhook.save(update_fields=["active", "failures_in_row", "disabled_reason", "disabled_at"])
+    return webhook
+
+
+def _disable(webhook_id: int, reason: str) -> None:
+    """Switch a webhook off with its reason; its pending deliveries end failed with the same reason."""
+    with transaction.atomic():
+        switched = Webhook.objects.filter(pk=webhook_id, active=True).update(
+            active=False, disabled_reason=reason[:400], disabled_at=timezone.now()
+        )
+        if switched:
+            WebhookDelivery.objects.filter(webhook_id=webhook_id, status=WebhookDelivery.Status.PENDING).update(
+                status=WebhookDelivery.Status.FAILED,
+                next_attempt_at=None,
+                last_error=f"The webhook was switched off: {reason}"[:300],
+            )
 
 
 def recognition_payload(job: Recognition) -> dict:
@@ -113,8 +176,22 @@ def detection_payload(detection) -> dict:
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return signature_header([secret], timestamp, body)
+
+
+def signature_header(secrets_: list[str], timestamp: int, body: bytes) -> str:
+    """Return `t=<timestamp>,v1=<hmac>` with one `v1` per secret (current first)."""
+    digests = [hmac.new(s.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest() for s in secrets_]
+    return ",".join([f"t={timestamp}", *(f"v1={digest}" for digest in digests)])
+
+
+def _signing_secrets(webhook: Webhook) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during its overlap."""
+    signing = [crypto.decrypt(webhook.secret_encrypted)]
+    until = webhook.previous_secret_until
+    if webhook.previous_secret_encrypted and until is not None and until > timezone.now():
+        signing.append(crypto.decrypt(webhook.previous_secret_encrypted))
+    return signing
 
 
 def webhooks_notify(job: Recognition) -> int:
@@ -156,10 +233,10 @@ def _enqueue(delivery_id: int, delay_s: float = 0) -> None:
 
 
 def webhooks_retry_due() -> int:
-    """Queue deliveries whose next attempt is due (a lost task must not lose a notice)."""
+    """Queue deliveries overdue by SWEEP_GRACE: a lost first task, a lost retry, a killed attempt."""
     due = list(
         WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now() - SWEEP_GRACE
         ).values_list("pk", flat=True)
     )
     for delivery_id in due:
@@ -167,25 +244,43 @@ def webhooks_retry_due() -> int:
     return len(due)
 
 
-def webhook_deliver(delivery_id: int) -> str:
-    """Make one delivery attempt; on failure schedule the next one or give up."""
-    delivery = (
-        WebhookDelivery.objects.select_related("webhook", "recognition__track", "detection")
-        .filter(pk=delivery_id)
-        .first()
-    )
-    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+def _lease_s() -> float:
+    """How long a claimed attempt may take before another may start: its deadline and a margin."""
+    return settings.EARSHOT_WEBHOOK_TIMEOUT_S + 30
+
+
+def webhook_deliver(delivery_id: int) -> str:  # noqa: PLR0911 (one return per outcome)
+    """Make one delivery attempt if it is due; on failure schedule the next one or give up.
+
+    The attempt is claimed first by one conditional UPDATE (pending, due) that moves the due
+    time past the attempt's lease: a second task for the same delivery (a retry and a sweep, a
+    task queued twice) finds it not due and skips, so a receiver is not called twice at once.
+    """
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + timedelta(seconds=_lease_s()), attempts=F("attempts") + 1)
+    if not claimed:
         return "skipped"
+    delivery = WebhookDelivery.objects.select_related("webhook", "recognition__track", "detection").get(pk=delivery_id)
     webhook = delivery.webhook
+    if not webhook.active:
+        return _finish(delivery, WebhookDelivery.Status.FAILED, "The webhook is switched off.")
     if delivery.detection is not None:
         about = {"detection": detection_payload(delivery.detection)}
     elif delivery.recognition is not None:
         about = {"recognition": recognition_payload(delivery.recognition)}
     else:  # a constraint makes every delivery about one of the two
-        return "skipped"
+        return _finish(delivery, WebhookDelivery.Status.FAILED, "The delivery is about nothing.")
+    try:
+        signing = _signing_secrets(webhook)
+    except InvalidToken:
+        # Nothing a retry can mend: the encryption key changed. Say so and stop.
+        reason = "The signing secret cannot be decrypted (the server's key changed); rotate the secret."
+        _finish(delivery, WebhookDelivery.Status.FAILED, reason)
+        _disable(webhook.pk, reason)
+        return WebhookDelivery.Status.FAILED
     body = json.dumps({"event": delivery.event, **about}).encode()
-    timestamp = int(time.time())
-    delivery.attempts += 1
     timeout_s = settings.EARSHOT_WEBHOOK_TIMEOUT_S
     try:
         # The guard checks the address again (DNS may have changed) and connects to exactly that one.
@@ -194,31 +289,60 @@ def webhook_deliver(delivery_id: int) -> str:
             follow_redirects=False,
             limits=outbound.OutboundLimits(connect_timeout_s=timeout_s, read_timeout_s=timeout_s, deadline_s=timeout_s),
             headers={"Content-Type": "application/json", "User-Agent": "Earshot-Webhooks/1",
-                     SIGNATURE_HEADER: sign(crypto.decrypt(webhook.secret_encrypted), timestamp, body)},
+                     DELIVERY_HEADER: str(delivery.pk),
+                     SIGNATURE_HEADER: signature_header(signing, int(time.time()), body)},
         ) as response:  # the status is the answer; the body is not read  # fmt: skip
             delivery.last_status_code = response.status
         delivered = 200 <= response.status < 300
-        delivery.last_error = "" if delivered else f"HTTP {response.status}"
-    except outbound.OutboundError as error:
-        delivery.last_error = error.message[:300]
+        error = "" if delivered else f"HTTP {response.status}"
+    except outbound.OutboundError as failure:
+        error = failure.message[:300]
         delivered = False
     if delivered:
-        delivery.status = WebhookDelivery.Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-        delivery.next_attempt_at = None
-    elif delivery.attempts > len(BACKOFF_S):
-        delivery.status = WebhookDelivery.Status.FAILED
-        delivery.next_attempt_at = None
+        Webhook.objects.filter(pk=webhook.pk).update(failures_in_row=0)
+        return _finish(delivery, WebhookDelivery.Status.DELIVERED, "")
+    if delivery.attempts > len(BACKOFF_S):
+        status = _finish(delivery, WebhookDelivery.Status.FAILED, error)
     else:
         delay = BACKOFF_S[delivery.attempts - 1]
-        delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-    delivery.save()
-    if delivery.status == WebhookDelivery.Status.PENDING:
+        status = _finish(delivery, WebhookDelivery.Status.PENDING, error, retry_in_s=delay)
+    Webhook.objects.filter(pk=webhook.pk).update(failures_in_row=F("failures_in_row") + 1)
+    _hold_back(webhook.pk, except_id=delivery.pk)
+    limit = settings.EARSHOT_WEBHOOK_DISABLE_AFTER
+    if Webhook.objects.filter(pk=webhook.pk, active=True, failures_in_row__gte=limit).exists():
+        _disable(webhook.pk, f"{limit} attempts in a row failed; the last: {error}")
+        delivery.refresh_from_db(fields=["status"])
+        return delivery.status
+    if status == WebhookDelivery.Status.PENDING:
         _enqueue(delivery.pk, delay_s=BACKOFF_S[delivery.attempts - 1])
-    return delivery.status
+    return status
 
 
-@task()
+def _hold_back(webhook_id: int, *, except_id: int) -> None:
+    """Hold a failing webhook's other deliveries back by its backoff (a circuit breaker).
+
+    A tarpit receiver holds a webhook worker for a whole deadline per attempt: without this, one
+    user's hostile URL and a notice every few seconds would keep the webhooks queue busy for
+    everyone. The sweep queues the held deliveries again once due.
+    """
+    failures = Webhook.objects.filter(pk=webhook_id).values_list("failures_in_row", flat=True).first() or 1
+    until = timezone.now() + timedelta(seconds=BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
+    WebhookDelivery.objects.filter(
+        webhook_id=webhook_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=until
+    ).exclude(pk=except_id).update(next_attempt_at=until)
+
+
+def _finish(delivery: WebhookDelivery, status: str, error: str, *, retry_in_s: float | None = None) -> str:
+    """Record an attempt's outcome (the claim already counted it)."""
+    delivery.status = status
+    delivery.last_error = error
+    delivery.delivered_at = timezone.now() if status == WebhookDelivery.Status.DELIVERED else None
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in_s) if retry_in_s is not None else None
+    delivery.save(update_fields=["status", "last_error", "last_status_code", "delivered_at", "next_attempt_at"])
+    return status
+
+
+@task(queue_name=QUEUE)
 def deliver_webhook(delivery_id: int) -> str:
     """Make one delivery attempt in the background worker (`manage.py db_worker`)."""
     return webhook_deliver(delivery_id)

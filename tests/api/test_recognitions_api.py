@@ -1,5 +1,6 @@
 """POST /api/v1/recognitions: clips at once, long media as jobs with signed webhooks; hostile files."""
 
+import datetime
 import hashlib
 import hmac
 import http.server
@@ -16,7 +17,7 @@ from accounts.services import api_key_create
 from catalog.demo import synth_song
 from recognition.models import Recognition, WebhookDelivery
 from recognition.services import track_ingest
-from recognition.services.webhooks import webhook_deliver
+from recognition.services.webhooks import BACKOFF_S, webhook_deliver
 from tests import hostile, media
 
 RATE = media.FILE_RATE
@@ -73,6 +74,9 @@ def test_partners_see_only_their_own_recognitions(api, partner_key, make_user, c
     assert api.as_key(partner_key).get(URL).json()["count"] == 1
 
 
+BACKOFF = datetime.timedelta(seconds=BACKOFF_S[0])
+
+
 class _Receiver:
     """A webhook receiver on loopback that records what it gets and answers a programmed status."""
 
@@ -125,6 +129,8 @@ def test_long_media_becomes_a_job_ending_in_a_signed_webhook(
     assert [s["track_id"] for s in job.segments] == [catalog[72].pk, catalog[71].pk]
     delivery = WebhookDelivery.objects.get(recognition=job)
     assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_status_code == 500
+    assert webhook_deliver(delivery.pk) == "skipped"  # not due: the backoff has not passed
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.next_attempt_at - BACKOFF)
     assert webhook_deliver(delivery.pk) == "delivered"  # the retry (the worker runs it after the backoff)
     headers, body = receiver.requests[-1]
     assert len(receiver.requests) == 2

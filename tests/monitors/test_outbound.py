@@ -100,7 +100,15 @@ def resolver(monkeypatch):
         ("0.0.0.0", False), ("224.0.0.1", False), ("240.0.0.1", False), ("255.255.255.255", False),  # noqa: S104
         ("192.0.2.1", False), ("::1", False), ("::", False), ("fe80::1", False), ("fc00::1", False),
         ("ff02::1", False), ("::ffff:127.0.0.1", False), ("::ffff:10.0.0.1", False), ("::ffff:8.8.8.8", True),
-        ("64:ff9b::7f00:1", False), ("64:ff9b::808:808", True), ("2002:7f00:1::", False), ("2001::1", False),
+        ("64:ff9b::7f00:1", False), ("2002:7f00:1::", False), ("2001::1", False),
+        # NAT64 (well-known and local-use prefixes) and other IPv4 translations: refused even when
+        # the IPv4 inside is public, the translator may reach its own private side.
+        ("64:ff9b::808:808", False), ("64:ff9b::a00:5", False), ("64:ff9b:1::808:808", False),
+        ("64:ff9b:1:7f00:0:100::", False), ("::ffff:0:7f00:1", False), ("::ffff:0:808:808", False),
+        ("::7f00:1", False), ("::a00:5", False), ("::808:808", False),
+        # ISATAP interface ids carry an IPv4 address too.
+        ("2606:4700::5efe:7f00:1", False), ("2606:4700::200:5efe:a00:5", False),
+        ("2606:4700::5efe:808:808", True), ("2002:808:808::1", True),
     ],
 )  # fmt: skip
 def test_only_public_addresses_are_public(address, public):
