@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL and optionally the S3 variables; `check --deploy` then p
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from portal import logging as portal_logging
 
@@ -16,15 +17,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    default="django-insecure-local-development-only-never-use-this-key-in-production",
-)
+# Outside DEBUG there is no fallback key: a published default would let anyone sign sessions and
+# password-reset links, so the server refuses to start instead (make run turns DEBUG on; tests,
+# CI, docker-compose and the k8s Secret set a key).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is false.")
+    SECRET_KEY = "django-insecure-local-development-only-never-use-this-key-in-production"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
-# Production runs behind TLS (DJANGO_HTTPS=true): cookies only over HTTPS, HSTS, redirect plain HTTP.
-HTTPS = env.bool("DJANGO_HTTPS", default=False)
+# Production runs behind TLS: cookies only over HTTPS, HSTS, redirect plain HTTP. On by default
+# outside DEBUG, so a deployment that forgets the variable is secure; DJANGO_HTTPS=false turns it
+# off explicitly (tests, benchmarks, docker-compose on a laptop).
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS and env.bool("DJANGO_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
