@@ -141,6 +141,9 @@ if REDIS_URL:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="earshot"),
         }
     }
+    # Sessions live in Redis, not in a table, so a database dump holds no live session key (G19);
+    # a Redis restart signs everyone out, which is the price (docs/decisions.md).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
