@@ -14,7 +14,7 @@ from portal.asgi import application
 from recognition.models import Recognition, Webhook
 from recognition.monitors.models import Detection, Monitor
 from recognition.monitors.services import monitor_create
-from tests.factories import TrackFactory, UserFactory
+from tests.factories import AlbumFactory, ArtistFactory, TrackFactory, UserFactory
 
 ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_key", "staff", "superuser", "monitor")
 
@@ -108,7 +108,8 @@ def world(db):
         "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
         "monitor": UserFactory(role=Role.MONITOR),
     }
-    track = TrackFactory(owner=users["holder_a"])
+    track = TrackFactory(owner=users["holder_a"], album=AlbumFactory(owner=users["holder_a"], title="Album of A"))
+    AlbumFactory(owner=users["holder_b"], title="Album of B", artist=ArtistFactory(owner=users["holder_b"], name="Artist of B"))
     monitor, _token = monitor_create(owner=users["monitor"], name="Bar", kind=Monitor.Kind.DEVICE)
     detection = Detection.objects.create(
         monitor=monitor, track=track, title=track.title, started_at=timezone.now(), ended_at=timezone.now(),
@@ -145,6 +146,28 @@ def test_authorization_matrix(world, settings, method, url, role, expected):
     data = {"post": "yes"} if method == "POST" and url.startswith("/admin/") else {}
     response = getattr(client, method.lower())(url.format(**objects), data)
     assert response.status_code == expected
+
+
+# Content, not just status: what a page shows to whom. (url, role, texts it shows, texts it must not.)
+# The admin's sidebar filters list related rows: a rights holder sees only their own albums and artists.
+CONTENT = [
+    ("/admin/catalog/track/", "holder_a", ["Album of A"], ["Album of B"]),
+    ("/admin/catalog/track/", "holder_b", ["Album of B"], ["Album of A"]),
+    ("/admin/catalog/track/", "staff", ["Album of A", "Album of B"], []),
+    ("/admin/catalog/album/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
+    ("/admin/catalog/album/", "holder_b", ["Album of B", "Artist of B"], ["Album of A"]),
+    ("/admin/catalog/track/add/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
+]
+
+
+@pytest.mark.parametrize(("url", "role", "shown", "hidden"), CONTENT, ids=[f"{u} {r}" for u, r, _, _ in CONTENT])
+def test_pages_show_only_what_the_role_may_see(world, url, role, shown, hidden):
+    users, _objects = world
+    response = _client(role, users).get(url)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert all(title in text for title in shown), [title for title in shown if title not in text]
+    assert not any(title in text for title in hidden), [title for title in hidden if title in text]
 
 
 @pytest.mark.django_db(transaction=True)
