@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey as LibraryApiKey
 
 from accounts.models import ApiKey, User
-from accounts.services import api_key_create, user_apply_role
+from accounts.services import api_key_create, api_key_revoke, user_apply_role
 
 
 @admin.register(User)
@@ -83,9 +83,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created, key = api_key_create(user=obj.user, name=obj.name)
+        # Through the service, with everything the form holds: the expiry, and a key created revoked
+        # stays revoked (a reserved name, say), instead of silently becoming a live, unbounded key.
+        created, key = api_key_create(user=obj.user, name=obj.name, expiry_date=obj.expiry_date)
+        if obj.revoked:
+            api_key_revoke(api_key=created)
         obj.pk = created.pk
-        messages.warning(request, f"The new API key (copy it now, it is shown only once): {key}")
+        if not obj.revoked:
+            messages.warning(request, f"The new API key (copy it now, it is shown only once): {key}")
 
 
 admin.site.unregister(LibraryApiKey)

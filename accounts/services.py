@@ -1,5 +1,6 @@
 """Write paths for users: every creation and role change goes through here."""
 
+from datetime import datetime
 from typing import cast
 
 from django.contrib.auth.password_validation import validate_password
@@ -54,9 +55,9 @@ def user_update_profile(*, user: User, email: str, first_name: str, last_name: s
     return user
 
 
-def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+def api_key_create(*, user: User, name: str, expiry_date: datetime | None = None) -> tuple[ApiKey, str]:
     """Create an API key for a user; return it and the key itself, which is never shown again."""
-    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key")
+    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key", expiry_date=expiry_date)
     return cast(ApiKey, api_key), key  # the library types it as its abstract base
 
 
