@@ -25,6 +25,8 @@ ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_ke
 MATRIX = [
     ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tracks/{pending}/", (404, 404, 404, 200, 404, 404, 200, 200, 404)),
+    ("GET", "/api/v1/tracks/{pending}", (401, 404, 404, 200, 404, 404, 200, 200, 404)),
     ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/uploads/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
@@ -108,7 +110,10 @@ def world(db):
         "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
         "monitor": UserFactory(role=Role.MONITOR),
     }
-    track = TrackFactory(owner=users["holder_a"], album=AlbumFactory(owner=users["holder_a"], title="Album of A"))
+    track = TrackFactory(
+        owner=users["holder_a"], album=AlbumFactory(owner=users["holder_a"], title="Album of A"), fingerprint_status="ready"
+    )
+    pending = TrackFactory(owner=users["holder_a"], title="Unfinished upload of A")  # pending: not listed publicly
     AlbumFactory(owner=users["holder_b"], title="Album of B", artist=ArtistFactory(owner=users["holder_b"], name="Artist of B"))
     monitor, _token = monitor_create(owner=users["monitor"], name="Bar", kind=Monitor.Kind.DEVICE)
     detection = Detection.objects.create(
@@ -118,6 +123,7 @@ def world(db):
     detection.evidence.save("evidence.ogg", ContentFile(b"OggS evidence"))
     objects = {
         "track": track.pk,
+        "pending": pending.pk,
         "job": Recognition.objects.create(user=users["creator"], source="upload", status="done").pk,
         "hook": Webhook.objects.create(user=users["partner_key"], url="https://example.com/h", secret_encrypted="x").pk,
         "monitor": monitor.pk,
@@ -157,6 +163,12 @@ CONTENT = [
     ("/admin/catalog/album/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
     ("/admin/catalog/album/", "holder_b", ["Album of B", "Artist of B"], ["Album of A"]),
     ("/admin/catalog/track/add/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
+    # A track that is not ready is not in the public catalog; its owner and staff still find it.
+    ("/api/v1/tracks", "listener", ["Track "], ["Unfinished upload of A"]),
+    ("/api/v1/tracks?q=unfinished", "partner_key", [], ["Unfinished upload of A"]),
+    ("/api/v1/tracks?q=unfinished", "holder_b", [], ["Unfinished upload of A"]),
+    ("/api/v1/tracks?q=unfinished", "holder_a", ["Unfinished upload of A"], []),
+    ("/api/v1/tracks?q=unfinished", "staff", ["Unfinished upload of A"], []),
 ]
 
 
