@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # GIN trigram indexes of the catalog search
     "channels",
     "django_tasks_db",
     "rest_framework",
