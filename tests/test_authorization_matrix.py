@@ -110,11 +110,11 @@ def world(db):
         "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
         "monitor": UserFactory(role=Role.MONITOR),
     }
-    track = TrackFactory(
-        owner=users["holder_a"], album=AlbumFactory(owner=users["holder_a"], title="Album of A"), fingerprint_status="ready"
-    )
+    album_a = AlbumFactory(owner=users["holder_a"], title="Album of A")
+    track = TrackFactory(owner=users["holder_a"], album=album_a, fingerprint_status="ready")
     pending = TrackFactory(owner=users["holder_a"], title="Unfinished upload of A")  # pending: not listed publicly
-    AlbumFactory(owner=users["holder_b"], title="Album of B", artist=ArtistFactory(owner=users["holder_b"], name="Artist of B"))
+    artist_b = ArtistFactory(owner=users["holder_b"], name="Artist of B")
+    AlbumFactory(owner=users["holder_b"], title="Album of B", artist=artist_b)
     monitor, _token = monitor_create(owner=users["monitor"], name="Bar", kind=Monitor.Kind.DEVICE)
     detection = Detection.objects.create(
         monitor=monitor, track=track, title=track.title, started_at=timezone.now(), ended_at=timezone.now(),
