@@ -1,5 +1,6 @@
 """User administration: staff and superusers only; the role drives the admin flag."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
@@ -7,7 +8,7 @@ from rest_framework_api_key.models import APIKey as LibraryApiKey
 
 from accounts.forms import AdminLogInForm
 from accounts.models import ApiKey, User
-from accounts.services import api_key_create, user_apply_role
+from accounts.services import api_key_create, api_key_limit_refusal, api_key_revoke, user_apply_role
 
 
 @admin.register(User)
@@ -76,6 +77,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return form
+
+        class NewApiKeyForm(form):  # type: ignore[misc, valid-type]
+            def clean(self):
+                cleaned = super().clean()
+                user = cleaned.get("user")
+                refusal = api_key_limit_refusal(user) if user is not None else ""
+                if refusal:  # on the form, not a 500 from the service
+                    raise forms.ValidationError(refusal)
+                return cleaned
+
+        return NewApiKeyForm
+
     def get_readonly_fields(self, request, obj=None):
         # A revoked key stays revoked.
         return [*self.readonly_fields, "revoked"] if obj is not None and obj.revoked else self.readonly_fields
@@ -84,9 +101,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created, key = api_key_create(user=obj.user, name=obj.name)
+        # Through the service, with everything the form holds: the expiry, and a key created revoked
+        # stays revoked (a reserved name, say), instead of silently becoming a live, unbounded key.
+        created, key = api_key_create(user=obj.user, name=obj.name, expiry_date=obj.expiry_date)
+        if obj.revoked:
+            api_key_revoke(api_key=created)
         obj.pk = created.pk
-        messages.warning(request, f"The new API key (copy it now, it is shown only once): {key}")
+        if not obj.revoked:
+            messages.warning(request, f"The new API key (copy it now, it is shown only once): {key}")
 
 
 admin.site.unregister(LibraryApiKey)

@@ -1,5 +1,6 @@
 """Write paths for users: every creation and role change goes through here."""
 
+from datetime import datetime
 from typing import cast
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from accounts.models import ADMIN_ROLES, ApiKey, Role, User
 __all__ = [
     "ApiKeyLimitReached",
     "api_key_create",
+    "api_key_limit_refusal",
     "api_key_revoke",
     "user_apply_role",
     "user_create",
@@ -58,25 +60,34 @@ def user_update_profile(*, user: User, email: str, first_name: str, last_name: s
     return user
 
 
+def api_key_limit_refusal(user: User) -> str:
+    """Why `user` may not get another API key ("" when they may): EARSHOT_API_KEYS_PER_USER keys
+    that are neither revoked nor expired are the most an account holds."""
+    usable = ApiKey.objects.filter(user=user, revoked=False).filter(
+        Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now())
+    )
+    limit = settings.EARSHOT_API_KEYS_PER_USER
+    if usable.count() >= limit:
+        return f"An account may hold at most {limit} API keys; revoke one you no longer use."
+    return ""
+
+
 class ApiKeyLimitReached(Exception):
     """A user already holds settings.EARSHOT_API_KEYS_PER_USER usable keys."""
 
 
 @transaction.atomic
-def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+def api_key_create(*, user: User, name: str, expiry_date: datetime | None = None) -> tuple[ApiKey, str]:
     """Create an API key for a user; return it and the key itself, which is never shown again.
 
     Raise ApiKeyLimitReached when the user already holds EARSHOT_API_KEYS_PER_USER keys that are
     neither revoked nor expired (the user's row is locked, so concurrent requests count right).
     """
     User.objects.select_for_update().filter(pk=user.pk).first()
-    usable = ApiKey.objects.filter(user=user, revoked=False).filter(
-        Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now())
-    )
-    limit = settings.EARSHOT_API_KEYS_PER_USER
-    if usable.count() >= limit:
-        raise ApiKeyLimitReached(f"An account may hold at most {limit} API keys; revoke one you no longer use.")
-    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key")
+    refusal = api_key_limit_refusal(user)
+    if refusal:
+        raise ApiKeyLimitReached(refusal)
+    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key", expiry_date=expiry_date)
     return cast(ApiKey, api_key), key  # the library types it as its abstract base
 
 

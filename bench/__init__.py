@@ -7,7 +7,15 @@ under hostile traffic) and `report` (docs/benchmarks.md and the README's blocks 
 `studies/` holds the tools still used for tuning. `baseline/` runs Dejavu in its own venv.
 """
 
+import os
+import secrets
 from pathlib import Path
+
+# Benchmarks run Django with DEBUG off over plain HTTP on loopback: TLS off explicitly, and a key
+# for this run when the shell has none (settings refuse to start without one outside DEBUG).
+# Subprocesses inherit both through os.environ.
+os.environ.setdefault("DJANGO_HTTPS", "false")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + secrets.token_urlsafe(48))
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

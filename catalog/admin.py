@@ -20,6 +20,19 @@ from recognition.engine.audio import AudioError
 from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
 
 
+class OwnedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """The sidebar filter on a related owned row (album, artist): only rows the user may see.
+
+    Django's filter lists every row of the related table, which would show a rights holder the
+    titles of every other owner's albums.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        visible = {"album": selectors.albums_visible_to, "artist": selectors.artists_visible_to}[field.name]
+        ordering = self.field_admin_ordering(field, request, model_admin) or field.related_model._meta.ordering
+        return [(row.pk, str(row)) for row in visible(request.user).order_by(*ordering)]
+
+
 class OwnerScopedAdmin(admin.ModelAdmin):
     """Admin of rows with an `owner`: scoped queryset, object permissions, owner from the request."""
 
@@ -166,7 +179,7 @@ class TrackAdmin(OwnerScopedAdmin):
         "hash_count",
         "updated_at",
     )
-    list_filter = ("fingerprint_status", "album")
+    list_filter = ("fingerprint_status", ("album", OwnedRelatedFieldListFilter))
     search_fields = ("title", "artists__name", "isrc", "album__title")
     readonly_fields = (
         "duration_s",
@@ -238,5 +251,5 @@ class AlbumAdmin(OwnerScopedAdmin):
     form = OwnerConsistencyForm
     list_display = ("title", "artist", "release_year", "label")
     search_fields = ("title", "artist__name", "label")
-    list_filter = ("release_year",)
+    list_filter = ("release_year", ("artist", OwnedRelatedFieldListFilter))
     fields = ("title", "artist", "release_year", "label", "owner")

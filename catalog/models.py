@@ -1,8 +1,10 @@
 """The music catalog: artists, albums and tracks, each owned by one rights holder."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 isrc_validator = RegexValidator(
     r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$",
@@ -28,6 +30,9 @@ class Artist(OwnedModel):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="artist_unique_name_per_owner")]
+        # Search matches anywhere in a name (`icontains`, i.e. UPPER(name) LIKE '%…%'): a trigram
+        # index on the same expression serves the leading wildcard (docs/decisions.md).
+        indexes = [GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="artist_name_trgm")]
 
     def __str__(self) -> str:
         return self.name
@@ -75,7 +80,10 @@ class Track(OwnedModel):
 
     class Meta:
         ordering = ["title", "id"]
-        indexes = [models.Index(fields=["owner", "title"])]
+        indexes = [
+            models.Index(fields=["owner", "title"]),
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="track_title_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.title

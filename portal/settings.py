@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL and optionally the S3 variables; `check --deploy` then p
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from portal import logging as portal_logging
 
@@ -16,15 +17,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    default="django-insecure-local-development-only-never-use-this-key-in-production",
-)
+# Outside DEBUG there is no fallback key: a published default would let anyone sign sessions and
+# password-reset links, so the server refuses to start instead (make run turns DEBUG on; tests,
+# CI, docker-compose and the k8s Secret set a key).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is false.")
+    SECRET_KEY = "django-insecure-local-development-only-never-use-this-key-in-production"  # noqa: S105 - DEBUG only
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
-# Production runs behind TLS (DJANGO_HTTPS=true): cookies only over HTTPS, HSTS, redirect plain HTTP.
-HTTPS = env.bool("DJANGO_HTTPS", default=False)
+# Production runs behind TLS: cookies only over HTTPS, HSTS, redirect plain HTTP. On by default
+# outside DEBUG, so a deployment that forgets the variable is secure; DJANGO_HTTPS=false turns it
+# off explicitly (tests, benchmarks, docker-compose on a laptop).
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS and env.bool("DJANGO_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
@@ -49,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # GIN trigram indexes of the catalog search
     "channels",
     "django_tasks_db",
     "rest_framework",
@@ -134,6 +142,9 @@ if REDIS_URL:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="earshot"),
         }
     }
+    # Sessions live in Redis, not in a table, so a database dump holds no live session key (G19);
+    # a Redis restart signs everyone out, which is the price (docs/decisions.md).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

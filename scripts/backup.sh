@@ -78,7 +78,9 @@ read -r line <&"$from_psql" || die "could not count rows: is this an Earshot dat
 state=${line%|*}
 consistent=${line##*|}
 
+# Sessions are live credentials and worth nothing after a restore: their rows stay out (G19).
 pg_dump --dbname="$db_url" --format=custom --snapshot="$snapshot" --file="$dump.partial" \
+  --exclude-table-data=django_session \
   || die "pg_dump failed"
 
 printf '%s\n' "COMMIT;" '\q' >&"$to_psql"

@@ -11,6 +11,8 @@ port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 export DJANGO_MEDIA_ROOT="$(mktemp -d)"
 export EARSHOT_API_RATE_PER_MINUTE=100000 EARSHOT_API_BURST=100000 DJANGO_DEBUG=false
+# Plain HTTP on loopback; a throwaway key for this run (settings refuse to start without one).
+export DJANGO_HTTPS=false DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-fuzz-$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/13}"
 report="bench/results/schemathesis.json"
 raw="bench/out/schemathesis"

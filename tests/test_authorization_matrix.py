@@ -14,7 +14,7 @@ from portal.asgi import application
 from recognition.models import Recognition, Webhook
 from recognition.monitors.models import Detection, Monitor
 from recognition.monitors.services import monitor_create
-from tests.factories import TrackFactory, UserFactory
+from tests.factories import AlbumFactory, ArtistFactory, TrackFactory, UserFactory
 
 ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_key", "staff", "superuser", "monitor")
 
@@ -25,6 +25,8 @@ ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_ke
 MATRIX = [
     ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tracks/{pending}/", (404, 404, 404, 200, 404, 404, 200, 200, 404)),
+    ("GET", "/api/v1/tracks/{pending}", (401, 404, 404, 200, 404, 404, 200, 200, 404)),
     ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/uploads/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
@@ -108,7 +110,11 @@ def world(db):
         "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
         "monitor": UserFactory(role=Role.MONITOR),
     }
-    track = TrackFactory(owner=users["holder_a"])
+    album_a = AlbumFactory(owner=users["holder_a"], title="Album of A")
+    track = TrackFactory(owner=users["holder_a"], album=album_a, fingerprint_status="ready")
+    pending = TrackFactory(owner=users["holder_a"], title="Unfinished upload of A")  # pending: not listed publicly
+    artist_b = ArtistFactory(owner=users["holder_b"], name="Artist of B")
+    AlbumFactory(owner=users["holder_b"], title="Album of B", artist=artist_b)
     monitor, _token = monitor_create(owner=users["monitor"], name="Bar", kind=Monitor.Kind.DEVICE)
     detection = Detection.objects.create(
         monitor=monitor, track=track, title=track.title, started_at=timezone.now(), ended_at=timezone.now(),
@@ -117,6 +123,7 @@ def world(db):
     detection.evidence.save("evidence.ogg", ContentFile(b"OggS evidence"))
     objects = {
         "track": track.pk,
+        "pending": pending.pk,
         "job": Recognition.objects.create(user=users["creator"], source="upload", status="done").pk,
         "hook": Webhook.objects.create(user=users["partner_key"], url="https://example.com/h", secret_encrypted="x").pk,
         "monitor": monitor.pk,
@@ -145,6 +152,34 @@ def test_authorization_matrix(world, settings, method, url, role, expected):
     data = {"post": "yes"} if method == "POST" and url.startswith("/admin/") else {}
     response = getattr(client, method.lower())(url.format(**objects), data)
     assert response.status_code == expected
+
+
+# Content, not just status: what a page shows to whom. (url, role, texts it shows, texts it must not.)
+# The admin's sidebar filters list related rows: a rights holder sees only their own albums and artists.
+CONTENT = [
+    ("/admin/catalog/track/", "holder_a", ["Album of A"], ["Album of B"]),
+    ("/admin/catalog/track/", "holder_b", ["Album of B"], ["Album of A"]),
+    ("/admin/catalog/track/", "staff", ["Album of A", "Album of B"], []),
+    ("/admin/catalog/album/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
+    ("/admin/catalog/album/", "holder_b", ["Album of B", "Artist of B"], ["Album of A"]),
+    ("/admin/catalog/track/add/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
+    # A track that is not ready is not in the public catalog; its owner and staff still find it.
+    ("/api/v1/tracks", "listener", ["Track "], ["Unfinished upload of A"]),
+    ("/api/v1/tracks?q=unfinished", "partner_key", [], ["Unfinished upload of A"]),
+    ("/api/v1/tracks?q=unfinished", "holder_b", [], ["Unfinished upload of A"]),
+    ("/api/v1/tracks?q=unfinished", "holder_a", ["Unfinished upload of A"], []),
+    ("/api/v1/tracks?q=unfinished", "staff", ["Unfinished upload of A"], []),
+]
+
+
+@pytest.mark.parametrize(("url", "role", "shown", "hidden"), CONTENT, ids=[f"{u} {r}" for u, r, _, _ in CONTENT])
+def test_pages_show_only_what_the_role_may_see(world, url, role, shown, hidden):
+    users, _objects = world
+    response = _client(role, users).get(url)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert all(title in text for title in shown), [title for title in shown if title not in text]
+    assert not any(title in text for title in hidden), [title for title in hidden if title in text]
 
 
 @pytest.mark.django_db(transaction=True)

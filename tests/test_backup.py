@@ -119,3 +119,44 @@ def test_migrations_go_backward_and_forward_on_a_scratch_database():
         assert "[ ]" not in listing
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signed_in_session_is_not_in_a_database_dump(client, make_user):
+    """G19: with Redis configured, sessions live there; a `pg_dump` holds no session key."""
+    from accounts.models import Role
+
+    client.force_login(make_user(Role.CREATOR, username="dumped_creator"))
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert client.get("/uploads/").status_code == 200  # the session works
+    source = settings.DATABASES["default"]["NAME"]
+    dump = subprocess.run(
+        ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "--data-only", source],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dumped_creator" in dump  # the dump does hold the user
+    assert session_key not in dump
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_leaves_out_database_sessions(tmp_path):
+    """A deployment without Redis keeps sessions in the table: scripts/backup.sh dumps none of them."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store["canary"] = "x"
+    store.create()
+    source = settings.DATABASES["default"]["NAME"]
+    env = {**os.environ, "DATABASE_URL": _url(source)}
+    done = subprocess.run(
+        ["scripts/backup.sh", str(tmp_path / "backups")], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    dump_path = done.stdout.strip().splitlines()[-1]
+    restored_sql = subprocess.run(
+        ["pg_restore", "--data-only", "-f", "-", dump_path], capture_output=True, text=True, check=True
+    ).stdout
+    assert "COPY public.accounts_user" in restored_sql  # the data is there
+    assert store.session_key not in restored_sql

@@ -36,18 +36,47 @@ def test_check_deploy_passes_with_production_variables():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_check_deploy_fails_with_development_defaults():
-    """Without a secret key and TLS settings, the same check must fail (it is not vacuous)."""
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        env={"DJANGO_DEBUG": "false"},
-        unset=("DJANGO_SECRET_KEY", "DJANGO_HTTPS"),
-    )
+def test_check_deploy_passes_without_tls_flags():
+    """Secure by default: DEBUG off and a key are enough; TLS settings are on unless turned off (G16)."""
+    without_tls = {key: value for key, value in PRODUCTION.items() if key != "DJANGO_HTTPS"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=without_tls, unset=("DJANGO_HTTPS",))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_fails_when_tls_is_turned_off():
+    """The check is not vacuous: an explicit DJANGO_HTTPS=false is reported."""
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, "DJANGO_HTTPS": "false"})
     assert result.returncode != 0
-    assert "security.W009" in result.stderr + result.stdout  # the development secret key
+    assert "security.W008" in result.stderr + result.stdout  # no SSL redirect
+
+
+def test_missing_secret_key_refuses_to_start_outside_debug():
+    """No published fallback key in production: the process stops before serving anything."""
+    result = _manage("check", env={"DJANGO_DEBUG": "false"}, unset=("DJANGO_SECRET_KEY",))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_missing_secret_key_is_fine_in_debug():
+    """`make run` (DEBUG on, no variables) keeps working on a fresh machine."""
+    result = _manage("check", env={"DJANGO_DEBUG": "true"}, unset=("DJANGO_SECRET_KEY", "DJANGO_HTTPS"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_compose_and_kubernetes_start_with_their_variables():
+    """Every process docker-compose and the k8s manifests start gets a key (settings import)."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name in ("web", "worker", "monitors"):
+        variables = {key: str(value) for key, value in compose["services"][name]["environment"].items()}
+        variables |= {"DATABASE_URL": os.environ.get("DATABASE_URL", ""), "REDIS_URL": PRODUCTION["REDIS_URL"]}
+        result = _manage("check", env=variables)
+        assert result.returncode == 0, (name, result.stderr[-2000:])
+    secret = next(yaml.safe_load_all((ROOT / "deployment/kubernetes/secret.example.yaml").read_text()))
+    config = yaml.safe_load((ROOT / "deployment/kubernetes/configmap.yaml").read_text())
+    assert secret["stringData"]["DJANGO_SECRET_KEY"]
+    assert config["data"]["DJANGO_DEBUG"] == "false"
 
 
 @pytest.mark.django_db

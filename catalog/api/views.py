@@ -64,6 +64,7 @@ class TrackListCreateApi(GenericAPIView):
             words=search.validated_data.get("q", ""),
             isrc=search.validated_data.get("isrc", ""),
             owner=request.user if search.validated_data["mine"] else None,
+            viewer=request.user,
         )
         page = self.paginate_queryset(tracks)
         return self.get_paginated_response(
@@ -118,7 +119,7 @@ class TrackDetailApi(GenericAPIView):
         operation_id="tracks_retrieve", responses={200: serializers.TrackSerializer, **error_responses(401, 404, 429)}
     )
     def get(self, request, pk):
-        track = get_object_or_404(_tracks(), pk=pk)
+        track = get_object_or_404(selectors.track_search(viewer=request.user), pk=pk)
         return Response(serializers.TrackSerializer(track, context={"request": request}).data)
 
     @extend_schema(

@@ -31,8 +31,8 @@ def _audio(tmp_path, seed=81, seconds=20):
 
 def test_search_by_title_artist_and_isrc(api, partner_key, rights_holder):
     band = ArtistFactory(name="The Examples", owner=rights_holder)
-    TrackFactory(title="Night Drive", owner=rights_holder).artists.add(band)
-    TrackFactory(title="Morning Walk", owner=rights_holder, isrc="GBAYE0601498")
+    TrackFactory(title="Night Drive", owner=rights_holder, fingerprint_status="ready").artists.add(band)
+    TrackFactory(title="Morning Walk", owner=rights_holder, isrc="GBAYE0601498", fingerprint_status="ready")
     api.as_key(partner_key)
     assert [t["title"] for t in api.get("/api/v1/tracks", {"q": "night"}).json()["results"]] == ["Night Drive"]
     assert [t["title"] for t in api.get("/api/v1/tracks", {"q": "examples"}).json()["results"]] == ["Night Drive"]

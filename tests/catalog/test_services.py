@@ -68,3 +68,21 @@ def test_concurrent_deletions_of_one_track_delete_it_once_without_deadlock(right
         assert counts == [0, 1]
         assert not Track.objects.filter(pk=track.pk).exists()
         assert Recognition.objects.filter(track__isnull=True).count() == 5 * (round_number + 1)
+
+
+@pytest.mark.django_db
+def test_search_with_a_leading_wildcard_can_use_the_trigram_indexes(rights_holder):
+    """catalog 0002: `q` matches inside titles and names; both halves of the search have an index."""
+    from django.db import connection
+
+    from catalog.selectors import track_search
+
+    TrackFactory(title="Night Drive", owner=rights_holder).artists.add(ArtistFactory(owner=rights_holder))
+    queryset = track_search(words="ight dri")
+    assert [track.title for track in queryset] == ["Night Drive"]
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask whether the index can serve
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "track_title_trgm" in plan and "artist_name_trgm" in plan, plan
