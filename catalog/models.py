@@ -6,6 +6,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 
+from portal.storage import RandomKey
+
 isrc_validator = RegexValidator(
     r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$",
     "An ISRC is 12 characters: country (2 letters), registrant (3), year (2 digits) and 5 digits, "
@@ -70,7 +72,7 @@ class Track(OwnedModel):
     album = models.ForeignKey(Album, null=True, blank=True, on_delete=models.SET_NULL, related_name="tracks")
     isrc = models.CharField("ISRC", max_length=12, blank=True, validators=[isrc_validator])
     duration_s = models.FloatField("duration (s)", null=True, blank=True)
-    audio = models.FileField(upload_to="tracks/%Y/%m/", blank=True, max_length=300)
+    audio = models.FileField(upload_to=RandomKey("tracks"), blank=True, max_length=300)
     sha256 = models.CharField("SHA-256", max_length=64, null=True, blank=True, unique=True, editable=False)
     fingerprint_status = models.CharField(
         max_length=10, choices=FingerprintStatus.choices, default=FingerprintStatus.PENDING, editable=False

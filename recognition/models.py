@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.storage import RandomKey
+
 
 class TripletRow(models.Model):
     """One stored triplet hash of a reference track: the index stage 1 of a lookup searches.
@@ -130,7 +132,7 @@ class Recognition(models.Model):
     # Uploads: the media (through Django's storage; deleted after processing unless kept),
     # and the job's bookkeeping. A worker that dies leaves the job "running" with a stale
     # heartbeat; recognition.services.uploads requeues it.
-    media = models.FileField(upload_to="uploads/%Y/%m/", blank=True, max_length=300)
+    media = models.FileField(upload_to=RandomKey("uploads"), blank=True, max_length=300)
     original_name = models.CharField(max_length=255, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     keep_media = models.BooleanField(default=False)

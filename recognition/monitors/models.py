@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from portal.storage import RandomKey
+
 
 class Monitor(models.Model):
     """A source Earshot listens to without end: a live stream URL or a venue device.
@@ -90,7 +92,7 @@ class Detection(models.Model):
     # Marked "not this track" (by the track's rights holder or the monitor's owner): left out of
     # reports and play logs; DetectionDispute keeps who, when and why, and restores undo it.
     disputed = models.BooleanField(default=False)
-    evidence = models.FileField(upload_to="monitors/evidence/%Y/%m/", blank=True, max_length=300)
+    evidence = models.FileField(upload_to=RandomKey("monitors/evidence"), blank=True, max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -296,7 +296,7 @@ class Runner(threading.Thread):
             return
         detection = Detection.objects.filter(pk=detection_id).first()
         if detection is not None and not detection.evidence:
-            detection.evidence.save(f"{self.monitor.pk}-{detection_id}.ogg", ContentFile(ogg), save=False)
+            detection.evidence.save("evidence.ogg", ContentFile(ogg), save=False)
             Detection.objects.filter(pk=detection_id).update(evidence=detection.evidence.name)
 
     def _note_heard(self, seconds: float) -> None:

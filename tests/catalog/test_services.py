@@ -1,5 +1,6 @@
 """Catalog write paths under concurrency: one track, several writers at once."""
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,7 @@ from catalog.demo import synth_song
 from catalog.models import Track
 from catalog.services import TrackGone, track_update, tracks_delete
 from recognition.models import Recognition
-from recognition.services import reference_from_upload, track_replace_reference
+from recognition.services import reference_from_upload, track_ingest, track_replace_reference
 from tests import media
 from tests.factories import ArtistFactory, TrackFactory
 
@@ -86,3 +87,13 @@ def test_search_with_a_leading_wildcard_can_use_the_trigram_indexes(rights_holde
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "track_title_trgm" in plan and "artist_name_trgm" in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_stored_reference_is_filed_under_a_random_key(rights_holder, tmp_path):
+    """The object key is `tracks/<year>/<month>/<uuid4 hex>.<extension>`: nothing of the file's name."""
+    path = media.write_wav(tmp_path / "Jane Doe - Unreleased Demo.WAV", synth_song(71, 8))
+    track = track_ingest(path=path, owner=rights_holder).track
+    assert re.fullmatch(r"tracks/\d{4}/\d{2}/[0-9a-f]{32}\.wav", track.audio.name), track.audio.name
+    assert not {"jane", "doe", "unreleased", "demo"} & set(re.split(r"[^a-z]+", track.audio.name.lower()))
+    assert track.audio.storage.exists(track.audio.name)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
+from django.core.files.base import ContentFile
 
 from accounts.models import Role
 from recognition.engine import Sighting
@@ -73,3 +75,13 @@ def test_pausing_closes_the_plays_in_progress(make_user):
     services.monitor_update(monitor=monitor, paused=True)
     assert not Detection.objects.filter(open=True).exists()
     assert Monitor.objects.get(pk=monitor.pk).state == Monitor.State.PAUSED
+
+
+def test_evidence_is_stored_under_a_random_key(make_user):
+    owner = make_user(Role.MONITOR)
+    monitor = Monitor.objects.create(owner=owner, name="Radio", source_url="http://radio.example/live")
+    detection = services.detection_start(monitor=monitor, sighting=_sighting(TrackFactory().pk, 1.0, 5.0), clock=CLOCK)
+    detection.evidence.save(f"Radio Nova {monitor.pk}-{detection.pk}.ogg", ContentFile(b"OggS"), save=True)
+    name = Detection.objects.get(pk=detection.pk).evidence.name
+    assert re.fullmatch(r"monitors/evidence/\d{4}/\d{2}/[0-9a-f]{32}\.ogg", name), name
+    assert "nova" not in name.lower() and f"{monitor.pk}-{detection.pk}" not in name

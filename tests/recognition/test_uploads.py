@@ -1,5 +1,6 @@
 """Uploads: a video with three catalog songs, storage, permissions, hostile files, killed workers."""
 
+import re
 import signal
 import subprocess
 import sys
@@ -103,6 +104,19 @@ def test_upload_without_catalog_music_says_so(
     assert (
         "No music from the catalog found" in client.get(reverse("recognition:upload", args=[job.pk])).content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_an_upload_is_stored_under_a_random_key_and_keeps_its_name_in_a_column(client, creator, tmp_path):
+    path = media.write_wav(tmp_path / "Jane Doe holiday vlog.WAV", synth_song(9101, 8))
+    client.force_login(creator)
+    response = _post(client, path, keep_media="on")  # queued: the on-commit task never runs here
+    assert response.status_code == 202, response.content
+    job = Recognition.objects.get(pk=response.json()["id"])
+    assert re.fullmatch(r"uploads/\d{4}/\d{2}/[0-9a-f]{32}\.wav", job.media.name), job.media.name
+    assert not {"jane", "doe", "holiday", "vlog"} & set(re.split(r"[^a-z]+", job.media.name.lower()))
+    assert job.original_name == "Jane Doe holiday vlog.WAV"
+    assert job.media.storage.exists(job.media.name)
 
 
 @pytest.mark.django_db
