@@ -180,6 +180,9 @@ STORAGES = {
     "default": default_storage,
     "staticfiles": {"BACKEND": "portal.storage.StaticStorage"},
 }
+# `manage.py storage_sweep` (a CronJob) deletes stored media no row names once it is this old:
+# an hour is far beyond the longest upload plus the commit of its row.
+EARSHOT_STORAGE_SWEEP_GRACE_S = env.int("EARSHOT_STORAGE_SWEEP_GRACE_S", default=3600)
 
 # Background jobs (uploads, API jobs) through django.tasks, stored in PostgreSQL and run by
 # `manage.py db_worker`. Tests run them immediately. Webhook deliveries have their own queue and
