@@ -254,6 +254,13 @@ def abuse(page: Page) -> str:
             "anonymous 150 MB posts: answered, p95 time, most body sent",
             f"{anonymous['count']:,}, {num(anonymous['p95_s'], 3)} s, {num(anonymous['max_sent_mb'], 1)} MB",
         ])  # fmt: skip
+    if data.get("webhook_notices_sent"):  # runs since the webhook tarpit was added
+        worker = data.get("webhook_worker_rss_mb_before_after") or ["?", "?"]
+        rows.append([
+            "webhook tarpit: notices to the honest receiver delivered, p95 wait; webhook worker memory",
+            f"{data['webhook_honest_received']} of {data['webhook_notices_sent']}, "
+            f"{num(data['webhook_honest_wait_p95_s'], 1)} s; {worker[0]} → {worker[1]} MB",
+        ])  # fmt: skip
     outcomes = ", ".join(f"{outcome} × {n:,}" for outcome, n in data["abuse_outcomes"].items())
     return "\n".join([
         *table(["measure", "result"], rows, text_columns=2),
