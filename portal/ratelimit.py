@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-__all__ = ["RateLimit", "address_key", "username_key"]
+__all__ = ["RateLimit", "address_key", "redis_client", "username_key"]
 
 # One atomic step: refill by elapsed time, then take `cost` tokens if there are that many (a
 # negative cost gives tokens back, up to the burst). Returns {allowed, seconds until one token}.
@@ -79,7 +79,7 @@ class RateLimit:
     def take(self, key: str, cost: float = 1) -> tuple[bool, float]:
         """Spend `cost` tokens of `key`'s bucket if it holds them; return (allowed, seconds
         until the next token)."""
-        client = _redis()
+        client = redis_client()
         args = (self.rate_per_s, self.burst, time.time(), cost)
         if client is not None:
             allowed, wait = client.eval(TAKE_SCRIPT, 1, self.bucket(key), *args)
@@ -106,7 +106,8 @@ class RateLimit:
 _client_cache: dict[str, Any] = {}  # one redis.Redis, for the current URL
 
 
-def _redis():
+def redis_client():
+    """The process's redis.Redis for settings.REDIS_URL (None without Redis); the limiters share it."""
     url = settings.REDIS_URL
     if not url:
         return None

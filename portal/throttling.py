@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from portal.ratelimit import redis_client
 
 # Token buckets in one atomic step: refill each by elapsed time; if every bucket has a token,
 # take one from each. KEYS are the buckets, ARGV is now followed by (rate, burst) per bucket.
@@ -69,7 +70,7 @@ class ApiRateThrottle(BaseThrottle):
         return allowed
 
     def _take(self, buckets: list[tuple[str, tuple[float, float]]]) -> tuple[bool, float]:
-        client = _redis()
+        client = redis_client()
         now = time.time()
         if client is not None:
             limits = [value for _, limit in buckets for value in limit]
@@ -90,18 +91,3 @@ class ApiRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return None if self.retry_after_s is None else max(1, math.ceil(self.retry_after_s))
-
-
-_client_cache: dict[str, Any] = {}  # one redis.Redis, for the current URL
-
-
-def _redis():
-    url = settings.REDIS_URL
-    if not url:
-        return None
-    if url not in _client_cache:
-        import redis
-
-        _client_cache.clear()
-        _client_cache[url] = redis.Redis.from_url(url)
-    return _client_cache[url]
