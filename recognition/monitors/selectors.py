@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -11,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Track
+from portal.spreadsheets import csv_line_writer, spreadsheet_cell
 from recognition.monitors.models import Detection, DetectionDispute, Monitor
 from recognition.monitors.periods import Period
 from recognition.services.webhooks import detection_payload
@@ -245,25 +245,15 @@ PLAY_LOG_CSV_FIELDS = [
 ]  # fmt: skip
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (titles come from rights holders)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def play_log_csv(monitor: Monitor, period: Period) -> Iterator[str]:
     """The play log as CSV lines, header first, read in chunks (the page's export and the API's
     `format=csv` stream them)."""
-    writer = csv.writer(_Echo())
+    writer = csv_line_writer()
     yield writer.writerow(PLAY_LOG_CSV_FIELDS)
     for play in play_log(monitor, period).iterator(chunk_size=2000):
         row = play_log_row(play)
         for name in ("title", "artist", "album"):
-            row[name] = _csv_cell(row[name])
+            row[name] = spreadsheet_cell(row[name])
         row["track_id"] = "" if row["track_id"] is None else row["track_id"]
         yield writer.writerow([row[name] for name in PLAY_LOG_CSV_FIELDS])
 

@@ -3,7 +3,6 @@ and the venue device page."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urlencode
@@ -18,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from portal.spreadsheets import csv_line_writer, spreadsheet_cell
 from recognition.monitors import selectors, services
 from recognition.monitors.models import Monitor
 from recognition.monitors.periods import Period, PeriodInvalid, period_parse
@@ -172,11 +172,6 @@ def monitor_rotate_token(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return _show_token(request, monitor, services.device_token_rotate(monitor=monitor))
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @login_required
 @require_GET
 def monitor_detections_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
@@ -184,13 +179,13 @@ def monitor_detections_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
     if not request.user.can_monitor:
         return _forbidden(request)
     monitor = _monitor(request, pk)
-    writer = csv.writer(_Echo())
+    writer = csv_line_writer()
 
     def rows() -> Iterator[str]:
         yield writer.writerow(CSV_FIELDS)
         for d in selectors.detections_rows(monitor):
             yield writer.writerow([
-                d.pk, d.track_id or "", _cell(d.title), _cell(d.artist), d.started_at.isoformat(),
+                d.pk, d.track_id or "", spreadsheet_cell(d.title), spreadsheet_cell(d.artist), d.started_at.isoformat(),
                 d.ended_at.isoformat(), round(d.duration_s, 2), d.offset_start_s, d.offset_end_s,
                 d.confidence, "" if d.speed is None else d.speed, "1" if d.open else "0",
             ])  # fmt: skip
@@ -198,11 +193,6 @@ def monitor_detections_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="monitor-{monitor.pk}-detections.csv"'
     return response
-
-
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (titles come from rights holders)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @require_GET

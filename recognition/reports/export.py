@@ -5,17 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
+from portal.spreadsheets import spreadsheet_cell
 from recognition.reports.selectors import PlaysReport
 
 __all__ = ["CSV_FIELDS", "report_csv", "report_json_rows"]
 
 CSV_FIELDS = ["track_id", "title", "artist", "source", "source_name", "plays", "played_s", "first_heard_at",
               "last_heard_at"]  # fmt: skip
-
-
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (titles come from rights holders)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def report_json_rows(report: PlaysReport) -> list[dict]:
@@ -43,6 +39,6 @@ def report_csv(report: PlaysReport) -> str:
     writer.writerow(CSV_FIELDS)
     for row in report_json_rows(report):
         for name in ("title", "artist", "source_name"):
-            row[name] = _cell(row[name])
+            row[name] = spreadsheet_cell(row[name])
         writer.writerow([row[name] for name in CSV_FIELDS])
     return buffer.getvalue()
