@@ -52,6 +52,7 @@ bench-reports:
 
 bench-retroactive:
 	scripts/bootstrap.sh test
+	scripts/soundtracks.sh
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.retroactive
 
 growth:
