@@ -1,0 +1,60 @@
+"""One way to show times, confidences and durations on every page, in CSV and in the JSON pages read.
+
+Pages use the template filters in `portal/templatetags/earshot.py`; browser code uses
+`static/js/format.js`, which follows the same rules. The API keeps raw numbers (seconds, 0–1).
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["CONFIDENCE_LABELS", "clock", "confidence_label", "duration", "percent"]
+
+# Lower bounds of each label, highest first. The engine only answers a match it has calibrated
+# against a false-match bound (docs/decisions.md), so even "fair" is a real match; the labels tell
+# a reader how much of the clip agreed, not whether to trust it.
+CONFIDENCE_LABELS: tuple[tuple[float, str], ...] = ((0.9, "very high"), (0.7, "high"), (0.4, "good"), (0.0, "fair"))
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds as m:ss, or h:mm:ss from an hour: 5.4 → "0:05", 285.9 → "4:46", 3725 → "1:02:05"."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    sign = "−" if seconds < 0 else ""
+    whole = round(abs(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
+    return f"{sign}{minutes}:{secs:02d}"
+
+
+def percent(fraction: float | None) -> str:
+    """A 0–1 fraction as a whole percentage: 1.0 → "100 %", 0.873 → "87 %", 0.004 → "<1 %"."""
+    if fraction is None or not math.isfinite(fraction):
+        return "—"
+    value = max(0.0, min(1.0, fraction)) * 100
+    if 0 < value < 1:
+        return "<1 %"
+    return f"{math.floor(value + 0.5):d} %"
+
+
+def confidence_label(fraction: float | None) -> str:
+    """A 0–1 confidence as a word a reader understands: "very high", "high", "good", "fair"."""
+    if fraction is None or not math.isfinite(fraction):
+        return "—"
+    return next(label for floor, label in CONFIDENCE_LABELS if fraction >= floor)
+
+
+def duration(seconds: float | None) -> str:
+    """A length of time for people: below a second in ms ("120 ms"), below a minute in s with one
+    decimal below 10 s ("4.2 s", "19 s"), then as a clock ("4:46", "1:02:05")."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    if seconds < 1:
+        return f"{round(seconds * 1000):d} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 59.5:
+        return f"{round(seconds):d} s"
+    return clock(seconds)

@@ -1,0 +1,36 @@
+"""`{% load earshot %}`: the filters every page uses to show times, confidences and durations.
+
+`{{ s|clock }}` → "4:46", `{{ c|percent }}` → "87 %", `{{ c|confidence_label }}` → "high",
+`{{ s|duration }}` → "4.2 s", `{{ ms|ms_duration }}` → "120 ms". Rules in portal/formatting.py.
+"""
+
+from django import template
+
+from portal import formatting
+
+register = template.Library()
+
+
+@register.filter
+def clock(seconds: float | None) -> str:
+    return formatting.clock(None if seconds is None else float(seconds))
+
+
+@register.filter
+def percent(fraction: float | None) -> str:
+    return formatting.percent(None if fraction is None else float(fraction))
+
+
+@register.filter
+def confidence_label(fraction: float | None) -> str:
+    return formatting.confidence_label(None if fraction is None else float(fraction))
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    return formatting.duration(None if seconds is None else float(seconds))
+
+
+@register.filter
+def ms_duration(milliseconds: float | None) -> str:
+    return formatting.duration(None if milliseconds is None else float(milliseconds) / 1000)

@@ -1,0 +1,34 @@
+// The browser side of portal/formatting.py: the same rules for times, confidences and durations.
+
+export function clock(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const sign = seconds < 0 ? "−" : "";
+  const whole = Math.round(Math.abs(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const secs = String(whole % 60).padStart(2, "0");
+  if (hours) return `${sign}${hours}:${String(minutes).padStart(2, "0")}:${secs}`;
+  return `${sign}${minutes}:${secs}`;
+}
+
+export function percent(fraction) {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return "—";
+  const value = Math.max(0, Math.min(1, fraction)) * 100;
+  if (value > 0 && value < 1) return "<1 %";
+  return `${Math.floor(value + 0.5)} %`;
+}
+
+const LABELS = [[0.9, "very high"], [0.7, "high"], [0.4, "good"], [0, "fair"]];
+
+export function confidenceLabel(fraction) {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return "—";
+  return LABELS.find(([floor]) => fraction >= floor)[1];
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 59.5) return `${Math.round(seconds)} s`;
+  return clock(seconds);
+}

@@ -1,0 +1,52 @@
+"""The one format every page uses (portal/formatting.py), and the template filters around it."""
+
+import pytest
+from django.template import Context, Template
+
+from portal.formatting import clock, confidence_label, duration, percent
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0:00"),
+        (5.4, "0:05"),
+        (59.6, "1:00"),
+        (285.9, "4:46"),
+        (3599.4, "59:59"),
+        (3725, "1:02:05"),
+        (-3, "−0:03"),
+        (None, "—"),
+        (float("nan"), "—"),
+    ],
+)
+def test_clock_is_m_ss_and_h_mm_ss_past_an_hour(seconds, text):
+    assert clock(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"), [(1.0, "100 %"), (0.873, "87 %"), (0.005, "<1 %"), (0, "0 %"), (1.7, "100 %"), (None, "—")]
+)
+def test_percent_is_whole_and_clamped(fraction, text):
+    assert percent(fraction) == text
+
+
+@pytest.mark.parametrize(
+    ("fraction", "label"), [(1.0, "very high"), (0.9, "very high"), (0.75, "high"), (0.5, "good"), (0.1, "fair")]
+)
+def test_confidence_label(fraction, label):
+    assert confidence_label(fraction) == label
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.12, "120 ms"), (4.24, "4.2 s"), (19.8, "20 s"), (285.9, "4:46"), (7325, "2:02:05")]
+)
+def test_duration_picks_a_unit_people_read(seconds, text):
+    assert duration(seconds) == text
+
+
+def test_template_filters_render_the_same_text():
+    html = Template(
+        "{% load earshot %}{{ s|clock }} {{ c|percent }} {{ c|confidence_label }} {{ d|duration }} {{ ms|ms_duration }}"
+    ).render(Context({"s": 285.9, "c": 0.873, "d": 4.24, "ms": 19813}))
+    assert html == "4:46 87 % high 4.2 s 20 s"
