@@ -155,6 +155,7 @@ class Runner(threading.Thread):
                 if samples.size:
                     ring.push(samples)
                     clock.observe(self._arrival(source), engine.heard_s + samples.size / SAMPLE_RATE_HZ)
+                    self._hints(source, clock)
                     self.last_audio_at = time.monotonic()
                     events = self._db(self._push, engine, samples, clock, minutes)
                     for detection_id, start_s in events:
@@ -192,7 +193,20 @@ class Runner(threading.Thread):
             return None
         arrival = self._arrival(source)
         clock = services.StreamClock(origin=arrival - timedelta(seconds=total / SAMPLE_RATE_HZ))
+        self._hints(source, clock)
         return np.concatenate(parts), clock
+
+    @staticmethod
+    def _hints(source, clock: services.StreamClock) -> None:
+        """Tighten the clock with what the source knows of its airtime (an HLS playlist's dates)."""
+        hints = getattr(source, "clock_hints", None)
+        now = timezone.now()
+        for earliest, latest in hints() if hints else ():
+            clock.bound(
+                None if earliest is None else datetime.fromtimestamp(earliest, UTC),
+                datetime.fromtimestamp(latest, UTC),
+                now=now,
+            )
 
     @staticmethod
     def _arrival(source) -> datetime:

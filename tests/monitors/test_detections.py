@@ -85,3 +85,35 @@ def test_evidence_is_stored_under_a_random_key(make_user):
     name = Detection.objects.get(pk=detection.pk).evidence.name
     assert re.fullmatch(r"monitors/evidence/\d{4}/\d{2}/[0-9a-f]{32}\.ogg", name), name
     assert "nova" not in name.lower() and f"{monitor.pk}-{detection.pk}" not in name
+
+
+def test_the_stream_clock_takes_the_earliest_arrival_and_the_middle_of_known_bounds():
+    from datetime import timedelta
+
+    t0 = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    clock = services.StreamClock(origin=t0 + timedelta(seconds=3))  # a burst read in pieces: late
+    clock.observe(t0 + timedelta(seconds=12), 10.5)  # 10.5 s had arrived 12 s on: on air by 1.5
+    assert clock.origin == t0 + timedelta(seconds=1.5)
+    clock.observe(t0 + timedelta(seconds=14), 11.0)  # a later, slower arrival moves nothing
+    assert clock.origin == t0 + timedelta(seconds=1.5)
+    # A playlist says the audio was published after 0.5 and by 1.0: the middle of what is left.
+    clock.bound(t0 + timedelta(seconds=0.5), t0 + timedelta(seconds=1.0), now=t0 + timedelta(seconds=15))
+    assert clock.origin == t0 + timedelta(seconds=0.75)
+    assert clock.at(10.0) == t0 + timedelta(seconds=10.75)
+    # An exact date (EXT-X-PROGRAM-DATE-TIME) wins; one ahead of the arrivals cannot be right.
+    clock.bound(t0 + timedelta(seconds=0.6), t0 + timedelta(seconds=0.6), now=t0 + timedelta(seconds=16))
+    assert clock.origin == t0 + timedelta(seconds=0.6)
+    skewed = services.StreamClock(origin=t0)
+    skewed.bound(t0 + timedelta(seconds=2), t0 + timedelta(seconds=2), now=t0 + timedelta(seconds=5))
+    assert skewed.origin == t0
+
+
+def test_the_stream_clock_forgets_bounds_older_than_its_window():
+    from datetime import timedelta
+
+    t0 = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    clock = services.StreamClock(origin=t0)
+    late = t0 + timedelta(seconds=0.4)  # the source's clock runs slow: every later arrival is later
+    for minute in range(1, 4):
+        clock.observe(t0 + timedelta(seconds=60 * minute), 60 * minute - 0.4 * minute)
+    assert clock.origin > late  # the first minute's bound no longer holds it back
