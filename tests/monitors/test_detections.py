@@ -117,3 +117,30 @@ def test_the_stream_clock_forgets_bounds_older_than_its_window():
     for minute in range(1, 4):
         clock.observe(t0 + timedelta(seconds=60 * minute), 60 * minute - 0.4 * minute)
     assert clock.origin > late  # the first minute's bound no longer holds it back
+
+
+def test_a_play_the_engine_restarts_after_a_reconnection_stays_one_row(make_user):
+    """A resumed play the engine did not recognise as going on (the new connection's clock off by
+    more than it allows) is the open row carrying on when its song is where the row's would be;
+    a replay of the song from its start is a new row."""
+    from recognition.engine import MonitorEvent
+    from recognition.monitors.worker import Runner, _key
+
+    owner = make_user(Role.MONITOR)
+    track = TrackFactory()
+    monitor = Monitor.objects.create(owner=owner, name="Radio", source_url="http://radio.example/live")
+    opened = services.detection_start(monitor=monitor, sighting=_sighting(track.pk, 30.0, 40.0), clock=CLOCK)
+    runner = Runner(None, monitor)  # type: ignore[arg-type] - _apply needs no worker
+    runner.open = {("resumed", track.pk): opened}
+    # Heard again 4 s after the row's last write, 4 s further on in the song (12 + 10 + 4).
+    going_on = Sighting(track.pk, 44.0, 50.0, 26.0, 32.0, 0.99, None)
+    assert runner._apply(MonitorEvent("started", going_on), CLOCK).pk == opened.pk
+    assert runner.open == {_key(going_on): opened}
+    opened.refresh_from_db()
+    assert opened.open and opened.offset_end_s == 32.0 and opened.started_at == CLOCK.at(30.0)
+    # The song played again from its start: the row ends, a new one opens.
+    replay = Sighting(track.pk, 60.0, 65.0, 0.0, 5.0, 0.99, None)
+    second = runner._apply(MonitorEvent("started", replay), CLOCK)
+    opened.refresh_from_db()
+    assert second.pk != opened.pk and not opened.open and second.open
+    assert Detection.objects.filter(monitor=monitor).count() == 2
