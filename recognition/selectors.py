@@ -15,6 +15,7 @@ from recognition.engine.fingerprint import REFERENCE
 
 __all__ = [
     "fingerprinted_track_count",
+    "history_entries",
     "recognitions_of",
     "track_frames",
     "track_summaries",
@@ -113,7 +114,49 @@ def recognitions_of(user):
     """A user's recognitions, newest first, with their tracks."""
     from recognition.models import Recognition
 
-    return Recognition.objects.filter(user=user).select_related("track").order_by("-created_at")
+    return (
+        Recognition.objects.filter(user=user)
+        .select_related("track")
+        .prefetch_related("track__artists")
+        .order_by("-created_at")
+    )
+
+
+# A history row lists this many of an upload's songs; the upload's page has the rest.
+HISTORY_SONGS_SHOWN = 5
+
+
+def history_entries(recognitions) -> list[dict]:
+    """Each recognition of a page of history with the songs it found: a clip's match (where in the
+    song), or every song of a long recording in time order (where in the recording), the first
+    HISTORY_SONGS_SHOWN of them and how many more."""
+    entries = []
+    for recognition in recognitions:
+        if recognition.segments and (len(recognition.segments) > 1 or recognition.source == "upload"):
+            songs = [
+                {**segment, "in_recording": True}
+                for segment in sorted(recognition.segments, key=lambda s: (s["start_s"], s["end_s"]))
+            ]
+        elif recognition.track is not None:
+            track = recognition.track
+            songs = [
+                {
+                    "track_id": track.pk,
+                    "title": track.title,
+                    "artist": track.artist_names,
+                    "offset_s": recognition.offset_s,
+                    "confidence": recognition.confidence,
+                    "in_recording": False,
+                }
+            ]
+        else:
+            songs = []
+        entries.append({
+            "recognition": recognition,
+            "songs": songs[:HISTORY_SONGS_SHOWN],
+            "more": max(0, len(songs) - HISTORY_SONGS_SHOWN),
+        })  # fmt: skip
+    return entries
 
 
 def uploads_visible_to(user):

@@ -41,9 +41,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
-    """My recognitions: what I identified, newest first."""
+    """My recognitions, newest first: every song each one found, an upload's linked to its page."""
     page = Paginator(selectors.recognitions_of(request.user), 25).get_page(request.GET.get("page"))
-    return render(request, "recognition/history.html", {"page": page})
+    return render(
+        request, "recognition/history.html", {"page": page, "entries": selectors.history_entries(page.object_list)}
+    )
 
 
 def _upload_limits(user) -> dict:

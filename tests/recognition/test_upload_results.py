@@ -1,5 +1,5 @@
 """An upload's results page: the timeline laid out, the player's media in byte ranges (its owner
-only), the CSV and JSON exports."""
+only), the CSV and JSON exports, and the history that lists every song of an upload."""
 
 from __future__ import annotations
 
@@ -149,3 +149,23 @@ def test_exports_are_a_download_with_formulas_defused_and_raw_numbers(client, cr
     assert client.get(reverse("recognition:upload_export", args=[job.pk, "xml"])).status_code == 404
     client.force_login(songs[0].owner)  # not theirs
     assert client.get(reverse("recognition:upload_export", args=[job.pk, "csv"])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_history_lists_every_song_of_an_upload_and_links_to_it(client, creator, songs):
+    first, second = songs
+    job = _done_job(creator, [_segment(first, 0.0, 20.0), _segment(second, 24.0, 39.0), _segment(first, 47.0, 67.0)])
+    Recognition.objects.create(
+        user=creator, source=Recognition.Source.MICROPHONE, status=Recognition.Status.DONE, track=second,
+        offset_s=83.2, confidence=0.8, heard_s=6.1, latency_ms=19813,
+    )  # fmt: skip
+    many = _done_job(creator, [_segment(first, 30.0 * i, 30.0 * i + 20) for i in range(8)], heard_s=300)
+    client.force_login(creator)
+    html = client.get(reverse("recognition:history")).content.decode()
+    upload_url = reverse("recognition:upload", args=[job.pk])
+    assert f'<a href="{upload_url}" data-testid="history-upload">vlog.mp4</a>' in html
+    assert html.count('data-testid="history-song"') == 3 + 1 + selectors.HISTORY_SONGS_SHOWN
+    assert "0:24–0:39 in the recording" in html and "0:47–1:07 in the recording" in html
+    assert "1:23 into the song" in html and "high confidence" in html
+    assert "20 s" in html and "6.1 s" in html  # answered in 19813 ms, heard 6.1 s
+    assert f'href="{reverse("recognition:upload", args=[many.pk])}" data-testid="history-more">and 3 more' in html
