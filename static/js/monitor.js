@@ -11,6 +11,8 @@ for (const form of document.querySelectorAll('form[data-confirm]')) {
 const root = document.querySelector('[data-monitor]');
 if (root) {
   const body = root.querySelector('[data-role=detections]');
+  // On a phone each cell is a labelled line (table.stack): the labels are the column headers.
+  const headers = [...root.querySelectorAll('table.detections thead th')].map((th) => th.textContent);
   const field = (role) => root.querySelector(`[data-role=${role}]`);
   let since = '';
   for (const row of body.querySelectorAll('tr[data-updated-at]')) {
@@ -64,6 +66,7 @@ if (root) {
       audio.src = d.evidence_url;
       evidence.append(audio);
     }
+    [...cells, evidence].forEach((td, i) => { if (i !== 2) td.dataset.label = headers[i]; });
     row.replaceChildren(...cells, evidence);
     row.dataset.id = d.id;
     row.dataset.updatedAt = d.updated_at;
