@@ -16,6 +16,9 @@ from accounts.models import Role
 from recognition import selectors
 from recognition.models import Recognition
 from tests.factories import ArtistFactory, TrackFactory
+from tests.recognition import test_uploads
+
+s3_server = test_uploads.s3_server  # a real S3-compatible server (moto), as the upload tests use
 
 
 @pytest.fixture
@@ -169,3 +172,33 @@ def test_history_lists_every_song_of_an_upload_and_links_to_it(client, creator, 
     assert "1:23 into the song" in html and "high confidence" in html
     assert "20 s" in html and "6.1 s" in html  # answered in 19813 ms, heard 6.1 s
     assert f'href="{reverse("recognition:upload", args=[many.pk])}" data-testid="history-more">and 3 more' in html
+
+
+@pytest.mark.django_db
+def test_media_kept_in_s3_plays_through_a_signed_url_that_answers_ranges(client, creator, songs, settings, s3_server):
+    import urllib.request
+
+    import boto3
+
+    boto3.client(
+        "s3", endpoint_url=s3_server, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    ).create_bucket(Bucket="earshot-uploads")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "earshot-uploads", "endpoint_url": s3_server, "access_key": "test",
+                "secret_key": "test", "region_name": "us-east-1", "querystring_auth": True,
+            },
+        },
+    }  # fmt: skip
+    media = bytes(range(256)) * 8
+    job = _done_job(creator, [_segment(songs[0], 0.0, 20.0)], media=media, name="clip.webm")
+    client.force_login(creator)
+    response = client.get(reverse("recognition:upload_media", args=[job.pk]))
+    assert response.status_code == 302 and response["Location"].startswith(s3_server)
+    assert "Signature" in response["Location"]  # signed, short-lived: the bucket stays private
+    request = urllib.request.Request(response["Location"], headers={"Range": "bytes=100-199"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as part:  # noqa: S310 - the local S3 server
+        assert part.status == 206 and part.read() == media[100:200]
