@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from recognition.engine import MonitorEvent, Sighting, StreamMonitor, audio
 from recognition.engine.monitoring.history import MinuteChunker
-from recognition.engine.monitoring.monitor import GAP_S
 from recognition.monitors import leases, retention, retroactive, services
 from recognition.monitors.devices import DeviceSource
 from recognition.monitors.models import Detection, Monitor
@@ -339,8 +338,8 @@ class Runner(threading.Thread):
 
 
 def _carries_on(detection: Detection, sighting: Sighting, clock: services.StreamClock) -> bool:
-    """Whether a play the engine calls new is the open `detection` going on: the same track,
-    begun within a gap of the detection's end, where the detection's song would be by then.
+    """Whether a play the engine calls new is the open `detection` going on: the same track, begun
+    within `UNHEARD_S` of the detection's last write, where the detection's song would be by then.
 
     The engine continues a play it was handed (resumed after a takeover or a reconnection) when it
     hears it again at the alignment it expects; when the two clocks disagree by more than it
@@ -348,7 +347,7 @@ def _carries_on(detection: Detection, sighting: Sighting, clock: services.Stream
     the track position tells a play that carries on from a replay of the song.
     """
     gap_s = (clock.at(sighting.start_s) - detection.ended_at).total_seconds()
-    if gap_s > GAP_S:
+    if gap_s > UNHEARD_S:  # the horizon of resuming: a takeover takes ~25 s
         return False
     expected_s = detection.offset_end_s + gap_s * (detection.speed or 1.0)
     return abs(sighting.offset_start_s - expected_s) <= CARRIES_ON_S

@@ -138,8 +138,12 @@ def test_a_play_the_engine_restarts_after_a_reconnection_stays_one_row(make_user
     assert runner.open == {_key(going_on): opened}
     opened.refresh_from_db()
     assert opened.open and opened.offset_end_s == 32.0 and opened.started_at == CLOCK.at(30.0)
+    # Heard again after a takeover (~25 s without a write), where the song would be by then.
+    runner.open = {("resumed again", track.pk): opened}
+    after_takeover = Sighting(track.pk, 75.0, 80.0, 57.0, 62.0, 0.99, None)  # 32 + (75 - 50)
+    assert runner._apply(MonitorEvent("started", after_takeover), CLOCK).pk == opened.pk
     # The song played again from its start: the row ends, a new one opens.
-    replay = Sighting(track.pk, 60.0, 65.0, 0.0, 5.0, 0.99, None)
+    replay = Sighting(track.pk, 90.0, 95.0, 0.0, 5.0, 0.99, None)
     second = runner._apply(MonitorEvent("started", replay), CLOCK)
     opened.refresh_from_db()
     assert second.pk != opened.pk and not opened.open and second.open
