@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CONFIDENCE_LABELS", "clock", "confidence_label", "duration", "percent"]
+__all__ = ["CONFIDENCE_LABELS", "clock", "confidence_label", "count", "duration", "percent"]
 
 # Lower bounds of each label, highest first. The engine only answers a match it has calibrated
 # against a false-match bound (docs/decisions.md), so even "fair" is a real match; the labels tell
@@ -44,6 +44,13 @@ def confidence_label(fraction: float | None) -> str:
     if fraction is None or not math.isfinite(fraction):
         return "—"
     return next(label for floor, label in CONFIDENCE_LABELS if fraction >= floor)
+
+
+def count(number: int | None) -> str:
+    """A count of things with thousands separated: 0 → "0", 1234 → "1,234", 2500000 → "2,500,000"."""
+    if number is None:
+        return "—"
+    return f"{int(number):,d}"
 
 
 def duration(seconds: float | None) -> str:
