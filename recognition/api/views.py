@@ -42,8 +42,17 @@ def _upload_from(request) -> SimpleUploadedFile:
     """The media of a request: one multipart `file`, or a raw little-endian 16-bit mono PCM body."""
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type in PCM_TYPES:
+        # Raw samples say nothing of their rate, and a wrong guess is no error but a silent
+        # "no match": the rate is required, never assumed.
+        if "sample_rate" not in request.query_params:
+            raise ApiError(
+                400,
+                "missing_sample_rate",
+                "A raw PCM body needs its rate in the `sample_rate` query parameter, in Hz from 8000 to 48000 "
+                "(e.g. /api/v1/recognitions?sample_rate=16000).",
+            )
         try:
-            rate = int(request.query_params.get("sample_rate", "8000"))
+            rate = int(request.query_params["sample_rate"])
         except ValueError:
             rate = 0
         if not 8000 <= rate <= 48000:
@@ -82,12 +91,17 @@ class RecognitionListCreateApi(GenericAPIView):
     """Recognise a clip (answered at once) or a long recording (a job); list my recognitions."""
 
     serializer_class = serializers.RecognitionSerializer
+    api_scope = ApiScope.RECOGNIZE
     queryset = Recognition.objects.none()
 
     @extend_schema(
         operation_id="recognitions_create",
         request={"multipart/form-data": serializers.RecognitionInputSerializer, "audio/pcm": OpenApiTypes.BINARY},
-        parameters=[OpenApiParameter("sample_rate", int, description="Rate of a raw PCM body (default 8000).")],
+        parameters=[
+            OpenApiParameter(
+                "sample_rate", int, description="Rate of a raw PCM body in Hz, 8000 to 48000; required with one."
+            )
+        ],
         responses={
             200: OpenApiResponse(serializers.RecognitionSerializer, description="A clip of up to 30 s: the answer."),
             202: OpenApiResponse(
