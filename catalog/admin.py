@@ -274,7 +274,7 @@ class TrackAdmin(OwnerScopedAdmin):
         if request.method == "POST" and form.is_valid():
             owner = form.cleaned_data.get("owner") or request.user
             artist = form.cleaned_data["artist"].strip()
-            for upload in form.cleaned_data["files"]:
+            for upload in form.cleaned_data["references"]:
                 outcome = track_ingest_upload(
                     upload=upload, owner=owner, artist_names=[artist] if artist else [],
                     album_title=form.cleaned_data["album"].strip() or None,
@@ -359,7 +359,7 @@ def _what_goes_with(track: Track, plays: int) -> list[str]:
     """The lines under a track on its delete confirmation."""
     lines = [f"its {count(track.hash_count)} fingerprint hashes (it will no longer be recognised)"]
     if track.audio:
-        lines.append(f"its audio file {track.audio.name.rsplit('/', 1)[-1]}")
+        lines.append(f"its audio file {(track.audio.name or '').rsplit('/', 1)[-1]}")
     credits = [artist.name for artist in track.artists.all()]
     if credits:
         lines.append(f"its artist credits ({', '.join(credits)}; the artists stay)")
@@ -400,8 +400,9 @@ class MultipleFileField(forms.FileField):
 class AddManyForm(forms.Form):
     """Several reference files; their tags give each its title, artists and album."""
 
-    files = MultipleFileField(
-        help_text=f"Up to {MAX_FILES_AT_ONCE} audio or video files. Each is fingerprinted while the page waits."
+    references = MultipleFileField(
+        label="Files",
+        help_text=f"Up to {MAX_FILES_AT_ONCE} audio or video files. Each is fingerprinted while the page waits.",
     )
     artist = forms.CharField(
         max_length=200, required=False, help_text="For files whose tags name no artist (optional)."
@@ -417,8 +418,8 @@ class AddManyForm(forms.Form):
                 help_text="The rights holder the tracks belong to (you, when left empty).",
             )
 
-    def clean_files(self):
-        files = self.cleaned_data["files"]
+    def clean_references(self):
+        files = self.cleaned_data["references"]
         if len(files) > MAX_FILES_AT_ONCE:
             raise forms.ValidationError(f"Send at most {MAX_FILES_AT_ONCE} files at once.")
         return files

@@ -45,7 +45,10 @@ def test_each_file_gets_its_result(client, rights_holder, other_rights_holder, s
     assert "Add several tracks" in client.get(reverse("admin:catalog_track_changelist")).content.decode()
     response = client.post(
         ADD_MANY,
-        {"files": [_upload(p) for p in (tagged, untagged, song_files[1], song_files[2], text_file)], "album": "Spring"},
+        {
+            "references": [_upload(p) for p in (tagged, untagged, song_files[1], song_files[2], text_file)],
+            "album": "Spring",
+        },
     )
     text = response.content.decode()
     assert response.status_code == 200 and "2 of 5 files added" in text
@@ -72,15 +75,15 @@ def test_each_file_gets_its_result(client, rights_holder, other_rights_holder, s
 def test_staff_add_for_a_rights_holder_and_too_many_files_are_refused(client, staff, rights_holder, tmp_path):
     client.force_login(staff)
     song = media.write_wav(tmp_path / "Copper Sky.wav", synth_song(93, 20))
-    response = client.post(ADD_MANY, {"files": [_upload(song)], "owner": rights_holder.pk})
+    response = client.post(ADD_MANY, {"references": [_upload(song)], "owner": rights_holder.pk})
     assert "1 of 1 file added" in response.content.decode()
     assert Track.objects.get(title="Copper Sky").owner == rights_holder
     files = [SimpleUploadedFile(f"{i}.wav", b"RIFF") for i in range(26)]
-    refused = client.post(ADD_MANY, {"files": files}).content.decode()
+    refused = client.post(ADD_MANY, {"references": files}).content.decode()
     assert "Send at most 25 files at once." in refused and Track.objects.count() == 1
 
 
 def test_others_may_not_open_it(client, make_user):
     client.force_login(make_user("creator"))
     assert client.get(ADD_MANY).status_code == 302  # the admin's own log-in page
-    assert client.post(ADD_MANY, {"files": []}).status_code == 302 and not Track.objects.exists()
+    assert client.post(ADD_MANY, {"references": []}).status_code == 302 and not Track.objects.exists()
