@@ -25,6 +25,7 @@ from recognition.services.webhooks import (
     WebhookUrlError,
     recognition_payload,
     webhook_create,
+    webhook_delete,
     webhook_enable,
     webhook_rotate_secret,
 )
@@ -250,7 +251,7 @@ class WebhookDetailApi(GenericAPIView):
 
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request, pk):
-        get_object_or_404(Webhook, pk=pk, user=request.user).delete()
+        webhook_delete(webhook=get_object_or_404(Webhook, pk=pk, user=request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
