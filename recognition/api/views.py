@@ -15,6 +15,8 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
+from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.api import permissions, serializers
@@ -162,6 +164,7 @@ class RecognitionDetailApi(GenericAPIView):
     (with any media kept for it)."""
 
     serializer_class = serializers.RecognitionSerializer
+    api_scope = ApiScope.RECOGNIZE
     queryset = Recognition.objects.none()
 
     @extend_schema(
@@ -188,7 +191,8 @@ class WebhookListCreateApi(GenericAPIView):
     """Register a URL to hear when my jobs finish (signed with the secret returned once); list them."""
 
     serializer_class = serializers.WebhookSerializer
-    permission_classes = [permissions.IsPartner]
+    permission_classes = [ApiAccess, permissions.IsPartner]
+    api_scope = ApiScope.WEBHOOKS
     queryset = Webhook.objects.none()
 
     @extend_schema(
@@ -221,7 +225,8 @@ class WebhookDetailApi(GenericAPIView):
     """One of my webhooks: its delivery log, switching it back on, or its removal."""
 
     serializer_class = serializers.WebhookDeliverySerializer
-    permission_classes = [permissions.IsPartner]
+    permission_classes = [ApiAccess, permissions.IsPartner]
+    api_scope = ApiScope.WEBHOOKS
     queryset = Webhook.objects.none()
 
     @extend_schema(
@@ -259,7 +264,8 @@ class WebhookRotateSecretApi(GenericAPIView):
     """Give one of my webhooks a new signing secret; the old one also signs for 24 hours more."""
 
     serializer_class = serializers.WebhookSerializer
-    permission_classes = [permissions.IsPartner]
+    permission_classes = [ApiAccess, permissions.IsPartner]
+    api_scope = ApiScope.WEBHOOKS
     queryset = Webhook.objects.none()
 
     @extend_schema(
