@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, ApiKeyUsageDay
+from accounts.models import ApiKey
 from portal.ratelimit import redis_client
 
 __all__ = ["KEPT_DAYS", "usage_flush", "usage_pending", "usage_record"]
@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 # moved (no requeuer running) are still there to read.
 KEPT_DAYS = 16
 _FIELDS = ("requests", "errors")
+# Every (key, day) row at once. A key deleted between the lookup of the ids and this statement
+# fails the foreign key: usage_flush puts the counts back, and the next flush drops that key's.
+_ADD_SQL = """
+    INSERT INTO accounts_apikeyusageday (api_key_id, day, requests, errors)
+    SELECT * FROM unnest(%s::varchar[], %s::date[], %s::integer[], %s::integer[])
+    ON CONFLICT (api_key_id, day) DO UPDATE
+    SET requests = accounts_apikeyusageday.requests + EXCLUDED.requests,
+        errors = accounts_apikeyusageday.errors + EXCLUDED.errors
+"""
 
 
 def _day_key(day: dt.date) -> str:
@@ -122,16 +131,7 @@ def _add_to_rows(counts: dict[tuple[str, dt.date], dict[str, int]]) -> int:
     rows = [(ids[prefix], day, c["requests"], c["errors"]) for (prefix, day), c in counts.items() if prefix in ids]
     if not rows:
         return 0
-    table = ApiKeyUsageDay._meta.db_table
     key_ids, days, requests, errors = (list(column) for column in zip(*rows, strict=True))
-    # One statement for every row. A key deleted between the lookup above and here fails the
-    # foreign key: usage_flush puts the counts back, and the next flush drops that key's.
-    sql = f"""
-        INSERT INTO {table} (api_key_id, day, requests, errors)
-        SELECT * FROM unnest(%s::varchar[], %s::date[], %s::integer[], %s::integer[])
-        ON CONFLICT (api_key_id, day) DO UPDATE
-        SET requests = {table}.requests + EXCLUDED.requests, errors = {table}.errors + EXCLUDED.errors
-    """  # noqa: S608 - the table name is the model's, the values are parameters
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [key_ids, days, requests, errors])
+        cursor.execute(_ADD_SQL, [key_ids, days, requests, errors])
     return len(rows)
