@@ -58,8 +58,8 @@ _OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0 = 0, 4, 16  # struct seccomp_data; arg0's
 _X32_SYSCALL_BIT = 0x40000000
 _ARCHES = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}  # AUDIT_ARCH_*, little-endian only
 
-# Syscall numbers: x86_64, then aarch64 (the generic table).
-_SYSCALLS = {
+# Syscall numbers: x86_64, then aarch64 (the generic table, which lacks the old path-taking calls).
+_SYSCALLS: dict[str, tuple[int | None, int | None]] = {
     "socket": (41, 198), "socketpair": (53, 199), "bind": (49, 200), "listen": (50, 201),
     "accept": (43, 202), "accept4": (288, 242), "connect": (42, 203),
     "ptrace": (101, 117), "process_vm_readv": (310, 270), "process_vm_writev": (311, 271),
@@ -74,13 +74,19 @@ _SYSCALLS = {
     "add_key": (248, 217), "request_key": (249, 218), "keyctl": (250, 219),
     "init_module": (175, 105), "finit_module": (313, 273), "delete_module": (176, 106),
     "kexec_load": (246, 104), "kexec_file_load": (320, 294),
+    "chmod": (90, None), "fchmod": (91, 52), "fchmodat": (268, 53), "fchmodat2": (452, 452),
+    "chown": (92, None), "fchown": (93, 55), "lchown": (94, None), "fchownat": (260, 54),
+    "utime": (132, None), "utimes": (235, None), "futimesat": (261, None), "utimensat": (280, 88),
+    "setxattr": (188, 5), "lsetxattr": (189, 6), "fsetxattr": (190, 7), "setxattrat": (463, 463),
+    "removexattr": (197, 14), "lremovexattr": (198, 15), "fremovexattr": (199, 16), "removexattrat": (466, 466),
     "landlock_create_ruleset": (444, 444),
 }  # fmt: skip
 
 # The command's refusals, by errno. No socket of any family (so no TCP, UDP, unix or netlink),
 # no look into another process, no io_uring (whose operations seccomp cannot see), no namespace
 # (`clone3` answers ENOSYS, as in Docker's profile, so that glibc falls back to `clone`, whose flags
-# the filter can read), no mount, handle, keyring, BPF, perf or module call.
+# the filter can read), no mount, handle, keyring, BPF, perf or module call, and none of the
+# changes to a file's metadata that Landlock does not cover (mode, owner, times, extended attributes).
 DENIED_SYSCALLS = {
     **dict.fromkeys(["socket", "socketpair", "bind", "listen", "accept", "accept4", "connect"], errno.EACCES),
     **dict.fromkeys(
@@ -89,7 +95,9 @@ DENIED_SYSCALLS = {
          "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount",
          "fspick", "mount_setattr", "name_to_handle_at", "open_by_handle_at", "bpf", "perf_event_open",
          "userfaultfd", "add_key", "request_key", "keyctl", "init_module", "finit_module", "delete_module",
-         "kexec_load", "kexec_file_load"],
+         "kexec_load", "kexec_file_load", "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown",
+         "fchownat", "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+         "removexattr", "lremovexattr", "fremovexattr", "removexattrat"],
         errno.EPERM,
     ),
     "clone3": errno.ENOSYS,
@@ -204,10 +212,11 @@ def seccomp_filter(denied: dict[str, int], *, clone_flags_denied: int = 0, machi
     if machine == "x86_64":
         program += [(_JGE_K, 0, 1, _X32_SYSCALL_BIT), (_RET_K, 0, 0, _RET_KILL_PROCESS)]
     for name, code in denied.items():
-        program += [(_JEQ_K, 0, 1, _SYSCALLS[name][column]), (_RET_K, 0, 0, _RET_ERRNO | code)]
+        if (number := _SYSCALLS[name][column]) is not None:  # None: this architecture has no such call
+            program += [(_JEQ_K, 0, 1, number), (_RET_K, 0, 0, _RET_ERRNO | code)]
     if clone_flags_denied:
         program += [
-            (_JEQ_K, 0, 3, _SYSCALLS["clone"][column]),
+            (_JEQ_K, 0, 3, _SYSCALLS["clone"][column] or 0),
             (_LD_W_ABS, 0, 0, _OFFSET_ARG0),
             (_JSET_K, 0, 1, clone_flags_denied),
             (_RET_K, 0, 0, _RET_ERRNO | errno.EPERM),

@@ -54,6 +54,8 @@ _ATTEMPTS = textwrap.dedent("""
     attempt("read_usr", lambda: open("/usr/bin/env", "rb").read(4))
     attempt("write_tmp", lambda: open(sys.argv[2], "w").write("x"))
     attempt("write_devnull", lambda: open("/dev/null", "w").write("x"))
+    attempt("chmod", lambda: os.chmod(sys.argv[3], 0o666))  # what Landlock alone lets through
+    attempt("utime", lambda: os.utime(sys.argv[3], (0, 0)))
 """)
 
 
@@ -64,8 +66,12 @@ def _numbers():
 
 @pytest.mark.skipif(not os.path.exists(PYTHON), reason="needs Debian's python3 under /usr")
 def test_a_jailed_command_gets_no_socket_namespace_file_or_other_process(tmp_path):
+    kept = tmp_path / "kept.key"
+    kept.write_bytes(b"secret")
+    kept.chmod(0o600)
+    before = kept.stat()
     done = subprocess.run(
-        [*JAIL, "--", PYTHON, "-I", "-c", _ATTEMPTS, _numbers(), str(tmp_path / "written")],
+        [*JAIL, "--", PYTHON, "-I", "-c", _ATTEMPTS, _numbers(), str(tmp_path / "written"), str(kept)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -82,6 +88,8 @@ def test_a_jailed_command_gets_no_socket_namespace_file_or_other_process(tmp_pat
     if jail.landlock_abi() >= 6:
         assert result["kill_parent"] == errno.EPERM  # signals are scoped to the sandbox
     assert not (tmp_path / "written").exists()
+    assert result["chmod"] == result["utime"] == errno.EPERM
+    assert (kept.stat().st_mode, kept.stat().st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
 
 
 def test_the_jail_runs_the_command_with_its_arguments(tmp_path):
