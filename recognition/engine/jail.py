@@ -9,8 +9,10 @@ that handles every filesystem access right the kernel knows and allows only read
 /usr (the loader's two files of /etc, /dev/null, and FILE to read), refuses every TCP bind and
 connect (Landlock ABI 4+) and scopes abstract unix sockets and signals to itself (ABI 6+), then
 installs a seccomp filter that refuses sockets, ptrace, other processes' memory, io_uring,
-namespaces, mounts, keyrings, BPF and kernel modules. What it cannot set up, it refuses: it exits
-2 with one line on stderr and never runs COMMAND with less than all of it.
+namespaces, mounts, keyrings, BPF, kernel modules and changes to a file's mode, owner, times or
+extended attributes (which Landlock does not cover). What it cannot set up, it refuses: it exits
+2 with one line on stderr and never runs COMMAND with less than all of it. Landlock and seccomp
+bind the calling thread and whatever it execs: the wrapper has no other thread.
 
 Run as a script with `-I -S` (no site, no environment, no current folder on the path): it imports
 only `os`, `sys` and `ctypes`, so it costs a Python start and little more
@@ -147,7 +149,7 @@ def no_new_privs() -> None:
 
 
 def restrict_filesystem(read: str | None) -> int:
-    """Restrict this process and its children with Landlock to the system's files and `read`.
+    """Restrict this thread, what it execs and its children with Landlock to the system's files and `read`.
 
     Every filesystem right of the kernel's ABI is handled: nothing may be written, created, removed,
     renamed, truncated or opened for an ioctl but /dev/null, nothing read outside /usr, the loader's
