@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils.html import format_html
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
 from catalog import selectors
+from catalog.artwork import ArtworkRejected, artwork_from_upload
+from catalog.links import MAX_LINKS, links_cleaned
 from catalog.models import Album, Artist, Track
-from catalog.services import track_update, tracks_delete
+from catalog.services import album_artwork_set, track_artwork_set, track_update, tracks_delete
 from recognition.engine.audio import AudioError
 from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
 
@@ -136,12 +140,58 @@ class OwnerConsistencyForm(forms.ModelForm):
         return cleaned
 
 
-class TrackAdminForm(OwnerConsistencyForm):
+class LinksField(forms.CharField):
+    """Links typed one a line; cleaned by catalog.links (plain http(s), at most MAX_LINKS)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 80})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        return links_cleaned((super().to_python(value) or "").splitlines())
+
+
+class ArtworkForm(OwnerConsistencyForm):
+    """A form with an artwork upload, checked and re-encoded (catalog.artwork) when it is cleaned,
+    and a box that removes the artwork. The admin stores it through the services after saving."""
+
+    artwork_file = forms.FileField(
+        label="artwork",
+        required=False,
+        help_text="A square JPEG, PNG or WebP, up to 4 MiB; it is re-encoded as a JPEG of at most 600 px.",
+    )
+    artwork_remove = forms.BooleanField(label="remove the artwork", required=False)
+
+    def clean_artwork_file(self):
+        upload = self.cleaned_data.get("artwork_file")
+        if upload is None:
+            return None
+        try:
+            return artwork_from_upload(upload)
+        except ArtworkRejected as refused:
+            raise ValidationError(refused.message, code=refused.code) from None
+
+    def artwork_change(self) -> tuple[bool, bytes | None]:
+        """(whether the artwork changes, the new image or None to remove it)."""
+        image = self.cleaned_data.get("artwork_file")
+        if image is not None:
+            return True, image
+        return bool(self.cleaned_data.get("artwork_remove")), None
+
+
+class TrackAdminForm(ArtworkForm):
     """Track form that decodes and fingerprints an uploaded reference before anything is saved."""
+
+    links = LinksField(
+        required=False,
+        help_text=f"Where listeners can hear or buy it (streaming services, the label's page): one "
+        f"http(s) address a line, at most {MAX_LINKS}. Listeners see them with a match.",
+    )
 
     class Meta:
         model = Track
-        fields = ("title", "artists", "album", "isrc", "audio", "owner")
+        fields = ("title", "artists", "album", "isrc", "audio", "preview_allowed", "links", "owner")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -182,6 +232,7 @@ class TrackAdmin(OwnerScopedAdmin):
     list_filter = ("fingerprint_status", ("album", OwnedRelatedFieldListFilter))
     search_fields = ("title", "artists__name", "isrc", "album__title")
     readonly_fields = (
+        "artwork_shown",
         "duration_s",
         "sha256",
         "fingerprint_status",
@@ -201,6 +252,14 @@ class TrackAdmin(OwnerScopedAdmin):
     def artist_list(self, track: Track) -> str:
         return track.artist_names
 
+    @admin.display(description="artwork shown")
+    def artwork_shown(self, track: Track) -> str:
+        cards = selectors.track_cards([track.pk]) if track.pk else {}
+        url = cards.get(track.pk, {}).get("artwork_url")
+        if not url:
+            return "none (nor on its album)"
+        return format_html('<img src="{}" alt="" width="120" height="120">', url)
+
     @admin.display(description="duration", ordering="duration_s")
     def duration(self, track: Track) -> str:
         if track.duration_s is None:
@@ -213,7 +272,10 @@ class TrackAdmin(OwnerScopedAdmin):
         # metadata, so a form saved after another request deleted the track or replaced its
         # reference answers 404 or keeps the new reference, instead of writing back what it read.
         data = form.cleaned_data
-        metadata = {"title": data["title"], "isrc": data["isrc"], "album": data["album"], "artists": data["artists"]}
+        metadata = {
+            "title": data["title"], "isrc": data["isrc"], "album": data["album"], "artists": data["artists"],
+            "links": data["links"], "preview_allowed": data["preview_allowed"],
+        }  # fmt: skip
         if change:
             track = track_update(track=obj, owner=data.get("owner"), **metadata)
             if form.reference is not None:
@@ -224,7 +286,10 @@ class TrackAdmin(OwnerScopedAdmin):
                 audio=data["audio"], **metadata,
             )  # fmt: skip
             obj.pk = track.pk  # the admin logs and redirects with its own object
-            obj.refresh_from_db()
+        changes_artwork, image = form.artwork_change()
+        if changes_artwork:
+            track_artwork_set(track=track, image=image)
+        obj.refresh_from_db()
         if form.reference is not None:
             messages.info(request, f"Fingerprinted {track.hash_count} hashes from {track.duration_s:.0f} s of audio.")
 
@@ -246,10 +311,26 @@ class ArtistAdmin(OwnerScopedAdmin):
     fields = ("name", "owner")
 
 
+class AlbumAdminForm(ArtworkForm):
+    class Meta:
+        model = Album
+        fields = ("title", "artist", "release_year", "label", "owner")
+
+
 @admin.register(Album)
 class AlbumAdmin(OwnerScopedAdmin):
-    form = OwnerConsistencyForm
-    list_display = ("title", "artist", "release_year", "label")
+    form = AlbumAdminForm
+    list_display = ("title", "artist", "release_year", "label", "has_artwork")
     search_fields = ("title", "artist__name", "label")
     list_filter = ("release_year", ("artist", OwnedRelatedFieldListFilter))
-    fields = ("title", "artist", "release_year", "label", "owner")
+    fields = ("title", "artist", "release_year", "label", "artwork_file", "artwork_remove", "owner")
+
+    @admin.display(description="artwork", boolean=True)
+    def has_artwork(self, album: Album) -> bool:
+        return bool(album.artwork)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changes_artwork, image = form.artwork_change()
+        if changes_artwork:
+            album_artwork_set(album=obj, image=image)
