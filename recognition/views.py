@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
+from catalog import selectors as catalog_selectors
 from recognition import selectors
 from recognition.engine.fingerprint import QUERY
 from recognition.services.quotas import quota_usage
@@ -16,7 +17,8 @@ from recognition.services.uploads import QuotaExceeded, UploadRejected, upload_c
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The listener's page: one button, a level meter, the answer."""
+    """The listener's page: one button, a level meter, the answer; where the demo catalog is
+    loaded, a second button that plays one of its songs and listens to it."""
     signed_in = request.user.is_authenticated
     listen = settings.EARSHOT_LISTEN
     context = {
@@ -26,6 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "frame_ms": 250,
         "signed_in": signed_in,
         "history_url": reverse("recognition:history") if signed_in else "",
+        "demo_songs": catalog_selectors.demo_songs(),
     }
     return render(request, "recognition/listen.html", context)
 
