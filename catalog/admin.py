@@ -157,11 +157,11 @@ class ArtworkForm(OwnerConsistencyForm):
     and a box that removes the artwork. The admin stores it through the services after saving."""
 
     artwork_file = forms.FileField(
-        label="artwork",
+        label="Artwork",
         required=False,
         help_text="A square JPEG, PNG or WebP, up to 4 MiB; it is re-encoded as a JPEG of at most 600 px.",
     )
-    artwork_remove = forms.BooleanField(label="remove the artwork", required=False)
+    artwork_remove = forms.BooleanField(label="Remove the artwork", required=False)
 
     def clean_artwork_file(self):
         upload = self.cleaned_data.get("artwork_file")
@@ -195,6 +195,7 @@ class TrackAdminForm(ArtworkForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["artwork_file"].help_text += " Without one, listeners see the album's."
         self.reference, self.digest = None, ""
         if "audio" in self.fields:
             self.fields["audio"].required = self.instance.pk is None
