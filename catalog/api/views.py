@@ -86,7 +86,7 @@ class TrackListCreateApi(GenericAPIView):
             track = track_create(
                 owner=request.user, reference=reference, digest=digest, audio=values["audio"],
                 title=values["title"], artists=_artists(request, values), album=values.get("album") or None,
-                isrc=values.get("isrc", ""), links=_links(request, values),
+                isrc=values.get("isrc", ""), links=values.get("links", []),
                 preview_allowed=values.get("preview_allowed", False),
             )  # fmt: skip
         except AudioError as error:
@@ -104,15 +104,6 @@ def _artists(request, values) -> list[str]:
     if hasattr(request.data, "getlist") and request.data.getlist("artists"):
         return [name for name in request.data.getlist("artists") if name][:20]
     return values.get("artists", [])
-
-
-def _links(request, values) -> list[str]:
-    # Like artists: a multipart form repeats `links` (each checked by the serializer's URLField).
-    if hasattr(request.data, "getlist") and len(request.data.getlist("links")) > 1:
-        many = serializers.TrackWriteSerializer(data={"links": request.data.getlist("links")}, partial=True)
-        many.is_valid(raise_exception=True)
-        return many.validated_data["links"]
-    return values.get("links", [])
 
 
 class TrackDetailApi(GenericAPIView):
