@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -331,9 +332,10 @@ class HlsServer(_LoopbackServer):
 
     def __init__(
         self, items: Sequence[Item], *, segment_s: float = 2.0, window: int = 6, fmt: str = "mpegts",
-        loop: bool = True, preroll_s: float | None = None, port: int = 0,
+        loop: bool = True, preroll_s: float | None = None, port: int = 0, dated: bool = False,
     ):  # fmt: skip
         super().__init__(port=port)
+        self.dated = dated  # EXT-X-PROGRAM-DATE-TIME before every segment: when its first sample was on air
         self.items = list(items)
         self.loop = loop
         self.window = window
@@ -399,6 +401,10 @@ class HlsServer(_LoopbackServer):
             if index == 0 and sequence > 0:
                 lines.append("#EXT-X-DISCONTINUITY")
             start = self.ends_s[index - 1] if index else 0.0
+            if self.dated:
+                on_air = self.t0 + sequence // len(self.segments) * self.duration_s + start
+                stamp = datetime.fromtimestamp(on_air, UTC).isoformat(timespec="milliseconds")
+                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{stamp.replace('+00:00', 'Z')}")
             lines += [f"#EXTINF:{self.ends_s[index] - start:.3f},", f"/seg/{sequence}.{self.ext}"]
         if not self.loop and count == len(self.segments):
             lines.append("#EXT-X-ENDLIST")

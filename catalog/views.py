@@ -1,7 +1,5 @@
 """Public catalog pages: what a match links to, and the artwork and preview a match shows."""
 
-import re
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -9,8 +7,7 @@ from django.views.decorators.http import require_safe
 from catalog import selectors
 from catalog.artwork import ARTWORK_CONTENT_TYPE
 from catalog.models import Track
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+from portal.ranges import RangeNotSatisfiable, parse_range
 
 
 def track(request: HttpRequest, pk: int) -> HttpResponse:
@@ -41,31 +38,32 @@ def track_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _stored_file(request: HttpRequest, storage, name: str, content_type: str) -> HttpResponse:
-    """A small stored file (artwork, a preview: a few hundred KB) with one byte range if asked:
-    Safari plays `<audio>` only from a server that answers ranges."""
+    """A small stored file (artwork, a preview: a few hundred KB) whole or in the one byte range
+    asked for (portal.ranges: Safari plays `<audio>` only from a server that answers ranges).
+
+    Read through the storage, whatever it is: on S3 a redirect to a signed URL would make the
+    demo song's fetch() cross-origin, which a bucket without CORS refuses.
+    """
     try:
         with storage.open(name, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
         raise Http404("Not stored.") from None
-    status, body, first, last = 200, data, 0, len(data) - 1
-    wanted = _RANGE.fullmatch(request.headers.get("Range", "").strip())
-    if wanted and data and (wanted[1] or wanted[2]):
-        if wanted[1]:
-            first, last = int(wanted[1]), min(int(wanted[2] or last), last)
-        else:  # the last N bytes
-            first = max(0, len(data) - int(wanted[2]))
-        if first > last:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{len(data)}"
-            return response
-        status, body = 206, data[first : last + 1]
-    response = HttpResponse(body, status=status, content_type=content_type)
-    if status == 206:
+    try:
+        wanted = parse_range(request.headers.get("Range", ""), len(data))
+    except RangeNotSatisfiable:
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{len(data)}"
+        return refused
+    first, last = wanted or (0, len(data) - 1)
+    response = HttpResponse(data[first : last + 1], status=206 if wanted else 200, content_type=content_type)
+    if wanted:
         response["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
     response["Accept-Ranges"] = "bytes"
     # The URL changes with the file (selectors.track_cards); a removed permission or file is a
     # 404 on the next request, so a day's cache by the listener's browser is the most it keeps.
     response["Cache-Control"] = "private, max-age=86400"
     response["Content-Disposition"] = "inline"
+    # Re-encoded on the way in; and whatever the bytes were, they never run as a page of the site.
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

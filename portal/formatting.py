@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CONFIDENCE_LABELS", "clock", "confidence_label", "duration", "percent"]
+__all__ = [
+    "AXIS_STEPS_S",
+    "CONFIDENCE_LABELS",
+    "axis_ticks",
+    "clock",
+    "confidence_label",
+    "duration",
+    "percent",
+    "spreadsheet_clock",
+    "total_duration",
+]
 
 # Lower bounds of each label, highest first. The engine only answers a match it has calibrated
 # against a false-match bound (docs/decisions.md), so even "fair" is a real match; the labels tell
 # a reader how much of the clip agreed, not whether to trust it.
 CONFIDENCE_LABELS: tuple[tuple[float, str], ...] = ((0.9, "very high"), (0.7, "high"), (0.4, "good"), (0.0, "fair"))
+
+# Steps between labelled ticks of a time axis: round numbers on a clock, so every label of a 10 s
+# clip or a 2 h video reads as a whole m:ss or h:mm:ss.
+AXIS_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 
 
 def clock(seconds: float | None) -> str:
@@ -51,6 +65,8 @@ def duration(seconds: float | None) -> str:
     decimal below 10 s ("4.2 s", "19 s"), then as a clock ("4:46", "1:02:05")."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
+    if seconds == 0:
+        return "0 s"  # nothing heard: "0 ms" would read as a measurement
     if seconds < 1:
         return f"{round(seconds * 1000):d} ms"
     if seconds < 10:
@@ -58,3 +74,31 @@ def duration(seconds: float | None) -> str:
     if seconds < 59.5:
         return f"{round(seconds):d} s"
     return clock(seconds)
+
+
+def total_duration(seconds: float | None) -> str:
+    """A sum of lengths (a report's time played): as `duration` below an hour, then hours and
+    minutes, which stay readable for a month of plays: "2 h 04 min", "1,234 h 05 min"."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 3599.5:
+        return duration(seconds)
+    minutes = round(seconds / 60)
+    return f"{minutes // 60:,} h {minutes % 60:02d} min"
+
+
+def axis_ticks(duration_s: float, *, max_ticks: int = 6) -> list[float]:
+    """Where to label a time axis from 0 to `duration_s`: multiples of the smallest step of
+    AXIS_STEPS_S that gives at most `max_ticks` intervals (10 s → every 2 s, 1 h → every 10 min)."""
+    if not math.isfinite(duration_s) or duration_s <= 0:
+        return [0.0]
+    intervals = max(1, max_ticks)
+    step = next((s for s in AXIS_STEPS_S if duration_s / s <= intervals), None)
+    if step is None:  # longer than any upload may be: whole multiples of the largest step
+        step = AXIS_STEPS_S[-1] * math.ceil(duration_s / AXIS_STEPS_S[-1] / intervals)
+    return [float(i * step) for i in range(int(duration_s // step) + 1)]
+
+
+def spreadsheet_clock(seconds: float) -> str:
+    """Seconds as h:mm:ss with the hours always written (285.9 → "0:04:46"): a spreadsheet reads
+    "4:46" as 4 hours 46 minutes, "0:04:46" as the duration it is."""
+    whole = round(max(0.0, seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

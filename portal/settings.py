@@ -18,8 +18,8 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Outside DEBUG there is no fallback key: a published default would let anyone sign sessions and
-# password-reset links, so the server refuses to start instead (make run turns DEBUG on; tests,
-# CI, docker-compose and the k8s Secret set a key).
+# password-reset links, so the server refuses to start instead (make run makes a key of the
+# machine's own in var/; tests, CI, docker-compose and the k8s Secret set one).
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", portal_views.healthz, name="healthz"),
     path("readyz", portal_views.readyz, name="readyz"),
     path("metrics", portal_views.metrics, name="metrics"),
+    path("favicon.ico", portal_views.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     path("", include("recognition.urls")),
     path("", include("catalog.urls")),

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import PurePosixPath
 
 import numpy as np
 
 from catalog.models import Track
+from portal.formatting import axis_ticks
 from recognition.engine import arrays
 from recognition.engine.fingerprint import REFERENCE
 
-__all__ = ["fingerprinted_track_count", "track_frames", "track_summaries"]
+__all__ = [
+    "fingerprinted_track_count",
+    "history_entries",
+    "recognitions_of",
+    "track_frames",
+    "track_summaries",
+    "upload_media_kind",
+    "upload_media_type",
+    "upload_segments",
+    "upload_timeline",
+    "uploads_visible_to",
+]
 
 
 # Each process keeps every fingerprinted track's length: the matcher asks for the lengths of all
@@ -101,7 +114,49 @@ def recognitions_of(user):
     """A user's recognitions, newest first, with their tracks."""
     from recognition.models import Recognition
 
-    return Recognition.objects.filter(user=user).select_related("track").order_by("-created_at")
+    return (
+        Recognition.objects.filter(user=user)
+        .select_related("track")
+        .prefetch_related("track__artists")
+        .order_by("-created_at")
+    )
+
+
+# A history row lists this many of an upload's songs; the upload's page has the rest.
+HISTORY_SONGS_SHOWN = 5
+
+
+def history_entries(recognitions) -> list[dict]:
+    """Each recognition of a page of history with the songs it found: a clip's match (where in the
+    song), or every song of a long recording in time order (where in the recording), the first
+    HISTORY_SONGS_SHOWN of them and how many more."""
+    entries = []
+    for recognition in recognitions:
+        if recognition.segments and (len(recognition.segments) > 1 or recognition.source == "upload"):
+            songs = [
+                {**segment, "in_recording": True}
+                for segment in sorted(recognition.segments, key=lambda s: (s["start_s"], s["end_s"]))
+            ]
+        elif recognition.track is not None:
+            track = recognition.track
+            songs = [
+                {
+                    "track_id": track.pk,
+                    "title": track.title,
+                    "artist": track.artist_names,
+                    "offset_s": recognition.offset_s,
+                    "confidence": recognition.confidence,
+                    "in_recording": False,
+                }
+            ]
+        else:
+            songs = []
+        entries.append({
+            "recognition": recognition,
+            "songs": songs[:HISTORY_SONGS_SHOWN],
+            "more": max(0, len(songs) - HISTORY_SONGS_SHOWN),
+        })  # fmt: skip
+    return entries
 
 
 def uploads_visible_to(user):
@@ -114,19 +169,97 @@ def uploads_visible_to(user):
     return jobs if user.sees_whole_catalog else jobs.filter(user=user)
 
 
-def timeline_bars(job) -> list[dict]:
-    """Segments of an upload as bars on a timeline: left and width in % of the media, a colour per track."""
-    duration = job.heard_s or job.media_duration_s or 0
-    if not duration:
-        return []
-    bars = []
-    for segment in job.segments:
-        start = max(0.0, min(segment["start_s"], duration))
-        end = max(start, min(segment["end_s"], duration))
-        bars.append({
+# Media a browser plays in a <video> element, by the stored key's extension (the probe that
+# accepted the upload is not kept); anything else is played as audio.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".ogv", ".avi", ".3gp"})
+MEDIA_TYPES = {
+    ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
+    ".mkv": "video/x-matroska", ".ogv": "video/ogg", ".avi": "video/x-msvideo", ".3gp": "video/3gpp",
+    ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".flac": "audio/flac",
+    ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".weba": "audio/webm",
+}  # fmt: skip
+
+
+def upload_media_kind(job) -> str | None:
+    """ "video" or "audio": how an upload's kept media plays in a browser; None when it was not kept."""
+    if not job.media.name:
+        return None
+    return "video" if PurePosixPath(job.media.name).suffix.lower() in VIDEO_EXTENSIONS else "audio"
+
+
+def upload_media_type(job) -> str:
+    """The Content-Type an upload's kept media is served with (never one a browser renders as a page)."""
+    return MEDIA_TYPES.get(PurePosixPath(job.media.name).suffix.lower(), "application/octet-stream")
+
+
+# Stretches without catalog music shorter than this are not drawn: segment edges are only known
+# to about a second, so a sub-second gap between two songs is the matcher's rounding, not silence.
+MIN_GAP_S = 1.0
+
+
+def _owner_names(track_ids) -> dict[int, str]:
+    """The rights holder of each track, as a reader knows them (full name, else user name)."""
+    tracks = (
+        Track.objects.filter(id__in=list(track_ids))
+        .select_related("owner")
+        .only("id", "owner__username", "owner__first_name", "owner__last_name")
+    )
+    return {track.id: track.owner.get_full_name() or track.owner.username for track in tracks}
+
+
+def upload_segments(job) -> list[dict]:
+    """An upload's segments in time order, each with its rights holder (`owner`), its end in the
+    song (`offset_end_s`) and its index: what the results page, its CSV and its JSON show."""
+    segments = sorted(job.segments, key=lambda s: (s["start_s"], s["end_s"]))
+    owners = _owner_names({s["track_id"] for s in segments})
+    return [
+        {
             **segment,
-            "left_pct": round(100 * start / duration, 3),
-            "width_pct": round(max(0.4, 100 * (end - start) / duration), 3),
-            "hue": (segment["track_id"] * 137) % 360,  # golden-angle spacing: neighbours differ
-        })  # fmt: skip
-    return bars
+            "index": index,
+            "owner": owners.get(segment["track_id"], ""),
+            "offset_end_s": round(segment["offset_s"] + segment["end_s"] - segment["start_s"], 2),
+        }
+        for index, segment in enumerate(segments, start=1)
+    ]
+
+
+def _gaps(segments: list[dict], duration_s: float) -> list[tuple[float, float]]:
+    """The stretches of [0, duration_s] no segment covers, of at least MIN_GAP_S."""
+    gaps, covered_to = [], 0.0
+    for segment in segments:
+        if segment["start_s"] - covered_to >= MIN_GAP_S:
+            gaps.append((covered_to, segment["start_s"]))
+        covered_to = max(covered_to, segment["end_s"])
+    if duration_s - covered_to >= MIN_GAP_S:
+        gaps.append((covered_to, duration_s))
+    return gaps
+
+
+def upload_timeline(job) -> dict:
+    """An upload's results laid out on a timeline: segments and the stretches without catalog
+    music as bars (left and width in % of the media, a colour per track), the axis ticks, how
+    long no catalog music plays, and how many songs were found."""
+    segments = upload_segments(job)
+    duration_s = max([float(job.heard_s or job.media_duration_s or 0), *(s["end_s"] for s in segments)])
+
+    def place(start_s: float, end_s: float) -> dict:
+        start = max(0.0, min(start_s, duration_s))
+        end = max(start, min(end_s, duration_s))
+        return {"left_pct": round(100 * start / duration_s, 3), "width_pct": round(100 * (end - start) / duration_s, 3)}
+
+    if not duration_s:
+        return {"duration_s": 0.0, "bars": [], "gaps": [], "ticks": [], "unmatched_s": 0.0, "songs": 0}
+    bars = [
+        {**segment, **place(segment["start_s"], segment["end_s"]), "hue": (segment["track_id"] * 137) % 360}
+        for segment in segments  # golden-angle hues: neighbouring track ids differ in colour
+    ]
+    gaps = [{"start_s": a, "end_s": b, **place(a, b)} for a, b in _gaps(segments, duration_s)]
+    unmatched_s = sum(g["end_s"] - g["start_s"] for g in gaps)
+    return {
+        "duration_s": duration_s,
+        "bars": bars,
+        "gaps": gaps,
+        "ticks": [{"at_s": t, "left_pct": round(100 * t / duration_s, 3)} for t in axis_ticks(duration_s)],
+        "unmatched_s": unmatched_s,
+        "songs": len({s["track_id"] for s in segments}),
+    }

@@ -13,4 +13,6 @@ urlpatterns = [
     path("uploads/<uuid:pk>/", views.upload_detail, name="upload"),
     path("uploads/<uuid:pk>/status/", views.upload_status, name="upload_status"),
     path("uploads/<uuid:pk>/delete/", views.upload_delete_view, name="upload_delete"),
+    path("uploads/<uuid:pk>/media", views.upload_media, name="upload_media"),
+    path("uploads/<uuid:pk>/songs.<str:fmt>", views.upload_export, name="upload_export"),
 ]

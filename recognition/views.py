@@ -1,17 +1,26 @@
 """Pages of the recognition app: the record page, the listener's history, uploads and their jobs."""
 
+import os
+import re
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.http import AuthenticatedHttpRequest
 from catalog import selectors as catalog_selectors
+from portal.formatting import confidence_label, spreadsheet_clock
+from portal.ranges import ranged_file_response
+from portal.spreadsheets import csv_line_writer, spreadsheet_cell
 from recognition import selectors
 from recognition.engine.fingerprint import QUERY
+from recognition.models import Recognition
 from recognition.services.quotas import quota_usage
 from recognition.services.uploads import QuotaExceeded, UploadRejected, upload_create, upload_delete
 
@@ -35,9 +44,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
-    """My recognitions: what I identified, newest first."""
+    """My recognitions, newest first: every song each one found, an upload's linked to its page."""
     page = Paginator(selectors.recognitions_of(request.user), 25).get_page(request.GET.get("page"))
-    return render(request, "recognition/history.html", {"page": page})
+    return render(
+        request, "recognition/history.html", {"page": page, "entries": selectors.history_entries(page.object_list)}
+    )
 
 
 def _upload_limits(user) -> dict:
@@ -122,10 +133,87 @@ def upload_delete_view(request: AuthenticatedHttpRequest, pk) -> HttpResponse:
 
 
 @login_required
-def upload_detail(request: HttpRequest, pk) -> HttpResponse:
-    """An upload's progress, then its timeline of catalog songs."""
+def upload_detail(request: AuthenticatedHttpRequest, pk) -> HttpResponse:
+    """An upload's progress, then its results: a player synced with a timeline of catalog songs."""
     job = get_object_or_404(selectors.uploads_visible_to(request.user), pk=pk)
-    return render(request, "recognition/upload_detail.html", {"job": job, "bars": selectors.timeline_bars(job)})
+    is_owner = job.user_id == request.user.pk
+    media = selectors.upload_media_kind(job) if is_owner else None
+    context = {
+        "job": job,
+        "is_owner": is_owner,
+        "timeline": selectors.upload_timeline(job) if job.status == Recognition.Status.DONE else None,
+        "player": {"kind": media, "url": reverse("recognition:upload_media", args=[job.pk])} if media else None,
+    }
+    return render(request, "recognition/upload_detail.html", context)
+
+
+@login_required
+@require_safe
+def upload_media(request: AuthenticatedHttpRequest, pk) -> HttpResponseBase:
+    """The kept media of one of my uploads, in byte ranges (what a player seeks with); to its owner only."""
+    job = get_object_or_404(selectors.uploads_visible_to(request.user), pk=pk, user=request.user)
+    if not selectors.upload_media_kind(job):
+        raise Http404("This upload's file was not kept.")
+    storage, name = job.media.storage, job.media.name
+    try:
+        path = storage.path(name)
+    except NotImplementedError:  # S3: a short-lived signed URL, which answers ranges itself
+        return redirect(storage.url(name))
+    if not os.path.exists(path):
+        raise Http404("This upload's file is gone.")
+    response = ranged_file_response(request, path, content_type=selectors.upload_media_type(job))
+    response["Cache-Control"] = "private, no-cache"
+    response["Content-Disposition"] = "inline"
+    # Whatever the bytes are, they never run as a page of this site.
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+EXPORT_FIELDS = [
+    "segment", "start", "end", "start_s", "end_s", "track_id", "title", "artist", "rights_holder",
+    "in_song_from_s", "in_song_to_s", "confidence", "confidence_label",
+]  # fmt: skip
+
+
+@login_required
+@require_safe
+def upload_export(request: AuthenticatedHttpRequest, pk, fmt: str) -> HttpResponse:
+    """An upload's songs as CSV (text that would run as a formula defused) or JSON, as a download."""
+    job = get_object_or_404(selectors.uploads_visible_to(request.user), pk=pk, status=Recognition.Status.DONE)
+    segments = selectors.upload_segments(job)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(job.original_name or "upload").stem).strip("-.")[:60] or "upload"
+    response: HttpResponse
+    if fmt == "csv":
+        writer = csv_line_writer()
+        lines = [writer.writerow(EXPORT_FIELDS)]
+        for s in segments:
+            lines.append(writer.writerow([
+                s["index"], spreadsheet_clock(s["start_s"]), spreadsheet_clock(s["end_s"]), s["start_s"], s["end_s"],
+                s["track_id"], spreadsheet_cell(s["title"]), spreadsheet_cell(s["artist"]),
+                spreadsheet_cell(s["owner"]), s["offset_s"], s["offset_end_s"], s["confidence"],
+                confidence_label(s["confidence"]),
+            ]))  # fmt: skip
+        response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
+    elif fmt == "json":
+        body = {
+            "id": str(job.pk),
+            "file": job.original_name,
+            "duration_s": job.heard_s,
+            "segments": [
+                {
+                    "start_s": s["start_s"], "end_s": s["end_s"], "track_id": s["track_id"], "title": s["title"],
+                    "artist": s["artist"], "rights_holder": s["owner"], "offset_s": s["offset_s"],
+                    "offset_end_s": s["offset_end_s"], "confidence": s["confidence"],
+                    "confidence_label": confidence_label(s["confidence"]),
+                }
+                for s in segments
+            ],
+        }  # fmt: skip
+        response = JsonResponse(body, json_dumps_params={"indent": 2})
+    else:
+        raise Http404("Export as csv or json.")
+    response["Content-Disposition"] = f'attachment; filename="{stem}-songs.{fmt}"'
+    return response
 
 
 @login_required

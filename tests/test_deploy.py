@@ -58,7 +58,7 @@ def test_missing_secret_key_refuses_to_start_outside_debug():
 
 
 def test_missing_secret_key_is_fine_in_debug():
-    """`make run` (DEBUG on, no variables) keeps working on a fresh machine."""
+    """`DJANGO_DEBUG=true` alone (a developer's shell, `DJANGO_DEBUG=true make run`) needs no key."""
     result = _manage("check", env={"DJANGO_DEBUG": "true"}, unset=("DJANGO_SECRET_KEY", "DJANGO_HTTPS"))
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -3,7 +3,7 @@
 import pytest
 from django.template import Context, Template
 
-from portal.formatting import clock, confidence_label, duration, percent
+from portal.formatting import axis_ticks, clock, confidence_label, duration, percent, spreadsheet_clock, total_duration
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,40 @@ def test_template_filters_render_the_same_text():
         "{% load earshot %}{{ s|clock }} {{ c|percent }} {{ c|confidence_label }} {{ d|duration }} {{ ms|ms_duration }}"
     ).render(Context({"s": 285.9, "c": 0.873, "d": 4.24, "ms": 19813}))
     assert html == "4:46 87 % high 4.2 s 20 s"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(45, "45 s"), (185, "3:05"), (3599, "59:59"), (7440, "2 h 04 min"), (4_443_900, "1,234 h 25 min"), (None, "—")],
+)
+def test_total_duration_reads_as_hours_and_minutes_past_an_hour(seconds, text):
+    assert total_duration(seconds) == text
+
+
+def test_nothing_heard_is_zero_seconds_not_zero_milliseconds():
+    assert duration(0) == "0 s" and duration(0.004) == "4 ms"
+
+
+@pytest.mark.parametrize(
+    ("duration_s", "ticks"),
+    [
+        (10, [0, 2, 4, 6, 8, 10]),
+        (67, [0, 15, 30, 45, 60]),
+        (174, [0, 30, 60, 90, 120, 150]),
+        (3600, [0, 600, 1200, 1800, 2400, 3000, 3600]),
+        (7200, [0, 1200, 2400, 3600, 4800, 6000, 7200]),
+        (0, [0]),
+    ],
+)
+def test_axis_ticks_fall_on_round_clock_times(duration_s, ticks):
+    assert axis_ticks(duration_s) == ticks
+    assert len(axis_ticks(duration_s, max_ticks=3)) <= 4
+
+
+def test_axis_ticks_past_the_largest_step_stay_few():
+    ticks = axis_ticks(50 * 3600, max_ticks=6)
+    assert len(ticks) <= 7 and all(t % 7200 == 0 for t in ticks)
+
+
+def test_a_spreadsheet_clock_always_writes_hours():
+    assert spreadsheet_clock(285.9) == "0:04:46" and spreadsheet_clock(3725) == "1:02:05"

@@ -1,14 +1,17 @@
-"""`make run`, the README's first command, run as a newcomer runs it: it must bring the portal up.
+"""`make run`, the README's first command, run as a newcomer runs it: it must bring the portal up,
+as production-like as the machine allows.
 
 A typo in Daphne's flags once kept it from starting while every other test passed, because the
 tests start Daphne themselves; this one starts it the way the README says.
 """
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import psycopg2
@@ -18,6 +21,9 @@ from websockets.sync.client import connect
 
 from catalog.demo import DEMO_ALBUMS
 from tests.conftest import ROOT, _free_port, admin_sql
+
+# The Redis `make run` uses when REDIS_URL is unset (scripts/run.sh): the machine's, on its port.
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 # scripts/run.sh caps a websocket message at 128 KiB in Daphne, before any of it reaches the
 # consumer (whose own cap is 64 KiB); Daphne's default would let 1 MiB through.
@@ -32,15 +38,36 @@ def scratch_database():
     admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _get(url: str) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of a GET, error statuses included."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local URL
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
 def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_path):
+    import redis
+
+    try:
+        redis.Redis.from_url(LOCAL_REDIS, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.fail(f"make run is tested with the machine's Redis, which does not answer at {LOCAL_REDIS}")
     port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{scratch_database}",
         "DJANGO_MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(port),
+        # Keys of its own in the shared Redis: another `make run` on this machine must not answer
+        # for this one's worker.
+        "CACHE_KEY_PREFIX": f"earshot-run-test-{os.getpid()}",
     }
-    env.pop("DJANGO_DEBUG", None)  # as on a newcomer's machine: run.sh turns DEBUG on itself
+    # As on a newcomer's machine: run.sh chooses these itself (DEBUG off, a key of the machine's
+    # own, plain HTTP, the machine's Redis, tasks in PostgreSQL).
+    for name in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_HTTPS", "REDIS_URL", "DJANGO_TASKS_BACKEND"):
+        env.pop(name, None)
     log_path = tmp_path / "run.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -58,6 +85,23 @@ def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_
             except OSError:
                 time.sleep(0.5)
         assert status == 200, "make run did not serve /readyz:\n" + log_path.read_text()[-3000:]
+        # The worker's heartbeat reaches the web process through the shared Redis: /readyz sees
+        # the worker running beside it, not "stale".
+        deadline = time.monotonic() + 60
+        while True:
+            ready = json.loads(_get(base + "/readyz")[2])
+            if ready["checks"]["worker"] == "ok" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert ready == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "worker": "ok"}}, ready
+        assert (ROOT / "var" / "secret_key").stat().st_mode & 0o077 == 0  # the machine's own key, private
+
+        # Production pages, not Django's debug ones: the site's 404, no list of every URL.
+        status, _, body = _get(base + "/no-such-page/")
+        assert status == 404 and b'data-testid="error-404"' in body, body[:500]
+        assert b"URLconf" not in body and b"DEBUG = True" not in body
+        status, headers, body = _get(base + "/favicon.ico")
+        assert status == 200 and headers["Content-Type"] == "image/x-icon" and body[:4] == b"\0\0\1\0"
         with urllib.request.urlopen(base + "/", timeout=10) as response:  # noqa: S310 - local URL
             assert b'data-ws-path="/ws/listen/"' in response.read()
         with urllib.request.urlopen(base + "/static/js/listen.js", timeout=10) as response:  # noqa: S310

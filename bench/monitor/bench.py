@@ -230,6 +230,7 @@ def summarise(ctx, label, names, ids, seen, meter, all_running, end, busy_before
         for row in seen.rows.values()
     ]  # fmt: skip
     judged = scoring.judge(plays, detections, windows, same_recording=_same_recording)
+    _set_apart_shared_material(judged)
     for false in judged["false"]:  # how close what was on air comes to the track named, for the reader
         if false["playing"] and false["detected"]:
             false["similarity"] = round(
@@ -278,6 +279,27 @@ def summarise(ctx, label, names, ids, seen, meter, all_running, end, busy_before
         and len(windows) == len(names)
     )  # fmt: skip
     return result
+
+
+def _set_apart_shared_material(judged: dict) -> None:
+    """Move the detections that named audio the file on air really holds (bench/monitor/shared.py)
+    from `false` to `shared`; the counts follow."""
+    from bench.monitor.shared import shared_material
+
+    false, shared = [], []
+    for row in judged["false"]:
+        found = None
+        if row["playing"] and row["detected"]:
+            found = shared_material(row["playing"], row["playing_offset_s"], row["duration_s"], row["detected"])
+        if found is None:
+            false.append(row)
+        else:
+            shared.append({**row, "evidence": found})
+    judged["false"], judged["shared"] = false, shared
+    judged["false_detections"] -= len(shared)  # `false` lists the first 50 only; the count is of all
+    for row in shared:
+        judged["false_by_kind"][row["during"]] -= 1
+    judged["shared_material"] = len(shared)
 
 
 # The worker's clock for a stream may be seconds off the station's (a burst on connect, an HLS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bench.report.render import Page, ReportError, measured, num, pair, percent, run_of, share, table
+from portal.formatting import clock
 
 
 def _accuracy(scored: dict, condition: str, length: str) -> str:
@@ -388,6 +389,22 @@ def _false_note(phase: dict) -> list[str]:
     ]
 
 
+def _shared_note(phase: dict) -> list[str]:
+    """Each row set apart as shared material, with where the two files hold the same audio."""
+    shared = phase.get("shared") or []
+    if not shared:
+        return []
+    kinds = {"unknown": "never-indexed", "catalog": "catalog"}
+    said = [
+        f"`{row['detected'].rsplit('/', 1)[-1]}` while {kinds.get(row['during'], row['during'])} "
+        f"`{row['playing'].rsplit('/', 1)[-1]}` played (its {clock(row['evidence']['playing_s'])} holds "
+        f"the named track's {clock(row['evidence']['detected_s'])} for two windows in a row, "
+        f"log₁₀ p {num(row['evidence']['log10_p'], 1)})"
+        for row in shared
+    ]
+    return ["Shared material: " + "; ".join(said) + ".", ""]
+
+
 def _others(steps: list[dict]) -> str:
     """The busiest processes outside the run during its largest step (the machine is shared)."""
     largest = max(steps, key=lambda s: s["streams"])
@@ -425,6 +442,8 @@ def monitor(page: Page) -> str:
          f"{_minutes(exposure['speech'])} of speech, {_minutes(exposure['silence'])} of silence; "
          f"{everything['false_detections']} over {_minutes(everything['exposure_s']['unknown'])} in every phase",
          "0 over ≥ 1 h"],
+        *([["… rows naming audio the file on air holds too (a loop, a remaster; bench/monitor/shared.py)",
+             str(a["shared_material"]), ""]] if "shared_material" in a else []),
         ["CPU per monitored stream-hour",
          f"{num(total_cpu, 0)} s: workers with their ffmpeg {num(cpu['workers'], 0)} s, PostgreSQL "
          f"{num(cpu['database'], 0)} s ({num(total_cpu / 36, 1)} % of a core per stream)", ""],
@@ -442,6 +461,7 @@ def monitor(page: Page) -> str:
         *table(["measure", "result", "goal"], rows, text_columns=3),
         "",
         *_false_note(a),
+        *_shared_note(a),
         page.source("monitor.json", _part_date(data, "accuracy"), "make bench-monitor"),
         "",
     ]

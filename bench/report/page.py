@@ -170,7 +170,7 @@ def benchmarks_page(page: Page) -> str:
         "## Ingest speed",
         "",
         "Ingest is timed in `make bench`: one process decodes, fingerprints and writes each file, by the wall "
-        "clock and per core (the CPU of Python, of the ffprobe and ffmpeg children and of the PostgreSQL "
+        "clock and per core (the CPU of Python, of the ffmpeg children and of the PostgreSQL "
         "backend, summed), beside ffmpeg alone decoding the same files to the engine's rate, the floor under "
         "it. `python -m bench.studies.ingest_cost --rounds 3` splits that CPU by stage.",
         "",

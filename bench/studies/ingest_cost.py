@@ -6,14 +6,14 @@ Each stage runs over every indexed file of the corpus, stages interleaved round 
 all see the same machine; the median round is printed as x real time, by the wall clock and per
 core (CPU of this process and its children summed):
 
-- ffprobe: the probe every file gets before decoding;
+- probe: the description every file gets before decoding (ffmpeg -i, no output);
 - ffmpeg, decoder only: the file decoded at its own rate, written nowhere (no resampling, no pipe);
 - decode: `audio.decode`, ffmpeg to mono 8 kHz through a pipe, as ingest reads it;
 - decode, per-packet pipe: the same with the pipe flushed after every packet, as before 2026-12-03
   night (ffmpeg's default for pipes);
 - reference: `reference_fingerprints`: probe + decode + fingerprints + sketches (no database);
 - ffmpeg start: `ffmpeg -version` once per file, the cost of loading its shared libraries that
-  every ffmpeg or ffprobe call pays before reading a byte;
+  every ffmpeg call pays before reading a byte;
 - fingerprints + sketches: the engine alone on audio already decoded (bench/out/cache8k), in the
   60 s chunks ingest pushes.
 
@@ -89,7 +89,7 @@ def main() -> None:
     files = corpus.load_or_build(OUT / "corpus.json")["indexed"][: args.files or None]
     audio_s = sum(item["duration_s"] for item in files)
     stages: dict[str, Callable[[str], object]] = {
-        "ffprobe": audio.probe,
+        "probe": audio.probe,
         "ffmpeg, decoder only": _decoder_only,
         "decode": lambda path: audio.decode(path, sample_rate_hz=8000, max_seconds=7200),
         "decode, per-packet pipe": _per_packet_decode,
@@ -117,11 +117,11 @@ def main() -> None:
         lines.append(f"{name:26s} {w:8.2f} {c:8.2f} {audio_s / w:8.0f} {audio_s / c:11.0f}")
     cpu_s = {name: statistics.median(values) for name, values in cpu.items()}
     budget_s = audio_s / 600
-    floor_s = cpu_s["ffprobe"] + cpu_s["ffmpeg, decoder only"]
+    floor_s = cpu_s["probe"] + cpu_s["ffmpeg, decoder only"]
     start_s = cpu_s["ffmpeg start"]
     lines += [
-        f"600x per core allows {budget_s:.2f} s of CPU; ffprobe and the decoder alone take {floor_s:.2f} s",
-        f"  ({audio_s / floor_s:.0f}x), ffmpeg's start {start_s:.2f} s of it (ffprobe's loads the same libraries);",
+        f"600x per core allows {budget_s:.2f} s of CPU; the probe and the decoder alone take {floor_s:.2f} s",
+        f"  ({audio_s / floor_s:.0f}x), ffmpeg's start {start_s:.2f} s of it;",
         f"  left for resampling, the pipe, fingerprints, sketches and the database: {budget_s - floor_s:.2f} s,",
         f"  where fingerprints and sketches alone take {cpu_s['fingerprints + sketches']:.2f} s",
     ]

@@ -1,4 +1,4 @@
-"""What the decode sandbox costs per ffmpeg/ffprobe call, beside the call as it was before it.
+"""What the decode sandbox costs per ffmpeg call, beside the call as it was before it.
 
     .venv/bin/python -m bench.studies.sandbox_cost [--rounds 40]
 
@@ -58,7 +58,7 @@ def main() -> None:
             input=pcm, check=True,
         )  # fmt: skip
         calls = {
-            "ffprobe": audio.ffprobe_command(clip),
+            "probe (ffmpeg -i, no output)": audio.probe_command(clip),
             "ffmpeg decode, 5 s to 8 kHz": audio.ffmpeg_command(clip, sample_rate_hz=8000, max_seconds=5),
             "process start only (`true`)": ["true"],
         }

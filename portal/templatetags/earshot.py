@@ -1,7 +1,8 @@
 """`{% load earshot %}`: the filters every page uses to show times, confidences and durations.
 
 `{{ s|clock }}` → "4:46", `{{ c|percent }}` → "87 %", `{{ c|confidence_label }}` → "high",
-`{{ s|duration }}` → "4.2 s", `{{ ms|ms_duration }}` → "120 ms". Rules in portal/formatting.py.
+`{{ s|duration }}` → "4.2 s", `{{ ms|ms_duration }}` → "120 ms", `{{ s|total_duration }}` → "2 h 04 min".
+Rules in portal/formatting.py.
 """
 
 from django import template
@@ -34,3 +35,8 @@ def duration(seconds: float | None) -> str:
 @register.filter
 def ms_duration(milliseconds: float | None) -> str:
     return formatting.duration(None if milliseconds is None else float(milliseconds) / 1000)
+
+
+@register.filter
+def total_duration(seconds: float | None) -> str:
+    return formatting.total_duration(None if seconds is None else float(seconds))

@@ -1,4 +1,4 @@
-"""The one place that runs ffmpeg/ffprobe: any audio or video file -> mono float32 at the engine rate.
+"""The one place that runs ffmpeg: any audio or video file -> mono float32 at the engine rate.
 
 Every file is treated as hostile. Each call runs in a child process with a wall-clock timeout,
 CPU-time, address-space and output-file limits (through util-linux `prlimit`, which is safe in a
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,8 +42,9 @@ __all__ = [
     "encode_opus",
     "excerpt_mp3",
     "ffmpeg_command",
-    "ffprobe_command",
+    "parse_description",
     "probe",
+    "probe_command",
     "probe_usable",
     "sandbox_mode",
     "sandboxed",
@@ -71,12 +72,6 @@ ALLOWED_DECODERS = ",".join(
         "pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be",
     ]
 )  # fmt: skip
-
-# ffprobe (5.1) opens a decoder for every stream and gives up on the whole file when one is not
-# allowed, so a phone or camera video would be refused. The probe therefore also allows the video
-# decoders such files use; it decodes a few packets of each stream at most (stream info), and the
-# decode proper, which reads the whole file, allows audio decoders only.
-PROBE_DECODERS = ALLOWED_DECODERS + ",h264,hevc,mpeg4,vp8,vp9,libdav1d,av1,mpeg1video,mpeg2video,mjpeg"
 
 # What a child process sees of the environment: nothing of the server's (database URL, secret key,
 # storage credentials), only what ffmpeg needs to run.
@@ -112,7 +107,7 @@ class AudioError(Exception):
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """Resource limits for one ffmpeg/ffprobe child process."""
+    """Resource limits for one ffmpeg child process."""
 
     timeout_s: float = 120.0
     cpu_s: int = 120
@@ -122,7 +117,7 @@ class DecodeLimits:
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What ffprobe says about a file, before any decoding."""
+    """What ffmpeg says about a file on opening it, before any decoding."""
 
     format_name: str
     duration_s: float | None
@@ -222,19 +217,24 @@ def sandboxed(command: list[str], limits: DecodeLimits, *, input_path: str | os.
     ]
 
 
-def ffprobe_command(path: str | os.PathLike) -> list[str]:
-    """Return the ffprobe argument list used on untrusted files (without resource limits)."""
+def probe_command(path: str | os.PathLike) -> list[str]:
+    """Return the ffmpeg argument list that describes an untrusted file (without resource limits).
+
+    ffmpeg opens the input, analyses its streams with the audio decoders only, prints the
+    description (`Input #0 …`) and stops: no output is asked for. ffprobe is not used because it
+    opens a decoder for every stream, video too, and refuses the whole file when one is not
+    allowed (docs/decisions.md, The decode sandbox).
+    """
     return [
-        "ffprobe",
+        "ffmpeg",
+        "-nostdin",
         "-hide_banner",
-        "-v", "error",
+        "-loglevel", "info",
+        "-threads", "1",
         "-protocol_whitelist", "file",
         "-format_whitelist", ALLOWED_DEMUXERS,
-        "-codec_whitelist", PROBE_DECODERS,
-        "-show_entries",
-        "format=format_name,duration:format_tags:stream=codec_type,sample_rate,channels,duration:stream_tags",
-        "-of", "json",
-        "file:" + os.fspath(path),
+        "-codec_whitelist", ALLOWED_DECODERS,
+        "-i", "file:" + os.fspath(path),
     ]  # fmt: skip
 
 
@@ -368,40 +368,94 @@ def _check_file(path: Path) -> None:
 
 
 def probe(path: str | os.PathLike, *, limits: DecodeLimits = DecodeLimits()) -> MediaInfo:
-    """Describe a media file with ffprobe. Raise AudioError when it is not a media file we accept."""
+    """Describe a media file. Raise AudioError when it is not a media file we accept."""
     path = Path(path).absolute()
     _check_file(path)
-    stdout, _, code = _run(
-        ffprobe_command(path),
-        input_path=path,
-        timeout_s=limits.probe_timeout_s,
-        limits=limits,
-        max_output_bytes=1 << 20,
+    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        sandboxed(probe_command(path), limits, input_path=path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=SANDBOX_ENV,
+        start_new_session=True,
     )
+    timer = _Deadline(process, limits.probe_timeout_s)
     try:
-        report = json.loads(stdout or b"{}")
-    except ValueError:
-        report = {}
-    fmt = report.get("format")
-    if code != 0 or not fmt:
+        assert process.stderr is not None
+        # A file's tags are printed too, and may be huge: read what a description needs at most.
+        described = process.stderr.read(_MAX_DESCRIPTION_BYTES)
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if process.stderr:
+            process.stderr.close()
+    if timer.expired:
+        raise AudioError("timeout", MESSAGES["timeout"])
+    info = parse_description(described.decode("utf-8", "replace"))
+    if info is None:
         raise AudioError("not_media", MESSAGES["not_media"])
-    streams = report.get("streams", [])
-    audio = [s for s in streams if s.get("codec_type") == "audio"]
-    video = [s for s in streams if s.get("codec_type") == "video"]
+    return info
+
+
+_MAX_DESCRIPTION_BYTES = 1 << 20
+_DURATION = re.compile(r"^  Duration: (?:(\d+):(\d\d):(\d\d(?:\.\d+)?)|N/A)")
+_STREAM = re.compile(r"^  Stream #0:\d+\S*: (Audio|Video|Subtitle|Data|Attachment): (.*)$")
+_TAG = re.compile(r"^(    |      )(\S[^:]*?)\s*: (.*)$")
+_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+
+
+def parse_description(text: str) -> MediaInfo | None:
+    """Read ffmpeg's description of its input (`Input #0, <format>, from …`); None when there is none.
+
+    Only the lines ffmpeg writes itself are read, by their exact indentation: a tag's value that
+    holds a line break is printed on a continuation line with an empty key, so no tag can pass for
+    a duration or a stream. Tags are the container's, then the first audio stream's.
+    """
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Input #0, ")), None)
+    if start is None:
+        return None
+    head = lines[start]
+    format_name = head[len("Input #0, ") : head.rfind(", from '")] if ", from '" in head else ""
+    duration: float | None = None
+    audio, video = [], 0
     tags: dict[str, str] = {}
-    for source in [fmt.get("tags", {}), *(s.get("tags", {}) for s in audio[:1])]:
-        for key, value in source.items():
-            tags.setdefault(key.lower(), str(value).strip())
-    duration = _as_float(fmt.get("duration"))
-    if duration is None and audio:
-        duration = _as_float(audio[0].get("duration"))
+    section = "format"  # whose Metadata block the tag lines below belong to
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break  # the description ends (Stream mapping, an error, Output #0)
+        if found := _DURATION.match(line):
+            if found.group(1) is not None:
+                duration = int(found.group(1)) * 3600 + int(found.group(2)) * 60 + float(found.group(3))
+            section = "none"
+        elif found := _STREAM.match(line):
+            kind, details = found.groups()
+            if kind == "Audio":
+                audio.append(details)
+            elif kind == "Video":
+                video += 1
+            section = "audio" if kind == "Audio" and len(audio) == 1 else "none"
+        elif (found := _TAG.match(line)) and found.group(2) != "Metadata":
+            indent, key, value = found.groups()
+            if (section == "format" and indent == "    ") or (section == "audio" and indent == "      "):
+                tags.setdefault(key.strip().lower(), value.strip())
+    rate = re.search(r", (\d+) Hz", audio[0]) if audio else None
+    layout = re.search(r" Hz, ([^,]+)", audio[0]) if audio else None
+    channels = None
+    if layout:
+        word = layout.group(1).split("(")[0].strip()
+        counted = re.fullmatch(r"(\d+) channels", word)
+        channels = int(counted.group(1)) if counted else _CHANNELS.get(word)
     return MediaInfo(
-        format_name=str(fmt.get("format_name", "")),
-        duration_s=duration,
+        format_name=format_name,
+        duration_s=duration if duration is not None and np.isfinite(duration) else None,
         audio_streams=len(audio),
-        video_streams=len(video),
-        sample_rate_hz=int(audio[0]["sample_rate"]) if audio and audio[0].get("sample_rate") else None,
-        channels=audio[0].get("channels") if audio else None,
+        video_streams=video,
+        sample_rate_hz=int(rate.group(1)) if rate else None,
+        channels=channels,
         tags=tags,
     )
 
@@ -416,14 +470,6 @@ def probe_usable(path: str | os.PathLike, *, max_seconds: float, limits: DecodeL
             "too_long", f"The audio lasts {info.duration_s / 60:.0f} min; the limit is {max_seconds / 60:.0f} min."
         )
     return info
-
-
-def _as_float(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) and number >= 0 else None
 
 
 def decode(

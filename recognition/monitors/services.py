@@ -146,27 +146,43 @@ def monitor_heard(*, monitor_id: int, worker_id: str, heard_last_minute_s: float
 class StreamClock:
     """Where a monitor's stream seconds sit on the wall clock: `origin` is stream second 0.
 
-    A live source cannot deliver a sample before it is on air, so the origin is the earliest
-    (arrival time - stream seconds received) seen: the burst a server sends on connect, read in
-    pieces, moves it back to when that audio was on air. The earliest is taken over the last
-    minute only, so a source whose clock runs slower than ours does not drift away from it
-    (docs/decisions.md, StreamClock).
+    A live source cannot deliver a sample before it is on air, so every (arrival time - stream
+    seconds received) is a latest possible origin: the burst a server sends on connect, read in
+    pieces, moves it back to when that audio was on air. A source may also say when its audio was
+    on air (an HLS playlist's reload times or its EXT-X-PROGRAM-DATE-TIME: `bound`), which adds an
+    earliest possible origin; the origin is then the middle of what is left. Bounds are kept over
+    the last minute only, so a source whose clock runs slower than ours does not drift away from
+    it (docs/decisions.md, StreamClock).
     """
 
     WINDOW_S = 60.0
 
     def __init__(self, origin: datetime):
         self.origin = origin
-        self._window_min = origin
+        self._latest: datetime = origin  # bounds of the origin, this window and the last
+        self._earliest: datetime | None = None
+        self._window_latest: datetime = origin
+        self._window_earliest: datetime | None = None
         self._window_started = origin
 
     def observe(self, now: datetime, received_s: float) -> None:
         """Note that `received_s` seconds of stream have arrived by `now`."""
-        candidate = now - timedelta(seconds=received_s)
-        self._window_min = min(self._window_min, candidate)
-        self.origin = min(self.origin, candidate)
+        self.bound(None, now - timedelta(seconds=received_s), now=now)
+
+    def bound(self, earliest: datetime | None, latest: datetime, *, now: datetime) -> None:
+        """Note that stream second 0 was on air after `earliest` (if known) and by `latest`."""
+        self._window_latest = min(self._window_latest, latest)
+        self._latest = min(self._latest, latest)
+        if earliest is not None:
+            self._window_earliest = max(self._window_earliest or earliest, earliest)
+            self._earliest = max(self._earliest or earliest, earliest)
         if (now - self._window_started).total_seconds() >= self.WINDOW_S:
-            self.origin, self._window_started, self._window_min = self._window_min, now, candidate
+            self._latest, self._earliest = self._window_latest, self._window_earliest
+            self._window_started, self._window_latest, self._window_earliest = now, latest, earliest
+        if self._earliest is None or self._earliest >= self._latest:  # none, or a source clock ahead of ours
+            self.origin = self._latest
+        else:
+            self.origin = self._earliest + (self._latest - self._earliest) / 2
 
     def at(self, stream_s: float) -> datetime:
         return self.origin + timedelta(seconds=stream_s)

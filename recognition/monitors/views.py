@@ -106,19 +106,13 @@ def monitor_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _display(summary: dict) -> dict:
-    """A detection as the timeline shows it (static/js/monitor.js formats polled ones the same way)."""
+    """A detection as the timeline shows it; the template formats its times and confidence with
+    the earshot filters, static/js/monitor.js polled ones with static/js/format.js."""
     return {
         **summary,
         "started": summary["started_at"][:19].replace("T", " "),
         "ended": summary["ended_at"][11:19],
-        "positions": f"{_position(summary['offset_start_s'])}–{_position(summary['offset_end_s'])}",
-        "confidence_pct": f"{summary['confidence'] * 100:.4f}".rstrip("0").rstrip(".") + " %",
     }
-
-
-def _position(offset_s: float) -> str:
-    total = max(0, int(offset_s))
-    return f"{total // 60}:{total % 60:02d}"
 
 
 @login_required

@@ -42,6 +42,9 @@ __all__ = ["MonitorWorker", "Runner"]
 log = logging.getLogger("earshot.monitors")
 
 SAMPLE_RATE_HZ = 8000
+# A new play of a track whose row is open is that row going on when its track position is within
+# this of where the row's song would be (a replay of the song differs by far more).
+CARRIES_ON_S = 3.0
 READ_SAMPLES = SAMPLE_RATE_HZ // 2  # half a second per read: the engine decides about every second
 CATCH_UP_MAX_S = 30.0  # the longest burst read before the clock is set (Icecast sends ~1-10 s)
 RING_S = 40.0  # audio kept for evidence excerpts; a detection is made well within it
@@ -155,6 +158,7 @@ class Runner(threading.Thread):
                 if samples.size:
                     ring.push(samples)
                     clock.observe(self._arrival(source), engine.heard_s + samples.size / SAMPLE_RATE_HZ)
+                    self._hints(source, clock)
                     self.last_audio_at = time.monotonic()
                     events = self._db(self._push, engine, samples, clock, minutes)
                     for detection_id, start_s in events:
@@ -192,7 +196,20 @@ class Runner(threading.Thread):
             return None
         arrival = self._arrival(source)
         clock = services.StreamClock(origin=arrival - timedelta(seconds=total / SAMPLE_RATE_HZ))
+        self._hints(source, clock)
         return np.concatenate(parts), clock
+
+    @staticmethod
+    def _hints(source, clock: services.StreamClock) -> None:
+        """Tighten the clock with what the source knows of its airtime (an HLS playlist's dates)."""
+        hints = getattr(source, "clock_hints", None)
+        now = timezone.now()
+        for earliest, latest in hints() if hints else ():
+            clock.bound(
+                None if earliest is None else datetime.fromtimestamp(earliest, UTC),
+                datetime.fromtimestamp(latest, UTC),
+                now=now,
+            )
 
     @staticmethod
     def _arrival(source) -> datetime:
@@ -270,10 +287,18 @@ class Runner(threading.Thread):
             self.unheard.pop(key, None)
             if current is None:
                 for other_key, other in list(self.open.items()):
-                    if other.track_id == sighting.track_id:  # one open play per track (a constraint)
+                    if other.track_id != sighting.track_id:
+                        continue
+                    del self.open[other_key]  # one open play per track (a constraint)
+                    self.unheard.pop(other_key, None)
+                    if _carries_on(other, sighting, clock):
+                        current = other
+                    else:
                         services.detection_end(detection=other)
-                        del self.open[other_key]
-                current = services.detection_start(monitor=self.monitor, sighting=sighting, clock=clock)
+                if current is None:
+                    current = services.detection_start(monitor=self.monitor, sighting=sighting, clock=clock)
+                else:
+                    services.detection_extend(detection=current, sighting=sighting, clock=clock)
                 self.open[key] = current
             else:
                 services.detection_extend(detection=current, sighting=sighting, clock=clock)
@@ -310,6 +335,22 @@ class Runner(threading.Thread):
             self._db(
                 services.monitor_heard, monitor_id=self.monitor.pk, worker_id=self.worker.id, heard_last_minute_s=total
             )
+
+
+def _carries_on(detection: Detection, sighting: Sighting, clock: services.StreamClock) -> bool:
+    """Whether a play the engine calls new is the open `detection` going on: the same track, begun
+    within `UNHEARD_S` of the detection's last write, where the detection's song would be by then.
+
+    The engine continues a play it was handed (resumed after a takeover or a reconnection) when it
+    hears it again at the alignment it expects; when the two clocks disagree by more than it
+    allows, it starts a play instead, and the log would show one play as two rows. Row by row,
+    the track position tells a play that carries on from a replay of the song.
+    """
+    gap_s = (clock.at(sighting.start_s) - detection.ended_at).total_seconds()
+    if gap_s > UNHEARD_S:  # the horizon of resuming: a takeover takes ~25 s
+        return False
+    expected_s = detection.offset_end_s + gap_s * (detection.speed or 1.0)
+    return abs(sighting.offset_start_s - expected_s) <= CARRIES_ON_S
 
 
 def _key(sighting: Sighting) -> tuple:

@@ -1,4 +1,5 @@
-// The browser side of portal/formatting.py: the same rules for times, confidences and durations.
+// The browser side of portal/formatting.py: the same rules for times, confidences, durations and
+// the ticks of a time axis.
 
 export function clock(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
@@ -27,8 +28,27 @@ export function confidenceLabel(fraction) {
 
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  if (seconds === 0) return "0 s";
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 10) return `${seconds.toFixed(1)} s`;
   if (seconds < 59.5) return `${Math.round(seconds)} s`;
   return clock(seconds);
+}
+
+export function totalDuration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 3599.5) return duration(seconds);
+  const minutes = Math.round(seconds / 60);
+  return `${Math.floor(minutes / 60).toLocaleString("en")} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+export const AXIS_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200];
+
+export function axisTicks(durationS, maxTicks = 6) {
+  if (!Number.isFinite(durationS) || durationS <= 0) return [0];
+  const intervals = Math.max(1, maxTicks);
+  let step = AXIS_STEPS_S.find((s) => durationS / s <= intervals);
+  if (step === undefined) step = AXIS_STEPS_S.at(-1) * Math.ceil(durationS / AXIS_STEPS_S.at(-1) / intervals);
+  const ticks = [];
+  for (let i = 0; i * step <= durationS; i += 1) ticks.push(i * step);
+  return ticks;
 }

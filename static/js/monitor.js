@@ -1,5 +1,6 @@
 // A monitor's page: poll its status every few seconds and add or update detections in place,
 // so new plays appear without a reload. Rows are built with textContent (no HTML from data).
+import { clock, confidenceLabel, duration, percent } from './format.js';
 
 const POLL_MS = 3000;
 
@@ -10,6 +11,8 @@ for (const form of document.querySelectorAll('form[data-confirm]')) {
 const root = document.querySelector('[data-monitor]');
 if (root) {
   const body = root.querySelector('[data-role=detections]');
+  // On a phone each cell is a labelled line (table.stack): the labels are the column headers.
+  const headers = [...root.querySelectorAll('table.detections thead th')].map((th) => th.textContent);
   const field = (role) => root.querySelector(`[data-role=${role}]`);
   let since = '';
   for (const row of body.querySelectorAll('tr[data-updated-at]')) {
@@ -23,16 +26,13 @@ if (root) {
     return td;
   };
 
-  // The same formats as recognition/monitors/views.py `_display`.
-  const position = (s) => { const t = Math.max(0, Math.floor(s)); return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}`; };
-  const percent = (c) => `${String(Number((c * 100).toFixed(4)))} %`;
-
   function render(row, d) {
     const cells = [
       cell('started_at', d.started_at.slice(0, 19).replace('T', ' ')), cell('ended_at', d.ended_at.slice(11, 19)),
       cell('title', d.title), cell('artist', d.artist),
-      cell('offsets', `${position(d.offset_start_s)}–${position(d.offset_end_s)}`), cell('confidence', percent(d.confidence)),
+      cell('offsets', `${clock(d.offset_start_s)}–${clock(d.offset_end_s)}`), cell('confidence', confidenceLabel(d.confidence)),
     ];
+    cells[5].title = percent(d.confidence);
     cells[2].dataset.testid = 'detection-title';
     const link = document.createElement('a');
     link.href = `/detections/${Number(d.id)}/`;
@@ -66,6 +66,7 @@ if (root) {
       audio.src = d.evidence_url;
       evidence.append(audio);
     }
+    [...cells, evidence].forEach((td, i) => { if (i !== 2) td.dataset.label = headers[i]; });
     row.replaceChildren(...cells, evidence);
     row.dataset.id = d.id;
     row.dataset.updatedAt = d.updated_at;
@@ -91,7 +92,7 @@ if (root) {
       state.textContent = monitor.state.charAt(0).toUpperCase() + monitor.state.slice(1);
       state.className = `monitor-state state-${monitor.state}`;
       field('reason').textContent = monitor.state_reason;
-      field('heard').textContent = String(Math.round(monitor.heard_last_minute_s));
+      field('heard').textContent = duration(monitor.heard_last_minute_s);
       field('today').textContent = String(monitor.detections_today);
       for (const d of detections) {
         let row = body.querySelector(`tr[data-id="${Number(d.id)}"]`);

@@ -1,13 +1,18 @@
-// Upload page: drag and drop with a progress bar, then the job page; job page: poll until done.
-// Bars and swatches get their geometry from data-* attributes (no inline styles: strict CSP).
+// Upload page: drag and drop with a progress bar, then the job page; job page: poll until done,
+// then a player synced with the timeline (click to seek, a moving playhead, zoom for long media).
+// Geometry comes from data-* attributes (no inline styles in the markup: strict CSP).
+import { axisTicks, clock } from "./format.js";
 
-for (const el of document.querySelectorAll("[data-left][data-width]")) {
-  el.style.left = `${el.dataset.left}%`;
-  el.style.width = `${el.dataset.width}%`;
+function place(root = document) {
+  for (const el of root.querySelectorAll("[data-left]")) {
+    el.style.left = `${el.dataset.left}%`;
+    if (el.dataset.width !== undefined) el.style.width = `${el.dataset.width}%`;
+  }
+  for (const el of root.querySelectorAll("[data-hue]")) {
+    el.style.background = `hsl(${el.dataset.hue} 70% 50%)`;
+  }
 }
-for (const el of document.querySelectorAll("[data-hue]")) {
-  el.style.background = `hsl(${el.dataset.hue} 70% 50%)`;
-}
+place();
 
 const form = document.querySelector("[data-upload]");
 if (form) {
@@ -67,4 +72,102 @@ if (job && ["pending", "running"].includes(job.dataset.status)) {
     setTimeout(poll, 1500);
   };
   setTimeout(poll, 1000);
+}
+
+const timeline = document.querySelector("[data-role=timeline]");
+if (timeline) {
+  const durationS = Number(timeline.dataset.durationS);
+  const scroller = document.querySelector("[data-role=timeline-scroll]");
+  const axis = timeline.querySelector("[data-role=axis]");
+  const track = timeline.querySelector(".timeline");
+  const playhead = timeline.querySelector("[data-role=playhead]");
+  const player = document.querySelector("[data-role=player]");
+  const zoomBar = document.querySelector("[data-role=zoom]");
+  const segments = [...document.querySelectorAll("[data-testid=segment]")];
+  const bars = [...timeline.querySelectorAll(".timeline-bar")];
+  // Zoom so that a second is at most ~12 px wide: enough to see a 10 s segment in a 2 h video.
+  const maxZoom = Math.max(1, 2 ** Math.ceil(Math.log2((durationS * 12) / Math.max(scroller.clientWidth, 1))));
+  let zoom = 1;
+
+  const drawAxis = () => {
+    // One label per ~80 px, so m:ss or h:mm:ss labels never collide, whatever the zoom and screen.
+    const ticks = axisTicks(durationS, Math.max(1, Math.floor(timeline.clientWidth / 80)));
+    axis.replaceChildren(...ticks.map((t) => {
+      const tick = document.createElement("span");
+      tick.className = "tick";
+      tick.style.left = `${(100 * t) / durationS}%`;
+      tick.textContent = clock(t);
+      return tick;
+    }));
+    alignEnd();
+  };
+  // A label centred on a tick near the end would stick out of the timeline: end it at its tick.
+  const alignEnd = () => {
+    const last = axis.lastElementChild;
+    if (last && last !== axis.firstElementChild && last.offsetLeft + last.offsetWidth / 2 > axis.clientWidth) {
+      last.classList.add("tick-end");
+    }
+  };
+  const setZoom = (next, centreS) => {
+    const keepS = centreS ?? ((scroller.scrollLeft + scroller.clientWidth / 2) / timeline.clientWidth) * durationS;
+    zoom = Math.min(maxZoom, Math.max(1, next));
+    timeline.style.width = `${zoom * 100}%`;
+    drawAxis();
+    scroller.scrollLeft = (keepS / durationS) * timeline.clientWidth - scroller.clientWidth / 2;
+    zoomBar.querySelector("[data-zoom=in]").disabled = zoom >= maxZoom;
+    zoomBar.querySelector("[data-zoom=out]").disabled = zoom <= 1;
+    zoomBar.querySelector("[data-zoom=fit]").disabled = zoom <= 1;
+  };
+  if (maxZoom > 1) {
+    zoomBar.hidden = false;
+    zoomBar.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-zoom]");
+      if (!button) return;
+      const how = button.dataset.zoom;
+      setZoom(how === "in" ? zoom * 2 : how === "out" ? zoom / 2 : 1, player ? player.currentTime : undefined);
+    });
+    setZoom(1);
+  }
+  drawAxis();
+  new ResizeObserver(drawAxis).observe(scroller);
+
+  const highlight = (index) => {
+    for (const el of [...segments, ...bars]) el.classList.toggle("is-playing", el.dataset.segment === index);
+  };
+
+  if (player) {
+    playhead.hidden = false;
+    const seek = (seconds) => {
+      player.currentTime = Math.max(0, Math.min(seconds, durationS));
+      player.play().catch(() => { /* the browser wants a gesture first: the position is set */ });
+    };
+    track.addEventListener("click", (event) => {
+      event.preventDefault();
+      const bar = event.target.closest(".timeline-bar");
+      if (bar) { seek(Number(bar.dataset.startS)); return; }
+      const box = track.getBoundingClientRect();
+      seek(((event.clientX - box.left) / box.width) * durationS);
+    });
+    for (const button of document.querySelectorAll("[data-seek]")) {
+      button.addEventListener("click", () => {
+        seek(Number(button.dataset.seek));
+        player.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      });
+    }
+    let frame = 0;
+    const follow = () => {
+      const at = player.currentTime;
+      playhead.style.left = `${(100 * Math.min(at, durationS)) / durationS}%`;
+      const current = segments.find((li) => at >= Number(li.dataset.startS) && at < Number(li.dataset.endS));
+      highlight(current ? current.dataset.segment : null);
+      if (zoom > 1 && !player.paused) {  // keep the playhead in view while zoomed in
+        const x = (at / durationS) * timeline.clientWidth;
+        if (x < scroller.scrollLeft || x > scroller.scrollLeft + scroller.clientWidth) scroller.scrollLeft = x - 24;
+      }
+      frame = player.paused ? 0 : requestAnimationFrame(follow);
+    };
+    player.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(follow); });
+    for (const name of ["timeupdate", "seeked", "loadedmetadata"]) player.addEventListener(name, () => { if (!frame) follow(); });
+    follow();
+  }
 }

@@ -70,3 +70,45 @@ def microphone_file(tmp_path: Path, samples: np.ndarray) -> Path:
 
     wide = signal.resample_poly(samples, 48000, media.FILE_RATE).astype(np.float32)
     return media.write_wav(tmp_path / "venue.wav", wide, rate=48000, channels=2)
+
+
+@pytest.fixture
+def chromium_browser():
+    """A headless Chromium for pages that need no microphone (request database fixtures first:
+    Playwright's sync API runs an event loop, and Django refuses ORM calls while one runs)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is required: `make test` installs it")
+    with sync_playwright() as manager:
+        browser = manager.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield browser
+        browser.close()
+
+
+def session_cookie(user) -> str:
+    """A session key for `user`, to hand to a browser context."""
+    session = Client()
+    session.force_login(user)
+    return session.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def signed_in_page(browser, base_url: str, cookie: str | None, *, width: int, height: int = 844):
+    """A new page of `width` CSS pixels, signed in with `cookie` (anonymous with None); a
+    script error on it fails the test (see `page.errors`)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    if cookie:
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}])
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
+def horizontal_overflow_px(page) -> int:
+    """How far the page scrolls sideways (0 when it fits its viewport)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -13,6 +13,7 @@ from catalog.services import album_artwork_set, album_update, track_update
 from recognition.engine import audio
 from recognition.services import identifier, track_ingest
 from tests import media
+from tests.e2e.conftest import horizontal_overflow_px
 
 # Database fixtures come before the browser in every test: Playwright's sync API runs an event
 # loop, and Django refuses ORM calls while one is running.
@@ -147,7 +148,7 @@ def test_a_demo_song_from_a_fresh_load_demo_is_named_on_a_phone(
     assert page.get_by_test_id("match-artwork").is_visible()
     assert page.get_by_test_id("match-preview").get_attribute("src").startswith(f"/tracks/{played}/preview")
     # Nothing wider than the phone: no sideways scrolling, the card inside the screen.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert horizontal_overflow_px(page) == 0
     card = page.get_by_test_id("match").bounding_box()
     assert card["x"] >= 0 and card["x"] + card["width"] <= PHONE["width"]
 

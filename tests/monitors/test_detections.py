@@ -85,3 +85,66 @@ def test_evidence_is_stored_under_a_random_key(make_user):
     name = Detection.objects.get(pk=detection.pk).evidence.name
     assert re.fullmatch(r"monitors/evidence/\d{4}/\d{2}/[0-9a-f]{32}\.ogg", name), name
     assert "nova" not in name.lower() and f"{monitor.pk}-{detection.pk}" not in name
+
+
+def test_the_stream_clock_takes_the_earliest_arrival_and_the_middle_of_known_bounds():
+    from datetime import timedelta
+
+    t0 = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    clock = services.StreamClock(origin=t0 + timedelta(seconds=3))  # a burst read in pieces: late
+    clock.observe(t0 + timedelta(seconds=12), 10.5)  # 10.5 s had arrived 12 s on: on air by 1.5
+    assert clock.origin == t0 + timedelta(seconds=1.5)
+    clock.observe(t0 + timedelta(seconds=14), 11.0)  # a later, slower arrival moves nothing
+    assert clock.origin == t0 + timedelta(seconds=1.5)
+    # A playlist says the audio was published after 0.5 and by 1.0: the middle of what is left.
+    clock.bound(t0 + timedelta(seconds=0.5), t0 + timedelta(seconds=1.0), now=t0 + timedelta(seconds=15))
+    assert clock.origin == t0 + timedelta(seconds=0.75)
+    assert clock.at(10.0) == t0 + timedelta(seconds=10.75)
+    # An exact date (EXT-X-PROGRAM-DATE-TIME) wins; one ahead of the arrivals cannot be right.
+    clock.bound(t0 + timedelta(seconds=0.6), t0 + timedelta(seconds=0.6), now=t0 + timedelta(seconds=16))
+    assert clock.origin == t0 + timedelta(seconds=0.6)
+    skewed = services.StreamClock(origin=t0)
+    skewed.bound(t0 + timedelta(seconds=2), t0 + timedelta(seconds=2), now=t0 + timedelta(seconds=5))
+    assert skewed.origin == t0
+
+
+def test_the_stream_clock_forgets_bounds_older_than_its_window():
+    from datetime import timedelta
+
+    t0 = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    clock = services.StreamClock(origin=t0)
+    late = t0 + timedelta(seconds=0.4)  # the source's clock runs slow: every later arrival is later
+    for minute in range(1, 4):
+        clock.observe(t0 + timedelta(seconds=60 * minute), 60 * minute - 0.4 * minute)
+    assert clock.origin > late  # the first minute's bound no longer holds it back
+
+
+def test_a_play_the_engine_restarts_after_a_reconnection_stays_one_row(make_user):
+    """A resumed play the engine did not recognise as going on (the new connection's clock off by
+    more than it allows) is the open row carrying on when its song is where the row's would be;
+    a replay of the song from its start is a new row."""
+    from recognition.engine import MonitorEvent
+    from recognition.monitors.worker import Runner, _key
+
+    owner = make_user(Role.MONITOR)
+    track = TrackFactory()
+    monitor = Monitor.objects.create(owner=owner, name="Radio", source_url="http://radio.example/live")
+    opened = services.detection_start(monitor=monitor, sighting=_sighting(track.pk, 30.0, 40.0), clock=CLOCK)
+    runner = Runner(None, monitor)  # type: ignore[arg-type] - _apply needs no worker
+    runner.open = {("resumed", track.pk): opened}
+    # Heard again 4 s after the row's last write, 4 s further on in the song (12 + 10 + 4).
+    going_on = Sighting(track.pk, 44.0, 50.0, 26.0, 32.0, 0.99, None)
+    assert runner._apply(MonitorEvent("started", going_on), CLOCK).pk == opened.pk
+    assert runner.open == {_key(going_on): opened}
+    opened.refresh_from_db()
+    assert opened.open and opened.offset_end_s == 32.0 and opened.started_at == CLOCK.at(30.0)
+    # Heard again after a takeover (~25 s without a write), where the song would be by then.
+    runner.open = {("resumed again", track.pk): opened}
+    after_takeover = Sighting(track.pk, 75.0, 80.0, 57.0, 62.0, 0.99, None)  # 32 + (75 - 50)
+    assert runner._apply(MonitorEvent("started", after_takeover), CLOCK).pk == opened.pk
+    # The song played again from its start: the row ends, a new one opens.
+    replay = Sighting(track.pk, 90.0, 95.0, 0.0, 5.0, 0.99, None)
+    second = runner._apply(MonitorEvent("started", replay), CLOCK)
+    opened.refresh_from_db()
+    assert second.pk != opened.pk and not opened.open and second.open
+    assert Detection.objects.filter(monitor=monitor).count() == 2

@@ -11,6 +11,7 @@ import contextlib
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -110,6 +111,47 @@ def test_live_hls_follows_the_playlist_and_decodes_its_segments(path, fmt):
     # Two segments of backlog at once, then one a second: ~2 s ahead of the wall clock.
     assert 2.5 < len(heard) / RATE < 7.5
     assert _best_match(heard, _reference(items)) > 0.6
+
+
+def test_hls_playlist_dates_and_lengths_are_read():
+    base = "http://radio.example/hls/live.m3u8"
+    playlist = hls.media_playlist(
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T20:00:00.500Z\n"
+        "#EXTINF:2.048,\na.ts\n#EXTINF:1.952,\nb.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2,\nc.ts\n"
+        "#EXT-X-PROGRAM-DATE-TIME:not a date\n#EXTINF:x,\nd.ts\n",
+        base,
+    )
+    on_air = datetime(2026, 12, 6, 20, 0, 0, 500000, tzinfo=UTC).timestamp()
+    a, b, c, d = playlist.segments
+    assert (a.sequence, a.duration_s, a.on_air_at) == (3, 2.048, on_air)
+    assert b.on_air_at == pytest.approx(on_air + 2.048) and b.duration_s == 1.952
+    assert c.on_air_at is None and d.on_air_at is None  # a new timeline, and an unreadable date
+    assert d.duration_s == 0.0
+
+
+@pytest.mark.parametrize("dated", [False, True])
+def test_live_hls_says_when_its_audio_was_on_air(dated):
+    """The playlist's reloads (or its dates) bound when stream second 0 was on air: the first
+    segment fed. Undated, the bounds close in to within a reload period; dated, exact."""
+    items = _items(4.0, seeds=(21, 22, 23, 24, 25, 26))
+    with (
+        HlsServer(items, segment_s=1.0, dated=dated) as server,
+        StreamSource(server.url("/live.m3u8"), allow_private=True) as source,
+    ):
+        _read_for(source, 6.0)
+        hints = source.clock_hints()
+        first = min(int(path.rsplit("/", 1)[1].split(".")[0]) for path in server.hits if path.startswith("/seg/"))
+    assert server.t0 is not None
+    truth = server.t0 + (server.ends_s[first - 1] if first else 0.0)
+    assert len(hints) >= 5
+    latest = min(hint[1] for hint in hints)
+    earliest = max(hint[0] for hint in hints if hint[0] is not None)
+    assert earliest - 0.05 <= truth <= latest + 0.05  # every bound holds (to EXTINF's rounding)
+    if dated:
+        assert latest - earliest < 0.01
+    else:
+        assert latest - earliest < 1.1  # one reload period (the target duration, 1 s) at most
+    assert source.clock_hints() == []  # handed over once
 
 
 def test_probe_accepts_real_streams_quickly():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from recognition.monitors.sources.errors import SourceError
@@ -38,8 +39,14 @@ def id3_size(head: bytes) -> int:
 
 @dataclass(frozen=True)
 class Segment:
+    """One media segment: its sequence number, URL, EXTINF length and, when the playlist dates it
+    (EXT-X-PROGRAM-DATE-TIME, carried forward over undated segments), the wall clock of its first
+    sample in Unix seconds."""
+
     sequence: int
     url: str
+    duration_s: float = 0.0
+    on_air_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,13 @@ def media_playlist(text: str, base: str) -> MediaPlaylist:
     target_s, sequence, ended = 6.0, 0, False
     segments: list[Segment] = []
     expect_uri = False
+    duration_s = 0.0
+    dated: float | None = None  # when the next segment's first sample was on air, if the playlist says
     for raw in text.splitlines():
         line = raw.strip()
-        if line.startswith("#EXT-X-TARGETDURATION:"):
+        if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            dated = _date_time(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
             with contextlib.suppress(ValueError):
                 target_s = min(max(float(line.split(":", 1)[1]), 0.5), 30.0)
         elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
@@ -100,12 +111,34 @@ def media_playlist(text: str, base: str) -> MediaPlaylist:
             raise SourceError("unsupported", "HLS streams in fragmented MP4 are not supported.", permanent=True)
         elif line.startswith("#EXTINF"):
             expect_uri = True
+            duration_s = _extinf(line)
+        elif line == "#EXT-X-DISCONTINUITY":
+            dated = None  # a new timeline: only a new EXT-X-PROGRAM-DATE-TIME dates it
         elif line == "#EXT-X-ENDLIST":
             ended = True
         elif line and not line.startswith("#") and expect_uri:
-            segments.append(Segment(sequence + len(segments), segment_url(base, line)))
+            segments.append(Segment(sequence + len(segments), segment_url(base, line), duration_s, dated))
+            dated = None if dated is None else dated + duration_s
             expect_uri = False
     return MediaPlaylist(target_s, segments, ended)
+
+
+def _extinf(line: str) -> float:
+    """The length of `#EXTINF:<seconds>,<title>`; 0 when it cannot be read (the clock then skips it)."""
+    try:
+        value = float(line.split(":", 1)[1].split(",", 1)[0])
+    except ValueError:
+        return 0.0
+    return value if 0 < value <= 60 else 0.0
+
+
+def _date_time(text: str) -> float | None:
+    """An EXT-X-PROGRAM-DATE-TIME (ISO 8601 with an offset) in Unix seconds; None when unreadable."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
 
 
 def station_url(text: str, base: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import signal
@@ -134,6 +135,8 @@ class StreamSource:
         self._odd = b""
         self._audio_at = 0.0
         self._created_at = time.monotonic()
+        self._fed_s = 0.0  # HLS: seconds of segments fed to ffmpeg, by their EXTINF
+        self._hints: list[tuple[float | None, float]] = []
         self._feeder = threading.Thread(target=self._feed, name="stream-source-feeder", daemon=True)
         self._feeder.start()
 
@@ -190,6 +193,33 @@ class StreamSource:
             data, self._odd = data[:-1], data[-1:]
         self._audio_at = time.monotonic()
         return np.frombuffer(data, dtype="<i2").copy()
+
+    def clock_hints(self) -> list[tuple[float | None, float]]:
+        """Return (and forget) what the source learnt of when its first sample was on air.
+
+        Each is (earliest, latest) in Unix seconds, earliest None when unknown. An HLS playlist
+        tells it: a segment new in a reload had not been published when the previous reload went
+        out and had been when this one came back; EXT-X-PROGRAM-DATE-TIME says it exactly
+        (docs/decisions.md, StreamClock). Other sources have none: arrival times bound them.
+        """
+        with self._lock:
+            hints, self._hints = self._hints, []
+        return hints
+
+    def _note_segment(self, duration_s: float, on_air_at: float | None, earliest: float | None, latest: float) -> None:
+        """A segment of `duration_s` was fed, first on air at `on_air_at` if dated, else published
+        after `earliest` and by `latest` (wall clock, Unix seconds)."""
+        # A segment of unknown length puts every later one at an unknown place: no more hints.
+        start_s, self._fed_s = self._fed_s, self._fed_s + duration_s if duration_s > 0 else math.nan
+        if math.isnan(self._fed_s):
+            return
+        hint: tuple[float | None, float]
+        if on_air_at is not None:
+            hint = (on_air_at - start_s, on_air_at - start_s)
+        else:
+            hint = (None if earliest is None else earliest - self._fed_s, latest - self._fed_s)
+        with self._lock:
+            self._hints = [*self._hints[-63:], hint]
 
     def close(self) -> None:
         """Stop everything (ffmpeg, the connection, the feeder); safe from any thread, more than once."""
@@ -284,7 +314,7 @@ class StreamSource:
                 raise SourceError("too_large", f"The playlist is larger than {limit // 1024} KiB.", permanent=True)
             text = head.decode("utf-8", "replace").lstrip()
             if "#EXT-X-" in text:
-                self._feed_hls(response.url, text)
+                self._feed_hls(response.url, text, got=time.time())
                 return
             # A radio directory's .m3u or .pls: a list of stream URLs. Follow the first, once.
             stream = station_url(text, response.url)
@@ -339,27 +369,41 @@ class StreamSource:
             raise
         return response.content.decode("utf-8", "replace").lstrip()
 
-    def _feed_hls(self, url: str, text: str) -> None:
+    def _variant(self, url: str, text: str) -> tuple[str, str]:
+        """The media playlist a master playlist points at (its URL and text)."""
+        variant = variant_url(text, url)
+        if variant is None:
+            raise SourceError("bad_playlist", "The HLS master playlist lists no stream.", permanent=True)
+        text = self._fetch_playlist(variant)
+        if "#EXT-X-STREAM-INF" in text:
+            raise SourceError("bad_playlist", "The HLS playlist nests master playlists.", permanent=True)
+        return variant, text
+
+    def _feed_hls(self, url: str, text: str, *, got: float) -> None:
         if "#EXT-X-STREAM-INF" in text or "#EXT-X-MEDIA:" in text:
-            variant = variant_url(text, url)
-            if variant is None:
-                raise SourceError("bad_playlist", "The HLS master playlist lists no stream.", permanent=True)
-            url, text = variant, self._fetch_playlist(variant)
-            if "#EXT-X-STREAM-INF" in text:
-                raise SourceError("bad_playlist", "The HLS playlist nests master playlists.", permanent=True)
+            url, text = self._variant(url, text)
+            got = time.time()
         fed, missing = -1, 0
+        sent: float | None = None  # when the request for this playlist went out (None: the first one)
+        previous_sent: float | None = None
         changed_at = time.monotonic()
         while not self._closed.is_set():
             playlist = media_playlist(text, url)
             newest = playlist.segments[-1].sequence if playlist.segments else -1
             if fed < 0 or newest < fed:  # start (or a restarted stream) two segments from the live edge
                 todo = playlist.segments[-2:]
+                earliest = None  # these may have been published long before we asked
             else:
                 # Far behind (or a playlist adding thousands at once): jump to the live edge.
                 todo = [segment for segment in playlist.segments if segment.sequence > fed][-_MAX_NEW_SEGMENTS:]
+                earliest = previous_sent  # absent from the reload sent then, so published after it
             for segment in todo:
                 # A segment gone already (we fell behind) is a gap; several in a row, a broken stream.
-                missing = 0 if self._feed_segment(segment.url) else missing + 1
+                if self._feed_segment(segment.url):
+                    missing = 0
+                    self._note_segment(segment.duration_s, segment.on_air_at, earliest, got)
+                else:
+                    missing += 1
                 if missing >= _MAX_MISSING_SEGMENTS:
                     raise SourceError("not_found", "The HLS stream's segments cannot be fetched (HTTP 404).")
                 fed = segment.sequence
@@ -371,7 +415,9 @@ class StreamSource:
             # RFC 8216 6.3.4: reload after the target duration, half of it when nothing was new.
             if self._closed.wait(playlist.target_s if todo else playlist.target_s / 2):
                 return
+            previous_sent, sent = sent, time.time()
             text = self._fetch_playlist(url, reload=True)
+            got = time.time()
 
     def _feed_segment(self, url: str) -> bool:
         """Copy one segment into ffmpeg; return False when the server no longer has it (404, 410)."""

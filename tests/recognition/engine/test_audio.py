@@ -22,8 +22,58 @@ def test_ffmpeg_reads_only_local_plain_media_and_stops_at_the_cap():
     assert "file:/tmp/x.mp3" in command  # a path can never be read as a URL
     allowed = command[command.index("-format_whitelist") + 1].split(",")
     assert not {"hls", "concat", "lavfi", "image2", "rtp", "rtsp", "sdp", "dash", "tty"} & set(allowed)
-    probe = audio.ffprobe_command("/tmp/x.mp3")
+    probe = audio.probe_command("/tmp/x.mp3")
     assert "-protocol_whitelist" in probe and "-format_whitelist" in probe
+    assert probe[0] == "ffmpeg" and probe[probe.index("-codec_whitelist") + 1] == audio.ALLOWED_DECODERS
+
+
+def test_a_video_is_described_without_any_video_decoder(tmp_path):
+    """The probe refuses H.264's decoder (audio decoders only) and still describes the file."""
+    video = media.video_with_audio(media.synth_song(3, 3.0), tmp_path / "clip.mp4")
+    assert "h264" not in audio.ALLOWED_DECODERS.split(",")
+    info = audio.probe(video)
+    assert (info.audio_streams, info.video_streams) == (1, 1)
+    assert info.duration_s == pytest.approx(3.0, abs=0.1)
+
+
+DESCRIPTION = """\
+[h264 @ 0x55] Codec (h264) not on whitelist 'aac'
+Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:/tmp/x.mp4':
+  Metadata:
+    major_brand     : isom
+    title           : Song
+                    :   Duration: 00:00:01.00, fake
+                    :   Stream #0:9: Audio: aac, 8000 Hz, mono
+    artist          : Me
+  Duration: 01:02:03.50, start: 0.000000, bitrate: 123 kb/s
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), none, 320x240, 25 fps (default)
+    Metadata:
+      title           : not the audio's
+  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 69 kb/s (default)
+    Metadata:
+      handler_name    : SoundHandler
+      title           : the audio's own
+Stream mapping:
+  Stream #0:1 -> #0:0 (aac (native) -> pcm_s16le (native))
+Output #0, null, to 'pipe:':
+  Metadata:
+    title           : Output
+"""
+
+
+def test_the_description_is_read_by_its_indentation_so_no_tag_can_forge_a_line():
+    info = audio.parse_description(DESCRIPTION)
+    assert info is not None
+    assert info.format_name == "mov,mp4,m4a,3gp,3g2,mj2"
+    assert info.duration_s == pytest.approx(3723.5)  # not the 1 s a tag's second line pretends
+    assert (info.audio_streams, info.video_streams) == (1, 1)
+    assert (info.sample_rate_hz, info.channels) == (44100, 2)
+    # The container's tags first (the first line of a multi-line value), then the audio stream's.
+    assert info.tags["title"] == "Song" and info.tags["artist"] == "Me"
+    assert info.tags["handler_name"] == "SoundHandler"
+    assert audio.parse_description("file:/tmp/x: Invalid data found when processing input\n") is None
+    unknown = audio.parse_description("Input #0, mp3, from 'file:/x':\n  Duration: N/A, bitrate: N/A\n")
+    assert unknown is not None and unknown.duration_s is None and unknown.audio_streams == 0
 
 
 def test_every_child_runs_under_cpu_memory_and_file_limits():
