@@ -7,6 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=portal.settings
 
+# The decode sandbox: bubblewrap where the runtime allows user namespaces; under a default seccomp
+# profile it is refused and ffmpeg runs under Landlock and seccomp, from Python (docs/decisions.md).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg util-linux bubblewrap \
     && rm -rf /var/lib/apt/lists/*

@@ -7,8 +7,8 @@ from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey as LibraryApiKey
 
 from accounts.forms import AdminLogInForm
-from accounts.models import ApiKey, User
-from accounts.services import api_key_create, api_key_limit_refusal, api_key_revoke, user_apply_role
+from accounts.models import ApiKey, ApiScope, User, all_scopes
+from accounts.services import api_key_create, api_key_refusal, api_key_revoke, user_apply_role
 
 
 @admin.register(User)
@@ -55,12 +55,26 @@ class UserAdmin(DjangoUserAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """API keys: staff create (the key is shown once, in a message) and revoke them; nobody reads one."""
 
-    list_display = ("name", "user", "prefix", "created", "last_used_at", "revoked", "expiry_date")
+    list_display = ("name", "user", "prefix", "scope_list", "created", "last_used_at", "revoked", "expiry_date")
     list_filter = ("revoked",)
     search_fields = ("name", "user__username", "prefix")
     readonly_fields = ("prefix", "created", "last_used_at")
-    fields = ("name", "user", "expiry_date", "revoked", "prefix", "created", "last_used_at")
+    fields = ("name", "user", "scopes", "expiry_date", "revoked", "prefix", "created", "last_used_at")
     autocomplete_fields = ("user",)
+
+    @admin.display(description="scopes")
+    def scope_list(self, api_key: ApiKey) -> str:
+        return ", ".join(api_key.scopes)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "scopes":
+            return forms.TypedMultipleChoiceField(
+                choices=ApiScope.choices,
+                initial=all_scopes,
+                widget=forms.CheckboxSelectMultiple,
+                help_text="The parts of the API the key opens.",
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.sees_whole_catalog
@@ -86,8 +100,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             def clean(self):
                 cleaned = super().clean()
                 user = cleaned.get("user")
-                refusal = api_key_limit_refusal(user) if user is not None else ""
-                if refusal:  # on the form, not a 500 from the service
+                refusal = api_key_refusal(user) if user is not None else ""
+                if refusal:  # on the form (a listener's account, too many keys), not a 500 from the service
                     raise forms.ValidationError(refusal)
                 return cleaned
 
@@ -103,7 +117,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         # Through the service, with everything the form holds: the expiry, and a key created revoked
         # stays revoked (a reserved name, say), instead of silently becoming a live, unbounded key.
-        created, key = api_key_create(user=obj.user, name=obj.name, expiry_date=obj.expiry_date)
+        created, key = api_key_create(user=obj.user, name=obj.name, expiry_date=obj.expiry_date, scopes=obj.scopes)
         if obj.revoked:
             api_key_revoke(api_key=created)
         obj.pk = created.pk

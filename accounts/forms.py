@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.http import HttpRequest
 
 from accounts import limits
-from accounts.models import SELF_SERVICE_ROLES, User
+from accounts.models import SELF_SERVICE_ROLES, ApiScope, User
 
 
 class SignUpForm(UserCreationForm):
@@ -27,7 +27,16 @@ class ProfileForm(forms.ModelForm):
 
 
 class ApiKeyForm(forms.Form):
+    """A new API key: its name and the parts of the API it opens (recognize only, unless ticked)."""
+
     name = forms.CharField(max_length=50, help_text="What the key is for, e.g. the program that uses it.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiScope.choices,
+        initial=[ApiScope.RECOGNIZE],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick at least one scope."},
+        help_text="Give a program only what it needs: a key cannot be widened later, only replaced.",
+    )
 
 
 class LimitedLogInMixin:

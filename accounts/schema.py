@@ -12,5 +12,8 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>`: create keys on your profile page or with `manage.py create_api_key`.",
+            "description": (
+                "`Api-Key <key>`: create keys in the partner console (`/console/`) or with "
+                "`manage.py create_api_key`. A key opens only its scopes: recognize, catalog, webhooks, monitors."
+            ),
         }

@@ -1,5 +1,6 @@
 """Write paths for users: every creation and role change goes through here."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
@@ -9,12 +10,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import ADMIN_ROLES, ApiKey, Role, User
+from accounts.models import ADMIN_ROLES, ApiKey, ApiScope, Role, User, all_scopes
 
 __all__ = [
-    "ApiKeyLimitReached",
+    "ApiKeyRefused",
     "api_key_create",
-    "api_key_limit_refusal",
+    "api_key_refusal",
     "api_key_revoke",
     "user_apply_role",
     "user_create",
@@ -60,9 +61,17 @@ def user_update_profile(*, user: User, email: str, first_name: str, last_name: s
     return user
 
 
-def api_key_limit_refusal(user: User) -> str:
-    """Why `user` may not get another API key ("" when they may): EARSHOT_API_KEYS_PER_USER keys
-    that are neither revoked nor expired are the most an account holds."""
+def api_key_refusal(user: User) -> str:
+    """Why `user` may not get another API key ("" when they may).
+
+    Listeners get none (the API is for the roles of API_ROLES; staff grant the partner role), and
+    EARSHOT_API_KEYS_PER_USER keys that are neither revoked nor expired are the most an account holds.
+    """
+    if not user.may_use_api:
+        return (
+            f"API keys are for partner accounts; {user.username} is a {user.get_role_display().lower()} "
+            "account. Staff can give it the partner role."
+        )
     usable = ApiKey.objects.filter(user=user, revoked=False).filter(
         Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now())
     )
@@ -72,22 +81,30 @@ def api_key_limit_refusal(user: User) -> str:
     return ""
 
 
-class ApiKeyLimitReached(Exception):
-    """A user already holds settings.EARSHOT_API_KEYS_PER_USER usable keys."""
+class ApiKeyRefused(Exception):
+    """The user may not get a key: their role holds none, or they hold as many as an account may."""
 
 
 @transaction.atomic
-def api_key_create(*, user: User, name: str, expiry_date: datetime | None = None) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, user: User, name: str, expiry_date: datetime | None = None, scopes: Iterable[str] | None = None
+) -> tuple[ApiKey, str]:
     """Create an API key for a user; return it and the key itself, which is never shown again.
 
-    Raise ApiKeyLimitReached when the user already holds EARSHOT_API_KEYS_PER_USER keys that are
-    neither revoked nor expired (the user's row is locked, so concurrent requests count right).
+    `scopes` are the parts of the API it opens (ApiScope; every scope when None). Raise
+    ApiKeyRefused when the user's role holds no keys, or when they already hold
+    EARSHOT_API_KEYS_PER_USER keys that are neither revoked nor expired (the user's row is
+    locked, so concurrent requests count right); ValueError for an unknown or empty set of scopes.
     """
     User.objects.select_for_update().filter(pk=user.pk).first()
-    refusal = api_key_limit_refusal(user)
+    refusal = api_key_refusal(user)
     if refusal:
-        raise ApiKeyLimitReached(refusal)
-    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key", expiry_date=expiry_date)
+        raise ApiKeyRefused(refusal)
+    chosen = all_scopes() if scopes is None else [scope for scope in ApiScope.values if scope in set(scopes)]
+    unknown = set(scopes or ()) - set(ApiScope.values)
+    if unknown or not chosen:
+        raise ValueError(f"Give a key one or more of the scopes {', '.join(ApiScope.values)}.")
+    api_key, key = ApiKey.objects.create_key(user=user, name=name[:50] or "key", expiry_date=expiry_date, scopes=chosen)
     return cast(ApiKey, api_key), key  # the library types it as its abstract base
 
 

@@ -10,6 +10,4 @@ urlpatterns = [
     path("login/", views.LogInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
-    path("profile/api-keys/", views.api_key_new, name="api_key_new"),
-    path("profile/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
 ]

@@ -5,14 +5,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import limits
-from accounts.forms import ApiKeyForm, LogInForm, ProfileForm, SignUpForm
+from accounts.forms import LogInForm, ProfileForm, SignUpForm
 from accounts.http import AuthenticatedHttpRequest
-from accounts.models import ApiKey
-from accounts.services import ApiKeyLimitReached, api_key_create, api_key_revoke, user_create, user_update_profile
+from accounts.services import user_create, user_update_profile
 
 
 @require_http_methods(["GET", "POST"])
@@ -61,31 +60,4 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
         user_update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
-    context = {"form": form, "key_form": ApiKeyForm(), "api_keys": request.user.api_keys.order_by("-created")}
-    return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)
-
-
-@login_required
-@require_http_methods(["POST"])
-def api_key_new(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Create an API key; it is shown on the next page once and never again."""
-    form = ApiKeyForm(request.POST)
-    if form.is_valid():
-        try:
-            api_key, key = api_key_create(user=request.user, name=form.cleaned_data["name"])
-        except ApiKeyLimitReached as refused:
-            messages.error(request, str(refused))
-            return redirect("accounts:profile")
-        messages.warning(request, f"Your new API key {api_key.name!r} (copy it now; it will not be shown again): {key}")
-    else:
-        messages.error(request, "Give the key a name of at most 50 characters.")
-    return redirect("accounts:profile")
-
-
-@login_required
-@require_http_methods(["POST"])
-def api_key_revoke_view(request: HttpRequest, prefix: str) -> HttpResponse:
-    api_key = get_object_or_404(ApiKey, prefix=prefix, user=request.user)
-    api_key_revoke(api_key=api_key)
-    messages.success(request, f"API key {api_key.name!r} revoked.")
-    return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form}, status=400 if form.errors else 200)

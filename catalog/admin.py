@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
@@ -20,8 +24,29 @@ from catalog.artwork import ArtworkRejected, artwork_from_upload
 from catalog.links import MAX_LINKS, links_cleaned
 from catalog.models import Album, Artist, Track
 from catalog.services import album_artwork_set, track_artwork_set, track_update, tracks_delete
+from portal.formatting import count, duration
 from recognition.engine.audio import AudioError
-from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
+from recognition.models import Play
+from recognition.services import (
+    DuplicateRecording,
+    metadata_from_tags,
+    reference_from_upload,
+    track_create,
+    track_ingest_upload,
+    track_replace_reference,
+)
+
+# Files one "add several tracks" form takes: each is fingerprinted while the page waits.
+MAX_FILES_AT_ONCE = 25
+
+
+def duplicate_message(track: Track, user: User) -> str | SafeString:
+    """ "Already in the catalog", with a link to the track for a user who may open it; for
+    anyone else without its title, which belongs to another rights holder."""
+    if user.sees_whole_catalog or track.owner_id == user.id:
+        url = reverse("admin:catalog_track_change", args=[track.pk])
+        return format_html('This recording is already in the catalog: <a href="{}">{}</a>.', url, track.title)
+    return "This recording is already in the catalog, under another rights holder."
 
 
 class OwnedRelatedFieldListFilter(admin.RelatedFieldListFilter):
@@ -181,7 +206,13 @@ class ArtworkForm(OwnerConsistencyForm):
 
 
 class TrackAdminForm(ArtworkForm):
-    """Track form that decodes and fingerprints an uploaded reference before anything is saved."""
+    """Track form that decodes and fingerprints an uploaded reference before anything is saved.
+
+    With a file, the title, artists and album may be left blank: the file's tags fill them (the
+    title else from the file's name), as `manage.py ingest` does.
+    """
+
+    request_user: User
 
     links = LinksField(
         required=False,
@@ -197,6 +228,13 @@ class TrackAdminForm(ArtworkForm):
         super().__init__(*args, **kwargs)
         self.fields["artwork_file"].help_text += " Without one, listeners see the album's."
         self.reference, self.digest = None, ""
+        if "title" in self.fields:
+            self.fields["title"].required = False
+            self.fields["title"].help_text = "Left blank, the file's title tag (else its name) is used."
+        if "artists" in self.fields:
+            self.fields["artists"].help_text = "Left empty, the file's artist tag is used."
+        if "album" in self.fields:
+            self.fields["album"].help_text = "Left empty, the file's album tag is used."
         if "audio" in self.fields:
             self.fields["audio"].required = self.instance.pk is None
             self.fields["audio"].help_text = (
@@ -213,8 +251,25 @@ class TrackAdminForm(ArtworkForm):
         except AudioError as error:
             raise forms.ValidationError(error.message, code=error.code) from None
         except DuplicateRecording as error:
-            raise forms.ValidationError(str(error), code="duplicate") from None
+            raise forms.ValidationError(duplicate_message(error.track, self.request_user), code="duplicate") from None
         return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        sent_a_file = bool(self.files.get(self.add_prefix("audio")))  # a refused file says why itself
+        if not cleaned.get("title") and self.reference is None and not sent_a_file:
+            self.add_error("title", "Give a title, or a file whose tags (or name) give one.")
+        return cleaned
+
+    def metadata(self) -> dict:
+        """The metadata to save: what the form holds, blanks filled from the new file's tags."""
+        data = self.cleaned_data
+        given = {"title": data.get("title") or "", "isrc": data.get("isrc") or "", "album": data.get("album"),
+                 "artists": list(data.get("artists") or [])}  # fmt: skip
+        if self.reference is None:
+            return given
+        tagged = metadata_from_tags(self.reference.tags, file_name=data["audio"].name or "reference")
+        return {name: value or tagged[name] for name, value in given.items()}
 
 
 @admin.register(Track)
@@ -245,9 +300,68 @@ class TrackAdmin(OwnerScopedAdmin):
     filter_horizontal = ("artists",)
     list_select_related = ("album",)
     actions = ["delete_selected"]
+    change_list_template = "admin/catalog/track/change_list.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("artists")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.request_user = request.user  # who may see the track a duplicate is of
+        return form
+
+    def get_urls(self):
+        add_many = path("add-many/", self.admin_site.admin_view(self.add_many_view), name="catalog_track_add_many")
+        return [add_many, *super().get_urls()]
+
+    def add_many_view(self, request: AuthenticatedHttpRequest) -> HttpResponse:
+        """Add several reference files at once, each through the service a single add uses, with
+        one result per file: added, a duplicate of a track, or refused with the reason."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = AddManyForm(request.POST or None, request.FILES or None, user=request.user)
+        results = []
+        if request.method == "POST" and form.is_valid():
+            owner = form.cleaned_data.get("owner") or request.user
+            artist = form.cleaned_data["artist"].strip()
+            for upload in form.cleaned_data["references"]:
+                outcome = track_ingest_upload(
+                    upload=upload, owner=owner, artist_names=[artist] if artist else [],
+                    album_title=form.cleaned_data["album"].strip() or None,
+                )  # fmt: skip
+                results.append(_result_row(upload.name, outcome, request.user))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Add several tracks",
+            "form": form,
+            "results": results,
+            "added": sum(row["status"] == "added" for row in results),
+            "max_files": MAX_FILES_AT_ONCE,
+        }
+        return TemplateResponse(request, "admin/catalog/track/add_many.html", context)
+
+    def get_deleted_objects(self, objs, request):
+        """Name what goes with each track, readably: its fingerprint hashes, its audio file, its
+        artist credits and its plays in the reports (Django would list the credits as
+        "Track_artists object (8)" and say nothing of the hashes, which PostgreSQL deletes)."""
+        _, _, perms_needed, protected = super().get_deleted_objects(objs, request)
+        tracks = list(objs)
+        heard = Play.objects.filter(track__in=tracks).values("track").annotate(n=models.Count("pk"))
+        plays = dict(heard.values_list("track", "n"))
+        deleted: list = []
+        for track in tracks:
+            url = reverse("admin:catalog_track_change", args=[track.pk])
+            deleted.append(format_html('Track: <a href="{}">{}</a>', url, track.title))
+            deleted.append(_what_goes_with(track, plays.get(track.pk, 0)))
+        summary = {
+            "tracks": count(len(tracks)),
+            "fingerprint hashes": count(sum(track.hash_count for track in tracks)),
+            "audio files": count(sum(1 for track in tracks if track.audio)),
+        }
+        if plays:
+            summary["plays in reports"] = count(sum(plays.values()))
+        return deleted, summary, perms_needed, protected
 
     @admin.display(description="artists")
     def artist_list(self, track: Track) -> str:
@@ -273,10 +387,7 @@ class TrackAdmin(OwnerScopedAdmin):
         # metadata, so a form saved after another request deleted the track or replaced its
         # reference answers 404 or keeps the new reference, instead of writing back what it read.
         data = form.cleaned_data
-        metadata = {
-            "title": data["title"], "isrc": data["isrc"], "album": data["album"], "artists": data["artists"],
-            "links": data["links"], "preview_allowed": data["preview_allowed"],
-        }  # fmt: skip
+        metadata = {**form.metadata(), "links": data["links"], "preview_allowed": data["preview_allowed"]}
         if change:
             track = track_update(track=obj, owner=data.get("owner"), **metadata)
             if form.reference is not None:
@@ -292,7 +403,8 @@ class TrackAdmin(OwnerScopedAdmin):
             track_artwork_set(track=track, image=image)
         obj.refresh_from_db()
         if form.reference is not None:
-            messages.info(request, f"Fingerprinted {track.hash_count} hashes from {track.duration_s:.0f} s of audio.")
+            seconds = duration(track.duration_s)
+            messages.info(request, f"Fingerprinted {count(track.hash_count)} hashes from {seconds} of audio.")
 
     def save_related(self, request, form, formsets, change):
         """Nothing more to save: the services wrote the artists (form.save_m2m would again)."""
@@ -302,6 +414,76 @@ class TrackAdmin(OwnerScopedAdmin):
 
     def delete_queryset(self, request, queryset):
         tracks_delete(tracks=queryset)
+
+
+def _what_goes_with(track: Track, plays: int) -> list[str]:
+    """The lines under a track on its delete confirmation."""
+    lines = [f"its {count(track.hash_count)} fingerprint hashes (it will no longer be recognised)"]
+    if track.audio:
+        lines.append(f"its audio file {(track.audio.name or '').rsplit('/', 1)[-1]}")
+    credits = [artist.name for artist in track.artists.all()]
+    if credits:
+        lines.append(f"its artist credits ({', '.join(credits)}; the artists stay)")
+    if plays:
+        lines.append(f"its {count(plays)} plays in the reports")
+    return lines
+
+
+def _result_row(name: str | None, outcome, user: User) -> dict:
+    """One file's line of an "add several tracks" result."""
+    row: dict = {"name": name or "file", "status": outcome.status, "reason": outcome.reason, "link": ""}
+    if outcome.status == "added":
+        row["link"] = reverse("admin:catalog_track_change", args=[outcome.track.pk])
+        row["title"] = outcome.track.title
+    elif outcome.status == "duplicate":
+        row["reason"] = duplicate_message(outcome.track, user)
+    return row
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(one, initial) for one in data]
+        return [single(data, initial)]
+
+
+class AddManyForm(forms.Form):
+    """Several reference files; their tags give each its title, artists and album."""
+
+    references = MultipleFileField(
+        label="Files",
+        help_text=f"Up to {MAX_FILES_AT_ONCE} audio or video files. Each is fingerprinted while the page waits.",
+    )
+    artist = forms.CharField(
+        max_length=200, required=False, help_text="For files whose tags name no artist (optional)."
+    )
+    album = forms.CharField(max_length=300, required=False, help_text="For files whose tags name no album (optional).")
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.sees_whole_catalog:
+            self.fields["owner"] = forms.ModelChoiceField(
+                User.objects.filter(role__in=[Role.RIGHTS_HOLDER, Role.STAFF]).order_by("username"),
+                required=False,
+                help_text="The rights holder the tracks belong to (you, when left empty).",
+            )
+
+    def clean_references(self):
+        files = self.cleaned_data["references"]
+        if len(files) > MAX_FILES_AT_ONCE:
+            raise forms.ValidationError(f"Send at most {MAX_FILES_AT_ONCE} files at once.")
+        return files
 
 
 @admin.register(Artist)

@@ -107,3 +107,14 @@ class Track(OwnedModel):
     @property
     def artist_names(self) -> str:
         return ", ".join(artist.name for artist in self.artists.all())
+
+
+def _track_artist_link(link) -> str:
+    return f"{link.artist} on “{link.track}”"
+
+
+# Django's automatic row of Track.artists has no __str__ of its own ("Track_artists object (8)"
+# on the admin's delete confirmations); a readable one, without a model and migration of our own.
+Track.artists.through.__str__ = _track_artist_link  # type: ignore[method-assign]
+Track.artists.through._meta.verbose_name = "artist credit"
+Track.artists.through._meta.verbose_name_plural = "artist credits"

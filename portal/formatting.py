@@ -14,6 +14,7 @@ __all__ = [
     "axis_ticks",
     "clock",
     "confidence_label",
+    "count",
     "duration",
     "percent",
     "spreadsheet_clock",
@@ -58,6 +59,13 @@ def confidence_label(fraction: float | None) -> str:
     if fraction is None or not math.isfinite(fraction):
         return "—"
     return next(label for floor, label in CONFIDENCE_LABELS if fraction >= floor)
+
+
+def count(number: int | None) -> str:
+    """A count of things with thousands separated: 0 → "0", 1234 → "1,234", 2500000 → "2,500,000"."""
+    if number is None:
+        return "—"
+    return f"{int(number):,d}"
 
 
 def duration(seconds: float | None) -> str:

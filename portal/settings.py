@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ApiKeyUsageMiddleware",  # requests and errors per API key, counted in Redis
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -260,7 +261,8 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Who may call the API at all and what a key opens; views with permissions of their own list it first.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.ApiAccess"],
     "DEFAULT_THROTTLE_CLASSES": ["portal.throttling.ApiRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

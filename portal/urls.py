@@ -22,6 +22,7 @@ urlpatterns = [
     path("detections/", include("recognition.monitors.detection_urls")),
     path("monitors/", include("recognition.monitors.urls")),
     path("reports/", include("recognition.reports.urls")),
+    path("console/", include("recognition.console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
 ]

@@ -226,9 +226,12 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
+    # The test event the partner console sends: about nothing, to check a receiver end to end.
+    PING = "ping"
+
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     # What the event is about: a recognition (`recognition.finished`) or a monitor's detection
-    # (`detection.started`, `detection.ended`).
+    # (`detection.started`, `detection.ended`); a `ping` is about neither.
     recognition = models.ForeignKey(
         Recognition, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
@@ -253,9 +256,11 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["webhook", "detection", "event"], name="one_delivery_per_detection_event"),
             models.CheckConstraint(
                 name="delivery_is_about_one_thing",
-                condition=models.Q(recognition__isnull=True) ^ models.Q(detection__isnull=True),
+                condition=(models.Q(recognition__isnull=True) ^ models.Q(detection__isnull=True))
+                | models.Q(event="ping", recognition__isnull=True, detection__isnull=True),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} for {self.recognition_id or self.detection_id} to {self.webhook_id}: {self.status}"
+        about = self.recognition_id or self.detection_id
+        return f"{self.event}{f' for {about}' if about else ''} to {self.webhook_id}: {self.status}"

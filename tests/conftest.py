@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from tests import media
 from tests.factories import PASSWORD, UserFactory
+from tests.receivers import Receiver
 
 assert shutil.which("ffmpeg"), "ffmpeg is required: run `make test` (it installs it)"
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +85,21 @@ def other_rights_holder(make_user):
 @pytest.fixture
 def staff(make_user):
     return make_user(Role.STAFF, username="staffer")
+
+
+@pytest.fixture
+def receiver(settings):
+    """Make webhook receivers on loopback (tests.receivers.Receiver), which webhooks may call here."""
+    settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE = True
+    made: list[Receiver] = []
+
+    def make(statuses=(), delay_s: float = 0.0) -> Receiver:
+        made.append(Receiver(statuses, delay_s))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
 
 
 @pytest.fixture(scope="session")

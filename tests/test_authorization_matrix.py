@@ -35,6 +35,7 @@ ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_ke
 # {job} to the creator, {hook} to the partner, {monitor} (a device) to the monitor, whose
 # {detection} heard holder_a's track. An API key authenticates the API only: to pages and
 # the admin its holder is a visitor who has not logged in. A confirmed admin delete redirects (302).
+# Listeners (self sign-up) hold no keys and may not call the API: 403 before any object is looked at.
 MATRIX = [
     ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
@@ -45,7 +46,7 @@ MATRIX = [
     ("GET", "/tracks/{track}/preview", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/tracks/{pending}/preview", (404, 404, 404, 200, 404, 404, 200, 200, 404)),
     ("POST", "/tracks/{track}/preview", (405, 405, 405, 405, 405, 405, 405, 405, 405)),
-    ("GET", "/api/v1/tracks/{pending}", (401, 404, 404, 200, 404, 404, 200, 200, 404)),
+    ("GET", "/api/v1/tracks/{pending}", (401, 403, 404, 200, 404, 404, 200, 200, 404)),
     ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/uploads/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
@@ -59,10 +60,10 @@ MATRIX = [
     ("GET", "/admin/accounts/user/", (302, 302, 302, 403, 403, 302, 200, 200, 302)),
     ("GET", "/admin/accounts/apikey/", (302, 302, 302, 403, 403, 302, 200, 200, 302)),
     ("GET", "/api/v1/schema", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/api/v1/recognitions", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/api/v1/recognitions/{job}", (401, 404, 200, 404, 404, 404, 404, 404, 404)),
-    ("GET", "/api/v1/tracks", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
-    ("GET", "/api/v1/tracks/{track}", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/recognitions", (401, 403, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/recognitions/{job}", (401, 403, 200, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/api/v1/tracks", (401, 403, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/tracks/{track}", (401, 403, 200, 200, 200, 200, 200, 200, 200)),
     ("PATCH", "/api/v1/tracks/{track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("PUT", "/api/v1/tracks/{track}/audio", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
     ("PUT", "/api/v1/tracks/{track}/artwork", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
@@ -86,7 +87,7 @@ MATRIX = [
     ("DELETE", "/api/v1/monitors/{monitor}", (401, 403, 403, 404, 404, 403, 204, 204, 204)),
     ("POST", "/api/v1/monitors/{monitor}/device-token", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
     ("GET", "/api/v1/monitors/{monitor}/detections", (401, 403, 403, 404, 404, 403, 200, 200, 200)),
-    ("GET", "/api/v1/detections/{detection}/evidence", (401, 404, 404, 200, 404, 404, 200, 200, 200)),
+    ("GET", "/api/v1/detections/{detection}/evidence", (401, 403, 404, 200, 404, 404, 200, 200, 200)),
     ("GET", "/api/v1/nothing-here", (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     # Detections: the monitor's owner, the track's rights holder (holder_a) and staff; others' are
     # 404. A dispute without a reason is a 400 and restoring an undisputed one a 409: both past the
@@ -116,6 +117,17 @@ MATRIX = [
     ("GET", "/api/v1/reports/plays?track={track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("GET", "/api/v1/reports/plays?format=csv", (401, 403, 403, 200, 200, 403, 200, 200, 403)),
     ("POST", "/api/v1/reports/plays", (401, 403, 403, 405, 405, 403, 405, 405, 403)),
+    # The partner console: for every role that uses the API. {hook} is the partner's: to others
+    # who may have webhooks it is a 404; creators and rights holders have none (403).
+    ("GET", "/console/", (302, 403, 200, 200, 200, 302, 200, 200, 200)),
+    ("POST", "/console/keys/new", (302, 403, 400, 400, 400, 302, 400, 400, 400)),
+    ("GET", "/console/try", (302, 403, 200, 200, 200, 302, 200, 200, 200)),
+    ("POST", "/console/try", (302, 403, 200, 200, 200, 302, 200, 200, 200)),
+    ("GET", "/console/webhooks/{hook}/", (302, 403, 403, 403, 403, 302, 404, 404, 404)),
+    ("POST", "/console/webhooks/{hook}/test", (302, 403, 403, 403, 403, 302, 404, 404, 404)),
+    ("POST", "/console/webhooks/{hook}/delete", (302, 403, 403, 403, 403, 302, 404, 404, 404)),
+    ("POST", "/console/webhooks/new", (302, 403, 403, 403, 403, 302, 302, 302, 302)),
+    ("POST", "/console/keys/{key}/revoke", (302, 403, 404, 404, 404, 302, 404, 404, 404)),
 ]
 
 
@@ -153,6 +165,7 @@ def world(db):
         "hook": Webhook.objects.create(user=users["partner_key"], url="https://example.com/h", secret_encrypted="x").pk,
         "monitor": monitor.pk,
         "detection": detection.pk,
+        "key": api_key_create(user=users["partner_key"], name="the partner's own")[0].prefix,
     }
     return users, objects
 
@@ -189,11 +202,20 @@ CONTENT = [
     ("/admin/catalog/album/", "holder_b", ["Album of B", "Artist of B"], ["Album of A"]),
     ("/admin/catalog/track/add/", "holder_a", ["Album of A"], ["Album of B", "Artist of B"]),
     # A track that is not ready is not in the public catalog; its owner and staff still find it.
-    ("/api/v1/tracks", "listener", ["Track "], ["Unfinished upload of A"]),
+    ("/api/v1/tracks", "creator", ["Track "], ["Unfinished upload of A"]),
     ("/api/v1/tracks?q=unfinished", "partner_key", [], ["Unfinished upload of A"]),
     ("/api/v1/tracks?q=unfinished", "holder_b", [], ["Unfinished upload of A"]),
     ("/api/v1/tracks?q=unfinished", "holder_a", ["Unfinished upload of A"], []),
     ("/api/v1/tracks?q=unfinished", "staff", ["Unfinished upload of A"], []),
+    # Who is sent to the console and the API docs, and who is told the API is not theirs.
+    ("/", "listener", [], ['href="/console/"']),
+    ("/", "creator", ['href="/console/"', 'href="/api/v1/docs"'], []),
+    ("/accounts/profile/", "listener", ["API keys and the partner API are for partner accounts"], ['href="/console/"']),
+    ("/accounts/profile/", "monitor", ['href="/console/"'], ["holds no API keys"]),
+    ("/console/", "creator", ["Create a key", 'href="/api/v1/docs"'], ['id="webhooks"', "Add a webhook"]),
+    ("/console/", "holder_a", ["Create a key"], ['id="webhooks"']),
+    ("/console/", "monitor", ["Create a key", 'id="webhooks"', "Add a webhook"], []),
+    ("/console/", "staff", ['id="webhooks"'], ["https://example.com/h"]),  # staff see their own, not others'
 ]
 
 
@@ -205,6 +227,38 @@ def test_pages_show_only_what_the_role_may_see(world, url, role, shown, hidden):
     text = response.content.decode()
     assert all(title in text for title in shown), [title for title in shown if title not in text]
     assert not any(title in text for title in hidden), [title for title in hidden if title in text]
+
+
+# Refusals that say why: (method, url, role, status, texts the answer holds).
+REFUSALS = [
+    (
+        "GET",
+        "/console/",
+        "listener",
+        403,
+        ["The API is for partner accounts", "listener account", "partner</strong> role"],
+    ),
+    (
+        "GET",
+        "/api/v1/recognitions",
+        "listener",
+        403,
+        ['"api_not_allowed"', "yours is a listener account", "partner role"],
+    ),
+    ("GET", "/console/webhooks/{hook}/", "creator", 403, ["Webhooks are for partner and monitor accounts"]),
+    ("GET", "/console/webhooks/{hook}/", "staff", 404, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "role", "status", "shown"), REFUSALS, ids=[f"{m} {u} {r}" for m, u, r, *_ in REFUSALS]
+)
+def test_refusals_say_why(world, method, url, role, status, shown):
+    users, objects = world
+    response = getattr(_client(role, users), method.lower())(url.format(**objects))
+    assert response.status_code == status
+    text = response.content.decode()
+    assert all(part in text for part in shown), text[:3000]
 
 
 @pytest.mark.django_db(transaction=True)

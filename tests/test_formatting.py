@@ -3,7 +3,16 @@
 import pytest
 from django.template import Context, Template
 
-from portal.formatting import axis_ticks, clock, confidence_label, duration, percent, spreadsheet_clock, total_duration
+from portal.formatting import (
+    axis_ticks,
+    clock,
+    confidence_label,
+    count,
+    duration,
+    percent,
+    spreadsheet_clock,
+    total_duration,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,11 +54,19 @@ def test_duration_picks_a_unit_people_read(seconds, text):
     assert duration(seconds) == text
 
 
+@pytest.mark.parametrize(
+    ("number", "text"), [(0, "0"), (999, "999"), (1234, "1,234"), (2_500_000, "2,500,000"), (None, "—")]
+)
+def test_count_separates_thousands(number, text):
+    assert count(number) == text
+
+
 def test_template_filters_render_the_same_text():
     html = Template(
         "{% load earshot %}{{ s|clock }} {{ c|percent }} {{ c|confidence_label }} {{ d|duration }} {{ ms|ms_duration }}"
     ).render(Context({"s": 285.9, "c": 0.873, "d": 4.24, "ms": 19813}))
     assert html == "4:46 87 % high 4.2 s 20 s"
+    assert Template("{% load earshot %}{{ n|count }}").render(Context({"n": 12345})) == "12,345"
 
 
 @pytest.mark.parametrize(

@@ -674,12 +674,14 @@ def retroactive(page: Page) -> str:
 def sandbox(page: Page) -> str:
     """The decode sandbox's cost per ffmpeg/ffprobe call, beside the call before it (sandbox_cost.json)."""
     data = page.results.json("sandbox_cost.json")
-    modes = ["before", "env", "unshare", "bwrap"]
+    modes = ["before", "env", "unshare", "landlock", "bwrap"]
     rows = [
-        [call, *(num(by[mode], 1) for mode in modes), f"+{num(by['bwrap'] - by['before'], 1)}"]
+        [call, *(num(by[mode], 1) for mode in modes),
+         *(f"{by[mode] - by['before']:+.1f}" for mode in ("landlock", "bwrap"))]
         for call, by in data["median_ms"].items()
-    ]
-    headings = ["median ms per call", "before (prlimit only)", "env", "unshare", "bwrap", "bwrap − before"]
+    ]  # fmt: skip
+    headings = ["median ms per call", "before (prlimit only)", "env", "unshare", "landlock", "bwrap",
+                "landlock − before", "bwrap − before"]  # fmt: skip
     return "\n".join([
         *table(headings, rows),
         "",

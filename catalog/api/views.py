@@ -10,6 +10,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
+from accounts.permissions import ApiAccess
 from catalog import selectors
 from catalog.api import serializers
 from catalog.artwork import MAX_ARTWORK_BYTES, ArtworkRejected
@@ -45,7 +47,8 @@ class TrackListCreateApi(GenericAPIView):
     """Search the catalog (title, artist, ISRC); rights holders add tracks with reference audio."""
 
     serializer_class = serializers.TrackSerializer
-    permission_classes = [ManagesCatalog]
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     queryset = Track.objects.none()
 
@@ -110,7 +113,8 @@ class TrackDetailApi(GenericAPIView):
     """A track: anyone signed in reads it; its owner (or staff) changes or deletes it."""
 
     serializer_class = serializers.TrackSerializer
-    permission_classes = [ManagesCatalog]
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
     queryset = Track.objects.none()
 
     def _mine(self, request, pk) -> Track:
@@ -156,7 +160,8 @@ class TrackAudioApi(GenericAPIView):
     """Replace a track's reference recording (its hashes are replaced in the same transaction)."""
 
     serializer_class = serializers.TrackAudioSerializer
-    permission_classes = [ManagesCatalog]
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
     parser_classes = [MultiPartParser]
     queryset = Track.objects.none()
 
@@ -184,7 +189,8 @@ class TrackArtworkApi(GenericAPIView):
     """Set or remove a track's own artwork (without it, listeners see its album's)."""
 
     serializer_class = serializers.TrackArtworkSerializer
-    permission_classes = [ManagesCatalog]
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
     parser_classes = [MultiPartParser]
     queryset = Track.objects.none()
 

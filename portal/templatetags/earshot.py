@@ -1,8 +1,8 @@
 """`{% load earshot %}`: the filters every page uses to show times, confidences and durations.
 
 `{{ s|clock }}` → "4:46", `{{ c|percent }}` → "87 %", `{{ c|confidence_label }}` → "high",
-`{{ s|duration }}` → "4.2 s", `{{ ms|ms_duration }}` → "120 ms", `{{ s|total_duration }}` → "2 h 04 min".
-Rules in portal/formatting.py.
+`{{ s|duration }}` → "4.2 s", `{{ ms|ms_duration }}` → "120 ms", `{{ s|total_duration }}` → "2 h 04 min",
+`{{ n|count }}` → "1,234". Rules in portal/formatting.py.
 """
 
 from django import template
@@ -25,6 +25,11 @@ def percent(fraction: float | None) -> str:
 @register.filter
 def confidence_label(fraction: float | None) -> str:
     return formatting.confidence_label(None if fraction is None else float(fraction))
+
+
+@register.filter
+def count(number: int | None) -> str:
+    return formatting.count(None if number is None else int(number))
 
 
 @register.filter

@@ -22,8 +22,4 @@ class IsPartner(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and (user.role in {Role.PARTNER, Role.MONITOR, Role.STAFF} or user.is_superuser)
-        )
+        return bool(user and user.is_authenticated and user.uses_webhooks)

@@ -15,6 +15,8 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
+from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.api import permissions, serializers
@@ -25,6 +27,7 @@ from recognition.services.webhooks import (
     WebhookUrlError,
     recognition_payload,
     webhook_create,
+    webhook_delete,
     webhook_enable,
     webhook_rotate_secret,
 )
@@ -42,8 +45,17 @@ def _upload_from(request) -> SimpleUploadedFile:
     """The media of a request: one multipart `file`, or a raw little-endian 16-bit mono PCM body."""
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type in PCM_TYPES:
+        # Raw samples say nothing of their rate, and a wrong guess is no error but a silent
+        # "no match": the rate is required, never assumed.
+        if "sample_rate" not in request.query_params:
+            raise ApiError(
+                400,
+                "missing_sample_rate",
+                "A raw PCM body needs its rate in the `sample_rate` query parameter, in Hz from 8000 to 48000 "
+                "(e.g. /api/v1/recognitions?sample_rate=16000).",
+            )
         try:
-            rate = int(request.query_params.get("sample_rate", "8000"))
+            rate = int(request.query_params["sample_rate"])
         except ValueError:
             rate = 0
         if not 8000 <= rate <= 48000:
@@ -82,12 +94,17 @@ class RecognitionListCreateApi(GenericAPIView):
     """Recognise a clip (answered at once) or a long recording (a job); list my recognitions."""
 
     serializer_class = serializers.RecognitionSerializer
+    api_scope = ApiScope.RECOGNIZE
     queryset = Recognition.objects.none()
 
     @extend_schema(
         operation_id="recognitions_create",
         request={"multipart/form-data": serializers.RecognitionInputSerializer, "audio/pcm": OpenApiTypes.BINARY},
-        parameters=[OpenApiParameter("sample_rate", int, description="Rate of a raw PCM body (default 8000).")],
+        parameters=[
+            OpenApiParameter(
+                "sample_rate", int, description="Rate of a raw PCM body in Hz, 8000 to 48000; required with one."
+            )
+        ],
         responses={
             200: OpenApiResponse(serializers.RecognitionSerializer, description="A clip of up to 30 s: the answer."),
             202: OpenApiResponse(
@@ -147,6 +164,7 @@ class RecognitionDetailApi(GenericAPIView):
     (with any media kept for it)."""
 
     serializer_class = serializers.RecognitionSerializer
+    api_scope = ApiScope.RECOGNIZE
     queryset = Recognition.objects.none()
 
     @extend_schema(
@@ -173,7 +191,8 @@ class WebhookListCreateApi(GenericAPIView):
     """Register a URL to hear when my jobs finish (signed with the secret returned once); list them."""
 
     serializer_class = serializers.WebhookSerializer
-    permission_classes = [permissions.IsPartner]
+    permission_classes = [ApiAccess, permissions.IsPartner]
+    api_scope = ApiScope.WEBHOOKS
     queryset = Webhook.objects.none()
 
     @extend_schema(
@@ -206,7 +225,8 @@ class WebhookDetailApi(GenericAPIView):
     """One of my webhooks: its delivery log, switching it back on, or its removal."""
 
     serializer_class = serializers.WebhookDeliverySerializer
-    permission_classes = [permissions.IsPartner]
+    permission_classes = [ApiAccess, permissions.IsPartner]
+    api_scope = ApiScope.WEBHOOKS
     queryset = Webhook.objects.none()
 
     @extend_schema(
@@ -236,7 +256,7 @@ class WebhookDetailApi(GenericAPIView):
 
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request, pk):
-        get_object_or_404(Webhook, pk=pk, user=request.user).delete()
+        webhook_delete(webhook=get_object_or_404(Webhook, pk=pk, user=request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -244,7 +264,8 @@ class WebhookRotateSecretApi(GenericAPIView):
     """Give one of my webhooks a new signing secret; the old one also signs for 24 hours more."""
 
     serializer_class = serializers.WebhookSerializer
-    permission_classes = [permissions.IsPartner]
+    permission_classes = [ApiAccess, permissions.IsPartner]
+    api_scope = ApiScope.WEBHOOKS
     queryset = Webhook.objects.none()
 
     @extend_schema(

@@ -9,9 +9,10 @@ cannot make us decode hours of audio.
 
 The child also runs in a sandbox, for the day a file exploits a decoder bug: bubblewrap gives it
 an empty environment, no network, no other process, and a filesystem of `/usr` (read-only) plus
-the one input file. Where user namespaces are refused (Docker's default seccomp profile), the
-strongest mode that works is used instead and `sandbox_mode()` says which
-(docs/decisions.md, sandbox_mode). Messages for people are fixed texts (`MESSAGES`), never ffmpeg's stderr.
+the one input file. Where user namespaces are refused (Docker's default seccomp profile), Landlock
+and seccomp (`jail.py`) give it the same files and no socket; where those are missing too, the
+strongest mode that works is used and `sandbox_mode()` says which (docs/decisions.md,
+sandbox_mode). Messages for people are fixed texts (`MESSAGES`), never ffmpeg's stderr.
 No Django import: the engine, the benchmark and the fuzzers use it directly.
 """
 
@@ -25,6 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +146,11 @@ _BWRAP_VIEW = [
     "--proc", "/proc",
     "--dev", "/dev",
 ]  # fmt: skip
-SANDBOX_MODES = ("bwrap", "unshare", "env")
+SANDBOX_MODES = ("bwrap", "landlock", "unshare", "env")
+
+# The Landlock and seccomp wrapper, run as a script: `-I -S` keeps the server's environment, site
+# packages and current folder out of it, and its start cheap (it imports ctypes and nothing else).
+_JAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
 
 
 def _isolation(mode: str, input_path: str | None) -> list[str]:
@@ -158,6 +164,9 @@ def _isolation(mode: str, input_path: str | None) -> list[str]:
         return clean_env
     if mode == "unshare":
         return [*clean_env, "unshare", "--user", "--map-root-user", "--net", "--ipc", "--pid", "--fork", "--"]
+    if mode == "landlock":
+        readable = ["--read", input_path] if input_path is not None else []
+        return [*clean_env, sys.executable, "-I", "-S", _JAIL, *readable, "--"]
     prefix = [
         *clean_env, "bwrap", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL", "--clearenv",
         *(arg for key, value in SANDBOX_ENV.items() for arg in ("--setenv", key, value)),
@@ -170,8 +179,10 @@ def _isolation(mode: str, input_path: str | None) -> list[str]:
 
 @functools.cache
 def sandbox_mode() -> str:
-    """Return the strongest isolation that works here: `bwrap`, `unshare` (no network, no other
-    process, but the host's filesystem) or `env` (a clean environment only).
+    """Return the strongest isolation that works here: `bwrap`, `landlock` (no socket, no file but
+    /usr and the input, without namespaces: what works in a container with the default seccomp
+    profile), `unshare` (no network, no other process, but the host's filesystem) or `env` (a clean
+    environment only).
 
     `EARSHOT_DECODE_SANDBOX` insists on one mode; a mode that does not work then stops every decode
     instead of running it with less isolation than asked for.
@@ -188,7 +199,7 @@ def sandbox_mode() -> str:
             reason = str(error)
         else:
             if done.returncode == 0:
-                if mode != "bwrap":
+                if mode != "bwrap" and not wanted:
                     logger.warning("decode sandbox: bubblewrap is unusable here; using %r instead", mode)
                 return mode
             reason = done.stderr.decode("utf-8", "replace").strip()
@@ -198,8 +209,8 @@ def sandbox_mode() -> str:
 
 def sandboxed(command: list[str], limits: DecodeLimits, *, input_path: str | os.PathLike | None = None) -> list[str]:
     """Return the command run under CPU, address-space and file-size limits (no files written),
-    isolated by `sandbox_mode()`: it sees no server environment and, with bubblewrap, no network
-    and no file but `input_path`.
+    isolated by `sandbox_mode()`: it sees no server environment and, with bubblewrap or Landlock,
+    no network and no file but `input_path`.
     """
     path = os.path.abspath(input_path) if input_path is not None else None
     isolated = [*_isolation(sandbox_mode(), path), *command]

@@ -11,6 +11,8 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
+from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.reports import export, selectors
@@ -61,7 +63,8 @@ class ReportPlaysApi(GenericAPIView):
     """Where my tracks were heard: one row per track and source (staff: every track)."""
 
     serializer_class = ReportPlaysSerializer
-    permission_classes = [CanReadReports]
+    permission_classes = [ApiAccess, CanReadReports]
+    api_scope = ApiScope.CATALOG
     content_negotiation_class = JsonWhateverTheFormat
     pagination_class = None
 

@@ -10,10 +10,12 @@ from recognition.services.ingest import (
     DuplicateRecording,
     IngestOutcome,
     ReferenceAudio,
+    metadata_from_tags,
     reference_fingerprints,
     reference_from_upload,
     track_create,
     track_ingest,
+    track_ingest_upload,
     track_replace_reference,
     tracks_sketch_missing,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "local_copy",
     "match_card",
     "match_details",
+    "metadata_from_tags",
     "recognize_file",
     "recognize_samples",
     "reference_fingerprints",
@@ -48,6 +51,7 @@ __all__ = [
     "segment_details",
     "track_create",
     "track_ingest",
+    "track_ingest_upload",
     "track_replace_reference",
     "tracks_sketch_missing",
 ]

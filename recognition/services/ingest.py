@@ -36,10 +36,12 @@ __all__ = [
     "DuplicateRecording",
     "IngestOutcome",
     "ReferenceAudio",
+    "metadata_from_tags",
     "reference_fingerprints",
     "reference_from_upload",
     "track_create",
     "track_ingest",
+    "track_ingest_upload",
     "track_replace_reference",
     "tracks_sketch_missing",
 ]
@@ -126,7 +128,7 @@ def track_ingest(
         reference = reference_fingerprints(path)
     except audio.AudioError as error:
         return _counted(IngestOutcome("failed", reason=error.message))
-    tags = reference.tags
+    tagged = metadata_from_tags(reference.tags, file_name=path.name)
     try:
         with open(path, "rb") if store_audio else contextlib.nullcontext() as handle:
             track = track_create(
@@ -134,15 +136,60 @@ def track_ingest(
                 reference=reference,
                 digest=digest,
                 audio=File(handle, name=path.name) if handle else None,
-                title=title or tags.get("title") or path.stem,
-                artists=list(artist_names) if artist_names else _split_artists(tags.get("artist", "")),
-                album=album_title or tags.get("album") or None,
-                isrc=isrc or _isrc_from_tags(tags),
+                title=title or tagged["title"],
+                artists=list(artist_names) if artist_names else tagged["artists"],
+                album=album_title or tagged["album"],
+                isrc=isrc or tagged["isrc"],
             )
     except DuplicateRecording as duplicate:
         return _counted(IngestOutcome("duplicate", duplicate.track))
     INGEST_SECONDS.inc(reference.duration_s)
     return _counted(IngestOutcome("added", track))
+
+
+def track_ingest_upload(
+    *, upload: UploadedFile, owner: User, artist_names: Sequence[str] = (), album_title: str | None = None
+) -> IngestOutcome:
+    """Add an uploaded reference file (one of several the admin takes at once) through
+    reference_from_upload and track_create, as a single add; describe what happened.
+
+    Title, artists and album come from the file's tags (the title else from the file's name);
+    `artist_names` and `album_title` stand in for tags that name none. A file already in the
+    catalog is a "duplicate" with its track; unusable audio "failed" with the reason.
+    """
+    try:
+        reference, digest = reference_from_upload(upload)
+    except DuplicateRecording as duplicate:
+        return _counted(IngestOutcome("duplicate", duplicate.track))
+    except audio.AudioError as error:
+        return _counted(IngestOutcome("failed", reason=error.message))
+    tagged = metadata_from_tags(reference.tags, file_name=upload.name or "reference")
+    try:
+        track = track_create(
+            owner=owner,
+            reference=reference,
+            digest=digest,
+            audio=upload,
+            title=tagged["title"],
+            artists=tagged["artists"] or list(artist_names),
+            album=tagged["album"] or album_title or None,
+            isrc=tagged["isrc"],
+        )
+    except DuplicateRecording as duplicate:  # the same bytes added meanwhile by another request
+        return _counted(IngestOutcome("duplicate", duplicate.track))
+    INGEST_SECONDS.inc(reference.duration_s)
+    return _counted(IngestOutcome("added", track))
+
+
+def metadata_from_tags(tags: dict[str, str], *, file_name: str) -> dict:
+    """What a reference's tags (ffprobe's, lower-cased) say of it: its title (else the file's
+    name without its extension), artists, album (None when untagged) and ISRC ("" when none is valid)."""
+    return {
+        "title": (tags.get("title") or Path(file_name).stem or "Untitled")[:300],
+        "artists": _split_artists(tags.get("artist", "")),
+        "album": tags.get("album") or None,
+        "isrc": _isrc_from_tags(tags),
+    }
 
 
 def _counted(outcome: IngestOutcome) -> IngestOutcome:

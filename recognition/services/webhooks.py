@@ -1,6 +1,7 @@
 """Webhooks: signed notices to partners when their asynchronous recognitions finish.
 
-Each delivery is a POST of the recognition's JSON with the headers
+Each delivery is a POST of the event's JSON (a recognition, a detection, or a `ping` sent from
+the partner console to test a receiver) with the headers
 `Earshot-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>` (a
 second `v1=` for the old secret for a day after a rotation) and `Earshot-Delivery: <id>`, the
 same on every attempt of one delivery: a receiver recomputes the HMAC, refuses old timestamps
@@ -28,6 +29,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from portal import crypto, outbound
+from portal.ratelimit import RateLimit
 from recognition.models import Recognition, Webhook, WebhookDelivery
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "DELIVERY_HEADER",
     "QUEUE",
     "WebhookQuotaError",
+    "WebhookTestRefused",
     "WebhookUrlError",
     "deliver_webhook",
     "detection_payload",
@@ -42,9 +45,11 @@ __all__ = [
     "sign",
     "signature_header",
     "webhook_create",
+    "webhook_delete",
     "webhook_deliver",
     "webhook_enable",
     "webhook_rotate_secret",
+    "webhook_send_test",
     "webhooks_notify",
     "webhooks_notify_detection",
     "webhooks_retry_due",
@@ -60,6 +65,9 @@ ROTATION_OVERLAP = timedelta(hours=24)
 # A due delivery is left this long to the task already queued for it before the sweep queues
 # another (the claim in webhook_deliver keeps a second task from sending twice anyway).
 SWEEP_GRACE = timedelta(seconds=60)
+# Test events a user may send: each is an outbound request Earshot makes on their behalf, so a
+# button pressed in a loop must not become a way to make Earshot call a URL without end.
+TEST_EVENTS = RateLimit("webhook_test_events", burst=5, per_hour=60)
 
 
 class WebhookUrlError(ValueError):
@@ -68,6 +76,15 @@ class WebhookUrlError(ValueError):
 
 class WebhookQuotaError(ValueError):
     """The user has as many webhooks as an account may have."""
+
+
+class WebhookTestRefused(Exception):
+    """A test event refused: the webhook is switched off, or the user sent too many lately."""
+
+    def __init__(self, message: str, retry_after_s: float = 0):
+        super().__init__(message)
+        self.message = message
+        self.retry_after_s = retry_after_s
 
 
 def check_url(url: str) -> None:
@@ -114,6 +131,34 @@ def webhook_enable(*, webhook: Webhook) -> Webhook:
     webhook.active, webhook.failures_in_row, webhook.disabled_reason, webhook.disabled_at = True, 0, "", None
     webhook.save(update_fields=["active", "failures_in_row", "disabled_reason", "disabled_at"])
     return webhook
+
+
+def webhook_delete(*, webhook: Webhook) -> None:
+    """Remove a webhook with its delivery log; pending deliveries go with it."""
+    webhook.delete()
+
+
+def webhook_send_test(*, webhook: Webhook) -> WebhookDelivery:
+    """Queue a signed `ping` to a webhook through the same queue, signing and retries as every
+    event, so its owner sees a receiver work (or why not) in the delivery log.
+
+    Raise WebhookTestRefused when the webhook is switched off (switch it on first: a ping would
+    only fail) or when its owner sent TEST_EVENTS' worth lately.
+    """
+    if not webhook.active:
+        raise WebhookTestRefused("This webhook is switched off; switch it on to send it a test event.")
+    allowed, wait_s = TEST_EVENTS.take(f"user:{webhook.user_id}")
+    if not allowed:
+        raise WebhookTestRefused("Too many test events lately; try again in a minute or two.", wait_s)
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(webhook=webhook, event=WebhookDelivery.PING)
+        transaction.on_commit(functools.partial(_enqueue, delivery.pk))
+    return delivery
+
+
+def ping_payload(delivery: WebhookDelivery) -> dict:
+    """What a test event is about: the webhook it tests, and when it was sent."""
+    return {"webhook_id": delivery.webhook_id, "sent_at": delivery.created_at.isoformat(), "test": True}
 
 
 def _disable(webhook_id: int, reason: str) -> None:
@@ -266,11 +311,8 @@ def webhook_deliver(delivery_id: int) -> str:  # noqa: PLR0911 (one return per o
     webhook = delivery.webhook
     if not webhook.active:
         return _finish(delivery, WebhookDelivery.Status.FAILED, "The webhook is switched off.")
-    if delivery.detection is not None:
-        about = {"detection": detection_payload(delivery.detection)}
-    elif delivery.recognition is not None:
-        about = {"recognition": recognition_payload(delivery.recognition)}
-    else:  # a constraint makes every delivery about one of the two
+    about = _about(delivery)
+    if about is None:  # a constraint makes every delivery but a ping about a recognition or a detection
         return _finish(delivery, WebhookDelivery.Status.FAILED, "The delivery is about nothing.")
     try:
         signing = _signing_secrets(webhook)
@@ -316,6 +358,17 @@ def webhook_deliver(delivery_id: int) -> str:  # noqa: PLR0911 (one return per o
     if status == WebhookDelivery.Status.PENDING:
         _enqueue(delivery.pk, delay_s=BACKOFF_S[delivery.attempts - 1])
     return status
+
+
+def _about(delivery: WebhookDelivery) -> dict | None:
+    """What a delivery's body says besides its event: the detection, recognition or ping."""
+    if delivery.detection is not None:
+        return {"detection": detection_payload(delivery.detection)}
+    if delivery.recognition is not None:
+        return {"recognition": recognition_payload(delivery.recognition)}
+    if delivery.event == WebhookDelivery.PING:
+        return {"ping": ping_payload(delivery)}
+    return None
 
 
 def _hold_back(webhook_id: int, *, except_id: int) -> None:

@@ -60,16 +60,24 @@ def test_a_key_is_never_stored_in_clear(partner_key):
     assert secret not in dumped and partner_key not in dumped
 
 
-def test_keys_on_the_account_page(client, partner):
-    client.force_login(partner)
-    response = client.post("/accounts/profile/api-keys/", {"name": "web shop"}, follow=True)
+def _new_key_on_the_console(client, name: str, scopes=("recognize",)) -> str:
+    """Create a key on the console as a browser would; return the key the answer shows ("" if refused)."""
+    response = client.post("/console/keys/new", {"name": name, "scopes": list(scopes)})
     text = response.content.decode()
-    key = text.split("it will not be shown again): ")[1].split("<")[0].strip()
-    assert ApiKey.objects.get_from_key(key).name == "web shop"
-    assert key not in client.get("/accounts/profile/").content.decode()  # shown once
-    prefix = key.split(".")[0]
-    client.post(f"/accounts/profile/api-keys/{prefix}/revoke/")
-    assert ApiKey.objects.get(prefix=prefix).revoked
+    if 'data-testid="new-key">' not in text:
+        return ""
+    assert response["Cache-Control"] == "no-store"
+    return text.split('data-testid="new-key">')[1].split("<")[0].strip()
+
+
+def test_keys_on_the_console(client, partner):
+    client.force_login(partner)
+    key = _new_key_on_the_console(client, "web shop", scopes=["recognize", "webhooks"])
+    stored = ApiKey.objects.get_from_key(key)
+    assert stored.name == "web shop" and stored.scopes == ["recognize", "webhooks"]
+    assert key not in client.get("/console/").content.decode()  # shown once
+    client.post(f"/console/keys/{stored.prefix}/revoke")
+    assert ApiKey.objects.get(prefix=stored.prefix).revoked
 
 
 def test_create_api_key_makes_a_monitor_user_that_may_monitor(api):
@@ -88,10 +96,26 @@ def test_create_api_key_refuses_an_unknown_role_with_the_list():
     assert not User.objects.filter(username="someone").exists()
 
 
-def test_create_api_key_keeps_an_existing_users_role(make_user):
+def test_create_api_key_keeps_an_existing_users_role_and_gives_a_listener_no_key(make_user):
     make_user(Role.LISTENER, username="listener1")
-    _key, note = _create("listener1", "--role", "monitor")
-    assert User.objects.get(username="listener1").role == Role.LISTENER and "stays listener" in note
+    with pytest.raises(CommandError, match="API keys are for partner accounts; listener1 is a listener account"):
+        _create("listener1", "--role", "monitor")
+    assert User.objects.get(username="listener1").role == Role.LISTENER
+    assert not ApiKey.objects.filter(user__username="listener1").exists()
+    make_user(Role.CREATOR, username="creator1")
+    _key, note = _create("creator1", "--role", "monitor")
+    assert User.objects.get(username="creator1").role == Role.CREATOR and "stays content creator" in note
+
+
+def test_create_api_key_makes_no_listener_and_takes_scopes(api):
+    with pytest.raises(CommandError, match="holds no API keys"):
+        _create("newcomer", "--role", "listener")
+    assert not User.objects.filter(username="newcomer").exists()
+    key, note = _create("scanner", "--scope", "recognize", "--scope", "catalog")
+    assert ApiKey.objects.get_from_key(key).scopes == ["recognize", "catalog"]
+    assert "scopes: recognize, catalog" in note
+    assert api.as_key(key).get(URL).status_code == 200
+    assert api.as_key(key).get("/api/v1/webhooks").status_code == 403
 
 
 def test_create_api_key_gives_a_rights_holder_the_admin(db):
@@ -103,17 +127,12 @@ def test_keys_per_user_are_capped_and_a_revoked_one_frees_a_place(client, partne
     settings.EARSHOT_API_KEYS_PER_USER = 3
     client.force_login(partner)
     for i in range(3):
-        assert (
-            "it will not be shown again"
-            in client.post("/accounts/profile/api-keys/", {"name": f"k{i}"}, follow=True).content.decode()
-        )
-    refused = client.post("/accounts/profile/api-keys/", {"name": "k3"}, follow=True).content.decode()
-    assert "at most 3 API keys" in refused and "it will not be shown again" not in refused
+        assert _new_key_on_the_console(client, f"k{i}")
+    refused = client.post("/console/keys/new", {"name": "k3", "scopes": ["recognize"]})
+    assert refused.status_code == 400 and "at most 3 API keys" in refused.content.decode()
+    assert 'data-testid="new-key"' not in refused.content.decode()
     with pytest.raises(CommandError, match="at most 3 API keys"):
         _create(partner.username)
     assert ApiKey.objects.filter(user=partner).count() == 3
-    client.post(f"/accounts/profile/api-keys/{ApiKey.objects.filter(user=partner).first().prefix}/revoke/")
-    assert (
-        "it will not be shown again"
-        in client.post("/accounts/profile/api-keys/", {"name": "k4"}, follow=True).content.decode()
-    )
+    client.post(f"/console/keys/{ApiKey.objects.filter(user=partner).first().prefix}/revoke")
+    assert _new_key_on_the_console(client, "k4")

@@ -56,12 +56,31 @@ def test_raw_pcm_and_unknown_audio(api, partner_key, catalog):
     response = api.as_key(partner_key).generic("POST", URL + "?sample_rate=8000", pcm, content_type="audio/pcm")
     assert response.status_code == 200 and response.json()["match"]["track_id"] == catalog[72].pk
     unknown = (media.to_engine_rate(synth_song(7272, 6)) * 32767).astype("<i2").tobytes()
-    response = api.generic("POST", URL, unknown, content_type="audio/pcm")
+    response = api.generic("POST", URL + "?sample_rate=8000", unknown, content_type="audio/pcm")
     assert response.status_code == 200 and response.json()["match"] is None
-    odd = api.generic("POST", URL, b"\x00" * 3, content_type="audio/pcm")
+    odd = api.generic("POST", URL + "?sample_rate=8000", b"\x00" * 3, content_type="audio/pcm")
     assert odd.status_code == 400 and odd.json()["error"]["code"] == "invalid"
     text = api.generic("POST", URL, b"hello", content_type="text/plain")
     assert text.status_code == 415
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content_type", ["audio/pcm", "application/octet-stream", "audio/pcm; charset=binary"])
+def test_raw_pcm_without_its_rate_is_refused_naming_the_parameter(api, partner_key, catalog, content_type):
+    """A catalog song at 16 kHz, sent without `sample_rate`: once read as 8 kHz and answered "no
+    match" with 200; now a 400 that names the parameter, and nothing is recognised or stored."""
+    from scipy import signal
+
+    song = media.to_engine_rate(synth_song(72, 60))[8000 * 12 : 8000 * 18]
+    pcm = (signal.resample_poly(song, 2, 1) * 32767).astype("<i2").tobytes()
+    refused = api.as_key(partner_key).generic("POST", URL, pcm, content_type=content_type)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "missing_sample_rate" and "`sample_rate`" in error["message"]
+    assert "8000 to 48000" in error["message"]
+    assert not Recognition.objects.exists()
+    answered = api.generic("POST", URL + "?sample_rate=16000", pcm, content_type=content_type)
+    assert answered.status_code == 200 and answered.json()["match"]["track_id"] == catalog[72].pk
 
 
 @pytest.mark.django_db

@@ -6,9 +6,7 @@ Services are imported inside the tests, so each test fails on its own against co
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import http.server
+import json
 import resource
 import socket
 import threading
@@ -20,59 +18,9 @@ import pytest
 from django.utils import timezone
 
 from recognition.models import Recognition, Webhook, WebhookDelivery
+from tests.receivers import signatures_valid_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Receiver:
-    """A webhook receiver on loopback: records each request, answers the next programmed status."""
-
-    def __init__(self, statuses=(), delay_s: float = 0.0):
-        self.requests: list[tuple[dict, bytes]] = []
-        statuses = list(statuses)
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                time.sleep(delay_s)
-                self.send_response(statuses.pop(0) if statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.EARSHOT_WEBHOOKS_ALLOW_PRIVATE = True
-    made: list[Receiver] = []
-
-    def make(statuses=(), delay_s: float = 0.0) -> Receiver:
-        made.append(Receiver(statuses, delay_s))
-        return made[-1]
-
-    yield make
-    for one in made:
-        one.close()
-
-
-def _signatures_valid_for(secret: str, headers: dict, body: bytes) -> bool:
-    """What a receiver does: accept if any `v1` is the HMAC of `<t>.<body>` with its secret."""
-    fields = [part.split("=", 1) for part in headers["Earshot-Signature"].split(",")]
-    timestamp = dict(fields)["t"]
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return any(name == "v1" and hmac.compare_digest(value, expected) for name, value in fields)
 
 
 def _delivery(user, url: str) -> tuple[Webhook, WebhookDelivery, str]:
@@ -184,10 +132,10 @@ def test_a_rotated_secret_signs_at_once_and_the_old_one_for_a_day(api, partner, 
         assert webhook_deliver(delivery.pk) == "delivered"
         Webhook.objects.filter(pk=webhook.pk).update(previous_secret_until=timezone.now() - timedelta(seconds=1))
     (during_headers, during_body), (after_headers, after_body) = hook.requests
-    assert _signatures_valid_for(new, during_headers, during_body)
-    assert _signatures_valid_for(old, during_headers, during_body)  # receivers not yet switched over
-    assert _signatures_valid_for(new, after_headers, after_body)
-    assert not _signatures_valid_for(old, after_headers, after_body)  # the overlap is over
+    assert signatures_valid_for(new, during_headers, during_body)
+    assert signatures_valid_for(old, during_headers, during_body)  # receivers not yet switched over
+    assert signatures_valid_for(new, after_headers, after_body)
+    assert not signatures_valid_for(old, after_headers, after_body)  # the overlap is over
     assert api.as_key(partner_key).post("/api/v1/webhooks/999999/rotate-secret").status_code == 404
 
 
@@ -343,3 +291,43 @@ def test_a_tarpit_receiver_holds_an_attempt_no_longer_than_its_deadline(partner,
         assert outcome == "pending" and "too long" in delivery.last_error
     else:  # the status is the answer; the body is never read
         assert outcome == "delivered"
+
+
+@pytest.mark.django_db
+def test_a_test_event_is_a_signed_ping_on_the_webhooks_queue(settings, partner, receiver):
+    from django_tasks_db.models import DBTaskResult
+
+    from recognition.services.webhooks import webhook_create, webhook_deliver, webhook_send_test
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "webhooks"]}}
+    hook = receiver()
+    webhook, secret = webhook_create(user=partner, url=hook.url)
+    delivery = webhook_send_test(webhook=webhook)
+    for callback in _pending_on_commit():
+        callback()
+    assert list(DBTaskResult.objects.values_list("queue_name", flat=True)) == ["webhooks"]
+    assert webhook_deliver(delivery.pk) == "delivered"
+    (headers, body), *_ = hook.requests
+    assert signatures_valid_for(secret, headers, body) and headers["Earshot-Delivery"] == str(delivery.pk)
+    payload = json.loads(body)
+    assert payload == {
+        "event": "ping",
+        "ping": {"webhook_id": webhook.pk, "sent_at": delivery.created_at.isoformat(), "test": True},
+    }
+
+
+@pytest.mark.django_db
+def test_test_events_are_limited_and_not_sent_to_a_switched_off_webhook(partner, receiver):
+    from recognition.services.webhooks import WebhookTestRefused, webhook_create, webhook_send_test
+
+    webhook, _ = webhook_create(user=partner, url=receiver().url)
+    for _ in range(5):
+        webhook_send_test(webhook=webhook)
+    with pytest.raises(WebhookTestRefused, match="Too many test events") as refused:
+        webhook_send_test(webhook=webhook)
+    assert refused.value.retry_after_s > 0
+    Webhook.objects.filter(pk=webhook.pk).update(active=False)
+    webhook.refresh_from_db()
+    with pytest.raises(WebhookTestRefused, match="switched off"):
+        webhook_send_test(webhook=webhook)
+    assert WebhookDelivery.objects.filter(webhook=webhook, event="ping").count() == 5

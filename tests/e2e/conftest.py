@@ -54,6 +54,21 @@ def browser_with_microphone(tmp_path):
 
 
 @pytest.fixture
+def chromium():
+    """Headless Chromium (Debian's), for pages that need no microphone."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is required: `make test` installs it")
+    with sync_playwright() as manager:
+        browser = manager.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
 def venue(make_user):
     """(monitor, token, session cookie of its owner) of a device monitor."""
     owner = make_user(role="monitor", username="venue-guard")

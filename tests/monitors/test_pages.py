@@ -162,9 +162,11 @@ def test_evidence_for_the_owner_the_rights_holder_and_staff(client, evidence, mo
 def test_evidence_is_404_for_anyone_else(client, api, evidence, other_rights_holder, make_user):
     url = f"/api/v1/detections/{evidence.pk}/evidence"
     assert client.get(url).status_code == 401
-    for user in (other_rights_holder, make_user(Role.MONITOR), make_user(Role.LISTENER)):
+    for user in (other_rights_holder, make_user(Role.MONITOR)):
         client.force_login(user)
         assert client.get(url).status_code == 404, user.username
+    client.force_login(make_user(Role.LISTENER))
+    assert client.get(url).status_code == 403  # listeners do not use the API at all
     Detection.objects.filter(pk=evidence.pk).update(evidence="")
     client.force_login(evidence.monitor.owner)
     assert client.get(url).status_code == 404

@@ -1,10 +1,11 @@
 """`manage.py requeue_uploads [--every SECONDS]`: queue again jobs whose worker died, and due webhooks;
-delete kept media past its retention."""
+delete kept media past its retention; move the API keys' usage counts from Redis to their daily rows."""
 
 import time
 
 from django.core.management.base import BaseCommand
 
+from accounts.usage import usage_flush
 from recognition.services.uploads import uploads_expire_media, uploads_requeue_stale
 from recognition.services.webhooks import webhooks_retry_due
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             count = uploads_requeue_stale()
             due = webhooks_retry_due()
             expired = uploads_expire_media()
+            usage_flush()
             if count or due or expired:
                 self.stdout.write(
                     f"requeued {count} job(s), {due} webhook delivery(ies); deleted {expired} expired kept file(s)"

@@ -12,6 +12,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
+from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import ErrorSerializer, error_responses
 from recognition.monitors import selectors, services
@@ -32,7 +34,8 @@ class MonitorListCreateApi(GenericAPIView):
     """Watch a live stream or a venue device around the clock; list my monitors (staff: all)."""
 
     serializer_class = serializers.MonitorSerializer
-    permission_classes = [permissions.CanMonitor]
+    permission_classes = [ApiAccess, permissions.CanMonitor]
+    api_scope = ApiScope.MONITORS
     queryset = Monitor.objects.none()
 
     @extend_schema(
@@ -73,7 +76,8 @@ class MonitorDetailApi(GenericAPIView):
     """One of my monitors: its state; rename, pause or resume it; delete it with its log."""
 
     serializer_class = serializers.MonitorSerializer
-    permission_classes = [permissions.CanMonitor]
+    permission_classes = [ApiAccess, permissions.CanMonitor]
+    api_scope = ApiScope.MONITORS
     queryset = Monitor.objects.none()
 
     @extend_schema(
@@ -107,7 +111,8 @@ class MonitorDeviceTokenApi(GenericAPIView):
     """Give a device monitor a new token (shown once); the old token and its open socket stop."""
 
     serializer_class = serializers.DeviceTokenSerializer
-    permission_classes = [permissions.CanMonitor]
+    permission_classes = [ApiAccess, permissions.CanMonitor]
+    api_scope = ApiScope.MONITORS
     queryset = Monitor.objects.none()
 
     @extend_schema(
@@ -126,7 +131,8 @@ class MonitorDetectionsApi(GenericAPIView):
     """A monitor's log: one row per continuous play, newest first."""
 
     serializer_class = serializers.DetectionSerializer
-    permission_classes = [permissions.CanMonitor]
+    permission_classes = [ApiAccess, permissions.CanMonitor]
+    api_scope = ApiScope.MONITORS
     queryset = Detection.objects.none()
 
     @extend_schema(
@@ -175,6 +181,7 @@ class DetectionEvidenceApi(GenericAPIView):
     holder and staff (404 for anyone else)."""
 
     content_negotiation_class = AnyAccept
+    api_scope = ApiScope.MONITORS
     queryset = Detection.objects.none()
 
     @extend_schema(
@@ -218,7 +225,8 @@ class DetectionDetailApi(GenericAPIView):
     else): the monitor by name, whether it is disputed or was found later, and its audit trail."""
 
     serializer_class = serializers.DetectionDetailSerializer
-    permission_classes = [permissions.CanSeeDetections]
+    permission_classes = [ApiAccess, permissions.CanSeeDetections]
+    api_scope = ApiScope.MONITORS
     queryset = Detection.objects.none()
 
     @extend_schema(
@@ -234,7 +242,8 @@ class DetectionDisputeApi(GenericAPIView):
     the audit trail keeps who, when and why."""
 
     serializer_class = serializers.DetectionDetailSerializer
-    permission_classes = [permissions.CanSeeDetections]
+    permission_classes = [ApiAccess, permissions.CanSeeDetections]
+    api_scope = ApiScope.MONITORS
     queryset = Detection.objects.none()
 
     @extend_schema(
@@ -261,7 +270,8 @@ class DetectionRestoreApi(GenericAPIView):
     """Undo a dispute: the detection is back in the reports and play logs; the trail keeps both."""
 
     serializer_class = serializers.DetectionDetailSerializer
-    permission_classes = [permissions.CanSeeDetections]
+    permission_classes = [ApiAccess, permissions.CanSeeDetections]
+    api_scope = ApiScope.MONITORS
     queryset = Detection.objects.none()
 
     @extend_schema(
@@ -285,7 +295,8 @@ class MonitorLogApi(GenericAPIView):
     always picks JSON, which errors are rendered in."""
 
     serializer_class = serializers.PlayLogRowSerializer
-    permission_classes = [permissions.CanMonitor]
+    permission_classes = [ApiAccess, permissions.CanMonitor]
+    api_scope = ApiScope.MONITORS
     content_negotiation_class = AnyAccept
     queryset = Detection.objects.none()
     LOG_DAYS = 7
