@@ -19,6 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from catalog.demo import DEMO_ALBUMS
 from tests.conftest import ROOT, _free_port, admin_sql
 
 # The Redis `make run` uses when REDIS_URL is unset (scripts/run.sh): the machine's, on its port.
@@ -113,7 +114,8 @@ def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_
                 (fingerprinted,) = cursor.fetchone()
         finally:
             connection.close()
-        assert fingerprinted == 7, "the demo catalog is 5 Drascula tracks and 2 synthesised songs (README)"
+        demo = sum(len(album.present()) for album in DEMO_ALBUMS)
+        assert fingerprinted == demo == 36, "the demo catalog: 31 Drascula tracks, 3 ASC songs, 2 synthesised (README)"
 
         with connect(f"ws://127.0.0.1:{port}/ws/listen/", origin=base, open_timeout=10) as listen:
             assert '"listening"' in listen.recv(timeout=10)
