@@ -7,7 +7,7 @@
  * microphone.js (shared with the device page).
  */
 
-import { clock, confidenceLabel, percent } from './format.js';
+import { clock, confidenceLabel, duration, percent } from './format.js';
 import { Microphone, microphoneError } from './microphone.js';
 
 const PENDING_LIMIT_MS = 2000; // Audio kept while the socket connects; older frames are dropped.
@@ -163,7 +163,7 @@ function setUp(root) {
       if (message.max_seconds > 0) s.maxS = message.max_seconds;
       armTimeout(s, s.maxS);
     } else if (message.type === 'progress') {
-      ui.progress.textContent = `${formatSeconds(message.heard_s)} s of ${formatSeconds(s.maxS)} s`;
+      ui.progress.textContent = `${duration(Number(message.heard_s) || 0)} of ${duration(Number(s.maxS) || 0)}`;
     } else if (message.type === 'match') {
       showMatch(message);
       finish(s, TEXT.matched);
@@ -230,7 +230,7 @@ function setUp(root) {
     set('offset', Number.isFinite(match.offset_s) ? `at ${clock(match.offset_s)}` : '');
     set('confidence-label', confidenceLabel(match.confidence));
     set('confidence', percent(match.confidence));
-    set('timing', `heard ${formatSeconds(heardS)} s, answered in ${Math.round(latencyMs || 0)} ms`);
+    set('timing', `heard ${duration(Number(heardS) || 0)}, answered in ${duration((latencyMs || 0) / 1000)}`);
 
     const artwork = field('artwork');
     const artworkUrl = sameOrigin(match.artwork_url);
@@ -336,8 +336,4 @@ function sameOrigin(url) {
   } catch {
     return '';
   }
-}
-
-function formatSeconds(seconds) {
-  return String(Number((Number(seconds) || 0).toFixed(2)));
 }
