@@ -5,7 +5,7 @@
 
 Both versions run in the same run, round by round, on the same files and the same catalog, so
 their ratio holds on a noisy shared machine: "before" is `--before` (main before issue 39's
-change) unpacked with `git archive` into bench/out/latency/, "after" is this checkout. Measured:
+change) unpacked with `git archive` into the temporary folder, "after" is this checkout. Measured:
 
 - `recognize --json`, in one process per round and version (Django set up once, as a long-running
   caller would): `elapsed_ms` per file, from the path to the answer, p50 and p95, over `--clips` 5 s
@@ -120,8 +120,9 @@ def _short(commit: str) -> str:
 
 
 def before_tree(commit: str) -> Path:
-    """The checkout of `commit`, unpacked once (git archive) beside the other outputs."""
-    tree = WORK / f"before-{_short(commit)}"
+    """The checkout of `commit`, unpacked once (git archive) in the system's temporary folder:
+    outside this repository, whose tests and linters walk bench/."""
+    tree = Path(tempfile.gettempdir()) / f"earshot-latency-before-{_short(commit)}"
     if not (tree / "manage.py").exists():
         tree.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout

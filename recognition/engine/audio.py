@@ -577,7 +577,7 @@ def open_decode(
     ffmpeg child, with every limit `decode_chunks` has; the description is read from its stderr
     before the first sample, so a file with no audio stream, or (with `max_duration_s`) one
     that says it lasts longer, is refused at once, its child killed, as `probe_usable` refuses it.
-    Raise AudioError as `probe_usable` and `decode_chunks` do.
+    Raise AudioError as `probe_usable` and `decode_chunks` do (docs/decisions.md, open_decode).
     """
     path = Path(path).absolute()
     _check_file(path)
