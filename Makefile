@@ -1,5 +1,5 @@
 # Earshot: one command for each job. `make run` and `make test` set up a fresh machine themselves.
-.PHONY: help run test lint typecheck bench bench-live bench-monitor bench-reports bench-retroactive growth faults faults-monitor fuzz fuzz-api abuse long report
+.PHONY: help run test lint typecheck bench bench-live bench-latency bench-monitor bench-reports bench-retroactive growth faults faults-monitor fuzz fuzz-api abuse long report
 
 help:
 	@echo "make run        install what is missing, migrate, load the demo catalog, serve http://127.0.0.1:8000"
@@ -8,6 +8,7 @@ help:
 	@echo "make typecheck  mypy with django-stubs"
 	@echo "make bench      accuracy / speed / storage against Dejavu on real music (~75 min)"
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench (~6 min)"
+	@echo "make bench-latency file to answer, before and after issue 39: recognize, formats, batch, API, ingest (~30 min)"
 	@echo "make bench-monitor  monitors on live loopback streams: delay, misses, false detections, CPU, capacity (~25 min)"
 	@echo "make bench-reports a month's report at 10^6 detections and 10^6 plays (~5 min)"
 	@echo "make bench-retroactive  a week of a stream's retained history searched for 10 new tracks (~25 min)"
@@ -42,6 +43,11 @@ bench-live:
 	.venv/bin/python -m bench.live answer
 	.venv/bin/python -m bench.live ws-load
 	.venv/bin/python -m bench.live api-load
+
+bench-latency:
+	scripts/bootstrap.sh test
+	scripts/soundtracks.sh
+	.venv/bin/python -m bench.latency
 
 bench-monitor:
 	scripts/bench_monitor.sh

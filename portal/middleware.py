@@ -143,10 +143,23 @@ class LoadShedder:
         if self.in_flight >= settings.EARSHOT_MAX_QUEUED_HEAVY:
             return await _busy(send)
         self.in_flight += 1
+        answered = False
+
+        async def counted_send(message):
+            # A request leaves the count as its answer's last bytes go out, not when the app
+            # returns after them: by then its client may have sent its next request, which
+            # would be shed as a ninth of eight.
+            nonlocal answered
+            if not answered and message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+                self.in_flight -= 1
+            await send(message)
+
         try:
-            return await self.app(scope, receive, send)
+            return await self.app(scope, receive, counted_send)
         finally:
-            self.in_flight -= 1
+            if not answered:
+                self.in_flight -= 1
 
 
 async def _busy(send) -> None:

@@ -144,6 +144,46 @@ def test_heavy_requests_past_capacity_get_503_at_once(settings):
     assert light_done is False  # it went to the app (which was blocked), not to the shedder's refusal
 
 
+def test_a_request_leaves_the_count_as_its_answer_goes_out(settings):
+    """A client at capacity that sends its next request the moment it has its answer is not shed:
+    the app may still be returning (Django closes the connection after the last bytes)."""
+    from portal.middleware import LoadShedder
+
+    settings.EARSHOT_MAX_QUEUED_HEAVY = 1
+    finish = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        await finish.wait()  # still inside the app after its answer went out
+
+    shedder = LoadShedder(app)
+
+    async def call():
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        task = asyncio.create_task(shedder({**_scope("/api/v1/recognitions"), "method": "POST"}, receive, send))
+        async with asyncio.timeout(10):
+            while not any(m["type"] == "http.response.body" for m in sent):
+                await asyncio.sleep(0.01)
+        return task, next(m for m in sent if m["type"] == "http.response.start")["status"]
+
+    async def scenario():
+        first, first_status = await call()
+        second, second_status = await call()  # the same client, at once
+        finish.set()
+        await asyncio.gather(first, second)
+        return first_status, second_status, shedder.in_flight
+
+    assert asyncio.run(scenario()) == (200, 200, 0)
+
+
 def _rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         lines = status.read().splitlines()

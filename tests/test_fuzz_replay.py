@@ -4,6 +4,7 @@
 stays there and this test replays it, so a fixed crash can never come back unnoticed.
 """
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +13,21 @@ import numpy as np
 import pytest
 
 FUZZ = Path(__file__).resolve().parent / "fuzz"
-TARGETS = ["fuzz_fingerprint", "fuzz_listen", "fuzz_decode"]
+TARGETS = ["fuzz_fingerprint", "fuzz_listen", "fuzz_decode", "fuzz_wav"]
 
 
 def _seeds(folder: Path) -> list[Path]:
     rng = np.random.default_rng(18)
     tone = (np.sin(np.arange(4000) * 0.3) * 20000).astype("<i2").tobytes()
-    inputs = {"empty": b"", "short": b"\x01\x02", "tone": b"\x01\x00\x10" + tone, "noise": rng.bytes(4000)}
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 22050, 44100, 2, 16)
+    wav = fmt + b"data" + struct.pack("<I", len(tone)) + tone  # behind fuzz_wav's RIFF header (first byte even)
+    inputs = {
+        "empty": b"",
+        "short": b"\x01\x02",
+        "tone": b"\x01\x00\x10" + tone,
+        "noise": rng.bytes(4000),
+        "wav chunks": b"\x00" + wav,
+    }
     paths = []
     for name, data in inputs.items():
         path = folder / name

@@ -710,6 +710,76 @@ def sandbox(page: Page) -> str:
     ])  # fmt: skip
 
 
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def latency(page: Page) -> str:
+    """File to answer, the code before issue 39's change beside the code now (latency.json)."""
+    data = page.results.json("latency.json")
+    goals, cli, api = data["goals"], data["recognize"], data["api"]
+    versions = ["before", "after"]
+
+    def both(render) -> list[str]:
+        return [render(version) for version in versions]
+
+    def cell(name: str, version: str) -> str:
+        found = cli[name][version]
+        return pair(found["p50_ms"], found["p95_ms"], "ms")
+
+    def api_cell(clients: str, version: str) -> str:
+        found = api[clients][version]
+        if clients == "1":
+            return f"{num(found['p50_ms'], 1)} ms"
+        return f"{num(found['per_second'], 1)}/s, p95 {num(found['p95_ms'], 0)} ms, {found['errors']:,} errors"
+
+    formats = {"mp3": "MP3", "opus": "Ogg/Opus", "m4a": "AAC in MP4", "webm": "WebM/Opus"}
+    rows = [
+        [f"`recognize --json`, 5 s WAV, p50 / p95 ({cli['wav']['after']['files']} files)",
+         *both(lambda v: cell("wav", v)), f"≤ {goals['wav_p50_ms']} / ≤ {goals['wav_p95_ms']} ms"],
+        *([f"5 s {label}, p50 / p95 ({cli[name]['after']['files']} files)", *both(lambda v, n=name: cell(n, v)),
+           f"p50 ≤ {goals['formats_p50_ms']} ms"] for name, label in formats.items()),
+        [f"`manage.py recognize --json` over {data['batch_files']} WAV files, wall clock per file",
+         *both(lambda v: f"{num(data['batch_ms_per_file'][v], 1)} ms"), f"≤ {goals['batch_ms_per_file']} ms"],
+        ["the engine alone on the same clips, decoded, p50", *both(lambda v: f"{num(data['engine_p50_ms'][v], 1)} ms"),
+         ""],
+        ["partner API, 5 s WAV at 8 kHz, 1 client, p50", *both(lambda v: api_cell("1", v)),
+         f"≤ {goals['api_1_p50_ms']} ms"],
+        ["partner API, 8 clients (errors: 503, shed)", *both(lambda v: api_cell("8", v)),
+         f"≥ {goals['api_8_per_second']}/s, p95 ≤ {goals['api_8_p95_ms']} ms, 0 errors"],
+    ]  # fmt: skip
+    ingest = data.get("ingest")
+    if ingest:
+        speed = ingest["x_realtime"]
+        rows += [
+            ["ingest `--jobs 1` ÷ ffmpeg alone decoding the same files",
+             *both(lambda v: _ratio(speed[f"{v}, --jobs 1"] / speed["ffmpeg alone"])), "≥ 0.9×"],
+            ["ingest `--jobs 2` ÷ `--jobs 1`",
+             *both(lambda v: _ratio(speed[f"{v}, --jobs 2"] / speed[f"{v}, --jobs 1"])), "≥ 1.8×"],
+        ]  # fmt: skip
+    heading = ["5 s clips, median of the rounds", f"before ({data['before']})", f"after ({data['after']})", "goal"]
+    clock = data["machine"]["median_ms"]
+    load = data["load_average"]
+    notes = [
+        f"{data['rounds']} rounds, before and after in turn, on {data['catalog_tracks']} catalog tracks "
+        f"(database `{data['database']}`)",
+        f"load average {num(load['before'][0], 1)} before and {num(load['after'][0], 1)} after on "
+        f"{data['machine']['cpus']} cores (the machine is shared)",
+        f"this machine's ffmpeg {data['machine']['ffmpeg']}, sandboxed: "
+        + ", ".join(f"{name} {num(ms, 1)} ms" for name, ms in clock.items()),
+    ]
+    if ingest:
+        notes.append(
+            f"ingest: {ingest['files']} corpus files ({_minutes(ingest['audio_s'])} of audio), ffmpeg alone "
+            f"{num(speed['ffmpeg alone'], 0)}× real time, {ingest['rounds']} round{'s' if ingest['rounds'] > 1 else ''}"
+        )
+    return "\n".join([
+        *table(heading, rows),
+        "",
+        page.source("latency.json", f"run of {data['when']}: " + "; ".join(notes), "make bench-latency"),
+    ])  # fmt: skip
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -722,4 +792,5 @@ BLOCKS = {
     "reports": reports,
     "retroactive": retroactive,
     "sandbox": sandbox,
+    "latency": latency,
 }

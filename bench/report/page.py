@@ -17,6 +17,8 @@ BENCHMARKS = [
      "~20 min, ~15 GB of disk", "growth.json, growth.png"),
     ("make bench-live", "time to answer over a websocket, concurrent sockets and API clients; after `make bench`",
      "~6 min", "live.json"),
+    ("make bench-latency", "file to answer: `recognize --json`, other formats, a batch, the partner API, ingest; "
+     "the code before issue 39's change beside the code now", "~30 min", "latency.json"),
     ("make faults", "ingest atomicity under SIGKILL, a terminated backend and PostgreSQL stopped", "~10 min",
      "faults.json"),
     ("make bench-monitor", "monitors on live loopback stations: detection delay, start/end error, misses, false "
@@ -196,6 +198,17 @@ def benchmarks_page(page: Page) -> str:
         "25 sockets at once, three times each; `api-load` has 4 and 8 partner clients post clips for 60 s.",
         "",
         blocks.live(page),
+        "",
+        "## File to answer, before and after (`make bench-latency`)",
+        "",
+        "`python -m bench.latency` times what a user waits for, from a file's path to its answer: `recognize "
+        "--json` in one process (its `elapsed_ms`) on 5 s WAV clips cut from the corpus (44.1 kHz mono) and on "
+        "the same clips as MP3, Ogg/Opus, AAC and WebM; `manage.py recognize --json` over a batch of files by "
+        "the wall clock; the partner API on its own Daphne at 1 and 8 clients (5 s WAV at 8 kHz); ingest "
+        "beside ffmpeg alone. The code before issue 39's change (one probe and one decode per file, each a new "
+        "ffmpeg) runs from `git archive` beside this checkout, round by round in the same run.",
+        "",
+        blocks.latency(page),
         "",
         "## Ingest under faults (`make faults`)",
         "",

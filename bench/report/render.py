@@ -28,6 +28,7 @@ WRITERS = {
     "schemathesis.json": "make fuzz-api",
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",
     "sandbox_cost.json": "python -m bench.studies.sandbox_cost",
+    "latency.json": "make bench-latency",
 }
 
 

@@ -21,35 +21,44 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+
+from recognition.engine import wav
 
 __all__ = [
     "MESSAGES",
     "SANDBOX_ENV",
     "AudioError",
     "DecodeLimits",
+    "Decoding",
     "MediaInfo",
     "decode",
     "decode_chunks",
+    "decode_described",
     "encode_opus",
     "excerpt_mp3",
     "ffmpeg_command",
+    "open_decode",
     "parse_description",
     "probe",
     "probe_command",
     "probe_usable",
     "sandbox_mode",
     "sandboxed",
+    "usable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -250,14 +259,18 @@ def probe_command(path: str | os.PathLike) -> list[str]:
 
 
 def ffmpeg_command(
-    path: str | os.PathLike, *, sample_rate_hz: int, max_seconds: float, start_s: float = 0.0
+    path: str | os.PathLike, *, sample_rate_hz: int, max_seconds: float, start_s: float = 0.0, describe: bool = False
 ) -> list[str]:
-    """Return the ffmpeg argument list that decodes the first audio stream to mono s16le on stdout."""
+    """Return the ffmpeg argument list that decodes the first audio stream to mono s16le on stdout.
+
+    With `describe`, ffmpeg also prints on stderr the description `probe_command` asks for (`Input
+    #0 …`, before it decodes a byte), so one call both describes and decodes a file (`open_decode`).
+    """
     command = [
         "ffmpeg",
         "-nostdin",
         "-hide_banner",
-        "-loglevel", "error",
+        *(["-loglevel", "info", "-nostats"] if describe else ["-loglevel", "error"]),
         "-threads", "1",
         "-protocol_whitelist", "file",
         "-format_whitelist", ALLOWED_DEMUXERS,
@@ -473,7 +486,12 @@ def parse_description(text: str) -> MediaInfo | None:
 
 def probe_usable(path: str | os.PathLike, *, max_seconds: float, limits: DecodeLimits = DecodeLimits()) -> MediaInfo:
     """Probe a file and insist it is usable: an audio stream, no longer than `max_seconds`."""
-    info = probe(path, limits=limits)
+    return usable(probe(path, limits=limits), max_seconds=max_seconds)
+
+
+def usable(info: MediaInfo, *, max_seconds: float) -> MediaInfo:
+    """Return `info` when it describes usable audio: an audio stream, no longer than `max_seconds`;
+    raise AudioError otherwise."""
     if not info.has_audio:
         raise AudioError("no_audio", MESSAGES["no_audio"])
     if info.duration_s is not None and info.duration_s > max_seconds:
@@ -562,6 +580,228 @@ def decode_chunks(
                 stream.close()
 
 
+class Decoding:
+    """One file being decoded: what it is (`info`, known before its first sample) and its audio,
+    mono float32 at the engine rate, in consecutive chunks (iterate once).
+
+    Made by `open_decode`, from the in-process WAV reader or from one sandboxed ffmpeg call that
+    describes and decodes at once. Close it, or use it as a context manager, to stop that child
+    when the audio is not read to the end.
+    """
+
+    def __init__(self, info: MediaInfo, chunks: Iterator[np.ndarray], stop: Callable[[], None] | None = None):
+        self.info = info
+        self._chunks = chunks
+        self._stop = stop
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._chunks
+
+    def close(self) -> None:
+        """Stop the child process, if any (idempotent)."""
+        if self._stop is not None:
+            self._stop()
+
+    def __enter__(self) -> Decoding:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_decode(
+    path: str | os.PathLike,
+    *,
+    sample_rate_hz: int,
+    max_seconds: float,
+    max_duration_s: float | None = None,
+    chunk_seconds: float = 60.0,
+    limits: DecodeLimits = DecodeLimits(),
+    in_process: bool = True,
+) -> Decoding:
+    """Start decoding a file: its description now, its audio (at most `max_seconds`) as it comes.
+
+    A plain PCM WAV file is read in process (recognition/engine/wav.py; `in_process=False` never
+    does, for callers that want the file's tags). Any other file is described and decoded by one
+    ffmpeg child, with every limit `decode_chunks` has; the description is read from its stderr
+    before the first sample, so a file with no audio stream, or (with `max_duration_s`) one
+    that says it lasts longer, is refused at once, its child killed, as `probe_usable` refuses it.
+    Raise AudioError as `probe_usable` and `decode_chunks` do (docs/decisions.md, open_decode).
+    """
+    path = Path(path).absolute()
+    _check_file(path)
+    if in_process:
+        found = wav.read_wav(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds)
+        if found is not None:
+            info = MediaInfo("wav", found.duration_s, 1, 0, found.sample_rate_hz, found.channels)
+            if max_duration_s is not None:
+                usable(info, max_seconds=max_duration_s)
+            step = max(1, int(chunk_seconds * sample_rate_hz))
+            chunks = [found.samples[at : at + step] for at in range(0, found.samples.size, step)]
+            if not chunks:
+                raise AudioError("no_audio", MESSAGES["no_decodable_audio"])
+            return Decoding(info, iter(chunks))
+    return _ffmpeg_decoding(
+        path,
+        sample_rate_hz=sample_rate_hz,
+        max_seconds=max_seconds,
+        max_duration_s=max_duration_s,
+        chunk_seconds=chunk_seconds,
+        limits=limits,
+    )
+
+
+def decode_described(
+    path: str | os.PathLike,
+    *,
+    sample_rate_hz: int,
+    max_seconds: float,
+    max_duration_s: float | None = None,
+    limits: DecodeLimits = DecodeLimits(),
+    in_process: bool = True,
+) -> tuple[MediaInfo, np.ndarray]:
+    """Return a file's description and its audio (at most `max_seconds`) from one decode: what
+    `probe_usable` then `decode` give, without the second child (see `open_decode`)."""
+    with open_decode(
+        path,
+        sample_rate_hz=sample_rate_hz,
+        max_seconds=max_seconds,
+        max_duration_s=max_duration_s,
+        chunk_seconds=max_seconds + 1,
+        limits=limits,
+        in_process=in_process,
+    ) as decoding:
+        parts = list(decoding)
+    return decoding.info, parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _ffmpeg_decoding(
+    path: Path,
+    *,
+    sample_rate_hz: int,
+    max_seconds: float,
+    max_duration_s: float | None,
+    chunk_seconds: float,
+    limits: DecodeLimits,
+) -> Decoding:
+    """`open_decode` through one sandboxed ffmpeg that prints its description and decodes."""
+    command = ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, describe=True)
+    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        sandboxed(command, limits, input_path=path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=SANDBOX_ENV,
+        start_new_session=True,
+    )
+    timer = _Deadline(process, limits.timeout_s)
+    assert process.stderr is not None
+    stderr = _StderrReader(process.stderr)
+
+    def stop() -> None:
+        timer.cancel()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        stderr.join(timeout=5)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+
+    try:
+        if not stderr.described.wait(limits.probe_timeout_s) or timer.expired:
+            raise AudioError("timeout", MESSAGES["timeout"])
+        info = parse_description(stderr.head.decode("utf-8", "replace"))
+        if info is None:
+            raise AudioError("not_media", MESSAGES["not_media"])
+        usable(info, max_seconds=math.inf if max_duration_s is None else max_duration_s)
+    except BaseException:
+        stop()
+        raise
+    max_bytes = int(max_seconds * sample_rate_hz + sample_rate_hz) * 2
+    chunk_bytes = max(2, int(chunk_seconds * sample_rate_hz) * 2)
+    return Decoding(
+        info,
+        _ffmpeg_chunks(process, timer=timer, stderr=stderr, stop=stop, chunk_bytes=chunk_bytes, max_bytes=max_bytes),
+        stop,
+    )
+
+
+def _ffmpeg_chunks(
+    process: subprocess.Popen,
+    *,
+    timer: _Deadline,
+    stderr: _StderrReader,
+    stop: Callable[[], None],
+    chunk_bytes: int,
+    max_bytes: int,
+) -> Iterator[np.ndarray]:
+    produced = 0
+    try:
+        assert process.stdout is not None
+        while data := process.stdout.read(chunk_bytes):
+            produced += len(data)
+            if produced > max_bytes:  # -t makes this unreachable; kept as a hard stop
+                raise AudioError("too_long", MESSAGES["too_long"])
+            yield _to_float(data)
+        code = process.wait()
+        stderr.join(timeout=5)
+        if timer.expired:
+            raise AudioError("timeout", MESSAGES["timeout"])
+        if produced == 0:
+            raise _nothing_decoded(code, stderr.tail)
+    finally:
+        stop()
+
+
+class _StderrReader(threading.Thread):
+    """Drain a child's stderr on a thread: keep its first `_MAX_DESCRIPTION_BYTES` (the description
+    and whatever tags it prints) and its last few kB (why a decode failed), and set `described`
+    once the description (`Input #0 …` and its indented lines) is whole, or stderr ended.
+
+    Draining to the end matters: a child that fills the stderr pipe would stop decoding.
+    """
+
+    def __init__(self, stream: IO[bytes]):
+        super().__init__(daemon=True)
+        self.head = bytearray()
+        self.tail = b""
+        self.described = threading.Event()
+        self._stream = stream
+        self._scanned = 0  # bytes of `head` already looked at, whole lines only
+        self._in_input = False
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while chunk := self._stream.read1(1 << 16):  # type: ignore[attr-defined]
+                if len(self.head) < _MAX_DESCRIPTION_BYTES:
+                    self.head += chunk[: _MAX_DESCRIPTION_BYTES - len(self.head)]
+                    if not self.described.is_set():
+                        self._scan()
+                elif not self.described.is_set():
+                    self.described.set()  # a description this long is read as far as it goes
+                self.tail = (self.tail + chunk)[-_TAIL_BYTES:]
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us: the child was stopped
+        finally:
+            self.described.set()
+
+    def _scan(self) -> None:
+        while (end := self.head.find(b"\n", self._scanned)) >= 0:
+            line = bytes(self.head[self._scanned : end])
+            self._scanned = end + 1
+            if not self._in_input:
+                self._in_input = line.startswith(b"Input #0, ")
+            elif not line.startswith(b"  "):
+                self.described.set()
+                return
+
+
+_TAIL_BYTES = 4096
+
+
 class _Deadline:
     """Kill a child process group when it runs past its wall-clock budget."""
 
@@ -593,7 +833,7 @@ def _nothing_decoded(code: int, stderr: bytes) -> AudioError:
     """Why ffmpeg produced no samples at all, in a fixed text; its stderr goes to the log only."""
     if code == 0:
         return AudioError("no_audio", MESSAGES["no_decodable_audio"])
-    if b"Stream map" in stderr or b"matches no streams" in stderr:
+    if b"matches no streams" in stderr:  # "Stream map '0:a:0' matches no streams."
         return AudioError("no_audio", MESSAGES["no_audio"])
     logger.info("ffmpeg could not decode a file (exit %s): %s", code, _stderr_tail(stderr))
     return AudioError("decode_failed", MESSAGES["decode_failed"])

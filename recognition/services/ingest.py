@@ -64,25 +64,32 @@ class ReferenceAudio:
 
 
 def reference_fingerprints(path: str | os.PathLike, *, max_seconds: float | None = None) -> ReferenceAudio:
-    """Decode, fingerprint and sketch a reference file as it streams out of ffmpeg.
+    """Decode, fingerprint and sketch a reference file as it streams out of one ffmpeg call.
 
     Raise audio.AudioError when the file is not usable audio: not media, no audio stream, longer
     than the cap, or nothing to fingerprint (silence).
     """
     max_seconds = max_seconds or settings.EARSHOT_MAX_REFERENCE_SECONDS
-    limits = decode_limits()
-    info = audio.probe_usable(path, max_seconds=max_seconds, limits=limits)
     stream = StreamingFingerprinter(REFERENCE)
     sketcher = StreamingSketch()
     parts = []
     sketches = []
     samples = 0
-    for chunk in audio.decode_chunks(
-        path, sample_rate_hz=REFERENCE.sample_rate_hz, max_seconds=max_seconds, limits=limits
-    ):
-        parts.append(stream.push(chunk))
-        sketches.append(sketcher.push(chunk))
-        samples += chunk.size
+    # One ffmpeg call describes (the tags, the duration checked against the cap before any
+    # decoding) and decodes; never the in-process WAV reader, which reads no tags.
+    with audio.open_decode(
+        path,
+        sample_rate_hz=REFERENCE.sample_rate_hz,
+        max_seconds=max_seconds,
+        max_duration_s=max_seconds,
+        limits=decode_limits(),
+        in_process=False,
+    ) as decoding:
+        info = decoding.info
+        for chunk in decoding:
+            parts.append(stream.push(chunk))
+            sketches.append(sketcher.push(chunk))
+            samples += chunk.size
     parts.append(stream.finish())
     fingerprints = merge_fingerprints(parts, stream.n_frames)
     duration_s = samples / REFERENCE.sample_rate_hz

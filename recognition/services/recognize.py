@@ -135,27 +135,37 @@ def recognize_file(
     """
     started = time.perf_counter()
     max_seconds = max_seconds or settings.EARSHOT_MAX_QUERY_SECONDS
-    limits = decode_limits()
-    info = audio.probe_usable(path, max_seconds=max_seconds, limits=limits)
     engine = identifier()
-    chunks = audio.decode_chunks(path, sample_rate_hz=QUERY.sample_rate_hz, max_seconds=max_seconds, limits=limits)
-    long_input = info.duration_s is None or info.duration_s > CLIP_SECONDS
-    details: list[dict] = []
-    if timeline or long_input:
-        expected_s = max(info.duration_s or max_seconds, 1e-3)
-        found = engine.timeline(chunks, progress=(lambda s: progress(min(1.0, s / expected_s))) if progress else None)
-        if found.hashes == 0:
-            raise audio.AudioError("no_signal", NO_SIGNAL)
-        details = segment_details(found.segments)
-        best = max(range(len(found.segments)), key=lambda i: found.segments[i].score, default=None)
-        match = None
-        if best is not None:
-            match = {key: details[best][key] for key in ("track_id", "title", "artist", "offset_s", "confidence")}
-        duration_s = found.total_frames / QUERY.frames_per_second
-    else:
-        samples = np.concatenate(list(chunks))
-        match = recognize_clip(samples)
-        duration_s = samples.size / QUERY.sample_rate_hz
+    # One decode that also describes the file: a plain WAV read in process, anything else by one
+    # ffmpeg child, which refuses a file that says it lasts too long before decoding it.
+    with audio.open_decode(
+        path,
+        sample_rate_hz=QUERY.sample_rate_hz,
+        max_seconds=max_seconds,
+        max_duration_s=max_seconds,
+        limits=decode_limits(),
+    ) as chunks:
+        info = chunks.info
+        long_input = info.duration_s is None or info.duration_s > CLIP_SECONDS
+        details: list[dict] = []
+        if timeline or long_input:
+            expected_s = max(info.duration_s or max_seconds, 1e-3)
+            found = engine.timeline(
+                iter(chunks), progress=(lambda s: progress(min(1.0, s / expected_s))) if progress else None
+            )
+            if found.hashes == 0:
+                raise audio.AudioError("no_signal", NO_SIGNAL)
+            details = segment_details(found.segments)
+            best = max(range(len(found.segments)), key=lambda i: found.segments[i].score, default=None)
+            match = None
+            if best is not None:
+                match = {key: details[best][key] for key in ("track_id", "title", "artist", "offset_s", "confidence")}
+            duration_s = found.total_frames / QUERY.frames_per_second
+        else:
+            parts = list(chunks)
+            samples = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            match = recognize_clip(samples)
+            duration_s = samples.size / QUERY.sample_rate_hz
     return RecognitionOutcome(
         match=match,
         segments=details if timeline else [],

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
@@ -321,29 +322,22 @@ def recognition_submit(
     becomes an upload job when `allow_jobs`. Raise UploadRejected for unusable media; the failed
     recognition is kept with its reason.
     """
-    info = _check(upload)
-    if isinstance(info, audio.AudioError):
-        job = Recognition(
-            user=user, source=source, original_name=Path(upload.name or "clip").name[:255], size_bytes=upload.size
-        )
-        _fail(job, info.code, info.message)
-        job.save()
-        raise UploadRejected(job, info.code, info.message)
     started = time.perf_counter()
     job = Recognition(
-        user=user,
-        source=source,
-        original_name=Path(upload.name or "clip").name[:255],
-        size_bytes=upload.size,
-        media_duration_s=info.duration_s,
+        user=user, source=source, original_name=Path(upload.name or "clip").name[:255], size_bytes=upload.size
     )
     try:
-        # Decide by the audio itself, not by what the header claims: decode one second past the
-        # clip limit; what ends before it is a clip, answered now.
-        with local_copy(upload) as path:
-            samples = audio.decode(
-                path, sample_rate_hz=QUERY.sample_rate_hz, max_seconds=CLIP_SECONDS + 1, limits=decode_limits()
-            )
+        # One decode that also describes the file (audio.open_decode): what does not say it is
+        # usable media within the cap is refused before a sample is decoded, as _check refuses
+        # it. Decide by the audio itself, not by what the header claims: decode one second past
+        # the clip limit; what ends before it is a clip, answered now.
+        info, samples = _decode_clip(upload)
+    except audio.AudioError as error:
+        _fail(job, error.code, error.message)
+        job.save()
+        raise UploadRejected(job, error.code, error.message) from None
+    job.media_duration_s = info.duration_s
+    try:
         heard_s = samples.size / QUERY.sample_rate_hz
         if heard_s > CLIP_SECONDS:
             if not allow_jobs:
@@ -370,6 +364,20 @@ def recognition_submit(
     RECOGNITION_LATENCY.labels(source).observe(job.latency_ms / 1000)
     RECOGNITIONS.labels(source, "match" if best else "no_match").inc()
     return job, True
+
+
+def _decode_clip(upload: UploadedFile) -> tuple[audio.MediaInfo, np.ndarray]:
+    """An upload's description and its first CLIP_SECONDS + 1 s of audio, from one decode."""
+    if upload.size is not None and upload.size > settings.EARSHOT_MAX_UPLOAD_BYTES:
+        raise audio.AudioError("too_large", "The file is larger than the upload limit.")
+    with local_copy(upload) as path:
+        return audio.decode_described(
+            path,
+            sample_rate_hz=QUERY.sample_rate_hz,
+            max_seconds=CLIP_SECONDS + 1,
+            max_duration_s=settings.EARSHOT_MAX_QUERY_SECONDS,
+            limits=decode_limits(),
+        )
 
 
 def _as_segment(match: dict, duration_s: float) -> dict:

@@ -44,6 +44,8 @@ Between blocks.
 <!-- /report:retroactive -->
 <!-- report:sandbox -->
 <!-- /report:sandbox -->
+<!-- report:latency -->
+<!-- /report:latency -->
 
 Text after.
 """
@@ -84,7 +86,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:sandbox -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:latency -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 

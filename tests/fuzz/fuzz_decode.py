@@ -1,4 +1,4 @@
-"""Fuzz target: arbitrary bytes as a file -> probe -> decode -> fingerprint (only AudioError allowed)."""
+"""Fuzz target: any bytes as a file -> probe, decode, both at once -> fingerprint (only AudioError allowed)."""
 
 import os
 import sys
@@ -21,8 +21,14 @@ def test_one(data: bytes) -> None:
             audio.probe(handle.name, limits=LIMITS)
             samples = audio.decode(handle.name, sample_rate_hz=8000, max_seconds=10, limits=LIMITS)
         except audio.AudioError:
+            samples = None
+        try:
+            _, described = audio.decode_described(handle.name, sample_rate_hz=8000, max_seconds=10, limits=LIMITS)
+        except audio.AudioError:
             return
-        fingerprint(samples, QUERY)
+        fingerprint(described, QUERY)
+        if samples is not None:
+            fingerprint(samples, QUERY)
 
 
 if __name__ == "__main__":

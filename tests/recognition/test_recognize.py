@@ -1,5 +1,6 @@
-"""Recognising a clip: one fingerprinting pass for a match, the same answers as fingerprinting first."""
+"""Recognising a clip: one decode and one fingerprinting pass, the same answers as before either."""
 
+import subprocess
 import sys
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from recognition.engine import audio
 from recognition.engine import fingerprint as fp
 from recognition.services import identifier, track_ingest
-from recognition.services.recognize import match_card, match_details, recognize_clip
+from recognition.services.recognize import match_card, match_details, recognize_clip, recognize_file
 from tests import media
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +146,47 @@ def test_the_listen_pages_card_holds_what_a_music_app_shows(rights_holder, song_
         {"name": "label.example", "url": "https://label.example/"},
     ]
     assert card["url"] == f"/tracks/{track.pk}/" and card["confidence"] == round(found.confidence, 6)
+
+
+def _song_clip_file(song_file, folder, *, rate: int, channels: int, suffix: str = ".wav"):
+    """5 s of a song file (from 12 s), written at `rate` with `channels`, as WAV or any format."""
+    from scipy import signal
+
+    song = audio.decode(song_file, sample_rate_hz=media.FILE_RATE, max_seconds=60)[12 * media.FILE_RATE :][
+        : 5 * media.FILE_RATE
+    ]
+    samples = signal.resample_poly(song, rate // 50, media.FILE_RATE // 50).astype(np.float32)
+    path = media.write_wav(folder / f"clip{rate}x{channels}.wav", samples, rate=rate, channels=channels)
+    if suffix != ".wav":
+        media.ffmpeg("-i", str(path), str(path.with_suffix(suffix)))
+        path = path.with_suffix(suffix)
+    return path
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 1), (48000, 2), (8000, 1)])
+def test_a_wav_read_in_process_gets_the_match_and_offset_ffmpeg_gets(catalog, song_files, tmp_path, rate, channels):
+    path = _song_clip_file(song_files[2], tmp_path, rate=rate, channels=channels)
+    answers = []
+    for in_process in (True, False):
+        _, samples = audio.decode_described(path, sample_rate_hz=RATE, max_seconds=31, in_process=in_process)
+        answers.append(recognize_clip(samples))
+    read, decoded = answers
+    assert read is not None and decoded is not None
+    assert read["track_id"] == decoded["track_id"] == catalog[1].pk
+    assert read["offset_s"] == pytest.approx(decoded["offset_s"], abs=0.033) == pytest.approx(12, abs=0.05)
+
+
+def test_recognize_file_starts_one_child_for_compressed_audio_and_none_for_wav(
+    catalog, song_files, tmp_path, monkeypatch
+):
+    wav = _song_clip_file(song_files[2], tmp_path, rate=44100, channels=2)
+    flac = _song_clip_file(song_files[2], tmp_path, rate=22050, channels=1, suffix=".flac")
+    started = []
+    real = subprocess.Popen
+    monkeypatch.setattr(audio.subprocess, "Popen", lambda *a, **k: started.append(a[0]) or real(*a, **k))
+    answers = {}
+    for name, path in (("wav", wav), ("flac", flac)):
+        started.clear()
+        outcome = recognize_file(path)
+        answers[name] = (len(started), outcome.match["track_id"], outcome.duration_s)
+    assert answers == {"wav": (0, catalog[1].pk, 5.0), "flac": (1, catalog[1].pk, 5.0)}

@@ -48,7 +48,7 @@ from recognition.engine.fingerprint.params import (
     FingerprintParams,
     frames_to_seconds,
 )
-from recognition.engine.fingerprint.peaks import Constellation, constellation, find_peaks, spectrogram_db
+from recognition.engine.fingerprint.peaks import Constellation, Spectra, constellation, find_peaks, spectrogram_db
 from recognition.engine.fingerprint.streaming import StreamingFingerprinter
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "Constellation",
     "FingerprintParams",
     "Fingerprints",
+    "Spectra",
     "StreamingFingerprinter",
     "constellation",
     "find_peaks",

@@ -8,7 +8,7 @@ import numpy as np
 
 from recognition.engine import arrays
 from recognition.engine.fingerprint.params import REFERENCE, TRIPLET_SHIFT, FingerprintParams
-from recognition.engine.fingerprint.peaks import Constellation, constellation
+from recognition.engine.fingerprint.peaks import Constellation, Spectra, constellation
 
 __all__ = [
     "Fingerprints",
@@ -156,12 +156,15 @@ def _pack3(
     return packed[valid].astype(np.uint32).view(np.int32), frames[anchor][valid].astype(np.float32)
 
 
-def fingerprint(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> Fingerprints:
+def fingerprint(
+    samples: np.ndarray, params: FingerprintParams = REFERENCE, *, spectra: Spectra | None = None
+) -> Fingerprints:
     """Fingerprint mono samples at `params.sample_rate_hz`: distinct (hash, anchor frame) pairs.
 
-    Anchor frames are fractional (float32); stores keep them rounded to whole frames.
+    Anchor frames are fractional (float32); stores keep them rounded to whole frames. `spectra`:
+    the clip's spectra already computed (see `Spectra`).
     """
-    return hash_constellation(constellation(samples, params), params)
+    return hash_constellation(constellation(samples, params, spectra=spectra), params)
 
 
 def hash_constellation(peaks: Constellation, params: FingerprintParams = REFERENCE, speed: float = 1.0) -> Fingerprints:

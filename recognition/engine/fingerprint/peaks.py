@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,27 +13,75 @@ from scipy import ndimage
 from recognition.engine.arrays import rank_in_runs
 from recognition.engine.fingerprint.params import REFERENCE, FingerprintParams
 
-__all__ = ["Constellation", "constellation", "find_peaks", "spectrogram_db"]
+__all__ = ["Constellation", "Spectra", "constellation", "find_peaks", "frame_power", "spectrogram_db"]
 
 
-def spectrogram_db(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> np.ndarray:
-    """Return the log-magnitude spectrogram of the peak band, shape (frames, bins), in dB, its
-    power averaged over frames when `params.time_smoothing` asks."""
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.size < params.fft_size:
-        lo, hi = params.band_bins
-        return np.empty((0, hi - lo), dtype=np.float32)
-    frames = sliding_window_view(samples, params.fft_size)[:: params.hop_size]
-    window = np.hanning(params.fft_size).astype(np.float32)
-    spectrum = scipy.fft.rfft(frames * window, axis=1)
+def spectrogram_db(
+    samples: np.ndarray, params: FingerprintParams = REFERENCE, *, spectra: Spectra | None = None, start: int = 0
+) -> np.ndarray:
+    """Return the log-magnitude spectrogram of the peak band of `samples[start:]`, shape (frames,
+    bins), in dB, its power averaged over frames when `params.time_smoothing` asks; from
+    `spectra` when given (the same values, computed once per clip)."""
     lo, hi = params.band_bins
-    power = spectrum[:, lo:hi].real ** 2 + spectrum[:, lo:hi].imag ** 2
+    if spectra is not None and spectra.fits(params.fft_size, params.hop_size):
+        power = spectra.power(start)[:, lo:hi]
+    else:
+        power = frame_power(np.asarray(samples, dtype=np.float32)[start:], params.fft_size, params.hop_size)[:, lo:hi]
+    if power.shape[0] == 0:
+        return np.empty((0, hi - lo), dtype=np.float32)
     if params.time_smoothing:
         weights = np.asarray(params.time_smoothing, dtype=np.float32)
         power = ndimage.convolve1d(power, weights / weights.sum(), axis=0, mode="nearest")
     # Full-scale sine -> 0 dB; the tiny offset keeps log10 finite on digital silence.
-    scale = (params.fft_size * window.mean() / 2) ** 2
+    scale = (params.fft_size * _hann(params.fft_size).mean() / 2) ** 2
     return (10.0 * np.log10(power / scale + 1e-12)).astype(np.float32)
+
+
+def frame_power(samples: np.ndarray, fft_size: int, hop_size: int) -> np.ndarray:
+    """Return the power spectrum of every whole Hann-windowed frame of float32 `samples`, shape
+    (frames, fft_size // 2 + 1): what the peaks, the retry smoothed in time and the sketches of
+    a clip are all computed from."""
+    if samples.size < fft_size:
+        return np.empty((0, fft_size // 2 + 1), dtype=np.float32)
+    frames = sliding_window_view(samples, fft_size)[::hop_size]
+    spectrum = scipy.fft.rfft(frames * _hann(fft_size), axis=1)
+    return spectrum.real**2 + spectrum.imag**2
+
+
+@functools.cache
+def _hann(fft_size: int) -> np.ndarray:
+    window = np.hanning(fft_size).astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
+class Spectra:
+    """A clip's frame power spectra, by the sample its frames start at, each computed once.
+
+    A clip is looked at several times: its peaks at two sub-frame shifts, again on its
+    spectrogram smoothed in time when it finds no match as heard, and its sketches at four
+    shifts, two of which are the peaks' own frames. All of them read the same Hann-windowed
+    FFTs of the same samples, so each is computed once a clip and the answers are those of
+    computing them again (tests/recognition/engine/identify/test_identifier.py).
+    """
+
+    def __init__(self, samples: np.ndarray, *, fft_size: int, hop_size: int):
+        self.samples = np.asarray(samples, dtype=np.float32)
+        self.fft_size = fft_size
+        self.hop_size = hop_size
+        self._power: dict[int, np.ndarray] = {}
+
+    def fits(self, fft_size: int, hop_size: int) -> bool:
+        """Whether these spectra are on the grid of `fft_size` and `hop_size`."""
+        return (fft_size, hop_size) == (self.fft_size, self.hop_size)
+
+    def power(self, start: int) -> np.ndarray:
+        """The power spectra of the frames of `samples[start:]` (read only)."""
+        if start not in self._power:
+            power = frame_power(self.samples[start:], self.fft_size, self.hop_size)
+            power.flags.writeable = False
+            self._power[start] = power
+        return self._power[start]
 
 
 def find_peaks(
@@ -138,14 +187,17 @@ class Constellation:
     n_frames: int
 
 
-def constellation(samples: np.ndarray, params: FingerprintParams = REFERENCE) -> Constellation:
-    """The peaks of mono samples at `params.sample_rate_hz`, at each of `params.shifts` shifts."""
+def constellation(
+    samples: np.ndarray, params: FingerprintParams = REFERENCE, *, spectra: Spectra | None = None
+) -> Constellation:
+    """The peaks of mono samples at `params.sample_rate_hz`, at each of `params.shifts` shifts
+    (their spectra from `spectra` when given)."""
     samples = np.asarray(samples, dtype=np.float32)
     peaks = []
     n_frames = 0
     for shift in range(params.shifts):
         start = shift * params.hop_size // params.shifts
-        spec = spectrogram_db(samples[start:], params)
+        spec = spectrogram_db(samples, params, spectra=spectra, start=start)
         n_frames = max(n_frames, spec.shape[0])
         frames, bins, wide = _sorted(*find_peaks(spec, params))
         peaks.append((frames, bins, np.float32(start / params.hop_size), wide))

@@ -190,13 +190,15 @@ class Identifier:
         smoothed = self.smoothed_retry_params
         looks = 1 + (smoothed is not None) + len(self.speed_variants) + prior_looks
         lookup = LookupMemo(self.index.lookup)
-        peaks = fp.constellation(samples, self.params)
+        # The clip's spectra, computed once for its peaks, its retry smoothed in time and its sketches.
+        spectra = fp.Spectra(samples, fft_size=self.params.fft_size, hop_size=self.params.hop_size)
+        peaks = fp.constellation(samples, self.params, spectra=spectra)
         clip = fp.hash_constellation(peaks, self.params)
         votes = self.votes_of([clip], lookup=lookup)[0]
-        match = self.decide(votes, clip.n_frames, looks, lambda: sk.query_sketch(samples))
+        match = self.decide(votes, clip.n_frames, looks, lambda: sk.query_sketch(samples, spectra=spectra))
         if match is None and smoothed is not None:
             match = retries.smoothed_retry(
-                self, samples, params=smoothed, candidates=votes.candidates, looks=looks, lookup=lookup
+                self, samples, params=smoothed, candidates=votes.candidates, looks=looks, lookup=lookup, spectra=spectra
             )
         if match is None and self.speed_variants:
             match = retries.speed_retry(

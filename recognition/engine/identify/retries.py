@@ -73,13 +73,15 @@ def smoothed_retry(
     candidates: np.ndarray | None,
     looks: int,
     lookup: Lookup | None = None,
+    spectra: fp.Spectra | None = None,
 ) -> matching.Match | None:
     """Return the decision on the clip's peaks picked on its spectrogram smoothed in time, where
     broadband noise hides fewer of them, looked up in the tracks stage 1 chose for the clip as
     heard: the true track is usually among them (the decision is what failed), and a lookup in
     a few tracks costs the same however large the catalog. Decided on pairs and triplets: the
-    sketches were checked as heard, and the clip's sketch does not change with smoothing."""
-    clip = fp.fingerprint(samples, params)
+    sketches were checked as heard, and the clip's sketch does not change with smoothing.
+    `spectra`: the clip's spectra as heard, which smoothing starts from."""
+    clip = fp.fingerprint(samples, params, spectra=spectra)
     if candidates is None:  # one stage: pairs in every track
         votes = engine.votes_of([clip], lookup=lookup)[0]
     else:

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from recognition.engine.fingerprint import REFERENCE
+from recognition.engine.fingerprint import REFERENCE, Spectra
 
 __all__ = ["SKETCH", "QuerySketch", "SketchParams", "StreamingSketch", "query_sketch", "sketch"]
 
@@ -71,8 +71,13 @@ def _band_energies(samples: np.ndarray, params: SketchParams) -> np.ndarray:
     window = np.hanning(params.fft_size).astype(np.float32)
     edges = params.band_edges
     spectrum = scipy.fft.rfft(frames * window, axis=1)[:, edges[0] : edges[-1]]
-    power = spectrum.real**2 + spectrum.imag**2
-    scale = np.float32((params.fft_size * window.mean() / 2) ** 2)
+    return _energies_of(spectrum.real**2 + spectrum.imag**2, params)
+
+
+def _energies_of(power: np.ndarray, params: SketchParams) -> np.ndarray:
+    """Band energies from the power of bins edges[0]..edges[-1] of each frame."""
+    edges = params.band_edges
+    scale = np.float32((params.fft_size * np.hanning(params.fft_size).astype(np.float32).mean() / 2) ** 2)
     return np.add.reduceat(power, edges[:-1] - edges[0], axis=1) / scale
 
 
@@ -138,8 +143,19 @@ class QuerySketch:
         return any(bool(s.any()) for s in self.shifts)
 
 
-def query_sketch(samples: np.ndarray, params: SketchParams = SKETCH) -> QuerySketch:
-    """The sketch of a clip at every sub-frame shift."""
+def query_sketch(samples: np.ndarray, params: SketchParams = SKETCH, *, spectra: Spectra | None = None) -> QuerySketch:
+    """The sketch of a clip at every sub-frame shift (from `spectra`, the clip's spectra already
+    computed for its peaks, when given and on the same grid)."""
     samples = np.asarray(samples, dtype=np.float32)
     starts = [s * params.hop_size // params.query_shifts for s in range(params.query_shifts)]
-    return QuerySketch([sketch(samples[start:], params) for start in starts])
+    if spectra is None or not spectra.fits(params.fft_size, params.hop_size):
+        return QuerySketch([sketch(samples[start:], params) for start in starts])
+    edges = params.band_edges
+    shifts = []
+    for start in starts:
+        power = spectra.power(start)
+        if power.shape[0] == 0:
+            shifts.append(np.empty(0, np.uint16))
+        else:
+            shifts.append(_pack(_energies_of(power[:, edges[0] : edges[-1]], params), None, params))
+    return QuerySketch(shifts)

@@ -117,6 +117,9 @@ def test_playlists_and_concat_scripts_are_refused_without_any_request(tmp_path, 
     assert refused.value.code == "not_media"
     with pytest.raises(audio.AudioError):
         audio.decode(path, sample_rate_hz=8000, max_seconds=30)
+    with pytest.raises(audio.AudioError) as described:
+        audio.decode_described(path, sample_rate_hz=8000, max_seconds=30)
+    assert described.value.code == "not_media"
     time.sleep(0.2)
     assert hits == []
 
@@ -374,3 +377,104 @@ def test_an_excerpt_refuses_what_is_not_media(tmp_path):
     path.write_text("not audio at all")
     with pytest.raises(audio.AudioError):
         audio.excerpt_mp3(path, start_s=0, seconds=5)
+
+
+# One call that describes and decodes (audio.open_decode): what recognitions and ingest use.
+
+
+@pytest.fixture
+def children(monkeypatch):
+    """Count the child processes started from now on (the audio module's, once files are made)."""
+    started = []
+    real = subprocess.Popen
+
+    def counted(*args, **kwargs):
+        started.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audio.subprocess, "Popen", counted)
+    return started
+
+
+def test_one_child_describes_and_decodes_a_file_as_probe_and_decode_do(tmp_path, children):
+    path = media.encode(synth_song(5, 6), tmp_path / "tagged.flac", media.FILE_RATE, "-metadata", "title=Night Bus")
+    children.clear()
+    with audio.open_decode(path, sample_rate_hz=8000, max_seconds=60, max_duration_s=60) as decoding:
+        info = decoding.info
+        samples = np.concatenate(list(decoding))
+    assert len(children) == 1
+    assert info == audio.probe(path)
+    assert info.tags["title"] == "Night Bus" and info.duration_s == pytest.approx(6.0, abs=0.05)
+    assert np.array_equal(samples, audio.decode(path, sample_rate_hz=8000, max_seconds=60))
+
+
+def test_a_plain_wav_is_read_without_any_child(tmp_path, children):
+    path = media.write_wav(tmp_path / "clip.wav", synth_song(5, 4))
+    children.clear()
+    info, samples = audio.decode_described(path, sample_rate_hz=8000, max_seconds=31)
+    assert children == []
+    assert (info.format_name, info.duration_s, info.sample_rate_hz) == ("wav", pytest.approx(4.0), media.FILE_RATE)
+    assert samples.size == 4 * 8000
+    _, by_ffmpeg = audio.decode_described(path, sample_rate_hz=8000, max_seconds=31, in_process=False)
+    assert len(children) == 1 and by_ffmpeg.size == samples.size
+
+
+def test_a_file_that_says_it_is_too_long_is_refused_before_it_is_decoded(tmp_path, children):
+    path = hostile.build(next(e for e in hostile.CORPUS if e.name == "10 h of silence as FLAC"), tmp_path)
+    children.clear()
+    started = time.monotonic()
+    with pytest.raises(audio.AudioError) as refused:
+        audio.open_decode(path, sample_rate_hz=8000, max_seconds=3600, max_duration_s=3600)
+    assert refused.value.code == "too_long" and "600 min" in refused.value.message
+    assert time.monotonic() - started < 3  # decoding the hour it may decode takes longer
+    assert len(children) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("random bytes", "not_media"), ("text renamed .mp3", "not_media"), ("video without audio", "no_audio")],
+)
+def test_what_is_not_usable_media_is_refused_as_the_probe_refuses_it(tmp_path, name, code):
+    path = hostile.build(next(e for e in hostile.CORPUS if e.name == name), tmp_path)
+    with pytest.raises(audio.AudioError) as refused:
+        audio.decode_described(path, sample_rate_hz=8000, max_seconds=30)
+    assert refused.value.code == code and refused.value.message == audio.MESSAGES[code]
+
+
+def _tagged(tmp_path, lines: int):
+    """A 3 s FLAC whose tags print `lines` lines of description (a value with line breaks)."""
+    meta = tmp_path / "meta.txt"
+    meta.write_text(";FFMETADATA1\ncomment=" + "a line of a tag\\\n" * lines + "end\n")
+    path = tmp_path / f"tagged{lines}.flac"
+    media.ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=3", "-i", str(meta), "-map", "0", "-map_metadata", "1", str(path))
+    return path
+
+
+def test_a_long_description_is_read_as_far_as_the_probe_reads_it(tmp_path):
+    within = _tagged(tmp_path, 20_000)  # ~0.7 MB of description: read whole, the file decodes
+    info, samples = audio.decode_described(within, sample_rate_hz=8000, max_seconds=30, in_process=False)
+    assert info.has_audio and samples.size == 3 * 8000
+    beyond = _tagged(tmp_path, 60_000)  # past the 1 MiB the probe reads: no stream described
+    started = time.monotonic()
+    with pytest.raises(audio.AudioError) as refused:
+        audio.decode_described(beyond, sample_rate_hz=8000, max_seconds=30)
+    assert refused.value.code == "no_audio"
+    with pytest.raises(audio.AudioError) as probed:
+        audio.probe_usable(beyond, max_seconds=30)
+    assert probed.value.code == "no_audio"
+    assert time.monotonic() - started < 10
+
+
+def test_a_described_decode_past_the_wall_clock_limit_is_killed(tmp_path):
+    long_file = media.encode(np.tile(synth_song(5, 10), 60), tmp_path / "ten_minutes.flac", media.FILE_RATE)
+    started = time.monotonic()
+
+    def decode_slowly() -> None:
+        limits = audio.DecodeLimits(timeout_s=0.3)
+        # On a loaded machine the budget may run out before the description, in open_decode.
+        _read_slowly(audio.open_decode(long_file, sample_rate_hz=8000, max_seconds=600, chunk_seconds=1, limits=limits))
+
+    with pytest.raises(audio.AudioError) as stopped:
+        decode_slowly()
+    assert stopped.value.code == "timeout"
+    assert time.monotonic() - started < 5

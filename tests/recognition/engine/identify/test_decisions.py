@@ -88,7 +88,9 @@ def test_unrelated_music_noise_and_silence_never_match_on_sketches(engine):
 def test_a_clip_is_sketched_only_when_its_landmarks_cannot_decide(engine, songs, monkeypatch):
     made = []
     real = sk.query_sketch
-    monkeypatch.setattr(sk, "query_sketch", lambda samples, *a: made.append(samples.size) or real(samples, *a))
+    monkeypatch.setattr(
+        sk, "query_sketch", lambda samples, *a, **k: made.append(samples.size) or real(samples, *a, **k)
+    )
     assert engine.identify(songs[2][10 * RATE : 16 * RATE]).track_id == 2  # 6 s: pairs decide
     assert made == []
     short = next(

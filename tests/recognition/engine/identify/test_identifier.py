@@ -123,3 +123,44 @@ def test_identify_clip_gives_the_match_of_identify_and_the_clips_hash_count(engi
     assert answer.hashes == len(fp.fingerprint(known, fp.QUERY)) > 0
     silent = engine.identify_clip(np.zeros(5 * 8000, np.float32))
     assert silent == type(answer)(None, 0)
+
+
+@pytest.fixture
+def ffts(monkeypatch):
+    """Count the rows of FFTs the engine computes (one per frame and shift)."""
+    import scipy.fft
+
+    real = scipy.fft.rfft
+    rows = []
+
+    def counted(x, *args, **kwargs):
+        rows.append(np.shape(x)[0])
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.fft, "rfft", counted)
+    return rows
+
+
+def test_a_clip_that_finds_no_match_computes_each_frame_spectrum_once(engine, songs, ffts):
+    """The peaks (2 shifts), the retry smoothed in time (the same 2) and the sketches (4 shifts, 2
+    of them the peaks') read one set of spectra: 4 shifts' frames, not 8."""
+    rng = np.random.default_rng(3)
+    unknown = (0.3 * rng.standard_normal(5 * RATE)).astype(np.float32)
+    frames = (unknown.size - fp.QUERY.fft_size) // fp.QUERY.hop_size + 1
+    assert engine.identify_clip(unknown).match is None
+    assert sum(ffts) <= 4 * frames
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_spectra_computed_once_give_what_computing_them_again_gives(songs, seed):
+    from recognition.engine import sketch as sk
+
+    clip = media.add_noise(songs[seed][3 * RATE : 8 * RATE], 0.0, seed)
+    spectra = fp.Spectra(clip, fft_size=fp.QUERY.fft_size, hop_size=fp.QUERY.hop_size)
+    for params in (fp.QUERY, fp.QUERY_SMOOTHED):
+        shared, fresh = fp.fingerprint(clip, params, spectra=spectra), fp.fingerprint(clip, params)
+        assert np.array_equal(shared.hashes, fresh.hashes) and np.array_equal(shared.offsets, fresh.offsets)
+    shared_sketch, fresh_sketch = sk.query_sketch(clip, spectra=spectra), sk.query_sketch(clip)
+    assert all(np.array_equal(a, b) for a, b in zip(shared_sketch.shifts, fresh_sketch.shifts, strict=True))
+    short = clip[:300]  # shorter than a frame
+    assert sk.query_sketch(short, spectra=fp.Spectra(short, fft_size=512, hop_size=256)).n_frames == 0
