@@ -50,28 +50,40 @@ def shared_material(playing: str, offset_s: float, duration_s: float, detected: 
     identified against `detected` alone; returns the first pair of consecutive windows whose
     alignments in `detected` advance with them, as {"playing_s", "detected_s", "log10_p"}.
     """
-    from recognition.engine.fingerprint.params import frames_to_seconds
-
     audio = corpus.decoded(playing)
-    identifier = _identifier(detected)
     rate = corpus.ENGINE_RATE
     first = max(0.0, offset_s - SEARCH_AROUND_S)
     last = min(audio.size / rate - WINDOW_S, offset_s + max(duration_s, WINDOW_S) + SEARCH_AROUND_S)
-    previous: tuple[float, float, float] | None = None  # (window start, alignment, log10 p)
-    for start_s in np.arange(first, last + 1e-9, STEP_S):
-        clip = audio[int(start_s * rate) : int((start_s + WINDOW_S) * rate)]
-        match = identifier.identify(clip)
+    found = _two_in_a_row(audio, _identifier(detected), np.arange(first, last + 1e-9, STEP_S))
+    return None if found is None else found[1]
+
+
+def _two_in_a_row(audio: np.ndarray, identifier, starts: np.ndarray) -> tuple[int, dict] | None:
+    """The first two consecutive windows of `audio` (each WINDOW_S long, at `starts`) that the
+    identifier names as one track at alignments advancing with them: (track id, {"playing_s",
+    "detected_s", "log10_p"}) of the first of the two; None when no two are."""
+    from recognition.engine.fingerprint.params import frames_to_seconds
+
+    rate = corpus.ENGINE_RATE
+    previous: tuple[float, int, float, float] | None = None  # (start, track, alignment, log10 p)
+    for start_s in starts:
+        match = identifier.identify(audio[int(start_s * rate) : int((start_s + WINDOW_S) * rate)])
         if match is None:
             previous = None
             continue
-        aligned_s = float(frames_to_seconds(match.offset_frames))  # where the window's start sits in `detected`
-        if previous is not None and abs((aligned_s - previous[1]) - (start_s - previous[0])) <= TOLERANCE_S:
-            return {
+        aligned_s = float(frames_to_seconds(match.offset_frames))  # where the window's start sits in the track
+        if (
+            previous is not None
+            and previous[1] == match.track_id
+            and abs((aligned_s - previous[2]) - (start_s - previous[0])) <= TOLERANCE_S
+        ):
+            where = {
                 "playing_s": round(float(previous[0]), 1),
-                "detected_s": round(previous[1], 1),
-                "log10_p": round(max(previous[2], match.log10_p), 1),
+                "detected_s": round(previous[2], 1),
+                "log10_p": round(max(previous[3], match.log10_p), 1),
             }
-        previous = (float(start_s), aligned_s, match.log10_p)
+            return match.track_id, where
+        previous = (float(start_s), match.track_id, aligned_s, match.log10_p)
     return None
 
 
@@ -91,7 +103,6 @@ def screen(never: list[dict], indexed: list[dict]) -> dict[str, dict]:
     from recognition.engine import Identifier, MemoryIndex
     from recognition.engine import fingerprint as fp
     from recognition.engine import sketch as sk
-    from recognition.engine.fingerprint.params import frames_to_seconds
 
     key = hashlib.sha256(
         json.dumps([sorted(f["sha256"] for f in never), sorted(f["sha256"] for f in indexed)]).encode()
@@ -110,26 +121,9 @@ def screen(never: list[dict], indexed: list[dict]) -> dict[str, dict]:
     held: dict[str, dict] = {}
     for item in never:
         audio = corpus.decoded(item["path"])
-        previous: tuple[float, int, float, float] | None = None  # (start, track, alignment, log10 p)
-        for start_s in np.arange(0.0, audio.size / rate - WINDOW_S, STEP_S):
-            match = identifier.identify(audio[int(start_s * rate) : int((start_s + WINDOW_S) * rate)])
-            if match is None:
-                previous = None
-                continue
-            aligned_s = float(frames_to_seconds(match.offset_frames))
-            if (
-                previous is not None
-                and previous[1] == match.track_id
-                and abs((aligned_s - previous[2]) - (start_s - previous[0])) <= TOLERANCE_S
-            ):
-                held[item["path"]] = {
-                    "track": paths[match.track_id],
-                    "playing_s": round(float(previous[0]), 1),
-                    "detected_s": round(previous[2], 1),
-                    "log10_p": round(max(previous[3], match.log10_p), 1),
-                }
-                break
-            previous = (float(start_s), match.track_id, aligned_s, match.log10_p)
+        found = _two_in_a_row(audio, identifier, np.arange(0.0, audio.size / rate - WINDOW_S, STEP_S))
+        if found is not None:
+            held[item["path"]] = {"track": paths[found[0]], **found[1]}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"key": key, "held": held}, indent=1))
     return held
