@@ -23,7 +23,8 @@ change) unpacked with `git archive` into the temporary folder, "after" is this c
 
 The catalog is the one in `--database` (default earshot_bench, which `make bench` fills); when it
 holds no track, the benchmark corpus's indexed files are ingested into it first
-(`manage.py ingest --owner bench --no-store-audio --jobs 2`). Results go to bench/results/latency.json.
+(`manage.py ingest --owner bench --no-store-audio --jobs 2`). Redis is EARSHOT_BENCH_REDIS (default
+redis://127.0.0.1:6379/11). Results go to bench/results/latency.json.
 """
 
 from __future__ import annotations
