@@ -46,7 +46,7 @@ class Identifier:
     sketches: bool = True  # False: decide on the landmarks alone, never on sketches
     params: fp.FingerprintParams = fp.QUERY
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
-    speed_variants: tuple[float, ...] = retries.SPEED_VARIANTS
+    speed_variants: tuple[retries.Factor, ...] = retries.SPEED_VARIANTS
     candidates: int = CANDIDATES
     retry_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
     retry_shifts: int = retries.RETRY_SHIFTS
