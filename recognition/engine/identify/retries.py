@@ -19,6 +19,7 @@ __all__ = [
     "RETRY_SHIFTS",
     "RETRY_TRIPLET_FAN_OUT",
     "SPEED_VARIANTS",
+    "WIDE_SHARE",
     "Factor",
     "Stages",
     "smoothed_retry",
@@ -44,6 +45,13 @@ RETRY_TRIPLET_FAN_OUT = 6
 # triplet values in every track, the cost that grows with the catalog, but loses short clips
 # played fast or slow (docs/decisions.md, RETRY_SHIFTS).
 RETRY_SHIFTS = 2
+
+# Wider changes (creators' sped-up and slowed edits, DJs' pitch and tempo) are retried last, each
+# speed a look of its own, but on a small share of the false-match bound (a weighted Bonferroni
+# bound: the looks before them keep 1 - WIDE_SHARE of it and barely move): a clip found at the
+# right speed is usually stronger evidence by orders of magnitude than the bound asks, while the
+# clips decided near the bound as heard keep theirs (docs/decisions.md, WIDE_SHARE).
+WIDE_SHARE = 0.1
 
 
 class Stages(Protocol):

@@ -9,6 +9,7 @@ from catalog.demo import demo_music_files
 from recognition.engine import Identifier, MemoryIndex, audio
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
+from recognition.engine.identify import retries
 from tests import media
 from tests.recognition.engine.indexes import CountingIndex, counted_engine_without_smoothing
 
@@ -132,3 +133,20 @@ def test_a_faster_tempo_matches_through_a_retry_that_moves_its_frames_alone(inde
     assert match is not None and match.track_id == 5
     assert abs(fp.frames_to_seconds(match.offset_frames) - 13.2) < 0.15
     assert match.speed == pytest.approx(1.1) and match.pitch_semitones == 0.0
+
+
+def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_bound(index, songs):
+    """The wide speeds are tried last, on WIDE_SHARE of the bound: a clip played 10 % fast is found
+    at its offset with its speed, and a clip decided as heard pays only a tenth more in its bound."""
+    clip = media.played_faster(songs[5][12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
+    plain = Identifier(index)
+    wide = Identifier(index, wide_variants=(1 / 1.05, 1 / 1.1, 1 / 1.15))
+    assert plain.identify(clip) is None
+    match = wide.identify(clip)
+    assert match is not None and match.track_id == 5 and match.speed == pytest.approx(1.1)
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
+    # Three wide looks on a tenth: each decided as one of 30; the clip as heard as one of 7, not 6.
+    assert match.log10_p <= np.log10(wide.match_params.max_false_match_rate)
+    heard = songs[3][8 * RATE : 13 * RATE]
+    assert wide.identify(heard).log10_p == pytest.approx(plain.identify(heard).log10_p + np.log10(7 / 6))
+    assert retries.WIDE_SHARE == 0.1 and Identifier(index).wide_variants == ()
