@@ -28,6 +28,8 @@ WRITERS = {
     "schemathesis.json": "make fuzz-api",
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",
     "sandbox_cost.json": "python -m bench.studies.sandbox_cost",
+    "robustness.json": "python -m bench.studies.robustness",
+    "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
 }
 
 

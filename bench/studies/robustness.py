@@ -39,10 +39,28 @@ DECODED = OUT / "queries_robust_8k.npz"
 RATE = fp.QUERY.sample_rate_hz
 
 
-def _grid(low: float, high: float, step: float) -> tuple[float, ...]:
-    """Speeds from `low` to `high` by `step`, nearest to 1 first, without 1 itself."""
-    values = {round(v, 4) for v in np.arange(low, high + step / 2, step)} - {1.0}
-    return tuple(sorted(values, key=lambda v: (abs(np.log(v)), v)))
+def _grid(slowest: float, fastest: float, skip: float = 0.0) -> tuple[float, ...]:
+    """Retry factors for clips played at every 1 % from `slowest` to `fastest` times the speed,
+    those within `skip` of 1 left out, nearest to 1 first. A clip played at s is found at 1 / s."""
+    speeds = [1 + k / 100 for k in range(round(100 * (slowest - 1)), round(100 * (fastest - 1)) + 1)]
+    kept = [s for s in speeds if abs(s - 1) > skip + 1e-9]
+    return tuple(round(1 / s, 6) for s in sorted(kept, key=lambda s: (abs(s - 1), s)))
+
+
+def _pitches(semitones: float) -> tuple[tuple[float, float], ...]:
+    """(1, frequency) retries for clips transposed by up to `semitones` either way, every 1 %."""
+    top = 2 ** (semitones / 12)  # half a step beyond it either way, so the ends are covered
+    return tuple((1.0, round(1 / s, 6)) for s in _speeds(1 / top - 0.005, top + 0.005, skip=0.0))
+
+
+def _tempos(change: float) -> tuple[tuple[float, float], ...]:
+    """(time, 1) retries for clips up to `change` faster or slower, pitch kept, every 2 %."""
+    return tuple((round(1 / s, 6), 1.0) for s in _speeds(1 - change, 1 + change, skip=0.0, step=0.02))
+
+
+def _speeds(slowest: float, fastest: float, *, skip: float, step: float = 0.01) -> list[float]:
+    k = np.arange(np.ceil((slowest - 1) / step - 1e-9), np.floor((fastest - 1) / step + 1e-9) + 1)
+    return [float(1 + i * step) for i in k if abs(i * step) > skip + 1e-9]
 
 
 # Retry speeds are the factors the clip's peaks are moved by (frames / factor, bins x factor):
@@ -50,9 +68,24 @@ def _grid(low: float, high: float, step: float) -> tuple[float, ...]:
 ARMS: dict[str, dict] = {
     "today": {},
     # Today's +-1-2 % retries, then every 1 % out to the set's +25 % and -20 %.
-    "speed-grid": {"speed_variants": _grid(1 / 1.26, 1 / 0.795, 0.01)},
+    "speed-grid": {"speed_variants": _grid(0.80, 1.25)},
     # ... out to +-10 % only.
-    "speed-grid-10": {"speed_variants": _grid(0.90, 1.11, 0.01)},
+    "speed-grid-10": {"speed_variants": _grid(0.90, 1.10)},
+    # Today's retries on 90 % of the bound, then every 1 % out to +25 % and -20 % on 10 % of it.
+    "wide-share": {"wide_variants": _grid(0.80, 1.25, skip=0.02)},
+    # ... the wide speeds from fewer triplets (4 targets, one sub-frame shift): less work for unknown clips.
+    "wide-share-lean": {
+        "wide_variants": _grid(0.80, 1.25, skip=0.02),
+        "wide_triplet_fan_out": 4,
+        "wide_shifts": 1,
+    },
+    # ... and pitch shifts (bins alone moved, every 1 % within +-2 semitones) and tempo changes
+    # (frames alone, every 2 % within +-10 %), as the DJ's controls change them.
+    "wide-all-lean": {
+        "wide_variants": _grid(0.80, 1.25, skip=0.02) + _pitches(2.0) + _tempos(0.10),
+        "wide_triplet_fan_out": 4,
+        "wide_shifts": 1,
+    },
 }
 
 
