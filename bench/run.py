@@ -299,7 +299,12 @@ def dejavu_with_vote_threshold(dejavu: dict, queries: list[query_set.Query], thr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-cell", type=int, default=50, help="queries per length x condition (default 50)")
-    parser.add_argument("--unknown", type=int, default=100, help="unknown queries per length and kind (default 100)")
+    parser.add_argument(
+        "--unknown",
+        type=int,
+        default=None,
+        help="unknown queries per length and kind (default 100; with --robust, in all: default 1000)",
+    )
     parser.add_argument("--skip-dejavu", action="store_true")
     parser.add_argument(
         "--only",
@@ -313,11 +318,12 @@ def main() -> None:
     parser.add_argument(
         "--robust",
         action="store_true",
-        help="the robustness set alone (speed, pitch, tempo, voice-over, room; --unknown in all): "
-        "bench/results/results_robust.json",
+        help="the robustness set alone (speed, pitch, tempo, voice-over, room): bench/results/results_robust.json",
     )
     args = parser.parse_args()
 
+    if args.unknown is None:
+        args.unknown = 1000 if args.robust else 100
     manifest = corpus.load_or_build(OUT / "corpus.json")
     if args.robust:
         queries = query_set.build_robust(manifest, OUT / "queries_robust", args.per_cell, args.unknown)
