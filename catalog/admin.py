@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
@@ -20,8 +20,10 @@ from django.utils.safestring import SafeString
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
 from catalog import selectors
+from catalog.artwork import ArtworkRejected, artwork_from_upload
+from catalog.links import MAX_LINKS, links_cleaned
 from catalog.models import Album, Artist, Track
-from catalog.services import track_update, tracks_delete
+from catalog.services import album_artwork_set, track_artwork_set, track_update, tracks_delete
 from portal.formatting import count, duration
 from recognition.engine.audio import AudioError
 from recognition.models import Play
@@ -163,7 +165,47 @@ class OwnerConsistencyForm(forms.ModelForm):
         return cleaned
 
 
-class TrackAdminForm(OwnerConsistencyForm):
+class LinksField(forms.CharField):
+    """Links typed one a line; cleaned by catalog.links (plain http(s), at most MAX_LINKS)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 80})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        return links_cleaned((super().to_python(value) or "").splitlines())
+
+
+class ArtworkForm(OwnerConsistencyForm):
+    """A form with an artwork upload, checked and re-encoded (catalog.artwork) when it is cleaned,
+    and a box that removes the artwork. The admin stores it through the services after saving."""
+
+    artwork_file = forms.FileField(
+        label="Artwork",
+        required=False,
+        help_text="A square JPEG, PNG or WebP, up to 4 MiB; it is re-encoded as a JPEG of at most 600 px.",
+    )
+    artwork_remove = forms.BooleanField(label="Remove the artwork", required=False)
+
+    def clean_artwork_file(self):
+        upload = self.cleaned_data.get("artwork_file")
+        if upload is None:
+            return None
+        try:
+            return artwork_from_upload(upload)
+        except ArtworkRejected as refused:
+            raise ValidationError(refused.message, code=refused.code) from None
+
+    def artwork_change(self) -> tuple[bool, bytes | None]:
+        """(whether the artwork changes, the new image or None to remove it)."""
+        image = self.cleaned_data.get("artwork_file")
+        if image is not None:
+            return True, image
+        return bool(self.cleaned_data.get("artwork_remove")), None
+
+
+class TrackAdminForm(ArtworkForm):
     """Track form that decodes and fingerprints an uploaded reference before anything is saved.
 
     With a file, the title, artists and album may be left blank: the file's tags fill them (the
@@ -172,12 +214,19 @@ class TrackAdminForm(OwnerConsistencyForm):
 
     request_user: User
 
+    links = LinksField(
+        required=False,
+        help_text=f"Where listeners can hear or buy it (streaming services, the label's page): one "
+        f"http(s) address a line, at most {MAX_LINKS}. Listeners see them with a match.",
+    )
+
     class Meta:
         model = Track
-        fields = ("title", "artists", "album", "isrc", "audio", "owner")
+        fields = ("title", "artists", "album", "isrc", "audio", "preview_allowed", "links", "owner")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["artwork_file"].help_text += " Without one, listeners see the album's."
         self.reference, self.digest = None, ""
         if "title" in self.fields:
             self.fields["title"].required = False
@@ -239,6 +288,7 @@ class TrackAdmin(OwnerScopedAdmin):
     list_filter = ("fingerprint_status", ("album", OwnedRelatedFieldListFilter))
     search_fields = ("title", "artists__name", "isrc", "album__title")
     readonly_fields = (
+        "artwork_shown",
         "duration_s",
         "sha256",
         "fingerprint_status",
@@ -317,6 +367,14 @@ class TrackAdmin(OwnerScopedAdmin):
     def artist_list(self, track: Track) -> str:
         return track.artist_names
 
+    @admin.display(description="artwork shown")
+    def artwork_shown(self, track: Track) -> str:
+        cards = selectors.track_cards([track.pk]) if track.pk else {}
+        url = cards.get(track.pk, {}).get("artwork_url")
+        if not url:
+            return "none (nor on its album)"
+        return format_html('<img src="{}" alt="" width="120" height="120">', url)
+
     @admin.display(description="duration", ordering="duration_s")
     def duration(self, track: Track) -> str:
         if track.duration_s is None:
@@ -329,7 +387,7 @@ class TrackAdmin(OwnerScopedAdmin):
         # metadata, so a form saved after another request deleted the track or replaced its
         # reference answers 404 or keeps the new reference, instead of writing back what it read.
         data = form.cleaned_data
-        metadata = form.metadata()
+        metadata = {**form.metadata(), "links": data["links"], "preview_allowed": data["preview_allowed"]}
         if change:
             track = track_update(track=obj, owner=data.get("owner"), **metadata)
             if form.reference is not None:
@@ -340,7 +398,10 @@ class TrackAdmin(OwnerScopedAdmin):
                 audio=data["audio"], **metadata,
             )  # fmt: skip
             obj.pk = track.pk  # the admin logs and redirects with its own object
-            obj.refresh_from_db()
+        changes_artwork, image = form.artwork_change()
+        if changes_artwork:
+            track_artwork_set(track=track, image=image)
+        obj.refresh_from_db()
         if form.reference is not None:
             seconds = duration(track.duration_s)
             messages.info(request, f"Fingerprinted {count(track.hash_count)} hashes from {seconds} of audio.")
@@ -433,10 +494,26 @@ class ArtistAdmin(OwnerScopedAdmin):
     fields = ("name", "owner")
 
 
+class AlbumAdminForm(ArtworkForm):
+    class Meta:
+        model = Album
+        fields = ("title", "artist", "release_year", "label", "owner")
+
+
 @admin.register(Album)
 class AlbumAdmin(OwnerScopedAdmin):
-    form = OwnerConsistencyForm
-    list_display = ("title", "artist", "release_year", "label")
+    form = AlbumAdminForm
+    list_display = ("title", "artist", "release_year", "label", "has_artwork")
     search_fields = ("title", "artist__name", "label")
     list_filter = ("release_year", ("artist", OwnedRelatedFieldListFilter))
-    fields = ("title", "artist", "release_year", "label", "owner")
+    fields = ("title", "artist", "release_year", "label", "artwork_file", "artwork_remove", "owner")
+
+    @admin.display(description="artwork", boolean=True)
+    def has_artwork(self, album: Album) -> bool:
+        return bool(album.artwork)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changes_artwork, image = form.artwork_change()
+        if changes_artwork:
+            album_artwork_set(album=obj, image=image)

@@ -1,6 +1,7 @@
 """The music catalog: artists, albums and tracks, each owned by one rights holder."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import RegexValidator
 from django.db import models
@@ -45,6 +46,8 @@ class Album(OwnedModel):
     artist = models.ForeignKey(Artist, null=True, blank=True, on_delete=models.SET_NULL, related_name="albums")
     release_year = models.PositiveSmallIntegerField(null=True, blank=True)
     label = models.CharField(max_length=200, blank=True)
+    # A square JPEG re-encoded by catalog.artwork, never the uploaded bytes (catalog.services).
+    artwork = models.FileField(upload_to=RandomKey("artwork"), blank=True, max_length=300, editable=False)
 
     class Meta:
         ordering = ["title"]
@@ -79,6 +82,17 @@ class Track(OwnedModel):
     )
     fingerprint_error = models.TextField(blank=True, editable=False)
     hash_count = models.PositiveIntegerField(default=0, editable=False)
+    # What a listener sees with a match (catalog.selectors.track_cards): the track's own artwork,
+    # else its album's; the owner's links (streaming services, the label's page); and, only when
+    # the owner allows it, a short excerpt of the reference cut by catalog.services.
+    artwork = models.FileField(upload_to=RandomKey("artwork"), blank=True, max_length=300, editable=False)
+    links = ArrayField(models.URLField(max_length=500), size=8, default=list, blank=True)
+    preview_allowed = models.BooleanField(
+        "allow a preview",
+        default=False,
+        help_text="Listeners who identify this track may play a 30 s excerpt of its reference recording.",
+    )
+    preview = models.FileField(upload_to=RandomKey("previews"), blank=True, max_length=300, editable=False)
 
     class Meta:
         ordering = ["title", "id"]

@@ -35,6 +35,7 @@ urlpatterns = [
     path("tracks", catalog_api.TrackListCreateApi.as_view(), name="tracks"),
     path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
     path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),
+    path("tracks/<int:pk>/artwork", catalog_api.TrackArtworkApi.as_view(), name="track_artwork"),
     path("schema", SpectacularAPIView.as_view(api_version="1.0.0"), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.http import AuthenticatedHttpRequest
+from catalog import selectors as catalog_selectors
 from portal.formatting import confidence_label, spreadsheet_clock
 from portal.ranges import ranged_file_response
 from portal.spreadsheets import csv_line_writer, spreadsheet_cell
@@ -25,7 +26,8 @@ from recognition.services.uploads import QuotaExceeded, UploadRejected, upload_c
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The listener's page: one button, a level meter, the answer."""
+    """The listener's page: one button, a level meter, the answer; where the demo catalog is
+    loaded, a second button that plays one of its songs and listens to it."""
     signed_in = request.user.is_authenticated
     listen = settings.EARSHOT_LISTEN
     context = {
@@ -35,6 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "frame_ms": 250,
         "signed_in": signed_in,
         "history_url": reverse("recognition:history") if signed_in else "",
+        "demo_songs": catalog_selectors.demo_songs(),
     }
     return render(request, "recognition/listen.html", context)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare a fresh machine of the "python-svc" kind for Earshot: Python 3.12 venv with pinned
-# packages, system packages from Debian (ffmpeg always; Chromium and the free music used by tests
+# packages, system packages from Debian (ffmpeg and the demo catalog's free music always; Chromium
 # when asked), and the PostgreSQL database. Idempotent: a second run only checks.
 #
 # usage: scripts/bootstrap.sh run|test
@@ -71,9 +71,9 @@ if [ ! -f "$wanted" ] && ! { [ "$profile" = run ] && [ -f "$test_stamp" ]; }; th
   touch "$wanted"
 fi
 
-# ffmpeg decodes every file, inside bubblewrap's sandbox; the free Drascula soundtrack is the demo
-# catalog and test music.
-apt_install ffmpeg bubblewrap drascula-music
+# ffmpeg decodes every file, inside bubblewrap's sandbox; the free Drascula (36 MB) and ASC (10 MB)
+# soundtracks are the demo catalog (catalog/demo.py), Drascula's also the tests' real music.
+apt_install ffmpeg bubblewrap drascula-music asc-music
 if [ "$profile" = test ]; then
   apt_install chromium  # drives the record page end to end
 fi

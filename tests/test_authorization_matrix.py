@@ -1,20 +1,33 @@
 """G13: every role x endpoint x method has an explicit expected status; others' objects are 404."""
 
 import asyncio
+import io
 
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.services import api_key_create
+from catalog.models import Track
+from catalog.services import track_artwork_set
 from portal.asgi import application
 from recognition.models import Recognition, Webhook
 from recognition.monitors.models import Detection, Monitor
 from recognition.monitors.services import monitor_create
 from tests.factories import AlbumFactory, ArtistFactory, TrackFactory, UserFactory
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+_PNG = _png()
 
 ROLES = ("anonymous", "listener", "creator", "holder_a", "holder_b", "partner_key", "staff", "superuser", "monitor")
 
@@ -27,6 +40,12 @@ MATRIX = [
     ("GET", "/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/tracks/{track}/", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/tracks/{pending}/", (404, 404, 404, 200, 404, 404, 200, 200, 404)),
+    # A match's artwork and preview (both set on {track} and {pending}): public like the track page.
+    ("GET", "/tracks/{track}/artwork", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tracks/{pending}/artwork", (404, 404, 404, 200, 404, 404, 200, 200, 404)),
+    ("GET", "/tracks/{track}/preview", (200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tracks/{pending}/preview", (404, 404, 404, 200, 404, 404, 200, 200, 404)),
+    ("POST", "/tracks/{track}/preview", (405, 405, 405, 405, 405, 405, 405, 405, 405)),
     ("GET", "/api/v1/tracks/{pending}", (401, 403, 404, 200, 404, 404, 200, 200, 404)),
     ("GET", "/accounts/profile/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
     ("GET", "/recognitions/", (302, 200, 200, 200, 200, 302, 200, 200, 200)),
@@ -47,6 +66,8 @@ MATRIX = [
     ("GET", "/api/v1/tracks/{track}", (401, 403, 200, 200, 200, 200, 200, 200, 200)),
     ("PATCH", "/api/v1/tracks/{track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("PUT", "/api/v1/tracks/{track}/audio", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
+    ("PUT", "/api/v1/tracks/{track}/artwork", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
+    ("DELETE", "/api/v1/tracks/{track}/artwork", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("POST", "/api/v1/tracks", (401, 403, 403, 400, 400, 403, 400, 400, 403)),
     ("GET", "/api/v1/webhooks", (401, 403, 403, 403, 403, 200, 200, 200, 200)),
     ("GET", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 200, 404, 404, 404)),
@@ -133,6 +154,10 @@ def world(db):
         offset_start_s=0, offset_end_s=10, confidence=0.99, open=False,
     )  # fmt: skip
     detection.evidence.save("evidence.ogg", ContentFile(b"OggS evidence"))
+    for row in (track, pending):
+        track_artwork_set(track=row, image=_PNG)
+        row.preview.save("preview.mp3", ContentFile(b"\xff\xfb preview"), save=False)
+        Track.objects.filter(pk=row.pk).update(preview=row.preview.name, preview_allowed=True)
     objects = {
         "track": track.pk,
         "pending": pending.pk,

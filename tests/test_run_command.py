@@ -1,5 +1,5 @@
 """`make run`, the README's first command, run as a newcomer runs it: it must bring the portal up,
-as production-like as the machine allows.
+as production-like as the machine allows, with a demo song that is named on the first try.
 
 A typo in Daphne's flags once kept it from starting while every other test passed, because the
 tests start Daphne themselves; this one starts it the way the README says.
@@ -19,7 +19,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from catalog.demo import DEMO_ALBUMS, synth_song
 from tests.conftest import ROOT, _free_port, admin_sql
+from tests.e2e.conftest import browser_with_microphone, microphone_file  # noqa: F401 - a fixture
 
 # The Redis `make run` uses when REDIS_URL is unset (scripts/run.sh): the machine's, on its port.
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -46,7 +48,11 @@ def _get(url: str) -> tuple[int, dict, bytes]:
         return error.code, dict(error.headers), error.read()
 
 
-def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_path):
+def test_make_run_serves_the_portal_with_the_demo_catalog(
+    scratch_database,
+    tmp_path,
+    browser_with_microphone,  # noqa: F811 - the fixture imported above
+):
     import redis
 
     try:
@@ -113,7 +119,8 @@ def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_
                 (fingerprinted,) = cursor.fetchone()
         finally:
             connection.close()
-        assert fingerprinted == 7, "the demo catalog is 5 Drascula tracks and 2 synthesised songs (README)"
+        demo = sum(len(album.present()) for album in DEMO_ALBUMS)
+        assert fingerprinted == demo == 36, "the demo catalog: 31 Drascula tracks, 3 ASC songs, 2 synthesised (README)"
 
         with connect(f"ws://127.0.0.1:{port}/ws/listen/", origin=base, open_timeout=10) as listen:
             assert '"listening"' in listen.recv(timeout=10)
@@ -124,6 +131,22 @@ def test_make_run_serves_the_portal_with_the_demo_catalog(scratch_database, tmp_
         # comes back; had the message reached the consumer, it would have answered with an error
         # and closed with its own code.
         assert closed.value.rcvd is None
+
+        # A newcomer's first try, in a room that is not quiet: "Play a demo song" names it.
+        browser = browser_with_microphone(microphone_file(tmp_path, 0.1 * synth_song(5151, 40)))
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.get_by_test_id("demo").click()
+        title = page.get_by_test_id("match-title")
+        title.wait_for(state="visible", timeout=30_000)
+        played = int(page.locator("[data-listen]").get_attribute("data-demo-track-id"))
+        connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=scratch_database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT title FROM catalog_track WHERE id = %s", [played])
+                assert title.inner_text() == cursor.fetchone()[0]
+        finally:
+            connection.close()
     finally:
         with contextlib.suppress(ProcessLookupError):  # the whole group may be gone already
             os.killpg(process.pid, signal.SIGTERM)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench import OUT, RESULTS, corpus
-from bench.monitor import playlists, scoring
+from bench.monitor import playlists, scoring, shared
 from bench.monitor.rig import (
     WORKER_APP,
     CpuMeter,
@@ -79,11 +79,14 @@ class Context:
         by_sha = {item["sha256"]: item["path"] for item in indexed}
         rows = self.db.query("SELECT id, sha256 FROM catalog_track")
         self.paths = {track_id: by_sha.get(sha, "") for track_id, sha in rows}
+        held = shared.screen(never, indexed)
         return {
             "indexed_tracks": len(indexed),
             "indexed_h": round(sum(i["duration_s"] for i in indexed) / 3600, 2),
             "never_indexed_files": len(never),
             "never_indexed_h": round(sum(i["duration_s"] for i in never) / 3600, 2),
+            # Not played as never-indexed music: they hold an indexed track's audio.
+            "holding_catalog_audio": [{"path": path, **where} for path, where in sorted(held.items())],
         }
 
     def _catalog(self) -> set[str]:
@@ -112,6 +115,8 @@ class Context:
         """`plans` distinct stations (the last HLS_STATIONS of them HLS), then MP3 copies of the
         MP3 plans, clocks staggered, up to `copies_to` stations in all."""
         indexed, never = playlists.catalog_split()
+        held = shared.screen(never, indexed)
+        never = [item for item in never if item["path"] not in held]
         specs = []
         hls = min(HLS_STATIONS, plans // 3)
         for n in range(plans):

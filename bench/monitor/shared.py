@@ -23,7 +23,7 @@ import numpy as np
 
 from bench import corpus
 
-__all__ = ["WINDOW_S", "shared_material"]
+__all__ = ["WINDOW_S", "screen", "shared_material"]
 
 WINDOW_S = 5.0  # a query's usual length
 STEP_S = 2.5  # windows overlap by half: a shared loop of ~8 s still gives two in a row
@@ -73,3 +73,63 @@ def shared_material(playing: str, offset_s: float, duration_s: float, detected: 
             }
         previous = (float(start_s), aligned_s, match.log10_p)
     return None
+
+
+def screen(never: list[dict], indexed: list[dict]) -> dict[str, dict]:
+    """The never-indexed files that hold catalog audio, with where: {path: {"track", "playing_s",
+    "detected_s", "log10_p"}}, cached in bench/out/monitor/shared_screen.json.
+
+    A file that holds an indexed track's own audio is not music the catalog has never seen, so the
+    benchmark does not play it as such. Every file is cut in windows as in `shared_material`,
+    identified against the whole catalog; two windows in a row naming one track at alignments
+    that advance with them mark it. The same test for every file, before any station plays.
+    """
+    import hashlib
+    import json
+
+    from bench import OUT
+    from recognition.engine import Identifier, MemoryIndex
+    from recognition.engine import fingerprint as fp
+    from recognition.engine import sketch as sk
+    from recognition.engine.fingerprint.params import frames_to_seconds
+
+    key = hashlib.sha256(
+        json.dumps([sorted(f["sha256"] for f in never), sorted(f["sha256"] for f in indexed)]).encode()
+    ).hexdigest()
+    cache = OUT / "monitor" / "shared_screen.json"
+    if cache.exists() and (cached := json.loads(cache.read_text())).get("key") == key:
+        return cached["held"]
+    index = MemoryIndex()
+    paths = {}
+    for track_id, item in enumerate(indexed, start=1):
+        samples = corpus.decoded(item["path"])
+        index.add(track_id, fp.fingerprint(samples), sk.sketch(samples))
+        paths[track_id] = item["path"]
+    identifier = Identifier(index)
+    rate = corpus.ENGINE_RATE
+    held: dict[str, dict] = {}
+    for item in never:
+        audio = corpus.decoded(item["path"])
+        previous: tuple[float, int, float, float] | None = None  # (start, track, alignment, log10 p)
+        for start_s in np.arange(0.0, audio.size / rate - WINDOW_S, STEP_S):
+            match = identifier.identify(audio[int(start_s * rate) : int((start_s + WINDOW_S) * rate)])
+            if match is None:
+                previous = None
+                continue
+            aligned_s = float(frames_to_seconds(match.offset_frames))
+            if (
+                previous is not None
+                and previous[1] == match.track_id
+                and abs((aligned_s - previous[2]) - (start_s - previous[0])) <= TOLERANCE_S
+            ):
+                held[item["path"]] = {
+                    "track": paths[match.track_id],
+                    "playing_s": round(float(previous[0]), 1),
+                    "detected_s": round(previous[2], 1),
+                    "log10_p": round(max(previous[3], match.log10_p), 1),
+                }
+                break
+            previous = (float(start_s), match.track_id, aligned_s, match.log10_p)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": key, "held": held}, indent=1))
+    return held

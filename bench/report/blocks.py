@@ -481,11 +481,28 @@ def monitor(page: Page) -> str:
         ]
     lines.append(
         f"Catalog: {catalog['indexed_tracks']} tracks ({num(catalog['indexed_h'], 2)} h) indexed; never indexed: "
-        f"{catalog['never_indexed_files']} files ({num(catalog['never_indexed_h'], 2)} h). Speech: {data['speech']}. "
+        f"{catalog['never_indexed_files']} files ({num(catalog['never_indexed_h'], 2)} h)"
+        + _held_note(catalog.get("holding_catalog_audio"))
+        + f". Speech: {data['speech']}. "
         f"PostgreSQL's CPU: {data['database_cpu']}. {data['machine']}."
         + (f" Workers' extra environment: {', '.join(data['worker_env'])}." if data.get("worker_env") else "")
     )
     return "\n".join(lines)
+
+
+def _held_note(held: list[dict] | None) -> str:
+    """The never-indexed files left out because they hold catalog audio (bench/monitor/shared.py)."""
+    if not held:
+        return ""
+    said = [
+        f"`{h['path'].rsplit('/', 1)[-1]}` holds `{h['track'].rsplit('/', 1)[-1]}` at {clock(h['playing_s'])}"
+        for h in held
+    ]
+    return (
+        f", of which {len(held)} hold an indexed track's audio and are not played as never-indexed music ("
+        + "; ".join(said)
+        + ")"
+    )
 
 
 def _fault_verdict(data: dict) -> str:

@@ -14,8 +14,9 @@ from accounts.models import ApiScope
 from accounts.permissions import ApiAccess
 from catalog import selectors
 from catalog.api import serializers
+from catalog.artwork import MAX_ARTWORK_BYTES, ArtworkRejected
 from catalog.models import Track
-from catalog.services import KEEP, TrackGone, track_update, tracks_delete
+from catalog.services import KEEP, TrackGone, track_artwork_set, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.engine.audio import AudioError
@@ -88,7 +89,8 @@ class TrackListCreateApi(GenericAPIView):
             track = track_create(
                 owner=request.user, reference=reference, digest=digest, audio=values["audio"],
                 title=values["title"], artists=_artists(request, values), album=values.get("album") or None,
-                isrc=values.get("isrc", ""),
+                isrc=values.get("isrc", ""), links=values.get("links", []),
+                preview_allowed=values.get("preview_allowed", False),
             )  # fmt: skip
         except AudioError as error:
             raise _audio_error(error) from None
@@ -142,6 +144,8 @@ class TrackDetailApi(GenericAPIView):
             artists=values.get("artists"),
             album=values.get("album", KEEP),
             isrc=values.get("isrc"),
+            links=values.get("links"),
+            preview_allowed=values.get("preview_allowed"),
         )
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
 
@@ -178,4 +182,40 @@ class TrackAudioApi(GenericAPIView):
             raise _audio_error(error) from None
         except DuplicateRecording as error:
             raise ApiError(409, "duplicate", str(error)) from None
+        return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
+
+
+class TrackArtworkApi(GenericAPIView):
+    """Set or remove a track's own artwork (without it, listeners see its album's)."""
+
+    serializer_class = serializers.TrackArtworkSerializer
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
+    parser_classes = [MultiPartParser]
+    queryset = Track.objects.none()
+
+    @extend_schema(
+        operation_id="tracks_artwork_set",
+        request={"multipart/form-data": serializers.TrackArtworkSerializer},
+        responses={200: serializers.TrackSerializer, **error_responses(400, 401, 403, 404, 413, 415, 422, 429)},
+    )
+    def put(self, request, pk):
+        track = get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
+        data = serializers.TrackArtworkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["image"]
+        try:
+            track_artwork_set(track=track, image=upload.read(MAX_ARTWORK_BYTES + 1))
+        except ArtworkRejected as refused:
+            raise ApiError(refused.http_status, refused.code, refused.message) from None
+        return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="tracks_artwork_remove",
+        request=None,
+        responses={200: serializers.TrackSerializer, **error_responses(401, 403, 404, 429)},
+    )
+    def delete(self, request, pk):
+        track = get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
+        track_artwork_set(track=track, image=None)
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)

@@ -42,6 +42,7 @@ __all__ = [
     "decode",
     "decode_chunks",
     "encode_opus",
+    "excerpt_mp3",
     "ffmpeg_command",
     "parse_description",
     "probe",
@@ -329,6 +330,43 @@ def encode_opus(samples: np.ndarray, *, sample_rate_hz: int, bitrate_kbps: int =
         logger.info("ffmpeg could not encode an excerpt: %s", _stderr_tail(done.stderr))
         raise AudioError("decode_failed", MESSAGES["encode_failed"])
     return done.stdout
+
+
+def excerpt_mp3(
+    path: str | os.PathLike,
+    *,
+    start_s: float,
+    seconds: float,
+    bitrate_kbps: int = 64,
+    sample_rate_hz: int = 44100,
+    limits: DecodeLimits = DecodeLimits(),
+) -> bytes:
+    """Cut `seconds` of the first audio stream from `start_s` as mono MP3 with short fades: a
+    catalog track's preview. The file is read as untrusted like every other (same whitelists,
+    sandbox and limits), and none of its tags reach the output.
+
+    MP3 rather than Opus because every browser plays and decodes it, Safari's `<audio>` too.
+    LAME's quality 7 (`-compression_level`) encodes in half the CPU time of its default 3, which
+    a 64 kb/s mono preview does not need (docs/decisions.md, excerpt_mp3).
+    """
+    path = Path(path).absolute()
+    _check_file(path)
+    fade_out_s = max(0.0, seconds - 1.5)
+    command = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+        "-protocol_whitelist", "file", "-format_whitelist", ALLOWED_DEMUXERS, "-codec_whitelist", ALLOWED_DECODERS,
+        "-ss", f"{max(0.0, start_s):.3f}", "-i", "file:" + os.fspath(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-t", f"{seconds:.3f}", "-af", f"afade=t=in:d=0.5,afade=t=out:st={fade_out_s:.3f}:d=1.5",
+        "-ac", "1", "-ar", str(sample_rate_hz), "-map_metadata", "-1", "-id3v2_version", "0", "-write_id3v1", "0",
+        "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-compression_level", "7", "-f", "mp3", "pipe:1",
+    ]  # fmt: skip
+    max_bytes = int(seconds * bitrate_kbps * 1000 / 8 * 2) + 65536
+    stdout, stderr, code = _run(
+        command, input_path=path, timeout_s=limits.timeout_s, limits=limits, max_output_bytes=max_bytes
+    )
+    if code != 0 or not stdout:
+        raise _nothing_decoded(code, stderr)
+    return stdout
 
 
 def _check_file(path: Path) -> None:

@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 from catalog.models import Album, Artist, FingerprintStatus, Track, isrc_validator
-from catalog.services import track_lock, track_update
+from catalog.services import track_lock, track_preview_refresh, track_update
 from portal.observability import INGEST_SECONDS, INGEST_TRACKS
 from recognition import selectors, store
 from recognition.engine import audio
@@ -244,6 +244,8 @@ def track_create(
     artists: Sequence[Artist | str] = (),
     album: Album | str | None = None,
     isrc: str = "",
+    links: Sequence[str] = (),
+    preview_allowed: bool = False,
 ) -> Track:
     """Add a track with its fingerprinted reference (`digest`: the SHA-256 of its bytes): the
     row, its metadata, hashes, sketch and stored file (None: not kept) in one transaction, or
@@ -252,7 +254,10 @@ def track_create(
     with _reference_transaction(digest) as stored:
         track = Track.objects.create(owner=owner)
         # Metadata is written by the one function every edit goes through.
-        track_update(track=track, title=title, isrc=isrc, artists=artists, album=album)
+        track_update(
+            track=track, title=title, isrc=isrc, artists=artists, album=album, links=links,
+            preview_allowed=preview_allowed,
+        )  # fmt: skip
         _write_reference(track, reference, digest, audio, stored)
     return track
 
@@ -321,6 +326,10 @@ def _write_reference(
     track.fingerprint_status = FingerprintStatus.READY
     track.fingerprint_error = ""
     track.save(update_fields=[*REFERENCE_FIELDS, "updated_at"])
+    # The preview is cut from the reference: a new one replaces it (when its owner allows one).
+    preview = track_preview_refresh(track=track, reference_replaced=True)
+    if preview:
+        stored.append(preview)
     # The one place a track becomes fingerprinted: what monitors heard before is searched for it.
     from recognition.monitors.retroactive import retroactive_scan_request
 

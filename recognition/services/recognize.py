@@ -13,6 +13,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog import selectors as catalog_selectors
 from recognition import selectors
 from recognition.engine import Match, Segment, audio
 from recognition.engine.fingerprint import QUERY, REFERENCE
@@ -61,10 +62,12 @@ def match_details(match: Match) -> dict:
 
 
 def match_card(match: Match) -> dict:
-    """A match as the record page shows it: the public fields, the album and a link."""
-    details = match_details(match)
-    summary = selectors.track_summaries([match.track_id]).get(match.track_id, {})
-    return {**details, "album": summary.get("album", ""), "url": reverse("catalog:track", args=[match.track_id])}
+    """A match as the listen page shows it: the public fields, with the album and its year, the
+    artwork, the rights holder's links, a preview when they allow one, and the track's page."""
+    card = catalog_selectors.track_cards([match.track_id]).get(match.track_id)
+    if card is None:  # deleted since it was matched
+        return {**match_details(match), "url": reverse("catalog:track", args=[match.track_id])}
+    return {**match_details(match), **card}
 
 
 def live_recognition_save(*, user, match: Match | None, heard_s: float, latency_ms: float) -> Recognition:

@@ -1,6 +1,8 @@
 /**
  * The microphone as frames of 16-bit PCM at the engine rate, shared by the Listen page
- * (listen.js) and the venue device page (device.js).
+ * (listen.js) and the venue device page (device.js). The Listen page may also play a recording
+ * into it (`play`), heard through the speakers and mixed into the frames, or frame that
+ * recording alone when there is no microphone (`start({microphone: false})`).
  *
  * How the worklet resamples: see README.md next to this file.
  */
@@ -22,11 +24,17 @@ export class Microphone {
     this.context = new AudioContext();
   }
 
-  /** Ask for the microphone and start framing; resolve false if `stop()` came first. */
-  async start() {
-    this.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
-    });
+  /**
+   * Ask for the microphone (unless `microphone` is false) and start framing; resolve false if
+   * `stop()` came first. A refused or missing microphone rejects with getUserMedia's error, and
+   * leaves the object ready for another `start`.
+   */
+  async start({ microphone = true } = {}) {
+    if (microphone) {
+      this.stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+      });
+    }
     if (this.stopped) return this.stop();
     await this.context.audioWorklet.addModule(new URL('./pcm-worklet.js', import.meta.url));
     if (this.stopped) return this.stop();
@@ -36,9 +44,22 @@ export class Microphone {
       processorOptions: { targetRateHz: this.engineRateHz, frameSamples: this.frameSamples },
     });
     this.node.port.onmessage = (event) => { if (!this.stopped) this.onFrame(event.data); };
-    this.context.createMediaStreamSource(this.stream).connect(this.node);
+    if (this.stream) this.context.createMediaStreamSource(this.stream).connect(this.node);
     this.node.connect(this.context.destination); // Silent, but keeps the node pulled in every browser.
     return true;
+  }
+
+  /**
+   * Play a decoded recording (an AudioBuffer of this context) through the speakers and into the
+   * frames, where the worklet sums it with the microphone. Call after `start` resolved true.
+   */
+  play(buffer) {
+    const source = this.context.createBufferSource();
+    source.buffer = buffer;
+    source.connect(this.node);
+    source.connect(this.context.destination);
+    source.start();
+    return source;
   }
 
   /** Release the microphone and the audio context (safe to call more than once); return false. */

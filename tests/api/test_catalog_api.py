@@ -183,3 +183,76 @@ def test_no_serializer_takes_all_fields_or_excludes():
                 assert getattr(meta, "fields", None) != "__all__", name
                 assert not hasattr(meta, "exclude"), name
     assert len(found) >= 5
+
+
+def _png(size=(400, 400)) -> SimpleUploadedFile:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (30, 90, 200)).save(out, "PNG")
+    return SimpleUploadedFile("cover.png", out.getvalue(), content_type="image/png")
+
+
+def test_links_and_previews_are_the_rights_holders_to_set(api, holder_key, partner_key, tmp_path):
+    api.as_key(holder_key)
+    created = api.post(
+        "/api/v1/tracks",
+        {"title": "Linked", "audio": _audio(tmp_path, seed=82), "links": ["https://open.spotify.com/track/1",
+         "https://label.example/linked"], "preview_allowed": "true"},
+        format="multipart",
+    ).json()  # fmt: skip
+    assert created["links"] == ["https://open.spotify.com/track/1", "https://label.example/linked"]
+    assert created["preview_allowed"] is True and created["preview_url"].startswith(f"/tracks/{created['id']}/preview")
+    assert api.get(created["preview_url"]).status_code == 200
+    changed = api.patch(
+        f"/api/v1/tracks/{created['id']}",
+        {"links": ["https://examples.bandcamp.com/track/linked"], "preview_allowed": False, "preview": "x.mp3"},
+        format="json",
+    ).json()
+    assert changed["links"] == ["https://examples.bandcamp.com/track/linked"]
+    assert changed["preview_allowed"] is False and changed["preview_url"] is None
+    assert not Track.objects.get(pk=created["id"]).preview
+    api.as_key(partner_key)
+    assert api.patch(f"/api/v1/tracks/{created['id']}", {"links": []}, format="json").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "links",
+    [["javascript:alert(1)"], ["https://user:secret@label.example/"], [f"https://a.example/{n}" for n in range(9)]],
+)
+def test_a_link_that_is_not_a_plain_web_address_is_a_400(api, holder_key, rights_holder, links):
+    track = TrackFactory(owner=rights_holder, fingerprint_status="ready")
+    response = api.as_key(holder_key).patch(f"/api/v1/tracks/{track.pk}", {"links": links}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+    assert "links" in response.json()["error"]["details"]
+    assert Track.objects.get(pk=track.pk).links == []
+
+
+def test_artwork_is_set_and_removed_through_the_api(api, holder_key, other_key, rights_holder, client):
+    track = TrackFactory(owner=rights_holder, fingerprint_status="ready")
+    url = f"/api/v1/tracks/{track.pk}/artwork"
+    assert api.as_key(other_key).put(url, {"image": _png()}, format="multipart").status_code == 404
+    body = api.as_key(holder_key).put(url, {"image": _png()}, format="multipart").json()
+    assert body["artwork_url"].startswith(f"/tracks/{track.pk}/artwork?v=")
+    served = client.get(body["artwork_url"])
+    assert served.status_code == 200 and served["Content-Type"] == "image/jpeg"
+    assert api.delete(url).json()["artwork_url"] is None
+    assert client.get(f"/tracks/{track.pk}/artwork").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("upload", "status", "code"),
+    [
+        (SimpleUploadedFile("cover.png", b"<svg onload=alert(1)>", content_type="image/png"), 415, "not_image"),
+        (SimpleUploadedFile("cover.png", b"", content_type="image/png"), 400, "invalid"),
+        ("tiny", 422, "too_small"),
+    ],
+)
+def test_what_is_not_usable_artwork_is_refused_with_its_code(api, holder_key, rights_holder, upload, status, code):
+    track = TrackFactory(owner=rights_holder, fingerprint_status="ready")
+    upload = _png(size=(20, 20)) if upload == "tiny" else upload
+    response = api.as_key(holder_key).put(f"/api/v1/tracks/{track.pk}/artwork", {"image": upload}, format="multipart")
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert not Track.objects.get(pk=track.pk).artwork

@@ -33,3 +33,12 @@ def test_audio_another_file_holds_is_found_where_it_is(files):
 
 def test_a_file_without_the_named_audio_is_not_excused(files):
     assert shared.shared_material(files["a"], 31.0, 12.0, files["b"]) is None
+
+
+def test_the_screen_leaves_out_never_indexed_files_that_hold_catalog_audio(files, tmp_path, monkeypatch):
+    monkeypatch.setattr("bench.OUT", tmp_path)
+    never = [{"path": files["borrowed"], "sha256": "1"}, {"path": files["a"], "sha256": "2"}]
+    held = shared.screen(never, [{"path": files["b"], "sha256": "3"}])
+    assert list(held) == [files["borrowed"]]
+    assert held[files["borrowed"]]["track"] == files["b"]
+    assert (tmp_path / "monitor" / "shared_screen.json").exists()  # cached for the next run

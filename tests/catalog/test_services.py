@@ -1,5 +1,6 @@
-"""Catalog write paths under concurrency: one track, several writers at once."""
+"""Catalog write paths: one track, several writers at once; artwork and previews with their files."""
 
+import io
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -7,14 +8,24 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
+from PIL import Image
 
+from catalog.artwork import ArtworkRejected
 from catalog.demo import synth_song
-from catalog.models import Track
-from catalog.services import TrackGone, track_update, tracks_delete
+from catalog.models import Album, Track
+from catalog.services import (
+    PREVIEW_SECONDS,
+    TrackGone,
+    album_artwork_set,
+    track_artwork_set,
+    track_update,
+    tracks_delete,
+)
+from recognition.engine import audio
 from recognition.models import Recognition
 from recognition.services import reference_from_upload, track_ingest, track_replace_reference
 from tests import media
-from tests.factories import ArtistFactory, TrackFactory
+from tests.factories import AlbumFactory, ArtistFactory, TrackFactory
 
 
 @pytest.mark.django_db
@@ -97,3 +108,104 @@ def test_a_stored_reference_is_filed_under_a_random_key(rights_holder, tmp_path)
     assert re.fullmatch(r"tracks/\d{4}/\d{2}/[0-9a-f]{32}\.wav", track.audio.name), track.audio.name
     assert not {"jane", "doe", "unreleased", "demo"} & set(re.split(r"[^a-z]+", track.audio.name.lower()))
     assert track.audio.storage.exists(track.audio.name)
+
+
+def _stored(name: str) -> bool:
+    return bool(name) and Track.audio.field.storage.exists(name)
+
+
+@pytest.fixture
+def stored_track(rights_holder, tmp_path):
+    """A fingerprinted 60 s song with its reference stored, previews not (yet) allowed."""
+    path = media.write_wav(tmp_path / "song.wav", synth_song(72, 60))
+    return track_ingest(path=path, owner=rights_holder, title="Harbour Lights").track
+
+
+@pytest.mark.django_db
+def test_a_preview_is_cut_while_its_owner_allows_it_and_deleted_when_they_stop(
+    stored_track, django_capture_on_commit_callbacks
+):
+    assert not stored_track.preview and not stored_track.preview_allowed  # off unless the owner says so
+    track_update(track=stored_track, preview_allowed=True)
+    track = Track.objects.get(pk=stored_track.pk)
+    assert re.fullmatch(r"previews/\d{4}/\d{2}/[0-9a-f]{32}\.mp3", track.preview.name), track.preview.name
+    info = audio.probe(track.preview.path)
+    assert info.format_name == "mp3" and info.channels == 1 and not info.tags
+    assert info.duration_s == pytest.approx(PREVIEW_SECONDS, abs=0.5)
+    made = track.preview.name
+    track_update(track=track, preview_allowed=True)  # allowed again: the same file, not a new cut
+    assert Track.objects.get(pk=track.pk).preview.name == made
+    with django_capture_on_commit_callbacks(execute=True):
+        track_update(track=track, preview_allowed=False)
+    assert not Track.objects.get(pk=track.pk).preview and not _stored(made)
+
+
+@pytest.mark.django_db
+def test_a_new_reference_gets_a_new_preview(stored_track, tmp_path, django_capture_on_commit_callbacks):
+    track_update(track=stored_track, preview_allowed=True)
+    old = Track.objects.get(pk=stored_track.pk).preview.name
+    path = media.write_wav(tmp_path / "remaster.wav", synth_song(73, 12))
+    upload = SimpleUploadedFile(path.name, path.read_bytes())
+    reference, digest = reference_from_upload(upload)
+    with django_capture_on_commit_callbacks(execute=True):
+        track_replace_reference(track=stored_track, reference=reference, digest=digest, audio=upload)
+    new = Track.objects.get(pk=stored_track.pk).preview
+    assert new.name != old and _stored(new.name) and not _stored(old)
+    assert audio.probe(new.path).duration_s == pytest.approx(12, abs=0.5)  # a short song: all of it
+
+
+@pytest.mark.django_db
+def test_without_a_stored_reference_there_is_no_preview(rights_holder, tmp_path):
+    path = media.write_wav(tmp_path / "song.wav", synth_song(74, 20))
+    track = track_ingest(path=path, owner=rights_holder, store_audio=False).track
+    track_update(track=track, preview_allowed=True)
+    track.refresh_from_db()
+    assert track.preview_allowed and not track.preview
+
+
+def _png(colour) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 300), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_artwork_is_stored_re_encoded_and_its_old_file_deleted(rights_holder, django_capture_on_commit_callbacks):
+    track = TrackFactory(owner=rights_holder)
+    album = AlbumFactory(owner=rights_holder)
+    with django_capture_on_commit_callbacks(execute=True):
+        track_artwork_set(track=track, image=_png("red"))
+        album_artwork_set(album=album, image=_png("blue"))
+    first = Track.objects.get(pk=track.pk).artwork.name
+    assert re.fullmatch(r"artwork/\d{4}/\d{2}/[0-9a-f]{32}\.jpg", first), first
+    assert Track.audio.field.storage.open(first).read(3) == b"\xff\xd8\xff"  # a JPEG, whatever was sent
+    assert _stored(Album.objects.get(pk=album.pk).artwork.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        track_artwork_set(track=track, image=_png("green"))
+    second = Track.objects.get(pk=track.pk).artwork.name
+    assert second != first and _stored(second) and not _stored(first)
+    with django_capture_on_commit_callbacks(execute=True):
+        track_artwork_set(track=track, image=None)
+    assert not Track.objects.get(pk=track.pk).artwork and not _stored(second)
+
+
+@pytest.mark.django_db
+def test_refused_artwork_changes_nothing(rights_holder, django_capture_on_commit_callbacks):
+    track = TrackFactory(owner=rights_holder)
+    track_artwork_set(track=track, image=_png("red"))
+    kept = Track.objects.get(pk=track.pk).artwork.name
+    with pytest.raises(ArtworkRejected), django_capture_on_commit_callbacks(execute=True):
+        track_artwork_set(track=track, image=b"<svg onload=alert(1)>")
+    assert Track.objects.get(pk=track.pk).artwork.name == kept and _stored(kept)
+
+
+@pytest.mark.django_db
+def test_deleting_a_track_deletes_its_reference_artwork_and_preview(stored_track, django_capture_on_commit_callbacks):
+    track_update(track=stored_track, preview_allowed=True)
+    track_artwork_set(track=stored_track, image=_png("red"))
+    track = Track.objects.get(pk=stored_track.pk)
+    names = [track.audio.name, track.artwork.name, track.preview.name]
+    assert all(_stored(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        tracks_delete(tracks=[track])
+    assert not any(_stored(name) for name in names)

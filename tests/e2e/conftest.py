@@ -18,7 +18,8 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture
 def browser_with_microphone(tmp_path):
-    """Launch Chromium whose microphone plays a given WAV file (Chromium's fake capture device)."""
+    """Launch Chromium whose microphone plays a given WAV file (Chromium's fake capture device);
+    with `microphone=False`, Chromium refuses every page the microphone, as a listener who said no."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -26,7 +27,7 @@ def browser_with_microphone(tmp_path):
     manager = sync_playwright().start()
     launched = []
 
-    def launch(wav: Path):
+    def launch(wav: Path, *, microphone: bool = True):
         browser = manager.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
@@ -37,7 +38,7 @@ def browser_with_microphone(tmp_path):
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
-                "--use-fake-ui-for-media-stream",
+                "--use-fake-ui-for-media-stream" if microphone else "--deny-permission-prompts",
                 "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-audio-capture={wav}",
                 "--autoplay-policy=no-user-gesture-required",

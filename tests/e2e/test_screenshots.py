@@ -21,10 +21,10 @@ from django.core.files import File
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import Role, User
 from catalog.demo import synth_song
 from catalog.models import Album, Artist, FingerprintStatus
-from recognition.models import Play, Recognition
+from recognition.models import Play, Recognition, WebhookDelivery
 from recognition.monitors.models import Detection, Monitor
 from tests import media
 from tests.conftest import ROOT
@@ -68,6 +68,9 @@ PAGES = [
     Page("detection", "detections:detail", "guard", "detection"),
     Page("reports", "reports:page", "holder"),
     Page("admin-tracks", "admin:catalog_track_changelist", "holder"),
+    Page("console", "console:index", "partner"),
+    Page("console-webhook", "console:webhook", "partner", "webhook"),
+    Page("console-try", "console:try", "partner"),
 ]
 
 
@@ -157,6 +160,25 @@ def _monitor(guard, tracks) -> dict:
     return {"monitor": monitor, "detection": detections[1]}
 
 
+def _console() -> dict:
+    """A partner with two keys and a webhook whose test event was delivered."""
+    from django.test import override_settings
+
+    from accounts.services import api_key_create
+    from recognition.services.webhooks import webhook_create
+
+    partner = UserFactory(role=Role.PARTNER, username="tideline-apps")
+    api_key_create(user=partner, name="Production app")
+    api_key_create(user=partner, name="Nightly catalog sync", scopes=["catalog"])
+    with override_settings(EARSHOT_WEBHOOKS_ALLOW_PRIVATE=True):  # resolves nowhere else here
+        webhook, _ = webhook_create(user=partner, url="http://127.0.0.1:8099/hooks/earshot")
+    WebhookDelivery.objects.create(
+        webhook=webhook, event="ping", status=WebhookDelivery.Status.DELIVERED, attempts=1, last_status_code=200,
+        delivered_at=timezone.now(),
+    )  # fmt: skip
+    return {"webhook": webhook}
+
+
 @pytest.fixture
 def site(transactional_db, tmp_path) -> dict:
     """Rows behind every page of PAGES, and each viewer's session cookie under "cookies"."""
@@ -164,6 +186,7 @@ def site(transactional_db, tmp_path) -> dict:
     creator = UserFactory(role=Role.CREATOR, username="coastal-vlogs")
     guard = UserFactory(role=Role.MONITOR, username="night-guard")
     return {
+        **_console(),
         "track": tracks[0],
         **_uploads(creator, tracks, tmp_path),
         **_monitor(guard, tracks),
@@ -171,6 +194,7 @@ def site(transactional_db, tmp_path) -> dict:
             "creator": session_cookie(creator),
             "guard": session_cookie(guard),
             "holder": session_cookie(holder),
+            "partner": session_cookie(User.objects.get(username="tideline-apps")),
         },
     }
 

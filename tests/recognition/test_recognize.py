@@ -8,7 +8,7 @@ import pytest
 from recognition.engine import audio
 from recognition.engine import fingerprint as fp
 from recognition.services import identifier, track_ingest
-from recognition.services.recognize import match_details, recognize_clip
+from recognition.services.recognize import match_card, match_details, recognize_clip
 from tests import media
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +103,45 @@ def test_answers_are_those_of_fingerprinting_first(catalog, song_files):
     assert answers == {name: _fingerprinting_first(samples) for name, samples in clips.items()}
     assert answers["known"]["track_id"] == catalog[0].pk and answers["unknown music"] is None
     assert answers["digital silence"] == answers["quiet"] == "no_signal"
+
+
+def test_the_listen_pages_card_holds_what_a_music_app_shows(rights_holder, song_files):
+    """match_card (the listen socket's `match`): album and year, artwork, links and a preview
+    from the catalog, each only where the rights holder set or allowed it."""
+    import io
+
+    from PIL import Image
+
+    from catalog.services import album_artwork_set, album_update, track_update
+    from recognition.engine import Match
+
+    track = track_ingest(path=song_files[1], owner=rights_holder, title="Harbour Lights").track
+    found = Match(
+        track_id=track.pk, offset_frames=0, score=40, log10_p=-12.0, first_frame=0, last_frame=50, candidates=1
+    )
+    bare = match_card(found)
+    assert (bare["album"], bare["year"], bare["artwork_url"], bare["preview_url"], bare["links"]) == (
+        "",
+        None,
+        "",
+        "",
+        [],
+    )
+    track_update(
+        track=track, album="Examples Live", links=["https://open.spotify.com/track/1", "https://label.example/"],
+        preview_allowed=True,
+    )  # fmt: skip
+    album = track.album
+    album_update(album=album, release_year=2025)
+    png = io.BytesIO()
+    Image.new("RGB", (100, 100), "red").save(png, "PNG")
+    album_artwork_set(album=album, image=png.getvalue())
+    card = match_card(found)
+    assert card["title"] == "Harbour Lights" and (card["album"], card["year"]) == ("Examples Live", 2025)
+    assert card["artwork_url"].startswith(f"/tracks/{track.pk}/artwork?v=")
+    assert card["preview_url"].startswith(f"/tracks/{track.pk}/preview?v=")
+    assert card["links"] == [
+        {"name": "Spotify", "url": "https://open.spotify.com/track/1"},
+        {"name": "label.example", "url": "https://label.example/"},
+    ]
+    assert card["url"] == f"/tracks/{track.pk}/" and card["confidence"] == round(found.confidence, 6)

@@ -10,8 +10,9 @@ from portal.storage import storage_sweep
 
 class Command(BaseCommand):
     help = (
-        "Delete stored objects under the media prefixes (tracks/, uploads/, monitors/evidence/) that no "
-        "row refers to and that are older than the grace period; print each deletion and the counts."
+        "Delete stored objects under the media prefixes (tracks/, artwork/, previews/, uploads/, "
+        "monitors/evidence/) that no row refers to and that are older than the grace period; print each "
+        "deletion and the counts."
     )
 
     def add_arguments(self, parser):

@@ -350,3 +350,27 @@ def test_messages_to_users_are_fixed_texts(tmp_path):
         audio.decode(garbage, sample_rate_hz=8000, max_seconds=5)
     assert failed.value.message in audio.MESSAGES.values()
     assert "upload-of-user-42" not in failed.value.message and str(tmp_path) not in failed.value.message
+
+
+def test_an_excerpt_is_mp3_of_the_asked_span_without_the_files_tags(tmp_path):
+    song = synth_song(11, 40)
+    tagged = media.encode(song, tmp_path / "tagged.ogg", media.FILE_RATE, "-metadata", "title=<script>x</script>")
+    assert audio.probe(tagged).tags["title"] == "<script>x</script>"
+    excerpt = audio.excerpt_mp3(tagged, start_s=10, seconds=12)
+    assert excerpt[:2] == b"\xff\xfb" and len(excerpt) < 12 * 64_000 / 8 * 1.2  # MPEG frames at once, ~64 kb/s
+    path = tmp_path / "excerpt.mp3"
+    path.write_bytes(excerpt)
+    info = audio.probe(path)
+    assert info.tags == {} and info.channels == 1 and info.duration_s == pytest.approx(12, abs=0.2)
+    # It is the span asked for: its middle lines up with the song's from 16 s (the fades aside).
+    heard = audio.decode(path, sample_rate_hz=8000, max_seconds=2, start_s=6)
+    original = media.to_engine_rate(song)[8000 * 15 : 8000 * 19]
+    lags = np.correlate(original, heard, mode="valid")
+    assert abs(int(np.argmax(lags)) - 8000) < 400  # within 50 ms (MP3's encoder delay)
+
+
+def test_an_excerpt_refuses_what_is_not_media(tmp_path):
+    path = tmp_path / "notes.mp3"
+    path.write_text("not audio at all")
+    with pytest.raises(audio.AudioError):
+        audio.excerpt_mp3(path, start_s=0, seconds=5)
