@@ -1,6 +1,7 @@
 """Earshot benchmark: accuracy, speed and storage on real music, side by side with Dejavu.
 
     .venv/bin/python -m bench.run [--per-cell 50] [--unknown 100] [--skip-dejavu] [--resume]
+    .venv/bin/python -m bench.run --robust --only earshot   # the robustness set alone (issue 38)
 
 Runs in one go, on one database per engine (never the development one):
 
@@ -10,6 +11,11 @@ Runs in one go, on one database per engine (never the development one):
 4. Dejavu: the same files and queries through bench/baseline/dejavu_runner.py in its own venv;
 5. report: bench/results/results.json, results.md and the plot (Earshot alone, with --skip-dejavu or
    --only earshot: bench/results/results_earshot.json); `python -m bench.report` quotes them in the docs.
+
+`--robust` runs the robustness set instead (bench/queries.py `build_robust`: speed, pitch, tempo,
+voice-over, another song and a reverberant room, on clips of the never-seen package, which it
+indexes beside the catalog) into bench/results/results_robust.json; without a database,
+`python -m bench.studies.robustness` measures the same clips in memory, arm by arm.
 
 Both engines run one after the other on the same machine, so their ratios are fair even when
 the machine is noisy; latencies are medians and 95th percentiles.
@@ -228,7 +234,11 @@ def score(engine: dict, queries: list[query_set.Query]) -> dict:
             correct = same
             cells.setdefault(query.condition, {}).setdefault(length, []).append(correct)
             # Offsets only in the source file itself: a remaster's timeline may be shifted.
-            if name == query.source and result.get("offset_s") is not None and query.condition not in query_set.SPEEDS:
+            if (
+                name == query.source
+                and result.get("offset_s") is not None
+                and query_set.source_factor(query.condition) == 1.0
+            ):
                 offset_errors.append(abs(result["offset_s"] - query.start_s))
             latency_engine.setdefault(length, []).append(result.get("engine_ms") or float("nan"))
             latency_total.setdefault(length, []).append(result.get("total_ms") or float("nan"))
@@ -289,7 +299,12 @@ def dejavu_with_vote_threshold(dejavu: dict, queries: list[query_set.Query], thr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-cell", type=int, default=50, help="queries per length x condition (default 50)")
-    parser.add_argument("--unknown", type=int, default=100, help="unknown queries per length and kind (default 100)")
+    parser.add_argument(
+        "--unknown",
+        type=int,
+        default=None,
+        help="unknown queries per length and kind (default 100; with --robust, in all: default 1000)",
+    )
     parser.add_argument("--skip-dejavu", action="store_true")
     parser.add_argument(
         "--only",
@@ -300,10 +315,21 @@ def main() -> None:
     parser.add_argument(
         "--resume", action="store_true", help="reuse an engine's saved answers when the query set is the same"
     )
+    parser.add_argument(
+        "--robust",
+        action="store_true",
+        help="the robustness set alone (speed, pitch, tempo, voice-over, room): bench/results/results_robust.json",
+    )
     args = parser.parse_args()
 
+    if args.unknown is None:
+        args.unknown = 1000 if args.robust else 100
     manifest = corpus.load_or_build(OUT / "corpus.json")
-    queries = query_set.build(manifest, OUT / "queries", args.per_cell, args.unknown)
+    if args.robust:
+        queries = query_set.build_robust(manifest, OUT / "queries_robust", args.per_cell, args.unknown)
+        manifest = query_set.robust_manifest(manifest)
+    else:
+        queries = query_set.build(manifest, OUT / "queries", args.per_cell, args.unknown)
     print(
         f"corpus: {len(manifest['indexed'])} indexed, {len(manifest['held_out'])} held out, "
         f"{len(manifest['foreign'])} foreign; {len(queries)} queries",
@@ -318,7 +344,8 @@ def main() -> None:
     raw = {}
     query_ids = sorted(q.id for q in queries)
     for name, runner in runners.items():
-        saved = OUT / f"raw_{name}.json"  # one engine's answers survive a crash of the other's run
+        # One engine's answers survive a crash of the other's run.
+        saved = OUT / f"raw_{name}{'_robust' if args.robust else ''}.json"
         if args.resume and saved.exists():
             previous = json.loads(saved.read_text())
             if sorted(r["id"] for r in previous["results"]) == query_ids:
@@ -353,9 +380,10 @@ def main() -> None:
                 report["dejavu_thresholded"] = {"threshold": threshold, "scored": scored}
                 break
     RESULTS.mkdir(exist_ok=True)
-    if "dejavu" not in raw:
+    if "dejavu" not in raw or args.robust:
         # Earshot alone (after an engine change): its own file, so results.json keeps both engines of one run.
-        (RESULTS / "results_earshot.json").write_text(json.dumps(report, indent=1))
+        alone = "results_robust.json" if args.robust else "results_earshot.json"
+        (RESULTS / alone).write_text(json.dumps(report, indent=1))
         print(json.dumps(report["earshot"], indent=1))
         return
     (RESULTS / "raw.json").write_text(json.dumps(raw))

@@ -148,13 +148,17 @@ def _colour(hue: float, saturation: float, lightness: float) -> tuple[int, int, 
     return round(red * 255), round(green * 255), round(blue * 255)
 
 
-def synth_song(seed: int, seconds: float, sample_rate_hz: int = 22050) -> np.ndarray:
-    """Return `seconds` of a deterministic synthetic song, mono float32 peaking at 0.9."""
+def synth_song(
+    seed: int, seconds: float, sample_rate_hz: int = 22050, *, transpose_semitones: float = 0.0, tempo: float = 1.0
+) -> np.ndarray:
+    """Return `seconds` of a deterministic synthetic song, mono float32 peaking at 0.9: the same
+    song for the same seed, played `transpose_semitones` higher and `tempo` times as fast (the
+    notes' pitch kept) when asked, as a DJ's key and tempo controls do."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sample_rate_hz)
     out = np.zeros(n, np.float64)
-    beat_s = 60.0 / rng.uniform(88, 140)
-    root = int(rng.integers(52, 64))
+    beat_s = 60.0 / rng.uniform(88, 140) / tempo
+    root = int(rng.integers(52, 64)) + transpose_semitones
     t_note = 0.0
     while t_note < seconds:
         length_s = beat_s * float(rng.choice([0.5, 0.5, 1.0, 1.5]))
@@ -181,7 +185,7 @@ def synth_song(seed: int, seconds: float, sample_rate_hz: int = 22050) -> np.nda
 
 
 def _add_note(
-    out: np.ndarray, rate: int, start_s: float, length_s: float, midi: int, *, harmonics: int, amp: float
+    out: np.ndarray, rate: int, start_s: float, length_s: float, midi: float, *, harmonics: int, amp: float
 ) -> None:
     start = int(start_s * rate)
     length = min(int(length_s * rate), out.size - start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bench.queries import ROBUST_CONDITIONS
 from bench.report.render import Page, ReportError, measured, num, pair, percent, run_of, share, table
 from portal.formatting import clock
 
@@ -780,6 +781,115 @@ def latency(page: Page) -> str:
     ])  # fmt: skip
 
 
+# The robustness set's goals (issue 38): condition -> {clip length: top-1 share}.
+ROBUSTNESS_GOALS = {
+    "speed+5": {"5": 95}, "speed-5": {"5": 95},
+    "speed+10": {"10": 90, "5": 80}, "speed-10": {"10": 90, "5": 80},
+    "speed+25": {"10": 80}, "speed-20": {"10": 80},
+    "pitch+1": {"5": 90}, "pitch-2": {"5": 85},
+    "tempo+10": {"5": 90}, "tempo-10": {"5": 90},
+    "voice+5": {"5": 90}, "voice+10": {"10": 90, "5": 75},
+    "music0": {"5": 90, "10": 95},
+    "room-dr0": {"1": 70, "2": 95, "3": 97},
+}  # fmt: skip
+
+
+def robustness(page: Page) -> str:
+    """The robustness set (robustness.json): top-1 per condition and length for each retry arm,
+    beside the goal; false matches; what unknown clips cost."""
+    data = page.results.json("robustness.json")
+    arms = sorted(data, key=lambda arm: data[arm]["when"])
+    first = data[arms[0]]
+    study = page.results.json("invariant_triplets.json") if page.results.exists("invariant_triplets.json") else None
+    rows = []
+    order = {condition: n for n, condition in enumerate(ROBUST_CONDITIONS)}
+    for condition, by_length in sorted(first["accuracy"].items(), key=lambda item: order.get(item[0], len(order))):
+        for length in sorted(by_length, key=float):
+            goal = ROBUSTNESS_GOALS.get(condition, {}).get(length)
+            rows.append([
+                condition, f"{length} s",
+                *(percent(data[arm]["accuracy"].get(condition, {}).get(length)) for arm in arms),
+                *([percent(study["accuracy"][condition][length])] if study else []),
+                f"≥ {goal} %" if goal else "",
+            ])  # fmt: skip
+
+    def told(arm: str) -> str:
+        """Of the right answers to changed clips (speed, pitch, tempo), the share that said the change."""
+        changed = [c for c in data[arm]["accuracy"] if c.startswith(("speed", "pitch", "tempo"))]
+        right = sum(sum(data[arm]["accuracy"][c].values()) for c in changed)
+        reported = sum(sum(data[arm]["change_reported"][c].values()) for c in changed)
+        return percent(100 * reported / right) if right else "—"
+
+    rows.append(["right answers to changed clips that reported the change", "", *(told(arm) for arm in arms),
+                 *(["—"] if study else []), ""])  # fmt: skip
+    rows.append(["unknown clips matched", "", *(
+        f"{data[arm]['false_matches']['matched']:,} of {data[arm]['false_matches']['queries']:,}" for arm in arms
+    ), *([f"0 of {study['unknown_clips']:,} (its threshold)"] if study else []), "0 of ≥ 1,000"])  # fmt: skip
+    rows.append(["values a 5 s unknown clip looks up in every track, p50 / p95", "", *(
+        pair(data[arm]["unknown_5s_values"]["p50"], data[arm]["unknown_5s_values"]["p95"], "", 0).strip()
+        for arm in arms
+    ), *([pair(study["values_5s"]["p50"], study["values_5s"]["p95"], "", 0).strip() + " more"] if study else []),
+        ""])  # fmt: skip
+    rows.append(["engine ms a 5 s unknown clip (memory index), p50 / p95", "", *(
+        pair(data[arm]["unknown_ms"]["5"]["p50"], data[arm]["unknown_ms"]["5"]["p95"], "ms", 0) for arm in arms
+    ), *(["—"] if study else []), ""])  # fmt: skip
+    clips = min(n for by in first["clips"].values() for n in by.values())
+    headings = ["condition", "clip", *(f"`{arm}`" for arm in arms)]
+    if study:
+        headings.append("invariant triplets (study)")
+    lines = [
+        *table([*headings, "goal"], rows, text_columns=2),
+        "",
+        page.source(
+            "robustness.json",
+            f"runs of {', '.join(sorted({data[arm]['when'] for arm in arms}))}; at least {clips} clips a cell "
+            "of music never used for tuning, unknown clips never indexed; an in-memory index, no database; "
+            "times on a shared 2-core machine, the arms run at different times beside other work",
+            "python -m bench.studies.robustness",
+        ),
+    ]
+    if study:
+        lines += ["", page.source(
+            "invariant_triplets.json",
+            f"run of {study['when']}: every clip scored, right when its own track and place win with more "
+            f"votes than any never-indexed clip got ({study['unknown_top_score']}); no calibrated decision; "
+            f"{num(study['rows_per_audio_s'])} rows a second of audio more in the index",
+            "python -m bench.studies.invariant_triplets",
+        )]  # fmt: skip
+    if page.results.exists("robustness_cells.txt"):
+        lines += ["", *_noise_study_table(page, "robustness_cells.txt")]
+    return "\n".join(lines)
+
+
+_NOISE_LINE = re.compile(
+    r"^(?P<variant>\S+) \| (?P<cells>.*) \| all (?P<all>\d+) \| false (?P<false>\d+/\d+) \| .* (?P<values>\d+/\d+)$"
+)
+
+
+def _noise_study_table(page: Page, name: str) -> list[str]:
+    """The benchmark's closest cells under each arm (noise_study's lines): right answers of each
+    cell's clips, all of them, unknown clips matched, values a 5 s unknown clip looks up."""
+    text = page.results.text(name)
+    found = [m for m in map(_NOISE_LINE.match, text.splitlines()) if m]
+    if not found:
+        raise ReportError(f"{name} holds no noise_study line")
+    cells = [re.match(r"(\S+)\s+(\d+)", part.strip()) for part in found[0]["cells"].split(" | ")]
+    header = ["arm", *(f"{c[1].replace(':', ' ')} s" for c in cells if c), "all", "unknown matched",
+              "values, 5 s unknown, p50/p95"]  # fmt: skip
+    rows = []
+    for m in found:
+        counts = [re.match(r"(\S+)\s+(\d+)", part.strip()) for part in m["cells"].split(" | ")]
+        values = " / ".join(num(float(v), 0) for v in m["values"].split("/"))
+        rows.append([f"`{m['variant'].split('/')[-1]}`", *(c[2] for c in counts if c), m["all"],
+                     m["false"].replace("/", " of "), values])  # fmt: skip
+    first_line = text.splitlines()[0].lstrip("# ")
+    return [
+        *table(header, rows),
+        "",
+        page.source(name, first_line, "python -m bench.studies.noise_study"),
+    ]
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -793,4 +903,5 @@ BLOCKS = {
     "retroactive": retroactive,
     "sandbox": sandbox,
     "latency": latency,
+    "robustness": robustness,
 }

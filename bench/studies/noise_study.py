@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.studies.noise_study --variants plain,retry:1-2-1,always:1-3-1
     .venv/bin/python -m bench.studies.noise_study --variants retry:1-2-1 --reference peaks_per_second=25.0:fan_out=3
     .venv/bin/python -m bench.studies.noise_study --variants retry:1-2-1 --match cells_per_frame=1
+    .venv/bin/python -m bench.studies.noise_study --variants retry:1-2-1 --arms today,speed-grid
 
 The clips are new ones, not the benchmark's query files: random places in the catalog's tracks
 (weighted by length, so long quiet passages count as often as they occur), distorted here with
@@ -13,7 +14,8 @@ spectrogram smoothed in time with weights W, e.g. 1-2-1: the engine's) and `alwa
 clip's peaks picked on the smoothed spectrogram, no retry); `:name=value` after W changes one
 more fingerprint setting of the smoothed clip (`retry:1-2-1:peaks_per_second=70`).
 `--reference name=value[:name=value]` indexes the catalog with other reference settings, and
-`--match` decides with other matcher settings (MatchParams). Each line also gives the distinct
+`--match` decides with other matcher settings (MatchParams), `--arms` with other retries (the
+presets of bench/studies/robustness.py). Each line also gives the distinct
 values a 5 s unknown clip looked up in every track (p50/p95), the work that grows with the
 catalog. For choosing, not for quoting.
 """
@@ -29,6 +31,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from bench import OUT, corpus, distortions, versions
+from bench.studies import robustness
 from recognition.engine import fingerprint as fp
 from recognition.engine import matching
 from recognition.engine import sketch as sk
@@ -117,6 +120,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--reference", default="", help="reference settings, name=value[:name=value]")
     parser.add_argument("--match", default="", help="matcher settings (MatchParams), name=value[:name=value]")
+    parser.add_argument(
+        "--arms", default="today", help="retry presets of bench/studies/robustness.py ARMS, each run with every variant"
+    )
     args = parser.parse_args()
     reference = replace(fp.REFERENCE, **settings(args.reference.split(":")))
     match_params = replace(matching.DEFAULT_PARAMS, **settings(args.match.split(":")))
@@ -155,9 +161,9 @@ def main() -> None:
         print(f"references: {args.reference}")
     if args.match:
         print(f"matcher: {args.match}")
-    for variant in args.variants.split(","):
-        engine = replace(engine_for(variant, index), match_params=match_params)
-        parts = [f"{variant:14s}"]
+    for variant, arm in [(v, a) for a in args.arms.split(",") for v in args.variants.split(",")]:
+        engine = replace(engine_for(variant, index), match_params=match_params, **robustness.ARMS[arm])
+        parts = [f"{variant}/{arm}"]
         total = 0
         for cell, cell_clips in clips.items():
             right = 0

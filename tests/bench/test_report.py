@@ -47,6 +47,9 @@ Between blocks.
 <!-- report:latency -->
 <!-- /report:latency -->
 
+<!-- report:robustness -->
+<!-- /report:robustness -->
+
 Text after.
 """
 
@@ -86,7 +89,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:latency -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:robustness -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 
@@ -165,3 +168,11 @@ def test_monitor_blocks_name_their_files_and_goals(repository):
     faults = BLOCKS["monitor_faults"](page)
     assert "(../bench/results/monitor_faults.json) (`make faults-monitor`)" in faults
     assert "SIGKILL the worker mid-play" in faults
+
+
+def test_the_robustness_block_gives_each_arm_its_goal_and_its_false_matches(repository):
+    page = page_at(repository)
+    block = BLOCKS["robustness"](page)
+    assert "| speed+5 | 5 s | " in block and "≥ 95 %" in block and "| room-dr0 | 1 s | " in block
+    assert "`today`" in block and "unknown clips matched" in block
+    assert "[`bench/results/robustness.json`](bench/results/robustness.json)" in block

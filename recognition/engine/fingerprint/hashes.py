@@ -167,21 +167,26 @@ def fingerprint(
     return hash_constellation(constellation(samples, params, spectra=spectra), params)
 
 
-def hash_constellation(peaks: Constellation, params: FingerprintParams = REFERENCE, speed: float = 1.0) -> Fingerprints:
+def hash_constellation(
+    peaks: Constellation, params: FingerprintParams = REFERENCE, speed: float = 1.0, frequency: float | None = None
+) -> Fingerprints:
     """Hash a clip's peaks, as heard or as if played `speed` times faster.
 
     A speed change moves every peak to frame / speed and bin * speed, so a clip is retried at
     other speeds by moving its peaks rather than resampling the audio and finding them again,
-    several times faster for as many answers (docs/decisions.md, SPEED_VARIANTS).
+    several times faster for as many answers (docs/decisions.md, SPEED_VARIANTS). `frequency`
+    multiplies the bins instead, when it differs from `speed`: a tempo change (pitch kept) moves
+    the frames alone (`frequency=1`), a pitch shift (tempo kept) the bins alone (`speed=1`).
     """
+    frequency = speed if frequency is None else frequency
     parts = []
     for frames, bins, shift, wide in peaks.peaks:
-        if speed == 1.0:
+        if speed == 1.0 and frequency == 1.0:
             hashes, offsets = pair_peaks(frames, bins, params, wide)
             offsets = offsets + shift
         else:
             moved_frames = ((frames + shift) / speed).astype(np.float32)
-            hashes, offsets = pair_peaks(moved_frames, (bins * speed).astype(np.float32), params, wide)
+            hashes, offsets = pair_peaks(moved_frames, (bins * frequency).astype(np.float32), params, wide)
         parts.append(Fingerprints(hashes, offsets, 0))
     return merge_fingerprints(parts, int(peaks.n_frames / speed))
 

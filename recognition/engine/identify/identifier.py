@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import KW_ONLY, dataclass
 
@@ -46,11 +47,18 @@ class Identifier:
     sketches: bool = True  # False: decide on the landmarks alone, never on sketches
     params: fp.FingerprintParams = fp.QUERY
     match_params: matching.MatchParams = matching.DEFAULT_PARAMS
-    speed_variants: tuple[float, ...] = retries.SPEED_VARIANTS
+    speed_variants: tuple[retries.Factor, ...] = retries.SPEED_VARIANTS
     candidates: int = CANDIDATES
     retry_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
     retry_shifts: int = retries.RETRY_SHIFTS
     smoothed_params: fp.FingerprintParams | None = fp.QUERY_SMOOTHED  # None: no retry smoothed in time
+    # Speeds (or (time, frequency) pairs) tried after every other retry failed, on `wide_share` of
+    # the false-match bound, their triplets from `wide_triplet_fan_out` targets of `wide_shifts`
+    # shifts; () = none (retries.py, WIDE_SHARE).
+    wide_variants: tuple[retries.Factor, ...] = ()
+    wide_share: float = retries.WIDE_SHARE
+    wide_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
+    wide_shifts: int = retries.RETRY_SHIFTS
 
     @property
     def two_stage(self) -> bool:
@@ -189,6 +197,10 @@ class Identifier:
         caller tells silence from unknown music without fingerprinting the clip again."""
         smoothed = self.smoothed_retry_params
         looks = 1 + (smoothed is not None) + len(self.speed_variants) + prior_looks
+        wide_looks = 0
+        if self.wide_variants:  # a weighted bound: the wide retries share `wide_share` of it
+            looks = math.ceil(looks / (1 - self.wide_share))
+            wide_looks = math.ceil(len(self.wide_variants) / self.wide_share)
         lookup = LookupMemo(self.index.lookup)
         # The clip's spectra, computed once for its peaks, its retry smoothed in time and its sketches.
         spectra = fp.Spectra(samples, fft_size=self.params.fft_size, hop_size=self.params.hop_size)
@@ -208,6 +220,16 @@ class Identifier:
                 params=self.retry_params,
                 shifts=self.retry_shifts,
                 looks=looks,
+                lookup=lookup,
+            )
+        if match is None and self.wide_variants:
+            match = retries.speed_retry(
+                self,
+                peaks,
+                factors=self.wide_variants,
+                params=retries.with_fewer_triplets(self.params, self.wide_triplet_fan_out),
+                shifts=self.wide_shifts,
+                looks=wide_looks,
                 lookup=lookup,
             )
         return ClipAnswer(match, len(clip))

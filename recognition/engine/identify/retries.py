@@ -19,9 +19,12 @@ __all__ = [
     "RETRY_SHIFTS",
     "RETRY_TRIPLET_FAN_OUT",
     "SPEED_VARIANTS",
+    "WIDE_SHARE",
+    "Factor",
     "Stages",
     "smoothed_retry",
     "speed_retry",
+    "time_and_frequency",
     "with_fewer_triplets",
 ]
 
@@ -42,6 +45,13 @@ RETRY_TRIPLET_FAN_OUT = 6
 # triplet values in every track, the cost that grows with the catalog, but loses short clips
 # played fast or slow (docs/decisions.md, RETRY_SHIFTS).
 RETRY_SHIFTS = 2
+
+# Wider changes (creators' sped-up and slowed edits, DJs' pitch and tempo) are retried last, each
+# speed a look of its own, but on a small share of the false-match bound (a weighted Bonferroni
+# bound: the looks before them keep 1 - WIDE_SHARE of it and barely move): a clip found at the
+# right speed is usually stronger evidence by orders of magnitude than the bound asks, while the
+# clips decided near the bound as heard keep theirs (docs/decisions.md, WIDE_SHARE).
+WIDE_SHARE = 0.1
 
 
 class Stages(Protocol):
@@ -91,22 +101,34 @@ def smoothed_retry(
     return engine.decide(votes, clip.n_frames, looks)
 
 
+Factor = float | tuple[float, float]
+
+
+def time_and_frequency(factor: Factor) -> tuple[float, float]:
+    """A retry's (time, frequency) factors: a plain speed moves both alike."""
+    return (factor, factor) if isinstance(factor, float | int) else (float(factor[0]), float(factor[1]))
+
+
 def speed_retry(
     engine: Stages,
     peaks: fp.Constellation,
     *,
-    factors: tuple[float, ...],
+    factors: tuple[Factor, ...],
     params: fp.FingerprintParams,
     shifts: int,
     looks: int,
     lookup: Lookup | None = None,
 ) -> matching.Match | None:
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
-    of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage."""
+    of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
+    factor is a speed (time and frequency together, as a tape runs) or a (time, frequency) pair;
+    the match reports the change it undid: the clip ran 1 / time as fast as the track, and its
+    pitch was moved by the inverse of the frequency factor."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
-    variants = [fp.hash_constellation(moved, params, speed=factor) for factor in factors]
+    pairs = [time_and_frequency(factor) for factor in factors]
+    variants = [fp.hash_constellation(moved, params, speed=t, frequency=f) for t, f in pairs]
     best: matching.Match | None = None
-    for factor, variant, votes in zip(factors, variants, engine.votes_of(variants, lookup=lookup), strict=True):
+    for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
         found = engine.decide(votes, variant.n_frames, looks)
         if found is not None and (best is None or found.log10_p < best.log10_p):
             # Offsets were measured at the retried speed: scale back to the clip as heard.
@@ -115,8 +137,10 @@ def speed_retry(
                 offset_frames=found.offset_frames,
                 score=found.score,
                 log10_p=found.log10_p,
-                first_frame=int(found.first_frame * factor),
-                last_frame=int(found.last_frame * factor),
+                first_frame=int(found.first_frame * t),
+                last_frame=int(found.last_frame * t),
                 candidates=found.candidates,
+                speed=1 / t,
+                pitch_semitones=-12 * float(np.log2(f)),
             )
     return best

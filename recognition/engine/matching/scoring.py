@@ -53,6 +53,10 @@ class Match:
     first_frame: int  # query-relative frames of the first and last aligned hash
     last_frame: int
     candidates: int  # tracks that received any vote
+    # How the clip was changed from the track, when a retry found it: played `speed` times as fast
+    # (its time factor: 1.1 = 10 % fast) and `pitch_semitones` higher; 1 and 0 as heard.
+    speed: float = 1.0
+    pitch_semitones: float = 0.0
 
     @property
     def confidence(self) -> float:

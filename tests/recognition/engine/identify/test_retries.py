@@ -9,6 +9,7 @@ from catalog.demo import demo_music_files
 from recognition.engine import Identifier, MemoryIndex, audio
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
+from recognition.engine.identify import retries
 from tests import media
 from tests.recognition.engine.indexes import CountingIndex, counted_engine_without_smoothing
 
@@ -93,3 +94,59 @@ def test_real_music_under_broadband_noise_is_found_more_often_with_the_smoothed_
                     assert match is None or match.track_id == track_id, (name, track_id, start_s, snr_db)
                     right[name] += match is not None
     assert right["smoothed retry"] >= right["as heard only"] + 4, right
+
+
+@pytest.mark.parametrize(("speed", "start_s"), [(1.10, 12.0), (0.90, 20.0)])
+def test_a_clip_played_ten_percent_fast_or_slow_matches_at_its_offset_with_its_speed(index, songs, speed, start_s):
+    """A retry at the speed that undoes the change finds the track where the clip starts, and the
+    match says how fast the clip ran."""
+    clip = media.played_faster(songs[5][int(start_s * RATE) : int((start_s + 9) * RATE)], speed)[: 6 * RATE]
+    assert Identifier(index, speed_variants=()).identify(clip) is None  # as heard: nothing
+    match = Identifier(index, speed_variants=(1 / speed,)).identify(clip)
+    assert match is not None and match.track_id == 5
+    assert abs(fp.frames_to_seconds(match.offset_frames) - start_s) < 0.1
+    assert match.speed == pytest.approx(speed, rel=0.005)
+    assert match.pitch_semitones == pytest.approx(12 * np.log2(speed))
+
+
+def test_a_clip_as_heard_reports_no_change_of_speed_or_pitch(engine, songs):
+    match = engine.identify(songs[6][5 * RATE : 10 * RATE])
+    assert match is not None and (match.speed, match.pitch_semitones) == (1.0, 0.0)
+
+
+def test_a_transposed_clip_matches_through_a_retry_that_moves_its_bins_alone(index):
+    """The same song two semitones up at the same tempo: moved back in frequency only, its peaks
+    find the track at its offset, and the match reports the pitch and no speed change."""
+    up = media.to_engine_rate(media.synth_song(5, 30, transpose_semitones=2.0))[12 * RATE : 18 * RATE]
+    assert Identifier(index, speed_variants=(2 ** (-1 / 6),)).identify(up) is None  # a tape speed: no
+    match = Identifier(index, speed_variants=((1.0, 2 ** (-1 / 6)),)).identify(up)
+    assert match is not None and match.track_id == 5
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
+    assert match.speed == 1.0 and match.pitch_semitones == pytest.approx(2.0)
+
+
+def test_a_faster_tempo_matches_through_a_retry_that_moves_its_frames_alone(index):
+    """The same song 10 % faster, its pitch kept: moved back in time only, its peaks find the
+    track where the clip starts (the song's 13.2 s), and the match reports the speed."""
+    fast = media.to_engine_rate(media.synth_song(5, 30, tempo=1.1))[12 * RATE : 18 * RATE]
+    match = Identifier(index, speed_variants=((1 / 1.1, 1.0),)).identify(fast)
+    assert match is not None and match.track_id == 5
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 13.2) < 0.15
+    assert match.speed == pytest.approx(1.1) and match.pitch_semitones == 0.0
+
+
+def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_bound(index, songs):
+    """The wide speeds are tried last, on WIDE_SHARE of the bound: a clip played 10 % fast is found
+    at its offset with its speed, and a clip decided as heard pays only a tenth more in its bound."""
+    clip = media.played_faster(songs[5][12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
+    plain = Identifier(index)
+    wide = Identifier(index, wide_variants=(1 / 1.05, 1 / 1.1, 1 / 1.15))
+    assert plain.identify(clip) is None
+    match = wide.identify(clip)
+    assert match is not None and match.track_id == 5 and match.speed == pytest.approx(1.1)
+    assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
+    # Three wide looks on a tenth: each decided as one of 30; the clip as heard as one of 7, not 6.
+    assert match.log10_p <= np.log10(wide.match_params.max_false_match_rate)
+    heard = songs[3][8 * RATE : 13 * RATE]
+    assert wide.identify(heard).log10_p == pytest.approx(plain.identify(heard).log10_p + np.log10(7 / 6))
+    assert retries.WIDE_SHARE == 0.1 and Identifier(index).wide_variants == ()
