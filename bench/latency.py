@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -307,50 +306,17 @@ def api_clips(clips: list[dict]) -> list[tuple[dict, bytes]]:
 
 
 def hammer(port: int, key: str, bodies: list, names: dict, clients: int, seconds: float) -> dict:
-    """`clients` partners posting clips back to back for `seconds`: rate, latency, errors."""
-    import requests
+    """`clients` partners posting clips back to back for `seconds` (bench/live.py's load, its
+    figures in ms): rate, latency, errors."""
+    from bench.live import _hammer
 
-    latencies: list[float] = []
-    counts = {"errors": 0, "right": 0}
-    statuses: dict[str, int] = {}
-    deadline = time.monotonic() + seconds
-
-    def client(number: int) -> None:
-        session = requests.Session()
-        n = number
-        while time.monotonic() < deadline:
-            clip, body = bodies[n % len(bodies)]
-            n += clients
-            started = time.perf_counter()
-            try:
-                response = session.post(
-                    f"http://127.0.0.1:{port}/api/v1/recognitions",
-                    files={"file": ("clip.wav", body, "audio/wav")},
-                    headers={"Authorization": f"Api-Key {key}"},
-                    timeout=60,
-                )
-            except requests.RequestException:
-                counts["errors"] += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
-            if response.status_code != 200:
-                counts["errors"] += 1
-            elif names.get((response.json()["match"] or {}).get("track_id")) == clip["source"]:
-                counts["right"] += 1
-
-    began = time.monotonic()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
-    elapsed = time.monotonic() - began
+    load = _hammer(port, key, [(clip["source"], body) for clip, body in bodies], names, clients, seconds)
+    ms = {name: None if load[name] is None else round(load[name] * 1000, 1) for name in ("p50_s", "p95_s")}
     return {
-        "requests": len(latencies),
-        "errors": counts["errors"],
-        "statuses": statuses,
-        "right": counts["right"],
-        "per_second": round(len(latencies) / elapsed, 2),
-        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "p95_ms": round(percentile(latencies, 95) * 1000, 1) if latencies else None,
+        **{name: load[name] for name in ("requests", "errors", "statuses", "per_second")},
+        "right": load["right_matches"],
+        "p50_ms": ms["p50_s"],
+        "p95_ms": ms["p95_s"],
     }
 
 
