@@ -108,13 +108,14 @@ def timeline(
         )
         members.append([(start, match)])
         last_alignment = alignment
+    changed = [_speed_and_pitch(windows_of, speed_span_frames) for windows_of in members]
     return [
-        replace(segment, **_speed_and_pitch(windows_of, speed_span_frames))
-        for segment, windows_of in zip(segments, members, strict=True)
+        replace(segment, speed=speed, pitch_semitones=pitch)
+        for segment, (speed, pitch) in zip(segments, changed, strict=True)
     ]
 
 
-def _speed_and_pitch(windows: list[tuple[int, Match]], speed_span_frames: int) -> dict[str, float]:
+def _speed_and_pitch(windows: list[tuple[int, Match]], speed_span_frames: int) -> tuple[float, float]:
     """A segment's speed and pitch from its windows (input start, match): the speed is the slope
     of each window's position in the track against its start in the input when the windows span
     `speed_span_frames` (a match's offset is where the window's first frame sits in the track,
@@ -125,4 +126,4 @@ def _speed_and_pitch(windows: list[tuple[int, Match]], speed_span_frames: int) -
         speed = float(np.polyfit(starts, positions, 1)[0])
     else:
         speed = float(np.median([match.speed for _, match in windows]))
-    return {"speed": speed, "pitch_semitones": float(np.median([match.pitch_semitones for _, match in windows]))}
+    return speed, float(np.median([match.pitch_semitones for _, match in windows]))
