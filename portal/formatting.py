@@ -1,4 +1,5 @@
-"""One way to show times, confidences and durations on every page, in CSV and in the JSON pages read.
+"""One way to show times, confidences, durations and changes of speed or pitch on every page, in
+CSV and in the JSON pages read.
 
 Pages use the template filters in `portal/templatetags/earshot.py`; browser code uses
 `static/js/format.js`, which follows the same rules. The API keeps raw numbers (seconds, 0–1).
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import math
 
+from recognition.engine.matching.changes import reported_change
+
 __all__ = [
     "AXIS_STEPS_S",
     "CONFIDENCE_LABELS",
     "axis_ticks",
+    "change",
     "clock",
     "confidence_label",
     "count",
@@ -52,6 +56,23 @@ def percent(fraction: float | None) -> str:
     if 0 < value < 1:
         return "<1 %"
     return f"{math.floor(value + 0.5):d} %"
+
+
+def change(speed: float | None, pitch_semitones: float | None = None) -> str:
+    """How a match's audio was changed from the track, when the engine's rule reports it
+    (recognition/engine/matching/changes.py: from 1 % and half a semitone), else "": speed 1.1 →
+    "played 10 % fast", 0.95 → "played 5 % slow"; pitch 1 → "pitch up 1 semitone", −1.65 →
+    "pitch down 1.7 semitones"; both → "played 10 % fast, pitch up 1.7 semitones"."""
+    reported = reported_change(speed, pitch_semitones)
+    parts = []
+    if reported.speed is not None and speed is not None:
+        whole = math.floor(abs(speed - 1) * 100 + 0.5)
+        parts.append(f"played {whole} % {'fast' if speed > 1 else 'slow'}")
+    if reported.pitch_semitones is not None and pitch_semitones is not None:
+        amount = f"{math.floor(abs(pitch_semitones) * 10 + 0.5) / 10:g}"
+        direction = "up" if pitch_semitones > 0 else "down"
+        parts.append(f"pitch {direction} {amount} semitone{'' if amount == '1' else 's'}")
+    return ", ".join(parts)
 
 
 def confidence_label(fraction: float | None) -> str:

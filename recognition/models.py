@@ -97,8 +97,9 @@ class Recognition(models.Model):
     """One recognition a person or partner asked for: what was heard, what it matched, how fast.
 
     The microphone page, uploads and the API all record here (`source`). A clip has one match
-    (`track`, `offset_s`, `confidence`); a long upload has `segments`, each a track with its time
-    range. Upload jobs go pending -> running -> done or failed; live recognitions are saved done.
+    (`track`, `offset_s`, `confidence`, and `speed` and `pitch_semitones` when it was changed); a
+    long upload has `segments`, each a track with its time range. Upload jobs go pending ->
+    running -> done or failed; live recognitions are saved done.
     """
 
     class Source(models.TextChoices):
@@ -124,6 +125,10 @@ class Recognition(models.Model):
     track = models.ForeignKey("catalog.Track", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     offset_s = models.FloatField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    # How that match was changed from the track, when the engine reports it (from 1 % and half a
+    # semitone: recognition/engine/matching/changes.py); null as recorded. Segments carry theirs.
+    speed = models.FloatField(null=True, blank=True)
+    pitch_semitones = models.FloatField(null=True, blank=True)
     segments = models.JSONField(default=list, blank=True)
     heard_s = models.FloatField("audio heard (s)", null=True, blank=True)
     latency_ms = models.FloatField(null=True, blank=True)

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from catalog.models import Track
-from portal.formatting import axis_ticks
+from portal.formatting import axis_ticks, change
 from recognition.engine import arrays
 from recognition.engine.fingerprint import REFERENCE
 
@@ -146,6 +146,8 @@ def history_entries(recognitions) -> list[dict]:
                     "artist": track.artist_names,
                     "offset_s": recognition.offset_s,
                     "confidence": recognition.confidence,
+                    "speed": recognition.speed,
+                    "pitch_semitones": recognition.pitch_semitones,
                     "in_recording": False,
                 }
             ]
@@ -209,15 +211,22 @@ def _owner_names(track_ids) -> dict[int, str]:
 
 def upload_segments(job) -> list[dict]:
     """An upload's segments in time order, each with its rights holder (`owner`), its end in the
-    song (`offset_end_s`) and its index: what the results page, its CSV and its JSON show."""
+    song (`offset_end_s`, run through at the segment's speed), its change of speed or pitch in
+    words (`change`, "" as recorded: portal.formatting.change) and its index: what the results
+    page, its CSV and its JSON show. Segments stored before changes were reported have none."""
     segments = sorted(job.segments, key=lambda s: (s["start_s"], s["end_s"]))
     owners = _owner_names({s["track_id"] for s in segments})
     return [
         {
+            "speed": None,
+            "pitch_semitones": None,
             **segment,
             "index": index,
             "owner": owners.get(segment["track_id"], ""),
-            "offset_end_s": round(segment["offset_s"] + segment["end_s"] - segment["start_s"], 2),
+            "offset_end_s": round(
+                segment["offset_s"] + (segment["end_s"] - segment["start_s"]) * (segment.get("speed") or 1.0), 2
+            ),
+            "change": change(segment.get("speed"), segment.get("pitch_semitones")),
         }
         for index, segment in enumerate(segments, start=1)
     ]

@@ -171,7 +171,7 @@ def upload_media(request: AuthenticatedHttpRequest, pk) -> HttpResponseBase:
 
 EXPORT_FIELDS = [
     "segment", "start", "end", "start_s", "end_s", "track_id", "title", "artist", "rights_holder",
-    "in_song_from_s", "in_song_to_s", "confidence", "confidence_label",
+    "in_song_from_s", "in_song_to_s", "confidence", "confidence_label", "speed", "pitch_semitones", "change",
 ]  # fmt: skip
 
 
@@ -191,7 +191,8 @@ def upload_export(request: AuthenticatedHttpRequest, pk, fmt: str) -> HttpRespon
                 s["index"], spreadsheet_clock(s["start_s"]), spreadsheet_clock(s["end_s"]), s["start_s"], s["end_s"],
                 s["track_id"], spreadsheet_cell(s["title"]), spreadsheet_cell(s["artist"]),
                 spreadsheet_cell(s["owner"]), s["offset_s"], s["offset_end_s"], s["confidence"],
-                confidence_label(s["confidence"]),
+                confidence_label(s["confidence"]), "" if s["speed"] is None else s["speed"],
+                "" if s["pitch_semitones"] is None else s["pitch_semitones"], s["change"],
             ]))  # fmt: skip
         response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
     elif fmt == "json":
@@ -204,7 +205,8 @@ def upload_export(request: AuthenticatedHttpRequest, pk, fmt: str) -> HttpRespon
                     "start_s": s["start_s"], "end_s": s["end_s"], "track_id": s["track_id"], "title": s["title"],
                     "artist": s["artist"], "rights_holder": s["owner"], "offset_s": s["offset_s"],
                     "offset_end_s": s["offset_end_s"], "confidence": s["confidence"],
-                    "confidence_label": confidence_label(s["confidence"]),
+                    "confidence_label": confidence_label(s["confidence"]), "speed": s["speed"],
+                    "pitch_semitones": s["pitch_semitones"],
                 }
                 for s in segments
             ],

@@ -5,6 +5,7 @@ from django.template import Context, Template
 
 from portal.formatting import (
     axis_ticks,
+    change,
     clock,
     confidence_label,
     count,
@@ -104,3 +105,31 @@ def test_axis_ticks_past_the_largest_step_stay_few():
 
 def test_a_spreadsheet_clock_always_writes_hours():
     assert spreadsheet_clock(285.9) == "0:04:46" and spreadsheet_clock(3725) == "1:02:05"
+
+
+@pytest.mark.parametrize(
+    ("speed", "pitch", "text"),
+    [
+        (1.1, None, "played 10 % fast"),
+        (0.95, 0.0, "played 5 % slow"),
+        (1 / 1.01, None, "played 1 % slow"),  # 0.9901: 1 % as shown
+        (1.0, 1.0, "pitch up 1 semitone"),
+        (1.0, -2.0, "pitch down 2 semitones"),
+        (1.1, 1.65, "played 10 % fast, pitch up 1.7 semitones"),
+        (1.0204, 0.35, "played 2 % fast"),  # a tape's third of a semitone is not reported
+        (1.004, 0.2, ""),
+        (None, None, ""),
+    ],
+)
+def test_a_change_of_speed_or_pitch_is_said_only_when_the_engine_reports_it(speed, pitch, text):
+    assert change(speed, pitch) == text
+
+
+def test_the_change_filter_reads_segments_matches_and_detections():
+    class Detection:
+        speed = 0.9
+
+    html = Template("{% load earshot %}[{{ a|change }}][{{ b|change }}][{{ c|change }}][{{ d|change }}]").render(
+        Context({"a": {"speed": 1.02, "pitch_semitones": None}, "b": {"start_s": 3.0}, "c": Detection(), "d": None})
+    )
+    assert html == "[played 2 % fast][][played 10 % slow][]"

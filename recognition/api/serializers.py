@@ -11,6 +11,16 @@ class MatchSerializer(serializers.Serializer):
     artist = serializers.CharField(allow_blank=True)
     offset_s = serializers.FloatField(help_text="Where the clip starts in the track, in seconds.")
     confidence = serializers.FloatField(help_text="1 minus the bound on the chance of a false match.")
+    speed = serializers.FloatField(
+        allow_null=True,
+        help_text="How fast the audio ran against the track (its time factor: 1.1 = played 10 % fast), "
+        "when it differs from 1 by 1 % or more; null as recorded.",
+    )
+    pitch_semitones = serializers.FloatField(
+        allow_null=True,
+        help_text="How far the audio's pitch was moved from the track's, in semitones (negative: down), "
+        "when 0.5 or more; null as recorded.",
+    )
 
 
 class SegmentSerializer(MatchSerializer):

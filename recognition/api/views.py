@@ -127,6 +127,8 @@ class RecognitionListCreateApi(GenericAPIView):
                         "artist": "The Examples",
                         "offset_s": 83.2,
                         "confidence": 0.999999,
+                        "speed": 1.02,
+                        "pitch_semitones": None,
                     },
                     "segments": [],
                     "duration_s": 6.0,

@@ -27,7 +27,7 @@ from recognition.engine.fingerprint import QUERY, REFERENCE, FingerprintParams
 from recognition.engine.identify import Identifier, Timeline
 from recognition.engine.index import HashIndex, LookupRows
 from recognition.engine.listening import ListeningSession
-from recognition.engine.matching import Match, Segment
+from recognition.engine.matching import Change, Match, Segment, reported_change
 from recognition.engine.memory import MemoryIndex
 from recognition.engine.monitoring import MonitorEvent, Sighting, StreamMonitor
 
@@ -35,6 +35,7 @@ __all__ = [
     "QUERY",
     "REFERENCE",
     "AudioError",
+    "Change",
     "DecodeLimits",
     "FingerprintParams",
     "HashIndex",
@@ -53,4 +54,5 @@ __all__ = [
     "decode_chunks",
     "probe",
     "probe_usable",
+    "reported_change",
 ]

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from portal.storage import RandomKey
+from recognition.engine import reported_change
 
 
 class Monitor(models.Model):
@@ -85,6 +86,8 @@ class Detection(models.Model):
     offset_start_s = models.FloatField()
     offset_end_s = models.FloatField()
     confidence = models.FloatField()
+    # The play's speed as measured from how its alignment moved (null until measured); what the
+    # interfaces show is `reported_speed`.
     speed = models.FloatField(null=True, blank=True)
     open = models.BooleanField(default=True)
     # Found later, in the monitor's retained history, when the track was added to the catalog.
@@ -118,6 +121,12 @@ class Detection(models.Model):
     @property
     def duration_s(self) -> float:
         return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def reported_speed(self) -> float | None:
+        """The speed the API, webhooks, CSV and pages show: null unless it differs from 1 by 1 % or
+        more (the engine's rule, recognition/engine/matching/changes.py)."""
+        return reported_change(self.speed, None).speed
 
 
 class DetectionDispute(models.Model):

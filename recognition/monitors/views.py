@@ -181,7 +181,7 @@ def monitor_detections_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
             yield writer.writerow([
                 d.pk, d.track_id or "", spreadsheet_cell(d.title), spreadsheet_cell(d.artist), d.started_at.isoformat(),
                 d.ended_at.isoformat(), round(d.duration_s, 2), d.offset_start_s, d.offset_end_s,
-                d.confidence, "" if d.speed is None else d.speed, "1" if d.open else "0",
+                d.confidence, "" if d.reported_speed is None else d.reported_speed, "1" if d.open else "0",
             ])  # fmt: skip
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

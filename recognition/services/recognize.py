@@ -23,6 +23,7 @@ from recognition.services.plays import plays_record
 
 __all__ = [
     "CLIP_SECONDS",
+    "MATCH_FIELDS",
     "RecognitionOutcome",
     "live_recognition_save",
     "match_card",
@@ -49,15 +50,23 @@ def recognize_samples(samples: np.ndarray) -> Match | None:
     return identifier().identify(samples)
 
 
+# The fields of a match every interface shows, in order (a long input's best segment gives them).
+MATCH_FIELDS = ("track_id", "title", "artist", "offset_s", "confidence", "speed", "pitch_semitones")
+
+
 def match_details(match: Match) -> dict:
-    """The public description of a match (the fields every interface shows)."""
+    """The public description of a match (the fields every interface shows): `speed` and
+    `pitch_semitones` are null unless the engine reports a change (Match.change)."""
     summary = selectors.track_summaries([match.track_id]).get(match.track_id, {})
+    change = match.change
     return {
         "track_id": match.track_id,
         "title": summary.get("title", ""),
         "artist": summary.get("artist", ""),
         "offset_s": round(float(match.offset_frames) / REFERENCE.frames_per_second, 2),
         "confidence": round(match.confidence, 6),
+        "speed": change.speed,
+        "pitch_semitones": change.pitch_semitones,
     }
 
 
@@ -72,6 +81,7 @@ def match_card(match: Match) -> dict:
 
 def live_recognition_save(*, user, match: Match | None, heard_s: float, latency_ms: float) -> Recognition:
     """Record a microphone recognition in the listener's history, and its play."""
+    change = match.change if match else None
     with transaction.atomic():
         recognition = Recognition.objects.create(
             user=user,
@@ -81,6 +91,8 @@ def live_recognition_save(*, user, match: Match | None, heard_s: float, latency_
             track_id=match.track_id if match else None,
             offset_s=round(match.offset_frames / REFERENCE.frames_per_second, 2) if match else None,
             confidence=match.confidence if match else None,
+            speed=change.speed if change else None,
+            pitch_semitones=change.pitch_semitones if change else None,
             heard_s=heard_s,
             latency_ms=latency_ms,
         )
@@ -89,6 +101,8 @@ def live_recognition_save(*, user, match: Match | None, heard_s: float, latency_
 
 
 def segment_details(segments: list[Segment]) -> list[dict]:
+    """The public description of a long input's segments: a match's fields with the segment's
+    range in the input (`speed` and `pitch_semitones` null unless reported, Segment.change)."""
     summaries = selectors.track_summaries(sorted({s.track_id for s in segments}))
     fps = REFERENCE.frames_per_second
     return [
@@ -100,6 +114,8 @@ def segment_details(segments: list[Segment]) -> list[dict]:
             "end_s": round(s.end_frame / fps, 2),
             "offset_s": round(s.offset_frames / fps, 2),
             "confidence": round(s.confidence, 6),
+            "speed": s.change.speed,
+            "pitch_semitones": s.change.pitch_semitones,
         }
         for s in segments
     ]
@@ -159,7 +175,7 @@ def recognize_file(
             best = max(range(len(found.segments)), key=lambda i: found.segments[i].score, default=None)
             match = None
             if best is not None:
-                match = {key: details[best][key] for key in ("track_id", "title", "artist", "offset_s", "confidence")}
+                match = {key: details[best][key] for key in MATCH_FIELDS}
             duration_s = found.total_frames / QUERY.frames_per_second
         else:
             parts = list(chunks)

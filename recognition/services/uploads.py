@@ -178,6 +178,8 @@ def upload_process(recognition_id: str) -> str:
     job.track_id = best["track_id"] if best else None
     job.offset_s = best["offset_s"] if best else None
     job.confidence = best["confidence"] if best else None
+    job.speed = best["speed"] if best else None
+    job.pitch_semitones = best["pitch_semitones"] if best else None
     job.heard_s = outcome.duration_s
     job.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     _finish(job)
@@ -354,6 +356,8 @@ def recognition_submit(
     job.track_id = best["track_id"] if best else None
     job.offset_s = best["offset_s"] if best else None
     job.confidence = best["confidence"] if best else None
+    job.speed = best["speed"] if best else None
+    job.pitch_semitones = best["pitch_semitones"] if best else None
     job.segments = [_as_segment(best, heard_s)] if best else []
     job.heard_s = round(heard_s, 2)
     job.latency_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -175,6 +175,10 @@ def _disable(webhook_id: int, reason: str) -> None:
             )
 
 
+# What a segment recorded before matches reported their change says of it: nothing reported.
+_UNCHANGED = {"speed": None, "pitch_semitones": None}
+
+
 def recognition_payload(job: Recognition) -> dict:
     """The JSON of a recognition as the API and webhooks show it."""
     match = None
@@ -186,12 +190,14 @@ def recognition_payload(job: Recognition) -> dict:
             "artist": best["artist"] if best else (job.track.artist_names if job.track else ""),
             "offset_s": job.offset_s,
             "confidence": job.confidence,
+            "speed": job.speed,
+            "pitch_semitones": job.pitch_semitones,
         }
     payload = {
         "id": str(job.pk),
         "status": job.status,
         "match": match,
-        "segments": job.segments,
+        "segments": [{**_UNCHANGED, **segment} for segment in job.segments],
         "duration_s": job.heard_s if job.heard_s is not None else job.media_duration_s,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -214,7 +220,7 @@ def detection_payload(detection) -> dict:
         "offset_start_s": detection.offset_start_s,
         "offset_end_s": detection.offset_end_s,
         "confidence": detection.confidence,
-        "speed": detection.speed,
+        "speed": detection.reported_speed,
         "open": detection.open,
         "retroactive": detection.retroactive,
     }

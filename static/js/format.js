@@ -1,5 +1,5 @@
-// The browser side of portal/formatting.py: the same rules for times, confidences, durations and
-// the ticks of a time axis.
+// The browser side of portal/formatting.py: the same rules for times, confidences, durations,
+// changes of speed or pitch and the ticks of a time axis.
 
 export function clock(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
@@ -17,6 +17,27 @@ export function percent(fraction) {
   const value = Math.max(0, Math.min(1, fraction)) * 100;
   if (value > 0 && value < 1) return "<1 %";
   return `${Math.floor(value + 0.5)} %`;
+}
+
+// When a match's speed or pitch change is reported: recognition/engine/matching/changes.py's rule
+// (from 1 % and half a semitone, compared to a tenth of a percent and a hundredth of a semitone).
+const MIN_SPEED_CHANGE = 0.01;
+const MIN_PITCH_SEMITONES = 0.5;
+
+function atLeast(value, minimum, steps) {
+  return Math.floor(Math.abs(value) * steps + 0.5) >= Math.round(minimum * steps);
+}
+
+export function change(speed, pitchSemitones) {
+  const parts = [];
+  if (Number.isFinite(speed) && speed > 0 && atLeast(speed - 1, MIN_SPEED_CHANGE, 1000)) {
+    parts.push(`played ${Math.floor(Math.abs(speed - 1) * 100 + 0.5)} % ${speed > 1 ? "fast" : "slow"}`);
+  }
+  if (Number.isFinite(pitchSemitones) && atLeast(pitchSemitones, MIN_PITCH_SEMITONES, 100)) {
+    const amount = String(Math.floor(Math.abs(pitchSemitones) * 10 + 0.5) / 10);
+    parts.push(`pitch ${pitchSemitones > 0 ? "up" : "down"} ${amount} semitone${amount === "1" ? "" : "s"}`);
+  }
+  return parts.join(", ");
 }
 
 const LABELS = [[0.9, "very high"], [0.7, "high"], [0.4, "good"], [0, "fair"]];

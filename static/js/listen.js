@@ -7,7 +7,7 @@
  * microphone.js (shared with the device page).
  */
 
-import { clock, confidenceLabel, duration, percent } from './format.js';
+import { change, clock, confidenceLabel, duration, percent } from './format.js';
 import { Microphone, microphoneError } from './microphone.js';
 
 const PENDING_LIMIT_MS = 2000; // Audio kept while the socket connects; older frames are dropped.
@@ -228,6 +228,7 @@ function setUp(root) {
     set('album', match.album || '');
     set('year', Number.isInteger(match.year) ? String(match.year) : '');
     set('offset', Number.isFinite(match.offset_s) ? `at ${clock(match.offset_s)}` : '');
+    set('change', change(match.speed, match.pitch_semitones));
     set('confidence-label', confidenceLabel(match.confidence));
     set('confidence', percent(match.confidence));
     set('timing', `heard ${duration(Number(heardS) || 0)}, answered in ${duration((latencyMs || 0) / 1000)}`);

@@ -1,6 +1,6 @@
 // A monitor's page: poll its status every few seconds and add or update detections in place,
 // so new plays appear without a reload. Rows are built with textContent (no HTML from data).
-import { clock, confidenceLabel, duration, percent } from './format.js';
+import { change, clock, confidenceLabel, duration, percent } from './format.js';
 
 const POLL_MS = 3000;
 
@@ -30,7 +30,8 @@ if (root) {
     const cells = [
       cell('started_at', d.started_at.slice(0, 19).replace('T', ' ')), cell('ended_at', d.ended_at.slice(11, 19)),
       cell('title', d.title), cell('artist', d.artist),
-      cell('offsets', `${clock(d.offset_start_s)}–${clock(d.offset_end_s)}`), cell('confidence', confidenceLabel(d.confidence)),
+      cell('offsets', [`${clock(d.offset_start_s)}–${clock(d.offset_end_s)}`, change(d.speed, d.pitch_semitones)].filter(Boolean).join(' · ')),
+      cell('confidence', confidenceLabel(d.confidence)),
     ];
     cells[5].title = percent(d.confidence);
     cells[2].dataset.testid = 'detection-title';

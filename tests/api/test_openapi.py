@@ -37,3 +37,11 @@ def test_the_docs_page_is_served_without_a_cdn(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
     assert "swagger-ui" in page.content.decode() and "cdn.jsdelivr" not in page.content.decode()
+
+
+def test_a_match_and_a_segment_say_their_change_of_speed_and_pitch_or_null(schema):
+    components = schema["components"]["schemas"]
+    for name in ("Match", "Segment"):
+        fields = components[name]["properties"]
+        assert fields["speed"]["nullable"] and fields["pitch_semitones"]["nullable"], name
+        assert {"speed", "pitch_semitones"} <= set(components[name]["required"]), name

@@ -17,7 +17,7 @@ from accounts.services import api_key_create
 from catalog.demo import synth_song
 from recognition.models import Recognition, WebhookDelivery
 from recognition.services import track_ingest
-from recognition.services.webhooks import BACKOFF_S, webhook_deliver
+from recognition.services.webhooks import BACKOFF_S, recognition_payload, webhook_deliver
 from tests import hostile, media
 
 RATE = media.FILE_RATE
@@ -48,6 +48,44 @@ def test_a_catalog_clip_is_recognised_in_the_request(api, partner_key, catalog, 
     assert body["match"]["confidence"] > 0.999 and body["url"].endswith(body["id"])
     again = api.get(body["url"])
     assert again.status_code == 200 and again.json()["match"] == body["match"]
+
+
+@pytest.mark.django_db
+def test_a_clip_played_fast_reports_its_speed_and_a_clip_as_recorded_null(api, partner_key, catalog, tmp_path):
+    song = synth_song(71, 60)
+    fast = media.write_wav(tmp_path / "fast.wav", media.played_faster(song[RATE * 30 : RATE * 39], 1.02)[: RATE * 8])
+    heard = media.write_wav(tmp_path / "heard.wav", song[RATE * 30 : RATE * 38])
+    sped = api.as_key(partner_key).post(URL, {"file": _file(fast)}, format="multipart").json()
+    assert sped["match"]["track_id"] == catalog[71].pk and abs(sped["match"]["offset_s"] - 30) < 0.5
+    assert sped["match"]["speed"] == pytest.approx(1.02, abs=0.005) and sped["match"]["pitch_semitones"] is None
+    assert sped["segments"][0]["speed"] == sped["match"]["speed"] and api.get(sped["url"]).json() == sped
+    assert Recognition.objects.get(pk=sped["id"]).speed == sped["match"]["speed"]
+    as_heard = api.post(URL, {"file": _file(heard)}, format="multipart").json()
+    assert as_heard["match"]["track_id"] == catalog[71].pk
+    assert as_heard["match"]["speed"] is None and as_heard["match"]["pitch_semitones"] is None
+    assert as_heard["segments"][0]["speed"] is None and as_heard["segments"][0]["pitch_semitones"] is None
+
+
+@pytest.mark.django_db
+def test_a_long_recording_played_fast_reports_its_speed_on_its_segment_and_in_the_webhook(
+    api, partner_key, catalog, tmp_path, django_capture_on_commit_callbacks
+):
+    recording = media.played_faster(synth_song(72, 60)[RATE * 3 : RATE * 53], 1.012)
+    path = media.encode(recording, tmp_path / "show.flac", RATE)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.as_key(partner_key).post(URL, {"file": _file(path)}, format="multipart")
+    assert response.status_code == 202
+    body = api.get(response.json()["url"]).json()
+    [segment] = body["segments"]
+    assert segment["track_id"] == catalog[72].pk and segment["pitch_semitones"] is None
+    assert segment["speed"] == pytest.approx(1.012, abs=0.002) and body["match"]["speed"] == segment["speed"]
+    job = Recognition.objects.get(pk=body["id"])
+    assert recognition_payload(job)["segments"] == body["segments"]  # what the webhook sends
+    # Segments stored before matches reported changes read as unchanged.
+    job.segments = [{k: v for k, v in segment.items() if k not in {"speed", "pitch_semitones"}}]
+    job.save(update_fields=["segments"])
+    old = api.get(response.json()["url"]).json()["segments"][0]
+    assert old["speed"] is None and old["pitch_semitones"] is None
 
 
 @pytest.mark.django_db

@@ -136,6 +136,28 @@ def test_csv_streams_every_row_and_defuses_formulas(guard, device_monitor, detec
     assert rows[0]["started_at"] < rows[1]["started_at"]
 
 
+def test_a_play_measured_off_speed_says_so_everywhere_and_one_near_speed_nowhere(guard, device_monitor, detect):
+    """The monitor measures every play's speed: 0.97 is "played 3 % slow" on the timeline, the
+    detection's page, the status endpoint, the API and the CSV; 1.004 is no change in any of them."""
+    monitor, _ = device_monitor
+    slow = detect(monitor, TrackFactory(title="Slow"), minutes_ago=10)
+    near = detect(monitor, TrackFactory(title="Near"), minutes_ago=5)
+    Detection.objects.filter(pk=slow.pk).update(speed=0.97)
+    Detection.objects.filter(pk=near.pk).update(speed=1.004)
+    timeline = guard.get(f"/monitors/{monitor.pk}/").content.decode()
+    assert timeline.count("played 3 % slow") == 1 and "played 0 %" not in timeline
+    assert 'data-testid="detection-change">played 3 % slow<' in guard.get(f"/detections/{slow.pk}/").content.decode()
+    assert 'data-testid="detection-change"' not in guard.get(f"/detections/{near.pk}/").content.decode()
+    status = guard.get(f"/monitors/{monitor.pk}/status").json()
+    assert {d["title"]: d["speed"] for d in status["detections"]} == {"Slow": 0.97, "Near": None}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(b"".join(guard.get(f"/monitors/{monitor.pk}/detections.csv").streaming_content).decode())
+        )
+    )
+    assert {r["title"]: r["speed"] for r in rows} == {"Slow": "0.97", "Near": ""}
+
+
 @pytest.fixture
 def evidence(device_monitor, detect, rights_holder):
     """A detection of holder_a's track, with ~2 s of Opus evidence."""

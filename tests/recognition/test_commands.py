@@ -152,6 +152,28 @@ def test_recognize_clips_unknown_audio_and_timeline(formats, tmp_path):
     assert abs(segments[1]["offset_s"] - 5) <= 1
 
 
+def test_recognize_reports_a_clip_played_fast_and_a_timeline_that_drifted(tmp_path):
+    """A clip 2 % fast reports its speed (a tape's third of a semitone is not reported), a clip as
+    recorded nothing; a recording 1.2 % fast reports it on its segment; the text says so too."""
+    song = media.synth_song(39, 60)
+    [ingested] = _ingest(media.write_wav(tmp_path / "song.wav", song))
+    fast = media.write_wav(tmp_path / "fast.wav", media.played_faster(song[RATE * 10 : RATE * 19], 1.02)[: RATE * 8])
+    heard = media.write_wav(tmp_path / "heard.wav", song[RATE * 10 : RATE * 18])
+    drifted = media.write_wav(tmp_path / "drifted.wav", media.played_faster(song[RATE * 3 : RATE * 53], 1.012))
+    [sped, as_heard] = _recognize(fast, heard)
+    assert sped["match"]["track_id"] == as_heard["match"]["track_id"] == ingested["track_id"]
+    assert sped["match"]["speed"] == pytest.approx(1.02, abs=0.005) and sped["match"]["pitch_semitones"] is None
+    assert as_heard["match"]["speed"] is None and as_heard["match"]["pitch_semitones"] is None
+    [timeline] = _recognize(drifted, timeline=True)
+    [segment] = timeline["segments"]
+    assert segment["speed"] == pytest.approx(1.012, abs=0.002) and segment["pitch_semitones"] is None
+    assert timeline["match"]["speed"] == segment["speed"]
+    out = StringIO()
+    call_command("recognize", str(fast), str(heard), stdout=out, stderr=StringIO())
+    first, second = out.getvalue().splitlines()
+    assert "played 2 % fast)" in first and "played" not in second
+
+
 def test_recognize_unreadable_input_exits_non_zero(tmp_path):
     bad = tmp_path / "bad.mp3"
     bad.write_text("nope")

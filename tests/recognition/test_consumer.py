@@ -96,12 +96,14 @@ def test_catalog_audio_is_matched_before_the_clip_ends(catalog_song, client, rig
     assert answer["type"] == "match", answer
     assert answer["match"]["track_id"] == catalog_song.pk and answer["match"]["title"] == catalog_song.title
     assert abs(answer["match"]["offset_s"] - 10) < 0.5
+    assert answer["match"]["speed"] is None and answer["match"]["pitch_semitones"] is None  # as recorded
     assert answer["match"]["url"] == f"/tracks/{catalog_song.pk}/"
     assert frames < clip.size // FRAME, "answered only after the whole clip"
     assert answer["heard_s"] <= 6
     assert closed == {"type": "websocket.close", "code": 1000}
     saved = Recognition.objects.get(user=rights_holder)
     assert saved.source == "microphone" and saved.track_id == catalog_song.pk and saved.heard_s == answer["heard_s"]
+    assert saved.speed is None and saved.pitch_semitones is None
 
 
 @pytest.mark.usefixtures("_unthrottled")

@@ -148,6 +148,33 @@ def test_the_listen_pages_card_holds_what_a_music_app_shows(rights_holder, song_
     assert card["url"] == f"/tracks/{track.pk}/" and card["confidence"] == round(found.confidence, 6)
 
 
+def test_a_changed_match_says_so_on_the_card_in_the_history_and_only_from_the_rule(rights_holder, song_files, client):
+    """A match the speed retries found 2 % fast and a tone lower: the listen card carries its
+    speed and pitch, the saved recognition keeps them and the history says them in words; a
+    change under 1 % and half a semitone is no change anywhere."""
+    from django.urls import reverse
+
+    from recognition.engine import Match
+    from recognition.models import Recognition
+    from recognition.services import live_recognition_save
+
+    track = track_ingest(path=song_files[1], owner=rights_holder, title="Harbour Lights").track
+    fields = {"track_id": track.pk, "offset_frames": 0, "score": 40, "log10_p": -12.0, "first_frame": 0}
+    changed = Match(**fields, last_frame=50, candidates=1, speed=1 / 0.98, pitch_semitones=-2.0)
+    slight = Match(**fields, last_frame=50, candidates=1, speed=1.004, pitch_semitones=0.3)
+    card = match_card(changed)
+    assert (card["speed"], card["pitch_semitones"]) == (1.02, -2.0)
+    assert (match_card(slight)["speed"], match_card(slight)["pitch_semitones"]) == (None, None)
+    for match in (changed, slight):
+        live_recognition_save(user=rights_holder, match=match, heard_s=8.0, latency_ms=900.0)
+    saved = {r.speed: r for r in Recognition.objects.filter(user=rights_holder)}
+    assert set(saved) == {1.02, None} and saved[1.02].pitch_semitones == -2.0 and saved[None].pitch_semitones is None
+    client.force_login(rights_holder)
+    html = client.get(reverse("recognition:history")).content.decode()
+    assert html.count('data-testid="history-change"') == 1
+    assert 'data-testid="history-change">played 2 % fast, pitch down 2 semitones<' in html
+
+
 def _song_clip_file(song_file, folder, *, rate: int, channels: int, suffix: str = ".wav"):
     """5 s of a song file (from 12 s), written at `rate` with `channels`, as WAV or any format."""
     from scipy import signal

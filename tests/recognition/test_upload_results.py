@@ -175,6 +175,35 @@ def test_history_lists_every_song_of_an_upload_and_links_to_it(client, creator, 
 
 
 @pytest.mark.django_db
+def test_a_song_played_fast_says_so_on_the_page_in_the_exports_and_in_history(client, creator, songs):
+    """A segment the engine found 10 % fast (speed 1.1) says "played 10 % fast" in its row, on its
+    bar and in the history, and runs 10 % further through the song; one as recorded says nothing."""
+    first, second = songs
+    fast = {**_segment(first, 0.0, 20.0, 10.0), "speed": 1.1, "pitch_semitones": None}
+    job = _done_job(creator, [fast, _segment(second, 24.0, 39.0, 5.0)])  # stored before changes were reported
+    bars = selectors.upload_timeline(job)["bars"]
+    assert [b["change"] for b in bars] == ["played 10 % fast", ""] and bars[1]["speed"] is None
+    assert bars[0]["offset_end_s"] == pytest.approx(32.0) and bars[1]["offset_end_s"] == pytest.approx(20.0)
+    client.force_login(creator)
+    html = client.get(reverse("recognition:upload", args=[job.pk])).content.decode()
+    assert html.count('data-testid="segment-change">played 10 % fast<') == 1
+    assert 'title="Harbour Lights: 0:00–0:20, played 10 % fast"' in html and "0:10–0:32 of the song" in html
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(reverse("recognition:upload_export", args=[job.pk, "csv"])).content.decode())
+        )
+    )
+    assert [(r["speed"], r["pitch_semitones"], r["change"]) for r in rows] == [
+        ("1.1", "", "played 10 % fast"),
+        ("", "", ""),
+    ]
+    body = json.loads(client.get(reverse("recognition:upload_export", args=[job.pk, "json"])).content)
+    assert [(s["speed"], s["pitch_semitones"]) for s in body["segments"]] == [(1.1, None), (None, None)]
+    history = client.get(reverse("recognition:history")).content.decode()
+    assert history.count('data-testid="history-change">played 10 % fast<') == 1
+
+
+@pytest.mark.django_db
 def test_media_kept_in_s3_plays_through_a_signed_url_that_answers_ranges(client, creator, songs, settings, s3_server):
     import urllib.request
 

@@ -13,7 +13,14 @@ from recognition.engine import fingerprint as fp
 from recognition.engine import matching
 from recognition.engine.index import HashIndex
 
-__all__ = ["Timeline", "Windowed", "timeline"]
+__all__ = ["SPEED_SPAN_S", "Timeline", "Windowed", "timeline"]
+
+# Seconds between a segment's first and last window from which its speed is measured, from how
+# its alignment moved (matching.timeline): a window's offset is known to about a frame, so over
+# 15 s a recording as made reads within a few tenths of a percent of 1, well inside the 1 % a
+# change must reach to be reported (matching/changes.py); shorter segments keep their windows'
+# own estimates.
+SPEED_SPAN_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ def timeline(
         max_gap_frames=int(2 * window_s * fps),
         drift_frames=int(0.5 * fps),
         tracks=engine.index.track_count(),
+        speed_span_frames=int(SPEED_SPAN_S * fps),
         params=engine.match_params,
     )
     return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from recognition.engine import arrays
+from recognition.engine.matching.changes import Change, reported_change
 from recognition.engine.matching.hits import Hits, QueryWindows
 
 __all__ = ["DEFAULT_PARAMS", "Match", "MatchParams", "Ranking", "best_match", "rank_tracks", "top_tracks"]
@@ -61,6 +62,11 @@ class Match:
     @property
     def confidence(self) -> float:
         return float(max(0.0, 1.0 - 10.0**self.log10_p))
+
+    @property
+    def change(self) -> Change:
+        """The speed and pitch change this match reports (changes.py: None within 1 % and 0.5 semitone)."""
+        return reported_change(self.speed, self.pitch_semitones)
 
 
 def _log10_poisson_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from recognition.engine.matching.changes import Change, reported_change
 from recognition.engine.matching.hits import Hits, QueryWindows
 from recognition.engine.matching.scoring import DEFAULT_PARAMS, Match, MatchParams, best_match
 
@@ -23,10 +24,20 @@ class Segment:
     offset_frames: float  # position in the track of the segment's start
     log10_p: float
     score: int
+    # How the stretch was changed from the track (Match.speed, Match.pitch_semitones): its speed
+    # measured from how its windows' alignment moved when they span `speed_span_frames`, else the
+    # median of its windows' own estimates, as is its pitch; 1 and 0 as recorded.
+    speed: float = 1.0
+    pitch_semitones: float = 0.0
 
     @property
     def confidence(self) -> float:
         return float(max(0.0, 1.0 - 10.0**self.log10_p))
+
+    @property
+    def change(self) -> Change:
+        """The speed and pitch change this segment reports (changes.py: None within 1 % and 0.5 semitone)."""
+        return reported_change(self.speed, self.pitch_semitones)
 
 
 def timeline(
@@ -39,13 +50,16 @@ def timeline(
     max_gap_frames: int,
     drift_frames: int,
     tracks: int = 0,
+    speed_span_frames: int = 0,
     params: MatchParams = DEFAULT_PARAMS,
 ) -> list[Segment]:
     """Match consecutive windows of a long input and merge them into segments, in time order.
 
     Windows that name the same track with a consistent alignment (input time minus track time
     within `drift_frames`, which absorbs small speed differences) and no more than
-    `max_gap_frames` apart become one segment, bounded by its first and last aligned hash.
+    `max_gap_frames` apart become one segment, bounded by its first and last aligned hash. A
+    segment whose windows start at least `speed_span_frames` apart (0: never) gets its speed
+    from how its alignment moved: the slope of the track's position against the input's.
     """
     n_windows = max(1, int(np.ceil(max(total_frames - window_frames, 0) / hop_frames)) + 1)
     matches: list[tuple[int, Match]] = []
@@ -58,6 +72,7 @@ def timeline(
         if match is not None:
             matches.append((start, match))
     segments: list[Segment] = []
+    members: list[list[tuple[int, Match]]] = []  # each segment's windows
     last_alignment = 0.0
     for start, match in matches:
         seg_start = start + match.first_frame
@@ -78,6 +93,7 @@ def timeline(
                     log10_p=min(last.log10_p, match.log10_p),
                     score=last.score + match.score,
                 )
+                members[-1].append((start, match))
                 last_alignment = alignment
                 continue
         segments.append(
@@ -90,5 +106,24 @@ def timeline(
                 score=match.score,
             )
         )
+        members.append([(start, match)])
         last_alignment = alignment
-    return segments
+    changed = [_speed_and_pitch(windows_of, speed_span_frames) for windows_of in members]
+    return [
+        replace(segment, speed=speed, pitch_semitones=pitch)
+        for segment, (speed, pitch) in zip(segments, changed, strict=True)
+    ]
+
+
+def _speed_and_pitch(windows: list[tuple[int, Match]], speed_span_frames: int) -> tuple[float, float]:
+    """A segment's speed and pitch from its windows (input start, match): the speed is the slope
+    of each window's position in the track against its start in the input when the windows span
+    `speed_span_frames` (a match's offset is where the window's first frame sits in the track,
+    however the window was matched), else the median of the windows' own estimates."""
+    starts = np.array([start for start, _ in windows], np.float64)
+    positions = np.array([match.offset_frames for _, match in windows], np.float64)
+    if speed_span_frames > 0 and starts[-1] - starts[0] >= speed_span_frames:
+        speed = float(np.polyfit(starts, positions, 1)[0])
+    else:
+        speed = float(np.median([match.speed for _, match in windows]))
+    return speed, float(np.median([match.pitch_semitones for _, match in windows]))

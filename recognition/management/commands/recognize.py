@@ -6,12 +6,16 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.formatting import change
 from recognition.engine.audio import AudioError
 from recognition.services import recognize_file
 
 
 class Command(BaseCommand):
-    help = "Identify files against the catalog: one JSON object per file (match or null)."
+    help = (
+        "Identify files against the catalog: one JSON object per file (match or null; its speed and "
+        "pitch_semitones null unless the audio was changed)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+")
@@ -56,12 +60,18 @@ def _describe(record: dict) -> str:
     else:
         head = (
             f"{record['file']}: {match['title']} — {match['artist'] or 'unknown artist'} at {match['offset_s']:.1f} s "
-            f"(confidence {match['confidence']:.4f})"
+            f"(confidence {match['confidence']:.4f}{_changed(match)})"
         )
     lines = [f"{head} [{record['elapsed_ms']:.0f} ms]"]
     for segment in record.get("segments", []):
         lines.append(
             f"  {segment['start_s']:7.1f}-{segment['end_s']:7.1f} s  {segment['title']} "
-            f"(from {segment['offset_s']:.1f} s in the track)"
+            f"(from {segment['offset_s']:.1f} s in the track{_changed(segment)})"
         )
     return "\n".join(lines)
+
+
+def _changed(match: dict) -> str:
+    """The match's change of speed or pitch after a comma (", played 2 % fast"), or "" when none."""
+    phrase = change(match.get("speed"), match.get("pitch_semitones"))
+    return f", {phrase}" if phrase else ""

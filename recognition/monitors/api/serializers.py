@@ -71,7 +71,11 @@ class DetectionSerializer(serializers.Serializer):
     offset_start_s = serializers.FloatField()
     offset_end_s = serializers.FloatField()
     confidence = serializers.FloatField()
-    speed = serializers.FloatField(allow_null=True)
+    speed = serializers.FloatField(
+        allow_null=True,
+        help_text="How fast the play ran against the track (1.02 = 2 % fast), once measured, when it "
+        "differs from 1 by 1 % or more; else null.",
+    )
     open = serializers.BooleanField(help_text="True while the track may still be playing.")
     retroactive = serializers.BooleanField(
         help_text="Found later, in the monitor's retained history, when the track was added to the catalog."

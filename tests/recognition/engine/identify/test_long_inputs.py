@@ -23,3 +23,23 @@ def test_timeline_lists_each_song_in_order(engine, songs):
         assert abs(fp.frames_to_seconds(segment.start_frame) - start) <= 1.0
         assert abs(fp.frames_to_seconds(segment.end_frame) - end) <= 1.0
     assert abs(fp.frames_to_seconds(segments[1].offset_frames) - 30) <= 1.0
+
+
+def test_a_segment_played_one_percent_fast_carries_the_speed_its_windows_drifted_at(engine, songs):
+    """The windows of a recording played 1.2 % fast match as heard, their alignment moving 1.2 %
+    of the time: the segment measures its speed from that drift, and reports it."""
+    recording = media.played_faster(songs[5][3 * RATE : 53 * RATE], 1.012)
+    (segment,) = engine.timeline(iter([recording])).segments
+    assert segment.track_id == 5
+    assert segment.speed == pytest.approx(1.012, abs=0.002)
+    assert segment.change.speed == pytest.approx(1.012, abs=0.002) and segment.change.pitch_semitones is None
+
+
+def test_an_unchanged_recording_reports_no_change_even_on_short_segments(engine, songs):
+    gap = np.zeros(3 * RATE, np.float32)
+    recording = np.concatenate([songs[2][5 * RATE : 45 * RATE], gap, songs[6][30 * RATE : 38 * RATE]])
+    segments = engine.timeline(iter([recording])).segments
+    assert [s.track_id for s in segments] == [2, 6]
+    assert segments[0].speed == pytest.approx(1.0, abs=0.002)  # measured from its drift
+    assert segments[1].speed == 1.0  # too short to measure: its windows' own estimates
+    assert all(not s.change and s.pitch_semitones == 0.0 for s in segments)
