@@ -27,7 +27,7 @@ merges the windows of a long input into segments. numpy/scipy
 only; no Django.
 """
 
-from recognition.engine.matching.hits import Hits, join_hits
+from recognition.engine.matching.hits import Hits, join_hits, join_hits_of
 from recognition.engine.matching.scoring import (
     DEFAULT_PARAMS,
     Match,
@@ -50,6 +50,7 @@ __all__ = [
     "Votes",
     "best_match",
     "join_hits",
+    "join_hits_of",
     "rank_tracks",
     "timeline",
     "top_tracks",
