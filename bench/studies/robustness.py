@@ -72,16 +72,24 @@ ARMS: dict[str, dict] = {
     # ... out to +-10 % only.
     "speed-grid-10": {"speed_variants": _grid(0.90, 1.10)},
     # Today's retries on 90 % of the bound, then every 1 % out to +25 % and -20 % on 10 % of it.
-    "wide-share": {"wide_variants": _grid(0.80, 1.25, skip=0.02)},
+    "wide-share": {"wide_variants": _grid(0.80, 1.25, skip=0.02), "wide_decided": None},
     # ... the wide speeds from fewer triplets (4 targets, one sub-frame shift): less work for unknown clips.
     "wide-share-lean": {
         "wide_variants": _grid(0.80, 1.25, skip=0.02),
         "wide_triplet_fan_out": 4,
         "wide_shifts": 1,
+        "wide_decided": None,
     },
     # ... and pitch shifts (bins alone moved, every 1 % within +-2 semitones) and tempo changes
     # (frames alone, every 2 % within +-10 %), as the DJ's controls change them.
     "wide-all-lean": {
+        "wide_variants": _grid(0.80, 1.25, skip=0.02) + _pitches(2.0) + _tempos(0.10),
+        "wide_triplet_fan_out": 4,
+        "wide_shifts": 1,
+        "wide_decided": None,
+    },
+    # ... decided on only the WIDE_DECIDED retries whose triplets align best (one ranking of all).
+    "wide-all-screen": {
         "wide_variants": _grid(0.80, 1.25, skip=0.02) + _pitches(2.0) + _tempos(0.10),
         "wide_triplet_fan_out": 4,
         "wide_shifts": 1,

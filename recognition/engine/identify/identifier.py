@@ -59,6 +59,7 @@ class Identifier:
     wide_share: float = retries.WIDE_SHARE
     wide_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
     wide_shifts: int = retries.RETRY_SHIFTS
+    wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
 
     @property
     def two_stage(self) -> bool:
@@ -106,6 +107,10 @@ class Identifier:
         pair_hits = self.lookup_hits(pairs, arrays.distinct(np.concatenate(chosen)), lookup=lookup)
         return [matching.Votes(*votes) for votes in zip(pair_hits, triplet_hits, rankings, chosen, strict=True)]
 
+    def track_frames(self, track_ids: np.ndarray) -> np.ndarray:
+        """The indexed tracks' lengths in frames."""
+        return self.index.track_frames(track_ids)
+
     def rank(self, hits: matching.Hits, n_frames: int) -> matching.Ranking:
         """Every voted track's best alignment: computed once per clip, for `choose` and `decide`."""
         return matching.rank_tracks(hits, n_frames, self.index.track_frames, self.match_params)
@@ -141,7 +146,7 @@ class Identifier:
         lookup = lookup or self.index.lookup
         hashes = np.concatenate([c.hashes for c in clips])
         rows = lookup(hashes) if tracks is None else lookup(hashes, tracks)
-        return [matching.join_hits(c.hashes, c.offsets, rows.hashes, rows.track_ids, rows.offsets) for c in clips]
+        return matching.join_hits_of([(c.hashes, c.offsets) for c in clips], rows.hashes, rows.track_ids, rows.offsets)
 
     def decide(
         self, votes: matching.Votes, n_frames: int, looks: int, query: Callable[[], sk.QuerySketch] | None = None
@@ -231,6 +236,7 @@ class Identifier:
                 shifts=self.wide_shifts,
                 looks=wide_looks,
                 lookup=lookup,
+                decided=self.wide_decided,
             )
         return ClipAnswer(match, len(clip))
 

@@ -19,6 +19,7 @@ __all__ = [
     "RETRY_SHIFTS",
     "RETRY_TRIPLET_FAN_OUT",
     "SPEED_VARIANTS",
+    "WIDE_DECIDED",
     "WIDE_SHARE",
     "Factor",
     "Stages",
@@ -53,6 +54,11 @@ RETRY_SHIFTS = 2
 # clips decided near the bound as heard keep theirs (docs/decisions.md, WIDE_SHARE).
 WIDE_SHARE = 0.1
 
+# Of the wide retries, only the few whose triplets align best with any track (one ranking of all
+# of them) are decided on: the right speed stands out among its neighbours, and deciding on every
+# speed was most of the time an unknown clip took (docs/decisions.md, WIDE_DECIDED).
+WIDE_DECIDED = 3
+
 
 class Stages(Protocol):
     """What a retry asks of the Identifier: its two-stage lookups and its decisions."""
@@ -66,6 +72,11 @@ class Stages(Protocol):
     def decide(
         self, votes: matching.Votes, n_frames: int, looks: int, query: Callable[[], sk.QuerySketch] | None = None
     ) -> matching.Match | None: ...
+
+    def track_frames(self, track_ids: np.ndarray) -> np.ndarray: ...
+
+    @property
+    def match_params(self) -> matching.MatchParams: ...
 
 
 def with_fewer_triplets(params: fp.FingerprintParams, fan_out: int) -> fp.FingerprintParams:
@@ -118,15 +129,23 @@ def speed_retry(
     shifts: int,
     looks: int,
     lookup: Lookup | None = None,
+    decided: int | None = None,
 ) -> matching.Match | None:
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
     factor is a speed (time and frequency together, as a tape runs) or a (time, frequency) pair;
     the match reports the change it undid: the clip ran 1 / time as fast as the track, and its
-    pitch was moved by the inverse of the frequency factor."""
+    pitch was moved by the inverse of the frequency factor.
+
+    `decided`: decide on only that many factors, those whose triplets align best with any track
+    in one ranking of them all (None: every factor). The bound still counts every factor as a
+    look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED)."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
     pairs = [time_and_frequency(factor) for factor in factors]
     variants = [fp.hash_constellation(moved, params, speed=t, frequency=f) for t, f in pairs]
+    if decided is not None and decided < len(variants):
+        keep = _screen(engine, variants, decided, lookup=lookup)
+        pairs, variants = [pairs[i] for i in keep], [variants[i] for i in keep]
     best: matching.Match | None = None
     for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
         found = engine.decide(votes, variant.n_frames, looks)
@@ -144,3 +163,31 @@ def speed_retry(
                 pitch_semitones=-12 * float(np.log2(f)),
             )
     return best
+
+
+def _screen(engine: Stages, variants: list[fp.Fingerprints], count: int, *, lookup: Lookup | None) -> list[int]:
+    """Which `count` of the variants (their positions, in order) have the strongest triplet
+    alignment with any track, from one ranking of all their votes, each (track, variant) ranked
+    as a track of its own: ranking each variant apart was most of a wide retry's time."""
+    triplets = [clip.split()[1] for clip in variants]
+    hits = engine.lookup_hits(triplets, lookup=lookup)
+    n = len(variants)
+    tagged = matching.Hits(
+        hashes=np.concatenate([h.hashes for h in hits]),
+        track_ids=np.concatenate([h.track_ids * n + i for i, h in enumerate(hits)]),
+        db_offsets=np.concatenate([h.db_offsets for h in hits]),
+        query_offsets=np.concatenate([h.query_offsets for h in hits]),
+    )
+    if len(tagged) == 0:
+        return []
+    ranking = matching.rank_tracks(
+        tagged,
+        max(v.n_frames for v in variants),
+        lambda ids: engine.track_frames(np.asarray(ids) // n),
+        engine.match_params,
+    )
+    variant = ranking.track_ids % n
+    strongest = np.full(n, np.inf)
+    np.minimum.at(strongest, variant, ranking.log10_p)
+    voted = np.flatnonzero(np.isfinite(strongest))
+    return sorted(voted[np.argsort(strongest[voted], kind="stable")[:count]].tolist())

@@ -28,7 +28,7 @@ pitch differ enough from the track's to be reported (Change). numpy/scipy only; 
 """
 
 from recognition.engine.matching.changes import MIN_PITCH_SEMITONES, MIN_SPEED_CHANGE, Change, reported_change
-from recognition.engine.matching.hits import Hits, join_hits
+from recognition.engine.matching.hits import Hits, join_hits, join_hits_of
 from recognition.engine.matching.scoring import (
     DEFAULT_PARAMS,
     Match,
@@ -54,6 +54,7 @@ __all__ = [
     "Votes",
     "best_match",
     "join_hits",
+    "join_hits_of",
     "rank_tracks",
     "reported_change",
     "timeline",

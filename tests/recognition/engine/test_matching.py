@@ -26,6 +26,25 @@ def test_join_hits_pairs_each_row_with_every_occurrence_of_its_hash():
     assert len(matching.join_hits(query_hashes[:0], query_offsets[:0], db_hashes, db_tracks, db_offsets)) == 0
 
 
+def test_join_hits_of_gives_each_query_its_own_join():
+    rng = np.random.default_rng(6)
+    db_hashes = rng.integers(-30, 30, 800).astype(np.int32)
+    db_tracks = rng.integers(1, 9, 800)
+    db_offsets = rng.integers(0, 1000, 800).astype(np.int32)
+    queries = [
+        (rng.integers(-20, 20, n).astype(np.int32), (rng.random(n) * 100).astype(np.float32)) for n in (300, 0, 1, 150)
+    ]
+    together = matching.join_hits_of(queries, db_hashes, db_tracks, db_offsets)
+    assert len(together) == 4 and len(together[0]) > 1000 and len(together[1]) == 0
+    for (hashes, offsets), hits in zip(queries, together, strict=True):
+        alone = matching.join_hits(hashes, offsets, db_hashes, db_tracks, db_offsets)
+        assert sorted(zip(*map(list, (hits.hashes, hits.track_ids, hits.db_offsets, hits.query_offsets)))) == sorted(
+            zip(*map(list, (alone.hashes, alone.track_ids, alone.db_offsets, alone.query_offsets)))
+        )
+        assert hits.track_ids.dtype == alone.track_ids.dtype and hits.db_offsets.dtype == alone.db_offsets.dtype
+    assert [len(h) for h in matching.join_hits_of(queries, db_hashes[:0], db_tracks[:0], db_offsets[:0])] == [0] * 4
+
+
 def test_confidence_is_a_calibrated_bound():
     # No votes at all -> no match; a weak chance alignment stays far below the threshold.
     hits = matching.Hits(
