@@ -57,8 +57,8 @@ class Identifier:
     # shifts; () = none (retries.py, WIDE_SHARE).
     wide_variants: tuple[retries.Factor, ...] = ()
     wide_share: float = retries.WIDE_SHARE
-    wide_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
-    wide_shifts: int = retries.RETRY_SHIFTS
+    wide_triplet_fan_out: int = retries.WIDE_TRIPLET_FAN_OUT
+    wide_shifts: int = retries.WIDE_SHIFTS
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
 
     @property
@@ -91,6 +91,8 @@ class Identifier:
     ) -> list[matching.Votes]:
         """Look up several clips' hashes together, one round trip per stage, through `lookup`
         (default: the index's)."""
+        if not clips:
+            return []
         split = [clip.split() for clip in clips]
         pairs = [p for p, _ in split]
         if not self.two_stage:

@@ -21,13 +21,21 @@ __all__ = [
     "SPEED_VARIANTS",
     "WIDE_DECIDED",
     "WIDE_SHARE",
+    "WIDE_SHIFTS",
+    "WIDE_TRIPLET_FAN_OUT",
+    "WIDE_VARIANTS",
     "Factor",
     "Stages",
+    "pitch_grid",
     "smoothed_retry",
+    "speed_grid",
     "speed_retry",
+    "tempo_grid",
     "time_and_frequency",
     "with_fewer_triplets",
 ]
+
+Factor = float | tuple[float, float]
 
 # Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
 # frequency and time. A clip that finds no match as heard is retried as if played at these
@@ -53,6 +61,41 @@ RETRY_SHIFTS = 2
 # right speed is usually stronger evidence by orders of magnitude than the bound asks, while the
 # clips decided near the bound as heard keep theirs (docs/decisions.md, WIDE_SHARE).
 WIDE_SHARE = 0.1
+
+
+# The wide retries cover what creators, DJs and radio do to a song: played every 1 % from 20 %
+# slow to 25 % fast (beyond the near speeds), pitch moved every 1 % within 2 semitones either way
+# with the tempo kept, and tempo changed every 2 % within 10 % with the pitch kept (frames alone:
+# a tempo change keeps a note's bins, and the hashes' +-1 frame covers 1 % of a 1 s zone either
+# side). Each factor is what the clip's peaks are moved by: a clip played 5 % fast is found at
+# 1 / 1.05 (docs/decisions.md, WIDE_SHARE).
+def speed_grid(slowest: float, fastest: float, *, skip: float = 0.0, step: float = 0.01) -> tuple[float, ...]:
+    """Retry factors for clips played at every `step` from `slowest` to `fastest` times the
+    speed, those within `skip` of 1 left out, nearest to 1 first."""
+    k = np.arange(np.ceil((slowest - 1) / step - 1e-9), np.floor((fastest - 1) / step + 1e-9) + 1)
+    speeds = [float(1 + i * step) for i in k if abs(i * step) > skip + 1e-9]
+    return tuple(round(1 / s, 6) for s in sorted(speeds, key=lambda s: (abs(s - 1), s)))
+
+
+def pitch_grid(semitones: float) -> tuple[tuple[float, float], ...]:
+    """(1, frequency) retries for clips transposed by up to `semitones` either way, every 1 %
+    and half a step beyond the ends, tempo kept."""
+    top = 2 ** (semitones / 12)
+    return tuple((1.0, f) for f in speed_grid(1 / top - 0.005, top + 0.005))
+
+
+def tempo_grid(change: float) -> tuple[tuple[float, float], ...]:
+    """(time, 1) retries for clips up to `change` faster or slower, every 2 %, pitch kept."""
+    return tuple((t, 1.0) for t in speed_grid(1 - change, 1 + change, step=0.02))
+
+
+WIDE_VARIANTS: tuple[Factor, ...] = (*speed_grid(0.80, 1.25, skip=0.02), *pitch_grid(2.0), *tempo_grid(0.10))
+
+# A wide retry hashes its triplets from 4 nearest targets of each anchor, at one sub-frame shift:
+# the values unknown audio looks up in every track for all the wide retries stay a small
+# multiple of what it looks up as heard (docs/decisions.md, WIDE_SHARE).
+WIDE_TRIPLET_FAN_OUT = 4
+WIDE_SHIFTS = 1
 
 # Of the wide retries, only the few whose triplets align best with any track (one ranking of all
 # of them) are decided on: the right speed stands out among its neighbours, and deciding on every
@@ -110,9 +153,6 @@ def smoothed_retry(
         triplet = fp.is_triplet(hits.hashes)
         votes = matching.Votes(hits.select(~triplet), hits.select(triplet))
     return engine.decide(votes, clip.n_frames, looks)
-
-
-Factor = float | tuple[float, float]
 
 
 def time_and_frequency(factor: Factor) -> tuple[float, float]:

@@ -150,3 +150,36 @@ def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_b
     heard = songs[3][8 * RATE : 13 * RATE]
     assert wide.identify(heard).log10_p == pytest.approx(plain.identify(heard).log10_p + np.log10(7 / 6))
     assert retries.WIDE_SHARE == 0.1 and Identifier(index).wide_variants == ()
+
+
+def test_the_wide_screen_decides_on_the_right_speed_among_many_and_keeps_the_bound(index, songs):
+    """Of many wide retries, the screen keeps the few whose triplets align best: the clip played
+    10 % fast is still found at its speed, and its bound counts every wide retry as a look."""
+    clip = media.played_faster(songs[5][12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
+    every = Identifier(index, wide_variants=retries.WIDE_VARIANTS, wide_decided=None).identify(clip)
+    screened = Identifier(index, wide_variants=retries.WIDE_VARIANTS).identify(clip)
+    assert screened is not None and screened.track_id == 5 and abs(screened.speed - 1.1) < 0.011
+    assert every is not None and screened.log10_p == pytest.approx(every.log10_p)
+    assert retries.WIDE_DECIDED < len(retries.WIDE_VARIANTS)
+
+
+def test_the_wide_screen_of_audio_with_no_triplet_votes_decides_nothing(index):
+    """A clip whose retries find no triplet in any track leaves the screen nothing to decide on."""
+    rng = np.random.default_rng(3)
+    hum = 0.1 * np.sin(2 * np.pi * 220 * np.arange(5 * RATE) / RATE) + 0.001 * rng.standard_normal(5 * RATE)
+    engine = Identifier(index, wide_variants=retries.WIDE_VARIANTS)
+    assert engine.identify(hum.astype(np.float32)) is None
+
+
+def test_the_wide_grid_covers_the_speeds_pitches_and_tempos_it_names():
+    """retries.WIDE_VARIANTS: speeds every 1 % from -20 to +25 % past the near ones, pitch every
+    1 % within 2 semitones (tempo kept), tempo every 2 % within 10 % (pitch kept)."""
+    speeds = {round(1 / v, 2) for v in retries.WIDE_VARIANTS if isinstance(v, float)}
+    assert speeds == {round(1 + k / 100, 2) for k in range(-20, 26) if abs(k) > 2}
+    pitches = [f for t, f in (v for v in retries.WIDE_VARIANTS if not isinstance(v, float)) if t == 1.0]
+    tempos = [t for t, f in (v for v in retries.WIDE_VARIANTS if not isinstance(v, float)) if f == 1.0]
+    # every transposition within 2 semitones is undone to within about half a percent by one of
+    # them (the steps are 1 % of the speed; the clip as heard covers no transposition)
+    for semitones in np.linspace(-2, 2, 81):
+        assert min(abs(f * 2 ** (semitones / 12) - 1) for f in [*pitches, 1.0]) <= 0.0055
+    assert len(tempos) == 10 and min(tempos) == pytest.approx(1 / 1.1) and max(tempos) == pytest.approx(1 / 0.9)
