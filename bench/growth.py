@@ -108,8 +108,10 @@ def grow_to(target_hashes: int, triplets: str) -> dict:
             CREATE TEMP TABLE new_tracks AS
             WITH inserted AS (
               INSERT INTO catalog_track (title, isrc, duration_s, audio, sha256, fingerprint_status,
-                                         fingerprint_error, hash_count, owner_id, created_at, updated_at)
-              SELECT 'synthetic ' || g, '', %(seconds)s, '', NULL, 'ready', '', %(rows)s, %(owner)s, now(), now()
+                                         fingerprint_error, hash_count, owner_id, created_at, updated_at,
+                                         artwork, links, preview, preview_allowed)
+              SELECT 'synthetic ' || g, '', %(seconds)s, '', NULL, 'ready', '', %(rows)s, %(owner)s, now(), now(),
+                     '', '{}', '', false
               FROM generate_series(1, %(tracks)s) AS g
               RETURNING id)
             SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted
@@ -370,8 +372,9 @@ def cascade_delete_s(rows: int = 1_000_000) -> float:
         owner = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO catalog_track (title, isrc, duration_s, audio, sha256, fingerprint_status, "
-            "fingerprint_error, hash_count, owner_id, created_at, updated_at) VALUES "
-            "('cascade probe', '', 0, '', NULL, 'ready', '', %s, %s, now(), now()) RETURNING id",
+            "fingerprint_error, hash_count, owner_id, created_at, updated_at, artwork, links, preview, "
+            "preview_allowed) VALUES ('cascade probe', '', 0, '', NULL, 'ready', '', %s, %s, now(), now(), "
+            "'', '{}', '', false) RETURNING id",
             [rows, owner],
         )
         track_id = cursor.fetchone()[0]
