@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +46,15 @@ _grid, _pitches, _tempos = retries.speed_grid, retries.pitch_grid, retries.tempo
 # Retry speeds are the factors the clip's peaks are moved by (frames / factor, bins x factor):
 # a clip played 5 % fast is found at 1 / 1.05.
 ARMS: dict[str, dict] = {
-    "today": {},
+    # The engine before issue 38: no wide retries.
+    "today": {"wide_variants": ()},
     # Today's +-1-2 % retries, then every 1 % out to the set's +25 % and -20 %.
-    "speed-grid": {"speed_variants": _grid(0.80, 1.25)},
+    "speed-grid": {"speed_variants": _grid(0.80, 1.25), "wide_variants": ()},
     # ... out to +-10 % only.
-    "speed-grid-10": {"speed_variants": _grid(0.90, 1.10)},
+    "speed-grid-10": {"speed_variants": _grid(0.90, 1.10), "wide_variants": ()},
     # Today's retries on 90 % of the bound, then every 1 % out to +25 % and -20 % on 10 % of it.
     "wide-share": {
+        "wide_screen_min_wide": 2,
         "wide_variants": _grid(0.80, 1.25, skip=0.02),
         "wide_triplet_fan_out": 6,
         "wide_shifts": 2,
@@ -75,6 +78,14 @@ ARMS: dict[str, dict] = {
     # ... decided on only the WIDE_DECIDED retries whose triplets align best (one ranking of all):
     # retries.WIDE_VARIANTS with the engine's wide settings.
     "wide-all-screen": {"wide_variants": retries.WIDE_VARIANTS},
+    # ... screened on fewer triplets: 3 targets; all three peaks wide.
+    # The engine as it is, plus the clip's peaks picked again twice as dense (100 a second), all of
+    # them eligible for triplets, looked up in every track as one more look on the main share.
+    "dense": {
+        "dense_params": replace(fp.QUERY, peaks_per_second=100.0, triplet_peak_neighborhood=None, triplet_fan_out=6)
+    },
+    # ... the screen's triplets need two wide peaks of three, as the query's (more values).
+    "wide-all-screen-w2": {"wide_variants": retries.WIDE_VARIANTS, "wide_screen_min_wide": 2},
 }
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "RETRY_TRIPLET_FAN_OUT",
     "SPEED_VARIANTS",
     "WIDE_DECIDED",
+    "WIDE_SCREEN_MIN_WIDE",
     "WIDE_SHARE",
     "WIDE_SHIFTS",
     "WIDE_TRIPLET_FAN_OUT",
@@ -97,6 +98,12 @@ WIDE_VARIANTS: tuple[Factor, ...] = (*speed_grid(0.80, 1.25, skip=0.02), *pitch_
 WIDE_TRIPLET_FAN_OUT = 4
 WIDE_SHIFTS = 1
 
+# The screen looks each wide retry up with only the triplets whose three peaks are all maxima of
+# a reference's neighbourhood (the query's own triplets need two of three): it ranks the retries,
+# it decides nothing, and the values unknown audio looks up in every track for the whole wide tier
+# fall by about 40 % (docs/decisions.md, WIDE_SCREEN_MIN_WIDE).
+WIDE_SCREEN_MIN_WIDE = 3
+
 # Of the wide retries, only the few whose triplets align best with any track (one ranking of all
 # of them) are decided on: the right speed stands out among its neighbours, and deciding on every
 # speed was most of the time an unknown clip took (docs/decisions.md, WIDE_DECIDED).
@@ -170,6 +177,7 @@ def speed_retry(
     looks: int,
     lookup: Lookup | None = None,
     decided: int | None = None,
+    screen: fp.FingerprintParams | None = None,
 ) -> matching.Match | None:
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
@@ -179,13 +187,15 @@ def speed_retry(
 
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
-    look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED)."""
+    look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED).
+    `screen`: the fingerprint settings the factors are screened with (None: `params`)."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
     pairs = [time_and_frequency(factor) for factor in factors]
+    if decided is not None and decided < len(pairs):
+        screen_params = params if screen is None else screen
+        screened = [fp.hash_constellation(moved, screen_params, speed=t, frequency=f) for t, f in pairs]
+        pairs = [pairs[i] for i in _screen(engine, screened, decided, lookup=lookup)]
     variants = [fp.hash_constellation(moved, params, speed=t, frequency=f) for t, f in pairs]
-    if decided is not None and decided < len(variants):
-        keep = _screen(engine, variants, decided, lookup=lookup)
-        pairs, variants = [pairs[i] for i in keep], [variants[i] for i in keep]
     best: matching.Match | None = None
     for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
         found = engine.decide(votes, variant.n_frames, looks)
