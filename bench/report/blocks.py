@@ -891,8 +891,8 @@ def _noise_study_table(page: Page, name: str) -> list[str]:
 
 
 def growth_wide(page: Page) -> str:
-    """The wide retries on and off, timed interleaved on the grown catalog (studies/growth_wide.json)."""
-    name = "studies/growth_wide.json"
+    """The wide retries on and off, timed interleaved on the grown catalog (growth_wide.json)."""
+    name = "growth_wide.json"
     points = page.results.json(name)
     arms = [arm for arm in ("off", "on") if any(arm in p.get("wide_ab", {}) for p in points)]
     rows = []
@@ -913,7 +913,7 @@ def growth_wide(page: Page) -> str:
         page.source(name, measured(points) + "; 5 s clips, known and never-indexed in turn, engine + PostgreSQL; "
                     "the `off` arm is the engine without the wide retries",
                     "python -m bench.growth --resume --keep --sizes 3e8 --wide off on "
-                    "--results bench/results/studies/growth_wide.json"),
+                    "--results bench/results/growth_wide.json"),
     ])  # fmt: skip
 
 
