@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.growth [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
                                      [--triplets recombined|pool] [--row-caps ROWS...]
-                                     [--retry-fan-outs TARGETS...] [--jit on off] [--resume]
+                                     [--retry-fan-outs TARGETS...] [--jit on off] [--wide on off] [--resume]
                                      [--results FILE.json]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
@@ -108,8 +108,10 @@ def grow_to(target_hashes: int, triplets: str) -> dict:
             CREATE TEMP TABLE new_tracks AS
             WITH inserted AS (
               INSERT INTO catalog_track (title, isrc, duration_s, audio, sha256, fingerprint_status,
-                                         fingerprint_error, hash_count, owner_id, created_at, updated_at)
-              SELECT 'synthetic ' || g, '', %(seconds)s, '', NULL, 'ready', '', %(rows)s, %(owner)s, now(), now()
+                                         fingerprint_error, hash_count, owner_id, created_at, updated_at,
+                                         artwork, links, preview, preview_allowed)
+              SELECT 'synthetic ' || g, '', %(seconds)s, '', NULL, 'ready', '', %(rows)s, %(owner)s, now(), now(),
+                     '', '{}', '', false
               FROM generate_series(1, %(tracks)s) AS g
               RETURNING id)
             SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted
@@ -253,12 +255,19 @@ def _copy_per_new_track(cursor, table_columns: str, value: Callable, *, seed_off
 
 
 def measure(
-    queries: list, truth: dict, count: int, row_cap: int | None = None, retry_fan_out: int | None = None
+    queries: list,
+    truth: dict,
+    count: int,
+    row_cap: int | None = None,
+    retry_fan_out: int | None = None,
+    wide: bool | None = None,
 ) -> dict:
     """Engine + database latency of real queries, and whether answers stay right; with
     `row_cap`, under that cap on the rows read per triplet value instead of the engine's; with
-    `retry_fan_out`, speed retries take their triplets from that many nearest targets."""
+    `retry_fan_out`, speed retries take their triplets from that many nearest targets; with
+    `wide`, the wide retries (speed, pitch, tempo) on or off whatever the engine's default."""
     from recognition import selectors, store
+    from recognition.engine.identify import retries
     from recognition.services import identifier
 
     selectors.forget_track_frames()
@@ -267,6 +276,8 @@ def measure(
         engine = replace(engine, index=store.PostgresIndex(row_cap=row_cap))
     if retry_fan_out is not None:
         engine = replace(engine, retry_triplet_fan_out=retry_fan_out)
+    if wide is not None:
+        engine = replace(engine, wide_variants=retries.WIDE_VARIANTS if wide else ())
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0
     for query, samples in queries[: count * 2]:
         started = time.perf_counter()
@@ -361,8 +372,9 @@ def cascade_delete_s(rows: int = 1_000_000) -> float:
         owner = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO catalog_track (title, isrc, duration_s, audio, sha256, fingerprint_status, "
-            "fingerprint_error, hash_count, owner_id, created_at, updated_at) VALUES "
-            "('cascade probe', '', 0, '', NULL, 'ready', '', %s, %s, now(), now()) RETURNING id",
+            "fingerprint_error, hash_count, owner_id, created_at, updated_at, artwork, links, preview, "
+            "preview_allowed) VALUES ('cascade probe', '', 0, '', NULL, 'ready', '', %s, %s, now(), now(), "
+            "'', '{}', '', false) RETURNING id",
             [rows, owner],
         )
         track_id = cursor.fetchone()[0]
@@ -435,6 +447,13 @@ def main() -> None:
         help="also time each size with PostgreSQL's JIT on and/or off (the portal runs without), interleaved",
     )
     parser.add_argument(
+        "--wide",
+        nargs="*",
+        default=[],
+        choices=["on", "off"],
+        help="also time each size with the wide retries (speed, pitch, tempo) on and/or off, interleaved",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
@@ -451,7 +470,8 @@ def main() -> None:
     open_database(DB)
     from django.db import connection
 
-    from recognition.engine.identify import RETRY_TRIPLET_FAN_OUT
+    from recognition.engine.identify import RETRY_TRIPLET_FAN_OUT, retries
+    from recognition.services import identifier
 
     queries, truth = load_queries(args.queries)
     points = []
@@ -481,6 +501,7 @@ def main() -> None:
             "shared_buffers": shared_buffers,
             "jit": jit,
             "retry_triplet_fan_out": RETRY_TRIPLET_FAN_OUT,  # the engine's, in the main measure
+            "wide_retries": len(retries.WIDE_VARIANTS if identifier().wide_variants else ()),  # ... and its wide tier
             "filter_load_s": filter_load_s,
             "prewarm_s": prewarm_s,
             **measure(queries, truth, args.queries),
@@ -492,6 +513,10 @@ def main() -> None:
         if args.retry_fan_outs:
             point["retry_fan_outs"] = interleaved(
                 args.retry_fan_outs, lambda targets: measure(queries, truth, args.queries, retry_fan_out=targets)
+            )
+        if args.wide:
+            point["wide_ab"] = interleaved(
+                args.wide, lambda setting: measure(queries, truth, args.queries, wide=setting == "on")
             )
         if args.jit:
             point["jit_ab"] = interleaved(

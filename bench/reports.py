@@ -80,8 +80,8 @@ def fill(detections: int, plays: int) -> dict:
         )
         cursor.execute(
             "INSERT INTO catalog_track (created_at, updated_at, owner_id, title, isrc, duration_s, audio, sha256, "
-            "fingerprint_status, fingerprint_error, hash_count) "
-            "SELECT now(), now(), u.id, 'Track ' || g, '', 200, '', NULL, 'ready', '', 0 "
+            "fingerprint_status, fingerprint_error, hash_count, artwork, links, preview, preview_allowed) "
+            "SELECT now(), now(), u.id, 'Track ' || g, '', 200, '', NULL, 'ready', '', 0, '', '{}', '', false "
             "FROM generate_series(0, %s - 1) g JOIN accounts_user u ON u.username = 'holder-' || (g %% %s + 1)",
             [HOLDERS * TRACKS_PER_HOLDER, HOLDERS],
         )

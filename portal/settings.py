@@ -211,6 +211,10 @@ EARSHOT_MAX_LARGE_BODIES = env.int("EARSHOT_MAX_LARGE_BODIES", default=2)
 EARSHOT_MAX_REFERENCE_SECONDS = env.float("EARSHOT_MAX_REFERENCE_SECONDS", default=2 * 3600)
 EARSHOT_MAX_QUERY_SECONDS = env.float("EARSHOT_MAX_QUERY_SECONDS", default=3600)
 EARSHOT_DECODE_TIMEOUT_S = env.float("EARSHOT_DECODE_TIMEOUT_S", default=120)
+# Clips sped up or slowed (-20 to +25 %), transposed (2 semitones) or stretched (10 %) are found by
+# the engine's wide retries; audio that matches nothing pays for them, more so in a very large
+# catalog, where a deployment may turn them off (docs/decisions.md, WIDE_SHARE).
+EARSHOT_WIDE_RETRIES = env.bool("EARSHOT_WIDE_RETRIES", default=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -890,9 +890,37 @@ def _noise_study_table(page: Page, name: str) -> list[str]:
     ]
 
 
+def growth_wide(page: Page) -> str:
+    """The wide retries on and off, timed interleaved on the grown catalog (growth_wide.json)."""
+    name = "growth_wide.json"
+    points = page.results.json(name)
+    arms = [arm for arm in ("off", "on") if any(arm in p.get("wide_ab", {}) for p in points)]
+    rows = []
+    for point in points:
+        rounds = point.get("wide_ab", {})
+        rows.append([
+            f"{num(point['rows'] / 1e6, 1)} M",
+            *(" · ".join(pair(r["p50_ms"], r["p95_ms"], "ms", 0) for r in rounds.get(arm, [])) or "—" for arm in arms),
+            " · ".join(
+                f"{r['accuracy_pct']:g} % / {r['unknown_false_matches'].replace('/', ' of ')}"
+                for arm in arms[1:] for r in rounds.get(arm, [])
+            ) or "—",
+        ])  # fmt: skip
+    return "\n".join([
+        *table(["stored hashes", *(f"`{arm}`, p50 / p95 (two rounds)" for arm in arms),
+                "wide on: right / unknown matched"], rows),
+        "",
+        page.source(name, measured(points) + "; 5 s clips, known and never-indexed in turn, engine + PostgreSQL; "
+                    "the `off` arm is the engine without the wide retries",
+                    "python -m bench.growth --resume --keep --sizes 3e8 --wide off on "
+                    "--results bench/results/growth_wide.json"),
+    ])  # fmt: skip
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
+    "growth_wide": growth_wide,
     "live": live,
     "faults": faults,
     "abuse": abuse,

@@ -30,6 +30,7 @@ WRITERS = {
     "sandbox_cost.json": "python -m bench.studies.sandbox_cost",
     "latency.json": "make bench-latency",
     "robustness.json": "python -m bench.studies.robustness",
+    "growth_wide.json": "python -m bench.growth --wide off on --results bench/results/growth_wide.json",
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
 }
 

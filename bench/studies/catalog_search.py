@@ -48,9 +48,9 @@ def fill(cursor, tracks: int) -> None:
     )
     cursor.execute(
         "INSERT INTO catalog_track (title, owner_id, created_at, updated_at, isrc, audio, fingerprint_status, "  # noqa: S608
-        "fingerprint_error, hash_count) "
+        "fingerprint_error, hash_count, artwork, links, preview, preview_allowed) "
         f"SELECT initcap(({words})[1 + mod(i, 12)] || ' ' || ({words})[1 + mod(i / 12, 12)]) || ' ' || i, %s, now(), "
-        "now(), '', '', 'ready', '', 0 FROM generate_series(1, %s) AS i",
+        "now(), '', '', 'ready', '', 0, '', '{}', '', false FROM generate_series(1, %s) AS i",
         [owner, tracks],
     )
     cursor.execute("UPDATE catalog_track SET title = 'Zephyrine' WHERE id = (SELECT max(id) FROM catalog_track)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from bench import queries as query_set
 from recognition.engine import arrays, audio
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
-from recognition.engine.identify import Identifier
+from recognition.engine.identify import Identifier, retries
 from recognition.engine.memory import MemoryIndex
 
 RESULTS_FILE = RESULTS / "robustness.json"
@@ -39,40 +40,26 @@ DECODED = OUT / "queries_robust_8k.npz"
 RATE = fp.QUERY.sample_rate_hz
 
 
-def _grid(slowest: float, fastest: float, skip: float = 0.0) -> tuple[float, ...]:
-    """Retry factors for clips played at every 1 % from `slowest` to `fastest` times the speed,
-    those within `skip` of 1 left out, nearest to 1 first. A clip played at s is found at 1 / s."""
-    speeds = [1 + k / 100 for k in range(round(100 * (slowest - 1)), round(100 * (fastest - 1)) + 1)]
-    kept = [s for s in speeds if abs(s - 1) > skip + 1e-9]
-    return tuple(round(1 / s, 6) for s in sorted(kept, key=lambda s: (abs(s - 1), s)))
-
-
-def _pitches(semitones: float) -> tuple[tuple[float, float], ...]:
-    """(1, frequency) retries for clips transposed by up to `semitones` either way, every 1 %."""
-    top = 2 ** (semitones / 12)  # half a step beyond it either way, so the ends are covered
-    return tuple((1.0, round(1 / s, 6)) for s in _speeds(1 / top - 0.005, top + 0.005, skip=0.0))
-
-
-def _tempos(change: float) -> tuple[tuple[float, float], ...]:
-    """(time, 1) retries for clips up to `change` faster or slower, pitch kept, every 2 %."""
-    return tuple((round(1 / s, 6), 1.0) for s in _speeds(1 - change, 1 + change, skip=0.0, step=0.02))
-
-
-def _speeds(slowest: float, fastest: float, *, skip: float, step: float = 0.01) -> list[float]:
-    k = np.arange(np.ceil((slowest - 1) / step - 1e-9), np.floor((fastest - 1) / step + 1e-9) + 1)
-    return [float(1 + i * step) for i in k if abs(i * step) > skip + 1e-9]
+_grid, _pitches, _tempos = retries.speed_grid, retries.pitch_grid, retries.tempo_grid
 
 
 # Retry speeds are the factors the clip's peaks are moved by (frames / factor, bins x factor):
 # a clip played 5 % fast is found at 1 / 1.05.
 ARMS: dict[str, dict] = {
-    "today": {},
+    # The engine before issue 38: no wide retries.
+    "today": {"wide_variants": ()},
     # Today's +-1-2 % retries, then every 1 % out to the set's +25 % and -20 %.
-    "speed-grid": {"speed_variants": _grid(0.80, 1.25)},
+    "speed-grid": {"speed_variants": _grid(0.80, 1.25), "wide_variants": ()},
     # ... out to +-10 % only.
-    "speed-grid-10": {"speed_variants": _grid(0.90, 1.10)},
+    "speed-grid-10": {"speed_variants": _grid(0.90, 1.10), "wide_variants": ()},
     # Today's retries on 90 % of the bound, then every 1 % out to +25 % and -20 % on 10 % of it.
-    "wide-share": {"wide_variants": _grid(0.80, 1.25, skip=0.02), "wide_decided": None},
+    "wide-share": {
+        "wide_screen_min_wide": 2,
+        "wide_variants": _grid(0.80, 1.25, skip=0.02),
+        "wide_triplet_fan_out": 6,
+        "wide_shifts": 2,
+        "wide_decided": None,
+    },
     # ... the wide speeds from fewer triplets (4 targets, one sub-frame shift): less work for unknown clips.
     "wide-share-lean": {
         "wide_variants": _grid(0.80, 1.25, skip=0.02),
@@ -88,12 +75,17 @@ ARMS: dict[str, dict] = {
         "wide_shifts": 1,
         "wide_decided": None,
     },
-    # ... decided on only the WIDE_DECIDED retries whose triplets align best (one ranking of all).
-    "wide-all-screen": {
-        "wide_variants": _grid(0.80, 1.25, skip=0.02) + _pitches(2.0) + _tempos(0.10),
-        "wide_triplet_fan_out": 4,
-        "wide_shifts": 1,
+    # ... decided on only the WIDE_DECIDED retries whose triplets align best (one ranking of all):
+    # retries.WIDE_VARIANTS with the engine's wide settings.
+    "wide-all-screen": {"wide_variants": retries.WIDE_VARIANTS},
+    # ... screened on fewer triplets: 3 targets; all three peaks wide.
+    # The engine as it is, plus the clip's peaks picked again twice as dense (100 a second), all of
+    # them eligible for triplets, looked up in every track as one more look on the main share.
+    "dense": {
+        "dense_params": replace(fp.QUERY, peaks_per_second=100.0, triplet_peak_neighborhood=None, triplet_fan_out=6)
     },
+    # ... the screen's triplets need two wide peaks of three, as the query's (more values).
+    "wide-all-screen-w2": {"wide_variants": retries.WIDE_VARIANTS, "wide_screen_min_wide": 2},
 }
 
 

@@ -23,8 +23,11 @@ def decode_limits() -> DecodeLimits:
 
 
 def identifier() -> Identifier:
-    """The engine on the PostgreSQL hash tables."""
-    return Identifier(PostgresIndex())
+    """The engine on the PostgreSQL hash tables, its wide retries (speed, pitch and tempo changes)
+    on unless EARSHOT_WIDE_RETRIES turns them off."""
+    if settings.EARSHOT_WIDE_RETRIES:
+        return Identifier(PostgresIndex())
+    return Identifier(PostgresIndex(), wide_variants=())
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -23,6 +23,8 @@ a stale table
 
 <!-- report:growth -->
 <!-- /report:growth -->
+<!-- report:growth_wide -->
+<!-- /report:growth_wide -->
 
 <!-- report:live -->
 old

@@ -217,3 +217,14 @@ def test_recognize_file_starts_one_child_for_compressed_audio_and_none_for_wav(
         outcome = recognize_file(path)
         answers[name] = (len(started), outcome.match["track_id"], outcome.duration_s)
     assert answers == {"wav": (0, catalog[1].pk, 5.0), "flac": (1, catalog[1].pk, 5.0)}
+
+
+def test_a_clip_played_ten_percent_fast_is_found_unless_the_wide_retries_are_off(catalog, song_files, settings):
+    """The portal's engine finds a sped-up clip through its wide retries and says how fast it ran;
+    EARSHOT_WIDE_RETRIES=false leaves them out (and the clip unanswered)."""
+    song = audio.decode(str(song_files[1]), sample_rate_hz=RATE, max_seconds=60)
+    clip = media.played_faster(song[12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
+    match = identifier().identify(clip)
+    assert match is not None and match.track_id == catalog[0].id and abs(match.speed - 1.1) < 0.011
+    settings.EARSHOT_WIDE_RETRIES = False
+    assert identifier().wide_variants == () and identifier().identify(clip) is None

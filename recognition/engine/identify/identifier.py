@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 
 import numpy as np
 
@@ -55,11 +55,15 @@ class Identifier:
     # Speeds (or (time, frequency) pairs) tried after every other retry failed, on `wide_share` of
     # the false-match bound, their triplets from `wide_triplet_fan_out` targets of `wide_shifts`
     # shifts; () = none (retries.py, WIDE_SHARE).
-    wide_variants: tuple[retries.Factor, ...] = ()
+    wide_variants: tuple[retries.Factor, ...] = retries.WIDE_VARIANTS
     wide_share: float = retries.WIDE_SHARE
-    wide_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
-    wide_shifts: int = retries.RETRY_SHIFTS
+    wide_triplet_fan_out: int = retries.WIDE_TRIPLET_FAN_OUT
+    wide_shifts: int = retries.WIDE_SHIFTS
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
+    wide_screen_min_wide: int = retries.WIDE_SCREEN_MIN_WIDE  # wide peaks a triplet of the screen needs
+    # The clip's peaks picked again with these settings (denser: music under a voice keeps some
+    # of its peaks), one more look of the wide tier; None: not tried (retries.py, DENSE).
+    dense_params: fp.FingerprintParams | None = None
 
     @property
     def two_stage(self) -> bool:
@@ -71,6 +75,12 @@ class Identifier:
     def retry_params(self) -> fp.FingerprintParams:
         """The fingerprint of a clip retried at another speed: fewer triplets."""
         return retries.with_fewer_triplets(self.params, self.retry_triplet_fan_out)
+
+    @property
+    def wide_screen_params(self) -> fp.FingerprintParams:
+        """The fingerprint the wide retries are screened with: their own, fewer triplets."""
+        params = retries.with_fewer_triplets(self.params, self.wide_triplet_fan_out)
+        return replace(params, triplet_min_wide_peaks=self.wide_screen_min_wide)
 
     @property
     def smoothed_retry_params(self) -> fp.FingerprintParams | None:
@@ -91,6 +101,8 @@ class Identifier:
     ) -> list[matching.Votes]:
         """Look up several clips' hashes together, one round trip per stage, through `lookup`
         (default: the index's)."""
+        if not clips:
+            return []
         split = [clip.split() for clip in clips]
         pairs = [p for p, _ in split]
         if not self.two_stage:
@@ -201,7 +213,7 @@ class Identifier:
         """Return what `identify` does, with the clip's hash count beside the match, so that a
         caller tells silence from unknown music without fingerprinting the clip again."""
         smoothed = self.smoothed_retry_params
-        looks = 1 + (smoothed is not None) + len(self.speed_variants) + prior_looks
+        looks = 1 + (smoothed is not None) + (self.dense_params is not None) + len(self.speed_variants) + prior_looks
         wide_looks = 0
         if self.wide_variants:  # a weighted bound: the wide retries share `wide_share` of it
             looks = math.ceil(looks / (1 - self.wide_share))
@@ -217,6 +229,9 @@ class Identifier:
             match = retries.smoothed_retry(
                 self, samples, params=smoothed, candidates=votes.candidates, looks=looks, lookup=lookup, spectra=spectra
             )
+        if match is None and self.dense_params is not None:
+            dense = fp.fingerprint(samples, self.dense_params, spectra=spectra)
+            match = self.decide(self.votes_of([dense], lookup=lookup)[0], dense.n_frames, looks)
         if match is None and self.speed_variants:
             match = retries.speed_retry(
                 self,
@@ -237,6 +252,7 @@ class Identifier:
                 looks=wide_looks,
                 lookup=lookup,
                 decided=self.wide_decided,
+                screen=self.wide_screen_params,
             )
         return ClipAnswer(match, len(clip))
 

@@ -20,14 +20,23 @@ __all__ = [
     "RETRY_TRIPLET_FAN_OUT",
     "SPEED_VARIANTS",
     "WIDE_DECIDED",
+    "WIDE_SCREEN_MIN_WIDE",
     "WIDE_SHARE",
+    "WIDE_SHIFTS",
+    "WIDE_TRIPLET_FAN_OUT",
+    "WIDE_VARIANTS",
     "Factor",
     "Stages",
+    "pitch_grid",
     "smoothed_retry",
+    "speed_grid",
     "speed_retry",
+    "tempo_grid",
     "time_and_frequency",
     "with_fewer_triplets",
 ]
+
+Factor = float | tuple[float, float]
 
 # Radio edits, turntables and some players run 1-2 % fast or slow, which moves every peak's
 # frequency and time. A clip that finds no match as heard is retried as if played at these
@@ -53,6 +62,47 @@ RETRY_SHIFTS = 2
 # right speed is usually stronger evidence by orders of magnitude than the bound asks, while the
 # clips decided near the bound as heard keep theirs (docs/decisions.md, WIDE_SHARE).
 WIDE_SHARE = 0.1
+
+
+# The wide retries cover what creators, DJs and radio do to a song: played every 1 % from 20 %
+# slow to 25 % fast (beyond the near speeds), pitch moved every 1 % within 2 semitones either way
+# with the tempo kept, and tempo changed every 2 % within 10 % with the pitch kept (frames alone:
+# a tempo change keeps a note's bins, and the hashes' +-1 frame covers 1 % of a 1 s zone either
+# side). Each factor is what the clip's peaks are moved by: a clip played 5 % fast is found at
+# 1 / 1.05 (docs/decisions.md, WIDE_SHARE).
+def speed_grid(slowest: float, fastest: float, *, skip: float = 0.0, step: float = 0.01) -> tuple[float, ...]:
+    """Retry factors for clips played at every `step` from `slowest` to `fastest` times the
+    speed, those within `skip` of 1 left out, nearest to 1 first."""
+    k = np.arange(np.ceil((slowest - 1) / step - 1e-9), np.floor((fastest - 1) / step + 1e-9) + 1)
+    speeds = [float(1 + i * step) for i in k if abs(i * step) > skip + 1e-9]
+    return tuple(round(1 / s, 6) for s in sorted(speeds, key=lambda s: (abs(s - 1), s)))
+
+
+def pitch_grid(semitones: float) -> tuple[tuple[float, float], ...]:
+    """(1, frequency) retries for clips transposed by up to `semitones` either way, every 1 %
+    and half a step beyond the ends, tempo kept."""
+    top = 2 ** (semitones / 12)
+    return tuple((1.0, f) for f in speed_grid(1 / top - 0.005, top + 0.005))
+
+
+def tempo_grid(change: float) -> tuple[tuple[float, float], ...]:
+    """(time, 1) retries for clips up to `change` faster or slower, every 2 %, pitch kept."""
+    return tuple((t, 1.0) for t in speed_grid(1 - change, 1 + change, step=0.02))
+
+
+WIDE_VARIANTS: tuple[Factor, ...] = (*speed_grid(0.80, 1.25, skip=0.02), *pitch_grid(2.0), *tempo_grid(0.10))
+
+# A wide retry hashes its triplets from 4 nearest targets of each anchor, at one sub-frame shift:
+# the values unknown audio looks up in every track for all the wide retries stay a small
+# multiple of what it looks up as heard (docs/decisions.md, WIDE_SHARE).
+WIDE_TRIPLET_FAN_OUT = 4
+WIDE_SHIFTS = 1
+
+# The screen looks each wide retry up with only the triplets whose three peaks are all maxima of
+# a reference's neighbourhood (the query's own triplets need two of three): it ranks the retries,
+# it decides nothing, and the values unknown audio looks up in every track for the whole wide tier
+# fall by about 40 % (docs/decisions.md, WIDE_SCREEN_MIN_WIDE).
+WIDE_SCREEN_MIN_WIDE = 3
 
 # Of the wide retries, only the few whose triplets align best with any track (one ranking of all
 # of them) are decided on: the right speed stands out among its neighbours, and deciding on every
@@ -112,9 +162,6 @@ def smoothed_retry(
     return engine.decide(votes, clip.n_frames, looks)
 
 
-Factor = float | tuple[float, float]
-
-
 def time_and_frequency(factor: Factor) -> tuple[float, float]:
     """A retry's (time, frequency) factors: a plain speed moves both alike."""
     return (factor, factor) if isinstance(factor, float | int) else (float(factor[0]), float(factor[1]))
@@ -130,6 +177,7 @@ def speed_retry(
     looks: int,
     lookup: Lookup | None = None,
     decided: int | None = None,
+    screen: fp.FingerprintParams | None = None,
 ) -> matching.Match | None:
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
@@ -139,13 +187,15 @@ def speed_retry(
 
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
-    look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED)."""
+    look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED).
+    `screen`: the fingerprint settings the factors are screened with (None: `params`)."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
     pairs = [time_and_frequency(factor) for factor in factors]
+    if decided is not None and decided < len(pairs):
+        screen_params = params if screen is None else screen
+        screened = [fp.hash_constellation(moved, screen_params, speed=t, frequency=f) for t, f in pairs]
+        pairs = [pairs[i] for i in _screen(engine, screened, decided, lookup=lookup)]
     variants = [fp.hash_constellation(moved, params, speed=t, frequency=f) for t, f in pairs]
-    if decided is not None and decided < len(variants):
-        keep = _screen(engine, variants, decided, lookup=lookup)
-        pairs, variants = [pairs[i] for i in keep], [variants[i] for i in keep]
     best: matching.Match | None = None
     for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
         found = engine.decide(votes, variant.n_frames, looks)

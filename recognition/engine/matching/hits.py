@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -96,10 +97,7 @@ def join_hits_of(
     track_ids = db_track_ids[row].astype(np.int64)
     stored = db_offsets[row].astype(np.int32)
     heard = offsets[position]
-    return [
-        Hits(hashes[lo:hi], track_ids[lo:hi], stored[lo:hi], heard[lo:hi])
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
+    return [Hits(hashes[lo:hi], track_ids[lo:hi], stored[lo:hi], heard[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
 
 
 def _join(query_hashes: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

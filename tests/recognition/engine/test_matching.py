@@ -38,11 +38,14 @@ def test_join_hits_of_gives_each_query_its_own_join():
     assert len(together) == 4 and len(together[0]) > 1000 and len(together[1]) == 0
     for (hashes, offsets), hits in zip(queries, together, strict=True):
         alone = matching.join_hits(hashes, offsets, db_hashes, db_tracks, db_offsets)
-        assert sorted(zip(*map(list, (hits.hashes, hits.track_ids, hits.db_offsets, hits.query_offsets)))) == sorted(
-            zip(*map(list, (alone.hashes, alone.track_ids, alone.db_offsets, alone.query_offsets)))
-        )
+        assert _rows(hits) == _rows(alone)
         assert hits.track_ids.dtype == alone.track_ids.dtype and hits.db_offsets.dtype == alone.db_offsets.dtype
     assert [len(h) for h in matching.join_hits_of(queries, db_hashes[:0], db_tracks[:0], db_offsets[:0])] == [0] * 4
+
+
+def _rows(hits: matching.Hits) -> list[tuple]:
+    columns = (hits.hashes, hits.track_ids, hits.db_offsets, hits.query_offsets)
+    return sorted(zip(*(c.tolist() for c in columns), strict=True))
 
 
 def test_confidence_is_a_calibrated_bound():

@@ -54,7 +54,7 @@ def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_mor
         index.add(seed, fp.fingerprint(samples))
     unknown = media.to_engine_rate(media.synth_song(77, 5))
     counting = CountingIndex(index)
-    engine = Identifier(counting)
+    engine = Identifier(counting, wide_variants=())
     assert engine.identify(unknown) is None
     # As heard (triplets everywhere, pairs in the candidates), smoothed in the same candidates,
     # then the speeds (triplets everywhere, pairs in their candidates).
@@ -66,8 +66,8 @@ def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_mor
     assert np.array_equal(np.unique(smoothed), np.unique(expected))
     # A clip decided as heard carries the bound of six looks (as heard, smoothed, four speeds).
     clip = songs[3][8 * RATE : 13 * RATE]
-    with_retry = Identifier(index).identify(clip)
-    without = Identifier(index, smoothed_params=None).identify(clip)
+    with_retry = Identifier(index, wide_variants=()).identify(clip)
+    without = Identifier(index, smoothed_params=None, wide_variants=()).identify(clip)
     assert with_retry is not None and without is not None and with_retry.track_id == without.track_id == 3
     assert with_retry.log10_p == pytest.approx(without.log10_p + np.log10(6 / 5))
 
@@ -101,8 +101,8 @@ def test_a_clip_played_ten_percent_fast_or_slow_matches_at_its_offset_with_its_s
     """A retry at the speed that undoes the change finds the track where the clip starts, and the
     match says how fast the clip ran."""
     clip = media.played_faster(songs[5][int(start_s * RATE) : int((start_s + 9) * RATE)], speed)[: 6 * RATE]
-    assert Identifier(index, speed_variants=()).identify(clip) is None  # as heard: nothing
-    match = Identifier(index, speed_variants=(1 / speed,)).identify(clip)
+    assert Identifier(index, speed_variants=(), wide_variants=()).identify(clip) is None  # as heard: nothing
+    match = Identifier(index, speed_variants=(1 / speed,), wide_variants=()).identify(clip)
     assert match is not None and match.track_id == 5
     assert abs(fp.frames_to_seconds(match.offset_frames) - start_s) < 0.1
     assert match.speed == pytest.approx(speed, rel=0.005)
@@ -118,8 +118,8 @@ def test_a_transposed_clip_matches_through_a_retry_that_moves_its_bins_alone(ind
     """The same song two semitones up at the same tempo: moved back in frequency only, its peaks
     find the track at its offset, and the match reports the pitch and no speed change."""
     up = media.to_engine_rate(media.synth_song(5, 30, transpose_semitones=2.0))[12 * RATE : 18 * RATE]
-    assert Identifier(index, speed_variants=(2 ** (-1 / 6),)).identify(up) is None  # a tape speed: no
-    match = Identifier(index, speed_variants=((1.0, 2 ** (-1 / 6)),)).identify(up)
+    assert Identifier(index, speed_variants=(2 ** (-1 / 6),), wide_variants=()).identify(up) is None  # a tape speed
+    match = Identifier(index, speed_variants=((1.0, 2 ** (-1 / 6)),), wide_variants=()).identify(up)
     assert match is not None and match.track_id == 5
     assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
     assert match.speed == 1.0 and match.pitch_semitones == pytest.approx(2.0)
@@ -139,7 +139,7 @@ def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_b
     """The wide speeds are tried last, on WIDE_SHARE of the bound: a clip played 10 % fast is found
     at its offset with its speed, and a clip decided as heard pays only a tenth more in its bound."""
     clip = media.played_faster(songs[5][12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
-    plain = Identifier(index)
+    plain = Identifier(index, wide_variants=())
     wide = Identifier(index, wide_variants=(1 / 1.05, 1 / 1.1, 1 / 1.15))
     assert plain.identify(clip) is None
     match = wide.identify(clip)
@@ -149,4 +149,37 @@ def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_b
     assert match.log10_p <= np.log10(wide.match_params.max_false_match_rate)
     heard = songs[3][8 * RATE : 13 * RATE]
     assert wide.identify(heard).log10_p == pytest.approx(plain.identify(heard).log10_p + np.log10(7 / 6))
-    assert retries.WIDE_SHARE == 0.1 and Identifier(index).wide_variants == ()
+    assert retries.WIDE_SHARE == 0.1 and Identifier(index).wide_variants == retries.WIDE_VARIANTS
+
+
+def test_the_wide_screen_decides_on_the_right_speed_among_many_and_keeps_the_bound(index, songs):
+    """Of many wide retries, the screen keeps the few whose triplets align best: the clip played
+    10 % fast is still found at its speed, and its bound counts every wide retry as a look."""
+    clip = media.played_faster(songs[5][12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
+    every = Identifier(index, wide_variants=retries.WIDE_VARIANTS, wide_decided=None).identify(clip)
+    screened = Identifier(index, wide_variants=retries.WIDE_VARIANTS).identify(clip)
+    assert screened is not None and screened.track_id == 5 and abs(screened.speed - 1.1) < 0.011
+    assert every is not None and screened.log10_p == pytest.approx(every.log10_p)
+    assert len(retries.WIDE_VARIANTS) > retries.WIDE_DECIDED
+
+
+def test_the_wide_screen_of_audio_with_no_triplet_votes_decides_nothing(index):
+    """A clip whose retries find no triplet in any track leaves the screen nothing to decide on."""
+    rng = np.random.default_rng(3)
+    hum = 0.1 * np.sin(2 * np.pi * 220 * np.arange(5 * RATE) / RATE) + 0.001 * rng.standard_normal(5 * RATE)
+    engine = Identifier(index, wide_variants=retries.WIDE_VARIANTS)
+    assert engine.identify(hum.astype(np.float32)) is None
+
+
+def test_the_wide_grid_covers_the_speeds_pitches_and_tempos_it_names():
+    """retries.WIDE_VARIANTS: speeds every 1 % from -20 to +25 % past the near ones, pitch every
+    1 % within 2 semitones (tempo kept), tempo every 2 % within 10 % (pitch kept)."""
+    speeds = {round(1 / v, 2) for v in retries.WIDE_VARIANTS if isinstance(v, float)}
+    assert speeds == {round(1 + k / 100, 2) for k in range(-20, 26) if abs(k) > 2}
+    pitches = [f for t, f in (v for v in retries.WIDE_VARIANTS if not isinstance(v, float)) if t == 1.0]
+    tempos = [t for t, f in (v for v in retries.WIDE_VARIANTS if not isinstance(v, float)) if f == 1.0]
+    # every transposition within 2 semitones is undone to within about half a percent by one of
+    # them (the steps are 1 % of the speed; the clip as heard covers no transposition)
+    for semitones in np.linspace(-2, 2, 81):
+        assert min(abs(f * 2 ** (semitones / 12) - 1) for f in [*pitches, 1.0]) <= 0.0055
+    assert len(tempos) == 10 and min(tempos) == pytest.approx(1 / 1.1) and max(tempos) == pytest.approx(1 / 0.9)
