@@ -134,8 +134,9 @@ def speed_retry(
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
     factor is a speed (time and frequency together, as a tape runs) or a (time, frequency) pair;
-    the match reports the change it undid: the clip ran 1 / time as fast as the track, and its
-    pitch was moved by the inverse of the frequency factor.
+    the match reports the change it undid: the clip ran 1 / time as fast as the track (times the
+    speed its retried votes still drift at, when they measure it), and its pitch was moved by the
+    inverse of the frequency factor.
 
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
@@ -150,7 +151,8 @@ def speed_retry(
     for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
         found = engine.decide(votes, variant.n_frames, looks)
         if found is not None and (best is None or found.log10_p < best.log10_p):
-            # Offsets were measured at the retried speed: scale back to the clip as heard.
+            # Offsets were measured at the retried speed: scale back to the clip as heard. The
+            # speed the retried votes still drift at (decide measures it) refines the factor's.
             best = matching.Match(
                 track_id=found.track_id,
                 offset_frames=found.offset_frames,
@@ -159,7 +161,7 @@ def speed_retry(
                 first_frame=int(found.first_frame * t),
                 last_frame=int(found.last_frame * t),
                 candidates=found.candidates,
-                speed=1 / t,
+                speed=found.speed / t,
                 pitch_semitones=-12 * float(np.log2(f)),
             )
     return best
