@@ -10,8 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
+from recognition.engine import arrays, matching
 from recognition.engine import fingerprint as fp
-from recognition.engine import matching
 from recognition.engine import sketch as sk
 from recognition.engine.identify.memo import Lookup
 
@@ -24,6 +24,7 @@ __all__ = [
     "Factor",
     "Stages",
     "smoothed_retry",
+    "speed_retries",
     "speed_retry",
     "time_and_frequency",
     "with_fewer_triplets",
@@ -141,19 +142,52 @@ def speed_retry(
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
     look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED)."""
-    moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
-    pairs = [time_and_frequency(factor) for factor in factors]
-    variants = [fp.hash_constellation(moved, params, speed=t, frequency=f) for t, f in pairs]
-    if decided is not None and decided < len(variants):
-        keep = _screen(engine, variants, decided, lookup=lookup)
-        pairs, variants = [pairs[i] for i in keep], [variants[i] for i in keep]
-    best: matching.Match | None = None
-    for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
+    (found,) = speed_retries(
+        engine, [peaks], [factors], params=params, shifts=shifts, looks=looks, lookup=lookup, decided=decided
+    )
+    return None if found is None else found[0]
+
+
+def speed_retries(
+    engine: Stages,
+    clips: list[fp.Constellation],
+    factors: list[tuple[Factor, ...]],
+    *,
+    params: fp.FingerprintParams,
+    shifts: int,
+    looks: int,
+    lookup: Lookup | None = None,
+    decided: int | None = None,
+) -> list[tuple[matching.Match, Factor] | None]:
+    """`speed_retry` of several clips together, each at its own `factors`, in one lookup per
+    stage for all of them (a long input's windows): each clip's best match and the factor that
+    found it, or None. `decided` keeps that many factors of each clip, from one ranking of every
+    clip's retries."""
+    owners: list[int] = []
+    pairs: list[tuple[float, float]] = []
+    chosen: list[Factor] = []
+    variants: list[fp.Fingerprints] = []
+    for number, (peaks, tried) in enumerate(zip(clips, factors, strict=True)):
+        moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
+        for factor in tried:
+            t, f = time_and_frequency(factor)
+            owners.append(number)
+            pairs.append((t, f))
+            chosen.append(factor)
+            variants.append(fp.hash_constellation(moved, params, speed=t, frequency=f))
+    if decided is not None and any(len(tried) > decided for tried in factors):
+        keep = _screen(engine, variants, np.asarray(owners, np.int64), decided, lookup=lookup)
+        owners, pairs = [owners[i] for i in keep], [pairs[i] for i in keep]
+        chosen, variants = [chosen[i] for i in keep], [variants[i] for i in keep]
+    best: list[tuple[matching.Match, Factor] | None] = [None] * len(clips)
+    all_votes = engine.votes_of(variants, lookup=lookup)
+    for number, (t, f), factor, variant, votes in zip(owners, pairs, chosen, variants, all_votes, strict=True):
         found = engine.decide(votes, variant.n_frames, looks)
-        if found is not None and (best is None or found.log10_p < best.log10_p):
+        held = best[number]
+        if found is not None and (held is None or found.log10_p < held[0].log10_p):
             # Offsets were measured at the retried speed: scale back to the clip as heard. The
             # speed the retried votes still drift at (decide measures it) refines the factor's.
-            best = matching.Match(
+            match = matching.Match(
                 track_id=found.track_id,
                 offset_frames=found.offset_frames,
                 score=found.score,
@@ -164,16 +198,22 @@ def speed_retry(
                 speed=found.speed / t,
                 pitch_semitones=-12 * float(np.log2(f)),
             )
+            best[number] = (match, factor)
     return best
 
 
-def _screen(engine: Stages, variants: list[fp.Fingerprints], count: int, *, lookup: Lookup | None) -> list[int]:
-    """Which `count` of the variants (their positions, in order) have the strongest triplet
-    alignment with any track, from one ranking of all their votes, each (track, variant) ranked
-    as a track of its own: ranking each variant apart was most of a wide retry's time."""
+def _screen(
+    engine: Stages, variants: list[fp.Fingerprints], owners: np.ndarray, count: int, *, lookup: Lookup | None
+) -> list[int]:
+    """Which `count` variants of each clip (`owners`: the clip of each variant) have the
+    strongest triplet alignment with any track, their positions in order, from one ranking of
+    all their votes, each (track, variant) ranked as a track of its own: ranking each variant
+    apart was most of a wide retry's time."""
     triplets = [clip.split()[1] for clip in variants]
     hits = engine.lookup_hits(triplets, lookup=lookup)
     n = len(variants)
+    if n == 0:
+        return []
     tagged = matching.Hits(
         hashes=np.concatenate([h.hashes for h in hits]),
         track_ids=np.concatenate([h.track_ids * n + i for i, h in enumerate(hits)]),
@@ -192,4 +232,6 @@ def _screen(engine: Stages, variants: list[fp.Fingerprints], count: int, *, look
     strongest = np.full(n, np.inf)
     np.minimum.at(strongest, variant, ranking.log10_p)
     voted = np.flatnonzero(np.isfinite(strongest))
-    return sorted(voted[np.argsort(strongest[voted], kind="stable")[:count]].tolist())
+    # Each clip's strongest first (a stable sort keeps the earlier factor on a tie).
+    order = voted[np.lexsort((strongest[voted], owners[voted]))]
+    return sorted(order[arrays.rank_in_runs(owners[order]) < count].tolist())

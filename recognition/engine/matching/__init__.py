@@ -40,7 +40,7 @@ from recognition.engine.matching.scoring import (
     rank_tracks,
     top_tracks,
 )
-from recognition.engine.matching.timeline import Segment, timeline
+from recognition.engine.matching.timeline import Segment, segments, timeline, window_count, window_matches
 from recognition.engine.matching.votes import Votes
 
 __all__ = [
@@ -60,6 +60,9 @@ __all__ = [
     "measured",
     "rank_tracks",
     "reported_change",
+    "segments",
     "timeline",
     "top_tracks",
+    "window_count",
+    "window_matches",
 ]

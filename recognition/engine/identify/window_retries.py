@@ -1,0 +1,162 @@
+"""Retries of a long input's windows that find no match as heard: the speed retries a clip gets
+(retries.py), tier by tier, batched over the windows of a stretch of the input.
+
+Uploads are where creators' sped-up and slowed edits turn up, and a window played a few percent
+fast or slow matches nothing as heard. Each window that found no match as heard is retried as a
+clip would be, from its own peaks (kept as the stream made them final), at the factors of each
+tier in turn (the near speeds, then the wide tier when the identifier has one), every window
+counting the looks a clip counts. Cheap for long inputs: the windows of up to `batch_windows`
+are retried together, one lookup per stage for all of them, and an edit keeps its speed from
+window to window, so a tier first tries every other window (whose audio covers every failing
+window's), then each neighbour of a window found at a factor at that factor alone, and only then
+every factor on the windows still failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from recognition.engine import fingerprint as fp
+from recognition.engine import matching
+from recognition.engine.identify import retries
+from recognition.engine.identify.memo import Lookup, LookupMemo
+
+__all__ = ["KeptPeaks", "Tier", "retry_windows"]
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One tier of speed retries: its factors, how they are hashed, the looks each decision
+    counts, and how many of a clip's factors are decided on (None: all; retries.WIDE_DECIDED)."""
+
+    factors: tuple[retries.Factor, ...]
+    params: fp.FingerprintParams
+    shifts: int
+    looks: int
+    decided: int | None = None
+
+
+class KeptPeaks:
+    """A long input's peaks, per sub-frame shift, as the stream made them final (frames counted
+    from the input's start, shift included; StreamingFingerprinter.take_peaks)."""
+
+    def __init__(self, shifts: int):
+        self._parts: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(shifts)]
+        self._joined: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+
+    def add(self, taken: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        for parts, peaks in zip(self._parts, taken, strict=True):
+            if peaks[0].size:
+                parts.append(peaks)
+        self._joined = None
+
+    def window(self, start: int, frames: int) -> fp.Constellation:
+        """The peaks of input frames [start, start + frames), counted from `start`: the window as
+        a clip (each shift's offset is in its frames already)."""
+        if self._joined is None:
+            self._joined = [
+                tuple(np.concatenate(part) for part in zip(*parts, strict=True))  # type: ignore[misc]
+                if parts
+                else (np.empty(0, np.float32), np.empty(0, np.float32), np.empty(0, bool))
+                for parts in self._parts
+            ]
+        peaks = []
+        for frames_of, bins, wide in self._joined:
+            lo, hi = np.searchsorted(frames_of, [start, start + frames])
+            peaks.append(((frames_of[lo:hi] - start).astype(np.float32), bins[lo:hi], np.float32(0), wide[lo:hi]))
+        return fp.Constellation(peaks, frames)
+
+
+def retry_windows(
+    engine: retries.Stages,
+    found: list[matching.Match | None],
+    window_of: Callable[[int], fp.Constellation],
+    tiers: list[Tier],
+    *,
+    batch_windows: int,
+    lookup: Lookup,
+) -> list[matching.Match | None]:
+    """`found` (each window's match as heard, None where it found none) with the windows that
+    found none retried tier by tier (`window_of(w)`: window w's peaks), `batch_windows` windows
+    of the input at a time, one lookup per stage for each round of a batch (module docstring)."""
+    found = list(found)
+    for tier in tiers:
+        factor_of: dict[int, retries.Factor] = {}  # the windows this tier found, at which factor
+        for first in range(0, len(found), max(batch_windows, 1)):
+            batch = range(first, min(first + batch_windows, len(found)))
+            _retry_batch(
+                engine,
+                found,
+                window_of=window_of,
+                tier=tier,
+                batch=batch,
+                factor_of=factor_of,
+                lookup=LookupMemo(lookup),
+            )
+    return found
+
+
+def _retry_batch(
+    engine: retries.Stages,
+    found: list[matching.Match | None],
+    *,
+    window_of: Callable[[int], fp.Constellation],
+    tier: Tier,
+    batch: range,
+    factor_of: dict[int, retries.Factor],
+    lookup: Lookup,
+) -> None:
+    """One tier on one batch of windows, in rounds: every other failing window at every factor,
+    the neighbours of the windows found at their factor, then the rest at the factors they have
+    not tried."""
+    clips: dict[int, fp.Constellation] = {}
+    for w in batch:
+        if found[w] is None:
+            clip = window_of(w)
+            if any(peaks[0].size for peaks in clip.peaks):  # silence has nothing to retry
+                clips[w] = clip
+    tried: dict[int, set[retries.Factor]] = {w: set() for w in clips}
+
+    def attempt(wanted: dict[int, tuple[retries.Factor, ...]]) -> None:
+        wanted = {w: factors for w, factors in wanted.items() if factors}
+        if not wanted:
+            return
+        windows = sorted(wanted)
+        answers = retries.speed_retries(
+            engine,
+            [clips[w] for w in windows],
+            [wanted[w] for w in windows],
+            params=tier.params,
+            shifts=tier.shifts,
+            looks=tier.looks,
+            lookup=lookup,
+            decided=tier.decided,
+        )
+        for w, answer in zip(windows, answers, strict=True):
+            tried[w].update(wanted[w])
+            if answer is not None:
+                found[w], factor_of[w] = answer
+
+    def failing() -> list[int]:
+        return [w for w in sorted(clips) if found[w] is None]
+
+    def hinted() -> dict[int, tuple[retries.Factor, ...]]:
+        """Each failing window's neighbours' factors it has not tried."""
+        hints = {}
+        for w in failing():
+            near = {factor_of[n] for n in (w - 1, w + 1) if n in factor_of} - tried[w]
+            hints[w] = tuple(f for f in tier.factors if f in near)
+        return hints
+
+    probes: list[int] = []
+    for w in failing():
+        if not probes or probes[-1] != w - 1:
+            probes.append(w)
+    attempt(hinted())  # a window before this batch may have been found already
+    attempt({w: tuple(f for f in tier.factors if f not in tried[w]) for w in probes if found[w] is None})
+    attempt(hinted())
+    attempt({w: tuple(f for f in tier.factors if f not in tried[w]) for w in failing()})
+    attempt(hinted())
