@@ -60,6 +60,9 @@ class Identifier:
     wide_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
     wide_shifts: int = retries.RETRY_SHIFTS
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
+    # A match's speed measured from how its votes drift (matching/drift.py); False: a match
+    # reports its retry's factor alone, 1 as heard (for studies).
+    measure_speed: bool = True
 
     @property
     def two_stage(self) -> bool:
@@ -162,6 +165,7 @@ class Identifier:
             two_stage=self.two_stage,
             sketches=self.sketches,
             query=query,
+            measure_speed=self.measure_speed,
         )
 
     def check_sketches(

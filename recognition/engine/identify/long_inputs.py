@@ -42,6 +42,7 @@ class Windowed(retries.Stages, Protocol):
 
     index: HashIndex
     params: fp.FingerprintParams
+    measure_speed: bool
 
     def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Votes: ...
 
@@ -112,6 +113,7 @@ def timeline(
         tracks=engine.index.track_count(),
         looks=looks,
         params=engine.match_params,
+        measure_speed=engine.measure_speed,
     )
     if hashes:
         found = retry_windows(

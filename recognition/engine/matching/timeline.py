@@ -56,10 +56,11 @@ def window_matches(
     tracks: int = 0,
     looks: int = 0,
     params: MatchParams = DEFAULT_PARAMS,
+    measure_speed: bool = True,
 ) -> list[Match | None]:
     """The decision on each window of a long input (window `w` starts at `w * hop_frames`), each
     counting `looks` (0: one per window), its speed measured from its votes' drift when they
-    say it (drift.py)."""
+    say it (drift.py; 1 without `measure_speed`)."""
     n_windows = window_count(total_frames, window_frames, hop_frames)
     found: list[Match | None] = []
     windows = QueryWindows(hits)
@@ -68,7 +69,7 @@ def window_matches(
         window_hits = windows.cut(start, window_frames)
         frames = min(window_frames, total_frames - start)
         match = best_match(window_hits, frames, track_frames, looks=looks or n_windows, tracks=tracks, params=params)
-        found.append(None if match is None else measured(match, frames, window_hits))
+        found.append(match if match is None or not measure_speed else measured(match, frames, window_hits))
     return found
 
 
