@@ -119,8 +119,11 @@ def timeline(
         found = retry_windows(
             engine,
             found,
-            lambda w: kept.window(w * hop_frames, min(window_frames, total_frames - w * hop_frames)),
+            kept,
             tiers,
+            window_frames=window_frames,
+            hop_frames=hop_frames,
+            total_frames=total_frames,
             batch_windows=max(1, round(lookup_batch_s / hop_s)),
             lookup=engine.index.lookup,
         )

@@ -5,7 +5,7 @@ speeds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +23,8 @@ __all__ = [
     "WIDE_SHARE",
     "Factor",
     "Stages",
+    "Variant",
+    "hashed",
     "smoothed_retry",
     "speed_retries",
     "speed_retry",
@@ -142,49 +144,52 @@ def speed_retry(
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
     look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED)."""
-    (found,) = speed_retries(
-        engine, [peaks], [factors], params=params, shifts=shifts, looks=looks, lookup=lookup, decided=decided
-    )
+    moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
+    variants = [Variant(0, factor, hashed(moved, factor, params)) for factor in factors]
+    (found,) = speed_retries(engine, variants, 1, looks=looks, lookup=lookup, decided=decided)
     return None if found is None else found[0]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A clip's hashes as if played at another speed: which clip, the factor, the hashes."""
+
+    clip: int
+    factor: Factor
+    fingerprints: fp.Fingerprints
+
+
+def hashed(peaks: fp.Constellation, factor: Factor, params: fp.FingerprintParams) -> fp.Fingerprints:
+    """The peaks' hashes as if played at `factor` (moved, not found again)."""
+    t, f = time_and_frequency(factor)
+    return fp.hash_constellation(peaks, params, speed=t, frequency=f)
 
 
 def speed_retries(
     engine: Stages,
-    clips: list[fp.Constellation],
-    factors: list[tuple[Factor, ...]],
+    variants: list[Variant],
+    clips: int,
     *,
-    params: fp.FingerprintParams,
-    shifts: int,
     looks: int,
     lookup: Lookup | None = None,
     decided: int | None = None,
 ) -> list[tuple[matching.Match, Factor] | None]:
-    """`speed_retry` of several clips together, each at its own `factors`, in one lookup per
-    stage for all of them (a long input's windows): each clip's best match and the factor that
-    found it, or None. `decided` keeps that many factors of each clip, from one ranking of every
-    clip's retries."""
-    owners: list[int] = []
-    pairs: list[tuple[float, float]] = []
-    chosen: list[Factor] = []
-    variants: list[fp.Fingerprints] = []
-    for number, (peaks, tried) in enumerate(zip(clips, factors, strict=True)):
-        moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
-        for factor in tried:
-            t, f = time_and_frequency(factor)
-            owners.append(number)
-            pairs.append((t, f))
-            chosen.append(factor)
-            variants.append(fp.hash_constellation(moved, params, speed=t, frequency=f))
-    if decided is not None and any(len(tried) > decided for tried in factors):
-        keep = _screen(engine, variants, np.asarray(owners, np.int64), decided, lookup=lookup)
-        owners, pairs = [owners[i] for i in keep], [pairs[i] for i in keep]
-        chosen, variants = [chosen[i] for i in keep], [variants[i] for i in keep]
-    best: list[tuple[matching.Match, Factor] | None] = [None] * len(clips)
-    all_votes = engine.votes_of(variants, lookup=lookup)
-    for number, (t, f), factor, variant, votes in zip(owners, pairs, chosen, variants, all_votes, strict=True):
-        found = engine.decide(votes, variant.n_frames, looks)
-        held = best[number]
+    """The decisions on the variants of `clips` clips (a long input's windows) in one lookup per
+    stage for all of them: each clip's best match, as `speed_retry` reports it, and the factor
+    that found it, or None. `decided` keeps that many factors of each clip, from one ranking of
+    every clip's variants."""
+    owners = np.array([v.clip for v in variants], np.int64)
+    if decided is not None and owners.size and int(np.bincount(owners).max()) > decided:
+        variants = [
+            variants[i] for i in _screen(engine, [v.fingerprints for v in variants], owners, decided, lookup=lookup)
+        ]
+    best: list[tuple[matching.Match, Factor] | None] = [None] * clips
+    all_votes = engine.votes_of([v.fingerprints for v in variants], lookup=lookup)
+    for variant, votes in zip(variants, all_votes, strict=True):
+        found = engine.decide(votes, variant.fingerprints.n_frames, looks)
+        held = best[variant.clip]
         if found is not None and (held is None or found.log10_p < held[0].log10_p):
+            t, f = time_and_frequency(variant.factor)
             # Offsets were measured at the retried speed: scale back to the clip as heard. The
             # speed the retried votes still drift at (decide measures it) refines the factor's.
             match = matching.Match(
@@ -198,7 +203,7 @@ def speed_retries(
                 speed=found.speed / t,
                 pitch_semitones=-12 * float(np.log2(f)),
             )
-            best[number] = (match, factor)
+            best[variant.clip] = (match, variant.factor)
     return best
 
 

@@ -14,7 +14,6 @@ every factor on the windows still failing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,9 +52,13 @@ class KeptPeaks:
                 parts.append(peaks)
         self._joined = None
 
+    def any(self, start: int, frames: int) -> bool:
+        """Whether input frames [start, start + frames) hold any peak."""
+        return any(peaks[0].size for peaks in self.window(start, frames).peaks)
+
     def window(self, start: int, frames: int) -> fp.Constellation:
-        """The peaks of input frames [start, start + frames), counted from `start`: the window as
-        a clip (each shift's offset is in its frames already)."""
+        """The peaks of input frames [start, start + frames), counted from `start`: a stretch of
+        the input as a clip (each shift's offset is in its frames already)."""
         if self._joined is None:
             self._joined = [
                 tuple(np.concatenate(part) for part in zip(*parts, strict=True))  # type: ignore[misc]
@@ -73,37 +76,67 @@ class KeptPeaks:
 def retry_windows(
     engine: retries.Stages,
     found: list[matching.Match | None],
-    window_of: Callable[[int], fp.Constellation],
+    peaks: KeptPeaks,
     tiers: list[Tier],
     *,
+    window_frames: int,
+    hop_frames: int,
+    total_frames: int,
     batch_windows: int,
     lookup: Lookup,
 ) -> list[matching.Match | None]:
-    """`found` (each window's match as heard, None where it found none) with the windows that
-    found none retried tier by tier (`window_of(w)`: window w's peaks), `batch_windows` windows
-    of the input at a time, one lookup per stage for each round of a batch (module docstring)."""
+    """`found` (each window's match as heard, None where it found none; window w covers input
+    frames [w * hop_frames, + window_frames)) with the windows that found none retried from the
+    input's `peaks`, tier by tier, `batch_windows` windows at a time, one lookup per stage for
+    each round of a batch (module docstring)."""
     found = list(found)
+    spans = [(w * hop_frames, min(window_frames, total_frames - w * hop_frames)) for w in range(len(found))]
     for tier in tiers:
         factor_of: dict[int, retries.Factor] = {}  # the windows this tier found, at which factor
         for first in range(0, len(found), max(batch_windows, 1)):
-            batch = range(first, min(first + batch_windows, len(found)))
             _retry_batch(
                 engine,
                 found,
-                window_of=window_of,
+                peaks=peaks,
+                spans=spans,
                 tier=tier,
-                batch=batch,
+                batch=range(first, min(first + batch_windows, len(found))),
                 factor_of=factor_of,
                 lookup=LookupMemo(lookup),
             )
     return found
 
 
+def _variants(
+    peaks: KeptPeaks, spans: list[tuple[int, int]], wanted: dict[int, tuple[retries.Factor, ...]], tier: Tier
+) -> list[retries.Variant]:
+    """Each wanted window's hashes at each of its factors, each window numbered by its rank in
+    `wanted`: the stretch the windows wanting a factor span is hashed once at it (as the input
+    as heard is, an anchor's targets may lie past its window's end), and cut into its windows."""
+    windows = sorted(wanted)
+    variants = []
+    for factor in dict.fromkeys(f for w in windows for f in wanted[w]):
+        mine = [w for w in windows if factor in wanted[w]]
+        first = spans[mine[0]][0]
+        last = max(start + frames for start, frames in (spans[w] for w in mine))
+        stretch = peaks.window(first, last - first)
+        t, _ = retries.time_and_frequency(factor)
+        hashes = retries.hashed(fp.Constellation(stretch.peaks[: tier.shifts], stretch.n_frames), factor, tier.params)
+        for w in mine:
+            start, frames = spans[w]
+            lo_frame, hi_frame = (start - first) / t, (start - first + frames) / t
+            lo, hi = np.searchsorted(hashes.offsets, [lo_frame, hi_frame])
+            cut = fp.Fingerprints(hashes.hashes[lo:hi], hashes.offsets[lo:hi] - np.float32(lo_frame), int(frames / t))
+            variants.append(retries.Variant(windows.index(w), factor, cut))
+    return variants
+
+
 def _retry_batch(
     engine: retries.Stages,
     found: list[matching.Match | None],
     *,
-    window_of: Callable[[int], fp.Constellation],
+    peaks: KeptPeaks,
+    spans: list[tuple[int, int]],
     tier: Tier,
     batch: range,
     factor_of: dict[int, retries.Factor],
@@ -112,28 +145,17 @@ def _retry_batch(
     """One tier on one batch of windows, in rounds: every other failing window at every factor,
     the neighbours of the windows found at their factor, then the rest at the factors they have
     not tried."""
-    clips: dict[int, fp.Constellation] = {}
-    for w in batch:
-        if found[w] is None:
-            clip = window_of(w)
-            if any(peaks[0].size for peaks in clip.peaks):  # silence has nothing to retry
-                clips[w] = clip
-    tried: dict[int, set[retries.Factor]] = {w: set() for w in clips}
+    # Silence has nothing to retry.
+    tried: dict[int, set[retries.Factor]] = {w: set() for w in batch if found[w] is None and peaks.any(*spans[w])}
 
     def attempt(wanted: dict[int, tuple[retries.Factor, ...]]) -> None:
         wanted = {w: factors for w, factors in wanted.items() if factors}
         if not wanted:
             return
         windows = sorted(wanted)
+        variants = _variants(peaks, spans, wanted, tier)
         answers = retries.speed_retries(
-            engine,
-            [clips[w] for w in windows],
-            [wanted[w] for w in windows],
-            params=tier.params,
-            shifts=tier.shifts,
-            looks=tier.looks,
-            lookup=lookup,
-            decided=tier.decided,
+            engine, variants, len(windows), looks=tier.looks, lookup=lookup, decided=tier.decided
         )
         for w, answer in zip(windows, answers, strict=True):
             tried[w].update(wanted[w])
@@ -141,7 +163,7 @@ def _retry_batch(
                 found[w], factor_of[w] = answer
 
     def failing() -> list[int]:
-        return [w for w in sorted(clips) if found[w] is None]
+        return [w for w in sorted(tried) if found[w] is None]
 
     def hinted() -> dict[int, tuple[retries.Factor, ...]]:
         """Each failing window's neighbours' factors it has not tried."""
