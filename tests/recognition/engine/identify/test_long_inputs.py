@@ -43,7 +43,8 @@ def test_an_unchanged_recording_reports_no_change_even_on_short_segments(engine,
     segments = engine.timeline(iter([recording])).segments
     assert [s.track_id for s in segments] == [2, 6]
     assert segments[0].speed == pytest.approx(1.0, abs=0.002)  # measured from its drift
-    assert segments[1].speed == 1.0  # too short to measure: its windows' own estimates
+    # Too short to measure from its windows' alignment: the median of their own estimates.
+    assert segments[1].speed == pytest.approx(1.0, abs=0.003)
     assert all(not s.change and s.pitch_semitones == 0.0 for s in segments)
 
 
