@@ -76,30 +76,14 @@ def drift(track_id: int, offset_frames: float, n_frames: int, *hits: Hits) -> tu
     """(slope of the track's offset difference against the query's frame, first and last query
     frame of the votes on the fitted line) of `track_id`'s votes in `hits` near `offset_frames`,
     or None when they do not measure it with confidence."""
-    reach = max(DRIFT_REACH * n_frames, 2.0)
-    found = []
-    for part in hits:
-        mine = part.track_ids == track_id
-        q = part.query_offsets[mine].astype(np.float64)
-        diff = part.db_offsets[mine] - q
-        near = np.abs(diff - offset_frames) <= reach
-        found.append(np.stack([q[near], diff[near]], axis=1))
-    if not found or sum(f.shape[0] for f in found) < MIN_DRIFT_VOTES:
-        return None
-    # Each (query frame, stored frame) once: an anchor's targets give the same point many times.
-    points = np.unique(np.concatenate(found), axis=0)
-    if points.shape[0] < MIN_DRIFT_VOTES:
-        return None
-    q, d = points[:, 0], points[:, 1]
-    slope = _theil_sen(q, d, min_gap=0.1 * n_frames)
+    q, d = _near_votes(track_id, offset_frames, max(DRIFT_REACH * n_frames, 2.0), hits)
+    slope = _theil_sen(q, d, min_gap=0.1 * n_frames) if q.size >= MIN_DRIFT_VOTES else None
     if slope is None:
         return None
-    intercept = float(np.median(d - slope * q))
-    on_line = np.abs(d - intercept - slope * q) <= DRIFT_INLIER_FRAMES
-    if on_line.mean() < MIN_ON_LINE_SHARE:
-        return None
+    on_line = np.abs(d - float(np.median(d - slope * q)) - slope * q) <= DRIFT_INLIER_FRAMES
+    share = float(on_line.mean())
     q, d = q[on_line], d[on_line]
-    if q.size < MIN_DRIFT_VOTES or q.max() - q.min() < MIN_DRIFT_SPAN * n_frames:
+    if share < MIN_ON_LINE_SHARE or q.size < MIN_DRIFT_VOTES or q.max() - q.min() < MIN_DRIFT_SPAN * n_frames:
         return None
     # Least squares on the votes on the line, and its standard error.
     q_centred = q - q.mean()
@@ -110,6 +94,22 @@ def drift(track_id: int, offset_frames: float, n_frames: int, *hits: Hits) -> tu
     if error > MAX_SPEED_ERROR:
         return None
     return slope, int(np.floor(q.min())), int(np.ceil(q.max()))
+
+
+def _near_votes(
+    track_id: int, offset_frames: float, reach: float, hits: tuple[Hits, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query frame, offset difference) of the track's votes within `reach` of `offset_frames`,
+    each once (an anchor's targets give the same point many times), by query frame."""
+    found = [np.empty((0, 2))]
+    for part in hits:
+        mine = part.track_ids == track_id
+        q = part.query_offsets[mine].astype(np.float64)
+        diff = part.db_offsets[mine] - q
+        near = np.abs(diff - offset_frames) <= reach
+        found.append(np.stack([q[near], diff[near]], axis=1))
+    points = np.unique(np.concatenate(found), axis=0)
+    return points[:, 0], points[:, 1]
 
 
 def _theil_sen(q: np.ndarray, d: np.ndarray, *, min_gap: float) -> float | None:
