@@ -31,6 +31,7 @@ WRITERS = {
     "latency.json": "make bench-latency",
     "robustness.json": "python -m bench.studies.robustness",
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
+    "timeline_speeds.json": "python -m bench.studies.timeline_speeds",
 }
 
 
