@@ -917,6 +917,126 @@ def growth_wide(page: Page) -> str:
     ])  # fmt: skip
 
 
+def timeline_speeds(page: Page) -> str:
+    """Speeds measured from a match's drift, and timelines retried at other speeds
+    (timeline_speeds.json): clips before and after the measure, the measure's settings swept,
+    long inputs through the timeline before retries, with the near speeds and with the wide tier."""
+    data = page.results.json("timeline_speeds.json")
+    clips, sweep, long_inputs = data["clips"], data.get("sweep"), data["timelines"]
+    how = "python -m bench.studies.timeline_speeds"
+
+    def of_right(cell: dict, when: str) -> str:
+        right = cell[f"right_{when}"]
+        return percent(100 * cell[f"speed_within_1pct_{when}"] / right) if right else "—"
+
+    order = {condition: n for n, condition in enumerate(ROBUST_CONDITIONS)}
+
+    def cell_order(name: str) -> tuple[int, float]:
+        """Near speeds first, slowest first; then the robustness set's cells in its order."""
+        arm, condition = name.split("/")
+        if arm == "near":
+            return (-1, float(condition.removeprefix("speed")))
+        return (order.get(condition, len(order)), 0.0)
+
+    rows = []
+    for name in sorted(clips["cells"], key=cell_order):
+        by_length = clips["cells"][name]
+        arm, condition = name.split("/")
+        for length in sorted(by_length, key=float):
+            cell = by_length[length]
+            rows.append([
+                condition.replace("speed+0", "as recorded"), f"{length} s",
+                "wide tier" if arm == "wide" else "as it is",
+                str(cell["clips"]), percent(cell["right_before"]), percent(cell["speed_exactly_1_before"]),
+                of_right(cell, "before"), of_right(cell, "after"),
+            ])  # fmt: skip
+    lines = [
+        *table(
+            ["clips", "length", "engine", "clips", "right", "found as heard", "speed within 1 %, before", "after"],
+            rows,
+            text_columns=3,
+        ),
+        "",
+        page.source(
+            "timeline_speeds.json",
+            f"{run_of(clips)}: clips of the never-seen package, 2-2.5 % fast or slow and as recorded made by the "
+            "study, the robustness set's speed and tempo cells; each clip with and without the measured speed; "
+            "found as heard: clips answered right as heard (or smoothed), before the measure; the speed columns "
+            "are shares of the right answers (as recorded: within 1 % of 1, no change reported)",
+            how,
+        ),
+    ]
+    if sweep:
+        sweep_rows = [
+            [f"{c['min_drift_votes']} votes, {num(100 * c['max_speed_error'], 2)} %",
+             f"{c['changed_within_1pct']} of {c['changed_right']}",
+             f"{c['recorded_change_said']} of {c['recorded_right']}"]
+            for c in sweep["by_setting"]
+        ]  # fmt: skip
+        lines += [
+            "",
+            *table(
+                [
+                    "votes, largest standard error",
+                    "right answers 2-2.5 % off, speed within 1 %",
+                    "right answers as recorded that reported a change",
+                ],
+                sweep_rows,
+            ),
+            "",
+            page.source(
+                "timeline_speeds.json",
+                f"{run_of(sweep)}: 3 and 5 s clips of the never-seen package, 2-2.5 % fast or slow and as recorded "
+                "(three times as many), the engine as it is with each setting of matching/drift.py",
+                how + " --part sweep",
+            ),
+        ]
+    arms = long_inputs["arms"]
+    names = {"before": "no retry (before)", "near": "near speeds (as it is)", "wide": "wide tier"}
+    speeds = list(arms["before"]["by_speed"])
+    timeline_rows = []
+    for speed in sorted(speeds, key=float):
+        counts = {arm: arms[arm]["by_speed"][speed] for arm in arms}
+        label = "as recorded" if float(speed) == 1 else f"{100 * (float(speed) - 1):+g} %"
+        timeline_rows.append([
+            label, str(counts["before"]["inputs"]),
+            *(f"{c['found']} / {c['right']} / {c['speed_within_1pct']}" for c in counts.values()),
+        ])  # fmt: skip
+    timeline_rows += [
+        ["segments naming another track", "",
+         *(f"{arms[a]['false_segments_known']} / {arms[a]['false_segments_unknown']} of "
+           f"{arms[a]['unknown_inputs']} never-indexed" for a in arms)],
+        ["CPU seconds a minute of input, p50 / p95: with a track", "",
+         *(pair(arms[a]["cpu_s_a_minute"]["known"]["p50"], arms[a]["cpu_s_a_minute"]["known"]["p95"], "s", 2)
+           for a in arms)],
+        ["never-indexed", "",
+         *(pair(arms[a]["cpu_s_a_minute"]["unknown"]["p50"], arms[a]["cpu_s_a_minute"]["unknown"]["p95"], "s", 2)
+           for a in arms)],
+        ["values a minute of never-indexed input looks up in every track, p50 / p95", "",
+         *(pair(arms[a]["values_a_minute"]["unknown"]["p50"], arms[a]["values_a_minute"]["unknown"]["p95"], "", 0)
+           .strip() for a in arms)],
+    ]  # fmt: skip
+    lines += [
+        "",
+        *table(
+            ["input played at", "inputs", *(f"{names.get(a, a)}: found / right / speed" for a in arms)],
+            timeline_rows,
+            text_columns=1,
+        ),
+        "",
+        page.source(
+            "timeline_speeds.json",
+            f"{run_of(long_inputs)}: inputs of 60 s, 50 s of a never-seen track between never-indexed music, all at "
+            "one speed, and 60 s of never-indexed music at speeds from −20 to +25 %; right: every segment of the "
+            "track holds the input's audio and together they span it within a window; speed: within 1 % and its "
+            "change reported as it is; segments naming another track on inputs with a track / never-indexed ones; "
+            "an in-memory index of the catalog and the never-seen package",
+            how,
+        ),
+    ]
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -932,4 +1052,5 @@ BLOCKS = {
     "sandbox": sandbox,
     "latency": latency,
     "robustness": robustness,
+    "timeline_speeds": timeline_speeds,
 }

@@ -51,6 +51,8 @@ Between blocks.
 
 <!-- report:robustness -->
 <!-- /report:robustness -->
+<!-- report:timeline_speeds -->
+<!-- /report:timeline_speeds -->
 
 Text after.
 """
@@ -91,7 +93,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:robustness -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:timeline_speeds -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 
@@ -104,6 +106,16 @@ def test_blocks_quote_their_file_and_its_run(repository):
     headline = BLOCKS["headline"](page)
     assert "run of 2026-12-03 21:57" in headline
     assert "[docs/benchmarks.md](docs/benchmarks.md)" in headline
+
+
+def test_the_timeline_speeds_block_quotes_its_three_runs(repository):
+    block = BLOCKS["timeline_speeds"](page_at(repository))
+    data = json.loads((repository / "bench" / "results" / "timeline_speeds.json").read_text())
+    for part in ("clips", "sweep", "timelines"):
+        assert f"run of {data[part]['when']}" in block
+    assert block.count("[`bench/results/timeline_speeds.json`](bench/results/timeline_speeds.json)") == 3
+    first = data["sweep"]["by_setting"][0]
+    assert f"| {first['min_drift_votes']} votes, {100 * first['max_speed_error']:.2f} % |" in block
 
 
 def test_links_are_relative_to_the_page(repository):

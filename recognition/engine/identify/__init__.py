@@ -15,8 +15,9 @@ recognition/engine/listening.py, which takes the same decisions on all it has he
 
 One module per job: `identifier` (the Identifier: two-stage lookups and the flow of a clip),
 `decisions` (the calibrated decisions and their shares of the bound), `retries` (smoothed in
-time, at other speeds), `long_inputs` (a recording window by window) and `memo` (each value
-asked of the index once per clip).
+time, at other speeds), `long_inputs` (a recording window by window), `window_retries` (its
+windows that find nothing as heard, at other speeds) and `memo` (each value asked of the index
+once per clip).
 """
 
 from recognition.engine.identify.decisions import PAIR_SHARE, SKETCH_SHARE, TRIPLET_SHARE

@@ -40,11 +40,14 @@ def decide(
     two_stage: bool,
     sketches: bool,
     query: Callable[[], sk.QuerySketch] | None = None,
+    measure_speed: bool = True,
 ) -> matching.Match | None:
     """Return the stronger of the calibrated decisions on pairs and on triplets (two stages), each
     spending its share of the threshold; when neither is sure and `sketches` allows, the check on
     sketches of the clip's sketch, which `query` makes (only then: most clips of a few seconds
-    are decided on their pairs)."""
+    are decided on their pairs). The match's speed is the one its votes drift at, when they
+    measure it (matching.measured: a clip a few percent fast may match as heard), else 1
+    (always 1 without `measure_speed`)."""
     tracks = index.track_count()
     pair_ranking = matching.rank_tracks(votes.pairs, n_frames, index.track_frames, params) if len(votes.pairs) else None
     if two_stage:
@@ -76,6 +79,8 @@ def decide(
             looks=looks,
             tracks=tracks,
         )
+    if match is not None and measure_speed:  # its speed as its votes drift (matching/drift.py), when they say it
+        match = matching.measured(match, n_frames, votes.pairs, votes.triplets)
     return match
 
 

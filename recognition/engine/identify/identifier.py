@@ -11,7 +11,7 @@ import numpy as np
 from recognition.engine import arrays, matching
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
-from recognition.engine.identify import decisions, long_inputs, retries
+from recognition.engine.identify import decisions, long_inputs, retries, window_retries
 from recognition.engine.identify.memo import Lookup, LookupMemo
 from recognition.engine.index import HashIndex
 
@@ -64,6 +64,9 @@ class Identifier:
     # The clip's peaks picked again with these settings (denser: music under a voice keeps some
     # of its peaks), one more look of the wide tier; None: not tried (retries.py, DENSE).
     dense_params: fp.FingerprintParams | None = None
+    # A match's speed measured from how its votes drift (matching/drift.py); False: a match
+    # reports its retry's factor alone, 1 as heard (for studies).
+    measure_speed: bool = True
 
     @property
     def two_stage(self) -> bool:
@@ -174,6 +177,7 @@ class Identifier:
             two_stage=self.two_stage,
             sketches=self.sketches,
             query=query,
+            measure_speed=self.measure_speed,
         )
 
     def check_sketches(
@@ -213,11 +217,9 @@ class Identifier:
         """Return what `identify` does, with the clip's hash count beside the match, so that a
         caller tells silence from unknown music without fingerprinting the clip again."""
         smoothed = self.smoothed_retry_params
-        looks = 1 + (smoothed is not None) + (self.dense_params is not None) + len(self.speed_variants) + prior_looks
-        wide_looks = 0
-        if self.wide_variants:  # a weighted bound: the wide retries share `wide_share` of it
-            looks = math.ceil(looks / (1 - self.wide_share))
-            wide_looks = math.ceil(len(self.wide_variants) / self.wide_share)
+        looks, tiers = self.retry_tiers(
+            smoothed=smoothed is not None, dense=self.dense_params is not None, prior_looks=prior_looks
+        )
         lookup = LookupMemo(self.index.lookup)
         # The clip's spectra, computed once for its peaks, its retry smoothed in time and its sketches.
         spectra = fp.Spectra(samples, fft_size=self.params.fft_size, hop_size=self.params.hop_size)
@@ -232,29 +234,49 @@ class Identifier:
         if match is None and self.dense_params is not None:
             dense = fp.fingerprint(samples, self.dense_params, spectra=spectra)
             match = self.decide(self.votes_of([dense], lookup=lookup)[0], dense.n_frames, looks)
-        if match is None and self.speed_variants:
+        for tier in tiers:  # the near speeds, then the wide tier
+            if match is not None:
+                break
             match = retries.speed_retry(
                 self,
                 peaks,
-                factors=self.speed_variants,
-                params=self.retry_params,
-                shifts=self.retry_shifts,
-                looks=looks,
+                factors=tier.factors,
+                params=tier.params,
+                shifts=tier.shifts,
+                looks=tier.looks,
                 lookup=lookup,
-            )
-        if match is None and self.wide_variants:
-            match = retries.speed_retry(
-                self,
-                peaks,
-                factors=self.wide_variants,
-                params=retries.with_fewer_triplets(self.params, self.wide_triplet_fan_out),
-                shifts=self.wide_shifts,
-                looks=wide_looks,
-                lookup=lookup,
-                decided=self.wide_decided,
-                screen=self.wide_screen_params,
+                decided=tier.decided,
+                screen=tier.screen,
             )
         return ClipAnswer(match, len(clip))
+
+    def retry_tiers(
+        self, *, times: int = 1, smoothed: bool = True, dense: bool = False, prior_looks: int = 0
+    ) -> tuple[int, list[window_retries.Tier]]:
+        """The looks each decision on a clip as heard (and smoothed, and at the near speeds)
+        counts, and the speed retry tiers with the looks theirs count: the near speeds, then the
+        wide tier on `wide_share` of the bound (a weighted Bonferroni bound). `smoothed`: whether
+        the clip is retried smoothed in time; `dense`: with its peaks picked denser; `times`:
+        clips decided on, each as a clip is (a long input's windows); `prior_looks`: decisions
+        already taken on the same audio."""
+        looks = times * (1 + smoothed + dense + len(self.speed_variants)) + prior_looks
+        tiers = []
+        if self.speed_variants:
+            tiers.append(window_retries.Tier(self.speed_variants, self.retry_params, self.retry_shifts, looks))
+        if self.wide_variants:  # the looks before the wide retries keep 1 - wide_share of the bound
+            looks = math.ceil(looks / (1 - self.wide_share))
+            tiers[:] = [replace(tier, looks=looks) for tier in tiers]
+            tiers.append(
+                window_retries.Tier(
+                    self.wide_variants,
+                    retries.with_fewer_triplets(self.params, self.wide_triplet_fan_out),
+                    self.wide_shifts,
+                    math.ceil(times * len(self.wide_variants) / self.wide_share),
+                    self.wide_decided,
+                    self.wide_screen_params,
+                )
+            )
+        return looks, tiers
 
     def timeline(
         self,
@@ -265,7 +287,8 @@ class Identifier:
         lookup_batch_s: float = 60.0,
         progress: Callable[[float], None] | None = None,
     ) -> long_inputs.Timeline:
-        """Match a long recording window by window (recognition/engine/identify/long_inputs.py)."""
+        """Match a long recording window by window, retrying at other speeds the windows that find
+        nothing as heard (recognition/engine/identify/long_inputs.py)."""
         return long_inputs.timeline(
             self, chunks, window_s=window_s, hop_s=hop_s, lookup_batch_s=lookup_batch_s, progress=progress
         )

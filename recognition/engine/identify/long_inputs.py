@@ -1,5 +1,6 @@
 """Long recordings: fingerprinted as they are decoded, looked up a minute at a time, matched
-window by window and merged into segments."""
+window by window, the windows that find nothing as heard retried at other speeds
+(window_retries.py), and merged into segments."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 
 from recognition.engine import fingerprint as fp
 from recognition.engine import matching
+from recognition.engine.identify import retries
+from recognition.engine.identify.window_retries import KeptPeaks, Tier, retry_windows
 from recognition.engine.index import HashIndex
 
 __all__ = ["SPEED_SPAN_S", "Timeline", "Windowed", "timeline"]
@@ -32,15 +35,18 @@ class Timeline:
     hashes: int
 
 
-class Windowed(Protocol):
-    """What a long input asks of the Identifier: its index, its settings and its lookups with
-    candidates chosen window by window."""
+class Windowed(retries.Stages, Protocol):
+    """What a long input asks of the Identifier: its index, its settings, its lookups with
+    candidates chosen window by window, and its retry tiers (each window counting the looks a
+    clip does)."""
 
     index: HashIndex
     params: fp.FingerprintParams
-    match_params: matching.MatchParams
+    measure_speed: bool
 
     def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Votes: ...
+
+    def retry_tiers(self, *, times: int = 1, smoothed: bool = True) -> tuple[int, list[Tier]]: ...
 
 
 def timeline(
@@ -54,17 +60,21 @@ def timeline(
 ) -> Timeline:
     """Match a long recording window by window and merge the windows into segments.
 
-    The audio is fingerprinted as it is decoded and looked up a minute at a time, so memory
-    stays bounded however long the recording is; `progress` hears the seconds done so far.
+    The audio is fingerprinted as it is decoded and looked up a minute at a time; `progress`
+    hears the seconds done so far. The windows that find no match as heard are retried at the
+    identifier's speeds from the peaks the stream kept (window_retries.py), `lookup_batch_s` of
+    windows at a time.
     """
     params = engine.params
-    stream = fp.StreamingFingerprinter(params)
+    stream = fp.StreamingFingerprinter(params, keep_peaks=True)
+    kept = KeptPeaks(params.shifts)
     parts: list[matching.Hits] = []
     pending: list[fp.Fingerprints] = []
     pending_frames = 0.0
     fps = params.frames_per_second
     batch_frames = lookup_batch_s * fps
     window_frames = int(window_s * fps)
+    hop_frames = int(hop_s * fps)
     hashes = 0
     seconds = 0.0
 
@@ -80,25 +90,47 @@ def timeline(
 
     for chunk in chunks:
         new = stream.push(chunk)
+        kept.add(stream.take_peaks())
         pending.append(new)
         pending_frames += chunk.size / params.hop_size
         seconds += chunk.size / params.sample_rate_hz
         if pending_frames >= batch_frames:
             flush()
     pending.append(stream.finish())
+    kept.add(stream.take_peaks())
     flush()
     total_frames = stream.n_frames
-    hits = matching.Hits.concatenate(parts)
-    segments = matching.timeline(
-        hits,
+    # Every window is a clip that may be retried: its decisions count the looks a clip's do
+    # (no retry smoothed in time here), once for each window.
+    n_windows = matching.window_count(total_frames, window_frames, hop_frames)
+    looks, tiers = engine.retry_tiers(times=n_windows, smoothed=False)
+    found = matching.window_matches(
+        matching.Hits.concatenate(parts),
         total_frames,
         engine.index.track_frames,
         window_frames=window_frames,
-        hop_frames=int(hop_s * fps),
+        hop_frames=hop_frames,
+        tracks=engine.index.track_count(),
+        looks=looks,
+        params=engine.match_params,
+        measure_speed=engine.measure_speed,
+    )
+    if hashes:
+        found = retry_windows(
+            engine,
+            found,
+            kept,
+            tiers,
+            window_frames=window_frames,
+            hop_frames=hop_frames,
+            total_frames=total_frames,
+            batch_windows=max(1, round(lookup_batch_s / hop_s)),
+            lookup=engine.index.lookup,
+        )
+    segments = matching.segments(
+        [(w * hop_frames, match) for w, match in enumerate(found) if match is not None],
         max_gap_frames=int(2 * window_s * fps),
         drift_frames=int(0.5 * fps),
-        tracks=engine.index.track_count(),
         speed_span_frames=int(SPEED_SPAN_S * fps),
-        params=engine.match_params,
     )
     return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)

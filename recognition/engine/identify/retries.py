@@ -5,13 +5,13 @@ speeds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
+from recognition.engine import arrays, matching
 from recognition.engine import fingerprint as fp
-from recognition.engine import matching
 from recognition.engine import sketch as sk
 from recognition.engine.identify.memo import Lookup
 
@@ -27,9 +27,12 @@ __all__ = [
     "WIDE_VARIANTS",
     "Factor",
     "Stages",
+    "Variant",
+    "hashed",
     "pitch_grid",
     "smoothed_retry",
     "speed_grid",
+    "speed_retries",
     "speed_retry",
     "tempo_grid",
     "time_and_frequency",
@@ -182,26 +185,76 @@ def speed_retry(
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
     factor is a speed (time and frequency together, as a tape runs) or a (time, frequency) pair;
-    the match reports the change it undid: the clip ran 1 / time as fast as the track, and its
-    pitch was moved by the inverse of the frequency factor.
+    the match reports the change it undid: the clip ran 1 / time as fast as the track (times the
+    speed its retried votes still drift at, when they measure it), and its pitch was moved by the
+    inverse of the frequency factor.
 
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
     look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED).
     `screen`: the fingerprint settings the factors are screened with (None: `params`)."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
-    pairs = [time_and_frequency(factor) for factor in factors]
-    if decided is not None and decided < len(pairs):
-        screen_params = params if screen is None else screen
-        screened = [fp.hash_constellation(moved, screen_params, speed=t, frequency=f) for t, f in pairs]
-        pairs = [pairs[i] for i in _screen(engine, screened, decided, lookup=lookup)]
-    variants = [fp.hash_constellation(moved, params, speed=t, frequency=f) for t, f in pairs]
-    best: matching.Match | None = None
-    for (t, f), variant, votes in zip(pairs, variants, engine.votes_of(variants, lookup=lookup), strict=True):
-        found = engine.decide(votes, variant.n_frames, looks)
-        if found is not None and (best is None or found.log10_p < best.log10_p):
-            # Offsets were measured at the retried speed: scale back to the clip as heard.
-            best = matching.Match(
+    if decided is not None and screen is not None and decided < len(factors):
+        # Screened on their own hashes, only the factors kept are hashed with `params`.
+        screened = [hashed(moved, factor, screen) for factor in factors]
+        kept = _screen(engine, screened, np.zeros(len(factors), np.int64), decided, lookup=lookup)
+        factors, decided = tuple(factors[i] for i in kept), None
+    variants = [Variant(0, factor, hashed(moved, factor, params)) for factor in factors]
+    (found,) = speed_retries(engine, variants, 1, looks=looks, lookup=lookup, decided=decided)
+    return None if found is None else found[0]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A clip's hashes as if played at another speed: which clip, the factor, the hashes."""
+
+    clip: int
+    factor: Factor
+    fingerprints: fp.Fingerprints
+    screen: fp.Fingerprints | None = None  # the hashes it is screened with (None: `fingerprints`)
+
+
+def hashed(peaks: fp.Constellation, factor: Factor, params: fp.FingerprintParams) -> fp.Fingerprints:
+    """The peaks' hashes as if played at `factor` (moved, not found again)."""
+    t, f = time_and_frequency(factor)
+    return fp.hash_constellation(peaks, params, speed=t, frequency=f)
+
+
+def speed_retries(
+    engine: Stages,
+    variants: list[Variant],
+    clips: int,
+    *,
+    looks: int,
+    lookup: Lookup | None = None,
+    decided: int | None = None,
+) -> list[tuple[matching.Match, Factor] | None]:
+    """The decisions on the variants of `clips` clips (a long input's windows) in one lookup per
+    stage for all of them: each clip's best match, as `speed_retry` reports it, and the factor
+    that found it, or None. `decided` keeps that many factors of each clip, from one ranking of
+    every clip's variants."""
+    owners = np.array([v.clip for v in variants], np.int64)
+    if decided is not None and owners.size and int(np.bincount(owners).max()) > decided:
+        variants = [
+            variants[i]
+            for i in _screen(
+                engine,
+                [v.fingerprints if v.screen is None else v.screen for v in variants],
+                owners,
+                decided,
+                lookup=lookup,
+            )
+        ]
+    best: list[tuple[matching.Match, Factor] | None] = [None] * clips
+    all_votes = engine.votes_of([v.fingerprints for v in variants], lookup=lookup)
+    for variant, votes in zip(variants, all_votes, strict=True):
+        found = engine.decide(votes, variant.fingerprints.n_frames, looks)
+        held = best[variant.clip]
+        if found is not None and (held is None or found.log10_p < held[0].log10_p):
+            t, f = time_and_frequency(variant.factor)
+            # Offsets were measured at the retried speed: scale back to the clip as heard. The
+            # speed the retried votes still drift at (decide measures it) refines the factor's.
+            match = matching.Match(
                 track_id=found.track_id,
                 offset_frames=found.offset_frames,
                 score=found.score,
@@ -209,19 +262,25 @@ def speed_retry(
                 first_frame=int(found.first_frame * t),
                 last_frame=int(found.last_frame * t),
                 candidates=found.candidates,
-                speed=1 / t,
+                speed=found.speed / t,
                 pitch_semitones=-12 * float(np.log2(f)),
             )
+            best[variant.clip] = (match, variant.factor)
     return best
 
 
-def _screen(engine: Stages, variants: list[fp.Fingerprints], count: int, *, lookup: Lookup | None) -> list[int]:
-    """Which `count` of the variants (their positions, in order) have the strongest triplet
-    alignment with any track, from one ranking of all their votes, each (track, variant) ranked
-    as a track of its own: ranking each variant apart was most of a wide retry's time."""
+def _screen(
+    engine: Stages, variants: list[fp.Fingerprints], owners: np.ndarray, count: int, *, lookup: Lookup | None
+) -> list[int]:
+    """Which `count` variants of each clip (`owners`: the clip of each variant) have the
+    strongest triplet alignment with any track, their positions in order, from one ranking of
+    all their votes, each (track, variant) ranked as a track of its own: ranking each variant
+    apart was most of a wide retry's time."""
     triplets = [clip.split()[1] for clip in variants]
     hits = engine.lookup_hits(triplets, lookup=lookup)
     n = len(variants)
+    if n == 0:
+        return []
     tagged = matching.Hits(
         hashes=np.concatenate([h.hashes for h in hits]),
         track_ids=np.concatenate([h.track_ids * n + i for i, h in enumerate(hits)]),
@@ -240,4 +299,6 @@ def _screen(engine: Stages, variants: list[fp.Fingerprints], count: int, *, look
     strongest = np.full(n, np.inf)
     np.minimum.at(strongest, variant, ranking.log10_p)
     voted = np.flatnonzero(np.isfinite(strongest))
-    return sorted(voted[np.argsort(strongest[voted], kind="stable")[:count]].tolist())
+    # Each clip's strongest first (a stable sort keeps the earlier factor on a tie).
+    order = voted[np.lexsort((strongest[voted], owners[voted]))]
+    return sorted(order[arrays.rank_in_runs(owners[order]) < count].tolist())

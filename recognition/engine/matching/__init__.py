@@ -23,11 +23,13 @@ false matches on never-indexed music (see MatchParams).
 
 hits.py pairs stored rows with the query (Hits); scoring.py ranks the voted tracks and takes the
 decision (Match); votes.py holds a clip's votes from both stages of a lookup (Votes); timeline.py
-merges the windows of a long input into segments; changes.py decides when a match's speed and
-pitch differ enough from the track's to be reported (Change). numpy/scipy only; no Django.
+merges the windows of a long input into segments; drift.py measures a match's speed from how its
+votes drift across the clip (`measured`); changes.py decides when a match's speed and pitch differ
+enough from the track's to be reported (Change). numpy/scipy only; no Django.
 """
 
 from recognition.engine.matching.changes import MIN_PITCH_SEMITONES, MIN_SPEED_CHANGE, Change, reported_change
+from recognition.engine.matching.drift import measured
 from recognition.engine.matching.hits import Hits, join_hits, join_hits_of
 from recognition.engine.matching.scoring import (
     DEFAULT_PARAMS,
@@ -38,7 +40,7 @@ from recognition.engine.matching.scoring import (
     rank_tracks,
     top_tracks,
 )
-from recognition.engine.matching.timeline import Segment, timeline
+from recognition.engine.matching.timeline import Segment, segments, timeline, window_count, window_matches
 from recognition.engine.matching.votes import Votes
 
 __all__ = [
@@ -55,8 +57,12 @@ __all__ = [
     "best_match",
     "join_hits",
     "join_hits_of",
+    "measured",
     "rank_tracks",
     "reported_change",
+    "segments",
     "timeline",
     "top_tracks",
+    "window_count",
+    "window_matches",
 ]

@@ -110,8 +110,10 @@ def test_a_clip_played_ten_percent_fast_or_slow_matches_at_its_offset_with_its_s
 
 
 def test_a_clip_as_heard_reports_no_change_of_speed_or_pitch(engine, songs):
+    """Its speed is measured from its votes' drift, within a fraction of a percent of 1: no change."""
     match = engine.identify(songs[6][5 * RATE : 10 * RATE])
-    assert match is not None and (match.speed, match.pitch_semitones) == (1.0, 0.0)
+    assert match is not None and match.speed == pytest.approx(1.0, abs=0.003) and match.pitch_semitones == 0.0
+    assert not match.change
 
 
 def test_a_transposed_clip_matches_through_a_retry_that_moves_its_bins_alone(index):
@@ -122,7 +124,7 @@ def test_a_transposed_clip_matches_through_a_retry_that_moves_its_bins_alone(ind
     match = Identifier(index, speed_variants=((1.0, 2 ** (-1 / 6)),), wide_variants=()).identify(up)
     assert match is not None and match.track_id == 5
     assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
-    assert match.speed == 1.0 and match.pitch_semitones == pytest.approx(2.0)
+    assert match.speed == pytest.approx(1.0, abs=0.003) and match.pitch_semitones == pytest.approx(2.0)
 
 
 def test_a_faster_tempo_matches_through_a_retry_that_moves_its_frames_alone(index):
@@ -132,7 +134,7 @@ def test_a_faster_tempo_matches_through_a_retry_that_moves_its_frames_alone(inde
     match = Identifier(index, speed_variants=((1 / 1.1, 1.0),)).identify(fast)
     assert match is not None and match.track_id == 5
     assert abs(fp.frames_to_seconds(match.offset_frames) - 13.2) < 0.15
-    assert match.speed == pytest.approx(1.1) and match.pitch_semitones == 0.0
+    assert match.speed == pytest.approx(1.1, rel=0.003) and match.pitch_semitones == 0.0
 
 
 def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_bound(index, songs):
@@ -143,7 +145,7 @@ def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_b
     wide = Identifier(index, wide_variants=(1 / 1.05, 1 / 1.1, 1 / 1.15))
     assert plain.identify(clip) is None
     match = wide.identify(clip)
-    assert match is not None and match.track_id == 5 and match.speed == pytest.approx(1.1)
+    assert match is not None and match.track_id == 5 and match.speed == pytest.approx(1.1, rel=0.003)
     assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
     # Three wide looks on a tenth: each decided as one of 30; the clip as heard as one of 7, not 6.
     assert match.log10_p <= np.log10(wide.match_params.max_false_match_rate)
