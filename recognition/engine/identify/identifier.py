@@ -62,7 +62,7 @@ class Identifier:
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
     wide_screen_min_wide: int = retries.WIDE_SCREEN_MIN_WIDE  # wide peaks a triplet of the screen needs
     # The clip's peaks picked again with these settings (denser: music under a voice keeps some
-    # of its peaks), one more look of the wide tier; None: not tried (retries.py, DENSE).
+    # of its peaks), one more look on the main share; None: not tried (docs/decisions.md, dense_params).
     dense_params: fp.FingerprintParams | None = None
     # A match's speed measured from how its votes drift (matching/drift.py); False: a match
     # reports its retry's factor alone, 1 as heard (for studies).
