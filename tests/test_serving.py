@@ -1,0 +1,98 @@
+"""How the portal is served: Daphne processes on one socket (portal/serve.py), long-lived threads
+that keep their database connections (portal/sync_threads.py), no second parse of a body."""
+
+import asyncio
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from portal.sync_threads import PooledSyncThreads
+
+
+def _run_requests(app, count: int, *, at_once: bool) -> dict[str, set[int]]:
+    """Send `count` HTTP requests to `app`, one after the other or all at once; return the threads
+    each one's synchronous code ran on, by request."""
+    ran_on: dict[str, set[int]] = {}
+
+    async def one(number: int) -> None:
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        async def send(message):
+            pass
+
+        path = f"/{number}"
+        await app({"type": "http", "path": path, "ran_on": ran_on.setdefault(path, set())}, receive, send)
+
+    async def all_of_them() -> None:
+        if at_once:
+            await asyncio.gather(*(one(number) for number in range(count)))
+        else:
+            for number in range(count):
+                await one(number)
+
+    asyncio.run(all_of_them())
+    return ran_on
+
+
+async def _django_like(scope, receive, send):
+    """What Django's handler does with a request's synchronous code: thread-sensitive calls."""
+
+    def work() -> None:
+        scope["ran_on"].add(threading.get_ident())
+        time.sleep(0.05)
+
+    await sync_to_async(work, thread_sensitive=True)()
+    await sync_to_async(lambda: scope["ran_on"].add(threading.get_ident()), thread_sensitive=True)()
+
+
+def test_requests_run_on_long_lived_threads_each_on_one_thread():
+    app = PooledSyncThreads(_django_like, size=2)
+    one_by_one = _run_requests(app, 5, at_once=False)
+    assert all(len(threads) == 1 for threads in one_by_one.values())
+    assert len(set.union(*one_by_one.values())) == 1  # one after the other: the same thread
+    at_once = _run_requests(app, 5, at_once=True)
+    # Side by side, each request on one thread for all its calls: the two long-lived threads serve
+    # two of them, three get a thread of their own.
+    assert all(len(threads) == 1 for threads in at_once.values())
+    assert len(set.union(*at_once.values())) == 5
+    again = _run_requests(app, 2, at_once=True)
+    assert set.union(*again.values()) <= set.union(*at_once.values())  # the long-lived ones, kept
+    assert len(set.union(*again.values())) == 2
+
+
+def _backends_since(started: datetime) -> set[int]:
+    """PostgreSQL processes serving the test database opened since `started`, other than ours."""
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    with connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_start > %s",
+            [started],
+        )
+        found = {pid for (pid,) in cursor.fetchall()}
+    connection.close()
+    return found
+
+
+@pytest.mark.parametrize("max_age", ["60", "0"])
+def test_daphne_keeps_a_database_connection_between_requests(start_daphne, max_age):
+    base = start_daphne(DJANGO_CONN_MAX_AGE=max_age)
+    started = datetime.now(UTC)
+    seen = set()
+    for _ in range(10):
+        with urllib.request.urlopen(base + "/readyz", timeout=10) as response:  # noqa: S310 - local URL
+            assert b'"database": "ok"' in response.read()
+        seen |= _backends_since(started)
+    if max_age == "0":  # Django closes each request's connection: ten of them, none left
+        assert _backends_since(started) == set()
+    else:  # one connection, the long-lived thread's, served all ten
+        assert len(seen) == 1 and _backends_since(started) == seen
