@@ -96,3 +96,20 @@ def test_daphne_keeps_a_database_connection_between_requests(start_daphne, max_a
         assert _backends_since(started) == set()
     else:  # one connection, the long-lived thread's, served all ten
         assert len(seen) == 1 and _backends_since(started) == seen
+
+
+def test_daphne_hands_a_multipart_body_to_django_unparsed(start_daphne):
+    """Twisted would parse a multipart body into `request.args` (nothing reads it) and answer a
+    malformed one with a bare 400 of its own; Django now gets it and answers as the API does."""
+    base = start_daphne()
+    request = urllib.request.Request(  # noqa: S310 - a local URL
+        base + "/api/v1/recognitions",
+        data=b"not a multipart body",
+        headers={"Content-Type": "multipart/form-data; boundary=xyz", "Authorization": "Api-Key abcdEFGH." + "k" * 32},
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - local URL
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    assert status == 401 and body.startswith(b'{"error":'), body  # Django's answer: the key is not valid
