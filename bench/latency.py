@@ -16,8 +16,9 @@ change) unpacked with `git archive` into the temporary folder, "after" is this c
   with ffmpeg; the engine alone on the same clips, already decoded, for scale;
 - `manage.py recognize --json` over all the WAV clips in one process: wall clock per file, process
   start amortized;
-- the partner API (`POST /api/v1/recognitions`) on each version's own Daphne, at 1 and 8 clients
-  posting 5 s WAV clips back to back (8 kHz mono 16-bit, as bench/live.py's api-load sends);
+- the partner API (`POST /api/v1/recognitions`) on each version's own server, started as that
+  version deploys it (`python -m portal.serve` where it exists, else one Daphne), at 1 and 8
+  clients posting 5 s WAV clips back to back (8 kHz mono 16-bit, as bench/live.py's api-load sends);
 - ingest (`manage.py ingest --jobs 1` and `--jobs 2` into a fresh empty database) beside ffmpeg
   alone decoding the same files, `--ingest-rounds` times (0: not measured);
 - the machine: its ffmpeg's start (`ffmpeg -version`) and a 5 s clip's decode, both sandboxed,
@@ -264,6 +265,8 @@ def track_names(env: dict[str, str]) -> dict[int, str]:
 
 
 def start_daphne(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """A version's server as that version deploys it: `python -m portal.serve` (a Daphne process
+    per CPU on one socket) where the version has it, else one Daphne."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -273,10 +276,12 @@ def start_daphne(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int
         "EARSHOT_API_RATE_PER_MINUTE": "1000000",
         "EARSHOT_API_BURST": "1000000",
     }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-        cwd=tree, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    if (tree / "portal" / "serve.py").exists():
+        command = [sys.executable, "-m", "portal.serve", "--bind", "127.0.0.1", "--port", str(port)]
+    else:
+        command = [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
+                   "portal.asgi:application"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tree, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(150):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

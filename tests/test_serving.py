@@ -2,6 +2,11 @@
 that keep their database connections (portal/sync_threads.py), no second parse of a body."""
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -14,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from portal.sync_threads import PooledSyncThreads
+from tests.conftest import ROOT, _free_port, subprocess_environment
 
 
 def _run_requests(app, count: int, *, at_once: bool) -> dict[str, set[int]]:
@@ -113,3 +119,74 @@ def test_daphne_hands_a_multipart_body_to_django_unparsed(start_daphne):
     except urllib.error.HTTPError as error:
         status, body = error.code, error.read()
     assert status == 401 and body.startswith(b'{"error":'), body  # Django's answer: the key is not valid
+
+
+def _serve(port: int, processes: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.serve", "--port", str(port), "--processes", str(processes)],
+        cwd=ROOT, env={**subprocess_environment(), "DJANGO_DEBUG": "false"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail("portal.serve did not start: " + process.stderr.read().decode()[-2000:])
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def _listening_inode(pid: int) -> set[str]:
+    """The sockets a process holds (their inodes)."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
+def test_serve_runs_daphne_processes_on_one_socket_and_stops_them(transactional_db):
+    port = _free_port()
+    process = _serve(port, 2)
+    try:
+        children = _children(process.pid)
+        assert len(children) == 2
+        shared = set.intersection(*(_listening_inode(child) for child in children))
+        assert shared  # both hold the one listening socket the launcher bound
+        assert not _listening_inode(process.pid)  # and the launcher let go of it
+        for _ in range(6):  # every connection is answered, whichever process takes it
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                assert response.status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=45) == 0
+        for child in children:
+            assert not os.path.exists(f"/proc/{child}")  # stopped and reaped
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_stops_every_process_when_one_dies(transactional_db):
+    port = _free_port()
+    process = _serve(port, 2)
+    try:
+        first, second = _children(process.pid)
+        os.kill(first, signal.SIGKILL)
+        assert process.wait(timeout=45) != 0  # the supervisor sees a failed server
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{second}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{second}")
+    finally:
+        if process.poll() is None:
+            process.kill()
