@@ -521,6 +521,10 @@ def main() -> None:
         "before": _short(args.before),
         "after": _short("HEAD"),
         "parts": [part for part in PARTS if part in parts],
+        "servers": {
+            version: "python -m portal.serve" if (tree / "portal" / "serve.py").exists() else "daphne"
+            for version, tree in trees.items()
+        },
         "database": args.database,
         "catalog_tracks": tracks,
         "rounds": args.rounds,

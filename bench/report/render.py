@@ -29,6 +29,8 @@ WRITERS = {
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",
     "sandbox_cost.json": "python -m bench.studies.sandbox_cost",
     "latency.json": "make bench-latency",
+    "latency_followup.json": "python -m bench.latency --before 8c364aa --parts formats,api,ingest "
+    "--output latency_followup.json",
     "robustness.json": "python -m bench.studies.robustness",
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
 }

@@ -46,6 +46,8 @@ Between blocks.
 <!-- /report:sandbox -->
 <!-- report:latency -->
 <!-- /report:latency -->
+<!-- report:latency_followup -->
+<!-- /report:latency_followup -->
 
 <!-- report:robustness -->
 <!-- /report:robustness -->
