@@ -827,6 +827,37 @@ def latency_followup(page: Page) -> str:
     ])  # fmt: skip
 
 
+def api_profile(page: Page) -> str:
+    """Where one partner API request's CPU goes, by part, before and after (api_profile.json)."""
+    data = page.results.json("api_profile.json")
+    before, after = data["versions"]["before"], data["versions"]["after"]
+    parts = sorted(
+        set(before["parts_ms"]) | set(after["parts_ms"]), key=lambda name: (-before["parts_ms"].get(name, 0), name)
+    )
+
+    def ms(found: dict, name: str) -> str:
+        value = found["parts_ms"].get(name)
+        return "—" if value is None else f"{num(value, 1)} ms"
+
+    rows = [[name, ms(before, name), ms(after, name)] for name in parts]
+    rows.append(
+        ["**the server's CPU per request**", *(f"**{num(v['cpu_ms_per_request'], 1)} ms**" for v in (before, after))]
+    )
+    rows.append(["server processes; requests answered; rate; p50",
+                 *(f"{v['processes']}; {v['requests']:,}; {num(v['per_second'], 1)}/s; {num(v['p50_ms'], 1)} ms"
+                   for v in (before, after))])  # fmt: skip
+    heading = [f"{data['clients']} client{'s' if data['clients'] > 1 else ''}, 5 s WAV at 8 kHz, CPU per request",
+               f"before ({data['before']})", f"after ({data['after']})"]  # fmt: skip
+    note = (f"run of {data['when']}, {num(data['seconds'], 0)} s a version, load average "
+            f"{num(data['load_average'][0], 1)} on {data['cpus']} cores; a part is its share of py-spy's samples "
+            "of threads holding the GIL times the server's CPU per request")  # fmt: skip
+    return "\n".join([
+        *table(heading, rows),
+        "",
+        page.source("api_profile.json", note, "python -m bench.studies.api_profile --py-spy PATH"),
+    ])  # fmt: skip
+
+
 # The robustness set's goals (issue 38): condition -> {clip length: top-1 share}.
 ROBUSTNESS_GOALS = {
     "speed+5": {"5": 95}, "speed-5": {"5": 95},
@@ -950,5 +981,6 @@ BLOCKS = {
     "sandbox": sandbox,
     "latency": latency,
     "latency_followup": latency_followup,
+    "api_profile": api_profile,
     "robustness": robustness,
 }

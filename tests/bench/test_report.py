@@ -48,6 +48,8 @@ Between blocks.
 <!-- /report:latency -->
 <!-- report:latency_followup -->
 <!-- /report:latency_followup -->
+<!-- report:api_profile -->
+<!-- /report:api_profile -->
 
 <!-- report:robustness -->
 <!-- /report:robustness -->
