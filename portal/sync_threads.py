@@ -8,7 +8,8 @@ threads instead (asgiref's `ThreadSensitiveContext` with a caller-owned executor
 context then finds one already set and adds none), so a thread's connection serves request after
 request, closed by Django's usual rules (CONN_MAX_AGE, CONN_HEALTH_CHECKS, an error). Requests
 still run side by side, each on its own thread; when more are in flight than there are threads,
-the extra ones get a thread of their own, as before, and their connection is closed with it.
+the extra ones get a thread of their own, as before, and their connection is closed with it; so is
+the connection of a thread whose request ended early, before that thread serves again.
 (docs/decisions.md, The API at 8 clients.)
 """
 
@@ -35,6 +36,7 @@ class PooledSyncThreads:
         self.size = size
         self._idle: list[ThreadPoolExecutor] = []
         self._made = 0
+        self._settling: set[asyncio.Task] = set()
 
     def _take(self) -> tuple[ThreadPoolExecutor, bool]:
         """A thread's executor, and whether it goes back to the pool after the request."""
@@ -49,12 +51,27 @@ class PooledSyncThreads:
         if scope["type"] != "http" or self.size <= 0:
             return await self.app(scope, receive, send)
         executor, pooled = self._take()
+        finished = False
         try:
             async with ThreadSensitiveContext(executor=executor):
-                return await self.app(scope, receive, send)
+                await self.app(scope, receive, send)
+            finished = True
+        finally:
+            if pooled and finished:
+                self._idle.append(executor)
+            else:
+                # A thread of this request only, or one whose request ended early (a client gone, an
+                # error: its view may still be running there): once it is idle, close its connection,
+                # then let it serve again or go.
+                settling = asyncio.get_running_loop().create_task(self._settle(executor, pooled))
+                self._settling.add(settling)
+                settling.add_done_callback(self._settling.discard)
+
+    async def _settle(self, executor: ThreadPoolExecutor, pooled: bool) -> None:
+        try:
+            await asyncio.wrap_future(executor.submit(_close_connections))
         finally:
             if pooled:
                 self._idle.append(executor)
-            else:  # a thread for this request only: its connection goes with it
-                await asyncio.wrap_future(executor.submit(_close_connections))
+            else:
                 executor.shutdown(wait=False)

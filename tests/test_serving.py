@@ -18,6 +18,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from portal import sync_threads
 from portal.sync_threads import PooledSyncThreads
 from tests.conftest import ROOT, _free_port, subprocess_environment
 
@@ -72,6 +73,30 @@ def test_requests_run_on_long_lived_threads_each_on_one_thread():
     again = _run_requests(app, 2, at_once=True)
     assert set.union(*again.values()) <= set.union(*at_once.values())  # the long-lived ones, kept
     assert len(set.union(*again.values())) == 2
+
+
+def test_a_thread_whose_request_failed_serves_again_after_closing_its_connection(monkeypatch):
+    closed_on = []
+    monkeypatch.setattr(sync_threads, "_close_connections", lambda: closed_on.append(threading.get_ident()))
+    ran_on: dict[str, set[int]] = {"/failed": set(), "/next": set()}
+
+    async def app(scope, receive, send):
+        await _django_like(scope, receive, send)
+        if scope["path"] == "/failed":
+            raise RuntimeError("the view failed")
+
+    pooled = PooledSyncThreads(app, size=1)
+
+    async def failed_then_next() -> None:
+        with pytest.raises(RuntimeError):
+            await pooled({"type": "http", "path": "/failed", "ran_on": ran_on["/failed"]}, None, None)
+        await asyncio.gather(*pooled._settling)  # the thread closes its connection, then serves again
+        await pooled({"type": "http", "path": "/next", "ran_on": ran_on["/next"]}, None, None)
+
+    asyncio.run(failed_then_next())
+    # The same long-lived thread served both, its connection closed in between.
+    assert ran_on["/failed"] == ran_on["/next"] == set(closed_on)
+    assert len(closed_on) == 1
 
 
 def _backends_since(started: datetime) -> set[int]:
