@@ -292,11 +292,13 @@ def start_daphne(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int
 
 
 def api_key(tree: Path, env: dict[str, str]) -> str:
-    """A new partner's key (a user of its own each run: a user holds a bounded number of keys)."""
+    """A new partner's key for `tree`'s server (a user of its own each run: a user holds a bounded
+    number of keys), made by this checkout's code, which the database's schema is: older code
+    cannot write a key to it (keys have had scopes since), and reads and checks one as it did."""
     username = f"bench-latency-{tree.name}-{os.getpid()}"
     done = subprocess.run(
         [sys.executable, "manage.py", "create_api_key", username, "--name", "latency"],
-        cwd=tree, env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True,
+        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return done.stdout.strip().splitlines()[-1]
 
@@ -368,20 +370,24 @@ def _psql(sql: str) -> None:
 
 def ingest_speed(trees: dict[str, Path], env: dict[str, str], files: list[str], rounds: int) -> dict:
     """`manage.py ingest --jobs 1` and `--jobs 2` of `files` by the wall clock, each version into a
-    fresh copy of an empty migrated database, beside ffmpeg alone decoding the same files to the
-    engine rate (sandboxed, one call after the other, as run.py measures its floor)."""
+    fresh copy of an empty database migrated by that version's code (older code cannot write a
+    track to a newer schema), beside ffmpeg alone decoding the same files to the engine rate
+    (sandboxed, one call after the other, as run.py measures its floor)."""
     from recognition.engine import audio
 
-    database = env["DATABASE_URL"].rsplit("/", 1)[1]
-    template, scratch = f"{database}_ingest_template", f"{database}_ingest_scratch"
-    template_env = {**env, "DATABASE_URL": env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + template}
-    _psql(f"DROP DATABASE IF EXISTS {template}")
-    subprocess.run([sys.executable, "scripts/ensure_database.py"], cwd=ROOT, env=template_env, check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=template_env, check=True)
+    server, database = env["DATABASE_URL"].rsplit("/", 1)
+    templates = {version: f"{database}_ingest_template_{version}" for version in trees}
+    scratch = f"{database}_ingest_scratch"
     create = "from accounts.models import Role; from accounts.services import user_create; "
     create += "user_create(username='bench', password=None, role=Role.RIGHTS_HOLDER)"
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", create], cwd=ROOT, env=template_env, check=True)
-    scratch_env = {**env, "DATABASE_URL": env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + scratch}
+    for version, template in templates.items():
+        tree, template_env = trees[version], {**env, "DATABASE_URL": f"{server}/{template}"}
+        _psql(f"DROP DATABASE IF EXISTS {template}")
+        subprocess.run([sys.executable, "scripts/ensure_database.py"], cwd=ROOT, env=template_env, check=True)
+        tree_env = {**template_env, "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=tree, env=tree_env, check=True)
+        subprocess.run([sys.executable, "manage.py", "shell", "-c", create], cwd=tree, env=tree_env, check=True)
+    scratch_env = {**env, "DATABASE_URL": f"{server}/{scratch}"}
     times: dict[str, list[float]] = {"ffmpeg alone": []}
     try:
         for number in range(rounds):
@@ -392,7 +398,7 @@ def ingest_speed(trees: dict[str, Path], env: dict[str, str], files: list[str], 
             for version in list(trees) if number % 2 == 0 else list(reversed(trees)):
                 for jobs in (1, 2):
                     _psql(f"DROP DATABASE IF EXISTS {scratch}")
-                    _psql(f"CREATE DATABASE {scratch} TEMPLATE {template}")
+                    _psql(f"CREATE DATABASE {scratch} TEMPLATE {templates[version]}")
                     started = time.perf_counter()
                     subprocess.run(
                         [sys.executable, "manage.py", "ingest", "--owner", "bench", "--no-store-audio",
@@ -404,7 +410,8 @@ def ingest_speed(trees: dict[str, Path], env: dict[str, str], files: list[str], 
             print("latency: ingest round", number + 1, {k: round(v[-1], 1) for k, v in times.items()}, flush=True)
     finally:
         _psql(f"DROP DATABASE IF EXISTS {scratch}")
-        _psql(f"DROP DATABASE IF EXISTS {template}")
+        for template in templates.values():
+            _psql(f"DROP DATABASE IF EXISTS {template}")
     audio_s = sum(corpus_durations().get(path, 0.0) for path in files)
     medians = {name: statistics.median(values) for name, values in times.items()}
     return {
