@@ -26,4 +26,4 @@ RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
 USER earshot
 EXPOSE 8000
 # The worker runs the same image with: python manage.py db_worker
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "131072", "portal.asgi:application"]
+CMD ["python", "-m", "portal.serve", "--bind", "0.0.0.0", "--port", "8000", "--websocket-max-message-size", "131072"]

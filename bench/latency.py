@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.latency [--database earshot_bench] [--before COMMIT] [--rounds 3]
                                       [--clips 250] [--per-format 40] [--api-seconds 20]
+                                      [--api-rounds 1] [--parts wav,formats,batch,api,ingest]
+                                      [--output latency.json]
 
 Both versions run in the same run, round by round, on the same files and the same catalog, so
 their ratio holds on a noisy shared machine: "before" is `--before` (main before issue 39's
@@ -14,8 +16,9 @@ change) unpacked with `git archive` into the temporary folder, "after" is this c
   with ffmpeg; the engine alone on the same clips, already decoded, for scale;
 - `manage.py recognize --json` over all the WAV clips in one process: wall clock per file, process
   start amortized;
-- the partner API (`POST /api/v1/recognitions`) on each version's own Daphne, at 1 and 8 clients
-  posting 5 s WAV clips back to back (8 kHz mono 16-bit, as bench/live.py's api-load sends);
+- the partner API (`POST /api/v1/recognitions`) on each version's own server, started as that
+  version deploys it (`python -m portal.serve` where it exists, else one Daphne), at 1 and 8
+  clients posting 5 s WAV clips back to back (8 kHz mono 16-bit, as bench/live.py's api-load sends);
 - ingest (`manage.py ingest --jobs 1` and `--jobs 2` into a fresh empty database) beside ffmpeg
   alone decoding the same files, `--ingest-rounds` times (0: not measured);
 - the machine: its ffmpeg's start (`ffmpeg -version`) and a 5 s clip's decode, both sandboxed,
@@ -24,7 +27,12 @@ change) unpacked with `git archive` into the temporary folder, "after" is this c
 The catalog is the one in `--database` (default earshot_bench, which `make bench` fills); when it
 holds no track, the benchmark corpus's indexed files are ingested into it first
 (`manage.py ingest --owner bench --no-store-audio --jobs 2`). Redis is EARSHOT_BENCH_REDIS (default
-redis://127.0.0.1:6379/11). Results go to bench/results/latency.json.
+redis://127.0.0.1:6379/11). Results go to bench/results/latency.json (`--output`).
+
+`--parts` runs some of the parts only (then `--output` names another file: the report's latency
+block reads every part): e.g. `--before main --parts formats,api --output latency_followup.json`
+sets a later change beside the code before it (issue 39's follow-up: pre-started decoders and the
+API at 8 clients). `--api-rounds` repeats the API part, versions in turn, and keeps the medians.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ import numpy as np
 from bench import OUT, RESULTS, ROOT, corpus, queries
 
 OUTPUT = RESULTS / "latency.json"
+PARTS = ("wav", "formats", "batch", "api", "ingest")
 WORK = OUT / "latency"
 # main before issue 39's change: two ffmpeg calls per file (probe, then decode), no WAV reader.
 BEFORE = "af11def"
@@ -93,7 +102,11 @@ def recognize(path):
 
 for path in files[:5]:
     recognize(path)  # warm: the engine, the database connection and its caches
+from recognition.engine import audio as _audio
+pool = getattr(_audio, "PRESTARTED", None)  # pre-started decoders (absent from older versions)
+taken = pool.taken if pool else 0
 results = [recognize(path) for path in files]
+prestarted = (pool.taken - taken) if pool else 0
 engine_ms = []
 if engine:
     from recognition.engine import audio
@@ -104,7 +117,7 @@ if engine:
         started = time.perf_counter()
         recognize_clip(samples)
         engine_ms.append((time.perf_counter() - started) * 1000)
-print(json.dumps({"results": results, "engine_ms": engine_ms}))
+print(json.dumps({"results": results, "engine_ms": engine_ms, "prestarted": prestarted}))
 """
 
 
@@ -237,6 +250,7 @@ def summarize(runs: list[dict], clips: list[dict], names: dict[int, str]) -> dic
         "wall_p50_ms": round(statistics.median(walls), 1),
         "right": sum(_right(r, clip, names) for r, clip in zip(last, clips, strict=False)),
         "errors": sum(bool(r["error"]) for r in last),
+        "prestarted": runs[-1].get("prestarted", 0),  # files of the last round decoded by a pre-started child
     }
 
 
@@ -251,6 +265,8 @@ def track_names(env: dict[str, str]) -> dict[int, str]:
 
 
 def start_daphne(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """A version's server as that version deploys it: `python -m portal.serve` (a Daphne process
+    per CPU on one socket) where the version has it, else one Daphne."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -260,10 +276,12 @@ def start_daphne(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int
         "EARSHOT_API_RATE_PER_MINUTE": "1000000",
         "EARSHOT_API_BURST": "1000000",
     }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-        cwd=tree, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    if (tree / "portal" / "serve.py").exists():
+        command = [sys.executable, "-m", "portal.serve", "--bind", "127.0.0.1", "--port", str(port)]
+    else:
+        command = [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
+                   "portal.asgi:application"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tree, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(150):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -274,11 +292,13 @@ def start_daphne(tree: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int
 
 
 def api_key(tree: Path, env: dict[str, str]) -> str:
-    """A new partner's key (a user of its own each run: a user holds a bounded number of keys)."""
+    """A new partner's key for `tree`'s server (a user of its own each run: a user holds a bounded
+    number of keys), made by this checkout's code, which the database's schema is: older code
+    cannot write a key to it (keys have had scopes since), and reads and checks one as it did."""
     username = f"bench-latency-{tree.name}-{os.getpid()}"
     done = subprocess.run(
         [sys.executable, "manage.py", "create_api_key", username, "--name", "latency"],
-        cwd=tree, env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True,
+        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return done.stdout.strip().splitlines()[-1]
 
@@ -320,26 +340,54 @@ def hammer(port: int, key: str, bodies: list, names: dict, clients: int, seconds
     }
 
 
+def api_summary(runs: list[dict]) -> dict:
+    """One client count and version over `--api-rounds` rounds: the medians, and every round's rate."""
+    statuses: dict[str, int] = {}
+    for run in runs:
+        for status, count in run["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+
+    def median(name: str) -> float | None:
+        values = [run[name] for run in runs if run[name] is not None]
+        return round(statistics.median(values), 1) if values else None
+
+    return {
+        "requests": sum(run["requests"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+        "statuses": statuses,
+        "per_second": round(statistics.median(run["per_second"] for run in runs), 2),
+        "right": sum(run["right"] for run in runs),
+        "p50_ms": median("p50_ms"),
+        "p95_ms": median("p95_ms"),
+        "rounds": len(runs),
+        "per_second_rounds": [run["per_second"] for run in runs],
+    }
+
+
 def _psql(sql: str) -> None:
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True, capture_output=True)
 
 
 def ingest_speed(trees: dict[str, Path], env: dict[str, str], files: list[str], rounds: int) -> dict:
     """`manage.py ingest --jobs 1` and `--jobs 2` of `files` by the wall clock, each version into a
-    fresh copy of an empty migrated database, beside ffmpeg alone decoding the same files to the
-    engine rate (sandboxed, one call after the other, as run.py measures its floor)."""
+    fresh copy of an empty database migrated by that version's code (older code cannot write a
+    track to a newer schema), beside ffmpeg alone decoding the same files to the engine rate
+    (sandboxed, one call after the other, as run.py measures its floor)."""
     from recognition.engine import audio
 
-    database = env["DATABASE_URL"].rsplit("/", 1)[1]
-    template, scratch = f"{database}_ingest_template", f"{database}_ingest_scratch"
-    template_env = {**env, "DATABASE_URL": env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + template}
-    _psql(f"DROP DATABASE IF EXISTS {template}")
-    subprocess.run([sys.executable, "scripts/ensure_database.py"], cwd=ROOT, env=template_env, check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=template_env, check=True)
+    server, database = env["DATABASE_URL"].rsplit("/", 1)
+    templates = {version: f"{database}_ingest_template_{version}" for version in trees}
+    scratch = f"{database}_ingest_scratch"
     create = "from accounts.models import Role; from accounts.services import user_create; "
     create += "user_create(username='bench', password=None, role=Role.RIGHTS_HOLDER)"
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", create], cwd=ROOT, env=template_env, check=True)
-    scratch_env = {**env, "DATABASE_URL": env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + scratch}
+    for version, template in templates.items():
+        tree, template_env = trees[version], {**env, "DATABASE_URL": f"{server}/{template}"}
+        _psql(f"DROP DATABASE IF EXISTS {template}")
+        subprocess.run([sys.executable, "scripts/ensure_database.py"], cwd=ROOT, env=template_env, check=True)
+        tree_env = {**template_env, "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=tree, env=tree_env, check=True)
+        subprocess.run([sys.executable, "manage.py", "shell", "-c", create], cwd=tree, env=tree_env, check=True)
+    scratch_env = {**env, "DATABASE_URL": f"{server}/{scratch}"}
     times: dict[str, list[float]] = {"ffmpeg alone": []}
     try:
         for number in range(rounds):
@@ -350,7 +398,7 @@ def ingest_speed(trees: dict[str, Path], env: dict[str, str], files: list[str], 
             for version in list(trees) if number % 2 == 0 else list(reversed(trees)):
                 for jobs in (1, 2):
                     _psql(f"DROP DATABASE IF EXISTS {scratch}")
-                    _psql(f"CREATE DATABASE {scratch} TEMPLATE {template}")
+                    _psql(f"CREATE DATABASE {scratch} TEMPLATE {templates[version]}")
                     started = time.perf_counter()
                     subprocess.run(
                         [sys.executable, "manage.py", "ingest", "--owner", "bench", "--no-store-audio",
@@ -362,7 +410,8 @@ def ingest_speed(trees: dict[str, Path], env: dict[str, str], files: list[str], 
             print("latency: ingest round", number + 1, {k: round(v[-1], 1) for k, v in times.items()}, flush=True)
     finally:
         _psql(f"DROP DATABASE IF EXISTS {scratch}")
-        _psql(f"DROP DATABASE IF EXISTS {template}")
+        for template in templates.values():
+            _psql(f"DROP DATABASE IF EXISTS {template}")
     audio_s = sum(corpus_durations().get(path, 0.0) for path in files)
     medians = {name: statistics.median(values) for name, values in times.items()}
     return {
@@ -413,7 +462,15 @@ def main() -> None:
     parser.add_argument("--api-seconds", type=float, default=20)
     parser.add_argument("--ingest-files", type=int, default=0, help="indexed corpus files to ingest (0: all)")
     parser.add_argument("--ingest-rounds", type=int, default=1, help="rounds of the ingest part (0: none)")
+    parser.add_argument("--api-rounds", type=int, default=1, help="rounds of the API part, versions in turn")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"some of {','.join(PARTS)} (default all)")
+    parser.add_argument("--output", default=OUTPUT.name, help=f"results file in bench/results (default {OUTPUT.name})")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--parts: unknown {', '.join(sorted(parts - set(PARTS)))}")
+    if parts != set(PARTS) and args.output == OUTPUT.name:
+        parser.error(f"--parts without every part writes another file than {OUTPUT.name}: give --output")
     load_before = os.getloadavg()
     env = environment(args.database, 11)
     tracks = ensure_catalog(env)
@@ -423,39 +480,45 @@ def main() -> None:
     info = machine()
     print("latency:", info, flush=True)
 
-    cli: dict[str, dict[str, list[dict]]] = {name: {version: [] for version in trees} for name in formats}
+    measured = {name: files for name, files in formats.items() if ("wav" if name == "wav" else "formats") in parts}
+    cli: dict[str, dict[str, list[dict]]] = {name: {version: [] for version in trees} for name in measured}
     batch: dict[str, list[float]] = {version: [] for version in trees}
-    for number in range(args.rounds):
+    for number in range(args.rounds if measured or "batch" in parts else 0):
         order = list(trees) if number % 2 == 0 else list(reversed(trees))
-        for name, files in formats.items():
+        for name, files in measured.items():
             for version in order:
                 cli[name][version].append(run_worker(trees[version], env, files, engine=name == "wav"))
-        for version in order:
+        for version in order if "batch" in parts else []:
             batch[version].append(batch_ms_per_file(trees[version], env, formats["wav"]))
         print(f"latency: round {number + 1} of {args.rounds} done", flush=True)
 
-    servers = {version: start_daphne(tree, env) for version, tree in trees.items()}
     api: dict[str, dict] = {}
-    try:
-        bodies = api_clips(clips)
-        keys = {version: api_key(tree, env) for version, tree in trees.items()}
-        for version, (_, port) in servers.items():
-            hammer(port, keys[version], bodies, names, 1, 3)  # warm
-        for clients in (1, 8):
-            api[str(clients)] = {}
+    if "api" in parts:
+        servers = {version: start_daphne(tree, env) for version, tree in trees.items()}
+        try:
+            bodies = api_clips(clips)
+            keys = {version: api_key(tree, env) for version, tree in trees.items()}
             for version, (_, port) in servers.items():
-                api[str(clients)][version] = hammer(port, keys[version], bodies, names, clients, args.api_seconds)
-                print("latency: api", clients, version, api[str(clients)][version], flush=True)
-    finally:
-        for process, _ in servers.values():
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                hammer(port, keys[version], bodies, names, 1, 3)  # warm
+            runs: dict[str, dict[str, list[dict]]] = {"1": {}, "8": {}}
+            for number in range(args.api_rounds):
+                order = list(servers) if number % 2 == 0 else list(reversed(servers))
+                for clients in (1, 8):
+                    for version in order:
+                        found = hammer(servers[version][1], keys[version], bodies, names, clients, args.api_seconds)
+                        runs[str(clients)].setdefault(version, []).append(found)
+                        print("latency: api", clients, version, found, flush=True)
+            api = {clients: {v: api_summary(by[v]) for v in trees} for clients, by in runs.items()}
+        finally:
+            for process, _ in servers.values():
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
     ingest = None
-    if args.ingest_rounds:
+    if args.ingest_rounds and "ingest" in parts:
         files = [item["path"] for item in corpus.load_or_build(OUT / "corpus.json")["indexed"]]
         ingest = ingest_speed(trees, env, files[: args.ingest_files or None], args.ingest_rounds)
         print("latency: ingest", ingest, flush=True)
@@ -464,9 +527,15 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "before": _short(args.before),
         "after": _short("HEAD"),
+        "parts": [part for part in PARTS if part in parts],
+        "servers": {
+            version: "python -m portal.serve" if (tree / "portal" / "serve.py").exists() else "daphne"
+            for version, tree in trees.items()
+        },
         "database": args.database,
         "catalog_tracks": tracks,
         "rounds": args.rounds,
+        "api_rounds": args.api_rounds,
         "clip_s": CLIP_S,
         "load_average": {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]},
         "machine": info,
@@ -475,16 +544,18 @@ def main() -> None:
         },
         "engine_p50_ms": {
             version: round(statistics.median(statistics.median(run["engine_ms"]) for run in runs), 1)
-            for version, runs in cli["wav"].items()
+            for version, runs in cli.get("wav", {}).items()
         },
-        "batch_ms_per_file": {version: round(statistics.median(values), 1) for version, values in batch.items()},
+        "batch_ms_per_file": {
+            version: round(statistics.median(values), 1) for version, values in batch.items() if values
+        },
         "batch_files": len(formats["wav"]),
         "api": api,
         "ingest": ingest,
         "goals": GOALS,
     }
     RESULTS.mkdir(exist_ok=True)
-    OUTPUT.write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / args.output).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("recognize", "engine_p50_ms", "batch_ms_per_file", "api")}, indent=1))
     shutil.rmtree(WORK / "media", ignore_errors=True)
 

@@ -104,7 +104,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/earshot"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+# Connections are kept a minute by the thread that opened them: Daphne's requests run on a few
+# long-lived threads (EARSHOT_SYNC_THREADS), so a request no longer pays a connection and a new
+# PostgreSQL process (docs/decisions.md, The API at 8 clients).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # No JIT: PostgreSQL overrates the cost of stage 1's index probes on a large table and compiles
 # them with LLVM, which takes longer than running them; no query of the portal runs long enough
@@ -201,6 +204,9 @@ EARSHOT_MAX_UPLOAD_BYTES = env.int("EARSHOT_MAX_UPLOAD_BYTES", default=200 * 102
 EARSHOT_MAX_BODY_BYTES = env.int("EARSHOT_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Past this many recognitions and uploads in flight in one process, new ones get 503 at once.
 EARSHOT_MAX_QUEUED_HEAVY = env.int("EARSHOT_MAX_QUEUED_HEAVY", default=8)
+# Long-lived threads for the synchronous part of HTTP requests in a Daphne process, each keeping its
+# database connection (portal/sync_threads.py); requests beyond them get a thread of their own.
+EARSHOT_SYNC_THREADS = env.int("EARSHOT_SYNC_THREADS", default=8)
 EARSHOT_UPLOAD_PATHS = ("/uploads/new/", "/api/v1/recognitions", "/api/v1/tracks", "/admin/catalog/track/")
 # The upload paths' large allowance goes only to requests with a session cookie or an API key
 # (portal.bodies), and to this many at a time per process: Daphne holds each such body in memory,

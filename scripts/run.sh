@@ -51,4 +51,5 @@ $python manage.py monitor_worker &
 monitors=$!
 trap 'kill $worker $webhooks $requeuer $monitors 2>/dev/null || true' EXIT INT TERM
 echo "Earshot on http://127.0.0.1:${PORT:-8000}/  (admin: /admin/, Ctrl-C stops)"
-.venv/bin/daphne -b 127.0.0.1 -p "${PORT:-8000}" --websocket-max-message-size 131072 portal.asgi:application
+# One Daphne process per CPU on the one port (portal/serve.py).
+$python -m portal.serve --bind 127.0.0.1 --port "${PORT:-8000}" --websocket-max-message-size 131072

@@ -94,13 +94,16 @@ def test_daphne_has_the_websocket_message_size_limit():
 
 
 def _daphne_arguments() -> dict[str, list[str]]:
-    """Daphne's arguments in every file that starts it, as each file spells them."""
+    """The arguments each file that starts the web server gives Daphne, through portal.serve (which
+    binds the port and starts a Daphne per CPU on it with these and `--fd`)."""
     import json
     import shlex
 
     import yaml
 
-    run_line = next(line for line in (ROOT / "scripts/run.sh").read_text().splitlines() if "bin/daphne" in line)
+    from portal import serve
+
+    run_line = next(line for line in (ROOT / "scripts/run.sh").read_text().splitlines() if "portal.serve" in line)
     docker_cmd = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
     kubernetes = next(
@@ -108,7 +111,7 @@ def _daphne_arguments() -> dict[str, list[str]]:
         for document in yaml.safe_load_all((ROOT / "deployment/kubernetes/web-deployment.yaml").read_text())
         if document and document.get("kind") == "Deployment"
         for container in document["spec"]["template"]["spec"]["containers"]
-        if container.get("command", [""])[0] == "daphne"
+        if container["name"] == "web"
     )
     commands = {
         "scripts/run.sh": shlex.split(run_line.replace('"${PORT:-8000}"', "8000")),
@@ -116,7 +119,13 @@ def _daphne_arguments() -> dict[str, list[str]]:
         "docker-compose.yml": shlex.split(shlex.split(compose)[2].split("&&")[1]),
         "web-deployment.yaml": kubernetes,
     }
-    return {where: words[1:] for where, words in commands.items()}
+    found = {}
+    for where, words in commands.items():
+        assert words[1:3] == ["-m", "portal.serve"], where
+        options, passed_on = serve.parse(words[3:])
+        assert options.port == 8000, where
+        found[where] = serve.daphne_arguments(3, passed_on)
+    return found
 
 
 @pytest.mark.parametrize("where", ["scripts/run.sh", "Dockerfile", "docker-compose.yml", "web-deployment.yaml"])
@@ -127,4 +136,5 @@ def test_every_daphne_command_parses_and_caps_websocket_messages(where):
 
     arguments = CommandLineInterface().parser.parse_args(_daphne_arguments()[where])
     assert arguments.application == "portal.asgi:application"
+    assert arguments.file_descriptor == 3  # the socket portal.serve bound
     assert arguments.websocket_max_message_size == 128 * 1024

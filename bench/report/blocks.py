@@ -715,11 +715,12 @@ def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
-def latency(page: Page) -> str:
-    """File to answer, the code before issue 39's change beside the code now (latency.json)."""
-    data = page.results.json("latency.json")
-    goals, cli, api = data["goals"], data["recognize"], data["api"]
-    versions = ["before", "after"]
+_LATENCY_FORMATS = {"mp3": "MP3", "opus": "Ogg/Opus", "m4a": "AAC in MP4", "webm": "WebM/Opus"}
+
+
+def _latency_rows(data: dict, versions: list[str], *, prestarted: bool = False) -> list[list[str]]:
+    """The rows of a latency results file (bench.latency) for the parts it measured."""
+    goals, cli, api = data["goals"], data["recognize"], data.get("api") or {}
 
     def both(render) -> list[str]:
         return [render(version) for version in versions]
@@ -734,21 +735,35 @@ def latency(page: Page) -> str:
             return f"{num(found['p50_ms'], 1)} ms"
         return f"{num(found['per_second'], 1)}/s, p95 {num(found['p95_ms'], 0)} ms, {found['errors']:,} errors"
 
-    formats = {"mp3": "MP3", "opus": "Ogg/Opus", "m4a": "AAC in MP4", "webm": "WebM/Opus"}
-    rows = [
-        [f"`recognize --json`, 5 s WAV, p50 / p95 ({cli['wav']['after']['files']} files)",
-         *both(lambda v: cell("wav", v)), f"≤ {goals['wav_p50_ms']} / ≤ {goals['wav_p95_ms']} ms"],
-        *([f"5 s {label}, p50 / p95 ({cli[name]['after']['files']} files)", *both(lambda v, n=name: cell(n, v)),
-           f"p50 ≤ {goals['formats_p50_ms']} ms"] for name, label in formats.items()),
-        [f"`manage.py recognize --json` over {data['batch_files']} WAV files, wall clock per file",
-         *both(lambda v: f"{num(data['batch_ms_per_file'][v], 1)} ms"), f"≤ {goals['batch_ms_per_file']} ms"],
-        ["the engine alone on the same clips, decoded, p50", *both(lambda v: f"{num(data['engine_p50_ms'][v], 1)} ms"),
-         ""],
-        ["partner API, 5 s WAV at 8 kHz, 1 client, p50", *both(lambda v: api_cell("1", v)),
-         f"≤ {goals['api_1_p50_ms']} ms"],
-        ["partner API, 8 clients (errors: 503, shed)", *both(lambda v: api_cell("8", v)),
-         f"≥ {goals['api_8_per_second']}/s, p95 ≤ {goals['api_8_p95_ms']} ms, 0 errors"],
+    def files(name: str) -> str:
+        found = cli[name][versions[-1]]
+        if prestarted:
+            return f"{found['files']} files, {found.get('prestarted', 0)} through a pre-started child"
+        return f"{found['files']} files"
+
+    rows = []
+    if "wav" in cli:
+        rows.append([f"`recognize --json`, 5 s WAV, p50 / p95 ({files('wav')})", *both(lambda v: cell("wav", v)),
+                     f"≤ {goals['wav_p50_ms']} / ≤ {goals['wav_p95_ms']} ms"])  # fmt: skip
+    rows += [
+        [f"5 s {label}, p50 / p95 ({files(name)})", *both(lambda v, n=name: cell(n, v)),
+         f"p50 ≤ {goals['formats_p50_ms']} ms"]
+        for name, label in _LATENCY_FORMATS.items() if name in cli
     ]  # fmt: skip
+    if data.get("batch_ms_per_file"):
+        rows.append([f"`manage.py recognize --json` over {data['batch_files']} WAV files, wall clock per file",
+                     *both(lambda v: f"{num(data['batch_ms_per_file'][v], 1)} ms"),
+                     f"≤ {goals['batch_ms_per_file']} ms"])  # fmt: skip
+    if data.get("engine_p50_ms"):
+        rows.append(["the engine alone on the same clips, decoded, p50",
+                     *both(lambda v: f"{num(data['engine_p50_ms'][v], 1)} ms"), ""])  # fmt: skip
+    if api:
+        rows += [
+            ["partner API, 5 s WAV at 8 kHz, 1 client, p50", *both(lambda v: api_cell("1", v)),
+             f"≤ {goals['api_1_p50_ms']} ms"],
+            ["partner API, 8 clients (errors: 503, shed)", *both(lambda v: api_cell("8", v)),
+             f"≥ {goals['api_8_per_second']}/s, p95 ≤ {goals['api_8_p95_ms']} ms, 0 errors"],
+        ]  # fmt: skip
     ingest = data.get("ingest")
     if ingest:
         speed = ingest["x_realtime"]
@@ -758,7 +773,10 @@ def latency(page: Page) -> str:
             ["ingest `--jobs 2` ÷ `--jobs 1`",
              *both(lambda v: _ratio(speed[f"{v}, --jobs 2"] / speed[f"{v}, --jobs 1"])), "≥ 1.8×"],
         ]  # fmt: skip
-    heading = ["5 s clips, median of the rounds", f"before ({data['before']})", f"after ({data['after']})", "goal"]
+    return rows
+
+
+def _latency_notes(data: dict) -> list[str]:
     clock = data["machine"]["median_ms"]
     load = data["load_average"]
     notes = [
@@ -769,15 +787,74 @@ def latency(page: Page) -> str:
         f"this machine's ffmpeg {data['machine']['ffmpeg']}, sandboxed: "
         + ", ".join(f"{name} {num(ms, 1)} ms" for name, ms in clock.items()),
     ]
+    if data.get("api") and data.get("api_rounds", 1) > 1:
+        notes.append(f"the API in {data['api_rounds']} rounds of each client count, versions in turn")
+    if data.get("servers"):
+        notes.append("servers as each version deploys them: " + ", ".join(
+            f"{version} `{server}`" for version, server in data["servers"].items()))  # fmt: skip
+    ingest = data.get("ingest")
     if ingest:
+        speed = ingest["x_realtime"]
         notes.append(
             f"ingest: {ingest['files']} corpus files ({_minutes(ingest['audio_s'])} of audio), ffmpeg alone "
             f"{num(speed['ffmpeg alone'], 0)}× real time, {ingest['rounds']} round{'s' if ingest['rounds'] > 1 else ''}"
         )
+    return notes
+
+
+def latency(page: Page) -> str:
+    """File to answer, the code before issue 39's change beside the code now (latency.json)."""
+    data = page.results.json("latency.json")
+    heading = ["5 s clips, median of the rounds", f"before ({data['before']})", f"after ({data['after']})", "goal"]
+    return "\n".join([
+        *table(heading, _latency_rows(data, ["before", "after"])),
+        "",
+        page.source("latency.json", f"run of {data['when']}: " + "; ".join(_latency_notes(data)), "make bench-latency"),
+    ])  # fmt: skip
+
+
+def latency_followup(page: Page) -> str:
+    """Issue 39's follow-up (pre-started decoders, the API at 8 clients) beside main before it
+    (latency_followup.json: bench.latency with some of its parts)."""
+    data = page.results.json("latency_followup.json")
+    heading = ["5 s clips, median of the rounds", f"before ({data['before']})", f"after ({data['after']})", "goal"]
+    command = f"python -m bench.latency --before {data['before']} --parts {','.join(data['parts'])} "
+    command += "--output latency_followup.json"
+    return "\n".join([
+        *table(heading, _latency_rows(data, ["before", "after"], prestarted=True)),
+        "",
+        page.source("latency_followup.json", f"run of {data['when']}: " + "; ".join(_latency_notes(data)), command),
+    ])  # fmt: skip
+
+
+def api_profile(page: Page) -> str:
+    """Where one partner API request's CPU goes, by part, before and after (api_profile.json)."""
+    data = page.results.json("api_profile.json")
+    before, after = data["versions"]["before"], data["versions"]["after"]
+    parts = sorted(
+        set(before["parts_ms"]) | set(after["parts_ms"]), key=lambda name: (-before["parts_ms"].get(name, 0), name)
+    )
+
+    def ms(found: dict, name: str) -> str:
+        value = found["parts_ms"].get(name)
+        return "—" if value is None else f"{num(value, 1)} ms"
+
+    rows = [[name, ms(before, name), ms(after, name)] for name in parts]
+    rows.append(
+        ["**the server's CPU per request**", *(f"**{num(v['cpu_ms_per_request'], 1)} ms**" for v in (before, after))]
+    )
+    rows.append(["server processes; requests answered; rate; p50",
+                 *(f"{v['processes']}; {v['requests']:,}; {num(v['per_second'], 1)}/s; {num(v['p50_ms'], 1)} ms"
+                   for v in (before, after))])  # fmt: skip
+    heading = [f"{data['clients']} client{'s' if data['clients'] > 1 else ''}, 5 s WAV at 8 kHz, CPU per request",
+               f"before ({data['before']})", f"after ({data['after']})"]  # fmt: skip
+    note = (f"run of {data['when']}, {num(data['seconds'], 0)} s a version, load average "
+            f"{num(data['load_average'][0], 1)} on {data['cpus']} cores; a part is its share of py-spy's samples "
+            "of threads holding the GIL times the server's CPU per request")  # fmt: skip
     return "\n".join([
         *table(heading, rows),
         "",
-        page.source("latency.json", f"run of {data['when']}: " + "; ".join(notes), "make bench-latency"),
+        page.source("api_profile.json", note, "python -m bench.studies.api_profile --py-spy PATH"),
     ])  # fmt: skip
 
 
@@ -1051,6 +1128,8 @@ BLOCKS = {
     "retroactive": retroactive,
     "sandbox": sandbox,
     "latency": latency,
+    "latency_followup": latency_followup,
+    "api_profile": api_profile,
     "robustness": robustness,
     "timeline_speeds": timeline_speeds,
 }

@@ -29,6 +29,9 @@ WRITERS = {
     "ingest_cost.txt": "python -m bench.studies.ingest_cost",
     "sandbox_cost.json": "python -m bench.studies.sandbox_cost",
     "latency.json": "make bench-latency",
+    "api_profile.json": "python -m bench.studies.api_profile --py-spy PATH",
+    "latency_followup.json": "python -m bench.latency --before 8c364aa --parts formats,api,ingest "
+    "--output latency_followup.json",
     "robustness.json": "python -m bench.studies.robustness",
     "growth_wide.json": "python -m bench.growth --wide off on --results bench/results/growth_wide.json",
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",

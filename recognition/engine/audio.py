@@ -13,11 +13,16 @@ the one input file. Where user namespaces are refused (Docker's default seccomp 
 and seccomp (`jail.py`) give it the same files and no socket; where those are missing too, the
 strongest mode that works is used and `sandbox_mode()` says which (docs/decisions.md,
 sandbox_mode). Messages for people are fixed texts (`MESSAGES`), never ffmpeg's stderr.
-No Django import: the engine, the benchmark and the fuzzers use it directly.
+
+A process that decodes files of one kind again and again keeps children of that kind started
+before their files (`PrestartedDecoders`): the same sandbox, limits and command line, waiting for
+their file, each used for one file only. No Django import: the engine, the benchmark and the
+fuzzers use it directly.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
@@ -28,7 +33,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +47,13 @@ from recognition.engine import wav
 
 __all__ = [
     "MESSAGES",
+    "PRESTARTED",
     "SANDBOX_ENV",
     "AudioError",
     "DecodeLimits",
     "Decoding",
     "MediaInfo",
+    "PrestartedDecoders",
     "decode",
     "decode_chunks",
     "decode_described",
@@ -216,13 +225,16 @@ def sandbox_mode() -> str:
     raise RuntimeError(f"the decode sandbox {wanted!r} does not work on this machine")
 
 
-def sandboxed(command: list[str], limits: DecodeLimits, *, input_path: str | os.PathLike | None = None) -> list[str]:
+def sandboxed(
+    command: list[str], limits: DecodeLimits, *, input_path: str | os.PathLike | None = None, mode: str | None = None
+) -> list[str]:
     """Return the command run under CPU, address-space and file-size limits (no files written),
-    isolated by `sandbox_mode()`: it sees no server environment and, with bubblewrap or Landlock,
-    no network and no file but `input_path`.
+    isolated by `mode` (default `sandbox_mode()`): it sees no server environment and, with
+    bubblewrap or Landlock, no network and no file but `input_path` (a file, or a folder and what
+    it holds).
     """
     path = os.path.abspath(input_path) if input_path is not None else None
-    isolated = [*_isolation(sandbox_mode(), path), *command]
+    isolated = [*_isolation(mode or sandbox_mode(), path), *command]
     prlimit = shutil.which("prlimit", path=SANDBOX_ENV["PATH"])
     if prlimit is None:  # pragma: no cover - util-linux is on every Debian system
         return isolated
@@ -589,10 +601,20 @@ class Decoding:
     when the audio is not read to the end.
     """
 
-    def __init__(self, info: MediaInfo, chunks: Iterator[np.ndarray], stop: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        info: MediaInfo,
+        chunks: Iterator[np.ndarray],
+        stop: Callable[[], None] | None = None,
+        *,
+        pid: int | None = None,
+        prestarted: bool = False,
+    ):
         self.info = info
         self._chunks = chunks
         self._stop = stop
+        self.pid = pid  # the ffmpeg child's (its sandbox's outermost process), None when read in process
+        self.prestarted = prestarted  # a child started before its file (`PrestartedDecoders`)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self._chunks
@@ -684,19 +706,29 @@ def _ffmpeg_decoding(
     chunk_seconds: float,
     limits: DecodeLimits,
 ) -> Decoding:
-    """`open_decode` through one sandboxed ffmpeg that prints its description and decodes."""
-    command = ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, describe=True)
-    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-        sandboxed(command, limits, input_path=path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=SANDBOX_ENV,
-        start_new_session=True,
-    )
+    """`open_decode` through one sandboxed ffmpeg that prints its description and decodes: a
+    pre-started child when one of this kind is ready (`PrestartedDecoders`), else one started now."""
+    kind = _Kind.of(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, limits=limits)
+    child = PRESTARTED.take(kind) if kind is not None else None
+    if child is not None and not child.feed(path):
+        child.discard()
+        child = None
+    if child is not None:
+        process = child.process
+    else:
+        command = ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, describe=True)
+        process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            sandboxed(command, limits, input_path=path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=SANDBOX_ENV,
+            start_new_session=True,
+        )
     timer = _Deadline(process, limits.timeout_s)
     assert process.stderr is not None
     stderr = _StderrReader(process.stderr)
+    stopped = threading.Event()
 
     def stop() -> None:
         timer.cancel()
@@ -708,6 +740,12 @@ def _ffmpeg_decoding(
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
+        if not stopped.is_set():
+            stopped.set()
+            if child is not None:
+                child.remove()
+            if kind is not None:
+                PRESTARTED.done(kind)
 
     try:
         if not stderr.described.wait(limits.probe_timeout_s) or timer.expired:
@@ -725,6 +763,8 @@ def _ffmpeg_decoding(
         info,
         _ffmpeg_chunks(process, timer=timer, stderr=stderr, stop=stop, chunk_bytes=chunk_bytes, max_bytes=max_bytes),
         stop,
+        pid=process.pid,
+        prestarted=child is not None,
     )
 
 
@@ -822,6 +862,252 @@ class _Deadline:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+
+# Pre-started decoders (issue 39). Starting a sandboxed ffmpeg (prlimit, bwrap's namespaces,
+# ffmpeg loading ~200 shared libraries) costs more than decoding a 5 s clip, so a child of each
+# kind in use is started before its file arrives and waits, its whole start paid, for its gate:
+# ffmpeg reads `-filter_complex_script` (from its stdin here) while it parses its global options,
+# after it has loaded, before it opens any input. The gate is a filter graph with no input and no
+# output, which ffmpeg never runs; the rest of the command line is the cold path's, and the input
+# is a real file (a hard link in the child's own folder), so seeking, durations and MP4s whose
+# `moov` follows their `mdat` behave as they do there. One child, one file: each has a private
+# empty folder, the only one its sandbox sees, which only ever receives its own input; the child
+# exits with its decode and is never handed a second file (docs/decisions.md, Pre-started decoders).
+_GATE = b"anullsrc=d=0,anullsink"
+_GATE_OPTION = ["-filter_complex_script", "pipe:0"]
+# A file that cannot be hard-linked into a child's folder (another filesystem, another owner) is
+# copied there up to this size; a larger one takes the cold path.
+_COPY_LIMIT_BYTES = 64 << 20
+# An extension ffmpeg would see (the text after the path's last dot), which helps it guess a format:
+# a child's input keeps it. A path whose extension is anything else takes the cold path.
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}")
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What a child's command line holds before its file: all but the file's name, and its extension."""
+
+    suffix: str
+    sample_rate_hz: int
+    max_seconds: float
+    limits: DecodeLimits
+    mode: str
+
+    @classmethod
+    def of(cls, path: Path, *, sample_rate_hz: int, max_seconds: float, limits: DecodeLimits) -> _Kind | None:
+        name = os.fspath(path)
+        dot = name.rfind(".")
+        suffix = "" if dot < 0 or "/" in name[dot:] else name[dot:]
+        if suffix and not _EXTENSION.fullmatch(suffix):
+            return None
+        # ffmpeg matches extensions without regard to case (av_match_ext).
+        return cls(suffix.lower(), sample_rate_hz, max_seconds, limits, sandbox_mode())
+
+
+class _Child:
+    """One sandboxed ffmpeg started before its file, blocked reading its gate; used for one file."""
+
+    def __init__(self, kind: _Kind):
+        self.kind = kind
+        self.folder = Path(tempfile.mkdtemp(prefix="earshot-decode-"))
+        self.input = self.folder / f"input{kind.suffix}"
+        command = ffmpeg_command(
+            self.input, sample_rate_hz=kind.sample_rate_hz, max_seconds=kind.max_seconds, describe=True
+        )
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+                sandboxed(
+                    [command[0], *_GATE_OPTION, *command[1:]], kind.limits, input_path=self.folder, mode=kind.mode
+                ),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=SANDBOX_ENV,
+                start_new_session=True,
+            )
+        except BaseException:
+            self.remove()
+            raise
+
+    def feed(self, path: Path) -> bool:
+        """Give the child its file and open its gate; False when it cannot take it (then discard it)."""
+        try:
+            os.link(path, self.input)
+        except OSError:
+            try:
+                if path.stat().st_size > _COPY_LIMIT_BYTES:
+                    return False
+                shutil.copyfile(path, self.input)
+            except OSError:
+                return False
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(_GATE)
+            self.process.stdin.close()
+        except (OSError, ValueError):  # the child died waiting
+            return False
+        return True
+
+    def discard(self) -> None:
+        """Stop the child, used or not, and remove its folder."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self.remove()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrestartedDecoders:
+    """The sandboxed ffmpeg children this process keeps started before their files.
+
+    A kind (rate, cap, limits, sandbox mode and the file's extension: what the command line holds)
+    is kept warm once this process has decoded two files of it, so that a one-off command starts
+    nothing it will not use: `EARSHOT_DECODE_PRESTART` children of it (default 2, 0 for none), for
+    the `kinds` most recently used kinds. A child taken is replaced by a thread of this class, the
+    one that starts them all: bubblewrap's `--die-with-parent` ties a child to the thread that
+    started it. A child whose parent dies reads the end of its gate, finds no input and exits.
+    """
+
+    def __init__(self, kinds: int = 3):
+        self._kinds = kinds
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._ready: OrderedDict[_Kind, deque[_Child]] = OrderedDict()
+        self._uses: dict[_Kind, int] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.taken = 0  # children handed out, each for one file
+
+    @staticmethod
+    def per_kind() -> int:
+        """How many children of each kind in use to keep ready (EARSHOT_DECODE_PRESTART, default 2)."""
+        value = os.environ.get("EARSHOT_DECODE_PRESTART", "2")
+        try:
+            return max(0, int(value))
+        except ValueError:
+            raise RuntimeError(f"EARSHOT_DECODE_PRESTART must be a whole number, not {value!r}") from None
+
+    def idle(self) -> int:
+        """How many children are ready now."""
+        with self._lock:
+            return sum(len(children) for children in self._ready.values())
+
+    def take(self, kind: _Kind) -> _Child | None:
+        """A ready child of `kind`, the oldest (the likeliest to have finished starting), or None."""
+        dead = []
+        try:
+            with self._lock:
+                children = self._ready.get(kind)
+                while children:
+                    child = children.popleft()
+                    if child.process.poll() is None:
+                        self._ready.move_to_end(kind)
+                        self._wake.notify()
+                        self.taken += 1
+                        return child
+                    dead.append(child)
+                return None
+        finally:
+            for child in dead:
+                child.discard()
+
+    def done(self, kind: _Kind) -> None:
+        """A file of `kind` was decoded: from the second, keep children of that kind ready."""
+        if self.per_kind() == 0:
+            return
+        evicted: list[_Child] = []
+        with self._lock:
+            if self._closed:
+                return
+            if len(self._uses) > 64:  # kinds seen once, long ago
+                self._uses = dict.fromkeys(self._ready, 2)
+            self._uses[kind] = uses = self._uses.get(kind, 0) + 1
+            if uses < 2:
+                return
+            self._ready.setdefault(kind, deque())
+            self._ready.move_to_end(kind)
+            while len(self._ready) > self._kinds:
+                _, children = self._ready.popitem(last=False)
+                evicted.extend(children)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._refill, name="earshot-decoders", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        for child in evicted:
+            child.discard()
+
+    def clear(self) -> None:
+        """Stop every ready child and forget the kinds in use (they are kept warm again from their
+        second file)."""
+        with self._lock:
+            children = [child for kind in self._ready.values() for child in kind]
+            self._ready.clear()
+            self._uses.clear()
+        for child in children:
+            child.discard()
+
+    def close(self) -> None:
+        """Stop every ready child and start no other (at exit)."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+        self.clear()
+
+    def _missing(self) -> _Kind | None:
+        per_kind = self.per_kind()
+        for kind in reversed(self._ready):  # the most recently used first
+            if len(self._ready[kind]) < per_kind:
+                return kind
+        return None
+
+    def _refill(self) -> None:
+        while True:
+            with self._lock:
+                kind = self._missing()
+                while not self._closed and kind is None:
+                    self._wake.wait()
+                    kind = self._missing()
+                if self._closed or kind is None:
+                    return
+            try:
+                child = _Child(kind)
+            except Exception as error:  # no sandbox here, no ffmpeg, no temporary folder: the cold path
+                logger.warning("decoders: cannot pre-start ffmpeg: %s", error)
+                with self._lock:
+                    self._ready.pop(kind, None)
+                    self._uses.pop(kind, None)
+                continue
+            with self._lock:
+                children = self._ready.get(kind)
+                kept = children is not None and not self._closed and len(children) < self.per_kind()
+                if children is not None and kept:
+                    children.append(child)
+            if not kept:
+                child.discard()
+
+    def _after_fork(self) -> None:
+        """In a forked process: the children are the parent's. Close this copy of their pipes (so
+        that they still see their gate end when the parent dies) and start afresh."""
+        for children in self._ready.values():
+            for child in children:
+                for stream in (child.process.stdin, child.process.stdout, child.process.stderr):
+                    if stream:
+                        with contextlib.suppress(OSError):
+                            stream.close()
+        self.__init__(self._kinds)  # type: ignore[misc]
+
+
+PRESTARTED = PrestartedDecoders()
+atexit.register(PRESTARTED.close)
+os.register_at_fork(after_in_child=PRESTARTED._after_fork)
 
 
 def _to_float(pcm: bytes) -> np.ndarray:

@@ -45,8 +45,11 @@ def plays_of(recognition: Recognition) -> list[Play]:
     ]
 
 
-def plays_record(recognition: Recognition) -> list[Play]:
-    """Write the plays of a recognition just saved done (replacing any it had); call it inside the
-    transaction that saves the recognition."""
-    Play.objects.filter(recognition=recognition).delete()
-    return Play.objects.bulk_create(plays_of(recognition))
+def plays_record(recognition: Recognition, *, new: bool = False) -> list[Play]:
+    """Write the plays of a recognition just saved done (replacing any it had; `new`: saved for the
+    first time, so it has none to replace); call it inside the transaction that saves the
+    recognition."""
+    if not new:
+        Play.objects.filter(recognition=recognition).delete()
+    plays = plays_of(recognition)
+    return Play.objects.bulk_create(plays) if plays else []

@@ -96,7 +96,7 @@ def live_recognition_save(*, user, match: Match | None, heard_s: float, latency_
             heard_s=heard_s,
             latency_ms=latency_ms,
         )
-        plays_record(recognition)
+        plays_record(recognition, new=True)
     return recognition
 
 

@@ -364,7 +364,7 @@ def recognition_submit(
     job.progress = 1.0
     with transaction.atomic():
         job.save()
-        plays_record(job)
+        plays_record(job, new=True)
     RECOGNITION_LATENCY.labels(source).observe(job.latency_ms / 1000)
     RECOGNITIONS.labels(source, "match" if best else "no_match").inc()
     return job, True

@@ -48,6 +48,10 @@ Between blocks.
 <!-- /report:sandbox -->
 <!-- report:latency -->
 <!-- /report:latency -->
+<!-- report:latency_followup -->
+<!-- /report:latency_followup -->
+<!-- report:api_profile -->
+<!-- /report:api_profile -->
 
 <!-- report:robustness -->
 <!-- /report:robustness -->

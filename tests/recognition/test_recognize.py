@@ -208,6 +208,8 @@ def test_recognize_file_starts_one_child_for_compressed_audio_and_none_for_wav(
 ):
     wav = _song_clip_file(song_files[2], tmp_path, rate=44100, channels=2)
     flac = _song_clip_file(song_files[2], tmp_path, rate=22050, channels=1, suffix=".flac")
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "0")  # every child started for its file, counted here
+    audio.PRESTARTED.clear()
     started = []
     real = subprocess.Popen
     monkeypatch.setattr(audio.subprocess, "Popen", lambda *a, **k: started.append(a[0]) or real(*a, **k))

@@ -1,4 +1,4 @@
-"""Reads for the matcher: each process's cache of track lengths."""
+"""Reads for the matcher (each process's cache of track lengths) and for results (track summaries)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from recognition import selectors
 from recognition.engine.fingerprint import REFERENCE
-from tests.factories import TrackFactory
+from tests.factories import AlbumFactory, ArtistFactory, TrackFactory
 
 
 def _frames(seconds: float) -> int:
@@ -44,3 +44,24 @@ def test_track_lengths_are_read_for_the_whole_catalog_once_then_for_new_tracks_o
         assert len(replaced) == 1
     finally:
         selectors.forget_track_frames()
+
+
+@pytest.mark.django_db
+def test_track_summaries_say_what_the_track_says_in_one_query():
+    zed, abe, abe_too = ArtistFactory(name="Zed"), ArtistFactory(name="Abe"), ArtistFactory(name="Abe")
+    credited = TrackFactory(title="Harbour Lights", isrc="GBAYE0000001", album=AlbumFactory(title="Quays"))
+    credited.artists.set([zed, abe_too, abe])
+    alone = TrackFactory(title="Untitled")
+    with CaptureQueriesContext(connection) as reads:
+        summaries = selectors.track_summaries([credited.pk, alone.pk, 10**9])
+    assert len(reads) == 1
+    assert summaries == {
+        credited.pk: {
+            "title": "Harbour Lights",
+            "artist": credited.artist_names,
+            "album": "Quays",
+            "isrc": "GBAYE0000001",
+        },
+        alone.pk: {"title": "Untitled", "artist": "", "album": "", "isrc": ""},
+    }
+    assert credited.artist_names == "Abe, Abe, Zed"

@@ -8,6 +8,7 @@ import subprocess
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -384,7 +385,10 @@ def test_an_excerpt_refuses_what_is_not_media(tmp_path):
 
 @pytest.fixture
 def children(monkeypatch):
-    """Count the child processes started from now on (the audio module's, once files are made)."""
+    """Count the child processes started from now on (the audio module's, once files are made),
+    each for its file: no child is pre-started (see the pre-started decoders' tests below)."""
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "0")
+    audio.PRESTARTED.clear()
     started = []
     real = subprocess.Popen
 
@@ -478,3 +482,145 @@ def test_a_described_decode_past_the_wall_clock_limit_is_killed(tmp_path):
         decode_slowly()
     assert stopped.value.code == "timeout"
     assert time.monotonic() - started < 5
+
+
+# Pre-started decoders (audio.PrestartedDecoders): children started before their file, one file each.
+
+
+@pytest.fixture
+def prestart(monkeypatch, tmp_path):
+    """Pre-started decoders on (2 a kind), from an empty pool, their folders under tmp_path."""
+    folders = tmp_path / "decoders"
+    folders.mkdir()
+    monkeypatch.setattr(audio.tempfile, "tempdir", str(folders))
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "2")
+    audio.PRESTARTED.clear()
+    yield folders
+    audio.PRESTARTED.clear()
+
+
+def _outcome(path, **limits):
+    """What one open_decode gives: ("decoded", info, samples, pre-started) or ("refused", code, message)."""
+    try:
+        with audio.open_decode(path, sample_rate_hz=8000, max_seconds=31, in_process=False, **limits) as decoding:
+            samples = np.concatenate(list(decoding))
+        return "decoded", decoding.info, samples, decoding.prestarted
+    except audio.AudioError as error:
+        return "refused", error.code, error.message
+
+
+def _warm(path, **limits) -> None:
+    """Decode a file twice (a kind is kept warm from its second file), then wait for a ready child."""
+    _outcome(path, **limits)
+    _outcome(path, **limits)
+    deadline = time.monotonic() + 20
+    while audio.PRESTARTED.idle() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert audio.PRESTARTED.idle() >= 1
+
+
+def _clip(tmp_path, name: str, seed: int = 11):
+    samples = synth_song(seed, 4.0)
+    suffix = name.rsplit(".", 1)[1]
+    extra = {
+        "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
+        "ogg": ["-c:a", "libopus", "-b:a", "64k"],
+        "webm": ["-c:a", "libopus", "-b:a", "64k"],
+        "m4a": ["-c:a", "aac", "-b:a", "128k"] + (["-movflags", "+faststart"] if "moov" not in name else []),
+    }
+    if suffix == "wav":
+        return media.write_wav(tmp_path / name, samples)
+    return media.encode(samples, tmp_path / name, media.FILE_RATE, *extra[suffix])
+
+
+@pytest.mark.parametrize("name", ["clip.wav", "clip.mp3", "clip.ogg", "clip.webm", "clip.m4a", "moov_last.m4a"])
+def test_a_prestarted_child_decodes_a_file_as_a_cold_one_does(prestart, sandbox, tmp_path, monkeypatch, name):
+    path = _clip(tmp_path, name)
+    if name == "moov_last.m4a":  # the index after the audio: undecodable from a pipe, read from a file here
+        data = path.read_bytes()
+        assert data.index(b"moov") > data.index(b"mdat")
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "0")
+    cold = _outcome(path)
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "2")
+    _warm(path)
+    warm = _outcome(path)
+    assert cold[0] == warm[0] == "decoded"
+    assert (cold[3], warm[3]) == (False, True)
+    assert warm[1] == cold[1] and warm[1].duration_s == pytest.approx(4.0, abs=0.1)
+    assert np.array_equal(warm[2], cold[2]) and abs(warm[2].size - 4 * 8000) < 0.1 * 8000
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["random bytes", "text renamed .mp3", "video without audio", "10 h of silence as FLAC", "HLS playlist",
+     "ffconcat script", "truncated MP3"],
+)  # fmt: skip
+def test_a_prestarted_child_refuses_hostile_files_as_a_cold_one_does(prestart, tmp_path, monkeypatch, canary, name):
+    url, hits = canary
+    path = hostile.build(next(e for e in hostile.CORPUS if e.name == name), tmp_path, canary_url=url)
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "0")
+    cold = _outcome(path, max_duration_s=3600)
+    monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "2")
+    _warm(path, max_duration_s=3600)
+    taken = audio.PRESTARTED.taken
+    warm = _outcome(path, max_duration_s=3600)
+    assert audio.PRESTARTED.taken == taken + 1  # this one went to a pre-started child
+    if cold[0] == "decoded":  # the truncated MP3: what it holds is decoded, as before
+        assert warm[0] == "decoded" and warm[1] == cold[1] and np.array_equal(warm[2], cold[2])
+    else:
+        assert warm == cold
+    time.sleep(0.2)
+    assert hits == []
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            for child in map(int, handle.read().split()):
+                found += [child, *_descendants(child)]
+    return found
+
+
+def test_a_child_is_used_for_one_file_and_sees_no_other_childs_folder(prestart, sandbox, tmp_path):
+    paths = [_clip(tmp_path, f"clip{seed}.mp3", seed) for seed in range(1, 6)]
+    _warm(paths[0])
+    deadline = time.monotonic() + 20
+    while audio.PRESTARTED.idle() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first, second = (audio.PRESTARTED.take(next(iter(audio.PRESTARTED._ready))) for _ in range(2))
+    assert first is not None and second is not None and first is not second
+    try:
+        # Each child's sandbox holds its own folder and not the other's (bubblewrap here: its mount
+        # namespace; Landlock: the one folder its ruleset allows).
+        if sandbox == "bwrap":
+            time.sleep(0.5)  # let the sandbox set up
+            inner = [
+                pid for pid in _descendants(first.process.pid) if Path(f"/proc/{pid}/comm").read_text() == "ffmpeg\n"
+            ]
+            assert len(inner) == 1
+            root = f"/proc/{inner[0]}/root"
+            assert os.path.isdir(root + str(first.folder)) and not os.path.exists(root + str(second.folder))
+            assert not os.path.exists(root + str(paths[0])) and not os.path.exists(root + str(ROOT))
+        else:
+            args = first.process.args
+            assert args[args.index("--read") + 1] == str(first.folder)
+            assert not any(str(second.folder) in arg for arg in args)
+    finally:
+        first.discard()
+        second.discard()
+    pids = []
+    for path in paths[1:]:
+        deadline = time.monotonic() + 20
+        while audio.PRESTARTED.idle() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with audio.open_decode(path, sample_rate_hz=8000, max_seconds=31, in_process=False) as decoding:
+            assert decoding.prestarted
+            assert np.concatenate(list(decoding)).size > 3 * 8000
+        pids.append(decoding.pid)
+        with pytest.raises(ProcessLookupError):  # gone with its file, never handed another
+            os.kill(decoding.pid, 0)
+    assert len(set(pids)) == len(pids) == 4
+    # Only the ready children's folders remain, and they hold nothing yet.
+    folders = list(prestart.iterdir())
+    assert len(folders) == audio.PRESTARTED.idle() and all(not any(folder.iterdir()) for folder in folders)
