@@ -72,6 +72,7 @@ def test_other_paths_have_the_small_limit():
     assert status == 413 and read == 0
 
 
+@pytest.mark.django_db
 def test_bodies_under_the_limit_reach_django():
     # A small POST reaches Django, which refuses it for its own reason (no CSRF token), not 413.
     status, read = asyncio.run(_call(_scope("/accounts/login/", [(b"content-length", b"10")]), 10))

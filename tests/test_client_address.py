@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import websockets
@@ -17,12 +16,13 @@ from tests.conftest import ROOT, subprocess_environment
 
 
 def _deployed_daphne_flags() -> list[str]:
-    """The Dockerfile's Daphne command, less the address and port to bind."""
+    """The Dockerfile's server command (portal.serve, Daphne processes on one socket), less the
+    address and port to bind: the options it passes on to Daphne."""
     command = json.loads(re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M).group(1))
-    assert command[0] == "daphne"
-    flags, args = [], iter(command[1:-1])
+    assert command[:3] == ["python", "-m", "portal.serve"]
+    flags, args = [], iter(command[3:])
     for arg in args:
-        if arg in {"-b", "-p"}:
+        if arg in {"--bind", "--port"}:
             next(args)
         else:
             flags.append(arg)
@@ -51,10 +51,10 @@ def deployed_daphne(transactional_db, tmp_path, settings):
             "EARSHOT_LISTEN_ANONYMOUS_SOCKETS": "1",
             **extra_env,
         }
-        command = [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port)]
+        command = [sys.executable, "-m", "portal.serve", "--bind", "127.0.0.1", "--port", str(port)]
         log = open(tmp_path / f"daphne-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
         process = subprocess.Popen(
-            [*command, *_deployed_daphne_flags(), "portal.asgi:application"],
+            [*command, *_deployed_daphne_flags()],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         started.append((process, log))
