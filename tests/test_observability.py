@@ -51,6 +51,7 @@ def test_metrics_expose_the_portals_gauges_and_counters(client):
         assert name in text, name
 
 
+@pytest.mark.django_db  # a long-lived request thread may hold a connection from an earlier test
 def test_ops_paths_answer_whatever_the_host(settings):
     """Prometheus scrapes by pod IP; only the ops paths accept such a Host."""
 
