@@ -2,6 +2,7 @@
 that keep their database connections (portal/sync_threads.py), no second parse of a body."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -220,3 +221,20 @@ def test_serve_stops_every_process_when_one_dies(transactional_db, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_serve_processes_stop_when_the_launcher_is_killed(transactional_db, tmp_path):
+    port = _free_port()
+    process = _serve(port, 2, tmp_path / "serve.log")
+    children = _children(process.pid)
+    try:
+        process.kill()  # no SIGTERM to pass on: each Daphne gets its parent-death signal
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 45
+        while any(os.path.exists(f"/proc/{child}") for child in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(os.path.exists(f"/proc/{child}") for child in children)
+    finally:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
