@@ -11,7 +11,8 @@ options go to every Daphne (e.g. `--websocket-max-message-size 131072`).
 
 SIGTERM or SIGINT is passed on to every Daphne, which finish what they are answering; when one
 Daphne exits by itself, the others are stopped and the launcher exits with its status, so that the
-supervisor (Kubernetes, Docker, a terminal) sees one failed server, never a half-served port.
+supervisor (Kubernetes, Docker, a terminal) sees one failed server, never a half-served port; when
+the launcher itself is killed, every Daphne gets SIGTERM (a parent-death signal).
 Per-process limits (EARSHOT_MAX_QUEUED_HEAVY, EARSHOT_MAX_LARGE_BODIES, EARSHOT_SYNC_THREADS) hold
 for each process. No Django import: this process only watches the others.
 """
@@ -19,6 +20,7 @@ for each process. No Django import: this process only watches the others.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import math
 import os
 import signal
@@ -30,6 +32,7 @@ import time
 __all__ = ["daphne_arguments", "main", "parse", "processes_for_this_machine"]
 
 APPLICATION = "portal.asgi:application"
+_PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 40.0  # Kubernetes: terminationGracePeriodSeconds 60, less the preStop pause of 10 s
 
 
@@ -44,6 +47,13 @@ def processes_for_this_machine() -> int:
     except (OSError, ValueError):
         pass  # no cgroup v2 CPU controller here: the affinity says it
     return max(1, count)
+
+
+def _die_with_parent() -> None:
+    """In a Daphne about to start: be stopped when the launcher dies, even killed (this launcher has
+    no other thread, so running this between fork and exec is safe)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0)
 
 
 def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -70,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     listener.bind((args.bind, args.port))
     listener.listen(1024)
     command = [sys.executable, "-m", "daphne", *daphne_arguments(listener.fileno(), daphne_options)]
-    children = [subprocess.Popen(command, pass_fds=(listener.fileno(),)) for _ in range(count)]  # noqa: S603
+    children = [
+        subprocess.Popen(command, pass_fds=(listener.fileno(),), preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
+        for _ in range(count)
+    ]
     listener.close()  # the children hold it
     print(f"serve: {count} Daphne process{'es' if count > 1 else ''} on {args.bind}:{args.port}", file=sys.stderr)
 

@@ -46,6 +46,17 @@ def _clean_redis(settings):
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _connections_closed_after_each_request():
+    """In this process, Django closes a thread's connection after each request and each consumer
+    call (CONN_MAX_AGE 0): a connection kept by a request's or a consumer's thread would outlive its
+    test, and the next test (or the test database's removal) would find it. A Daphne a test starts
+    keeps the portal's default (tests/test_serving.py measures both)."""
+    from django.db import connections
+
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture
 def api():
     """An API client; `api.as_key(key)` authenticates it with an API key."""

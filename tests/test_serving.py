@@ -2,6 +2,7 @@
 that keep their database connections (portal/sync_threads.py), no second parse of a body."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -146,12 +148,13 @@ def test_daphne_hands_a_multipart_body_to_django_unparsed(start_daphne):
     assert status == 401 and body.startswith(b'{"error":'), body  # Django's answer: the key is not valid
 
 
-def _serve(port: int, processes: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.serve", "--port", str(port), "--processes", str(processes)],
-        cwd=ROOT, env={**subprocess_environment(), "DJANGO_DEBUG": "false"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+def _serve(port: int, processes: int, log: Path) -> subprocess.Popen:
+    with log.open("wb") as output:  # the children keep their own copy of it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portal.serve", "--port", str(port), "--processes", str(processes)],
+            cwd=ROOT, env={**subprocess_environment(), "DJANGO_DEBUG": "false"},
+            stdout=subprocess.DEVNULL, stderr=output,
+        )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -160,7 +163,7 @@ def _serve(port: int, processes: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     process.kill()
-    pytest.fail("portal.serve did not start: " + process.stderr.read().decode()[-2000:])
+    pytest.fail("portal.serve did not start: " + log.read_text()[-2000:])
 
 
 def _children(pid: int) -> list[int]:
@@ -172,15 +175,18 @@ def _listening_inode(pid: int) -> set[str]:
     """The sockets a process holds (their inodes)."""
     found = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
-        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:  # closed since it was listed
+            continue
         if target.startswith("socket:"):
             found.add(target)
     return found
 
 
-def test_serve_runs_daphne_processes_on_one_socket_and_stops_them(transactional_db):
+def test_serve_runs_daphne_processes_on_one_socket_and_stops_them(transactional_db, tmp_path):
     port = _free_port()
-    process = _serve(port, 2)
+    process = _serve(port, 2, tmp_path / "serve.log")
     try:
         children = _children(process.pid)
         assert len(children) == 2
@@ -201,9 +207,9 @@ def test_serve_runs_daphne_processes_on_one_socket_and_stops_them(transactional_
             process.kill()
 
 
-def test_serve_stops_every_process_when_one_dies(transactional_db):
+def test_serve_stops_every_process_when_one_dies(transactional_db, tmp_path):
     port = _free_port()
-    process = _serve(port, 2)
+    process = _serve(port, 2, tmp_path / "serve.log")
     try:
         first, second = _children(process.pid)
         os.kill(first, signal.SIGKILL)
@@ -215,3 +221,20 @@ def test_serve_stops_every_process_when_one_dies(transactional_db):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_serve_processes_stop_when_the_launcher_is_killed(transactional_db, tmp_path):
+    port = _free_port()
+    process = _serve(port, 2, tmp_path / "serve.log")
+    children = _children(process.pid)
+    try:
+        process.kill()  # no SIGTERM to pass on: each Daphne gets its parent-death signal
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 45
+        while any(os.path.exists(f"/proc/{child}") for child in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(os.path.exists(f"/proc/{child}") for child in children)
+    finally:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
