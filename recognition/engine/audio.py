@@ -307,17 +307,20 @@ def ffmpeg_command(
     return command
 
 
+def _spawn(argv: list[str], *, stdin: int = subprocess.DEVNULL, stdout: int = subprocess.PIPE) -> subprocess.Popen:
+    """Start a sandboxed child (`argv` from `sandboxed`) in its own session, its stderr piped,
+    with the sandbox's environment: every decoder and probe is started this way."""
+    return subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=SANDBOX_ENV, start_new_session=True
+    )
+
+
 def _run(
     command: list[str], *, input_path: Path, timeout_s: float, limits: DecodeLimits, max_output_bytes: int
 ) -> tuple[bytes, bytes, int]:
     """Run a sandboxed child; kill its whole process group on timeout. Return (stdout, stderr, code)."""
-    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+    process = _spawn(
         sandboxed(command, limits, input_path=input_path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=SANDBOX_ENV,
-        start_new_session=True,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
@@ -407,13 +410,9 @@ def probe(path: str | os.PathLike, *, limits: DecodeLimits = DecodeLimits()) -> 
     """Describe a media file. Raise AudioError when it is not a media file we accept."""
     path = Path(path).absolute()
     _check_file(path)
-    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+    process = _spawn(
         sandboxed(probe_command(path), limits, input_path=path),
-        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=SANDBOX_ENV,
-        start_new_session=True,
     )
     timer = _Deadline(process, limits.probe_timeout_s)
     try:
@@ -557,13 +556,8 @@ def decode_chunks(
     command = sandboxed(
         ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds), limits, input_path=path
     )
-    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+    process = _spawn(
         command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=SANDBOX_ENV,
-        start_new_session=True,
     )
     timer = _Deadline(process, limits.timeout_s)
     chunk_bytes = int(chunk_seconds * sample_rate_hz) * 2
@@ -717,13 +711,8 @@ def _ffmpeg_decoding(
         process = child.process
     else:
         command = ffmpeg_command(path, sample_rate_hz=sample_rate_hz, max_seconds=max_seconds, describe=True)
-        process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        process = _spawn(
             sandboxed(command, limits, input_path=path),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=SANDBOX_ENV,
-            start_new_session=True,
         )
     timer = _Deadline(process, limits.timeout_s)
     assert process.stderr is not None
@@ -916,15 +905,11 @@ class _Child:
             self.input, sample_rate_hz=kind.sample_rate_hz, max_seconds=kind.max_seconds, describe=True
         )
         try:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            self.process = _spawn(
                 sandboxed(
                     [command[0], *_GATE_OPTION, *command[1:]], kind.limits, input_path=self.folder, mode=kind.mode
                 ),
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=SANDBOX_ENV,
-                start_new_session=True,
             )
         except BaseException:
             self.remove()
