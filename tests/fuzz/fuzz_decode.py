@@ -5,8 +5,9 @@ import sys
 import tempfile
 
 import atheris
+from instrumented import PACKAGES
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=PACKAGES):
     from recognition.engine import audio
     from recognition.engine.fingerprint import QUERY, fingerprint
 

@@ -4,8 +4,9 @@ import sys
 
 import atheris
 import numpy as np
+from instrumented import PACKAGES
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=PACKAGES):
     from recognition.engine import fingerprint as fp
     from recognition.engine import sketch as sk
 

@@ -5,10 +5,11 @@ import sys
 
 import atheris
 import numpy as np
+from instrumented import PACKAGES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=PACKAGES):
     from catalog.demo import synth_song
     from recognition import limits
     from recognition.engine import Identifier, ListeningSession, MemoryIndex
