@@ -36,6 +36,7 @@ WRITERS = {
     "growth_wide.json": "python -m bench.growth --wide off on --results bench/results/growth_wide.json",
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
     "timeline_speeds.json": "python -m bench.studies.timeline_speeds",
+    "room.json": "python -m bench.studies.room",
 }
 
 

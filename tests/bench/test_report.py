@@ -57,6 +57,8 @@ Between blocks.
 <!-- /report:robustness -->
 <!-- report:timeline_speeds -->
 <!-- /report:timeline_speeds -->
+<!-- report:room -->
+<!-- /report:room -->
 
 Text after.
 """
@@ -97,7 +99,7 @@ def test_every_block_is_rewritten_and_the_text_around_it_kept(repository):
         assert opening + render(page).strip("\n") + closing in rewritten
     assert without_contents(rewritten) == without_contents(SAMPLE)
     assert rewritten.startswith("# A page\n\nText before, kept as it is.\n\n<!-- report:headline -->\n")
-    assert rewritten.endswith("<!-- /report:timeline_speeds -->\n\nText after.\n")
+    assert rewritten.endswith("<!-- /report:room -->\n\nText after.\n")
     assert rewrite_blocks(rewritten, page) == rewritten
 
 
