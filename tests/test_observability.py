@@ -5,10 +5,14 @@ import json
 import logging
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from prometheus_client import REGISTRY
 
+from accounts.models import Role
 from portal import observability
 from portal.asgi import application
+from recognition.services.uploads import UploadRejected, recognition_submit
 
 
 def test_healthz_needs_nothing(client):
@@ -49,6 +53,17 @@ def test_metrics_expose_the_portals_gauges_and_counters(client):
         "earshot_upload_jobs",
     ):
         assert name in text, name
+
+
+@pytest.mark.django_db
+def test_a_clip_that_is_not_audio_counts_as_a_failed_recognition(make_user):
+    def failed() -> float:
+        return REGISTRY.get_sample_value("earshot_recognitions_total", {"source": "api", "outcome": "error"}) or 0.0
+
+    before = failed()
+    with pytest.raises(UploadRejected):
+        recognition_submit(user=make_user(Role.PARTNER), upload=SimpleUploadedFile("clip.mp3", b"no audio here" * 64))
+    assert failed() == before + 1
 
 
 @pytest.mark.django_db  # a long-lived request thread may hold a connection from an earlier test

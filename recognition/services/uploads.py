@@ -337,6 +337,7 @@ def recognition_submit(
     except audio.AudioError as error:
         _fail(job, error.code, error.message)
         job.save()
+        RECOGNITIONS.labels(source, "error").inc()
         raise UploadRejected(job, error.code, error.message) from None
     job.media_duration_s = info.duration_s
     try:
