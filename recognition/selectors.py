@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.core.cache import cache
 from django.db.models import Q
 
 from catalog.models import Track
@@ -32,9 +33,10 @@ __all__ = [
 # Each process keeps every fingerprinted track's length: the matcher asks for the lengths of all
 # the tracks a clip's triplets vote for (thousands in a large catalog) several times per clip,
 # and a length changes only when its reference is replaced (`forget_track_frames`, called in the
-# replacing process; ids are never reused). Sorted numpy arrays rather than a dict, all read in
-# one query on first use rather than id by id: either per-track way took a large share of a
-# query's time in a catalog of 3 * 10^8 hashes (docs/decisions.md).
+# replacing process, which also bumps a generation in the shared cache that every other process
+# checks at most every 30 s before forgetting its own; ids are never reused). Sorted numpy arrays
+# rather than a dict, all read in one query on first use rather than id by id: either per-track
+# way took a large share of a query's time in a catalog of 3 * 10^8 hashes (docs/decisions.md).
 class _FramesCache:
     table = (np.empty(0, np.int64), np.empty(0, np.int64))  # (sorted ids, lengths), replaced whole
     lock = threading.Lock()
@@ -53,6 +55,7 @@ def _cached_frames(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def track_frames(track_ids: np.ndarray) -> np.ndarray:
     """Return the length in frames of each track (0 for unknown ids)."""
     ids = np.asarray(track_ids, dtype=np.int64)
+    _follow_replacements()
     if _FramesCache.table[0].size == 0 and ids.size:
         _remember_frames(Track.objects.filter(hash_count__gt=0).values_list("id", "duration_s"), np.empty(0, np.int64))
     lengths, known = _cached_frames(ids)
@@ -76,11 +79,40 @@ def _remember_frames(rows, asked: np.ndarray) -> None:
 
 
 def forget_track_frames(track_id: int | None = None) -> None:
-    """Forget one track's length (its reference was replaced), or every length (None)."""
+    """Forget one track's length (its reference was replaced), or every length (None), here and,
+    within _GENERATION_TTL_S, in every other process (through the shared cache)."""
+    _forget_here(track_id)
+    if track_id is not None:
+        try:
+            cache.incr(FRAMES_GENERATION_KEY)
+        except ValueError:  # no generation yet (or the cache was flushed): start one
+            cache.add(FRAMES_GENERATION_KEY, 1, timeout=None)
+
+
+def _forget_here(track_id: int | None) -> None:
     with _FramesCache.lock:
         ids, values = _FramesCache.table
         keep = ids != track_id if track_id is not None else np.zeros(ids.size, bool)
         _FramesCache.table = (ids[keep], values[keep])
+
+
+FRAMES_GENERATION_KEY = "recognition:track-frames-generation"
+_GENERATION_TTL_S = 30.0
+_generation: dict = {"seen": None, "until": 0.0}
+
+
+def _follow_replacements() -> None:
+    """Forget this process's lengths when another process has replaced a reference since the
+    last look (checked at most every _GENERATION_TTL_S: a replaced reference is rare, and until
+    then its old length only shifts the bound of clips voting for it)."""
+    now = time.monotonic()
+    if now < _generation["until"]:
+        return
+    _generation["until"] = now + _GENERATION_TTL_S
+    current = cache.get(FRAMES_GENERATION_KEY, 0)
+    if _generation["seen"] is not None and current != _generation["seen"]:
+        _forget_here(None)
+    _generation["seen"] = current
 
 
 _count_cache = {"value": 0, "until": 0.0}

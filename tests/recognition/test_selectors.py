@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -42,6 +43,29 @@ def test_track_lengths_are_read_for_the_whole_catalog_once_then_for_new_tracks_o
         with CaptureQueriesContext(connection) as replaced:
             assert selectors.track_frames(np.array([tracks[1].pk])).tolist() == [_frames(90.0)]
         assert len(replaced) == 1
+    finally:
+        selectors.forget_track_frames()
+
+
+@pytest.mark.django_db
+def test_a_reference_replaced_in_another_process_is_read_again_after_the_check(monkeypatch):
+    track = TrackFactory(duration_s=60.0, hash_count=100)
+    selectors.forget_track_frames()
+    monkeypatch.setitem(selectors._generation, "until", 0.0)
+    try:
+        assert selectors.track_frames(np.array([track.pk])).tolist() == [_frames(60.0)]
+        type(track).objects.filter(pk=track.pk).update(duration_s=90.0)
+        # Another process replaces the reference: its forget_track_frames bumps the shared generation.
+        cache.set(selectors.FRAMES_GENERATION_KEY, (cache.get(selectors.FRAMES_GENERATION_KEY) or 0) + 1, None)
+        assert selectors.track_frames(np.array([track.pk])).tolist() == [_frames(60.0)]  # until the next check
+        monkeypatch.setitem(selectors._generation, "until", 0.0)
+        with CaptureQueriesContext(connection) as reads:
+            assert selectors.track_frames(np.array([track.pk])).tolist() == [_frames(90.0)]
+        assert len(reads) == 1
+        # This process's own replacement bumps the generation for the others.
+        before = cache.get(selectors.FRAMES_GENERATION_KEY)
+        selectors.forget_track_frames(track.pk)
+        assert cache.get(selectors.FRAMES_GENERATION_KEY) == before + 1
     finally:
         selectors.forget_track_frames()
 
