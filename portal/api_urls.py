@@ -32,6 +32,7 @@ urlpatterns = [
     path("detections/<int:pk>/restore", monitors_api.DetectionRestoreApi.as_view(), name="detection_restore"),
     path("monitors/<int:pk>/log", monitors_api.MonitorLogApi.as_view(), name="monitor_log"),
     path("reports/plays", reports_api.ReportPlaysApi.as_view(), name="reports_plays"),
+    path("reports/plays/times", reports_api.ReportPlayTimesApi.as_view(), name="reports_play_times"),
     path("tracks", catalog_api.TrackListCreateApi.as_view(), name="tracks"),
     path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
     path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),

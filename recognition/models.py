@@ -171,9 +171,10 @@ class Play(models.Model):
 
     Written with the recognition it belongs to, in the same transaction (recognition.services.plays),
     and deleted with it. `heard_at` is when the recognition was asked for; an upload's plays share
-    it and differ by `start_s`, their place in the recording. Who listened or uploaded is only on
-    the recognition, which reports never read. The index (track, heard_at) carries `source` and
-    `played_s` so a report reads the index alone.
+    it and differ by `start_s`, their place in the recording. `speed` and `pitch_semitones` say
+    how the play was changed from the track, as its match or segment reported it; null as heard.
+    Who listened or uploaded is only on the recognition, which reports never read. The index
+    (track, heard_at) carries `source` and `played_s` so a report reads the index alone.
     """
 
     recognition = models.ForeignKey(Recognition, on_delete=models.CASCADE, related_name="plays")
@@ -184,6 +185,10 @@ class Play(models.Model):
     played_s = models.FloatField()
     start_s = models.FloatField(default=0.0)  # in the recording
     offset_s = models.FloatField(null=True, blank=True)  # in the track, where the play starts
+    # The match's reported change (recognition/engine/matching/changes.py), null as recorded:
+    # nullable so that a play as heard, most of them, costs nothing and bulk inserts need not name them.
+    speed = models.FloatField(null=True, blank=True)
+    pitch_semitones = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["heard_at", "id"]

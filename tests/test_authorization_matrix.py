@@ -117,6 +117,7 @@ MATRIX = [
     ("GET", "/api/v1/reports/plays?track={track}", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("GET", "/api/v1/reports/plays?format=csv", (401, 403, 403, 200, 200, 403, 200, 200, 403)),
     ("POST", "/api/v1/reports/plays", (401, 403, 403, 405, 405, 403, 405, 405, 403)),
+    ("GET", "/api/v1/reports/plays/times?track={track}&source=upload", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     # The partner console: for every role that uses the API. {hook} is the partner's: to others
     # who may have webhooks it is a 404; creators and rights holders have none (403).
     ("GET", "/console/", (302, 403, 200, 200, 200, 302, 200, 200, 200)),

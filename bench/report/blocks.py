@@ -1162,6 +1162,53 @@ def room(page: Page) -> str:
     ])  # fmt: skip
 
 
+def upload_progress(page: Page) -> str:
+    """How an upload's progress follows its work, before and with the retries reported, and with
+    each share of the bar the first pass could take (upload_progress.json)."""
+    data = page.results.json("upload_progress.json")
+    inputs, shares = data["inputs"], data["shares"]
+    chosen = f"{data['first_pass_share']:.3f}"
+
+    def sides(cell: dict, label: str) -> str:
+        return f"{percent(100 * cell['bar'][label]['ahead'])} / {percent(100 * cell['bar'][label]['behind'])}"
+
+    rows = [
+        [name, f"{num(cell['audio_s'], 0)} s", num(cell["first_pass_s"], 2), num(cell["retries_s"], 2),
+         percent(100 * cell["first_pass_share"]),
+         f"{num(cell['longest_wait_s']['before'], 2)} / {num(cell['longest_wait_s']['now'], 2)}",
+         sides(cell, "before"), *(sides(cell, share) for share in shares)]
+        for name, cell in inputs.items()
+    ]  # fmt: skip
+
+    def heading(share: str) -> str:
+        return f"first pass {share_label(share)}{' (chosen)' if share == chosen else ''}: ahead / behind"
+
+    return "\n".join([
+        *table(
+            ["input", "audio", "first pass s", "retries s", "first pass, of the time",
+             "longest wait between reports, before / now (s)", "before: ahead / behind",
+             *(heading(share) for share in shares)],
+            rows,
+        ),
+        "",
+        page.source(
+            "upload_progress.json",
+            f"{run_of(data)}, medians of {data['runs']} runs ({data['machine']}): six synthetic songs in a row, "
+            "played as recorded or faster or slower (tape-style), and six minutes of never-indexed synthetic music, "
+            "through Identifier.timeline on an in-memory index of eight songs; retries: from the first pass's end "
+            "to the answer; ahead / behind: how far the bar ran "
+            "ahead of the share of the time elapsed at most, and behind it; before: the first pass's seconds over "
+            "the input's, 100 % once the retries begin",
+            "python -m bench.studies.upload_progress",
+        ),
+    ])  # fmt: skip
+
+
+def share_label(share: str) -> str:
+    """A share of the bar as a percentage, "25 %" or "33.3 %"."""
+    return percent(100 * float(share))
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -1181,4 +1228,5 @@ BLOCKS = {
     "robustness": robustness,
     "timeline_speeds": timeline_speeds,
     "room": room,
+    "upload_progress": upload_progress,
 }

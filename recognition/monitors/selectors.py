@@ -223,8 +223,8 @@ def play_log(monitor: Monitor, period: Period) -> QuerySet[Detection]:
 
 
 def play_log_row(play: Detection) -> dict:
-    """One cue-sheet line: when, what (title and artist as heard, album and ISRC from the catalog)
-    and for how long."""
+    """One cue-sheet line: when, what (title and artist as heard, album and ISRC from the catalog),
+    for how long, and how fast when the play's speed is reported (Detection.reported_speed)."""
     track = play.track
     return {
         "detection_id": play.pk,
@@ -237,11 +237,12 @@ def play_log_row(play: Detection) -> dict:
         "isrc": track.isrc if track is not None else "",
         "played_s": round(play.duration_s, 1),
         "open": play.open,
+        "speed": play.reported_speed,
     }
 
 
 PLAY_LOG_CSV_FIELDS = [
-    "started_at", "ended_at", "title", "artist", "album", "isrc", "played_s", "track_id", "detection_id",
+    "started_at", "ended_at", "title", "artist", "album", "isrc", "played_s", "track_id", "detection_id", "speed",
 ]  # fmt: skip
 
 
@@ -255,6 +256,7 @@ def play_log_csv(monitor: Monitor, period: Period) -> Iterator[str]:
         for name in ("title", "artist", "album"):
             row[name] = spreadsheet_cell(row[name])
         row["track_id"] = "" if row["track_id"] is None else row["track_id"]
+        row["speed"] = "" if row["speed"] is None else row["speed"]
         yield writer.writerow([row[name] for name in PLAY_LOG_CSV_FIELDS])
 
 

@@ -1,4 +1,6 @@
-"""Reports API: GET /api/v1/reports/plays, a thin view over recognition.reports.selectors."""
+"""Reports API: GET /api/v1/reports/plays (rows per track and source) and
+GET /api/v1/reports/plays/times (a row's plays one by one), thin views over
+recognition.reports.selectors."""
 
 from __future__ import annotations
 
@@ -16,7 +18,32 @@ from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.reports import export, selectors
-from recognition.reports.filters import FilterError, report_filters
+from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
+
+
+def _filters(request) -> ReportFilters:
+    """The query's filters; a 400 when they do not parse, a 404 for a track not in my reports."""
+    try:
+        filters = report_filters(request.query_params)
+    except FilterError as error:
+        raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", error.message) from None
+    if filters.track_id is not None and not selectors.report_tracks(request.user).filter(pk=filters.track_id).exists():
+        raise Http404
+    return filters
+
+
+_RANGE_PARAMETERS = [
+    OpenApiParameter(
+        "from",
+        OpenApiTypes.STR,
+        description="First day (2026-12-01) or instant (ISO 8601), inclusive; default 29 days before `to`.",
+    ),
+    OpenApiParameter(
+        "to",
+        OpenApiTypes.STR,
+        description="Last day or instant, inclusive; default today (UTC). A report covers at most 366 days.",
+    ),
+]
 
 
 class CanReadReports(BasePermission):
@@ -71,16 +98,7 @@ class ReportPlaysApi(GenericAPIView):
     @extend_schema(
         operation_id="reports_plays",
         parameters=[
-            OpenApiParameter(
-                "from",
-                OpenApiTypes.STR,
-                description="First day (2026-12-01) or instant (ISO 8601), inclusive; default 29 days before `to`.",
-            ),
-            OpenApiParameter(
-                "to",
-                OpenApiTypes.STR,
-                description="Last day or instant, inclusive; default today (UTC). A report covers at most 366 days.",
-            ),
+            *_RANGE_PARAMETERS,
             OpenApiParameter("track", OpenApiTypes.INT, description="Only this track (one of mine: else 404)."),
             OpenApiParameter(
                 "source",
@@ -119,16 +137,10 @@ class ReportPlaysApi(GenericAPIView):
         ],
     )
     def get(self, request):
-        try:
-            filters = report_filters(request.query_params)
-        except FilterError as error:
-            raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", error.message) from None
+        filters = _filters(request)
         wanted = request.query_params.get("format", "json")
         if wanted not in ("json", "csv"):
             raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "`format` is json or csv.")
-        tracks = selectors.report_tracks(request.user)
-        if filters.track_id is not None and not tracks.filter(pk=filters.track_id).exists():
-            raise Http404
         report = selectors.plays_report(request.user, filters)
         if wanted == "csv":
             response = HttpResponse(export.report_csv(report), content_type="text/csv; charset=utf-8")
@@ -136,3 +148,51 @@ class ReportPlaysApi(GenericAPIView):
             return response
         rows = export.report_json_rows(report)
         return Response({"count": len(rows), "results": rows})
+
+
+class PlayTimeSerializer(serializers.Serializer):
+    """One play of a track by a listen, an upload or an API clip: when, how long, how changed."""
+
+    heard_at = serializers.DateTimeField(help_text="When the recognition that heard it was asked for.")
+    played_s = serializers.FloatField(help_text="Seconds heard.")
+    offset_s = serializers.FloatField(allow_null=True, help_text="Where in the track the play starts.")
+    start_s = serializers.FloatField(help_text="Where in the recording it starts (uploads; 0 for clips and listens).")
+    speed = serializers.FloatField(
+        allow_null=True,
+        help_text="How fast it was played against the track (1.1 = 10 % fast) when it differs from 1 by 1 % or "
+        "more; else null.",
+    )
+    pitch_semitones = serializers.FloatField(
+        allow_null=True, help_text="How far its pitch was moved (negative: down), from half a semitone; else null."
+    )
+
+
+class ReportPlayTimesApi(GenericAPIView):
+    """The plays behind one row of the report: one track from `listen`, `upload` or `api`, oldest
+    first, each with how it was changed from the track; never who listened or uploaded."""
+
+    serializer_class = PlayTimeSerializer
+    permission_classes = [ApiAccess, CanReadReports]
+    api_scope = ApiScope.CATALOG
+
+    @extend_schema(
+        operation_id="reports_play_times",
+        parameters=[
+            *_RANGE_PARAMETERS,
+            OpenApiParameter(
+                "track", OpenApiTypes.INT, required=True, description="The track (one of mine: else 404)."
+            ),
+            OpenApiParameter(
+                "source", OpenApiTypes.STR, required=True, enum=list(PLAY_SOURCES), description="Which recognitions."
+            ),
+        ],
+        responses={200: PlayTimeSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def get(self, request):
+        filters = _filters(request)
+        if filters.track_id is None or filters.source not in PLAY_SOURCES:
+            raise ApiError(
+                status.HTTP_400_BAD_REQUEST, "invalid", "Give a `track` and a `source`: listen, upload or api."
+            )
+        page = self.paginate_queryset(selectors.play_times(request.user, filters))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

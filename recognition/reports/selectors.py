@@ -213,7 +213,7 @@ def plays_report(user, filters: ReportFilters) -> PlaysReport:
 
 def play_times(user, filters: ReportFilters) -> QuerySet[Play]:
     """The plays of one track from one kind of recognition (`listen`, `upload`, `api`), oldest
-    first: when, how long and where in the track; nothing about who."""
+    first: when, how long, where in the track and how it was changed; nothing about who."""
     if filters.track_id is None or filters.source not in PLAY_SOURCES:
         return Play.objects.none()
     return (
@@ -224,6 +224,6 @@ def play_times(user, filters: ReportFilters) -> QuerySet[Play]:
             heard_at__gte=filters.start,
             heard_at__lt=filters.end,
         )
-        .only("id", "heard_at", "played_s", "start_s", "offset_s", "source")
+        .only("id", "heard_at", "played_s", "start_s", "offset_s", "source", "speed", "pitch_semitones")
         .order_by("heard_at", "id")
     )

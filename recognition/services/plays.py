@@ -15,7 +15,8 @@ __all__ = ["plays_of", "plays_record"]
 
 def plays_of(recognition: Recognition) -> list[Play]:
     """Return the unsaved plays of a finished recognition: one per segment of a clip or an upload,
-    or one for a listen's match; none when it failed or matched nothing (or its tracks are gone)."""
+    or one for a listen's match, each with the change its segment or match reported; none when it
+    failed or matched nothing (or its tracks are gone)."""
     if recognition.status != Recognition.Status.DONE or recognition.created_at is None:
         return []
     common = {"recognition": recognition, "source": recognition.source, "heard_at": recognition.created_at}
@@ -29,6 +30,8 @@ def plays_of(recognition: Recognition) -> list[Play]:
                 played_s=round(max(0.0, segment["end_s"] - segment["start_s"]), 2),
                 start_s=segment["start_s"],
                 offset_s=segment.get("offset_s"),
+                speed=segment.get("speed"),
+                pitch_semitones=segment.get("pitch_semitones"),
             )
             for segment in recognition.segments
             if int(segment["track_id"]) in existing
@@ -41,6 +44,8 @@ def plays_of(recognition: Recognition) -> list[Play]:
             track_id=recognition.track_id,
             played_s=round(recognition.heard_s or 0.0, 2),
             offset_s=recognition.offset_s,
+            speed=recognition.speed,
+            pitch_semitones=recognition.pitch_semitones,
         )
     ]
 

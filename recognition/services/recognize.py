@@ -147,7 +147,8 @@ def recognize_file(
     A clip of up to 30 s is matched as a whole. A longer input is matched window by window; its
     match is the segment with the most evidence, and with `timeline` every segment is returned:
     each catalog track heard in it, with its time range. Audio with nothing to fingerprint
-    (silence) is an error, not "no match". `progress` hears the fraction done (long inputs).
+    (silence) is an error, not "no match". `progress` hears the fraction done (long inputs), the
+    retries at other speeds included; 1 once the engine is done, before the segments are described.
     """
     started = time.perf_counter()
     max_seconds = max_seconds or settings.EARSHOT_MAX_QUERY_SECONDS
@@ -166,9 +167,7 @@ def recognize_file(
         details: list[dict] = []
         if timeline or long_input:
             expected_s = max(info.duration_s or max_seconds, 1e-3)
-            found = engine.timeline(
-                iter(chunks), progress=(lambda s: progress(min(1.0, s / expected_s))) if progress else None
-            )
+            found = engine.timeline(iter(chunks), progress=progress, duration_s=expected_s)
             if found.hashes == 0:
                 raise audio.AudioError("no_signal", NO_SIGNAL)
             details = segment_details(found.segments)

@@ -53,9 +53,12 @@ __all__ = [
     "uploads_requeue_stale",
 ]
 
-# A job whose worker has not reported for this long is presumed dead (heartbeats come every
-# minute of audio, ~1-3 s of work).
+# A job whose worker has not reported for this long is presumed dead (heartbeats come with every
+# minute of audio looked up and every minute of windows retried at other speeds, seconds of work).
 STALE_AFTER = timedelta(minutes=2)
+# The most a running job's progress says: 100 % means its results are saved (_finish), and the
+# engine's end still leaves the segments to describe and save.
+PROGRESS_BEFORE_SAVED = 0.99
 MAX_ATTEMPTS = 3
 
 # What an unusable file answers over HTTP, whichever interface received it.
@@ -166,7 +169,9 @@ def upload_process(recognition_id: str) -> str:
     started = time.perf_counter()
     try:
         with _media_on_disk(job) as path:
-            outcome = recognize_file(path, timeline=True, progress=lambda done: _heartbeat(job.pk, done))
+            outcome = recognize_file(
+                path, timeline=True, progress=lambda done: _heartbeat(job.pk, min(done, PROGRESS_BEFORE_SAVED))
+            )
     except audio.AudioError as error:
         _finish(job, failure=(error.code, error.message))
         return Recognition.Status.FAILED

@@ -52,6 +52,8 @@ Between blocks.
 <!-- /report:latency_followup -->
 <!-- report:api_profile -->
 <!-- /report:api_profile -->
+<!-- report:upload_progress -->
+<!-- /report:upload_progress -->
 
 <!-- report:robustness -->
 <!-- /report:robustness -->

@@ -138,7 +138,8 @@ def test_csv_streams_every_row_and_defuses_formulas(guard, device_monitor, detec
 
 def test_a_play_measured_off_speed_says_so_everywhere_and_one_near_speed_nowhere(guard, device_monitor, detect):
     """The monitor measures every play's speed: 0.97 is "played 3 % slow" on the timeline, the
-    detection's page, the status endpoint, the API and the CSV; 1.004 is no change in any of them."""
+    detection's page, the detections list (where a report's monitor row leads), the status
+    endpoint, the API and the CSV; 1.004 is no change in any of them."""
     monitor, _ = device_monitor
     slow = detect(monitor, TrackFactory(title="Slow"), minutes_ago=10)
     near = detect(monitor, TrackFactory(title="Near"), minutes_ago=5)
@@ -148,6 +149,8 @@ def test_a_play_measured_off_speed_says_so_everywhere_and_one_near_speed_nowhere
     assert timeline.count("played 3 % slow") == 1 and "played 0 %" not in timeline
     assert 'data-testid="detection-change">played 3 % slow<' in guard.get(f"/detections/{slow.pk}/").content.decode()
     assert 'data-testid="detection-change"' not in guard.get(f"/detections/{near.pk}/").content.decode()
+    listed = guard.get("/detections/", {"monitor": monitor.pk}).content.decode()
+    assert listed.count('data-testid="detection-change">played 3 % slow<') == 1 and "played 0 %" not in listed
     status = guard.get(f"/monitors/{monitor.pk}/status").json()
     assert {d["title"]: d["speed"] for d in status["detections"]} == {"Slow": 0.97, "Near": None}
     rows = list(

@@ -38,6 +38,9 @@ def log(device_monitor, detect, rights_holder):
         "disputed": _at(detect(bar, waltz), datetime(2026, 3, 3, 12, 0, tzinfo=UTC), 45.0),
     }
     services.detection_dispute(detection=plays["disputed"], user=rights_holder, reason="Someone humming")
+    # Measured from their drift: the late play ran 10 % fast, the early one as recorded (within 1 %).
+    Detection.objects.filter(pk=plays["late"].pk).update(speed=1.1)
+    Detection.objects.filter(pk=plays["early"].pk).update(speed=1.004)
     return bar, plays
 
 
@@ -64,8 +67,10 @@ def test_the_api_gives_the_cue_sheet_of_a_period_oldest_first(log, monitor_user)
         "isrc": "GBAYE2600001",
         "played_s": 184.4,
         "open": False,
+        "speed": None,
     }
     assert rows[1]["album"] == "" and rows[1]["isrc"] == "" and rows[1]["played_s"] == 61.0
+    assert rows[1]["speed"] == 1.1
     to_the_4th = _as(monitor_user).get(f"/api/v1/monitors/{bar.pk}/log", {"from": "2026-03-03", "to": "2026-03-04"})
     assert [r["detection_id"] for r in to_the_4th.json()["results"]][-1] == plays["next_day"].pk
     by_time = _as(monitor_user).get(
@@ -85,6 +90,7 @@ def test_the_csv_holds_the_same_rows_and_defuses_formulas(log, monitor_user):
     assert [int(r["detection_id"]) for r in rows] == [plays["early"].pk, plays["late"].pk, plays["next_day"].pk]
     assert rows[0]["isrc"] == "GBAYE2600001" and rows[0]["album"] == "Night Ferries" and rows[0]["played_s"] == "184.4"
     assert rows[1]["title"] == "'=HYPERLINK(1)"
+    assert [r["speed"] for r in rows] == ["", "1.1", ""]
     page_csv = _as(monitor_user).get(f"/monitors/{bar.pk}/log.csv?from=2026-03-01&to=2026-03-31")
     assert b"".join(page_csv.streaming_content) == b"".join(
         _as(monitor_user)
@@ -105,6 +111,7 @@ def test_the_page_shows_the_period_and_links_to_the_export(log, monitor_user):
     assert f"/monitors/{bar.pk}/log.csv?from=2026-03-03&amp;to=2026-03-03" in html
     assert 'value="2026-03-03"' in html
     assert f'data-id="{plays["disputed"].pk}"' not in html
+    assert html.count('data-testid="play-change"') == 1 and "played 10 % fast" in html  # the late play only
 
 
 def test_without_a_period_the_log_is_the_last_seven_days(device_monitor, detect, monitor_user):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from catalog.demo import synth_song
 from recognition.engine import Match
 from recognition.models import Play, Recognition
 from recognition.services import live_recognition_save, track_ingest
+from recognition.services.plays import plays_record
 from recognition.services.uploads import recognition_submit, upload_create
 from tests import media
 
@@ -57,9 +59,38 @@ def test_an_api_clip_records_its_play_and_unknown_audio_none(songs, make_user, t
     assert finished and job.track_id == songs[82].pk
     play = Play.objects.get(recognition=job)
     assert (play.track_id, play.source) == (songs[82].pk, "api") and abs(play.played_s - 8) < 0.1
+    assert (play.speed, play.pitch_semitones) == (None, None)  # as heard: no change
     unknown = media.write_wav(tmp_path / "unknown.wav", synth_song(8282, 8))
     job, _ = recognition_submit(user=partner, upload=SimpleUploadedFile("u.wav", unknown.read_bytes()))
     assert job.track_id is None and not Play.objects.filter(recognition=job).exists()
+
+
+@pytest.mark.django_db
+def test_a_sped_up_api_clip_records_its_change_on_its_play(songs, make_user, tmp_path):
+    """A clip played 10 % fast (tape-style, pitch up 1.65 semitones) is found by the retries: its
+    play carries the change the recognition reports."""
+    partner = make_user(Role.PARTNER)
+    fast = media.write_wav(tmp_path / "fast.wav", media.played_faster(synth_song(81, 60)[RATE * 20 : RATE * 31], 1.1))
+    job, finished = recognition_submit(user=partner, upload=SimpleUploadedFile("fast.wav", fast.read_bytes()))
+    assert finished and job.track_id == songs[81].pk and job.speed == pytest.approx(1.1, abs=0.005)
+    play = Play.objects.get(recognition=job)
+    assert (play.speed, play.pitch_semitones) == (job.speed, job.pitch_semitones)
+    assert play.pitch_semitones == pytest.approx(12 * np.log2(1.1), abs=0.05)
+
+
+@pytest.mark.django_db
+def test_an_upload_segments_change_goes_to_its_play_alone(songs, make_user):
+    creator = make_user(Role.CREATOR)
+    upload = Recognition.objects.create(user=creator, source="upload", status="done", segments=[
+        {"track_id": songs[81].pk, "start_s": 0.0, "end_s": 30.0, "offset_s": 1.0, "speed": 1.05,
+         "pitch_semitones": 0.84},
+        {"track_id": songs[82].pk, "start_s": 40.0, "end_s": 52.5, "offset_s": 9.0, "speed": None,
+         "pitch_semitones": None},
+        {"track_id": songs[82].pk, "start_s": 60.0, "end_s": 70.0, "offset_s": 0.0},  # from before changes
+    ])  # fmt: skip
+    plays_record(upload, new=True)
+    found = [(p.speed, p.pitch_semitones) for p in Play.objects.filter(recognition=upload).order_by("start_s")]
+    assert found == [(1.05, 0.84), (None, None), (None, None)]
 
 
 @pytest.mark.django_db
@@ -73,8 +104,11 @@ def test_a_listen_records_its_play_with_the_audio_heard(songs, make_user):
     assert play.heard_at == recognition.created_at
     none = live_recognition_save(user=listener, match=None, heard_s=12, latency_ms=10)
     assert not Play.objects.filter(recognition=none).exists()
+    assert (play.speed, play.pitch_semitones) == (None, None)
     recognition.delete()
     assert not Play.objects.filter(pk=play.pk).exists()
+    slow = live_recognition_save(user=listener, match=replace(match, speed=0.95), heard_s=4.2, latency_ms=900)
+    assert Play.objects.values_list("speed", "pitch_semitones").get(recognition=slow) == (0.95, None)
 
 
 @pytest.mark.django_db
@@ -98,3 +132,30 @@ def test_the_backfill_turns_past_recognitions_into_plays(songs, make_user):
         (False, songs[82].pk, 3.5, "microphone"),
     ])  # fmt: skip
     assert Play.objects.get(recognition=listen).heard_at == listen.created_at
+
+
+@pytest.mark.django_db
+def test_the_backfill_gives_past_plays_the_change_their_recognition_reported(songs, make_user):
+    user = make_user(Role.CREATOR)
+    upload = Recognition.objects.create(user=user, source="upload", status="done", segments=[
+        {"track_id": songs[81].pk, "start_s": 0.0, "end_s": 30.0, "offset_s": 1.0, "speed": 0.9,
+         "pitch_semitones": None},
+        {"track_id": songs[82].pk, "start_s": 40.0, "end_s": 52.5, "offset_s": 9.0, "speed": None,
+         "pitch_semitones": None},
+    ])  # fmt: skip
+    listen = Recognition.objects.create(
+        user=user, source="microphone", status="done", track=songs[82], heard_s=3.5, pitch_semitones=-2.0
+    )
+    as_heard = Recognition.objects.create(user=user, source="microphone", status="done", track=songs[81], heard_s=4)
+    for recognition in (upload, listen, as_heard):
+        plays_record(recognition, new=True)
+    Play.objects.update(speed=None, pitch_semitones=None)  # as the plays written before 0016 are
+    migration = importlib.import_module("recognition.migrations.0016_play_speed_and_pitch")
+    migration.backfill_changes(apps, None)
+    found = {(p.recognition_id, p.start_s): (p.speed, p.pitch_semitones) for p in Play.objects.all()}
+    assert found == {
+        (upload.pk, 0.0): (0.9, None),
+        (upload.pk, 40.0): (None, None),
+        (listen.pk, 0.0): (None, -2.0),
+        (as_heard.pk, 0.0): (None, None),
+    }

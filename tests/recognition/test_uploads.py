@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from accounts.models import Role
 from catalog.demo import synth_song
+from recognition.engine.identify import long_inputs
 from recognition.models import Recognition
-from recognition.services import track_ingest
+from recognition.services import track_ingest, uploads
 from recognition.services.uploads import upload_process, uploads_requeue_stale
 from tests import hostile, media
 from tests.conftest import subprocess_environment
@@ -104,6 +105,36 @@ def test_upload_without_catalog_music_says_so(
     assert (
         "No music from the catalog found" in client.get(reverse("recognition:upload", args=[job.pk])).content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_progress_covers_the_retries_and_says_100_only_once_saved(
+    creator, three_songs, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """An edit 2 % fast finds nothing as heard and is found by retrying its windows: the job's
+    progress keeps rising (and its heartbeat keeps coming) while they run, stays under 100 % until
+    the results are saved, and is 100 % once they are."""
+    edit = np.concatenate([np.zeros(RATE * 3, np.float32), media.played_faster(synth_song(62, 60)[RATE * 2 :], 1.02)])
+    path = media.write_wav(tmp_path / "edit.wav", edit)
+    heard: list[tuple[float, str]] = []
+    real = uploads._heartbeat
+
+    def heartbeat(pk, done):
+        real(pk, done)
+        job = Recognition.objects.get(pk=pk)
+        heard.append((job.progress, job.status))
+
+    monkeypatch.setattr(uploads, "_heartbeat", heartbeat)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = uploads.upload_create(user=creator, upload=SimpleUploadedFile("edit.wav", path.read_bytes()))
+    job.refresh_from_db()
+    assert job.status == "done" and [s["track_id"] for s in job.segments] == [three_songs[62].pk]
+    assert job.segments[0]["speed"] == pytest.approx(1.02, abs=0.005) and job.progress == 1.0
+    progress = [p for p, _ in heard]
+    assert progress == sorted(progress) and all(status == "running" for _, status in heard)
+    assert max(progress) == uploads.PROGRESS_BEFORE_SAVED  # the engine's end, before the results are saved
+    retries = [p for p in progress if long_inputs.FIRST_PASS_SHARE < p < uploads.PROGRESS_BEFORE_SAVED]
+    assert retries  # the windows' retries report as they go
 
 
 @pytest.mark.django_db

@@ -286,9 +286,17 @@ class Identifier:
         hop_s: float = 3.0,
         lookup_batch_s: float = 60.0,
         progress: Callable[[float], None] | None = None,
+        duration_s: float | None = None,
     ) -> long_inputs.Timeline:
         """Match a long recording window by window, retrying at other speeds the windows that find
-        nothing as heard (recognition/engine/identify/long_inputs.py)."""
+        nothing as heard; `progress` hears the fraction done, the retries included, given the
+        input's expected `duration_s` (recognition/engine/identify/long_inputs.py)."""
         return long_inputs.timeline(
-            self, chunks, window_s=window_s, hop_s=hop_s, lookup_batch_s=lookup_batch_s, progress=progress
+            self,
+            chunks,
+            window_s=window_s,
+            hop_s=hop_s,
+            lookup_batch_s=lookup_batch_s,
+            progress=progress,
+            duration_s=duration_s,
         )

@@ -16,7 +16,7 @@ from recognition.engine.identify import retries
 from recognition.engine.identify.window_retries import KeptPeaks, Tier, retry_windows
 from recognition.engine.index import HashIndex
 
-__all__ = ["SPEED_SPAN_S", "Timeline", "Windowed", "timeline"]
+__all__ = ["FIRST_PASS_SHARE", "SPEED_SPAN_S", "Timeline", "Windowed", "timeline"]
 
 # Seconds between a segment's first and last window from which its speed is measured, from how
 # its alignment moved (matching.timeline): a window's offset is known to about a frame, so over
@@ -24,6 +24,14 @@ __all__ = ["SPEED_SPAN_S", "Timeline", "Windowed", "timeline"]
 # change must reach to be reported (matching/changes.py); shorter segments keep their windows'
 # own estimates.
 SPEED_SPAN_S = 15.0
+
+# The share of a timeline's progress its first pass (decode, fingerprints, lookups as heard)
+# reports; its retries report the rest. The retries cost from nothing (every window found as
+# heard) to several times the first pass (an edit, or speech and music not in the catalog, every
+# window retried at every speed). A quarter keeps the bar closest to the time elapsed where the
+# retries are most of the work, and where they are little it runs behind and jumps to the end,
+# never ahead (docs/decisions.md, "Upload progress through the retries").
+FIRST_PASS_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -57,13 +65,18 @@ def timeline(
     hop_s: float = 3.0,
     lookup_batch_s: float = 60.0,
     progress: Callable[[float], None] | None = None,
+    duration_s: float | None = None,
 ) -> Timeline:
     """Match a long recording window by window and merge the windows into segments.
 
-    The audio is fingerprinted as it is decoded and looked up a minute at a time; `progress`
-    hears the seconds done so far. The windows that find no match as heard are retried at the
-    identifier's speeds from the peaks the stream kept (window_retries.py), `lookup_batch_s` of
-    windows at a time.
+    The audio is fingerprinted as it is decoded and looked up a minute at a time. The windows
+    that find no match as heard are retried at the identifier's speeds from the peaks the stream
+    kept (window_retries.py), `lookup_batch_s` of windows at a time.
+
+    `progress` hears the fraction done, rising from 0 and reaching 1 only when the segments are
+    ready: each minute looked up moves it through the first FIRST_PASS_SHARE by the seconds done
+    of `duration_s` (the input's expected length; None: unknown, the first pass reports its end
+    only), and each batch of windows retried through the rest.
     """
     params = engine.params
     stream = fp.StreamingFingerprinter(params, keep_peaks=True)
@@ -77,6 +90,7 @@ def timeline(
     hop_frames = int(hop_s * fps)
     hashes = 0
     seconds = 0.0
+    report = _Progress(progress)
 
     def flush() -> None:
         nonlocal pending, pending_frames, hashes
@@ -85,8 +99,8 @@ def timeline(
             hashes += len(merged)
             parts.append(engine.votes(merged, window_frames=window_frames).pairs)
         pending, pending_frames = [], 0.0
-        if progress is not None:
-            progress(seconds)
+        if duration_s:
+            report(FIRST_PASS_SHARE * min(1.0, seconds / duration_s))
 
     for chunk in chunks:
         new = stream.push(chunk)
@@ -100,6 +114,7 @@ def timeline(
     kept.add(stream.take_peaks())
     flush()
     total_frames = stream.n_frames
+    report(FIRST_PASS_SHARE)
     # Every window is a clip that may be retried: its decisions count the looks a clip's do
     # (no retry smoothed in time here), once for each window.
     n_windows = matching.window_count(total_frames, window_frames, hop_frames)
@@ -126,6 +141,7 @@ def timeline(
             total_frames=total_frames,
             batch_windows=max(1, round(lookup_batch_s / hop_s)),
             lookup=engine.index.lookup,
+            progress=lambda done: report(FIRST_PASS_SHARE + (1 - FIRST_PASS_SHARE) * done),
         )
     segments = matching.segments(
         [(w * hop_frames, match) for w, match in enumerate(found) if match is not None],
@@ -133,4 +149,29 @@ def timeline(
         drift_frames=int(0.5 * fps),
         speed_span_frames=int(SPEED_SPAN_S * fps),
     )
+    report.done()
     return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)
+
+
+class _Progress:
+    """A timeline's progress as its caller hears it: only rises, and reaches 1 only at `done`."""
+
+    def __init__(self, hear: Callable[[float], None] | None):
+        self._hear = hear
+        self._last = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        fraction = min(fraction, _BEFORE_DONE)
+        if self._hear is not None and fraction > self._last:
+            self._last = fraction
+            self._hear(fraction)
+
+    def done(self) -> None:
+        if self._hear is not None:
+            self._last = 1.0
+            self._hear(1.0)
+
+
+# The most a timeline reports before its segments are ready: the retries' last batch is not
+# the end (the segments are merged after it).
+_BEFORE_DONE = 0.999

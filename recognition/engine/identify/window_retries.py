@@ -14,6 +14,8 @@ every factor on the windows still failing.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,26 +87,49 @@ def retry_windows(
     total_frames: int,
     batch_windows: int,
     lookup: Lookup,
+    progress: Callable[[float], None] | None = None,
 ) -> list[matching.Match | None]:
     """`found` (each window's match as heard, None where it found none; window w covers input
     frames [w * hop_frames, + window_frames)) with the windows that found none retried from the
     input's `peaks`, tier by tier, `batch_windows` windows at a time, one lookup per stage for
-    each round of a batch (module docstring)."""
+    each round of a batch (module docstring).
+
+    `progress` hears the fraction of the retries done after each batch, from 0 to 1: each tier
+    weighs the square root of its factors, and within a tier each window that failed when the
+    tier began weighs the same.
+    """
     found = list(found)
     spans = [(w * hop_frames, min(window_frames, total_frames - w * hop_frames)) for w in range(len(found))]
-    for tier in tiers:
+    # A window's retries cost more in a tier of more factors, but far less than in proportion
+    # (the wide tier screens its factors on a few triplets and decides on its best few): the
+    # square root follows the time each tier took a window (docs/decisions.md, "Upload progress
+    # through the retries").
+    weights = [math.sqrt(len(tier.factors)) for tier in tiers]
+    before = 0.0  # the share of the tiers already done
+    for tier, weight in zip(tiers, weights, strict=True):
+        share = weight / max(sum(weights), 1)
+        failing = sum(match is None for match in found)
+        retried = 0
         factor_of: dict[int, retries.Factor] = {}  # the windows this tier found, at which factor
         for first in range(0, len(found), max(batch_windows, 1)):
+            batch = range(first, min(first + batch_windows, len(found)))
+            in_batch = sum(found[w] is None for w in batch)
+            retried += in_batch
             _retry_batch(
                 engine,
                 found,
                 peaks=peaks,
                 spans=spans,
                 tier=tier,
-                batch=range(first, min(first + batch_windows, len(found))),
+                batch=batch,
                 factor_of=factor_of,
                 lookup=LookupMemo(lookup),
             )
+            if progress is not None and in_batch:
+                progress(before + share * retried / failing)
+        before += share
+        if progress is not None:
+            progress(before)
     return found
 
 

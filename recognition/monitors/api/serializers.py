@@ -130,3 +130,8 @@ class PlayLogRowSerializer(serializers.Serializer):
     isrc = serializers.CharField(allow_blank=True)
     played_s = serializers.FloatField(help_text="Duration played, in seconds.")
     open = serializers.BooleanField(help_text="True while the track may still be playing.")
+    speed = serializers.FloatField(
+        allow_null=True,
+        help_text="How fast the play ran against the track (1.1 = 10 % fast) when it differs from 1 by "
+        "1 % or more; else null.",
+    )

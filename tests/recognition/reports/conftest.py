@@ -38,9 +38,11 @@ def detect(monitor, track, started_at, seconds, **extra) -> Detection:
     )  # fmt: skip
 
 
-def play(user, track, source, heard_at, seconds) -> Play:
-    recognition = Recognition.objects.create(user=user, source=source, status="done", track=track)
-    return Play.objects.create(recognition=recognition, track=track, source=source, heard_at=heard_at, played_s=seconds)
+def play(user, track, source, heard_at, seconds, **change) -> Play:
+    recognition = Recognition.objects.create(user=user, source=source, status="done", track=track, **change)
+    return Play.objects.create(
+        recognition=recognition, track=track, source=source, heard_at=heard_at, played_s=seconds, **change
+    )
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def world(make_user) -> World:
     play(listener, t1, "microphone", DAY + dt.timedelta(hours=12), 6.5)
     play(listener, t1, "api", DAY + dt.timedelta(days=2), 8.0)
     play(listener, t2, "upload", DAY + dt.timedelta(hours=13), 30.0)
-    play(listener, t2, "upload", DAY + dt.timedelta(days=3), 45.0)
+    play(listener, t2, "upload", DAY + dt.timedelta(days=3), 45.0, speed=1.1, pitch_semitones=1.65)  # a sped-up edit
     play(listener, t3, "upload", DAY + dt.timedelta(days=3), 20.0)
     assert timezone.is_aware(DAY)
     return World(holder_a, holder_b, monitor_owner, listener, t1, t2, t3, radio, disputed)

@@ -81,3 +81,22 @@ def test_who_may_read_reports(api, world):
     for user in (world.listener, world.monitor_owner):
         api.force_authenticate(user)
         assert api.get(URL).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_plays_of_a_row_say_how_each_was_changed_and_nothing_about_who(api, world):
+    api.force_authenticate(world.holder_a)
+    response = api.get(f"{URL}/times", {**NOVEMBER, "track": world.t2.pk, "source": "upload"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["count"] == 2
+    as_heard, sped_up = body["results"]  # oldest first
+    assert set(as_heard) == {"heard_at", "played_s", "offset_s", "start_s", "speed", "pitch_semitones"}
+    assert (as_heard["heard_at"], as_heard["played_s"]) == ("2026-11-10T13:00:00Z", 30.0)
+    assert (as_heard["speed"], as_heard["pitch_semitones"]) == (None, None)
+    assert (sped_up["played_s"], sped_up["speed"], sped_up["pitch_semitones"]) == (45.0, 1.1, 1.65)
+    assert not any(secret in response.content.decode() for secret in SECRETS)
+    assert api.get(f"{URL}/times", {"track": world.t3.pk, "source": "upload"}).status_code == 404
+    for query in ({"track": world.t2.pk}, {"track": world.t2.pk, "source": "monitor"}, {"source": "upload"}):
+        refused = api.get(f"{URL}/times", query)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid", query

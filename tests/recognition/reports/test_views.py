@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from recognition.models import Play
@@ -57,6 +59,9 @@ def test_the_plays_of_a_row_give_times_never_people(client, world):
     assert response.status_code == 200
     page = response.content.decode()
     assert page.count('data-testid="play"') == 2 and "2026-11-10 13:00:00" in page
+    # The sped-up edit says how it was changed; the play as heard says nothing.
+    changes = re.findall(r'data-testid="play-change">([^<]*)<', page)
+    assert changes == ["", "played 10 % fast, pitch up 1.7 semitones"]
     assert not any(secret in page for secret in SECRETS)
     assert client.get("/reports/plays/", {"track": world.t3.pk, "source": "upload"}).status_code == 404
     assert client.get("/reports/plays/", {"track": world.t2.pk, "source": "monitor"}).status_code == 400

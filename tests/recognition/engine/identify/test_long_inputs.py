@@ -5,6 +5,7 @@ import pytest
 
 from recognition.engine import Identifier, matching
 from recognition.engine import fingerprint as fp
+from recognition.engine.identify import long_inputs
 from tests import media
 from tests.recognition.engine.indexes import counted_engine_without_smoothing
 
@@ -95,6 +96,38 @@ def test_a_sped_up_edit_and_a_transposed_one_are_found_by_the_wide_tier(index, s
         assert abs(fp.frames_to_seconds(segment.offset_frames) - first) <= 0.5
         assert segment.speed == pytest.approx(speed, abs=0.005)
         assert segment.pitch_semitones == pytest.approx(pitch, abs=0.05)
+
+
+def _heard(engine: Identifier, recording: np.ndarray, **kwargs) -> tuple[list, list[float]]:
+    """The segments of `recording` (in 2 s chunks, looked up 10 s at a time) and the progress heard."""
+    heard: list[float] = []
+    chunks = (recording[i : i + 2 * RATE] for i in range(0, recording.size, 2 * RATE))
+    found = engine.timeline(chunks, lookup_batch_s=10.0, progress=heard.append, **kwargs)
+    return found.segments, heard
+
+
+def test_progress_rises_through_the_retries_and_reaches_one_only_at_the_end(engine, songs):
+    """A recording 2 % fast finds nothing as heard: the first pass reports up to its share by the
+    seconds looked up, the windows retried at the near speeds report the rest, batch by batch,
+    and 1 comes once, last, with the segments."""
+    recording = _recording(media.played_faster(songs[3][5 * RATE : 57 * RATE], 1.02))
+    segments, heard = _heard(engine, recording, duration_s=recording.size / RATE)
+    assert [s.track_id for s in segments] == [3]
+    assert heard == sorted(set(heard)) and heard[0] > 0  # rises, never repeats
+    assert heard[-1] == 1.0 and max(heard[:-1]) < 1.0
+    first_pass = [f for f in heard if f <= long_inputs.FIRST_PASS_SHARE]
+    retries = [f for f in heard[:-1] if f > long_inputs.FIRST_PASS_SHARE]
+    assert len(first_pass) >= 5 and first_pass[-1] == pytest.approx(long_inputs.FIRST_PASS_SHARE)
+    assert len(retries) >= 3  # each batch of windows retried (10 s of them), each tier's end
+
+
+def test_progress_without_a_length_or_a_retry_still_ends_at_one(index, songs):
+    """Without the input's length the first pass reports its end only; an input found as heard
+    with no retry to run goes from there to 1."""
+    recording = songs[2][5 * RATE : 50 * RATE]
+    segments, heard = _heard(Identifier(index, speed_variants=(), wide_variants=()), recording)
+    assert [s.track_id for s in segments] == [2]
+    assert heard == [long_inputs.FIRST_PASS_SHARE, 1.0]
 
 
 def test_unknown_audio_gives_no_segment_even_with_every_retry(index):
