@@ -6,16 +6,24 @@ from django.views.decorators.http import require_safe
 
 from catalog import selectors
 from catalog.artwork import ARTWORK_CONTENT_TYPE
+from catalog.links import links_named
 from catalog.models import Track
 from portal.ranges import RangeNotSatisfiable, parse_range
 
 
 def track(request: HttpRequest, pk: int) -> HttpResponse:
-    """A track's public details (never its reference audio); an unfinished upload is a 404."""
+    """A track's public details as the listen page's card shows them: artwork, the owner's links and
+    a preview when the owner allows one (never the reference audio); an unfinished upload is a 404."""
     track = get_object_or_404(
         selectors.tracks_listed_to(request.user).select_related("album").prefetch_related("artists"), pk=pk
     )
-    return render(request, "catalog/track.html", {"track": track})
+    context = {
+        "track": track,
+        "artwork_url": selectors.track_artwork_url(track),
+        "preview_url": selectors.track_preview_url(track),
+        "links": links_named(track.links),
+    }
+    return render(request, "catalog/track.html", context)
 
 
 @require_safe

@@ -5,6 +5,7 @@ import io
 import pytest
 from PIL import Image
 
+from catalog import selectors
 from catalog.demo import synth_song
 from catalog.models import Track
 from catalog.services import album_artwork_set, track_artwork_set, track_update
@@ -74,3 +75,19 @@ def test_a_preview_is_gone_once_its_owner_forbids_it(client, previewed):
     # Even with its file still stored (a deletion waits for the commit), the flag decides.
     Track.objects.filter(pk=previewed.pk).update(preview_allowed=False)
     assert client.get(f"/tracks/{previewed.pk}/preview").status_code == 404
+
+
+def test_the_track_page_shows_artwork_links_and_preview_as_the_owner_allows(client, previewed):
+    track_artwork_set(track=previewed, image=_png((0, 255, 0)))
+    track_update(track=previewed, links=["https://open.spotify.com/track/abc", "https://example.org/song"])
+    page = client.get(f"/tracks/{previewed.pk}/").content.decode()
+    artwork = Track.objects.select_related("album").get(pk=previewed.pk)
+    assert f'src="{selectors.track_artwork_url(artwork)}"' in page
+    assert f'src="/tracks/{previewed.pk}/preview?v=' in page
+    assert 'href="https://open.spotify.com/track/abc"' in page and ">Spotify</a>" in page
+    assert 'href="https://example.org/song"' in page
+    track_update(track=previewed, preview_allowed=False, links=[])
+    track_artwork_set(track=previewed, image=None)
+    bare = client.get(f"/tracks/{previewed.pk}/").content.decode()
+    assert "/preview" not in bare and "/artwork" not in bare and "spotify" not in bare
+    assert "♪" in bare  # the same empty artwork as the listen card's

@@ -187,7 +187,7 @@ def site(transactional_db, tmp_path) -> dict:
     guard = UserFactory(role=Role.MONITOR, username="night-guard")
     return {
         **_console(),
-        "track": tracks[0],
+        "track": _showcase(tracks[0]),
         **_uploads(creator, tracks, tmp_path),
         **_monitor(guard, tracks),
         "cookies": {
@@ -197,6 +197,18 @@ def site(transactional_db, tmp_path) -> dict:
             "partner": session_cookie(User.objects.get(username="tideline-apps")),
         },
     }
+
+
+def _showcase(track):
+    """A track as its owner dresses it: artwork and links (the track page shows both)."""
+    from PIL import Image
+
+    from catalog.services import track_artwork_set, track_update
+
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((600, 600)).convert("RGB").save(out, "PNG")
+    track_artwork_set(track=track, image=out.getvalue())
+    return track_update(track=track, links=["https://open.spotify.com/track/example", "https://example.org/song"])
 
 
 def _url(page: Page, site: dict) -> str:
