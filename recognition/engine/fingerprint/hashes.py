@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,7 @@ __all__ = [
     "Fingerprints",
     "fingerprint",
     "hash_constellation",
+    "hash_variants",
     "is_triplet",
     "merge_fingerprints",
     "pair_peaks",
@@ -111,11 +114,29 @@ def _hashes(
     """Pairs and triplets of the zone pairs (anchor, target, rank) each fan-out keeps, among
     those to emit now: a pair when `emit_pairs` marks it, a triplet when `emit_triplets` marks
     the pair of its anchor and later target and enough of its peaks are `wide` (params.py)."""
+    hashes, offsets, _ = _hashes_and_anchors(
+        frames, bins, zone, params, emit_pairs=emit_pairs, emit_triplets=emit_triplets, wide=wide
+    )
+    return hashes, offsets
+
+
+def _hashes_and_anchors(
+    frames: np.ndarray,
+    bins: np.ndarray,
+    zone: tuple[np.ndarray, np.ndarray, np.ndarray],
+    params: FingerprintParams,
+    *,
+    emit_pairs: np.ndarray,
+    emit_triplets: np.ndarray,
+    wide: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_hashes`, with the peak each hash is anchored on."""
     anchor, target, rank = zone
     pairs = emit_pairs if params.fan_out is None else emit_pairs & (rank < params.fan_out)
-    hashes, offsets = _pack(frames, bins, anchor[pairs], target[pairs], params)
+    hashes, offsets, valid = _pack(frames, bins, anchor[pairs], target[pairs], params)
+    anchors = anchor[pairs][valid]
     if params.triplet_fan_out is None:
-        return hashes, offsets
+        return hashes, offsets, anchors
     chosen = rank < params.triplet_fan_out
     anchor, target, emit = anchor[chosen], target[chosen], emit_triplets[chosen]
     first, second = _triplets(anchor)
@@ -124,27 +145,32 @@ def _hashes(
         peaks_wide = wide[anchor[first]].astype(np.int8) + wide[target[first]] + wide[target[second]]
         now &= peaks_wide >= params.triplet_min_wide_peaks
     first, second = first[now], second[now]
-    triplet_hashes, triplet_offsets = _pack3(frames, bins, anchor[first], target[first], target[second])
-    return np.concatenate([hashes, triplet_hashes]), np.concatenate([offsets, triplet_offsets])
+    triplet_hashes, triplet_offsets, valid = _pack3(frames, bins, anchor[first], target[first], target[second])
+    return (
+        np.concatenate([hashes, triplet_hashes]),
+        np.concatenate([offsets, triplet_offsets]),
+        np.concatenate([anchors, anchor[first][valid]]),
+    )
 
 
 def _pack(
     frames: np.ndarray, bins: np.ndarray, anchor: np.ndarray, target: np.ndarray, params: FingerprintParams
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pack pairs into hashes: anchor bin | target bin | dt."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pack pairs into hashes: anchor bin | target bin | dt; with which pairs were packable."""
     f_bits, dt_bits = params.hash_bits
     anchor_bin = np.rint(bins[anchor]).astype(np.int64)
     target_bin = np.rint(bins[target]).astype(np.int64)
     dt = np.rint(frames[target] - frames[anchor]).astype(np.int64)
     valid = (dt >= 1) & (dt < (1 << dt_bits)) & (target_bin < (1 << f_bits)) & (anchor_bin < (1 << f_bits))
     hashes = (anchor_bin << (f_bits + dt_bits)) | (target_bin << dt_bits) | dt
-    return hashes[valid].astype(np.int32), frames[anchor][valid].astype(np.float32)
+    return hashes[valid].astype(np.int32), frames[anchor][valid].astype(np.float32), valid
 
 
 def _pack3(
     frames: np.ndarray, bins: np.ndarray, anchor: np.ndarray, t1: np.ndarray, t2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pack triplets into 32 bits: anchor bin (8) | df1 (7) | df2 (7) | dt1 (5) | dt2 (5)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pack triplets into 32 bits: anchor bin (8) | df1 (7) | df2 (7) | dt1 (5) | dt2 (5); with
+    which triplets were packable."""
     a = np.rint(bins[anchor]).astype(np.int64)
     df1 = np.rint(bins[t1]).astype(np.int64) - a + 63
     df2 = np.rint(bins[t2]).astype(np.int64) - a + 63
@@ -153,7 +179,7 @@ def _pack3(
     valid = (dt1 >= 1) & (dt1 < 32) & (dt2 >= 1) & (dt2 < 32) & (a < 256)
     valid &= (df1 >= 0) & (df1 < 128) & (df2 >= 0) & (df2 < 128)
     packed = (a << TRIPLET_SHIFT) | (df1 << 17) | (df2 << 10) | (dt1 << 5) | dt2
-    return packed[valid].astype(np.uint32).view(np.int32), frames[anchor][valid].astype(np.float32)
+    return packed[valid].astype(np.uint32).view(np.int32), frames[anchor][valid].astype(np.float32), valid
 
 
 def fingerprint(
@@ -189,6 +215,58 @@ def hash_constellation(
             hashes, offsets = pair_peaks(moved_frames, (bins * frequency).astype(np.float32), params, wide)
         parts.append(Fingerprints(hashes, offsets, 0))
     return merge_fingerprints(parts, int(peaks.n_frames / speed))
+
+
+def hash_variants(
+    peaks: Constellation, params: FingerprintParams, factors: Sequence[tuple[float, float]], *, pairs: bool = True
+) -> list[Fingerprints]:
+    """`hash_constellation(peaks, params, speed=t, frequency=f)` for each (t, f) of `factors`, in
+    one pass: every variant's moved peaks laid end to end, far enough apart in time that no
+    target zone reaches from one into the next. A wide retry hashes a clip at dozens of factors,
+    and hashing them one by one, a few hundred peaks a call, spent most of a never-indexed
+    clip's time in per-call overhead (docs/decisions.md, hash_variants). Each variant's dt and
+    offsets are computed from its own frames, as `hash_constellation` computes them; only which
+    targets fall within the zone is decided on the laid-out frames (float64), which can differ
+    from float32 at a zone's edge by a rounding. `pairs=False`: the triplets alone (a screen
+    looks up nothing else)."""
+    parts: list[list[Fingerprints]] = [[] for _ in factors]
+    if not factors:
+        return []
+    for frames, bins, shift, wide in peaks.peaks:
+        moved = [_moved(frames, bins, shift, t, f) for t, f in factors]
+        sizes = np.array([m[0].size for m in moved], np.int64)
+        local = np.concatenate([m[0] for m in moved]).astype(np.float32)
+        laid_bins = np.concatenate([m[1] for m in moved]).astype(np.float32)
+        stride = math.ceil(max((float(m[0][-1]) for m in moved if m[0].size), default=0.0)) + params.max_dt_frames + 2
+        group = np.repeat(np.arange(len(factors), dtype=np.int64), sizes)
+        zone = _zone_pairs(local.astype(np.float64) + group * stride, laid_bins, params)
+        everything = np.ones(zone[0].size, dtype=bool)
+        hashes, offsets, anchors = _hashes_and_anchors(
+            local,
+            laid_bins,
+            zone,
+            params,
+            emit_pairs=everything if pairs else np.zeros_like(everything),
+            emit_triplets=everything,
+            wide=np.tile(wide, len(factors)),
+        )
+        owner = group[anchors]
+        order = np.argsort(owner, kind="stable")
+        bounds = np.searchsorted(owner[order], np.arange(len(factors) + 1))
+        for k, (_, _, added) in enumerate(moved):
+            mine = order[bounds[k] : bounds[k + 1]]
+            parts[k].append(Fingerprints(hashes[mine], offsets[mine] + added, 0))
+    return [merge_fingerprints(part, int(peaks.n_frames / t)) for part, (t, _) in zip(parts, factors, strict=True)]
+
+
+def _moved(
+    frames: np.ndarray, bins: np.ndarray, shift: np.float32, speed: float, frequency: float
+) -> tuple[np.ndarray, np.ndarray, np.float32]:
+    """A shift's peaks as `hash_constellation` hashes them at (speed, frequency), and what its
+    offsets add afterwards: (frames, bins, added)."""
+    if speed == 1.0 and frequency == 1.0:
+        return frames, bins, shift
+    return ((frames + shift) / speed).astype(np.float32), (bins * frequency).astype(np.float32), np.float32(0)
 
 
 def merge_fingerprints(parts: list[Fingerprints], n_frames: int) -> Fingerprints:

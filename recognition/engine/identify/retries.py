@@ -196,10 +196,12 @@ def speed_retry(
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
     if decided is not None and screen is not None and decided < len(factors):
         # Screened on their own hashes, only the factors kept are hashed with `params`.
-        screened = [hashed(moved, factor, screen) for factor in factors]
+        screened = hashed_all(moved, factors, screen, pairs=False)
         kept = _screen(engine, screened, np.zeros(len(factors), np.int64), decided, lookup=lookup)
         factors, decided = tuple(factors[i] for i in kept), None
-    variants = [Variant(0, factor, hashed(moved, factor, params)) for factor in factors]
+    variants = [
+        Variant(0, factor, hashes) for factor, hashes in zip(factors, hashed_all(moved, factors, params), strict=True)
+    ]
     (found,) = speed_retries(engine, variants, 1, looks=looks, lookup=lookup, decided=decided)
     return None if found is None else found[0]
 
@@ -214,10 +216,21 @@ class Variant:
     screen: fp.Fingerprints | None = None  # the hashes it is screened with (None: `fingerprints`)
 
 
-def hashed(peaks: fp.Constellation, factor: Factor, params: fp.FingerprintParams) -> fp.Fingerprints:
-    """The peaks' hashes as if played at `factor` (moved, not found again)."""
-    t, f = time_and_frequency(factor)
-    return fp.hash_constellation(peaks, params, speed=t, frequency=f)
+def hashed(
+    peaks: fp.Constellation, factor: Factor, params: fp.FingerprintParams, *, pairs: bool = True
+) -> fp.Fingerprints:
+    """The peaks' hashes as if played at `factor` (moved, not found again); `pairs=False`: the
+    triplets alone, all a screen looks up."""
+    return hashed_all(peaks, (factor,), params, pairs=pairs)[0]
+
+
+def hashed_all(
+    peaks: fp.Constellation, factors: tuple[Factor, ...], params: fp.FingerprintParams, *, pairs: bool = True
+) -> list[fp.Fingerprints]:
+    """`hashed` at every factor, in one pass over them all (fp.hash_variants): a screen's
+    triplets alone at the wide tier's factors cost a third of hashing each factor whole apart
+    (docs/decisions.md, hash_variants)."""
+    return fp.hash_variants(peaks, params, [time_and_frequency(factor) for factor in factors], pairs=pairs)
 
 
 def speed_retries(

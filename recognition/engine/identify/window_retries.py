@@ -149,7 +149,7 @@ def _variants(
         t, _ = retries.time_and_frequency(factor)
         moved = fp.Constellation(stretch.peaks[: tier.shifts], stretch.n_frames)
         hashes = retries.hashed(moved, factor, tier.params)
-        screen = None if tier.screen is None else retries.hashed(moved, factor, tier.screen)
+        screen = None if tier.screen is None else retries.hashed(moved, factor, tier.screen, pairs=False)
         for w in mine:
             start, frames = spans[w]
             lo_frame, hi_frame = (start - first) / t, (start - first + frames) / t

@@ -172,7 +172,7 @@ def _triplets_of(peaks: _Peaks, since: float, until: float) -> tuple[np.ndarray,
         near = rank < PREFILTER_FAN_OUT
         anchor, target = anchor[near], target[near]
         first, second = _triplets(anchor)
-        h, o = _pack3(f, b, anchor[first], target[first], target[second])
+        h, o, _ = _pack3(f, b, anchor[first], target[first], target[second])
         keep = o < until - since
         hashes.append(h[keep])
         offsets.append(o[keep].astype(np.float64) + since)

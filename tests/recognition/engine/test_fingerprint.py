@@ -152,6 +152,24 @@ def test_merging_keeps_each_hash_and_offset_once_in_time_then_value_order():
     assert len(fp.merge_fingerprints([], 0)) == 0
 
 
+def test_hashing_every_factor_at_once_gives_each_factors_own_hashes(songs):
+    from recognition.engine.identify import retries
+
+    peaks = fp.constellation(songs[2][20 * RATE : 25 * RATE], fp.QUERY)
+    factors = [retries.time_and_frequency(f) for f in retries.WIDE_VARIANTS[::5]] + [(1.0, 1.0), (1.0, 1.05)]
+    params = replace(fp.QUERY, triplet_fan_out=4, triplet_min_wide_peaks=3)
+    together = fp.hash_variants(peaks, params, factors)
+    triplets_alone = fp.hash_variants(peaks, params, factors, pairs=False)
+    assert len(together) == len(triplets_alone) == len(factors)
+    for (speed, frequency), batch, triplets in zip(factors, together, triplets_alone, strict=True):
+        alone = fp.hash_constellation(peaks, params, speed=speed, frequency=frequency)
+        assert np.array_equal(batch.hashes, alone.hashes) and np.array_equal(batch.offsets, alone.offsets)
+        assert batch.n_frames == alone.n_frames and len(alone.split()[1]) > 0
+        assert np.array_equal(triplets.hashes, alone.split()[1].hashes)
+        assert np.array_equal(triplets.offsets, alone.split()[1].offsets)
+    assert fp.hash_variants(peaks, params, []) == []
+
+
 def test_moving_a_fast_clips_peaks_back_to_normal_speed_recovers_its_hashes(songs):
     clip = songs[3][10 * RATE : 20 * RATE]
     stored = set(fp.fingerprint(clip).split()[0].hashes.tolist())
