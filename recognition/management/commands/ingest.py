@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -61,16 +63,18 @@ class Command(BaseCommand):
         counts = {"added": 0, "duplicate": 0, "failed": 0}
         seconds = 0.0
         started = time.perf_counter()
-        progress = tqdm(total=len(files), unit="file", file=sys.stderr, disable=None)
-        for result in _run(files, job, jobs):
-            counts[result["status"]] += 1
-            seconds += result.pop("duration_s", 0.0) or 0.0
-            progress.update()
-            if options["json"]:
-                self.stdout.write(json.dumps(result))
-            elif result["status"] == "failed":
-                progress.write(f"failed: {result['path']}: {result['reason']}")
-        progress.close()
+        with contextlib.ExitStack() as stack:
+            results = _run(files, job, jobs, stack)
+            progress = tqdm(total=len(files), unit="file", file=sys.stderr, disable=None)
+            for result in results:
+                counts[result["status"]] += 1
+                seconds += result.pop("duration_s", 0.0) or 0.0
+                progress.update()
+                if options["json"]:
+                    self.stdout.write(json.dumps(result))
+                elif result["status"] == "failed":
+                    progress.write(f"failed: {result['path']}: {result['reason']}")
+            progress.close()
         elapsed = time.perf_counter() - started
         _analyze()
         summary = (
@@ -104,17 +108,15 @@ def _owner(username: str) -> User:
     return user_create(username=DEFAULT_OWNER, password=None, role=Role.RIGHTS_HOLDER)
 
 
-def _run(files, job, jobs):
+def _run(files: list[str], job: dict, jobs: int, stack: contextlib.ExitStack) -> Iterator[dict]:
+    """Start ingesting `files`; return their descriptions as they come (in order with one job)."""
     if jobs == 1:
-        for path in files:
-            yield workers.ingest_file(path, job)
-        return
+        return workers.ingest_files(files, job)
     # Each worker sets Django up on its own (spawn, not fork: no inherited DB connections).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=workers.setup) as pool:
-        futures = [pool.submit(workers.ingest_file, path, job) for path in files]
-        for future in as_completed(futures):
-            yield future.result()
+    pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=workers.setup))
+    futures = [pool.submit(workers.ingest_file, path, job) for path in files]
+    return (future.result() for future in as_completed(futures))
 
 
 def _analyze() -> None:
