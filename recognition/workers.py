@@ -1,21 +1,12 @@
-"""Entry points for worker processes (spawned, so they import nothing from Django at load time)."""
+"""Entry points for worker processes (they import nothing from Django at load time)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from recognition.services import IngestOutcome
-
-
-def setup() -> None:
-    """Set Django up in a freshly spawned worker process."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    django.setup()
 
 
 def ingest_file(path: str, job: dict) -> dict:
