@@ -579,6 +579,8 @@ def decode_chunks(
             data = process.stdout.read(chunk_bytes)
             if not data:
                 break
+            if timer.expired:  # not the samples still in the pipe (up to PIPE_BYTES) after the kill
+                raise AudioError("timeout", MESSAGES["timeout"])
             produced += len(data)
             yield _to_float(data)
         stderr = process.stderr.read() if process.stderr else b""
@@ -781,6 +783,8 @@ def _ffmpeg_chunks(
     try:
         assert process.stdout is not None
         while data := process.stdout.read(chunk_bytes):
+            if timer.expired:  # not the samples still in the pipe (up to PIPE_BYTES) after the kill
+                raise AudioError("timeout", MESSAGES["timeout"])
             produced += len(data)
             if produced > max_bytes:  # -t makes this unreachable; kept as a hard stop
                 raise AudioError("too_long", MESSAGES["too_long"])
