@@ -827,6 +827,68 @@ def latency_followup(page: Page) -> str:
     ])  # fmt: skip
 
 
+def latency_ingest(page: Page) -> str:
+    """Ingest speed, the code before the overlapped ingest beside it (latency_ingest.json: bench.latency
+    with its ingest part only)."""
+    data = page.results.json("latency_ingest.json")
+    heading = ["ingest of the benchmark corpus, median of the rounds", f"before ({data['before']})",
+               f"after ({data['after']})", "goal"]  # fmt: skip
+    wall = data["ingest"]["wall_s"]
+    rows = [
+        [f"wall clock: ffmpeg alone {num(wall['ffmpeg alone'], 1)} s; `--jobs 1` / `--jobs 2`",
+         *(f"{num(wall[f'{v}, --jobs 1'], 1)} / {num(wall[f'{v}, --jobs 2'], 1)} s" for v in ("before", "after")),
+         ""],
+        *_latency_rows(data, ["before", "after"]),
+    ]  # fmt: skip
+    command = f"python -m bench.latency --before {data['before']} --parts ingest "
+    command += f"--ingest-rounds {data['ingest']['rounds']} --output latency_ingest.json"
+    # The notes of the ingest part alone: the clip rounds, catalog and servers did not take part.
+    notes = [note for note in _latency_notes(data)[1:] if not note.startswith("servers as")]
+    return "\n".join([
+        *table(heading, rows),
+        "",
+        page.source("latency_ingest.json", f"run of {data['when']}: " + "; ".join(notes), command),
+    ])  # fmt: skip
+
+
+def ingest_cpu(page: Page) -> str:
+    """Where ingest's wall time and CPU go, by process, before and after, and the floor two cores
+    set under `--jobs 2` (ingest_cpu.json: bench.studies.ingest_cpu)."""
+    data = page.results.json("ingest_cpu.json")
+    medians, cores = data["medians"], data["cpus"]
+    alone = medians["ffmpeg alone"]["wall_s"]
+    rows = []
+    for name, found in medians.items():
+        version, _, jobs = name.partition(", ")
+        label = "ffmpeg alone" if not jobs else f"{version} ({data[version]}), `{jobs}`"
+        floor = found["cpu_s"] / cores
+        rows.append([
+            label, num(found["wall_s"], 1), _ratio(alone / found["wall_s"]), num(found["python_s"], 1),
+            num(found["ffmpeg_s"], 1), num(found["postgres_s"], 1), num(found["cpu_s"], 1),
+            f"{num(floor, 1)} s ({_ratio(alone / floor)})",
+        ])  # fmt: skip
+    heading = [f"{data['files']} files, CPU in seconds", "wall s", "speed ÷ ffmpeg alone", "Python", "ffmpeg + sandbox",
+               "PostgreSQL", "all", f"all ÷ {cores} cores (its speed ÷ ffmpeg alone)"]  # fmt: skip
+    note = (f"median of {data['rounds']} rounds of {data['when']}, versions in turn, {data['files']} corpus files "
+            f"({_minutes(data['audio_s'])} of audio), load average {num(data['load_average']['before'], 1)} "
+            f"before and {num(data['load_average']['after'], 1)} after on {cores} cores (the machine is shared); "
+            "ffmpeg alone's Python is its start, not in its wall clock")  # fmt: skip
+    command = f"python -m bench.studies.ingest_cpu --before {data['before']} --rounds {data['rounds']}"
+    lines = [*table(heading, rows), ""]
+    for version in ("before", "after"):
+        one, two = medians.get(f"{version}, --jobs 1"), medians.get(f"{version}, --jobs 2")
+        if one and two:
+            lines.append(
+                f"- {version}: `--jobs 2` at 1.8× `--jobs 1` would take {num(one['wall_s'] / 1.8, 1)} s; "
+                f"its CPU needs {num(two['cpu_s'] / cores, 1)} s of {cores} cores even if no core ever idled, "
+                f"so 1.8× is out of reach by {num(two['cpu_s'] / cores - one['wall_s'] / 1.8, 1)} s"
+                if two["cpu_s"] / cores > one["wall_s"] / 1.8
+                else f"- {version}: `--jobs 2` at 1.8× `--jobs 1` would take {num(one['wall_s'] / 1.8, 1)} s, "
+                f"above the {num(two['cpu_s'] / cores, 1)} s its CPU needs of {cores} cores"
+            )
+    return "\n".join([*lines, "", page.source("ingest_cpu.json", note, command)])
+
+
 def api_profile(page: Page) -> str:
     """Where one partner API request's CPU goes, by part, before and after (api_profile.json)."""
     data = page.results.json("api_profile.json")
@@ -1224,6 +1286,8 @@ BLOCKS = {
     "sandbox": sandbox,
     "latency": latency,
     "latency_followup": latency_followup,
+    "latency_ingest": latency_ingest,
+    "ingest_cpu": ingest_cpu,
     "api_profile": api_profile,
     "robustness": robustness,
     "timeline_speeds": timeline_speeds,

@@ -210,6 +210,11 @@ def benchmarks_page(page: Page) -> str:
         "",
         blocks.latency(page),
         "",
+        "Ingest once it overlaps its stages (one file read ahead while the one before is written, a pipe that "
+        "holds a chunk, forked workers), beside the code before it (docs/decisions.md, Ingest, overlapped):",
+        "",
+        blocks.latency_ingest(page),
+        "",
         "## Ingest under faults (`make faults`)",
         "",
         "Each fault strikes a running ingest at a random moment, on a scratch PostgreSQL cluster; after every "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import functools
 import logging
 import math
@@ -307,12 +308,22 @@ def ffmpeg_command(
     return command
 
 
+# The pipe a child writes its samples to holds a whole chunk of them (60 s at 8 kHz is 960 kB; 1 MiB
+# is Linux's default most for an unprivileged process): ffmpeg goes on decoding while its reader
+# fingerprints the chunk before, where the default 64 kB pipe stopped it after 4 s of audio.
+PIPE_BYTES = 1 << 20
+
+
 def _spawn(argv: list[str], *, stdin: int = subprocess.DEVNULL, stdout: int = subprocess.PIPE) -> subprocess.Popen:
     """Start a sandboxed child (`argv` from `sandboxed`) in its own session, its stderr piped,
     with the sandbox's environment: every decoder and probe is started this way."""
-    return subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+    process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
         argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=SANDBOX_ENV, start_new_session=True
     )
+    if process.stdout is not None:
+        with contextlib.suppress(OSError, AttributeError):  # a kernel that refuses keeps 64 kB
+            fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+    return process
 
 
 def _run(
@@ -568,6 +579,8 @@ def decode_chunks(
             data = process.stdout.read(chunk_bytes)
             if not data:
                 break
+            if timer.expired:  # not the samples still in the pipe (up to PIPE_BYTES) after the kill
+                raise AudioError("timeout", MESSAGES["timeout"])
             produced += len(data)
             yield _to_float(data)
         stderr = process.stderr.read() if process.stderr else b""
@@ -770,6 +783,8 @@ def _ffmpeg_chunks(
     try:
         assert process.stdout is not None
         while data := process.stdout.read(chunk_bytes):
+            if timer.expired:  # not the samples still in the pipe (up to PIPE_BYTES) after the kill
+                raise AudioError("timeout", MESSAGES["timeout"])
             produced += len(data)
             if produced > max_bytes:  # -t makes this unreachable; kept as a hard stop
                 raise AudioError("too_long", MESSAGES["too_long"])

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from scipy import signal
 
 __all__ = ["MAX_READ_BYTES", "WavAudio", "read_wav"]
 
@@ -164,4 +163,8 @@ def _resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     _refuse_unless(max(up, down) <= MAX_RESAMPLE_FACTOR)
     if samples.size == 0:
         return samples
+    # Imported here: scipy.signal takes about a second of CPU to import (it parses its docstrings),
+    # which every process that imports the engine would pay, also the many that never resample.
+    from scipy import signal
+
     return signal.resample_poly(samples, up, down).astype(np.float32)

@@ -17,6 +17,7 @@ from recognition.services.ingest import (
     track_ingest,
     track_ingest_upload,
     track_replace_reference,
+    tracks_ingest,
     tracks_sketch_missing,
 )
 from recognition.services.recognize import (
@@ -53,5 +54,6 @@ __all__ = [
     "track_ingest",
     "track_ingest_upload",
     "track_replace_reference",
+    "tracks_ingest",
     "tracks_sketch_missing",
 ]

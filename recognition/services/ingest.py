@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,7 @@ __all__ = [
     "track_ingest",
     "track_ingest_upload",
     "track_replace_reference",
+    "tracks_ingest",
     "tracks_sketch_missing",
 ]
 
@@ -123,25 +126,114 @@ def track_ingest(
     at once. Title, artists and album come from the arguments, else from the file's tags, else
     the title is the file name.
     """
-    path = Path(path)
+    return _ingest_write(
+        _ingest_read(Path(path)),
+        owner=owner, title=title, artist_names=artist_names, album_title=album_title, isrc=isrc,
+        store_audio=store_audio,
+    )  # fmt: skip
+
+
+def tracks_ingest(
+    *,
+    paths: Iterable[str | os.PathLike],
+    owner: User,
+    artist_names: Sequence[str] | None = None,
+    album_title: str | None = None,
+    store_audio: bool = True,
+) -> Iterator[tuple[str, IngestOutcome]]:
+    """Add reference files one after the other as track_ingest does, in their order; yield each
+    path with what happened to it, never raising for one file ("failed", "internal error: ...").
+
+    Each file is written in its own transaction while the next one is read on a thread (hashed,
+    checked for a duplicate, decoded and fingerprinted): the database write of one overlaps the
+    decoding of the next, and at most one file is read ahead.
+    """
+    ahead = threading.Semaphore(1)
+    done = threading.Event()
+    ready: queue.Queue = queue.Queue()
+
+    def read_all() -> None:
+        try:
+            for path in paths:
+                while not ahead.acquire(timeout=0.1):
+                    if done.is_set():
+                        return
+                try:
+                    ready.put((os.fspath(path), _ingest_read(Path(path))))
+                except Exception as error:
+                    ready.put((os.fspath(path), error))
+        finally:
+            connection.close()  # the duplicate checks' connection, this thread's own
+            ready.put(None)
+
+    reader = threading.Thread(target=read_all, name="earshot-ingest-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not None:
+            path, read = item
+            ahead.release()
+            try:
+                if isinstance(read, Exception):
+                    raise read
+                outcome = _ingest_write(
+                    read, owner=owner, artist_names=artist_names, album_title=album_title, store_audio=store_audio
+                )
+            except Exception as error:
+                outcome = IngestOutcome("failed", reason=f"internal error: {error}")
+            yield path, outcome
+    finally:
+        done.set()
+        reader.join()
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A reference file read: what happened to it already ("failed", "duplicate"), or what to write."""
+
+    path: Path
+    outcome: IngestOutcome | None = None
+    digest: str = ""
+    reference: ReferenceAudio | None = None
+
+
+def _ingest_read(path: Path) -> _Read:
+    """Hash a file, look for its bytes in the catalog, else decode and fingerprint it."""
     try:
         digest = file_sha256(path)
     except OSError as error:
-        return _counted(IngestOutcome("failed", reason=f"The file cannot be read: {error.strerror}."))
+        return _Read(path, _counted(IngestOutcome("failed", reason=f"The file cannot be read: {error.strerror}.")))
     existing = Track.objects.filter(sha256=digest).first()
     if existing is not None:
-        return _counted(IngestOutcome("duplicate", existing))
+        return _Read(path, _counted(IngestOutcome("duplicate", existing)))
     try:
         reference = reference_fingerprints(path)
     except audio.AudioError as error:
-        return _counted(IngestOutcome("failed", reason=error.message))
+        return _Read(path, _counted(IngestOutcome("failed", reason=error.message)))
+    return _Read(path, digest=digest, reference=reference)
+
+
+def _ingest_write(
+    read: _Read,
+    *,
+    owner: User,
+    title: str | None = None,
+    artist_names: Sequence[str] | None = None,
+    album_title: str | None = None,
+    isrc: str = "",
+    store_audio: bool = True,
+) -> IngestOutcome:
+    """Write a file read by _ingest_read through track_create, unless it has its outcome already."""
+    if read.outcome is not None:
+        return read.outcome
+    assert read.reference is not None
+    reference, path = read.reference, read.path
     tagged = metadata_from_tags(reference.tags, file_name=path.name)
     try:
         with open(path, "rb") if store_audio else contextlib.nullcontext() as handle:
             track = track_create(
                 owner=owner,
                 reference=reference,
-                digest=digest,
+                digest=read.digest,
                 audio=File(handle, name=path.name) if handle else None,
                 title=title or tagged["title"],
                 artists=list(artist_names) if artist_names else tagged["artists"],

@@ -50,6 +50,10 @@ Between blocks.
 <!-- /report:latency -->
 <!-- report:latency_followup -->
 <!-- /report:latency_followup -->
+<!-- report:latency_ingest -->
+<!-- /report:latency_ingest -->
+<!-- report:ingest_cpu -->
+<!-- /report:ingest_cpu -->
 <!-- report:api_profile -->
 <!-- /report:api_profile -->
 <!-- report:upload_progress -->

@@ -113,16 +113,24 @@ def test_ingest_bad_files_fail_with_a_reason_and_store_nothing(bad_files, tmp_pa
     assert store.table_size()["rows"] == Track.objects.get().hash_count
 
 
-def test_ingest_with_worker_processes(formats, tmp_path, monkeypatch, django_db_blocker):
-    """--jobs 2 spawns workers that write to the same (test) database."""
-    pytest.importorskip("multiprocessing")
-    from django.conf import settings
+def test_ingest_reports_every_file_in_its_order(formats, tmp_path):
+    """With one job the next file is read while one is written: outcomes still come in order."""
+    not_audio = tmp_path / "notes.mp3"
+    not_audio.write_text("definitely not audio\n" * 100)
+    paths = [formats["mp3"], not_audio, formats["wav"], formats["mp3"], formats["mp4"]]
+    results = _ingest(*paths)
+    assert [r["path"] for r in results] == [str(path) for path in paths]
+    assert [r["status"] for r in results] == ["added", "failed", "added", "duplicate", "added"]
+    assert results[3]["track_id"] == results[0]["track_id"]
+    assert Track.objects.count() == 3
 
-    db = settings.DATABASES["default"]
-    monkeypatch.setenv("DATABASE_URL", f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
-    monkeypatch.setenv("DJANGO_MEDIA_ROOT", settings.MEDIA_ROOT)
+
+def test_ingest_with_worker_processes(formats, tmp_path):
+    """--jobs 2 forks workers that write to the same (test) database; a bad file fails alone."""
+    (tmp_path / "albums" / "notes.mp3").write_text("definitely not audio\n" * 100)
     results = _ingest(tmp_path / "albums", jobs=2)
-    assert sorted(r["status"] for r in results) == ["added"] * 3
+    assert sorted(r["status"] for r in results) == ["added"] * 3 + ["failed"]
+    assert Track.objects.count() == 3
 
 
 test_ingest_with_worker_processes = pytest.mark.django_db(transaction=True)(test_ingest_with_worker_processes)

@@ -1,6 +1,7 @@
 """Reference audio into the catalog: the create and replace paths every interface goes through."""
 
 import hashlib
+import threading
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -8,7 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from catalog.models import Track
 from catalog.services import track_update
 from recognition import store
-from recognition.services import DuplicateRecording, reference_from_upload, track_ingest, track_replace_reference
+from recognition.services import (
+    DuplicateRecording,
+    reference_from_upload,
+    track_ingest,
+    track_replace_reference,
+    tracks_ingest,
+)
 from tests import media
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +63,52 @@ def test_another_tracks_recording_is_a_duplicate_that_names_it(rights_holder, so
         track_replace_reference(track=second, reference=reference, digest=digest, audio=_upload(song_files[3]))
     assert refused.value.track == first
     assert Track.objects.get(pk=second.pk).hash_count == store.count_track_rows(second.pk) > 0
+
+
+def test_tracks_ingest_reads_the_next_file_while_writing_and_keeps_order_and_outcomes(
+    rights_holder, song_files, tmp_path, monkeypatch
+):
+    """A batch: each file's outcome in its place, a bad file or an error in either stage failing that
+    file only, the same bytes twice a duplicate; the next file read while one is written, never two."""
+    from recognition.services import ingest
+
+    not_audio = tmp_path / "notes.mp3"
+    not_audio.write_text("definitely not audio\n" * 100)
+    unreadable = media.write_wav(tmp_path / "unreadable.wav", media.synth_song(41, 12))
+    unwritable = media.write_wav(tmp_path / "unwritable.wav", media.synth_song(42, 12))
+    paths = [song_files[1], not_audio, unreadable, song_files[2], unwritable, song_files[1], song_files[3]]
+    events: list[str] = []
+    second_read = threading.Event()
+    read, write = ingest._ingest_read, ingest._ingest_write
+
+    def reading(path):
+        events.append("read")
+        if events.count("read") == 2:
+            second_read.set()
+        if path == unreadable:
+            raise RuntimeError("the reader broke")
+        return read(path)
+
+    def writing(item, **options):
+        events.append("write")
+        if events.count("write") == 1:  # the second file is read while the first is written
+            assert second_read.wait(timeout=30)
+        if item.path == unwritable:
+            raise RuntimeError("the writer broke")
+        return write(item, **options)
+
+    monkeypatch.setattr(ingest, "_ingest_read", reading)
+    monkeypatch.setattr(ingest, "_ingest_write", writing)
+    results = []
+    for result in tracks_ingest(paths=paths, owner=rights_holder, store_audio=False):
+        assert events.count("read") <= len(results) + 2, events  # this file and the next, no further
+        results.append(result)
+
+    assert [path for path, _ in results] == [str(path) for path in paths]
+    outcomes = [outcome for _, outcome in results]
+    assert [o.status for o in outcomes] == ["added", "failed", "failed", "added", "failed", "duplicate", "added"]
+    assert "not an audio or video file" in outcomes[1].reason
+    assert outcomes[2].reason == "internal error: the reader broke"
+    assert outcomes[4].reason == "internal error: the writer broke"
+    assert outcomes[5].track == outcomes[0].track
+    assert Track.objects.count() == 3

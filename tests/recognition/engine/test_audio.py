@@ -176,6 +176,21 @@ def test_ffmpeg_writes_its_pipe_in_blocks_not_packets(tmp_path):
     assert received / reads >= 8192, f"{reads} reads of {received / reads:.0f} bytes on average"
 
 
+def test_a_decoder_writes_a_whole_chunk_with_nobody_reading(tmp_path):
+    # ffmpeg decodes on while ingest fingerprints the chunk before: the 60 s chunk it reads (960 kB
+    # at 8 kHz) fits in the pipe, where the default 64 kB stopped ffmpeg after 4 s of audio.
+    path = media.encode(synth_song(6, 60), tmp_path / "a.opus")
+    command = audio.ffmpeg_command(path, sample_rate_hz=8000, max_seconds=60)
+    child = audio._spawn(audio.sandboxed(command, audio.DecodeLimits(), input_path=path))
+    assert child.stdout is not None
+    try:
+        assert child.wait(timeout=30) == 0  # every sample written before any is read
+        assert len(child.stdout.read()) == 60 * 8000 * 2
+    finally:
+        child.kill()
+        child.communicate()
+
+
 # The tests below give the sandbox a decoder that misbehaves on purpose (whitelists opened, told to
 # read what it should not), standing for a decoder bug an attacker's file exploits: what protects
 # the server then is the sandbox alone. Each runs in the strongest mode this machine has (bubblewrap
