@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from recognition.services import IngestOutcome
+
+
+def setup() -> None:
+    """Set Django up in a freshly spawned worker process (a forked one has it already)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
 
 
 def ingest_file(path: str, job: dict) -> dict:

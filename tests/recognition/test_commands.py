@@ -125,8 +125,14 @@ def test_ingest_reports_every_file_in_its_order(formats, tmp_path):
     assert Track.objects.count() == 3
 
 
-def test_ingest_with_worker_processes(formats, tmp_path):
-    """--jobs 2 forks workers that write to the same (test) database; a bad file fails alone."""
+def test_ingest_with_worker_processes(formats, tmp_path, monkeypatch):
+    """--jobs 2 forks workers (spawns them in a process with threads running, as this test
+    process may be) that write to the same (test) database; a bad file fails alone."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    monkeypatch.setenv("DATABASE_URL", f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+    monkeypatch.setenv("DJANGO_MEDIA_ROOT", str(settings.MEDIA_ROOT))
     (tmp_path / "albums" / "notes.mp3").write_text("definitely not audio\n" * 100)
     results = _ingest(tmp_path / "albums", jobs=2)
     assert sorted(r["status"] for r in results) == ["added"] * 3 + ["failed"]

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -117,9 +118,16 @@ def _run(files: list[str], job: dict, jobs: int, stack: contextlib.ExitStack) ->
     order = sorted(files, key=_size, reverse=True)
     # Workers are forked from this process, Django already set up (a spawned one pays a second of
     # imports before its first file), with no thread running yet and its connections closed first,
-    # so that no worker inherits an open one.
+    # so that no worker inherits an open one. A caller that runs threads already (a test process, a
+    # server calling the command) gets spawned workers: a fork copies no thread but every lock they hold.
     connections.close_all()
-    pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")))
+    if threading.active_count() == 1:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+    else:
+        pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=workers.setup
+        )
+    stack.enter_context(pool)
     futures = [pool.submit(workers.ingest_file, path, job) for path in order]
     return (future.result() for future in as_completed(futures))
 
