@@ -1034,11 +1034,13 @@ def growth_wide(page: Page) -> str:
     name = "growth_wide.json"
     points = page.results.json(name)
     arms = [arm for arm in ("off", "on") if any(arm in p.get("wide_ab", {}) for p in points)]
+    labelled = any("code" in point for point in points)  # runs of two versions of the engine
     rows = []
     for point in points:
         rounds = point.get("wide_ab", {})
         rows.append([
             f"{num(point['rows'] / 1e6, 1)} M",
+            *([point.get("code", "—")] if labelled else []),
             *(" · ".join(pair(r["p50_ms"], r["p95_ms"], "ms", 0) for r in rounds.get(arm, [])) or "—" for arm in arms),
             " · ".join(
                 f"{r['accuracy_pct']:g} % / {r['unknown_false_matches'].replace('/', ' of ')}"
@@ -1046,8 +1048,9 @@ def growth_wide(page: Page) -> str:
             ) or "—",
         ])  # fmt: skip
     return "\n".join([
-        *table(["stored hashes", *(f"`{arm}`, p50 / p95 (two rounds)" for arm in arms),
-                "wide on: right / unknown matched"], rows),
+        *table(["stored hashes", *(["engine"] if labelled else []),
+                *(f"`{arm}`, p50 / p95 (two rounds)" for arm in arms), "wide on: right / unknown matched"], rows,
+               text_columns=2 if labelled else 1),
         "",
         page.source(name, measured(points) + "; 5 s clips, known and never-indexed in turn, engine + PostgreSQL; "
                     "the `off` arm is the engine without the wide retries",
