@@ -61,7 +61,8 @@ def pair_peaks(
     """
     zone = _zone_pairs(frames, bins, params)
     everything = np.ones(zone[0].size, dtype=bool)
-    return _hashes(frames, bins, zone, params, emit_pairs=everything, emit_triplets=everything, wide=wide)
+    hashes, offsets, _ = _hashes(frames, bins, zone, params, emit_pairs=everything, emit_triplets=everything, wide=wide)
+    return hashes, offsets
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,27 +111,11 @@ def _hashes(
     emit_pairs: np.ndarray,
     emit_triplets: np.ndarray,
     wide: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs and triplets of the zone pairs (anchor, target, rank) each fan-out keeps, among
     those to emit now: a pair when `emit_pairs` marks it, a triplet when `emit_triplets` marks
-    the pair of its anchor and later target and enough of its peaks are `wide` (params.py)."""
-    hashes, offsets, _ = _hashes_and_anchors(
-        frames, bins, zone, params, emit_pairs=emit_pairs, emit_triplets=emit_triplets, wide=wide
-    )
-    return hashes, offsets
-
-
-def _hashes_and_anchors(
-    frames: np.ndarray,
-    bins: np.ndarray,
-    zone: tuple[np.ndarray, np.ndarray, np.ndarray],
-    params: FingerprintParams,
-    *,
-    emit_pairs: np.ndarray,
-    emit_triplets: np.ndarray,
-    wide: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_hashes`, with the peak each hash is anchored on."""
+    the pair of its anchor and later target and enough of its peaks are `wide` (params.py); with
+    the peak each hash is anchored on."""
     anchor, target, rank = zone
     pairs = emit_pairs if params.fan_out is None else emit_pairs & (rank < params.fan_out)
     hashes, offsets, valid = _pack(frames, bins, anchor[pairs], target[pairs], params)
@@ -241,7 +226,7 @@ def hash_variants(
         group = np.repeat(np.arange(len(factors), dtype=np.int64), sizes)
         zone = _zone_pairs(local.astype(np.float64) + group * stride, laid_bins, params)
         everything = np.ones(zone[0].size, dtype=bool)
-        hashes, offsets, anchors = _hashes_and_anchors(
+        hashes, offsets, anchors = _hashes(
             local,
             laid_bins,
             zone,

@@ -121,7 +121,7 @@ class _ShiftStream:
             emit_pairs = emit_triplets = is_new[target]
         else:
             emit_pairs = emit_triplets = zone_final
-        hashes, offsets = _hashes(
+        hashes, offsets, _ = _hashes(
             all_frames, all_bins, zone, p, emit_pairs=emit_pairs, emit_triplets=emit_triplets, wide=all_wide
         )
         # Keep the final peaks a later anchor or target may pair with, and the audio the filters
