@@ -25,13 +25,7 @@ def ingest_file(path: str, job: dict) -> dict:
 
     try:
         owner = User.objects.get(pk=job["owner_id"])
-        outcome = track_ingest(
-            path=path,
-            owner=owner,
-            artist_names=[job["artist"]] if job.get("artist") else None,
-            album_title=job.get("album"),
-            store_audio=job.get("store_audio", True),
-        )
+        outcome = track_ingest(path=path, owner=owner, **_options(job))
     except Exception as error:
         return _failed(path, error)
     return _described(path, outcome)
@@ -49,15 +43,18 @@ def ingest_files(paths: list[str], job: dict) -> Iterator[dict]:
         for path in paths:
             yield _failed(path, error)
         return
-    outcomes = tracks_ingest(
-        paths=paths,
-        owner=owner,
-        artist_names=[job["artist"]] if job.get("artist") else None,
-        album_title=job.get("album"),
-        store_audio=job.get("store_audio", True),
-    )
+    outcomes = tracks_ingest(paths=paths, owner=owner, **_options(job))
     for path, outcome in outcomes:
         yield _described(path, outcome)
+
+
+def _options(job: dict) -> dict:
+    """What a run's job says of every file: its artist and album, whether its audio is kept."""
+    return {
+        "artist_names": [job["artist"]] if job.get("artist") else None,
+        "album_title": job.get("album"),
+        "store_audio": job.get("store_audio", True),
+    }
 
 
 def _failed(path: str, error: Exception) -> dict:
