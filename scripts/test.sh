@@ -9,4 +9,6 @@ scripts/bootstrap.sh test
 scripts/lint.sh
 # django-stubs imports the settings, which need a key outside DEBUG; nothing is signed here.
 DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-typecheck-only}" .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+# Every core: xdist workers, each with its own test database and Redis database (tests/workers.py);
+# EARSHOT_TEST_WORKERS=0 runs in one process. Work stealing evens out the minute-long tests.
+exec .venv/bin/python -m pytest -p tests.workers -n "${EARSHOT_TEST_WORKERS:-2}" --dist worksteal "$@"

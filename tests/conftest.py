@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psycopg2
@@ -19,9 +21,15 @@ from accounts.models import Role
 from tests import media
 from tests.factories import PASSWORD, UserFactory
 from tests.receivers import Receiver
+from tests.workers import REDIS_DATABASES
 
 assert shutil.which("ffmpeg"), "ffmpeg is required: run `make test` (it installs it)"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER") and not config.pluginmanager.has_plugin("tests.workers"):
+        raise pytest.UsageError("xdist workers would share one Redis database: add -p tests.workers")
 
 
 @pytest.fixture(autouse=True)
@@ -38,11 +46,13 @@ def _media_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _clean_redis(settings):
-    """Tests share the machine's Redis: each starts with an empty test database (db 15)."""
+    """Tests share the machine's Redis: each starts with an empty test database (15, or its
+    worker's under xdist: tests/workers.py)."""
     if settings.REDIS_URL:
         import redis
 
-        assert settings.REDIS_URL.endswith("/15"), "tests only ever flush Redis database 15"
+        number = int(settings.REDIS_URL.rsplit("/", 1)[1])
+        assert number in REDIS_DATABASES, f"tests only ever flush Redis databases {REDIS_DATABASES}"
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
@@ -146,6 +156,24 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_answering(base: str, process: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
+    """Wait until a server started by a test answers HTTP (`/healthz`), not only accepts connections:
+    on a machine the suite keeps busy (it runs on every core) a Daphne process takes seconds to import
+    Django, and `portal.serve` listens before its processes have started."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=max(1.0, deadline - time.monotonic())):  # noqa: S310
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the server at {base} did not answer: " + log.read_text(errors="replace")[-2000:])
+
+
 @pytest.fixture
 def start_daphne(transactional_db, tmp_path):
     """Start real Daphne servers (HTTP + websockets) on free ports, against the test database."""
@@ -162,14 +190,9 @@ def start_daphne(transactional_db, tmp_path):
         )  # fmt: skip
         started.append((process, log))
         start.pids[f"http://127.0.0.1:{port}"] = process.pid
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail("Daphne did not start: " + (tmp_path / f"daphne-{port}.log").read_text()[-2000:])
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(base, process, tmp_path / f"daphne-{port}.log")
+        return base
 
     start.pids = {}  # base URL -> the server's pid
     yield start

@@ -6,13 +6,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import websockets
 
 from portal.client_address import forwarded_client
-from tests.conftest import ROOT, subprocess_environment
+from tests.conftest import ROOT, subprocess_environment, wait_until_answering
 
 
 def _deployed_daphne_flags() -> list[str]:
@@ -58,14 +57,8 @@ def deployed_daphne(transactional_db, tmp_path, settings):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         started.append((process, log))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return port
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail("Daphne did not start")
+        wait_until_answering(f"http://127.0.0.1:{port}", process, tmp_path / f"daphne-{port}.log")
+        return port
 
     yield start
     for process, log in started:

@@ -171,6 +171,16 @@ def _children(pid: int) -> list[int]:
         return [int(child) for child in handle.read().split()]
 
 
+def _running(pid: int) -> bool:
+    """Whether a process still runs: an orphan that exited stays a zombie until whoever adopted it
+    reaps it, which on a busy machine can take a while."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _listening_inode(pid: int) -> set[str]:
     """The sockets a process holds (their inodes)."""
     found = set()
@@ -231,9 +241,9 @@ def test_serve_processes_stop_when_the_launcher_is_killed(transactional_db, tmp_
         process.kill()  # no SIGTERM to pass on: each Daphne gets its parent-death signal
         process.wait(timeout=10)
         deadline = time.monotonic() + 45
-        while any(os.path.exists(f"/proc/{child}") for child in children) and time.monotonic() < deadline:
+        while any(_running(child) for child in children) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(os.path.exists(f"/proc/{child}") for child in children)
+        assert not any(_running(child) for child in children)
     finally:
         for child in children:
             with contextlib.suppress(ProcessLookupError):
