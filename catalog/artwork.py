@@ -22,6 +22,7 @@ __all__ = [
     "ArtworkRejected",
     "artwork_from_bytes",
     "artwork_from_upload",
+    "upload_bytes",
 ]
 
 # Under the 5 MiB body limit of every path but the upload paths (the album form is not one),
@@ -58,10 +59,16 @@ class ArtworkRejected(Exception):
         self.http_status = HTTP_STATUS.get(code, 422)
 
 
-def artwork_from_upload(upload) -> bytes:
-    """Read an uploaded file (at most one byte past the budget) and return it as artwork."""
+def upload_bytes(upload) -> bytes:
+    """Return an uploaded file's bytes, at most one past the budget: enough for artwork_from_bytes
+    to refuse a file that is over it without reading the rest."""
     upload.seek(0)
-    return artwork_from_bytes(upload.read(MAX_ARTWORK_BYTES + 1))
+    return upload.read(MAX_ARTWORK_BYTES + 1)
+
+
+def artwork_from_upload(upload) -> bytes:
+    """Read an uploaded file (upload_bytes) and return it as artwork."""
+    return artwork_from_bytes(upload_bytes(upload))
 
 
 def artwork_from_bytes(data: bytes) -> bytes:

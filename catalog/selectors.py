@@ -11,6 +11,7 @@ from catalog.links import links_named
 from catalog.models import Album, Artist, FingerprintStatus, Track
 
 __all__ = [
+    "album_artwork_url",
     "albums_visible_to",
     "artists_visible_to",
     "demo_songs",
@@ -42,6 +43,7 @@ def artists_visible_to(user) -> QuerySet[Artist]:
 
 
 def albums_visible_to(user) -> QuerySet[Album]:
+    """Albums a user may manage: their own, or all of them for staff."""
     return _scoped(Album.objects.all(), user)
 
 
@@ -96,6 +98,12 @@ def track_artwork_url(track: Track) -> str:
     """The URL of the artwork a track shows ("" for none); the track's album must be loaded."""
     name = track_artwork_name(track)
     return _versioned(reverse("catalog:artwork", args=[track.pk]), name) if name else ""
+
+
+def album_artwork_url(album: Album) -> str:
+    """The API URL of an album's artwork, for its owner and staff ("" for none)."""
+    name = album.artwork.name or ""
+    return _versioned(reverse("api:album_artwork", args=[album.pk]), name) if name else ""
 
 
 def track_preview_url(track: Track) -> str:

@@ -31,6 +31,7 @@ from recognition.engine import audio
 __all__ = [
     "KEEP",
     "PREVIEW_SECONDS",
+    "AlbumGone",
     "Keep",
     "TrackGone",
     "album_artwork_set",
@@ -52,6 +53,10 @@ PREVIEW_SECONDS = 30.0
 class TrackGone(Http404):
     """The track was deleted while this write waited for it. An Http404, so that every interface
     (API, admin) answers "not found" without a handler of its own."""
+
+
+class AlbumGone(Http404):
+    """The album was deleted while this write waited for it (an Http404, like TrackGone)."""
 
 
 class Keep(enum.Enum):
@@ -194,8 +199,11 @@ def track_artwork_set(*, track: Track, image: bytes | None) -> Track:
 
 @transaction.atomic
 def album_artwork_set(*, album: Album, image: bytes | None) -> Album:
-    """Give an album its artwork (its tracks without their own show it), or remove it with None."""
-    Album.objects.select_for_update().filter(pk=album.pk).values_list("pk", flat=True).get()
+    """Give an album its artwork (its tracks without their own show it), or remove it with None;
+    raise ArtworkRejected for an image catalog.artwork refuses (the old artwork stays), AlbumGone
+    if the album was deleted."""
+    if not Album.objects.select_for_update().filter(pk=album.pk).values_list("pk", flat=True):
+        raise AlbumGone("This album no longer exists.")
     return _artwork_set(album, image)
 
 

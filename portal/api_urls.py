@@ -37,6 +37,8 @@ urlpatterns = [
     path("tracks/<int:pk>", catalog_api.TrackDetailApi.as_view(), name="track"),
     path("tracks/<int:pk>/audio", catalog_api.TrackAudioApi.as_view(), name="track_audio"),
     path("tracks/<int:pk>/artwork", catalog_api.TrackArtworkApi.as_view(), name="track_artwork"),
+    path("albums", catalog_api.AlbumListApi.as_view(), name="albums"),
+    path("albums/<int:pk>/artwork", catalog_api.AlbumArtworkApi.as_view(), name="album_artwork"),
     path("schema", SpectacularAPIView.as_view(api_version="1.0.0"), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.services import api_key_create
 from catalog.models import Track
-from catalog.services import track_artwork_set
+from catalog.services import album_artwork_set, track_artwork_set
 from portal.asgi import application
 from recognition.models import Recognition, Webhook
 from recognition.monitors.models import Detection, Monitor
@@ -69,6 +69,13 @@ MATRIX = [
     ("PUT", "/api/v1/tracks/{track}/artwork", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
     ("DELETE", "/api/v1/tracks/{track}/artwork", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("POST", "/api/v1/tracks", (401, 403, 403, 400, 400, 403, 400, 400, 403)),
+    # {album} belongs to holder_a and has artwork: its owner and staff read and change it, another
+    # holder (and anyone without albums) finds nothing, roles that write no catalog get 403.
+    ("GET", "/api/v1/albums", (401, 403, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/albums/{album}/artwork", (401, 403, 404, 200, 404, 404, 200, 200, 404)),
+    ("PUT", "/api/v1/albums/{album}/artwork", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
+    ("POST", "/api/v1/albums/{album}/artwork", (401, 403, 403, 400, 404, 403, 400, 400, 403)),
+    ("DELETE", "/api/v1/albums/{album}/artwork", (401, 403, 403, 200, 404, 403, 200, 200, 403)),
     ("GET", "/api/v1/webhooks", (401, 403, 403, 403, 403, 200, 200, 200, 200)),
     ("GET", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 200, 404, 404, 404)),
     ("DELETE", "/api/v1/webhooks/{hook}", (401, 403, 403, 403, 403, 204, 404, 404, 404)),
@@ -144,7 +151,7 @@ def world(db):
         "superuser": UserFactory(role=Role.LISTENER, is_superuser=True),
         "monitor": UserFactory(role=Role.MONITOR),
     }
-    album_a = AlbumFactory(owner=users["holder_a"], title="Album of A")
+    album_a = album_artwork_set(album=AlbumFactory(owner=users["holder_a"], title="Album of A"), image=_PNG)
     track = TrackFactory(owner=users["holder_a"], album=album_a, fingerprint_status="ready")
     pending = TrackFactory(owner=users["holder_a"], title="Unfinished upload of A")  # pending: not listed publicly
     artist_b = ArtistFactory(owner=users["holder_b"], name="Artist of B")
@@ -162,6 +169,7 @@ def world(db):
     objects = {
         "track": track.pk,
         "pending": pending.pk,
+        "album": album_a.pk,
         "job": Recognition.objects.create(user=users["creator"], source="upload", status="done").pk,
         "hook": Webhook.objects.create(user=users["partner_key"], url="https://example.com/h", secret_encrypted="x").pk,
         "monitor": monitor.pk,

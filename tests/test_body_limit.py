@@ -72,6 +72,14 @@ def test_other_paths_have_the_small_limit():
     assert status == 413 and read == 0
 
 
+@pytest.mark.parametrize("declared", [True, False])
+def test_album_artwork_has_the_small_limit_even_with_a_key(declared):
+    """Artwork is at most 4 MiB: its path is not an upload path, so a huge image stops at the small limit."""
+    headers = [API_KEY, (b"content-length", str(1024**3).encode())] if declared else [API_KEY]
+    status, read = asyncio.run(_call(_scope("/api/v1/albums/1/artwork", headers), 1024**3))
+    assert status == 413 and read <= 64 * 1024 + CHUNK
+
+
 @pytest.mark.django_db
 def test_bodies_under_the_limit_reach_django():
     # A small POST reaches Django, which refuses it for its own reason (no CSRF token), not 413.

@@ -92,3 +92,26 @@ class TrackAudioSerializer(serializers.Serializer):
 
 class TrackArtworkSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="A JPEG, PNG or WebP, up to 4 MiB and 36 million pixels.")
+
+
+class AlbumSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    artist = serializers.SerializerMethodField()
+    release_year = serializers.IntegerField(read_only=True, allow_null=True)
+    label = serializers.CharField(read_only=True)
+    artwork_url = serializers.SerializerMethodField(
+        help_text="The album's artwork through the API (GET it with your key): a square JPEG, or null."
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_artist(self, album) -> str | None:
+        return album.artist.name if album.artist else None
+
+    def get_artwork_url(self, album) -> str | None:
+        return selectors.album_artwork_url(album) or None
+
+
+class AlbumArtworkSerializer(TrackArtworkSerializer):
+    """The same image as a track's artwork, under its own name in the schema."""

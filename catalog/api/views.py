@@ -1,11 +1,16 @@
-"""Catalog API: search the catalog; rights holders manage their own tracks and reference audio."""
+"""Catalog API: search the catalog; rights holders manage their own tracks, reference audio and
+artwork, and their albums' artwork."""
 
 from __future__ import annotations
 
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -14,9 +19,9 @@ from accounts.models import ApiScope
 from accounts.permissions import ApiAccess
 from catalog import selectors
 from catalog.api import serializers
-from catalog.artwork import MAX_ARTWORK_BYTES, ArtworkRejected
-from catalog.models import Track
-from catalog.services import KEEP, TrackGone, track_artwork_set, track_update, tracks_delete
+from catalog.artwork import ARTWORK_CONTENT_TYPE, ArtworkRejected, upload_bytes
+from catalog.models import Album, Track
+from catalog.services import KEEP, TrackGone, album_artwork_set, track_artwork_set, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
 from recognition.engine.audio import AudioError
@@ -41,6 +46,17 @@ def _audio_error(error: AudioError) -> ApiError:
 
 def _tracks():
     return selectors.track_search()
+
+
+def _artwork_image(request, data) -> bytes:
+    """The one image of a valid artwork form (catalog.artwork checks it in the service)."""
+    if len(request.FILES.getlist("image")) > 1:
+        raise ApiError(400, "too_many_files", "Send one image per request.")
+    return upload_bytes(data.validated_data["image"])
+
+
+def _artwork_refused(refused: ArtworkRejected) -> ApiError:
+    return ApiError(refused.http_status, refused.code, refused.message)
 
 
 class TrackListCreateApi(GenericAPIView):
@@ -203,11 +219,10 @@ class TrackArtworkApi(GenericAPIView):
         track = get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
         data = serializers.TrackArtworkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        upload = data.validated_data["image"]
         try:
-            track_artwork_set(track=track, image=upload.read(MAX_ARTWORK_BYTES + 1))
+            track_artwork_set(track=track, image=_artwork_image(request, data))
         except ArtworkRejected as refused:
-            raise ApiError(refused.http_status, refused.code, refused.message) from None
+            raise _artwork_refused(refused) from None
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
 
     @extend_schema(
@@ -219,3 +234,97 @@ class TrackArtworkApi(GenericAPIView):
         track = get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
         track_artwork_set(track=track, image=None)
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
+
+
+class AlbumListApi(GenericAPIView):
+    """The albums a rights holder may manage (their own; all of them for staff), to find their ids."""
+
+    serializer_class = serializers.AlbumSerializer
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
+    queryset = Album.objects.none()
+
+    @extend_schema(
+        operation_id="albums_list",
+        responses={200: serializers.AlbumSerializer(many=True), **error_responses(401, 403, 429)},
+    )
+    def get(self, request):
+        albums = selectors.albums_visible_to(request.user).select_related("artist").order_by("title", "id")
+        page = self.paginate_queryset(albums)
+        return self.get_paginated_response(serializers.AlbumSerializer(page, many=True).data)
+
+
+class ImageOrJson(DefaultContentNegotiation):
+    """The artwork is a JPEG whatever an image loader's Accept says; errors still render as JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
+_ARTWORK_FORM = {"multipart/form-data": serializers.AlbumArtworkSerializer}
+_ARTWORK_SET = {200: serializers.AlbumSerializer, **error_responses(400, 401, 403, 404, 413, 415, 422, 429)}
+
+
+class AlbumArtworkApi(GenericAPIView):
+    """An album's artwork, which its tracks without their own show: its owner (or staff) fetches,
+    sets, replaces or removes it; anyone else gets 404. The image is checked and re-encoded as the
+    admin's is (catalog.services.album_artwork_set); a refused one leaves the old artwork as it was."""
+
+    serializer_class = serializers.AlbumArtworkSerializer
+    permission_classes = [ApiAccess, ManagesCatalog]
+    api_scope = ApiScope.CATALOG
+    parser_classes = [MultiPartParser]
+    content_negotiation_class = ImageOrJson
+    queryset = Album.objects.none()
+
+    def _mine(self, request, pk) -> Album:
+        return get_object_or_404(selectors.albums_visible_to(request.user).select_related("artist"), pk=pk)
+
+    @extend_schema(
+        operation_id="albums_artwork_retrieve",
+        responses={
+            (200, ARTWORK_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="A square JPEG."),
+            **error_responses(401, 404, 429),
+        },
+    )
+    def get(self, request, pk):
+        album = self._mine(request, pk)
+        if not album.artwork:
+            raise ApiError(status.HTTP_404_NOT_FOUND, "not_found", "This album has no artwork.")
+        try:
+            response = FileResponse(album.artwork.open("rb"), content_type=ARTWORK_CONTENT_TYPE)
+        except FileNotFoundError:
+            raise ApiError(status.HTTP_404_NOT_FOUND, "not_found", "This album has no artwork.") from None
+        # The URL changes with the file (selectors.album_artwork_url): a browser may keep each one.
+        response["Cache-Control"] = "private, max-age=86400"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return response
+
+    @extend_schema(operation_id="albums_artwork_set", request=_ARTWORK_FORM, responses=_ARTWORK_SET)
+    def put(self, request, pk):
+        album = self._mine(request, pk)
+        data = serializers.AlbumArtworkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            album_artwork_set(album=album, image=_artwork_image(request, data))
+        except ArtworkRejected as refused:
+            raise _artwork_refused(refused) from None
+        return Response(serializers.AlbumSerializer(self._mine(request, pk)).data)
+
+    @extend_schema(operation_id="albums_artwork_upload", request=_ARTWORK_FORM, responses=_ARTWORK_SET)
+    def post(self, request, pk):
+        """The same as PUT, for clients that send forms only by POST."""
+        return self.put(request, pk)
+
+    @extend_schema(
+        operation_id="albums_artwork_remove",
+        request=None,
+        responses={200: serializers.AlbumSerializer, **error_responses(401, 403, 404, 429)},
+    )
+    def delete(self, request, pk):
+        album_artwork_set(album=self._mine(request, pk), image=None)
+        return Response(serializers.AlbumSerializer(self._mine(request, pk)).data)

@@ -2,7 +2,10 @@
 
 Drawn on the server (templates/reports/chart.html) rather than by a JavaScript library: a stacked
 bar a day needs no interaction, the page stays readable without scripts, nothing is vendored
-(docs/decisions.md, Server-side SVG charts).
+(docs/decisions.md, Server-side SVG charts). The SVG holds only the bars and the grid, in plot
+units (a day wide, a play high) stretched to the plot's box; the axis labels are HTML text beside
+it, placed by percentages, so they keep their size in CSS pixels on a phone instead of shrinking
+with the drawing, and a phone shows every other date label.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from dataclasses import dataclass
 
 from recognition.reports.selectors import PlaysReport
 
-__all__ = ["Bar", "Chart", "day_chart"]
+__all__ = ["Bar", "Chart", "DayLabel", "Tick", "day_chart"]
 
-WIDTH, HEIGHT = 720, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26
+# At most this many date labels, and half of them on a phone: "02 Nov" at the page's label size
+# is about 45 px wide, and a phone's plot about 300 px (a quarter of it between two labels).
+MAX_DAY_LABELS = 8
 # Colour-blind-safe (Okabe and Ito); the recognitions keep theirs, monitors take the rest in turn.
 FIXED = {"listen": "#009E73", "upload": "#E69F00", "api": "#56B4E9"}
 MONITOR_COLOURS = ["#0072B2", "#D55E00", "#CC79A7", "#332288", "#882255", "#117733", "#999933", "#44AA99"]
@@ -24,30 +28,53 @@ MONITOR_COLOURS = ["#0072B2", "#D55E00", "#CC79A7", "#332288", "#882255", "#1177
 
 @dataclass(frozen=True)
 class Bar:
+    """One source's plays of one day, in plot units (x in days, y in plays from the top)."""
+
     x: float
-    y: float
+    y: int
     width: float
-    height: float
+    height: int
     colour: str
     title: str
 
 
 @dataclass(frozen=True)
+class Tick:
+    """A line and label of the plays axis: `y` in plot units, `top_pct` the same from the top."""
+
+    y: float
+    top_pct: float
+    label: str
+
+
+@dataclass(frozen=True)
+class DayLabel:
+    """A label of the days axis, centred on its day at `left_pct` of the plot's width."""
+
+    left_pct: float
+    label: str
+    on_phone: bool  # every other label: the ones a narrow screen keeps
+
+
+@dataclass(frozen=True)
 class Chart:
-    width: int
-    height: int
+    days: int  # the plot's width in plot units
+    top: int  # its height: the plays the plays axis ends at
     bars: list[Bar]
-    ticks: list[tuple[float, str]]  # (y, label) of the plays axis
-    labels: list[tuple[float, str]]  # (x, label) of the days axis
+    ticks: list[Tick]
+    labels: list[DayLabel]
     legend: list[tuple[str, str, int]]  # (colour, source name, plays)
-    baseline: float
-    left: int
+
+    @property
+    def gutter_ch(self) -> int:
+        """The plays axis's width in digits: its longest label's."""
+        return max(len(tick.label) for tick in self.ticks)
 
 
 def _nice_top(value: int) -> int:
-    """The smallest of 1, 2, 5 × 10^n at or above `value`."""
-    if value <= 1:
-        return 1
+    """The smallest of 2, 5, 10 × 10^n at or above `value` (2 at least: its half is a whole play)."""
+    if value <= 2:
+        return 2
     power = 10 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
@@ -68,20 +95,20 @@ def day_chart(report: PlaysReport) -> Chart:
         by_day[count.day].append(count)
     days = report.filters.days()
     top = _nice_top(max((sum(c.plays for c in by_day[d]) for d in days), default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(1, len(days))
     bars = []
     for i, day in enumerate(days):
-        y = float(TOP + plot_h)
+        y = top
         for count in sorted(by_day[day], key=lambda c: order[c.source]):
-            height = plot_h * count.plays / top
-            y -= height
+            y -= count.plays
             bars.append(Bar(
-                round(LEFT + i * step + step * 0.1, 2), round(y, 2), round(step * 0.8, 2), round(height, 2),
-                colours[count.source], f"{day:%d %b %Y}: {count.plays:,} from {count.source_name}",
+                i + 0.1, y, 0.8, count.plays, colours[count.source],
+                f"{day:%d %b %Y}: {count.plays:,} from {count.source_name}",
             ))  # fmt: skip
-    ticks = [(round(TOP + plot_h - plot_h * f, 2), f"{round(top * f):,}") for f in (0, 0.5, 1)]
-    every = max(1, math.ceil(len(days) / 8))
-    labels = [(round(LEFT + (i + 0.5) * step, 2), f"{d:%d %b}") for i, d in enumerate(days) if i % every == 0]
+    ticks = [Tick(top - top * f, 100 - 100 * f, f"{top * f:,.1f}".removesuffix(".0")) for f in (1, 0.5, 0)]
+    every = max(1, math.ceil(len(days) / MAX_DAY_LABELS))
+    shown = [(i, d) for i, d in enumerate(days) if i % every == 0]
+    labels = [
+        DayLabel(round(100 * (i + 0.5) / len(days), 2), f"{d:%d %b}", k % 2 == 0) for k, (i, d) in enumerate(shown)
+    ]
     legend = [(colours[s], name, plays) for s, name, plays in sources]
-    return Chart(WIDTH, HEIGHT, bars, ticks, labels, legend, float(TOP + plot_h), LEFT)
+    return Chart(max(1, len(days)), top, bars, ticks, labels, legend)

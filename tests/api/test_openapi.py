@@ -31,6 +31,12 @@ def test_every_operation_documents_its_errors(schema):
     recognitions = schema["paths"]["/api/v1/recognitions"]["post"]
     assert {"200", "202", "400", "413", "415", "422"} <= set(recognitions["responses"])
     assert {"multipart/form-data", "audio/pcm"} <= set(recognitions["requestBody"]["content"])
+    artwork = schema["paths"]["/api/v1/albums/{id}/artwork"]
+    assert set(artwork) >= {"get", "put", "post", "delete"}
+    assert set(artwork["get"]["responses"]["200"]["content"]) == {"image/jpeg"}
+    for method in ("put", "post"):
+        assert set(artwork[method]["requestBody"]["content"]) == {"multipart/form-data"}
+        assert {"200", "400", "403", "404", "413", "415", "422"} <= set(artwork[method]["responses"])
 
 
 def test_the_docs_page_is_served_without_a_cdn(client):

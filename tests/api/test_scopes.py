@@ -13,7 +13,7 @@ from accounts.services import api_key_create, user_set_role
 # An endpoint of each scope that staff may call (so only the scope decides).
 ENDPOINTS = {
     "recognize": ["/api/v1/recognitions"],
-    "catalog": ["/api/v1/tracks", "/api/v1/reports/plays"],
+    "catalog": ["/api/v1/tracks", "/api/v1/albums", "/api/v1/reports/plays"],
     "webhooks": ["/api/v1/webhooks"],
     "monitors": ["/api/v1/monitors"],
 }

@@ -91,6 +91,7 @@ def test_the_report_page_draws_the_month_and_links_each_row(heard_catalog, daphn
     assert bars.count() >= DAYS  # at least one source heard every day
     box = page.get_by_test_id("report-chart").bounding_box()
     assert box and box["width"] > 600 and box["height"] > 150  # drawn, not collapsed
+    assert _label_problems(page, 1000) == []
     legend = page.get_by_test_id("chart-legend").inner_text()
     assert "Radio One" in legend and "Club Nord" in legend
     top = page.get_by_test_id("top-track")
@@ -109,4 +110,52 @@ def test_the_report_page_draws_the_month_and_links_each_row(heard_catalog, daphn
     assert "listener-5521" not in page.content()
     page.get_by_test_id("plays").page.get_by_role("link", name="Where my music was heard").click()
     page.get_by_test_id("report-chart").wait_for()
+    context.close()
+
+
+# The smallest text a phone's own interface uses (iOS's "caption 2" is 11 pt); the chart's labels
+# rendered at 5 px on a 390 px screen when they were SVG text scaled with the drawing.
+MIN_LABEL_PX = 11
+
+# Each visible label of the chart's axes: its text, its size as rendered (an SVG <text> is scaled
+# by its viewBox, which getComputedStyle does not say) and its box on the screen.
+_LABELS = """chart => [...chart.querySelectorAll('.tick')].filter(e => e.getClientRects().length).map(e => {
+  const ctm = e.getScreenCTM ? e.getScreenCTM() : null;
+  const box = e.getBoundingClientRect();
+  const px = parseFloat(getComputedStyle(e).fontSize) * (ctm ? Math.hypot(ctm.a, ctm.b) : 1);
+  return {text: e.textContent.trim(), px, left: box.left, right: box.right, top: box.top, bottom: box.bottom};
+})"""
+
+
+def _label_problems(page, width: int) -> list[str]:
+    """What makes the chart's axis labels unreadable at this width: too small, overlapping, cut off."""
+    labels = page.get_by_test_id("report-chart").evaluate(_LABELS)
+    problems = [f"only {len(labels)} labels"] if len(labels) < 5 else []  # 3 on the plays axis, 2 days at least
+    problems += [f"{label['text']!r} is {label['px']:.1f} px" for label in labels if label["px"] < MIN_LABEL_PX]
+    problems += [f"{label['text']!r} is cut off" for label in labels if label["left"] < 0 or label["right"] > width]
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            apart = (
+                a["right"] + 2 <= b["left"]
+                or b["right"] + 2 <= a["left"]
+                or a["bottom"] <= b["top"]
+                or b["bottom"] <= a["top"]
+            )
+            if not apart:
+                problems.append(f"{a['text']!r} overlaps {b['text']!r}")
+    return problems
+
+
+def test_the_chart_labels_are_readable_on_a_phone(heard_catalog, daphne_server, chromium):
+    cookie, _track = heard_catalog
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True)
+    context.add_cookies([{"name": "sessionid", "value": cookie, "url": daphne_server}])
+    page = context.new_page()
+    # Two weeks (a label every other day), eight days (a label a day) and a whole year.
+    for first, last in (("2026-11-02", "2026-11-15"), ("2026-11-10", "2026-11-17"), ("2026-01-01", "2026-12-31")):
+        page.goto(f"{daphne_server}/reports/?from={first}&to={last}")
+        assert _label_problems(page, 390) == [], (first, last)
+        box = page.get_by_test_id("report-chart").bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 150, (first, last)  # not a flat strip
+        assert page.get_by_test_id("chart-bar").count() >= 1
     context.close()
