@@ -55,10 +55,15 @@ def has_credential(headers: Headers) -> bool:
     return False
 
 
+# Paths under an upload path that take small bodies all the same: a track's artwork is at most
+# 4 MiB (catalog.artwork), so a credential must not buy it the upload allowance and a slot.
+SMALL_UNDER_UPLOAD_PATHS = ("/artwork",)
+
+
 def allowance(path: str, headers: Headers) -> Allowance:
     """Return the body allowance for a request to `path` with these headers."""
     small = settings.EARSHOT_MAX_BODY_BYTES
-    if not path.startswith(tuple(settings.EARSHOT_UPLOAD_PATHS)):
+    if not path.startswith(tuple(settings.EARSHOT_UPLOAD_PATHS)) or path.rstrip("/").endswith(SMALL_UNDER_UPLOAD_PATHS):
         return Allowance(small, large=False, status=413)
     if not has_credential(headers):
         return Allowance(small, large=False, status=401)

@@ -73,10 +73,12 @@ def test_other_paths_have_the_small_limit():
 
 
 @pytest.mark.parametrize("declared", [True, False])
-def test_album_artwork_has_the_small_limit_even_with_a_key(declared):
-    """Artwork is at most 4 MiB: its path is not an upload path, so a huge image stops at the small limit."""
+@pytest.mark.parametrize("path", ["/api/v1/albums/1/artwork", "/api/v1/tracks/1/artwork", "/api/v1/tracks/1/artwork/"])
+def test_artwork_has_the_small_limit_even_with_a_key(declared, path):
+    """Artwork is at most 4 MiB: a huge image stops at the small limit, a track's too, though its path
+    lies under the upload path /api/v1/tracks."""
     headers = [API_KEY, (b"content-length", str(1024**3).encode())] if declared else [API_KEY]
-    status, read = asyncio.run(_call(_scope("/api/v1/albums/1/artwork", headers), 1024**3))
+    status, read = asyncio.run(_call(_scope(path, headers), 1024**3))
     assert status == 413 and read <= 64 * 1024 + CHUNK
 
 
