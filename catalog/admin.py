@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Role, User
 from catalog import selectors
-from catalog.artwork import ArtworkRejected, artwork_from_upload
+from catalog.artwork import ArtworkRejected, checked_upload
 from catalog.links import MAX_LINKS, links_cleaned
 from catalog.models import Album, Artist, Track
 from catalog.services import album_artwork_set, track_artwork_set, track_update, tracks_delete
@@ -178,8 +178,8 @@ class LinksField(forms.CharField):
 
 
 class ArtworkForm(OwnerConsistencyForm):
-    """A form with an artwork upload, checked and re-encoded (catalog.artwork) when it is cleaned,
-    and a box that removes the artwork. The admin stores it through the services after saving."""
+    """A form with an artwork upload, checked (catalog.artwork) when it is cleaned, and a box that
+    removes the artwork. The admin stores it through the services after saving, which re-encode it."""
 
     artwork_file = forms.FileField(
         label="Artwork",
@@ -193,7 +193,7 @@ class ArtworkForm(OwnerConsistencyForm):
         if upload is None:
             return None
         try:
-            return artwork_from_upload(upload)
+            return checked_upload(upload)
         except ArtworkRejected as refused:
             raise ValidationError(refused.message, code=refused.code) from None
 

@@ -21,7 +21,7 @@ __all__ = [
     "MAX_ARTWORK_PIXELS",
     "ArtworkRejected",
     "artwork_from_bytes",
-    "artwork_from_upload",
+    "checked_upload",
     "upload_bytes",
 ]
 
@@ -66,9 +66,13 @@ def upload_bytes(upload) -> bytes:
     return upload.read(MAX_ARTWORK_BYTES + 1)
 
 
-def artwork_from_upload(upload) -> bytes:
-    """Read an uploaded file (upload_bytes) and return it as artwork."""
-    return artwork_from_bytes(upload_bytes(upload))
+def checked_upload(upload) -> bytes:
+    """Read an uploaded file (upload_bytes), check that it would make artwork (ArtworkRejected
+    otherwise) and return it as sent: a form says why at once, and the service that stores it
+    re-encodes the original, once (a second JPEG encode would lose detail again)."""
+    data = upload_bytes(upload)
+    artwork_from_bytes(data)
+    return data
 
 
 def artwork_from_bytes(data: bytes) -> bytes:

@@ -50,6 +50,27 @@ def test_artwork_links_and_preview_from_the_track_form(client, rights_holder, tr
     assert not fresh.artwork and fresh.links == [] and not fresh.preview_allowed and not fresh.preview
 
 
+def test_the_admin_encodes_the_artwork_once(client, rights_holder, track):
+    """What is stored is the original re-encoded once, as the API stores it: the form checks the
+    image but hands the service the bytes as sent (a JPEG encoded twice loses detail twice)."""
+    import numpy as np
+
+    from catalog.artwork import artwork_from_bytes
+
+    noise = np.random.default_rng(7).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(noise).save(out, "PNG")
+    original = out.getvalue()
+    assert artwork_from_bytes(artwork_from_bytes(original)) != artwork_from_bytes(original)  # it would show
+    client.force_login(rights_holder)
+    url = reverse("admin:catalog_track_change", args=[track.pk])
+    upload = SimpleUploadedFile("noise.png", original, content_type="image/png")
+    response = client.post(url, {"title": "Song", "links": "", "artwork_file": upload})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with Track.objects.get(pk=track.pk).artwork.open("rb") as stored:
+        assert stored.read() == artwork_from_bytes(original)
+
+
 def test_a_bad_image_or_link_is_a_form_error_and_changes_nothing(client, rights_holder, track):
     client.force_login(rights_holder)
     url = reverse("admin:catalog_track_change", args=[track.pk])
