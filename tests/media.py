@@ -5,8 +5,10 @@ Different seeds are unrelated music, so tests need no committed media.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +126,15 @@ def video_without_audio(path: Path, seconds: float = 3.0) -> Path:
         str(path),
     )
     return path
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width × height: a decompression bomb's first bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )

@@ -3,6 +3,8 @@ artwork, and their albums' artwork."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -48,15 +50,17 @@ def _tracks():
     return selectors.track_search()
 
 
-def _artwork_image(request, data) -> bytes:
-    """The one image of a valid artwork form (catalog.artwork checks it in the service)."""
+def _artwork_store(request, form, store: Callable[[bytes], object]) -> None:
+    """Hand the one image of a valid artwork form to `store`, a service that checks it
+    (catalog.artwork) and keeps the old artwork when it refuses."""
+    data = form(data=request.data)
+    data.is_valid(raise_exception=True)
     if len(request.FILES.getlist("image")) > 1:
         raise ApiError(400, "too_many_files", "Send one image per request.")
-    return upload_bytes(data.validated_data["image"])
-
-
-def _artwork_refused(refused: ArtworkRejected) -> ApiError:
-    return ApiError(refused.http_status, refused.code, refused.message)
+    try:
+        store(upload_bytes(data.validated_data["image"]))
+    except ArtworkRejected as refused:
+        raise ApiError(refused.http_status, refused.code, refused.message) from None
 
 
 class TrackListCreateApi(GenericAPIView):
@@ -217,12 +221,9 @@ class TrackArtworkApi(GenericAPIView):
     )
     def put(self, request, pk):
         track = get_object_or_404(selectors.tracks_visible_to(request.user), pk=pk)
-        data = serializers.TrackArtworkSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            track_artwork_set(track=track, image=_artwork_image(request, data))
-        except ArtworkRejected as refused:
-            raise _artwork_refused(refused) from None
+        _artwork_store(
+            request, serializers.TrackArtworkSerializer, lambda image: track_artwork_set(track=track, image=image)
+        )
         return Response(serializers.TrackSerializer(_tracks().get(pk=track.pk), context={"request": request}).data)
 
     @extend_schema(
@@ -307,12 +308,9 @@ class AlbumArtworkApi(GenericAPIView):
     @extend_schema(operation_id="albums_artwork_set", request=_ARTWORK_FORM, responses=_ARTWORK_SET)
     def put(self, request, pk):
         album = self._mine(request, pk)
-        data = serializers.AlbumArtworkSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            album_artwork_set(album=album, image=_artwork_image(request, data))
-        except ArtworkRejected as refused:
-            raise _artwork_refused(refused) from None
+        _artwork_store(
+            request, serializers.AlbumArtworkSerializer, lambda image: album_artwork_set(album=album, image=image)
+        )
         return Response(serializers.AlbumSerializer(self._mine(request, pk)).data)
 
     @extend_schema(operation_id="albums_artwork_upload", request=_ARTWORK_FORM, responses=_ARTWORK_SET)

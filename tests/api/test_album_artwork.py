@@ -2,8 +2,6 @@
 a hostile image is refused with a 4xx and leaves the old artwork as it was (RELIABILITY.md G6)."""
 
 import io
-import struct
-import zlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,19 +11,10 @@ from accounts.services import api_key_create
 from catalog.artwork import MAX_ARTWORK_BYTES
 from catalog.models import Album
 from catalog.services import album_artwork_set
+from tests import media
 from tests.factories import AlbumFactory, TrackFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def holder_key(rights_holder):
-    return api_key_create(user=rights_holder, name="label sync")[1]
-
-
-@pytest.fixture
-def other_key(other_rights_holder):
-    return api_key_create(user=other_rights_holder, name="other label")[1]
 
 
 @pytest.fixture
@@ -55,18 +44,6 @@ def _served(response) -> bytes:
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "image/jpeg"
     return b"".join(response.streaming_content)
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width × height: a decompression bomb's first bytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
 
 
 def test_the_owner_sets_fetches_replaces_and_removes_it(
@@ -157,7 +134,12 @@ HOSTILE = [
     ("empty", lambda: _upload(b""), 400, "invalid"),
     ("corrupt: a truncated PNG", lambda: _upload(_image("PNG", (400, 400), (10, 200, 90))[:300]), 422, "decode_failed"),
     ("corrupt: a JPEG header then zeros", _jpeg_header_then_zeros, 415, "not_image"),
-    ("bomb: a header of 50 000 x 50 000 px", lambda: _upload(_png_header_only(50_000, 50_000)), 422, "too_many_pixels"),
+    (
+        "bomb: a header of 50 000 x 50 000 px",
+        lambda: _upload(media.png_header_only(50_000, 50_000)),
+        422,
+        "too_many_pixels",
+    ),
     ("bomb: 7 000 x 7 000 px in a few KB", _real_bomb, 422, "too_many_pixels"),
     ("huge: one byte over 4 MiB", _one_byte_over_the_budget, 413, "too_large"),
     ("SVG with a script", lambda: _upload(_svg(), "cover.svg", "image/svg+xml"), 415, "not_image"),

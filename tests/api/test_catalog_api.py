@@ -14,16 +14,6 @@ from tests.factories import ArtistFactory, TrackFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def holder_key(rights_holder):
-    return api_key_create(user=rights_holder, name="label sync")[1]
-
-
-@pytest.fixture
-def other_key(other_rights_holder):
-    return api_key_create(user=other_rights_holder, name="other label")[1]
-
-
 def _audio(tmp_path, seed=81, seconds=20):
     path = media.write_wav(tmp_path / f"ref{seed}.wav", synth_song(seed, seconds))
     return SimpleUploadedFile(path.name, path.read_bytes())

@@ -1,8 +1,6 @@
 """Artwork uploads: only real images within the budgets, and never the bytes that were sent."""
 
 import io
-import struct
-import zlib
 
 import pytest
 from PIL import Image
@@ -13,6 +11,7 @@ from catalog.artwork import (
     ArtworkRejected,
     artwork_from_bytes,
 )
+from tests import media
 
 
 def _image(fmt: str, size=(800, 500), mode="RGB", colour=(200, 30, 40), **save) -> bytes:
@@ -87,22 +86,10 @@ def test_more_bytes_than_the_budget_are_refused_before_decoding():
     assert (refused.value.code, refused.value.http_status) == ("too_large", 413)
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width × height: a decompression bomb's first bytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-
-
 def test_a_decompression_bomb_is_refused_from_its_header():
     """50 000 × 50 000 pixels (7.5 GB decoded) in under 100 bytes: refused unread."""
     with pytest.raises(ArtworkRejected) as refused:
-        artwork_from_bytes(_png_header_only(50_000, 50_000))
+        artwork_from_bytes(media.png_header_only(50_000, 50_000))
     assert (refused.value.code, refused.value.http_status) == ("too_many_pixels", 422)
 
 
