@@ -111,10 +111,10 @@ def fill(detections: int, plays: int) -> dict:
         )  # fmt: skip
         cursor.execute(
             "INSERT INTO recognition_recognition (id, source, status, created_at, segments, error_code, "
-            "error_message, media, original_name, keep_media, attempts, progress) "
+            "error_message, media, original_name, keep_media, attempts, progress, task_id) "
             "SELECT gen_random_uuid(), (ARRAY['microphone', 'upload', 'api'])[1 + (random() * 2)::int], 'done', "
-            "%(start)s::timestamptz + make_interval(secs => random() * %(seconds)s), '[]', '', '', '', '', false, 1, 1 "
-            "FROM generate_series(1, %(n)s)",
+            "%(start)s::timestamptz + make_interval(secs => random() * %(seconds)s), '[]', '', '', '', '', false, "
+            "1, 1, '' FROM generate_series(1, %(n)s)",
             {"start": MONTH_START, "seconds": seconds, "n": plays},
         )
         cursor.execute(
