@@ -1294,14 +1294,16 @@ def _voice_clips(page: Page, found: dict, part: str, made: str) -> list[str]:
                 f"≥ {goal} %" if goal else "",
             ])  # fmt: skip
     rows.append(["unknown clips matched", "", *(
-        f"{found[arm]['false_matches']['matched']:,} of {found[arm]['false_matches']['queries']:,}" for arm in arms
+        f"{found[arm]['false_matches']['matched']:,} of {found[arm]['false_matches']['queries']:,}"
+        if found[arm]["false_matches"]["queries"] else "not run" for arm in arms
     ), "0 of ≥ 1,000"])  # fmt: skip
     rows.append(["values a 5 s unknown clip looks up in every track, p50 / p95", "", *(
         pair(found[arm]["unknown_5s_values"]["p50"], found[arm]["unknown_5s_values"]["p95"], "", 0).strip()
-        for arm in arms
+        if found[arm].get("unknown_5s_values") else "—" for arm in arms
     ), ""])  # fmt: skip
     rows.append(["engine ms a 5 s unknown clip (memory index), p50 / p95", "", *(
-        pair(found[arm]["unknown_ms"]["5"]["p50"], found[arm]["unknown_ms"]["5"]["p95"], "ms", 0) for arm in arms
+        pair(found[arm]["unknown_ms"]["5"]["p50"], found[arm]["unknown_ms"]["5"]["p95"], "ms", 0)
+        if "5" in found[arm]["unknown_ms"] else "—" for arm in arms
     ), ""])  # fmt: skip
     clips = min(n for by in first["clips"].values() for n in by.values())
     return [
