@@ -1269,6 +1269,113 @@ def upload_progress(page: Page) -> str:
     ])  # fmt: skip
 
 
+# The voice study's arms, as its tables name them (robustness.py ARMS).
+VOICE_ARMS = {
+    "wide-all-screen": "as it is",
+    "dense": "`dense` (fp.QUERY_DENSE)",
+    "dense-bands": "`dense-bands`",
+    "dense-150": "`dense-150`",
+}
+
+
+def _voice_clips(page: Page, found: dict, part: str, made: str) -> list[str]:
+    """The voice study's clips under each arm: right answers by cell beside the goal, unknown clips
+    matched, what a never-indexed 5 s clip costs."""
+    arms = [arm for arm in VOICE_ARMS if arm in found] + sorted(set(found) - set(VOICE_ARMS))
+    first = found[arms[0]]
+    rows = []
+    order = {condition: n for n, condition in enumerate(ROBUST_CONDITIONS)}
+    for condition, by_length in sorted(first["accuracy"].items(), key=lambda item: order.get(item[0], 0)):
+        for length in sorted(by_length, key=float):
+            goal = ROBUSTNESS_GOALS.get(condition, {}).get(length)
+            rows.append([
+                condition, f"{length} s",
+                *(percent(found[arm]["accuracy"].get(condition, {}).get(length)) for arm in arms),
+                f"≥ {goal} %" if goal else "",
+            ])  # fmt: skip
+    rows.append(["unknown clips matched", "", *(
+        f"{found[arm]['false_matches']['matched']:,} of {found[arm]['false_matches']['queries']:,}"
+        if found[arm]["false_matches"]["queries"] else "not run" for arm in arms
+    ), "0 of ≥ 1,000"])  # fmt: skip
+    rows.append(["values a 5 s unknown clip looks up in every track, p50 / p95", "", *(
+        pair(found[arm]["unknown_5s_values"]["p50"], found[arm]["unknown_5s_values"]["p95"], "", 0).strip()
+        if found[arm].get("unknown_5s_values") else "—" for arm in arms
+    ), ""])  # fmt: skip
+    rows.append(["engine ms a 5 s unknown clip (memory index), p50 / p95", "", *(
+        pair(found[arm]["unknown_ms"]["5"]["p50"], found[arm]["unknown_ms"]["5"]["p95"], "ms", 0)
+        if "5" in found[arm]["unknown_ms"] else "—" for arm in arms
+    ), ""])  # fmt: skip
+    clips = min(n for by in first["clips"].values() for n in by.values())
+    return [
+        *table(["condition", "clip", *(VOICE_ARMS.get(arm, f"`{arm}`") for arm in arms), "goal"], rows,
+               text_columns=2),
+        "",
+        page.source("voice.json", f"runs of {', '.join(sorted({found[arm]['when'] for arm in arms}))}: "
+                    f"{made.format(clips=clips)}; the arms in up to four processes at once beside other work on a "
+                    "loaded 2-core machine: wall-clock times, not comparable between arms (the values are); an "
+                    "in-memory index, no database",
+                    f"python -m bench.studies.voice --part {part} --arms " + ",".join(arms)),
+    ]  # fmt: skip
+
+
+def voice(page: Page) -> str:
+    """Music under a voice (voice.json): the set's voice-over and music 0 dB cells under each arm
+    of the denser look, and uploads with a voice-over without and with the look on their windows."""
+    data = page.results.json("voice.json")
+    how = "python -m bench.studies.voice"
+    lines: list[str] = []
+    for part, made in (
+        ("clips", "the robustness set's voice-over and music 0 dB cells ({clips} clips each) and its "
+         "never-indexed clips"),
+        ("fresh", "clips made by the study at 8 kHz from the decoded tracks, not the set: 5 s of the never-seen "
+         "package under espeak-ng speech 5 and 10 dB louder or another never-indexed song at 0 dB ({clips} a cell), "
+         "and never-indexed 5 s clips under the same in turn"),
+    ):  # fmt: skip
+        if part in data:
+            lines += [*([""] if lines else []), *_voice_clips(page, data[part]["arms"], part, made)]
+    if "uploads" in data:
+        uploads = data["uploads"]
+        arms = list(uploads["arms"])
+        names = {"before": "without the denser look (before)", "dense": "with it (`window_dense_params`)"}
+
+        def spread(arm: str, measure: str, kind: str, unit: str, digits: int) -> str:
+            cell = uploads["arms"][arm][measure][kind]
+            return pair(cell["p50"], cell["p95"], unit, digits).strip()
+
+        rows = []
+        for level in sorted(uploads["arms"][arms[0]]["by_level"], key=float):
+            rows.append([f"a track under a voice {level} dB louder: found / right / seconds of its "
+                         f"{num(uploads['arms'][arms[0]]['track_s'], 0)} covered", *(
+                f"{c['found']} / {c['right']} of {c['inputs']} / {num(c['covered_s'], 1)} s"
+                for c in (uploads["arms"][arm]["by_level"][level] for arm in arms)
+            )])  # fmt: skip
+        rows += [
+            ["segments naming another track: with a track / never-indexed", *(
+                f"{uploads['arms'][a]['false_segments_known']} / {uploads['arms'][a]['false_segments_unknown']} of "
+                f"{uploads['arms'][a]['unknown_inputs']}" for a in arms)],
+            ["engine CPU s a minute of input, p50 / p95: with a track", *(
+                spread(a, "cpu_s_a_minute", "known", "s", 2) for a in arms)],
+            ["never-indexed", *(spread(a, "cpu_s_a_minute", "unknown", "s", 2) for a in arms)],
+            ["never-indexed, p50 of each arm ÷ the first's", *(
+                _ratio(uploads["arms"][a]["cpu_s_a_minute"]["unknown"]["p50"]
+                       / uploads["arms"][arms[0]]["cpu_s_a_minute"]["unknown"]["p50"]) for a in arms)],
+            ["values a minute of never-indexed input looks up in every track, p50 / p95", *(
+                spread(a, "values_a_minute", "unknown", "", 0) for a in arms)],
+        ]  # fmt: skip
+        lines += [
+            *([""] if lines else []),
+            *table(["uploads of 60 s", *(names.get(arm, f"`{arm}`") for arm in arms)], rows),
+            "",
+            page.source("voice.json", f"{run_of(uploads)} (load average {num(uploads['load_average'], 1)}): inputs "
+                        "of 60 s with synthetic speech over all of them (espeak-ng, 5 and 10 dB louder in turn), 50 s "
+                        "of a never-seen track between never-indexed music, and 60 s of never-indexed music; each "
+                        "through `Identifier.timeline` in both arms, one after the other; CPU of the engine alone (no "
+                        "decoding, no database), on an in-memory index of the catalog and the never-seen package",
+                        how + " --part uploads"),
+        ]  # fmt: skip
+    return "\n".join(lines)
+
+
 def share_label(share: str) -> str:
     """A share of the bar as a percentage, "25 %" or "33.3 %"."""
     return percent(100 * float(share))
@@ -1296,4 +1403,5 @@ BLOCKS = {
     "timeline_speeds": timeline_speeds,
     "room": room,
     "upload_progress": upload_progress,
+    "voice": voice,
 }

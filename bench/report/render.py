@@ -38,6 +38,7 @@ WRITERS = {
     "timeline_speeds.json": "python -m bench.studies.timeline_speeds",
     "room.json": "python -m bench.studies.room",
     "upload_progress.json": "python -m bench.studies.upload_progress",
+    "voice.json": "python -m bench.studies.voice",
 }
 
 

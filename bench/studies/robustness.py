@@ -80,10 +80,14 @@ ARMS: dict[str, dict] = {
     "wide-all-screen": {"wide_variants": retries.WIDE_VARIANTS},
     # ... screened on fewer triplets: 3 targets; all three peaks wide.
     # The engine as it is, plus the clip's peaks picked again twice as dense (100 a second), all of
-    # them eligible for triplets, looked up in every track as one more look on the main share.
-    "dense": {
-        "dense_params": replace(fp.QUERY, peaks_per_second=100.0, triplet_peak_neighborhood=None, triplet_fan_out=6)
-    },
+    # them eligible for triplets, looked up in every track as one more look on the main share
+    # (fp.QUERY_DENSE, the look a long input's windows get).
+    "dense": {"dense_params": fp.QUERY_DENSE},
+    # ... its budget of peaks shared by five bands instead of two (edges at 250, 500, 1000 and
+    # 2000 Hz), so a voice's formants cannot take the peaks of the bands where the music is louder.
+    "dense-bands": {"dense_params": replace(fp.QUERY_DENSE, subband_edges_hz=(250.0, 500.0, 1000.0, 2000.0))},
+    # ... 150 peaks a second instead of 100.
+    "dense-150": {"dense_params": replace(fp.QUERY_DENSE, peaks_per_second=150.0)},
     # ... the screen's triplets need two wide peaks of three, as the query's (more values).
     "wide-all-screen-w2": {"wide_variants": retries.WIDE_VARIANTS, "wide_screen_min_wide": 2},
 }
@@ -109,6 +113,21 @@ def decoded_clips(queries: list[query_set.Query]) -> dict[str, np.ndarray]:
     }
     np.savez(DECODED, **clips)
     return clips
+
+
+def selected(every: list[query_set.Query], conditions: set[str], per_cell: int, unknown: int) -> list[query_set.Query]:
+    """The first `per_cell` clips of each of `conditions` and length, and the first `unknown`
+    never-indexed clips, in the set's order."""
+    taken: dict[tuple[str, float], int] = {}
+    queries = []
+    for q in every:
+        key = (q.condition, q.length_s) if q.kind == "known" else ("unknown", 0.0)
+        limit = per_cell if q.kind == "known" else unknown
+        if (q.kind == "known" and q.condition not in conditions) or taken.get(key, 0) >= limit:
+            continue
+        taken[key] = taken.get(key, 0) + 1
+        queries.append(q)
+    return queries
 
 
 def build_index(manifest: dict) -> tuple[MemoryIndex, dict[int, str]]:
@@ -220,16 +239,7 @@ def main() -> None:
 
     manifest = query_set.robust_manifest(corpus.load_or_build(OUT / "corpus.json"))
     every = query_set.build_robust(corpus.load_or_build(OUT / "corpus.json"), OUT / "queries_robust", 50, 1000)
-    conditions = set(args.conditions.split(","))
-    taken: dict[tuple[str, float], int] = {}
-    queries = []
-    for q in every:
-        key = (q.condition, q.length_s) if q.kind == "known" else ("unknown", 0.0)
-        limit = args.per_cell if q.kind == "known" else args.unknown
-        if (q.kind == "known" and q.condition not in conditions) or taken.get(key, 0) >= limit:
-            continue
-        taken[key] = taken.get(key, 0) + 1
-        queries.append(q)
+    queries = selected(every, set(args.conditions.split(",")), args.per_cell, args.unknown)
     clips = decoded_clips(every)
     started = time.perf_counter()
     index, names = build_index(manifest)

@@ -58,6 +58,8 @@ Between blocks.
 <!-- /report:api_profile -->
 <!-- report:upload_progress -->
 <!-- /report:upload_progress -->
+<!-- report:voice -->
+<!-- /report:voice -->
 
 <!-- report:robustness -->
 <!-- /report:robustness -->
@@ -202,3 +204,10 @@ def test_the_robustness_block_gives_each_arm_its_goal_and_its_false_matches(repo
     assert "| speed+5 | 5 s | " in block and "≥ 95 %" in block and "| room-dr0 | 1 s | " in block
     assert "`today`" in block and "unknown clips matched" in block
     assert "[`bench/results/robustness.json`](bench/results/robustness.json)" in block
+
+
+def test_the_voice_block_gives_the_cells_their_goals_and_the_uploads_their_cost(repository):
+    block = BLOCKS["voice"](page_at(repository))
+    assert "| voice+10 | 5 s | " in block and "≥ 75 %" in block and "unknown clips matched" in block
+    assert "| never-indexed | " in block and "with it (`window_dense_params`)" in block
+    assert block.count("[`bench/results/voice.json`](bench/results/voice.json)") >= 2

@@ -230,3 +230,11 @@ def test_a_clip_played_ten_percent_fast_is_found_unless_the_wide_retries_are_off
     assert match is not None and match.track_id == catalog[0].id and abs(match.speed - 1.1) < 0.011
     settings.EARSHOT_WIDE_RETRIES = False
     assert identifier().wide_variants == () and identifier().identify(clip) is None
+
+
+def test_the_denser_look_is_for_long_inputs_and_turned_off_by_its_setting(settings):
+    """Uploads' windows get the denser look (music under a voice-over), clips never do;
+    EARSHOT_DENSE_LOOK=false leaves it out."""
+    assert identifier().window_dense_params == fp.QUERY_DENSE and identifier().dense_params is None
+    settings.EARSHOT_DENSE_LOOK = False
+    assert identifier().window_dense_params is None

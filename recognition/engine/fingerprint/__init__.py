@@ -43,6 +43,7 @@ from recognition.engine.fingerprint.hashes import (
 from recognition.engine.fingerprint.params import (
     MAX_ROWS_PER_TRIPLET,
     QUERY,
+    QUERY_DENSE,
     QUERY_SMOOTHED,
     QUERY_TRIPLET_FAN_OUT,
     REFERENCE,
@@ -55,6 +56,7 @@ from recognition.engine.fingerprint.streaming import StreamingFingerprinter
 __all__ = [
     "MAX_ROWS_PER_TRIPLET",
     "QUERY",
+    "QUERY_DENSE",
     "QUERY_SMOOTHED",
     "QUERY_TRIPLET_FAN_OUT",
     "REFERENCE",

@@ -10,6 +10,7 @@ import numpy as np
 __all__ = [
     "MAX_ROWS_PER_TRIPLET",
     "QUERY",
+    "QUERY_DENSE",
     "QUERY_SMOOTHED",
     "QUERY_TRIPLET_FAN_OUT",
     "REFERENCE",
@@ -145,6 +146,13 @@ QUERY = replace(
 # first look, because smoothing blurs onsets and loses some short clips the clip as heard
 # answers; wider averages do no better (docs/decisions.md, QUERY_SMOOTHED).
 QUERY_SMOOTHED = replace(QUERY, time_smoothing=(1.0, 2.0, 1.0))
+# Music under a voice: speech 5-10 dB louder takes most of the query's 50 peaks a second and few
+# of the music's peaks left are maxima of a reference's neighbourhood. A window of a long input
+# that matches nothing is looked at once more with its peaks picked twice as dense, every peak
+# eligible for triplets (from 6 nearest targets: twice the peaks give several times the
+# triplets), looked up in every track on the main share of the bound
+# (recognition/engine/identify/long_inputs.py; docs/decisions.md, dense_params).
+QUERY_DENSE = replace(QUERY, peaks_per_second=100.0, triplet_peak_neighborhood=None, triplet_fan_out=6)
 
 
 # Stage 1 (a lookup in every track) reads at most this many stored rows of one triplet value: the

@@ -21,12 +21,16 @@ class StreamingFingerprinter:
     references, once its anchor's whole target zone is).
     """
 
-    def __init__(self, params: FingerprintParams = QUERY, *, keep_peaks: bool = False):
+    def __init__(self, params: FingerprintParams = QUERY, *, keep_peaks: bool = False, hashes: bool = True):
+        """`keep_peaks`: keep the final peaks for `take_peaks`; `hashes=False`: find and keep the
+        peaks alone, every `push` returning no hash (a long input's denser peaks, hashed only
+        where its windows need them)."""
         self.params = params
         self._streams = [
-            _ShiftStream(params, shift * params.hop_size // params.shifts, keep_peaks=keep_peaks)
+            _ShiftStream(params, shift * params.hop_size // params.shifts, keep_peaks=keep_peaks or not hashes,
+                         hashes=hashes)
             for shift in range(params.shifts)
-        ]
+        ]  # fmt: skip
 
     @property
     def n_frames(self) -> int:
@@ -51,8 +55,9 @@ class StreamingFingerprinter:
 class _ShiftStream:
     """Streaming state for one sub-frame shift."""
 
-    def __init__(self, params: FingerprintParams, skip_samples: int, *, keep_peaks: bool = False):
+    def __init__(self, params: FingerprintParams, skip_samples: int, *, keep_peaks: bool = False, hashes: bool = True):
         self.params = params
+        self._hashing = hashes
         self._kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = [] if keep_peaks else None
         self._skip = skip_samples
         self._shift_frames = np.float32(skip_samples / params.hop_size)
@@ -100,6 +105,9 @@ class _ShiftStream:
         frames, bins, wide = _sorted(frames, bins, _wide(spec, rows, new_bins, p))
         if self._kept is not None:
             self._kept.append((frames + self._shift_frames, bins, wide))
+        if not self._hashing:
+            self._forget(limit)
+            return Fingerprints(np.empty(0, np.int32), np.empty(0, np.float32), 0)
         n_old = self._peak_frames.size
         all_frames = np.concatenate([self._peak_frames, frames])
         all_bins = np.concatenate([self._peak_bins, bins])
@@ -129,8 +137,13 @@ class _ShiftStream:
         keep_from = limit - p.max_dt_frames - 2
         kept = all_frames >= keep_from
         self._peak_frames, self._peak_bins, self._peak_wide = all_frames[kept], all_bins[kept], all_wide[kept]
+        self._forget(limit)
+        return Fingerprints(hashes, offsets + self._shift_frames, 0)
+
+    def _forget(self, limit: int) -> None:
+        """Peaks below `limit` are final: keep only the audio the filters need on the left of the
+        next frames to finalise."""
         self._final_until = limit
         first_needed = max(self._buffer_frame, limit - self._margin - 1)
-        self._buffer = self._buffer[(first_needed - self._buffer_frame) * p.hop_size :]
+        self._buffer = self._buffer[(first_needed - self._buffer_frame) * self.params.hop_size :]
         self._buffer_frame = first_needed
-        return Fingerprints(hashes, offsets + self._shift_frames, 0)

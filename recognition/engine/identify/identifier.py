@@ -38,8 +38,9 @@ class Identifier:
 
     A clip's hashes are looked up in two stages (`votes`), decided on (`decide`), and retried
     smoothed in time and at other speeds when the clip as heard finds no match (`identify`); a
-    long recording is matched window by window (`timeline`). The fields after `index` are the
-    engine's settings, each defaulting to the value its constant explains.
+    long recording is matched window by window (`timeline`), its windows that find nothing
+    looked at again with denser peaks and retried at other speeds. The fields after `index` are
+    the engine's settings, each defaulting to the value its constant explains.
     """
 
     index: HashIndex
@@ -62,8 +63,12 @@ class Identifier:
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
     wide_screen_min_wide: int = retries.WIDE_SCREEN_MIN_WIDE  # wide peaks a triplet of the screen needs
     # The clip's peaks picked again with these settings (denser: music under a voice keeps some
-    # of its peaks), one more look on the main share; None: not tried (docs/decisions.md, dense_params).
+    # of its peaks), one more look on the main share; None: not tried (docs/decisions.md, window_dense_params).
     dense_params: fp.FingerprintParams | None = None
+    # The same look for a long input's windows that match nothing as heard (uploads, where
+    # voice-overs are), its denser peaks found as the input is decoded; None: not tried. Clips
+    # keep the latency of a look fewer (docs/decisions.md, window_dense_params).
+    window_dense_params: fp.FingerprintParams | None = fp.QUERY_DENSE
     # A match's speed measured from how its votes drift (matching/drift.py); False: a match
     # reports its retry's factor alone, 1 as heard (for studies).
     measure_speed: bool = True
@@ -288,9 +293,10 @@ class Identifier:
         progress: Callable[[float], None] | None = None,
         duration_s: float | None = None,
     ) -> long_inputs.Timeline:
-        """Match a long recording window by window, retrying at other speeds the windows that find
-        nothing as heard; `progress` hears the fraction done, the retries included, given the
-        input's expected `duration_s` (recognition/engine/identify/long_inputs.py)."""
+        """Match a long recording window by window, looking again with denser peaks and retrying at
+        other speeds the windows that find nothing as heard; `progress` hears the fraction done,
+        the retries included, given the input's expected `duration_s`
+        (recognition/engine/identify/long_inputs.py)."""
         return long_inputs.timeline(
             self,
             chunks,

@@ -1,6 +1,6 @@
 """Long recordings: fingerprinted as they are decoded, looked up a minute at a time, matched
-window by window, the windows that find nothing as heard retried at other speeds
-(window_retries.py), and merged into segments."""
+window by window, the windows that find nothing as heard looked at again with denser peaks and
+retried at other speeds (window_retries.py), and merged into segments."""
 
 from __future__ import annotations
 
@@ -50,11 +50,12 @@ class Windowed(retries.Stages, Protocol):
 
     index: HashIndex
     params: fp.FingerprintParams
+    window_dense_params: fp.FingerprintParams | None
     measure_speed: bool
 
     def votes(self, fingerprints: fp.Fingerprints, *, window_frames: int | None = None) -> matching.Votes: ...
 
-    def retry_tiers(self, *, times: int = 1, smoothed: bool = True) -> tuple[int, list[Tier]]: ...
+    def retry_tiers(self, *, times: int = 1, smoothed: bool = True, dense: bool = False) -> tuple[int, list[Tier]]: ...
 
 
 def timeline(
@@ -70,8 +71,10 @@ def timeline(
     """Match a long recording window by window and merge the windows into segments.
 
     The audio is fingerprinted as it is decoded and looked up a minute at a time. The windows
-    that find no match as heard are retried at the identifier's speeds from the peaks the stream
-    kept (window_retries.py), `lookup_batch_s` of windows at a time.
+    that find no match as heard are looked at again from the input's peaks picked denser (the
+    identifier's `window_dense_params`, found as it is decoded; None: not) and retried at the
+    identifier's speeds from the peaks the stream kept (window_retries.py), `lookup_batch_s` of
+    windows at a time.
 
     `progress` hears the fraction done, rising from 0 and reaching 1 only when the segments are
     ready: each minute looked up moves it through the first FIRST_PASS_SHARE by the seconds done
@@ -81,6 +84,8 @@ def timeline(
     params = engine.params
     stream = fp.StreamingFingerprinter(params, keep_peaks=True)
     kept = KeptPeaks(params.shifts)
+    dense_params = engine.window_dense_params
+    dense = _PeaksAlone(dense_params)
     parts: list[matching.Hits] = []
     pending: list[fp.Fingerprints] = []
     pending_frames = 0.0
@@ -105,6 +110,7 @@ def timeline(
     for chunk in chunks:
         new = stream.push(chunk)
         kept.add(stream.take_peaks())
+        dense.push(chunk)
         pending.append(new)
         pending_frames += chunk.size / params.hop_size
         seconds += chunk.size / params.sample_rate_hz
@@ -112,13 +118,17 @@ def timeline(
             flush()
     pending.append(stream.finish())
     kept.add(stream.take_peaks())
+    dense.finish()
     flush()
     total_frames = stream.n_frames
     report(FIRST_PASS_SHARE)
     # Every window is a clip that may be retried: its decisions count the looks a clip's do
-    # (no retry smoothed in time here), once for each window.
+    # (no retry smoothed in time here; the denser look first when there is one), once for each
+    # window.
     n_windows = matching.window_count(total_frames, window_frames, hop_frames)
-    looks, tiers = engine.retry_tiers(times=n_windows, smoothed=False)
+    looks, tiers = engine.retry_tiers(times=n_windows, smoothed=False, dense=dense_params is not None)
+    if dense_params is not None:
+        tiers.insert(0, Tier((1.0,), dense_params, dense_params.shifts, looks, dense=True))
     found = matching.window_matches(
         matching.Hits.concatenate(parts),
         total_frames,
@@ -142,6 +152,7 @@ def timeline(
             batch_windows=max(1, round(lookup_batch_s / hop_s)),
             lookup=engine.index.lookup,
             progress=lambda done: report(FIRST_PASS_SHARE + (1 - FIRST_PASS_SHARE) * done),
+            dense_peaks=dense.kept,
         )
     segments = matching.segments(
         [(w * hop_frames, match) for w, match in enumerate(found) if match is not None],
@@ -151,6 +162,25 @@ def timeline(
     )
     report.done()
     return Timeline(segments=segments, total_frames=total_frames, hashes=hashes)
+
+
+class _PeaksAlone:
+    """A long input's peaks picked with other settings (denser), found as it is decoded and
+    kept, never hashed here; nothing at all when `params` is None."""
+
+    def __init__(self, params: fp.FingerprintParams | None):
+        self._stream = None if params is None else fp.StreamingFingerprinter(params, hashes=False)
+        self.kept = KeptPeaks(0 if params is None else params.shifts)
+
+    def push(self, chunk: np.ndarray) -> None:
+        if self._stream is not None:
+            self._stream.push(chunk)
+            self.kept.add(self._stream.take_peaks())
+
+    def finish(self) -> None:
+        if self._stream is not None:
+            self._stream.finish()
+            self.kept.add(self._stream.take_peaks())
 
 
 class _Progress:

@@ -4,12 +4,13 @@
 Uploads are where creators' sped-up and slowed edits turn up, and a window played a few percent
 fast or slow matches nothing as heard. Each window that found no match as heard is retried as a
 clip would be, from its own peaks (kept as the stream made them final), at the factors of each
-tier in turn (the near speeds, then the wide tier when the identifier has one), every window
-counting the looks a clip counts. Cheap for long inputs: the windows of up to `batch_windows`
-are retried together, one lookup per stage for all of them, and an edit keeps its speed from
-window to window, so a tier first tries every other window (whose audio covers every failing
-window's), then each neighbour of a window found at a factor at that factor alone, and only then
-every factor on the windows still failing.
+tier in turn (the denser look when the identifier has one, the near speeds, then the wide tier
+when it has one), every window counting the looks a clip counts. The denser look is a tier of
+one factor, 1, on the input's peaks picked denser (music under a voice-over). Cheap for long
+inputs: the windows of up to `batch_windows` are retried together, one lookup per stage for all
+of them, and an edit keeps its speed from window to window, so a tier first tries every other
+window (whose audio covers every failing window's), then each neighbour of a window found at a
+factor at that factor alone, and only then every factor on the windows still failing.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Tier:
     looks: int
     decided: int | None = None
     screen: fp.FingerprintParams | None = None  # how the factors are screened (None: `params`)
+    dense: bool = False  # retried from the input's denser peaks (retry_windows' `dense_peaks`)
 
 
 class KeptPeaks:
@@ -88,11 +90,12 @@ def retry_windows(
     batch_windows: int,
     lookup: Lookup,
     progress: Callable[[float], None] | None = None,
+    dense_peaks: KeptPeaks | None = None,
 ) -> list[matching.Match | None]:
     """`found` (each window's match as heard, None where it found none; window w covers input
     frames [w * hop_frames, + window_frames)) with the windows that found none retried from the
-    input's `peaks`, tier by tier, `batch_windows` windows at a time, one lookup per stage for
-    each round of a batch (module docstring).
+    input's `peaks` (a `dense` tier's from `dense_peaks`), tier by tier, `batch_windows` windows
+    at a time, one lookup per stage for each round of a batch (module docstring).
 
     `progress` hears the fraction of the retries done after each batch, from 0 to 1: each tier
     weighs the square root of its factors, and within a tier each window that failed when the
@@ -118,7 +121,7 @@ def retry_windows(
             _retry_batch(
                 engine,
                 found,
-                peaks=peaks,
+                peaks=dense_peaks if tier.dense and dense_peaks is not None else peaks,
                 spans=spans,
                 tier=tier,
                 batch=batch,

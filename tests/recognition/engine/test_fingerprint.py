@@ -51,6 +51,20 @@ def test_streaming_gives_exactly_the_batch_fingerprint(songs, params, chunk):
     assert stream.n_frames == batch.n_frames
 
 
+def test_a_stream_of_peaks_alone_keeps_the_batch_peaks_and_gives_no_hash(songs):
+    """A long input's denser peaks are found as it is decoded, hashed only where needed."""
+    x = songs[5][: 8000 * 20]
+    batch = fp.constellation(x, fp.QUERY_DENSE)
+    stream = fp.StreamingFingerprinter(fp.QUERY_DENSE, hashes=False)
+    emitted = sum(len(stream.push(x[i : i + 7000])) for i in range(0, x.size, 7000)) + len(stream.finish())
+    assert emitted == 0
+    for (frames, bins, wide), (batch_frames, batch_bins, shift, batch_wide) in zip(
+        stream.take_peaks(), batch.peaks, strict=True
+    ):
+        assert np.allclose(frames, batch_frames + shift) and np.allclose(bins, batch_bins)
+        assert wide.all() and batch_wide.all()  # every dense peak may make triplets
+
+
 def test_a_streamed_query_emits_triplets_as_soon_as_its_pairs(songs):
     stream = fp.StreamingFingerprinter(fp.QUERY)
     pairs, triplets = stream.push(songs[3][: 4 * RATE]).split()

@@ -1,5 +1,7 @@
 """Long recordings, window by window (recognition/engine/identify/long_inputs.py)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,27 @@ def test_a_sped_up_edit_and_a_transposed_one_are_found_by_the_wide_tier(index, s
         assert segment.pitch_semitones == pytest.approx(pitch, abs=0.05)
 
 
+def test_music_under_a_louder_voice_is_found_by_the_denser_look(index, songs):
+    """A song with a voice 15 dB louder over all of it: no window matches as heard or at any other
+    speed; looked at again with denser peaks, windows match the song where it is in the recording
+    and in the track."""
+    recording = media.voice_over(_recording(songs[2][5 * RATE : 55 * RATE]), media.synth_voice(60, seed=1), 15.0)
+    assert Identifier(index, window_dense_params=None).timeline(iter([recording])).segments == []
+    segments = Identifier(index).timeline(iter([recording])).segments
+    assert segments and all(s.track_id == 2 for s in segments)
+    for segment in segments:  # 4 s into the recording is 5 s into the track
+        in_track_s = fp.frames_to_seconds(segment.start_frame) + 1.0
+        assert abs(fp.frames_to_seconds(segment.offset_frames) - in_track_s) <= 0.5
+    assert sum(fp.frames_to_seconds(s.end_frame - s.start_frame) for s in segments) >= 15.0
+
+
+def test_a_voice_alone_matches_nothing_with_the_denser_look(engine):
+    """Speech over no music gives peaks in every window, none of them a catalog song's."""
+    recording = media.synth_voice(60, seed=2)
+    found = engine.timeline(iter([recording]))
+    assert found.hashes > 1000 and found.segments == []
+
+
 def _heard(engine: Identifier, recording: np.ndarray, **kwargs) -> tuple[list, list[float]]:
     """The segments of `recording` (in 2 s chunks, looked up 10 s at a time) and the progress heard."""
     heard: list[float] = []
@@ -125,7 +148,8 @@ def test_progress_without_a_length_or_a_retry_still_ends_at_one(index, songs):
     """Without the input's length the first pass reports its end only; an input found as heard
     with no retry to run goes from there to 1."""
     recording = songs[2][5 * RATE : 50 * RATE]
-    segments, heard = _heard(Identifier(index, speed_variants=(), wide_variants=()), recording)
+    no_retry = Identifier(index, speed_variants=(), wide_variants=(), window_dense_params=None)
+    segments, heard = _heard(no_retry, recording)
     assert [s.track_id for s in segments] == [2]
     assert heard == [long_inputs.FIRST_PASS_SHARE, 1.0]
 
@@ -136,19 +160,23 @@ def test_unknown_audio_gives_no_segment_even_with_every_retry(index):
 
 
 def test_each_window_counts_the_looks_of_a_clip_and_its_retries_take_few_lookups(songs):
-    """A window's decisions count as many looks as a clip's speed retries (as heard and four
-    speeds: log10(5) on the bound), once a window; the windows' retries are looked up a batch at
-    a time, a few rounds of two stages, however many windows fail."""
+    """A window's decisions count as many looks as a clip's retries (as heard, the denser look
+    and four speeds: log10(6) on the bound), once a window; the windows' retries are looked up a
+    batch at a time, a few rounds of two stages, however many windows fail."""
     recording = _recording(songs[3][5 * RATE : 55 * RATE])
     counting, engine = counted_engine_without_smoothing(songs)
-    (plain,) = Identifier(counting.index, speed_variants=(), wide_variants=()).timeline(iter([recording])).segments
+    plain = Identifier(counting.index, speed_variants=(), wide_variants=(), window_dense_params=None)
+    (as_heard,) = plain.timeline(iter([recording])).segments
     (retried,) = engine.timeline(iter([recording])).segments
-    assert retried.log10_p == pytest.approx(plain.log10_p + np.log10(5))
+    assert retried.log10_p == pytest.approx(as_heard.log10_p + np.log10(6))
     fast = _recording(media.played_faster(songs[3][5 * RATE : 57 * RATE], 1.02))
     calls = {}
     for name, tried in (
-        ("heard", Identifier(counting, speed_variants=(), smoothed_params=None, wide_variants=())),
-        ("retried", engine),
+        (
+            "heard",
+            Identifier(counting, speed_variants=(), smoothed_params=None, wide_variants=(), window_dense_params=None),
+        ),
+        ("retried", replace(engine, window_dense_params=None)),
     ):
         counting.calls.clear()
         found = tried.timeline(iter([fast])).segments
