@@ -151,7 +151,7 @@ QUERY_SMOOTHED = replace(QUERY, time_smoothing=(1.0, 2.0, 1.0))
 # that matches nothing is looked at once more with its peaks picked twice as dense, every peak
 # eligible for triplets (from 6 nearest targets: twice the peaks give several times the
 # triplets), looked up in every track on the main share of the bound
-# (recognition/engine/identify/long_inputs.py; docs/decisions.md, dense_params).
+# (recognition/engine/identify/long_inputs.py; docs/decisions.md, window_dense_params).
 QUERY_DENSE = replace(QUERY, peaks_per_second=100.0, triplet_peak_neighborhood=None, triplet_fan_out=6)
 
 

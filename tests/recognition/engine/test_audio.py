@@ -404,6 +404,7 @@ def children(monkeypatch):
     each for its file: no child is pre-started (see the pre-started decoders' tests below)."""
     monkeypatch.setenv("EARSHOT_DECODE_PRESTART", "0")
     audio.PRESTARTED.clear()
+    audio.sandbox_mode()  # its one-time check runs a child of its own: not a file's
     started = []
     real = subprocess.Popen
 
