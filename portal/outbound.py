@@ -240,7 +240,7 @@ class Response:
     def _failure(self, error: BaseException) -> OutboundError:
         if self._closed:
             return OutboundError("closed", "The connection was closed.")
-        if self._watchdog.fired:
+        if self._watchdog.passed:
             return OutboundError("timeout", "The server took too long to answer.")
         return _as_outbound(error)
 
@@ -250,6 +250,7 @@ class _Watchdog:
 
     def __init__(self, seconds: float):
         self.fired = False
+        self.deadline = time.monotonic() + max(seconds, 0.0)
         self.sock: socket.socket | None = None  # set once connected (http.client may drop its own reference)
         self._timer = threading.Timer(max(seconds, 0.0), self._fire)
         self._timer.daemon = True
@@ -261,6 +262,12 @@ class _Watchdog:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+    @property
+    def passed(self) -> bool:
+        """Whether the deadline has passed: a read timeout that ends as the deadline does (the two
+        are often equal) is the deadline's failure, whichever timer woke first."""
+        return self.fired or time.monotonic() >= self.deadline
 
 
 def _shutdown(sock: socket.socket | None) -> None:
@@ -316,7 +323,7 @@ def _send(
         watchdog.cancel()
         with contextlib.suppress(Exception):
             connection.close()
-        if watchdog.fired:
+        if watchdog.passed:
             raise OutboundError("timeout", "The server took too long to answer.") from None
         if isinstance(error, OutboundError):
             raise
