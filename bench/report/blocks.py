@@ -933,6 +933,24 @@ ROBUSTNESS_GOALS = {
 }  # fmt: skip
 
 
+def _cells_by_arm(found: dict, arms: list[str], extra=lambda condition, length: []) -> list[list[str]]:
+    """A row per condition and clip length of the first arm's cells, in ROBUST_CONDITIONS' order:
+    each arm's right answers, `extra`'s columns, the goal."""
+    order = {condition: n for n, condition in enumerate(ROBUST_CONDITIONS)}
+    rows = []
+    cells = found[arms[0]]["accuracy"]
+    for condition, by_length in sorted(cells.items(), key=lambda item: order.get(item[0], len(order))):
+        for length in sorted(by_length, key=float):
+            goal = ROBUSTNESS_GOALS.get(condition, {}).get(length)
+            rows.append([
+                condition, f"{length} s",
+                *(percent(found[arm]["accuracy"].get(condition, {}).get(length)) for arm in arms),
+                *extra(condition, length),
+                f"≥ {goal} %" if goal else "",
+            ])  # fmt: skip
+    return rows
+
+
 def robustness(page: Page) -> str:
     """The robustness set (robustness.json): top-1 per condition and length for each retry arm,
     beside the goal; false matches; what unknown clips cost."""
@@ -940,17 +958,9 @@ def robustness(page: Page) -> str:
     arms = sorted(data, key=lambda arm: data[arm]["when"])
     first = data[arms[0]]
     study = page.results.json("invariant_triplets.json") if page.results.exists("invariant_triplets.json") else None
-    rows = []
-    order = {condition: n for n, condition in enumerate(ROBUST_CONDITIONS)}
-    for condition, by_length in sorted(first["accuracy"].items(), key=lambda item: order.get(item[0], len(order))):
-        for length in sorted(by_length, key=float):
-            goal = ROBUSTNESS_GOALS.get(condition, {}).get(length)
-            rows.append([
-                condition, f"{length} s",
-                *(percent(data[arm]["accuracy"].get(condition, {}).get(length)) for arm in arms),
-                *([percent(study["accuracy"][condition][length])] if study else []),
-                f"≥ {goal} %" if goal else "",
-            ])  # fmt: skip
+    rows = _cells_by_arm(data, arms, lambda condition, length: (
+        [percent(study["accuracy"][condition][length])] if study else []
+    ))  # fmt: skip
 
     def told(arm: str) -> str:
         """Of the right answers to changed clips (speed, pitch, tempo), the share that said the change."""
@@ -1283,16 +1293,7 @@ def _voice_clips(page: Page, found: dict, part: str, made: str) -> list[str]:
     matched, what a never-indexed 5 s clip costs."""
     arms = [arm for arm in VOICE_ARMS if arm in found] + sorted(set(found) - set(VOICE_ARMS))
     first = found[arms[0]]
-    rows = []
-    order = {condition: n for n, condition in enumerate(ROBUST_CONDITIONS)}
-    for condition, by_length in sorted(first["accuracy"].items(), key=lambda item: order.get(item[0], 0)):
-        for length in sorted(by_length, key=float):
-            goal = ROBUSTNESS_GOALS.get(condition, {}).get(length)
-            rows.append([
-                condition, f"{length} s",
-                *(percent(found[arm]["accuracy"].get(condition, {}).get(length)) for arm in arms),
-                f"≥ {goal} %" if goal else "",
-            ])  # fmt: skip
+    rows = _cells_by_arm(found, arms)
     rows.append(["unknown clips matched", "", *(
         f"{found[arm]['false_matches']['matched']:,} of {found[arm]['false_matches']['queries']:,}"
         if found[arm]["false_matches"]["queries"] else "not run" for arm in arms

@@ -268,14 +268,10 @@ def _judge_input(spec: dict, segments: list[matching.Segment], names: dict[int, 
     return judged
 
 
-def timelines_part(index: MemoryIndex, names: dict[int, str], manifest: dict, per_speed: int, seed: int) -> dict:
-    """Part two: long inputs through each engine's timeline."""
-    engines = {
-        "before": Identifier(index, speed_variants=(), measure_speed=False),
-        "near": Identifier(index),
-        "wide": Identifier(index, **WIDE),
-    }
-    rows: dict[str, list[tuple[dict, dict, float, int]]] = {arm: [] for arm in engines}
+def counting_lookups(index: MemoryIndex) -> list[int]:
+    """Make `index` count the distinct values each lookup in every track asks (stage 1: the work
+    that grows with the catalog) into the list it returns, `[0]`, to reset and read between runs;
+    `del index.lookup` undoes it."""
     plain_lookup = type(index).lookup.__get__(index)
     values = [0]
 
@@ -285,6 +281,18 @@ def timelines_part(index: MemoryIndex, names: dict[int, str], manifest: dict, pe
         return plain_lookup(hashes, tracks)
 
     index.lookup = counted  # type: ignore[method-assign]
+    return values
+
+
+def timelines_part(index: MemoryIndex, names: dict[int, str], manifest: dict, per_speed: int, seed: int) -> dict:
+    """Part two: long inputs through each engine's timeline."""
+    engines = {
+        "before": Identifier(index, speed_variants=(), measure_speed=False),
+        "near": Identifier(index),
+        "wide": Identifier(index, **WIDE),
+    }
+    rows: dict[str, list[tuple[dict, dict, float, int]]] = {arm: [] for arm in engines}
+    values = counting_lookups(index)
     for number, spec in enumerate(_inputs(manifest, per_speed, seed), 1):
         x = _audio(spec)
         minutes = x.size / RATE / 60

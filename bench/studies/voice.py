@@ -39,7 +39,6 @@ from bench import OUT, RESULTS, corpus
 from bench import distortions as dist
 from bench import queries as query_set
 from bench.studies import robustness, timeline_speeds
-from recognition.engine import arrays
 from recognition.engine import fingerprint as fp
 from recognition.engine.identify import Identifier
 from recognition.engine.memory import MemoryIndex
@@ -171,15 +170,7 @@ def uploads_part(index: MemoryIndex, names: dict[int, str], manifest: dict, per_
     """Part two: uploads with a voice-over through the timeline, without and with the denser look."""
     engines = {"before": Identifier(index, window_dense_params=None), "dense": Identifier(index)}
     rows: dict[str, list[tuple[dict, dict, float, float, int]]] = {arm: [] for arm in engines}
-    plain_lookup = type(index).lookup.__get__(index)
-    values = [0]
-
-    def counted(hashes: np.ndarray, tracks: np.ndarray | None = None):
-        if tracks is None:
-            values[0] += arrays.distinct(np.asarray(hashes)).size
-        return plain_lookup(hashes, tracks)
-
-    index.lookup = counted  # type: ignore[method-assign]
+    values = timeline_speeds.counting_lookups(index)
     for number, spec in enumerate(_inputs(manifest, per_kind, seed), 1):
         x = _audio(spec)
         minutes = x.size / RATE / 60
