@@ -5,22 +5,32 @@ from rest_framework import serializers
 from portal.openapi import ErrorDetailSerializer
 
 
+def speed_field() -> serializers.FloatField:
+    """A match's or a play's speed, as every API that reports one describes it."""
+    return serializers.FloatField(
+        allow_null=True,
+        help_text="How fast the audio ran against the track (its time factor: 1.1 = played 10 % fast), "
+        "when it differs from 1 by 1 % or more; null as recorded.",
+    )
+
+
+def pitch_field() -> serializers.FloatField:
+    """A match's or a play's pitch shift, as every API that reports one describes it."""
+    return serializers.FloatField(
+        allow_null=True,
+        help_text="How far the audio's pitch was moved from the track's, in semitones (negative: down), "
+        "when 0.5 or more; null as recorded.",
+    )
+
+
 class MatchSerializer(serializers.Serializer):
     track_id = serializers.IntegerField()
     title = serializers.CharField()
     artist = serializers.CharField(allow_blank=True)
     offset_s = serializers.FloatField(help_text="Where the clip starts in the track, in seconds.")
     confidence = serializers.FloatField(help_text="1 minus the bound on the chance of a false match.")
-    speed = serializers.FloatField(
-        allow_null=True,
-        help_text="How fast the audio ran against the track (its time factor: 1.1 = played 10 % fast), "
-        "when it differs from 1 by 1 % or more; null as recorded.",
-    )
-    pitch_semitones = serializers.FloatField(
-        allow_null=True,
-        help_text="How far the audio's pitch was moved from the track's, in semitones (negative: down), "
-        "when 0.5 or more; null as recorded.",
-    )
+    speed = speed_field()
+    pitch_semitones = pitch_field()
 
 
 class SegmentSerializer(MatchSerializer):

@@ -17,6 +17,7 @@ from accounts.models import ApiScope
 from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
+from recognition.api.serializers import pitch_field, speed_field
 from recognition.reports import export, selectors
 from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
 
@@ -157,14 +158,8 @@ class PlayTimeSerializer(serializers.Serializer):
     played_s = serializers.FloatField(help_text="Seconds heard.")
     offset_s = serializers.FloatField(allow_null=True, help_text="Where in the track the play starts.")
     start_s = serializers.FloatField(help_text="Where in the recording it starts (uploads; 0 for clips and listens).")
-    speed = serializers.FloatField(
-        allow_null=True,
-        help_text="How fast it was played against the track (1.1 = 10 % fast) when it differs from 1 by 1 % or "
-        "more; else null.",
-    )
-    pitch_semitones = serializers.FloatField(
-        allow_null=True, help_text="How far its pitch was moved (negative: down), from half a semitone; else null."
-    )
+    speed = speed_field()
+    pitch_semitones = pitch_field()
 
 
 class ReportPlayTimesApi(GenericAPIView):
