@@ -1237,6 +1237,73 @@ def room(page: Page) -> str:
     ])  # fmt: skip
 
 
+def room_onsets(page: Page) -> str:
+    """Peaks timed at their onset on both sides (room_onsets.json): the reference's peaks and pairs
+    a room clip holds, and each variant's answers on the room, the benchmark's conditions and the
+    never-indexed clips, clip by clip against today's times, with the rows it stores."""
+    data = page.results.json("room_onsets.json")
+    variants = data["variants"]
+    names = list(variants)
+    base = variants[names[0]]
+
+    def each(values: list[str]) -> str:
+        return " / ".join(values)
+
+    peak_rows = []
+    for cell in sorted(base["peaks"], key=lambda n: (n.split("/")[0] != "room", float(n.split("/")[1]))):
+        kind, length = cell.split("/")
+        rows = [variants[name]["peaks"][cell] for name in names]
+        peak_rows.append([
+            f"{length} s {kind}", str(rows[0]["clips"]),
+            *(each([num(100 * r["peaks"][w] / r["peaks"]["reference_peaks"]) for r in rows]) + " %"
+              for w in ("0.5", "1.0", "4.0")),
+            each([num(100 * r["pairs_held"] / r["pairs"]) for r in rows]) + " %",
+        ])  # fmt: skip
+
+    def right(name: str, cell: str) -> str:
+        marks = variants[name]["answered"][cell]
+        text = percent(100 * marks.count("1") / len(marks))
+        if name == names[0]:
+            return text
+        before = base["answered"][cell]
+        gained = sum(a == "1" and b == "0" for a, b in zip(marks, before, strict=True))
+        lost = sum(a == "0" and b == "1" for a, b in zip(marks, before, strict=True))
+        return f"{text} (+{gained} −{lost})"
+
+    answer_rows = [
+        [f"{cell.split(':')[0]}, {cell.split(':')[1]} s", str(len(base["answered"][cell])),
+         *(right(name, cell) for name in names)]
+        for cell in base["answered"]
+    ]  # fmt: skip
+    storage = [variants[name]["storage"] for name in names]
+    cpu = [variants[name]["cpu_ms_a_never_indexed_clip"] for name in names]
+    answer_rows += [
+        ["never-indexed clips named as a track", num(base["unknown"], 0),
+         *(num(variants[name]["unknown_matched"], 0) for name in names)],
+        ["known clips named as another recording or place", "",
+         *(num(variants[name]["known_wrong"], 0) for name in names)],
+        ["index rows a second of audio: pairs + triplets", "",
+         *(f"{num(kept['pairs_per_s'], 1)} + {num(kept['triplets_per_s'], 1)}" for kept in storage)],
+        ["storage per audio hour", "", *(f"{num(kept['mb_per_audio_hour'], 2)} MB" for kept in storage)],
+        ["CPU a never-indexed clip, p50 / p95", "", *(pair(ms["p50"], ms["p95"], "ms", 0) for ms in cpu)],
+    ]  # fmt: skip
+    return "\n".join([
+        *table(["clips", "n", f"reference peaks held within a bin and ½ frame: {each(names)}", "1 frame",
+                "4 frames", "reference pairs held at the true offset"], peak_rows),
+        "",
+        *table(["cell", "clips", *(f"right: {name}" for name in names)], answer_rows),
+        "",
+        page.source("room_onsets.json", f"{run_of(data)}: every peak timed at its maximum (today) or its onset "
+                    "(`FingerprintParams.peak_time`), references and clips alike, in-memory indexes of the "
+                    f"robustness set's {num(data['indexed_hours'], 2)} h; `room-dr0` is the set's room clips (RT60 "
+                    f"0.4 s, as much reverberant as direct sound), the other cells {data['clips_a_cell']} clips each "
+                    "cut from the catalog's tracks and distorted as the benchmark's conditions; (+gained −lost) "
+                    f"counts clips against {names[0]}; storage at the benchmark's bytes a stored row; CPU on the "
+                    "shared 2-core machine, the variants one after another",
+                    "python -m bench.studies.room_onsets"),
+    ])  # fmt: skip
+
+
 def upload_progress(page: Page) -> str:
     """How an upload's progress follows its work, before and with the retries reported, and with
     each share of the bar the first pass could take (upload_progress.json)."""
@@ -1403,6 +1470,7 @@ BLOCKS = {
     "robustness": robustness,
     "timeline_speeds": timeline_speeds,
     "room": room,
+    "room_onsets": room_onsets,
     "upload_progress": upload_progress,
     "voice": voice,
 }

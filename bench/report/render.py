@@ -37,6 +37,7 @@ WRITERS = {
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
     "timeline_speeds.json": "python -m bench.studies.timeline_speeds",
     "room.json": "python -m bench.studies.room",
+    "room_onsets.json": "python -m bench.studies.room_onsets",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
 }

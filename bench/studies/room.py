@@ -78,10 +78,13 @@ def excerpt(query: query_set.Query) -> tuple[np.ndarray, np.ndarray]:
     return source[start : start + round(query.length_s * RATE)], source
 
 
-def peak_shares(clip: np.ndarray, reference: fp.Constellation, start_frame: float) -> dict:
-    """How many of the reference's peaks in the clip's span the clip's peaks hold, by time window."""
+def peak_shares(
+    clip: np.ndarray, reference: fp.Constellation, start_frame: float, params: fp.FingerprintParams = fp.QUERY
+) -> dict:
+    """How many of the reference's peaks in the clip's span the clip's peaks (picked with
+    `params`) hold, by time window."""
     ref_frames, ref_bins, _, _ = reference.peaks[0]
-    frames, bins, shift, _ = fp.constellation(clip, fp.QUERY).peaks[0]
+    frames, bins, shift, _ = fp.constellation(clip, params).peaks[0]
     frames = frames + shift + start_frame
     span = (ref_frames >= start_frame + 2) & (ref_frames <= start_frame + len(clip) / HOP - 3)
     found = dict.fromkeys(TIME_WINDOWS, 0)
@@ -94,9 +97,17 @@ def peak_shares(clip: np.ndarray, reference: fp.Constellation, start_frame: floa
     return {"reference_peaks": int(span.sum()), **{str(w): found[w] for w in TIME_WINDOWS}}
 
 
-def pairs_held(clip: np.ndarray, reference: fp.Fingerprints, start_frame: float, *, jitter: bool) -> tuple[int, int]:
-    """(the reference's pairs in the clip's span the clip's pairs hold at the true offset, of how many)."""
-    pairs = fp.fingerprint(clip, fp.QUERY).split()[0]
+def pairs_held(
+    clip: np.ndarray,
+    reference: fp.Fingerprints,
+    start_frame: float,
+    *,
+    jitter: bool,
+    params: fp.FingerprintParams = fp.QUERY,
+) -> tuple[int, int]:
+    """(the reference's pairs in the clip's span the clip's pairs, hashed with `params`, hold at
+    the true offset, of how many)."""
+    pairs = fp.fingerprint(clip, params).split()[0]
     hashes, offsets = jittered(pairs.hashes, pairs.offsets, triplets=False) if jitter else (pairs.hashes, pairs.offsets)
     offsets = offsets + start_frame
     span = (reference.offsets >= start_frame - 1) & (reference.offsets <= start_frame + pairs.n_frames)

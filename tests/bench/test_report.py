@@ -65,6 +65,8 @@ Between blocks.
 <!-- /report:robustness -->
 <!-- report:timeline_speeds -->
 <!-- /report:timeline_speeds -->
+<!-- report:room_onsets -->
+<!-- /report:room_onsets -->
 <!-- report:room -->
 <!-- /report:room -->
 

@@ -4,6 +4,7 @@ each value says why it is that value."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -102,8 +103,20 @@ class FingerprintParams:
     # values asked; three of three loses too many (docs/decisions.md, triplet_peak_neighborhood).
     triplet_peak_neighborhood: tuple[int, int] | None = None
     triplet_min_wide_peaks: int = 2
+    # The time a peak is said to happen at, which its hashes' dt and offset are made of:
+    # "maximum", the frame of its maximum refined by a parabola; or its onset within the
+    # `onset_frames` before the maximum, where a room's reverberant tail does not move it (it
+    # moves the maximum later, note by note): "rise", the frame of the bin's largest rise in dB
+    # (refined by a parabola), or "half-rise", where the bin's level first crosses half-way (in
+    # dB) from the lowest frame before the maximum up to it (interpolated). Only studies use the
+    # onsets: references and queries must be fingerprinted alike, and stored references hold
+    # "maximum" (docs/decisions.md, peak_time).
+    peak_time: Literal["maximum", "rise", "half-rise"] = "maximum"
+    onset_frames: int = 4
 
     def __post_init__(self) -> None:
+        if self.peak_time not in ("maximum", "rise", "half-rise") or self.onset_frames < 1:
+            raise ValueError("peak_time is maximum, rise or half-rise, with onset_frames of 1 or more")
         if self.triplet_fan_out is None:
             return
         f_bits, dt_bits = self.hash_bits

@@ -152,13 +152,53 @@ def _wide(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: Finge
 def _refine(
     spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, params: FingerprintParams, first_frame: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-grid positions (absolute frames, FFT bins) of grid peaks at spectrogram `rows`."""
-    frame_fraction = _parabolic_offset(spec_db, rows, bins, axis=0)
+    """Sub-grid positions (absolute frames, FFT bins) of grid peaks at spectrogram `rows`: the
+    frame of each peak's maximum or of its onset (`params.peak_time`), the bin of its maximum."""
     bin_fraction = _parabolic_offset(spec_db, rows, bins, axis=1)
-    return (
-        (rows + first_frame + frame_fraction).astype(np.float32),
-        (bins + bin_fraction + params.band_bins[0]).astype(np.float32),
-    )
+    bins_out = (bins + bin_fraction + params.band_bins[0]).astype(np.float32)
+    if params.peak_time == "rise":
+        return (_rise_time(spec_db, rows, bins, params.onset_frames) + first_frame).astype(np.float32), bins_out
+    if params.peak_time == "half-rise":
+        return (_half_rise_time(spec_db, rows, bins, params.onset_frames) + first_frame).astype(np.float32), bins_out
+    frame_fraction = _parabolic_offset(spec_db, rows, bins, axis=0)
+    return (rows + first_frame + frame_fraction).astype(np.float32), bins_out
+
+
+def _onset_window(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each peak's bin over the `span` frames before its maximum and the maximum's own, shape
+    (peaks, span + 1), the first frame repeated before the spectrogram's start; and those rows."""
+    window = np.maximum(rows[:, None] + np.arange(-span, 1)[None, :], 0)
+    return spec_db[window, bins[:, None]], window
+
+
+def _rise_time(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, span: int) -> np.ndarray:
+    """Frame (within the spectrogram) of each peak's largest rise in dB from the frame before,
+    among the `span` frames up to its maximum, refined by a parabola through the rises."""
+    if rows.size == 0:
+        return rows.astype(np.float64)
+    rises = np.zeros_like(spec_db)
+    rises[1:] = spec_db[1:] - spec_db[:-1]
+    _, window = _onset_window(spec_db, rows, bins, span - 1)
+    values = rises[window, bins[:, None]]
+    onset = window[np.arange(rows.size), np.argmax(values, axis=1)]
+    return onset + _parabolic_offset(rises, onset, bins, axis=0)
+
+
+def _half_rise_time(spec_db: np.ndarray, rows: np.ndarray, bins: np.ndarray, span: int) -> np.ndarray:
+    """Time (in frames of the spectrogram, interpolated) where each peak's bin first rises past
+    half-way in dB from its lowest frame among the `span` before the maximum up to the maximum."""
+    if rows.size == 0:
+        return rows.astype(np.float64)
+    levels, window = _onset_window(spec_db, rows, bins, span)
+    n = np.arange(rows.size)
+    low = span - 1 - np.argmin(levels[:, span - 1 :: -1], axis=1)  # the latest lowest frame
+    half = (levels[n, low] + levels[:, span]) / 2
+    after = np.arange(span + 1)[None, :] > low[:, None]
+    crossed = np.argmax(after & (levels >= half[:, None]), axis=1)  # the first past half-way
+    below, above = levels[n, crossed - 1], levels[n, crossed]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(above > below, (half - below) / (above - below), 1.0)
+    return window[n, crossed - 1] + np.clip(fraction, 0.0, 1.0)
 
 
 def _parabolic_offset(spec_db: np.ndarray, frames: np.ndarray, bins: np.ndarray, axis: int) -> np.ndarray:

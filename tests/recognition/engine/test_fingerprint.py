@@ -3,6 +3,7 @@
 On generated signals, and on Debian's drascula music where only real music shows the effect.
 """
 
+import hashlib
 from dataclasses import replace
 
 import numpy as np
@@ -34,10 +35,59 @@ def test_reference_density_is_what_storage_is_sized_for(songs):
 PAIRS_ONLY_QUERY = replace(fp.QUERY, triplet_fan_out=None)
 
 
+def test_peaks_timed_at_their_maximum_keep_the_stored_hashes(songs):
+    """What references store: the hashes and whole-frame offsets of the engine before
+    `peak_time` existed (commit 607cdab), which every stored index holds."""
+    digest = hashlib.sha256()
+    for seed in (1, 2, 3):
+        for params in (fp.REFERENCE, fp.QUERY):
+            prints = fp.fingerprint(songs[seed], params)
+            digest.update(prints.hashes.astype("<i4").tobytes())
+            digest.update(np.rint(prints.offsets).astype("<i4").tobytes())
+    assert fp.REFERENCE.peak_time == "maximum"
+    assert digest.hexdigest() == "58a68087a2a99f7a693723a11f3f54ab1384cbaacc5eed2d3609c8e55b15c4b8"
+
+
+def test_a_peaks_onset_stays_where_a_room_moves_its_maximum_later():
+    """A decaying 440 Hz note (bin 28) and the same note in a room (a reverberant tail as loud as
+    the direct sound, RT60 0.4 s): the tail moves the maximum more than a frame later, its onset not."""
+    t = np.arange(int(0.4 * RATE)) / RATE
+    dry = np.zeros(2 * RATE, np.float32)
+    dry[int(0.3 * RATE) : int(0.7 * RATE)] = 0.5 * np.sin(2 * np.pi * 440.0 * t) * np.exp(-t / 0.3)
+    tail = np.random.default_rng(0).standard_normal(int(0.6 * RATE)) * np.exp(
+        -6.91 * np.arange(int(0.6 * RATE)) / RATE / 0.4
+    )
+    tail[:40] = 0.0
+    tail /= np.sqrt(np.sum(tail**2))
+    tail[0] = 1.0
+    wet = np.convolve(dry, tail)[: dry.size].astype(np.float32)
+
+    def note_frame(samples, peak_time):
+        frames, bins, _, _ = fp.constellation(samples, replace(fp.QUERY, shifts=1, peak_time=peak_time)).peaks[0]
+        return float(frames[np.abs(bins - 28.2) < 1][0])
+
+    assert note_frame(wet, "maximum") - note_frame(dry, "maximum") > 1.0
+    for onset in ("rise", "half-rise"):
+        assert abs(note_frame(wet, onset) - note_frame(dry, onset)) < 0.25
+        assert note_frame(dry, onset) < note_frame(dry, "maximum")
+
+
+def test_an_unknown_peak_time_is_refused():
+    with pytest.raises(ValueError, match="peak_time"):
+        replace(fp.REFERENCE, peak_time="loudest")
+
+
 @pytest.mark.parametrize(
     "params",
-    [fp.QUERY, fp.REFERENCE, PAIRS_ONLY_QUERY, fp.QUERY_SMOOTHED],
-    ids=["query", "reference", "pairs-only-query", "smoothed-query"],
+    [
+        fp.QUERY,
+        fp.REFERENCE,
+        PAIRS_ONLY_QUERY,
+        fp.QUERY_SMOOTHED,
+        replace(fp.QUERY, peak_time="rise"),
+        replace(fp.REFERENCE, peak_time="half-rise"),
+    ],
+    ids=["query", "reference", "pairs-only-query", "smoothed-query", "query-rise", "reference-half-rise"],
 )
 @pytest.mark.parametrize("chunk", [2000, 8000 * 3 + 17])
 def test_streaming_gives_exactly_the_batch_fingerprint(songs, params, chunk):
