@@ -4,7 +4,7 @@ recognition.reports.selectors."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -142,12 +142,12 @@ class ReportPlaysApi(GenericAPIView):
         wanted = request.query_params.get("format", "json")
         if wanted not in ("json", "csv"):
             raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "`format` is json or csv.")
-        report = selectors.plays_report(request.user, filters)
         if wanted == "csv":
-            response = HttpResponse(export.report_csv(report), content_type="text/csv; charset=utf-8")
+            lines = export.report_csv_lines(selectors.report_rows(request.user, filters))
+            response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="plays.csv"'
             return response
-        rows = export.report_json_rows(report)
+        rows = export.report_json_rows(selectors.plays_report(request.user, filters))
         return Response({"count": len(rows), "results": rows})
 
 
