@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
-from recognition.reports import chart, export, selectors
+from recognition.reports import chart, export, selectors, tables
 from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
 
 # The detections pages (another part of the portal) take these filters; the URL is written out
@@ -94,7 +94,7 @@ def report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         "filters": filters,
         "report": summary,
         "top": top,
-        "listed": listed,
+        "rows_html": tables.track_rows(listed),
         "page": page,
         "page_query": urlencode(kept),
         "chart": chart.day_chart(summary),
