@@ -1,0 +1,72 @@
+"""Time one checkout's report pages and CSV exports, a case at a time on request (bench.reports).
+
+    cd CHECKOUT && python -c "import runpy; runpy.run_path('/path/to/bench/report_pages.py', run_name='__main__')"
+
+with DATABASE_URL naming the filled database of `bench.reports`. Reads a case name a line on
+stdin (CASES) and answers a JSON line: the time of the view called with a RequestFactory
+request, the response read to its end (a streamed CSV chunk by chunk, the time of its first
+row kept), its size and SHA-256, and the process's peak resident memory so far. It imports
+nothing of bench/ and takes the pages from the working directory's checkout, so
+`bench.reports --before COMMIT` runs an older checkout's code beside this one's on one database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+
+MONTH = {"from": "2026-11-01", "to": "2026-11-30"}  # bench.reports' month
+# case: (user, view, query)
+CASES = {
+    "holder_page": ("holder-1", "report_page", MONTH),
+    "holder_csv": ("holder-1", "report_csv", MONTH),
+    "staff_page": ("staff", "report_page", MONTH),
+    "staff_page_2": ("staff", "report_page", {**MONTH, "page": "2"}),
+    "staff_csv": ("staff", "report_csv", MONTH),
+}
+
+
+def serve() -> None:
+    sys.path.insert(0, os.getcwd())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from django.test import RequestFactory
+
+    from accounts.models import User
+    from recognition.reports import views
+
+    users = {name: User.objects.get(username=name) for name in ("holder-1", "staff")}
+    for line in sys.stdin:
+        username, view, query = CASES[line.strip()]
+        request = RequestFactory().get("/reports/", query)
+        request.user = users[username]
+        digest, size, first_row_ms = hashlib.sha256(), 0, None
+        started = time.perf_counter()
+        response = getattr(views, view)(request)
+        chunks = response.streaming_content if response.streaming else [response.content]
+        for at, chunk in enumerate(chunks):
+            if first_row_ms is None and at == (1 if response.streaming else 0):  # a CSV's header comes first
+                first_row_ms = (time.perf_counter() - started) * 1000
+            digest.update(chunk)
+            size += len(chunk)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        answer = {
+            "status": response.status_code,
+            "ms": round(elapsed_ms, 1),
+            "first_row_ms": round(first_row_ms or elapsed_ms, 1),
+            "bytes": size,
+            "sha256": digest.hexdigest(),
+            "streamed": bool(response.streaming),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    serve()
