@@ -1,13 +1,14 @@
 """Time one checkout's report pages and CSV exports, a case at a time on request (bench.reports).
 
-    cd CHECKOUT && python -c "import runpy; runpy.run_path('/path/to/bench/report_pages.py', run_name='__main__')"
+    cd CHECKOUT && python -c "import runpy; runpy.run_path('/abs/bench/report_pages.py', run_name='__main__')"
 
 with DATABASE_URL naming the filled database of `bench.reports`. Reads a case name a line on
-stdin (CASES) and answers a JSON line: the time of the view called with a RequestFactory
-request, the response read to its end (a streamed CSV chunk by chunk, the time of its first
-row kept), its size and SHA-256, and the process's peak resident memory so far. It imports
-nothing of bench/ and takes the pages from the working directory's checkout, so
-`bench.reports --before COMMIT` runs an older checkout's code beside this one's on one database.
+stdin (CASES; "staff_page 100" with a page size to try) and answers a JSON line: the time of
+the view called with a RequestFactory request, the response read to its end (a streamed CSV
+chunk by chunk, the time of its first row kept), its size, SHA-256 and chart bars, and the
+process's peak resident memory so far. It imports nothing of bench/ and takes the pages from
+the working directory's checkout, so `bench.reports --before COMMIT` runs an older checkout's
+code beside this one's on one database.
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ def serve() -> None:
     from accounts.models import User
     from recognition.reports import views
 
+    default_per_page = getattr(views, "TRACKS_PER_PAGE", None)
     users = {name: User.objects.get(username=name) for name in ("holder-1", "staff")}
     for line in sys.stdin:
-        username, view, query = CASES[line.strip()]
+        case, _, per_page = line.strip().partition(" ")
+        username, view, query = CASES[case]
+        # A page size to try (this checkout's pages only), else the checkout's own.
+        views.TRACKS_PER_PAGE = int(per_page) if per_page else default_per_page
         request = RequestFactory().get("/reports/", query)
         request.user = users[username]
-        digest, size, first_row_ms = hashlib.sha256(), 0, None
+        digest, size, first_row_ms, bars = hashlib.sha256(), 0, None, 0
         started = time.perf_counter()
         response = getattr(views, view)(request)
         chunks = response.streaming_content if response.streaming else [response.content]
@@ -55,6 +60,7 @@ def serve() -> None:
                 first_row_ms = (time.perf_counter() - started) * 1000
             digest.update(chunk)
             size += len(chunk)
+            bars += chunk.count(b'data-testid="chart-bar"') if view == "report_page" else 0
         elapsed_ms = (time.perf_counter() - started) * 1000
         answer = {
             "status": response.status_code,
@@ -63,6 +69,7 @@ def serve() -> None:
             "bytes": size,
             "sha256": digest.hexdigest(),
             "streamed": bool(response.streaming),
+            "chart_bars": bars,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         print(json.dumps(answer), flush=True)

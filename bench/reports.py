@@ -198,6 +198,7 @@ PAGE_CASES = {
     "staff_page_2": "staff's /reports/ page 2 (before: the same page)",
     "staff_csv": "staff's CSV export",
 }
+PAGE_SIZES = (25, 50, 100, 200)  # tracks a page, tried on this checkout's pages
 WARMED = ("holder_page", "holder_csv")  # the staff cases take seconds: a warm-up would change nothing
 
 
@@ -222,9 +223,9 @@ def page_worker(tree: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def ask(worker: subprocess.Popen, case: str) -> dict:
+def ask(worker: subprocess.Popen, case: str, per_page: int | None = None) -> dict:
     assert worker.stdin is not None and worker.stdout is not None
-    worker.stdin.write(case + "\n")
+    worker.stdin.write(case + (f" {per_page}" if per_page else "") + "\n")
     worker.stdin.flush()
     answer = json.loads(worker.stdout.readline())
     assert answer["status"] == 200, (case, answer)
@@ -256,6 +257,13 @@ def compare_pages(database: str, runs: int, before: str | None) -> dict:
                     for side in list(trees)[:: 1 if run % 2 == 0 else -1]:
                         answers[case][side].append(ask(workers[side], case))
                         print(f"{case} {side}: {answers[case][side][-1]['ms']:,.0f} ms", flush=True)
+            sizes: dict = {}
+            for per_page in PAGE_SIZES:
+                for case in ("holder_page", "staff_page"):
+                    found = [ask(workers["after"], case, per_page) for _ in range(runs)]
+                    sizes.setdefault(str(per_page), {})[case] = {**_spread([a["ms"] for a in found]),
+                                                                 "bytes": found[0]["bytes"]}  # fmt: skip
+                    print(f"{case} at {per_page} a page: {sizes[str(per_page)][case]['median_ms']:,.0f} ms", flush=True)
         finally:
             for worker in workers.values():
                 worker.communicate(timeout=60)
@@ -268,6 +276,7 @@ def compare_pages(database: str, runs: int, before: str | None) -> dict:
                 "first_row_ms": round(statistics.median(a["first_row_ms"] for a in found), 1),
                 "bytes": found[0]["bytes"],
                 "streamed": found[0]["streamed"],
+                "chart_bars": found[0]["chart_bars"],
             }
         if before:
             entry["ratio"] = round(entry["before"]["median_ms"] / entry["after"]["median_ms"], 1)
@@ -275,7 +284,8 @@ def compare_pages(database: str, runs: int, before: str | None) -> dict:
         cases[case] = entry
     peak = {side: max(a["peak_rss_mb"] for case in answers.values() for a in case[side]) for side in trees}
     load = round(os.getloadavg()[0], 2)
-    return {"before": before, "after": head(), "runs": runs, "load_average": load, "cases": cases, "peak_rss_mb": peak}
+    return {"before": before, "after": head(), "runs": runs, "load_average": load, "cases": cases, "peak_rss_mb": peak,
+            "page_sizes": sizes}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> dict:
