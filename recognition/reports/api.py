@@ -17,6 +17,7 @@ from accounts.models import ApiScope
 from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
+from portal.spreadsheets import streamed_lines
 from recognition.api.serializers import pitch_field, speed_field
 from recognition.reports import export, selectors
 from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
@@ -144,7 +145,9 @@ class ReportPlaysApi(GenericAPIView):
             raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "`format` is json or csv.")
         if wanted == "csv":
             lines = export.report_csv_lines(selectors.report_rows(request.user, filters))
-            response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(
+                streamed_lines(request._request, lines), content_type="text/csv; charset=utf-8"
+            )
             response["Content-Disposition"] = 'attachment; filename="plays.csv"'
             return response
         rows = export.report_json_rows(selectors.plays_report(request.user, filters))

@@ -7,7 +7,7 @@ units (a day wide, a play high) stretched to the plot's box; the axis labels are
 it, placed by percentages, so they keep their size in CSS pixels on a phone instead of shrinking
 with the drawing, and a phone shows every other date label. Monitors past the 7 most heard are
 drawn as one "other monitors" series: a staff report can hold hundreds of monitors, whose colours
-no one could tell apart (docs/decisions.md, Report pages at scale).
+no one could tell apart (docs/decisions.md, SHOWN_MONITORS).
 """
 
 from __future__ import annotations

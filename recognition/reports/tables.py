@@ -3,7 +3,7 @@
 A page lists 50 tracks with up to 8 sources each: 400 rows of six cells, on which Django's
 template engine spent about as long as on the two statements behind the page (a lookup and a
 filter a cell); `format_html` escapes the same values in a fraction of it (docs/decisions.md,
-Report pages at scale). The rest of the page stays in templates/reports/report.html.
+`track_rows`). The rest of the page stays in templates/reports/report.html.
 """
 
 from __future__ import annotations

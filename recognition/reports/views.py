@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
+from portal.spreadsheets import streamed_lines
 from recognition.reports import chart, export, selectors, tables
 from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
 
@@ -20,7 +21,7 @@ from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters
 DETECTIONS_PATH = "/detections/"
 # Tracks a page of the report lists (most plays first), with links to the other pages; the
 # totals, the top tracks and the chart are of the whole report. 50 keeps a staff page at a few
-# hundred rows (docs/decisions.md, Report pages at scale).
+# hundred rows (docs/decisions.md, TRACKS_PER_PAGE).
 TRACKS_PER_PAGE = 50
 # Tracks in the "Top tracks" table.
 TOP_TRACKS = 10
@@ -116,7 +117,7 @@ def report_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     except FilterError as error:
         return HttpResponse(error.message, status=400, content_type="text/plain; charset=utf-8")
     lines = export.report_csv_lines(selectors.report_rows(request.user, filters))
-    response = StreamingHttpResponse(lines, content_type="text/csv")
+    response = StreamingHttpResponse(streamed_lines(request, lines), content_type="text/csv")
     days = _range(filters)
     response["Content-Disposition"] = f'attachment; filename="plays-{days["from"]}-{days["to"]}.csv"'
     return response

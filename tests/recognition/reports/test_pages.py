@@ -156,3 +156,28 @@ def test_rows_read_in_chunks_are_the_report_rows(ties):
     filters = report_filters(NOVEMBER)
     assert list(report_rows(ties.holder_a, filters, chunk_size=2)) == plays_report(ties.holder_a, filters).rows
     assert list(report_rows(ties.listener, filters)) == []
+
+
+@pytest.mark.django_db
+def test_under_asgi_the_csv_streams_in_chunks_of_lines(ties, monkeypatch):
+    """Django's ASGI handler would read a synchronous iterator whole before sending: the export
+    hands it an asynchronous one that pulls the rows a chunk at a time."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    from portal import spreadsheets
+
+    monkeypatch.setattr(spreadsheets, "LINES_PER_CHUNK", 2)
+
+    async def fetch(url: str, params: dict) -> tuple:
+        client = AsyncClient()
+        await client.aforce_login(ties.holder_a)
+        response = await client.get(url, params)
+        return response, [chunk async for chunk in response.streaming_content]
+
+    for url, params in (("/reports/plays.csv", NOVEMBER), ("/api/v1/reports/plays", {**NOVEMBER, "format": "csv"})):
+        response, chunks = async_to_sync(fetch)(url, params)
+        assert response.status_code == 200 and response.is_async
+        old = _old_csv(plays_report(ties.holder_a, report_filters(NOVEMBER)))
+        assert b"".join(chunks) == old
+        assert len(chunks) == (old.count(b"\r\n") + 1) // 2 > 3  # 2 lines a chunk
