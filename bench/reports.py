@@ -257,13 +257,17 @@ def compare_pages(database: str, runs: int, before: str | None) -> dict:
                     for side in list(trees)[:: 1 if run % 2 == 0 else -1]:
                         answers[case][side].append(ask(workers[side], case))
                         print(f"{case} {side}: {answers[case][side][-1]['ms']:,.0f} ms", flush=True)
+            by_size: dict = {(size, case): [] for size in PAGE_SIZES for case in ("holder_page", "staff_page")}
+            for _ in range(runs):  # every size in each run: the machine's load drifts over all alike
+                for (size, case), found in by_size.items():
+                    found.append(ask(workers["after"], case, size))
+                    print(f"{case} at {size} a page: {found[-1]['ms']:,.0f} ms", flush=True)
             sizes: dict = {}
-            for per_page in PAGE_SIZES:
-                for case in ("holder_page", "staff_page"):
-                    found = [ask(workers["after"], case, per_page) for _ in range(runs)]
-                    sizes.setdefault(str(per_page), {})[case] = {**_spread([a["ms"] for a in found]),
-                                                                 "bytes": found[0]["bytes"]}  # fmt: skip
-                    print(f"{case} at {per_page} a page: {sizes[str(per_page)][case]['median_ms']:,.0f} ms", flush=True)
+            for (size, case), found in by_size.items():
+                sizes.setdefault(str(size), {})[case] = {
+                    **_spread([a["ms"] for a in found]),
+                    "bytes": found[0]["bytes"],
+                }
         finally:
             for worker in workers.values():
                 worker.communicate(timeout=60)

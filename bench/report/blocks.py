@@ -629,6 +629,9 @@ def reports(page: Page) -> str:
     ])  # fmt: skip
 
 
+PAGE_VIEWS = ("holder_page", "staff_page")  # the pages bench.reports tries at several page sizes
+
+
 def reports_pages(page: Page) -> str:
     """The report pages and CSV exports of two commits on one database, taking turns (reports.json)."""
     data = page.results.json("reports.json")
@@ -658,19 +661,37 @@ def reports_pages(page: Page) -> str:
     differ = [case["about"] for case in csvs if case.get("same_bytes") is False]
     peak = pages["peak_rss_mb"]
     notes = [
-        f"Every CSV the same bytes before and after (SHA-256): {', '.join(same) or 'none compared'}"
+        f"The same bytes before and after (SHA-256): {', '.join(same) or 'none'}"
         + (f"; different: {', '.join(differ)}" if differ else "")
         + ".",
         "Peak resident memory of the process that served every case: "
         + (f"before {num(peak['before'], 0)} MB, " if "before" in peak else "")
         + f"after {num(peak['after'], 0)} MB.",
     ]
+    bars = [
+        f"{case['about']} {case['before']['chart_bars']:,} before, {case['after']['chart_bars']:,} after"
+        for case in pages["cases"].values()
+        if "chart_bars" in case["after"] and "before" in case and not case["after"]["streamed"]
+    ]
+    if bars:
+        notes.append(f"Chart bars drawn: {'; '.join(bars)}.")
+    sizes = []
+    for per_page, found in pages.get("page_sizes", {}).items():
+        cells = [f"{num(found[c]['median_ms'] / 1000, 2)} s ({found[c]['bytes'] / 1e6:,.2f} MB)" for c in PAGE_VIEWS]
+        sizes.append([str(per_page), *cells])
+    heading = [
+        "tracks a page (after)",
+        f"the rights holder's page, median of {runs}",
+        f"staff's page, median of {runs}",
+    ]
+    by_size = ["", *table(heading, sizes)] if sizes else []
     return "\n".join([
         *table(
             ["case (the month's report)", f"before, median of {runs}", f"after, median of {runs}", "before ÷ after",
              "after, range", "response, before → after", "a CSV's first row after"],
             rows,
         ),
+        *by_size,
         "",
         " ".join(notes),
         "",
