@@ -1,8 +1,8 @@
 """The report page's "By track and source" rows as HTML, built with `format_html_join`.
 
 A page lists 50 tracks with up to 8 sources each: 400 rows of six cells, on which Django's
-template engine spent about as long as on the two statements behind the page (a lookup and a
-filter a cell); `format_html` escapes the same values in a fraction of it (docs/decisions.md,
+template engine spent more than half as long as the two statements behind the page took (a
+lookup and a filter a cell); `format_html` escapes the same values in a fraction of it (docs/decisions.md,
 `track_rows`). The rest of the page stays in templates/reports/report.html.
 """
 
