@@ -1,17 +1,20 @@
-"""A month's report at 10^6 monitor detections (and Plays): how long the one statement takes.
+"""A month's report at 10^6 monitor detections (and Plays): the statement, the pages, the CSV.
 
     .venv/bin/python -m bench.reports [--detections 1e6] [--plays 1e6] [--runs 7] [--keep-data]
-                                      [--database earshot_reports] [--results FILE.json]
+                                      [--before COMMIT] [--database earshot_reports] [--results FILE.json]
 
 Creates (or, with --keep-data, reuses) the database earshot_reports, migrates it, and fills it
 with SQL: 100 rights holders owning 100 tracks each, 200 monitors, and `--detections` detections
 plus `--plays` plays spread over the 30 days reported (so every row lies in the range: the worst
 case of a month's report), 1 % of detections disputed, track popularity skewed (a track's chance
 goes with (1 - u)^2 for u uniform). After VACUUM ANALYZE (steady state), times through
-`recognition.reports.selectors.plays_report` the month's report of one rights holder, of one
-track, and of staff (every track), each `--runs` times after one warm-up: median, min and max.
-Also times the /reports/ page of the rights holder (the view, chart and templates included), and
-keeps EXPLAIN (ANALYZE, BUFFERS) of each case with the indexes it used.
+`recognition.reports.selectors` the month's report of one rights holder, of one track, and of
+staff (every track), and the staff page's summary statement, each `--runs` times after one
+warm-up: median, min and max; keeps EXPLAIN (ANALYZE, BUFFERS) of each case with the indexes it
+used. Then times the /reports/ pages and CSV exports of the rights holder and of staff (the
+views called with a RequestFactory request, the response read to its end) in a process of this
+checkout (bench/report_pages.py), and with --before in a process of COMMIT's code too (a
+`git archive` of it), on the same database, the two taking turns case by case and run by run.
 Results: bench/results/reports.json (`make bench-reports`).
 """
 
@@ -24,12 +27,15 @@ import os
 import platform
 import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import psycopg2
 
-from bench import RESULTS
+from bench import BENCH, RESULTS, ROOT
 
 HOLDERS, TRACKS_PER_HOLDER, MONITORS = 100, 100, 200
 DAYS = 30
@@ -185,17 +191,115 @@ def timed(call, runs: int) -> dict:
             "max_ms": round(max(times), 1), "runs": len(times)}  # fmt: skip
 
 
+PAGE_CASES = {
+    "holder_page": "the rights holder's /reports/ page",
+    "holder_csv": "the rights holder's CSV export",
+    "staff_page": "staff's /reports/ page",
+    "staff_page_2": "staff's /reports/ page 2 (before: the same page)",
+    "staff_csv": "staff's CSV export",
+}
+PAGE_SIZES = (25, 50, 100, 200)  # tracks a page, tried on this checkout's pages
+WARMED = ("holder_page", "holder_csv")  # the staff cases take seconds: a warm-up would change nothing
+
+
+def head() -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def checkout(commit: str, into: Path) -> None:
+    """COMMIT's files, unpacked into `into` (`git archive`: no worktree, no checkout of ours changed)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+
+
+def page_worker(tree: Path) -> subprocess.Popen:
+    """A process of `tree`'s code that times the cases it is sent (bench/report_pages.py)."""
+    runner = f"import runpy; runpy.run_path({str(BENCH / 'report_pages.py')!r}, run_name='__main__')"
+    return subprocess.Popen(
+        [sys.executable, "-c", runner], cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+    )  # fmt: skip
+
+
+def ask(worker: subprocess.Popen, case: str, per_page: int | None = None) -> dict:
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write(case + (f" {per_page}" if per_page else "") + "\n")
+    worker.stdin.flush()
+    answer = json.loads(worker.stdout.readline())
+    assert answer["status"] == 200, (case, answer)
+    return answer
+
+
+def _spread(times: list[float]) -> dict:
+    return {"median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1),
+            "max_ms": round(max(times), 1)}  # fmt: skip
+
+
+def compare_pages(database: str, runs: int, before: str | None) -> dict:
+    """The pages and exports of this checkout and, with `before`, of that commit, taking turns."""
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
+    with tempfile.TemporaryDirectory(prefix="earshot-before-") as scratch:
+        trees = {"after": ROOT}
+        if before:
+            checkout(before, Path(scratch))
+            trees = {"before": Path(scratch), "after": ROOT}
+        workers = {side: page_worker(tree) for side, tree in trees.items()}
+        answers: dict = {case: {side: [] for side in trees} for case in PAGE_CASES}
+        try:
+            for case in WARMED:
+                for worker in workers.values():
+                    ask(worker, case)
+            for run in range(runs):
+                for case in PAGE_CASES:
+                    # Each side goes first every other run: neither always meets a warmer cache.
+                    for side in list(trees)[:: 1 if run % 2 == 0 else -1]:
+                        answers[case][side].append(ask(workers[side], case))
+                        print(f"{case} {side}: {answers[case][side][-1]['ms']:,.0f} ms", flush=True)
+            by_size: dict = {(size, case): [] for size in PAGE_SIZES for case in ("holder_page", "staff_page")}
+            for _ in range(runs):  # every size in each run: the machine's load drifts over all alike
+                for (size, case), found in by_size.items():
+                    found.append(ask(workers["after"], case, size))
+                    print(f"{case} at {size} a page: {found[-1]['ms']:,.0f} ms", flush=True)
+            sizes: dict = {}
+            for (size, case), found in by_size.items():
+                sizes.setdefault(str(size), {})[case] = {
+                    **_spread([a["ms"] for a in found]),
+                    "bytes": found[0]["bytes"],
+                }
+        finally:
+            for worker in workers.values():
+                worker.communicate(timeout=60)
+    cases: dict = {}
+    for case, about in PAGE_CASES.items():
+        entry: dict = {"about": about}
+        for side, found in answers[case].items():
+            entry[side] = {
+                **_spread([a["ms"] for a in found]),
+                "first_row_ms": round(statistics.median(a["first_row_ms"] for a in found), 1),
+                "bytes": found[0]["bytes"],
+                "streamed": found[0]["streamed"],
+                "chart_bars": found[0]["chart_bars"],
+            }
+        if before:
+            entry["ratio"] = round(entry["before"]["median_ms"] / entry["after"]["median_ms"], 1)
+            entry["same_bytes"] = answers[case]["before"][0]["sha256"] == answers[case]["after"][0]["sha256"]
+        cases[case] = entry
+    peak = {side: max(a["peak_rss_mb"] for case in answers.values() for a in case[side]) for side in trees}
+    load = round(os.getloadavg()[0], 2)
+    return {"before": before, "after": head(), "runs": runs, "load_average": load, "cases": cases, "peak_rss_mb": peak,
+            "page_sizes": sizes}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict:
     open_database(args.database, fresh=not args.keep_data)
     from accounts.models import User
 
     filled = {} if args.keep_data else fill(int(args.detections), int(args.plays))
-    from django.test import RequestFactory
-
     from catalog.models import Track
-    from recognition.reports import views
     from recognition.reports.filters import report_filters
-    from recognition.reports.selectors import plays_report
+    from recognition.reports.selectors import plays_report, report_summary
 
     month = {"from": MONTH_START.date().isoformat(), "to": (MONTH_END - dt.timedelta(days=1)).date().isoformat()}
     holder = User.objects.get(username="holder-1")
@@ -219,13 +323,15 @@ def run(args: argparse.Namespace) -> dict:
         }
         print(f"{name}: {results[name]['median_ms']} ms median, {report.plays:,} plays, {len(report.rows):,} rows")
 
-    def page():
-        request = RequestFactory().get("/reports/", month)
-        request.user = holder
-        response = views.report_page(request)
-        assert response.status_code == 200, response.status_code
-
-    results["holder_page"] = {"about": "the /reports/ page of the rights holder", **timed(page, args.runs)}
+    staff_filters = report_filters(month)
+    summary = report_summary(staff, staff_filters)
+    results["staff_summary"] = {
+        "about": "staff: each track's totals and the chart (the page's statement)",
+        "rows": len(summary.tracks),
+        "plays": summary.plays,
+        **timed(lambda: report_summary(staff, staff_filters), args.runs),
+    }
+    print(f"staff_summary: {results['staff_summary']['median_ms']} ms median")
     data = {
         "when": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "month": month,
@@ -234,6 +340,7 @@ def run(args: argparse.Namespace) -> dict:
         **counts(),
         **filled,
         "cases": results,
+        "pages": compare_pages(args.database, args.runs, args.before),
     }
     Path(args.results).write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {args.results}")
@@ -247,6 +354,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database", default="earshot_reports")
     parser.add_argument("--keep-data", action="store_true", help="reuse the filled database of an earlier run")
+    parser.add_argument("--before", help="also time the pages and exports of this commit's code, taking turns")
     parser.add_argument("--results", default=str(RESULTS / "reports.json"))
     run(parser.parse_args())
 

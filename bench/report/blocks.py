@@ -590,7 +590,7 @@ def reports(page: Page) -> str:
     """A month's report at 10^6 detections and 10^6 plays (reports.json): time per case, plan."""
     data = page.results.json("reports.json")
     rows = []
-    for name in ("holder", "track", "staff", "holder_page"):
+    for name in ("holder", "track", "staff", "staff_summary", "holder_page"):
         case = data["cases"].get(name)
         if case is None:
             continue
@@ -599,6 +599,13 @@ def reports(page: Page) -> str:
         rows.append([
             case["about"], size, reads.get("detections", "—"), reads.get("plays", "—"),
             f"{num(case['median_ms'], 0)} ms", f"{num(case['min_ms'], 0)}–{num(case['max_ms'], 0)} ms",
+        ])  # fmt: skip
+    for case in data.get("pages", {}).get("cases", {}).values():
+        after = case["after"]
+        size = f"{after['bytes'] / 1e6:,.1f} MB" + (", streamed" if after["streamed"] else "")
+        rows.append([
+            case["about"].split(" (")[0], size, "—", "—",
+            f"{num(after['median_ms'], 0)} ms", f"{num(after['min_ms'], 0)}–{num(after['max_ms'], 0)} ms",
         ])  # fmt: skip
     load = data.get("load_average")
     runs = data["cases"]["holder"]["runs"]
@@ -618,6 +625,85 @@ def reports(page: Page) -> str:
             run_of(data),
             "make bench-reports",
             f": {data['machine']}" + (f", load average {num(load, 1)} during the run" if load is not None else ""),
+        ),
+    ])  # fmt: skip
+
+
+PAGE_VIEWS = ("holder_page", "staff_page")  # the pages bench.reports tries at several page sizes
+
+
+def reports_pages(page: Page) -> str:
+    """The report pages and CSV exports of two commits on one database, taking turns (reports.json)."""
+    data = page.results.json("reports.json")
+    pages = data["pages"]
+    before_commit, after_commit, runs = pages["before"], pages["after"], pages["runs"]
+
+    def seconds(side: dict | None) -> str:
+        return "—" if side is None else f"{num(side['median_ms'] / 1000, 2)} s"
+
+    def megabytes(side: dict | None) -> str:
+        return "—" if side is None else f"{side['bytes'] / 1e6:,.2f} MB"
+
+    rows, csvs = [], []
+    for case in pages["cases"].values():
+        before, after = case.get("before"), case["after"]
+        first_row = "—"
+        if after["streamed"]:
+            csvs.append(case)
+            first_row = f"{seconds({'median_ms': after['first_row_ms']})} (before: {seconds(before)})"
+        rows.append([
+            case["about"], seconds(before), seconds(after),
+            f"{num(case['ratio'], 1)}×" if "ratio" in case else "—",
+            f"{num(after['min_ms'] / 1000, 2)}–{num(after['max_ms'] / 1000, 2)} s",
+            f"{megabytes(before)} → {megabytes(after)}", first_row,
+        ])  # fmt: skip
+    same = [case["about"] for case in csvs if case.get("same_bytes")]
+    differ = [case["about"] for case in csvs if case.get("same_bytes") is False]
+    peak = pages["peak_rss_mb"]
+    notes = [
+        f"The same bytes before and after (SHA-256): {', '.join(same) or 'none'}"
+        + (f"; different: {', '.join(differ)}" if differ else "")
+        + ".",
+        "Peak resident memory of the process that served every case: "
+        + (f"before {num(peak['before'], 0)} MB, " if "before" in peak else "")
+        + f"after {num(peak['after'], 0)} MB.",
+    ]
+    bars = [
+        f"{case['about']} {case['before']['chart_bars']:,} before, {case['after']['chart_bars']:,} after"
+        for case in pages["cases"].values()
+        if "chart_bars" in case["after"] and "before" in case and not case["after"]["streamed"]
+    ]
+    if bars:
+        notes.append(f"Chart bars drawn: {'; '.join(bars)}.")
+    sizes = []
+    for per_page, found in pages.get("page_sizes", {}).items():
+        cells = [f"{num(found[c]['median_ms'] / 1000, 2)} s ({found[c]['bytes'] / 1e6:,.2f} MB)" for c in PAGE_VIEWS]
+        sizes.append([str(per_page), *cells])
+    heading = [
+        "tracks a page (after)",
+        f"the rights holder's page, median of {runs}",
+        f"staff's page, median of {runs}",
+    ]
+    by_size = ["", *table(heading, sizes)] if sizes else []
+    return "\n".join([
+        *table(
+            ["case (the month's report)", f"before, median of {runs}", f"after, median of {runs}", "before ÷ after",
+             "after, range", "response, before → after", "a CSV's first row after"],
+            rows,
+        ),
+        *by_size,
+        "",
+        " ".join(notes),
+        "",
+        page.source(
+            "reports.json",
+            run_of(data),
+            f"python -m bench.reports --before {before_commit} --runs {runs}"
+            if before_commit
+            else "make bench-reports",
+            f": before is {before_commit}, after {after_commit}, each in its own process on one database, taking "
+            f"turns; {data['detections']:,} detections and {data['plays']:,} plays of {data['tracks']:,} tracks; "
+            f"{data['machine']}, load average {num(pages['load_average'], 1)} at the end",
         ),
     ])  # fmt: skip
 
@@ -1460,6 +1546,7 @@ BLOCKS = {
     "monitor": monitor,
     "monitor_faults": monitor_faults,
     "reports": reports,
+    "reports_pages": reports_pages,
     "retroactive": retroactive,
     "sandbox": sandbox,
     "latency": latency,

@@ -4,7 +4,7 @@ recognition.reports.selectors."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +17,7 @@ from accounts.models import ApiScope
 from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
+from portal.spreadsheets import streamed_lines
 from recognition.api.serializers import pitch_field, speed_field
 from recognition.reports import export, selectors
 from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
@@ -142,12 +143,14 @@ class ReportPlaysApi(GenericAPIView):
         wanted = request.query_params.get("format", "json")
         if wanted not in ("json", "csv"):
             raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "`format` is json or csv.")
-        report = selectors.plays_report(request.user, filters)
         if wanted == "csv":
-            response = HttpResponse(export.report_csv(report), content_type="text/csv; charset=utf-8")
+            lines = export.report_csv_lines(selectors.report_rows(request.user, filters))
+            response = StreamingHttpResponse(
+                streamed_lines(request._request, lines), content_type="text/csv; charset=utf-8"
+            )
             response["Content-Disposition"] = 'attachment; filename="plays.csv"'
             return response
-        rows = export.report_json_rows(report)
+        rows = export.report_json_rows(selectors.plays_report(request.user, filters))
         return Response({"count": len(rows), "results": rows})
 
 

@@ -5,7 +5,9 @@ bar a day needs no interaction, the page stays readable without scripts, nothing
 (docs/decisions.md, Server-side SVG charts). The SVG holds only the bars and the grid, in plot
 units (a day wide, a play high) stretched to the plot's box; the axis labels are HTML text beside
 it, placed by percentages, so they keep their size in CSS pixels on a phone instead of shrinking
-with the drawing, and a phone shows every other date label.
+with the drawing, and a phone shows every other date label. Monitors past the 7 most heard are
+drawn as one "other monitors" series: a staff report can hold hundreds of monitors, whose colours
+no one could tell apart (docs/decisions.md, SHOWN_MONITORS).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from recognition.reports.selectors import PlaysReport
+from recognition.reports.selectors import DayCount, PlaysReport, ReportSummary
 
-__all__ = ["Bar", "Chart", "DayLabel", "Tick", "day_chart"]
+__all__ = ["OTHER_MONITORS", "SHOWN_MONITORS", "Bar", "Chart", "DayLabel", "Tick", "day_chart", "fold_monitors"]
 
 # At most this many date labels, and half of them on a phone: "02 Nov" at the page's label size
 # is about 45 px wide, and a phone's plot about 300 px (a quarter of it between two labels).
@@ -24,6 +26,11 @@ MAX_DAY_LABELS = 8
 # Colour-blind-safe (Okabe and Ito); the recognitions keep theirs, monitors take the rest in turn.
 FIXED = {"listen": "#009E73", "upload": "#E69F00", "api": "#56B4E9"}
 MONITOR_COLOURS = ["#0072B2", "#D55E00", "#CC79A7", "#332288", "#882255", "#117733", "#999933", "#44AA99"]
+# Monitors drawn apart: seven colours after the three fixed ones stay distinguishable; the rest
+# share one series (and a neutral grey).
+SHOWN_MONITORS = 7
+OTHER_MONITORS = "monitor:other"
+OTHER_COLOUR = "#BBBBBB"
 
 
 @dataclass(frozen=True)
@@ -79,19 +86,44 @@ def _nice_top(value: int) -> int:
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 
-def day_chart(report: PlaysReport) -> Chart:
-    """Stacked bars, one a day of the report's range, a colour per source (largest source lowest)."""
-    sources = report.sources()
-    colours, monitors = {}, 0
+def fold_monitors(
+    sources: list[tuple[str, str, int]], days: list[DayCount]
+) -> tuple[list[tuple[str, str, int]], list[DayCount]]:
+    """`sources` and `days` with the monitors past the SHOWN_MONITORS most heard as one source,
+    OTHER_MONITORS, last; every day's plays and the report's total stay what they were."""
+    monitors = sorted((entry for entry in sources if entry[0] not in FIXED), key=lambda e: (-e[2], e[1]))
+    folded = {source for source, _n, _p in monitors[SHOWN_MONITORS:]}
+    if not folded:
+        return sources, days
+    count = len(folded)
+    name = f"{count} other monitor{'s' if count > 1 else ''}"
+    kept = [entry for entry in sources if entry[0] not in folded]
+    kept.append((OTHER_MONITORS, name, sum(plays for source, _n, plays in sources if source in folded)))
+    others: dict = defaultdict(int)
+    shown = []
+    for day in days:
+        if day.source in folded:
+            others[day.day] += day.plays
+        else:
+            shown.append(day)
+    shown += [DayCount(day, OTHER_MONITORS, name, plays) for day, plays in others.items()]
+    return kept, sorted(shown, key=lambda d: (d.day, d.source))
+
+
+def day_chart(report: PlaysReport | ReportSummary) -> Chart:
+    """Stacked bars, one a day of the report's range, a colour per source (largest source lowest;
+    the monitors past the most heard folded into one, drawn last)."""
+    sources, counts = fold_monitors(report.sources(), report.days)
+    colours, monitors = {OTHER_MONITORS: OTHER_COLOUR}, 0
     for source, _name, _plays in sources:
         if source in FIXED:
             colours[source] = FIXED[source]
-        else:
+        elif source != OTHER_MONITORS:
             colours[source] = MONITOR_COLOURS[monitors % len(MONITOR_COLOURS)]
             monitors += 1
     order = {source: i for i, (source, _n, _p) in enumerate(sources)}
     by_day: dict = defaultdict(list)
-    for count in report.days:
+    for count in counts:
         by_day[count.day].append(count)
     days = report.filters.days()
     top = _nice_top(max((sum(c.plays for c in by_day[d]) for d in days), default=0))

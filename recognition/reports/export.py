@@ -2,43 +2,49 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable, Iterator
 
-from portal.spreadsheets import spreadsheet_cell
-from recognition.reports.selectors import PlaysReport
+from portal.spreadsheets import csv_line_writer, spreadsheet_cell
+from recognition.reports.selectors import PlaysReport, ReportRow
 
-__all__ = ["CSV_FIELDS", "report_csv", "report_json_rows"]
+__all__ = ["CSV_FIELDS", "report_csv", "report_csv_lines", "report_json_rows"]
 
 CSV_FIELDS = ["track_id", "title", "artist", "source", "source_name", "plays", "played_s", "first_heard_at",
               "last_heard_at"]  # fmt: skip
 
 
+def _json_row(row: ReportRow) -> dict:
+    return {
+        "track_id": row.track_id,
+        "title": row.title,
+        "artist": row.artist,
+        "source": row.source,
+        "source_name": row.source_name,
+        "plays": row.plays,
+        "played_s": row.played_s,
+        "first_heard_at": row.first_heard_at.isoformat(),
+        "last_heard_at": row.last_heard_at.isoformat(),
+    }
+
+
 def report_json_rows(report: PlaysReport) -> list[dict]:
     """The rows as the API returns them."""
-    return [
-        {
-            "track_id": row.track_id,
-            "title": row.title,
-            "artist": row.artist,
-            "source": row.source,
-            "source_name": row.source_name,
-            "plays": row.plays,
-            "played_s": row.played_s,
-            "first_heard_at": row.first_heard_at.isoformat(),
-            "last_heard_at": row.last_heard_at.isoformat(),
-        }
-        for row in report.rows
-    ]
+    return [_json_row(row) for row in report.rows]
+
+
+def report_csv_lines(rows: Iterable[ReportRow]) -> Iterator[str]:
+    """The header, then one line per row, each as it is read (a staff month's export holds
+    10^5-10^6 rows: it streams rather than fill a buffer)."""
+    writer = csv_line_writer()
+    yield writer.writerow(CSV_FIELDS)
+    for row in rows:  # the columns of CSV_FIELDS, as `_json_row` has them
+        yield writer.writerow((
+            row.track_id, spreadsheet_cell(row.title), spreadsheet_cell(row.artist), row.source,
+            spreadsheet_cell(row.source_name), row.plays, row.played_s, row.first_heard_at.isoformat(),
+            row.last_heard_at.isoformat(),
+        ))  # fmt: skip
 
 
 def report_csv(report: PlaysReport) -> str:
-    """The header, then one line per row (a report has a row per track and source: it fits)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_FIELDS)
-    for row in report_json_rows(report):
-        for name in ("title", "artist", "source_name"):
-            row[name] = spreadsheet_cell(row[name])
-        writer.writerow([row[name] for name in CSV_FIELDS])
-    return buffer.getvalue()
+    """The whole CSV of a report already read, as one string."""
+    return "".join(report_csv_lines(report.rows))

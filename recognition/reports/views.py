@@ -6,21 +6,25 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
-from recognition.reports import chart, export, selectors
+from portal.spreadsheets import streamed_lines
+from recognition.reports import chart, export, selectors, tables
 from recognition.reports.filters import PLAY_SOURCES, FilterError, ReportFilters, report_filters
 
 # The detections pages (another part of the portal) take these filters; the URL is written out
 # rather than reversed so that this page does not depend on their URL names.
 DETECTIONS_PATH = "/detections/"
-# Tracks the page lists (most plays first); the CSV and the API have every row. A staff report
-# of a month can hold 10^5 tracks and sources: a page is for reading, an export for counting.
-SHOWN_TRACKS = 200
+# Tracks a page of the report lists (most plays first), with links to the other pages; the
+# totals, the top tracks and the chart are of the whole report. 50 keeps a staff page at a few
+# hundred rows (docs/decisions.md, TRACKS_PER_PAGE).
+TRACKS_PER_PAGE = 50
+# Tracks in the "Top tracks" table.
+TOP_TRACKS = 10
 # Sources listed under each track (most plays first) unless the report is of that one track.
 SHOWN_SOURCES = 8
 
@@ -53,7 +57,8 @@ def row_link(row: selectors.ReportRow, filters: ReportFilters) -> str:
 @login_required
 @require_GET
 def report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Where my music was heard: a chart of plays per day by source, the top tracks, every row."""
+    """Where my music was heard: a chart of plays per day by source, the top tracks, and a page
+    of the rows by track and source; totals and chart are of every row."""
     if not selectors.reports_allowed(request.user):
         return _forbidden(request)
     tracks = selectors.report_tracks(request.user).order_by("title", "id").only("id", "title")[:500]
@@ -63,26 +68,37 @@ def report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         filters = _filters(request)
     except FilterError as error:
         return render(request, "reports/report.html", {**context, "error": error.message}, status=400)
-    report = selectors.plays_report(request.user, filters)
-    everything = report.tracks()
-    top = everything[:SHOWN_TRACKS]
+    summary = selectors.report_summary(request.user, filters)
+    page = Paginator(summary.tracks, TRACKS_PER_PAGE).get_page(request.GET.get("page"))
+    on_page = list(page.object_list)
+    rows: dict[int, list[selectors.ReportRow]] = {total.track_id: [] for total in on_page}
+    for row in selectors.plays_report(request.user, filters, track_ids=list(rows)).rows:
+        rows[row.track_id].append(row)
+    top = summary.tracks[:TOP_TRACKS]
+    artists = selectors.track_artists([total.track_id for total in (*top, *on_page)])
+    for total in (*top, *on_page):
+        total.artist = artists.get(total.track_id, "")
     shown = None if filters.track_id is not None else SHOWN_SOURCES
-    listed = [
-        {
+    kept = {**_range(filters), **({"source": filters.source} if filters.source else {})}
+    listed = []
+    for total in on_page:
+        heard = rows[total.track_id]
+        listed.append({
             "total": total,
-            "links": [(row, row_link(row, filters)) for row in total.rows[:shown]],
-            "more": len(total.rows[shown:]) if shown else 0,
-            "more_link": f"?{urlencode({**request.GET.dict(), 'track': total.track_id, **_range(filters)})}",
-        }
-        for total in top
-    ]
+            "links": [(row, row_link(row, filters)) for row in heard[:shown]],
+            "more": len(heard[shown:]) if shown else 0,
+            "more_link": f"?{urlencode({**kept, 'track': total.track_id})}",
+        })  # fmt: skip
+    if filters.track_id is not None:
+        kept["track"] = str(filters.track_id)
     context |= {
         "filters": filters,
-        "report": report,
+        "report": summary,
         "top": top,
-        "listed": listed,
-        "hidden_tracks": len(everything) - len(top),
-        "chart": chart.day_chart(report),
+        "rows_html": tables.track_rows(listed),
+        "page": page,
+        "page_query": urlencode(kept),
+        "chart": chart.day_chart(summary),
         "csv_query": urlencode({k: v for k, v in request.GET.items() if k in ("from", "to", "track", "source")}),
         "range": _range(filters),
         "form": _range(filters),
@@ -92,15 +108,16 @@ def report_page(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def report_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The report's rows as CSV, with the page's filters."""
+def report_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
+    """The report's rows as CSV, with the page's filters, streamed as they are read."""
     if not selectors.reports_allowed(request.user):
         return _forbidden(request)
     try:
         filters = _filters(request)
     except FilterError as error:
         return HttpResponse(error.message, status=400, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(export.report_csv(selectors.plays_report(request.user, filters)), content_type="text/csv")
+    lines = export.report_csv_lines(selectors.report_rows(request.user, filters))
+    response = StreamingHttpResponse(streamed_lines(request, lines), content_type="text/csv")
     days = _range(filters)
     response["Content-Disposition"] = f'attachment; filename="plays-{days["from"]}-{days["to"]}.csv"'
     return response

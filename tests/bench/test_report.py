@@ -42,6 +42,8 @@ Between blocks.
 <!-- /report:monitor_faults -->
 <!-- report:reports -->
 <!-- /report:reports -->
+<!-- report:reports_pages -->
+<!-- /report:reports_pages -->
 <!-- report:retroactive -->
 <!-- /report:retroactive -->
 <!-- report:sandbox -->
