@@ -10,7 +10,7 @@ help:
 	@echo "make bench-live time to answer, websocket load (1/10/25), API load (4/8 clients); after bench (~6 min)"
 	@echo "make bench-latency file to answer, before and after issue 39: recognize, formats, batch, API, ingest (~30 min)"
 	@echo "make bench-monitor  monitors on live loopback streams: delay, misses, false detections, CPU, capacity (~25 min)"
-	@echo "make bench-reports a month's report at 10^6 detections and 10^6 plays (~5 min)"
+	@echo "make bench-reports a month's report at 10^6 detections and 10^6 plays (~20 min)"
 	@echo "make bench-retroactive  a week of a stream's retained history searched for 10 new tracks (~25 min)"
 	@echo "make growth     query latency as the catalog grows to 3e8 hashes (1e8 triplet rows); after bench (~20 min, ~15 GB)"
 	@echo "make faults     ingest fault trials: kill, terminate backend, stop PostgreSQL (scratch cluster; ~10 min)"
