@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from portal.spreadsheets import csv_line_writer, spreadsheet_cell
+from portal.spreadsheets import csv_line_writer, spreadsheet_cell, streamed_lines
 from recognition.monitors import selectors, services
 from recognition.monitors.models import Monitor
 from recognition.monitors.periods import Period, PeriodInvalid, period_parse
@@ -184,7 +184,7 @@ def monitor_detections_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
                 d.confidence, "" if d.reported_speed is None else d.reported_speed, "1" if d.open else "0",
             ])  # fmt: skip
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(streamed_lines(request, rows()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="monitor-{monitor.pk}-detections.csv"'
     return response
 
@@ -253,6 +253,7 @@ def monitor_log_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseB
     period, error = _log_period(request)
     if error:
         return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(selectors.play_log_csv(monitor, period), content_type="text/csv; charset=utf-8")
+    lines = selectors.play_log_csv(monitor, period)
+    response = StreamingHttpResponse(streamed_lines(request, lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{selectors.play_log_filename(monitor, period)}"'
     return response

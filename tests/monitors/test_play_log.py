@@ -152,3 +152,33 @@ def test_the_log_is_the_monitors_owners_and_staffs_only(log, rights_holder, staf
         assert _as(user).get(f"/monitors/{bar.pk}/log.csv").status_code == 404
     assert _as(staff).get(f"/api/v1/monitors/{bar.pk}/log", {"from": "2026-03-01"}).json()["count"] == 3
     assert _as(make_user(Role.LISTENER)).get(f"/api/v1/monitors/{bar.pk}/log").status_code == 403
+
+
+def test_under_asgi_the_monitor_exports_stream_in_chunks_of_lines(log, monitor_user, monkeypatch):
+    """Daphne's handler reads a synchronous iterator whole before it sends a byte (a year's log
+    would sit in the web process): every monitor export hands it an asynchronous one."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    from portal import spreadsheets
+
+    bar, _plays = log
+    monkeypatch.setattr(spreadsheets, "LINES_PER_CHUNK", 2)
+
+    async def fetch(url: str) -> tuple:
+        client = AsyncClient()
+        await client.aforce_login(monitor_user)
+        response = await client.get(url)
+        return response, [chunk async for chunk in response.streaming_content]
+
+    month = "from=2026-03-01&to=2026-03-31"
+    for url, lines in (
+        (f"/monitors/{bar.pk}/log.csv?{month}", 1 + 3),  # the disputed play left out
+        (f"/api/v1/monitors/{bar.pk}/log?{month}&format=csv", 1 + 3),
+        (f"/monitors/{bar.pk}/detections.csv", 1 + 4),  # the detections list keeps the disputed one
+    ):
+        response, chunks = async_to_sync(fetch)(url)
+        assert response.status_code == 200 and response.is_async, url
+        body = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in chunks)
+        assert body.count(b"\r\n") == lines, url
+        assert len(chunks) == (lines + 1) // 2, url  # 2 lines a chunk

@@ -16,6 +16,7 @@ from accounts.models import ApiScope
 from accounts.permissions import ApiAccess
 from portal.exceptions import ApiError
 from portal.openapi import ErrorSerializer, error_responses
+from portal.spreadsheets import streamed_lines
 from recognition.monitors import selectors, services
 from recognition.monitors.api import permissions, serializers
 from recognition.monitors.models import Detection, Monitor
@@ -328,8 +329,9 @@ class MonitorLogApi(GenericAPIView):
             raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", str(invalid)) from None
         wanted = request.query_params.get("format", "json")
         if wanted == "csv":
+            lines = selectors.play_log_csv(monitor, period)
             response = StreamingHttpResponse(
-                selectors.play_log_csv(monitor, period), content_type="text/csv; charset=utf-8"
+                streamed_lines(request._request, lines), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{selectors.play_log_filename(monitor, period)}"'
             return response
