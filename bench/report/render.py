@@ -39,6 +39,7 @@ WRITERS = {
     "room.json": "python -m bench.studies.room",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
+    "catalog_search.json": "python -m bench.studies.catalog_search --keep",
 }
 
 

@@ -65,6 +65,8 @@ Between blocks.
 <!-- /report:robustness -->
 <!-- report:timeline_speeds -->
 <!-- /report:timeline_speeds -->
+<!-- report:catalog_search -->
+<!-- /report:catalog_search -->
 <!-- report:room -->
 <!-- /report:room -->
 
