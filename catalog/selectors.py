@@ -7,13 +7,14 @@ from functools import cached_property
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.urls import reverse
 
 from catalog.links import links_named
 from catalog.models import Album, Artist, FingerprintStatus, Track
 
 __all__ = [
+    "FIRST_WALK_SLACK",
     "WALK_COST_RATIO",
     "TrackSearch",
     "album_artwork_url",
@@ -93,6 +94,9 @@ def track_search(*, words: str = "", isrc: str = "", owner=None, viewer=None) ->
 # What reading one track in title order and testing it costs, over what collecting one matching
 # id from the trigram indexes costs (docs/decisions.md, "A common word in the catalog search").
 WALK_COST_RATIO = 2.5
+# The first walk reads up to this many times the tracks the estimated share expects (`stop /
+# share`): room for a share overestimated a few times, not for matches that sort late.
+FIRST_WALK_SLACK = 20
 
 
 def _planned_rows(queryset: QuerySet) -> float:
@@ -112,9 +116,10 @@ class TrackSearch:
       that share of the catalog, so little for a common word and the whole catalog for a rare one.
 
     `plan` picks the walk when PostgreSQL's estimate of the matches says it reads fewer rows than
-    the union collects ids. The walk then reads at most that many rows: a word whose matches
-    cluster late in title order, which no estimate can see, falls back to the union, having cost
-    at most as much again. A count below its limit (few matches) settles it for the union.
+    the union collects ids. The walk then reads at most that many rows (`_walks_to_try`): a word
+    whose matches cluster late in title order, which no estimate can see, falls back to the union,
+    having cost at most as much again. A count below its limit (few matches) settles it for the
+    union.
     `count_up_to` needs no plan: it reads at most `limit` ids from each index, in one query.
     An ISRC or an owner narrows the search to a few tracks: the union serves that alone.
     """
@@ -124,15 +129,21 @@ class TrackSearch:
         self.queryset = track_search(words=words, isrc=isrc, owner=owner, viewer=viewer)
         self._scoped = track_search(isrc=isrc, owner=owner, viewer=viewer).select_related(None).prefetch_related(None)
         self._listed = tracks_listed_to(viewer) if viewer is not None else Track.objects.all()
+        self._lists_all = viewer is None or (viewer.is_authenticated and viewer.sees_whole_catalog)
         self._walks = bool(words) and not isrc and owner is None
         self._few = False  # a count found fewer matches than its limit
 
-    def _matching(self, tracks: QuerySet[Track]) -> QuerySet[Track]:
-        # An artist's match is a correlated scalar subquery, run for each track the walk reads
-        # through the credits' index on track. An EXISTS in an OR would be hashed by PostgreSQL:
-        # every credit of every matching artist read before the first track, the very cost the walk
-        # is there to avoid.
+    def _matching(self, tracks: QuerySet[Track], *, hashed: bool = False) -> QuerySet[Track]:
+        """`tracks` whose title or an artist's name holds the words.
+
+        By default an artist's match is a correlated scalar subquery, run through the credits'
+        index for each track the walk reads: cheap while the walk reads few tracks. `hashed` asks
+        for an EXISTS, which PostgreSQL hashes inside an OR: every credit of every matching artist
+        read once, before the first track, cheaper once the walk reads tens of thousands.
+        """
         credits = Track.artists.through.objects.filter(track_id=OuterRef("pk"), artist__name__icontains=self.words)
+        if hashed:
+            return tracks.filter(Q(title__icontains=self.words) | Q(Exists(credits)))
         return tracks.alias(credit=Subquery(credits.values("pk")[:1])).filter(
             Q(title__icontains=self.words) | Q(credit__isnull=False)
         )
@@ -177,31 +188,40 @@ class TrackSearch:
         share = self.share()
         return "walk" if share and stop / share <= self._budget() else "union"
 
-    def _walked(self, start: int, stop: int) -> list[Track] | None:
-        """The matches `start` to `stop` from the first `_budget()` tracks in title order, or
-        None when they are not all there."""
-        walk = self._matching(self._listed).select_related("album").prefetch_related("artists")
+    def _walks_to_try(self, stop: int) -> list[tuple[int | None, bool]]:
+        """(tracks it may read, hashed) of each walk to try, in turn, before the union.
+
+        First the walk the share expects, with FIRST_WALK_SLACK times its tracks, testing artists
+        track by track; then, when the matches lie later in title order than the share says, the
+        rest of the budget with the artists' credits hashed once. A forced walk reads to the end.
+        """
+        if getattr(settings, "EARSHOT_SEARCH_PLAN", "auto") == "walk":
+            return [(None, False)]
+        budget = self._budget()
+        first = min(budget, int(FIRST_WALK_SLACK * stop / self.share()))
+        return [(first, False), *([(budget, True)] if budget > first else [])]
+
+    def _walked(self, start: int, stop: int, *, rows: int | None, hashed: bool) -> list[Track] | None:
+        """The matches `start` to `stop` from the first `rows` tracks in title order (all of them
+        for None), or None when they are not all there."""
+        walk = self._matching(self._listed, hashed=hashed).select_related("album").prefetch_related("artists")
         walk = walk.order_by("title", "id")
-        forced = getattr(settings, "EARSHOT_SEARCH_PLAN", "auto") == "walk"
-        edge = (
-            []
-            if forced
-            else list(Track.objects.order_by("title", "id").values_list("title", "id")[self._budget() :][:1])
-        )
+        edge = [] if rows is None else list(Track.objects.order_by("title", "id").values_list("title", "id")[rows:][:1])
         if edge:
             title, pk = edge[0]
             walk = walk.filter(title__lte=title).exclude(title=title, id__gt=pk)
-        rows = list(walk[start:stop])
-        return None if edge and len(rows) < stop - start else rows
+        found = list(walk[start:stop])
+        return None if edge and len(found) < stop - start else found
 
     def __getitem__(self, key: slice) -> list[Track]:
         if not isinstance(key, slice) or key.step is not None:
             raise TypeError("A search is read a slice at a time.")
         start, stop = key.start or 0, key.stop
         if stop is not None and self.plan(start, stop) == "walk":
-            rows = self._walked(start, stop)
-            if rows is not None:
-                return rows
+            for rows, hashed in self._walks_to_try(stop):
+                found = self._walked(start, stop, rows=rows, hashed=hashed)
+                if found is not None:
+                    return found
         if stop is None or not self.words:
             return list(self.queryset[start:stop])
         return self._unioned(start, stop)
@@ -233,8 +253,8 @@ class TrackSearch:
         halves = list(titles.order_by()[:limit].union(credits.order_by()[:limit], all=True).order_by())
         titled = {pk for pk, half in halves if half == 1}
         credited = [pk for pk, half in halves if half == 2]
-        found = titled
-        if len(titled) < limit and set(credited) - titled:
+        found = titled | set(credited)
+        if not self._lists_all and len(titled) < limit and set(credited) - titled:
             found = titled | set(self._listed.filter(pk__in=set(credited) - titled).values_list("pk", flat=True))
         if len(found) < limit and len(credited) >= limit:
             # `limit` credits (several may be one track's, or unlisted ones) gave fewer tracks.

@@ -108,9 +108,15 @@ def test_a_walk_reads_its_budget_then_leaves_the_window_to_the_union(catalog, mo
     monkeypatch.setattr(TrackSearch, "_budget", lambda self: 20)
     expected = _ids(track_search(words="river"))
     search = TrackSearch(words="river")
-    first = search._walked(0, 3)
-    assert first is not None and _ids(first) == expected[:3]
-    assert search._walked(20, 25) is None  # the 25th match is not among the first 20 tracks
+    for hashed in (False, True):
+        first = search._walked(0, 3, rows=20, hashed=hashed)
+        assert first is not None and _ids(first) == expected[:3]
+        assert search._walked(20, 25, rows=20, hashed=hashed) is None  # the 25th match lies past 20 tracks
+        assert _ids(search._walked(0, 100, rows=None, hashed=hashed)) == expected
+    search._estimate = (0.5, 60.0)
+    assert search._walks_to_try(3) == [(20, False)]  # 20 × 3 / 0.5 = 120 tracks expected room, budget 20
+    monkeypatch.setattr(TrackSearch, "_budget", lambda self: 1000)
+    assert search._walks_to_try(3) == [(120, False), (1000, True)]
     for start, stop in ((0, 3), (20, 25), (30, 40)):
         assert _ids(search[start:stop]) == expected[start:stop]
 
