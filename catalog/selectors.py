@@ -266,7 +266,7 @@ class TrackSearch:
         """`tracks` that match, by the plan for the first `stop` of them, unbounded; the union when
         they are ordered otherwise. For a view that orders and pages a queryset itself (the admin)."""
         if in_title_order and self.plan(0, stop) == "walk":
-            return self._matching(tracks)
+            return self._matching(tracks, hashed=True)  # unbounded: no per-track lookups to pile up
         return tracks.filter(pk__in=_ids_matching(self.words)) if self.words else tracks
 
     def count(self) -> int:
