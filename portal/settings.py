@@ -268,6 +268,9 @@ EARSHOT_TRUSTED_PROXIES = env.list("EARSHOT_TRUSTED_PROXIES", default=[])
 # Secrets the server reads back (webhook signing secrets) are encrypted with this key
 # (derived from DJANGO_SECRET_KEY when unset).
 EARSHOT_ENCRYPTION_KEY = env.str("EARSHOT_ENCRYPTION_KEY", default="")
+# The catalog search's plan (catalog.selectors.TrackSearch): "auto" picks the union of trigram ids or
+# the walk in title order from PostgreSQL's estimate of the matches; tests force either.
+EARSHOT_SEARCH_PLAN = "auto"
 
 # Partner API (Django REST framework).
 REST_FRAMEWORK = {

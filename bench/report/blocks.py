@@ -1535,6 +1535,58 @@ def share_label(share: str) -> str:
     return percent(100 * float(share))
 
 
+def catalog_search(page: Page) -> str:
+    """The catalog search at 10^6 tracks (catalog_search.json): the first page, page 20, the count and
+    a whole request before and after the capped count and the walk, and what the walk's rows cost."""
+    data = page.results.json("catalog_search.json")
+    how = "python -m bench.studies.catalog_search --keep"
+    deep = data["deep_page"]
+
+    def ms(value: float) -> str:
+        return num(value, 0 if value >= 10 else 1)
+
+    def fine_percent(fraction: float) -> str:
+        return f"{num(100 * fraction, 2 if fraction < 0.01 else 1)} %"
+
+    def change(cell: dict, measure: str) -> str:
+        before, after = cell["before"][measure], cell["after"][measure]
+        return "—" if before is None else f"{ms(before)} → {ms(after)}"
+
+    rows = []
+    for label, cell in data["capped_and_walked"].items():
+        rows.append([
+            f"{label}: `{cell['words']}`", fine_percent(cell["share"]), fine_percent(cell["estimated_share"]),
+            " / ".join(cell["plan"].values()), change(cell, "page_ms"), change(cell, "deep_page_ms"),
+            change(cell, "count_ms"), change(cell, "request_ms"), "yes" if cell["same_rows"] else "**no**",
+        ])  # fmt: skip
+    walked = []
+    for cell in data["capped_and_walked"].values():
+        if "calibration" in cell:
+            costs = cell["calibration"]
+            walked.append([
+                f"`{cell['words']}`", num(costs["rows_walked"], 0), num(costs["walk_us_per_row"], 1),
+                num(costs["union_us_per_id"], 1), num(costs["ratio"], 1),
+            ])  # fmt: skip
+    start = data["with_index"]
+    common = next(label for label in start if label.startswith("common"))
+    header = ["search", "share of the tracks", "PostgreSQL's estimate", f"plan: page 1 / page {deep}",
+              "page 1, ms: before → after", f"page {deep}", "count", "count and page 1", "same rows"]  # fmt: skip
+    costs_header = ["walked word", "tracks read for page 1", "µs a track read", "µs an id the union sorts", "ratio"]
+    note = (
+        f"{run_of(data)}: {num(data['tracks'], 0)} tracks and {num(data['artists'], 0)} artists, wall time of "
+        f"reads through the ORM, median of {data['runs']} after one; before is `track_search` and Django's Paginator, "
+        f"after `TrackSearch` and the paginator counting to {num(data['count_cap'], 0)}, in the same run (a page "
+        f"alone asks PostgreSQL's estimate, which in a request the count spares a word with fewer matches than "
+        f"that); "
+        f"WALK_COST_RATIO {num(data['walk_cost_ratio'], 1)}. Without the title order (the schema before "
+        f"catalog 0005), EXPLAIN ANALYZE gave the common word {ms(start[common]['page']['median_ms'])} ms "
+        f"for its page and {ms(start[common]['count']['median_ms'])} ms for its count"
+    )
+    return "\n".join([
+        *table(header, rows), "", *table(costs_header, walked), "", page.source("catalog_search.json", note, how),
+    ])  # fmt: skip
+
+
 BLOCKS = {
     "headline": headline,
     "growth": growth,
@@ -1560,4 +1612,5 @@ BLOCKS = {
     "room_onsets": room_onsets,
     "upload_progress": upload_progress,
     "voice": voice,
+    "catalog_search": catalog_search,
 }

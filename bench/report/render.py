@@ -40,6 +40,7 @@ WRITERS = {
     "room_onsets.json": "python -m bench.studies.room_onsets",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
+    "catalog_search.json": "python -m bench.studies.catalog_search --keep",
 }
 
 

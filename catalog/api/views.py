@@ -26,6 +26,7 @@ from catalog.models import Album, Track
 from catalog.services import KEEP, TrackGone, album_artwork_set, track_artwork_set, track_update, tracks_delete
 from portal.exceptions import ApiError
 from portal.openapi import error_responses
+from portal.pagination import CappedPageNumberPagination
 from recognition.engine.audio import AudioError
 from recognition.services import DuplicateRecording, reference_from_upload, track_create, track_replace_reference
 from recognition.services.uploads import HTTP_STATUS_FOR
@@ -70,6 +71,7 @@ class TrackListCreateApi(GenericAPIView):
     permission_classes = [ApiAccess, ManagesCatalog]
     api_scope = ApiScope.CATALOG
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    pagination_class = CappedPageNumberPagination  # a common word matches most of the catalog
     queryset = Track.objects.none()
 
     @extend_schema(
@@ -84,7 +86,7 @@ class TrackListCreateApi(GenericAPIView):
     def get(self, request):
         search = serializers.TrackSearchSerializer(data=request.query_params)
         search.is_valid(raise_exception=True)
-        tracks = selectors.track_search(
+        tracks = selectors.TrackSearch(
             words=search.validated_data.get("q", ""),
             isrc=search.validated_data.get("isrc", ""),
             owner=request.user if search.validated_data["mine"] else None,

@@ -246,3 +246,26 @@ def test_what_is_not_usable_artwork_is_refused_with_its_code(api, holder_key, ri
     response = api.as_key(holder_key).put(f"/api/v1/tracks/{track.pk}/artwork", {"image": upload}, format="multipart")
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     assert not Track.objects.get(pk=track.pk).artwork
+
+
+def test_search_counts_to_a_cap_and_next_leads_to_every_match(api, partner_key, rights_holder, monkeypatch):
+    """Past the cap `count` is the cap and `count_is_exact` false; `next` still walks every page."""
+    from portal.pagination import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 3)
+    monkeypatch.setattr("portal.pagination.CappedPageNumberPagination.page_size", 2)
+    for i in range(7):
+        TrackFactory(title=f"River {i}", owner=rights_holder, fingerprint_status="ready")
+    TrackFactory(title="Night", owner=rights_holder, fingerprint_status="ready")
+    api.as_key(partner_key)
+    page = api.get("/api/v1/tracks", {"q": "river"}).json()
+    assert (page["count"], page["count_is_exact"], page["previous"]) == (3, False, None)
+    titles = [track["title"] for track in page["results"]]
+    while page["next"]:
+        page = api.get(page["next"]).json()
+        assert (page["count"], page["count_is_exact"]) == (3, False)
+        titles += [track["title"] for track in page["results"]]
+    assert titles == [f"River {i}" for i in range(7)]
+    assert api.get("/api/v1/tracks", {"q": "river", "page": 5}).status_code == 404
+    exact = api.get("/api/v1/tracks", {"q": "night"}).json()
+    assert (exact["count"], exact["count_is_exact"], exact["next"]) == (1, True, None)

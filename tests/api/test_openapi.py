@@ -51,3 +51,10 @@ def test_a_match_and_a_segment_say_their_change_of_speed_and_pitch_or_null(schem
         fields = components[name]["properties"]
         assert fields["speed"]["nullable"] and fields["pitch_semitones"]["nullable"], name
         assert {"speed", "pitch_semitones"} <= set(components[name]["required"]), name
+
+
+def test_the_track_search_documents_its_capped_count(schema):
+    tracks = schema["components"]["schemas"]["PaginatedTrackList"]
+    assert {"count", "count_is_exact", "results"} <= set(tracks["required"])
+    assert tracks["properties"]["count_is_exact"]["type"] == "boolean"
+    assert "count_is_exact" not in schema["components"]["schemas"]["PaginatedAlbumList"]["properties"]

@@ -69,6 +69,8 @@ Between blocks.
 <!-- /report:timeline_speeds -->
 <!-- report:room_onsets -->
 <!-- /report:room_onsets -->
+<!-- report:catalog_search -->
+<!-- /report:catalog_search -->
 <!-- report:room -->
 <!-- /report:room -->
 
