@@ -50,8 +50,8 @@ _grid, _pitches, _tempos = retries.speed_grid, retries.pitch_grid, retries.tempo
 # Retry speeds are the factors the clip's peaks are moved by (frames / factor, bins x factor):
 # a clip played 5 % fast is found at 1 / 1.05.
 ARMS: dict[str, dict] = {
-    # The engine before issue 38: no wide retries.
-    "today": {"wide_variants": ()},
+    # The engine before issue 38: no wide retries (and no denser look on clips).
+    "today": {"wide_variants": (), "dense_params": None},
     # Today's +-1-2 % retries, then every 1 % out to the set's +25 % and -20 %.
     "speed-grid": {"speed_variants": _grid(0.80, 1.25), "wide_variants": ()},
     # ... out to +-10 % only.
@@ -80,7 +80,8 @@ ARMS: dict[str, dict] = {
         "wide_decided": None,
     },
     # ... decided on only the WIDE_DECIDED retries whose triplets align best (one ranking of all):
-    # retries.WIDE_VARIANTS with the engine's wide settings.
+    # retries.WIDE_VARIANTS with the engine's wide settings. The engine as it is: since the
+    # denser look went on for clips (docs/decisions.md, dense_params), with it.
     "wide-all-screen": {"wide_variants": retries.WIDE_VARIANTS},
     # ... screened on fewer triplets: 3 targets; all three peaks wide.
     # The engine as it is, plus the clip's peaks picked again twice as dense (100 a second), all of
