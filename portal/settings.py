@@ -221,9 +221,9 @@ EARSHOT_DECODE_TIMEOUT_S = env.float("EARSHOT_DECODE_TIMEOUT_S", default=120)
 # the engine's wide retries; audio that matches nothing pays for them, more so in a very large
 # catalog, where a deployment may turn them off (docs/decisions.md, WIDE_SHARE).
 EARSHOT_WIDE_RETRIES = env.bool("EARSHOT_WIDE_RETRIES", default=True)
-# A long input's windows that match nothing are looked at once more with denser peaks, which finds
-# music under a voice-over; audio that matches nothing pays for it, so a deployment may turn it
-# off (docs/decisions.md, window_dense_params).
+# Clips and a long input's windows that match nothing are looked at once more with denser peaks,
+# which finds music under a voice-over; audio that matches nothing pays for it, so a deployment
+# may turn it off (docs/decisions.md, dense_params).
 EARSHOT_DENSE_LOOK = env.bool("EARSHOT_DENSE_LOOK", default=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -1530,6 +1530,61 @@ def voice(page: Page) -> str:
     return "\n".join(lines)
 
 
+# The phases of robustness_cpu.json in the order the engine meets them, and what a reader calls them.
+_CPU_PHASES = {
+    "peaks": "peaks (spectrogram, maxima, budget)",
+    "hashing as heard, smoothed, denser": "hashing as heard, smoothed and denser",
+    "hashing the speed retries": "hashing the speed retries (near, wide screen, wide decided)",
+    "lookups (memory index)": "lookups in the memory index (the database's part)",
+    "votes and decisions": "votes, rankings and decisions",
+    "sketches": "sketches",
+}
+
+
+def robustness_cpu(page: Page) -> str:
+    """The engine's CPU on the robustness set (robustness_cpu.json): the engine at a commit, this
+    checkout's, and this checkout's with the denser look on clips, timed clip by clip in turn;
+    where a never-indexed 5 s clip's CPU goes; the answers that differ."""
+    data = page.results.json("robustness_cpu.json")
+    arms = list(data["arms"])
+    names = {"before": f"before ({data['before']})", "now": "now", "now, denser look": "now, with the denser look"}
+    rows = []
+    for kind, label in (("unknown", "never-indexed"), ("known", "of the set")):
+        for length in data["arms"][arms[0]]["ms"].get(kind, {}):
+            cells = [data["arms"][arm]["ms"][kind][length] for arm in arms]
+            rows.append([label, f"{length} s", f"{cells[0]['clips']:,}",
+                         *(pair(c["p50"], c["p95"], "ms", 0) for c in cells)])  # fmt: skip
+    answers = {arm: data["arms"][arm]["answers"] for arm in arms}
+    rows.append(["never-indexed clips matched", "", "", *(
+        f"{answers[arm].get('unknown matched', 0) + answers[arm].get('unknown right', 0)} of "
+        f"{data['clips']['unknown']:,}" for arm in arms
+    )])  # fmt: skip
+    rows.append(["clips of the set answered right", "", "", *(
+        f"{answers[arm].get('known right', 0):,} of {data['clips']['known']:,}" for arm in arms
+    )])  # fmt: skip
+    differing = len(data["answers_differing"])
+    total = data["clips"]["known"] + data["clips"]["unknown"]
+    phases = [
+        [label, *(num(data["arms"][arm]["unknown_5s_phases_ms"].get(phase), 1) for arm in arms)]
+        for phase, label in _CPU_PHASES.items()
+    ]
+    phases.append(["all", *(num(sum(data["arms"][arm]["unknown_5s_phases_ms"].values()), 1) for arm in arms)])
+    how = f"python -m bench.studies.robustness_cpu --before {data['before']}"
+    return "\n".join([
+        *table(["clips", "length", "n", *(f"CPU ms, {names.get(arm, arm)}, p50 / p95" for arm in arms)], rows,
+               text_columns=2),
+        "",
+        *table(["where a never-indexed 5 s clip's CPU goes, mean ms", *(names.get(arm, arm) for arm in arms)], phases),
+        "",
+        page.source("robustness_cpu.json", f"{run_of(data)} (load average {num(data['load_average'][0], 1)}, then "
+                    f"{num(data['load_average'][1], 1)}): the robustness set's clips ({data['clips']['known']:,} of "
+                    f"the set, {data['clips']['unknown']:,} never-indexed), each through every engine in turn, the "
+                    "order rotating clip by clip; CPU of the engine on an in-memory index (no database, no "
+                    f"decoding); answers that differ between before and now: {differing} of {total:,} (track, "
+                    "place, score, bound, speed, pitch)", how),
+    ])  # fmt: skip
+
+
 def share_label(share: str) -> str:
     """A share of the bar as a percentage, "25 %" or "33.3 %"."""
     return percent(100 * float(share))
@@ -1607,6 +1662,7 @@ BLOCKS = {
     "ingest_cpu": ingest_cpu,
     "api_profile": api_profile,
     "robustness": robustness,
+    "robustness_cpu": robustness_cpu,
     "timeline_speeds": timeline_speeds,
     "room": room,
     "room_onsets": room_onsets,

@@ -33,6 +33,7 @@ WRITERS = {
     "latency_followup.json": "python -m bench.latency --before 8c364aa --parts formats,api,ingest "
     "--output latency_followup.json",
     "robustness.json": "python -m bench.studies.robustness",
+    "robustness_cpu.json": "python -m bench.studies.robustness_cpu --before COMMIT",
     "growth_wide.json": "python -m bench.growth --wide off on --results bench/results/growth_wide.json",
     "invariant_triplets.json": "python -m bench.studies.invariant_triplets",
     "timeline_speeds.json": "python -m bench.studies.timeline_speeds",

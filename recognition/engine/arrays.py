@@ -17,7 +17,15 @@ def distinct(values: np.ndarray) -> np.ndarray:
     ordered = np.sort(np.asarray(values))
     if ordered.size < 2:
         return ordered
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+    return ordered[_starts_mask(ordered)]
+
+
+def _starts_mask(ordered: np.ndarray) -> np.ndarray:
+    """Where a run of equal values begins in a sorted 1-d array of 1 or more values."""
+    mask = np.empty(ordered.size, bool)
+    mask[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=mask[1:])
+    return mask
 
 
 # isin_sorted marks `ordered` in a table of its span when that costs at most this many bytes per
@@ -49,10 +57,10 @@ def run_starts(ordered: np.ndarray) -> np.ndarray:
     """Return where each run of equal values begins in a sorted 1-d array."""
     if ordered.size == 0:
         return np.empty(0, np.intp)
-    return np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return np.flatnonzero(_starts_mask(ordered))
 
 
 def rank_in_runs(keys: np.ndarray) -> np.ndarray:
     """Return each element's position within its run of equal consecutive keys (0 for a run's first)."""
     starts = run_starts(keys)
-    return np.arange(keys.size) - np.repeat(starts, np.diff(np.r_[starts, keys.size]))
+    return np.arange(keys.size) - np.repeat(starts, np.diff(np.concatenate((starts, [keys.size]))))

@@ -24,13 +24,13 @@ def decode_limits() -> DecodeLimits:
 
 def identifier() -> Identifier:
     """The engine on the PostgreSQL hash tables, its wide retries (speed, pitch and tempo changes)
-    on unless EARSHOT_WIDE_RETRIES turns them off, and the denser look at long inputs' windows
-    (music under a voice-over) unless EARSHOT_DENSE_LOOK does."""
+    on unless EARSHOT_WIDE_RETRIES turns them off, and the denser look at clips and long inputs'
+    windows (music under a voice-over) unless EARSHOT_DENSE_LOOK does."""
     engine = Identifier(PostgresIndex())
     if not settings.EARSHOT_WIDE_RETRIES:
         engine.wide_variants = ()
     if not settings.EARSHOT_DENSE_LOOK:
-        engine.window_dense_params = None
+        engine.dense_params = engine.window_dense_params = None
     return engine
 
 

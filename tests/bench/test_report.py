@@ -65,6 +65,8 @@ Between blocks.
 
 <!-- report:robustness -->
 <!-- /report:robustness -->
+<!-- report:robustness_cpu -->
+<!-- /report:robustness_cpu -->
 <!-- report:timeline_speeds -->
 <!-- /report:timeline_speeds -->
 <!-- report:room_onsets -->
@@ -210,6 +212,14 @@ def test_the_robustness_block_gives_each_arm_its_goal_and_its_false_matches(repo
     assert "| speed+5 | 5 s | " in block and "≥ 95 %" in block and "| room-dr0 | 1 s | " in block
     assert "`today`" in block and "unknown clips matched" in block
     assert "[`bench/results/robustness.json`](bench/results/robustness.json)" in block
+
+
+def test_the_robustness_cpu_block_sets_the_engines_side_by_side_and_counts_differing_answers(repository):
+    block = BLOCKS["robustness_cpu"](page_at(repository))
+    assert "| never-indexed | 5 s | " in block and "before (607cdab)" in block and "with the denser look" in block
+    assert "answers that differ between before and now: 0 of " in block
+    assert "| hashing the speed retries (near, wide screen, wide decided) | " in block
+    assert "[`bench/results/robustness_cpu.json`](bench/results/robustness_cpu.json)" in block
 
 
 def test_the_voice_block_gives_the_cells_their_goals_and_the_uploads_their_cost(repository):

@@ -80,10 +80,19 @@ def _triplets(anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _zone_pairs(
-    frames: np.ndarray, bins: np.ndarray, params: FingerprintParams
+    frames: np.ndarray,
+    bins: np.ndarray,
+    params: FingerprintParams,
+    *,
+    nearest: int | None = None,
+    anchors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (anchor, target) in the zone, grouped by anchor, targets in time order, with each
-    target's rank among its anchor's (0 = nearest): the fan-outs keep the first few."""
+    target's rank among its anchor's (0 = nearest): the fan-outs keep the first few.
+
+    `nearest`: only each anchor's first `nearest` targets (those of rank < `nearest`, all a
+    fan-out of at most `nearest` reads); `anchors`: only the anchors it marks. The pairs kept are
+    exactly those of the whole zone (`_zone_window`)."""
     n = frames.size
     none = np.empty(0, np.int64)
     if n < 2:
@@ -92,14 +101,57 @@ def _zone_pairs(
     hi = np.searchsorted(frames, frames + params.max_dt_frames + 0.5, side="left")
     lo = np.maximum(lo, np.arange(n) + 1)
     counts = np.maximum(hi - lo, 0)
+    if anchors is not None:
+        counts = np.where(anchors, counts, 0)
     if int(counts.sum()) == 0:
         return none, none, none
+    if nearest is not None:
+        return _zone_window(bins, lo, counts, params, nearest)
     anchor, step = _expand(counts)
     target = lo[anchor] + step
     df = np.abs(np.rint(bins[target]) - np.rint(bins[anchor]))
     in_zone = (df <= params.max_df_bins) & (df >= params.min_df_bins)
     anchor, target = anchor[in_zone], target[in_zone]
     return anchor, target, arrays.rank_in_runs(anchor)
+
+
+# Peaks in time a round of `_zone_window` reads per anchor: a query's 50 peaks a second put ~50
+# in a zone, and about half of those are within its band of bins, so one round usually finds a
+# screen's 4 nearest targets and a second the rest.
+_ZONE_ROUND = 8
+
+
+def _zone_window(
+    bins: np.ndarray, lo: np.ndarray, counts: np.ndarray, params: FingerprintParams, nearest: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_zone_pairs`' first `nearest` targets of each anchor (`counts` peaks in time from `lo`),
+    read in rounds of a few peaks for the anchors that still lack targets, instead of every peak
+    of every zone: a wide retry's screen keeps 4 targets of the ~50 peaks a zone holds."""
+    rounded = np.rint(bins)
+    read = np.zeros(counts.size, np.int64)
+    found = np.zeros(counts.size, np.int64)
+    live = np.flatnonzero(counts)
+    anchors: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    while live.size:
+        take = np.minimum(counts[live] - read[live], max(_ZONE_ROUND, 2 * nearest))
+        owner, step = _expand(take)
+        anchor = live[owner]
+        target = lo[anchor] + read[anchor] + step
+        df = np.abs(rounded[target] - rounded[anchor])
+        in_zone = (df <= params.max_df_bins) & (df >= params.min_df_bins)
+        anchors.append(anchor[in_zone])
+        targets.append(target[in_zone])
+        found[live] += np.bincount(owner[in_zone], minlength=live.size)
+        read[live] += take
+        live = live[(found[live] < nearest) & (read[live] < counts[live])]
+    # Each anchor's targets, round after round, in time order (a stable sort by anchor).
+    anchor = np.concatenate(anchors)
+    order = np.argsort(anchor, kind="stable")
+    anchor, target = anchor[order], np.concatenate(targets)[order]
+    rank = arrays.rank_in_runs(anchor)
+    kept = rank < nearest
+    return anchor[kept], target[kept], rank[kept]
 
 
 def _hashes(
@@ -214,9 +266,9 @@ def hash_variants(
     targets fall within the zone is decided on the laid-out frames (float64), which can differ
     from float32 at a zone's edge by a rounding. `pairs=False`: the triplets alone (a screen
     looks up nothing else)."""
-    parts: list[list[Fingerprints]] = [[] for _ in factors]
     if not factors:
         return []
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # hashes, offsets, factor of each
     for frames, bins, shift, wide in peaks.peaks:
         moved = [_moved(frames, bins, shift, t, f) for t, f in factors]
         sizes = np.array([m[0].size for m in moved], np.int64)
@@ -224,7 +276,14 @@ def hash_variants(
         laid_bins = np.concatenate([m[1] for m in moved]).astype(np.float32)
         stride = math.ceil(max((float(m[0][-1]) for m in moved if m[0].size), default=0.0)) + params.max_dt_frames + 2
         group = np.repeat(np.arange(len(factors), dtype=np.int64), sizes)
-        zone = _zone_pairs(local.astype(np.float64) + group * stride, laid_bins, params)
+        laid_wide = np.tile(wide, len(factors))
+        zone = _zone_pairs(
+            local.astype(np.float64) + group * stride,
+            laid_bins,
+            params,
+            nearest=_nearest_read(params, pairs),
+            anchors=None if pairs else _triplet_anchors(laid_wide, params),
+        )
         everything = np.ones(zone[0].size, dtype=bool)
         hashes, offsets, anchors = _hashes(
             local,
@@ -233,15 +292,37 @@ def hash_variants(
             params,
             emit_pairs=everything if pairs else np.zeros_like(everything),
             emit_triplets=everything,
-            wide=np.tile(wide, len(factors)),
+            wide=laid_wide,
         )
         owner = group[anchors]
-        order = np.argsort(owner, kind="stable")
-        bounds = np.searchsorted(owner[order], np.arange(len(factors) + 1))
-        for k, (_, _, added) in enumerate(moved):
-            mine = order[bounds[k] : bounds[k + 1]]
-            parts[k].append(Fingerprints(hashes[mine], offsets[mine] + added, 0))
-    return [merge_fingerprints(part, int(peaks.n_frames / t)) for part, (t, _) in zip(parts, factors, strict=True)]
+        added = np.array([m[2] for m in moved], np.float32)
+        found.append((hashes, offsets + added[owner], owner))
+    # Every factor's hashes pooled as merge_fingerprints pools one's: grouped by factor in one
+    # stable sort of 16-bit integers (a radix sort), then each group's keys sorted as values.
+    keys = _merge_keys(np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found]))
+    owner = np.concatenate([f[2] for f in found])
+    by_factor = np.argsort(owner.astype(np.int16 if len(factors) < 1 << 15 else np.int64), kind="stable")
+    keys = keys[by_factor]
+    bounds = np.searchsorted(owner[by_factor], np.arange(len(factors) + 1))
+    return [
+        Fingerprints(*_unmerge_keys(arrays.distinct(keys[bounds[k] : bounds[k + 1]])), n_frames=int(peaks.n_frames / t))
+        for k, (t, _) in enumerate(factors)
+    ]
+
+
+def _nearest_read(params: FingerprintParams, pairs: bool) -> int | None:
+    """How many nearest targets of each anchor the hashes of `params` read (None: all): the
+    larger fan-out of the pairs (when hashed) and of the triplets."""
+    fan_outs = [params.triplet_fan_out] + ([params.fan_out] if pairs else [])
+    return None if None in fan_outs else max(f for f in fan_outs if f is not None)
+
+
+def _triplet_anchors(wide: np.ndarray, params: FingerprintParams) -> np.ndarray | None:
+    """The peaks a triplet of `params` can be anchored on when no pair is hashed (None: all):
+    when its three peaks must all be wide (a wide retry's screen), the wide ones alone."""
+    if params.triplet_peak_neighborhood is None or params.triplet_min_wide_peaks < 3:
+        return None
+    return wide
 
 
 def _moved(
@@ -258,15 +339,21 @@ def merge_fingerprints(parts: list[Fingerprints], n_frames: int) -> Fingerprints
     """Pool fingerprints, keeping each (hash, offset) once, in time order."""
     hashes = np.concatenate([p.hashes for p in parts]) if parts else np.empty(0, np.int32)
     offsets = np.concatenate([p.offsets for p in parts]) if parts else np.empty(0, np.float32)
-    # One sort of 64-bit keys (offset, then hash), cheaper than a two-key lexsort. The bits of a
-    # non-negative float32 sort as the float does; flipping a hash's sign bit makes its bits
-    # sort as the signed value does.
-    keys = arrays.distinct(
-        (offsets.astype(np.float32).view(np.uint32).astype(np.uint64) << np.uint64(32))
-        | (hashes.astype(np.int32).view(np.uint32) ^ np.uint32(1 << 31)).astype(np.uint64)
-    )
-    return Fingerprints(
-        hashes=((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32) ^ np.uint32(1 << 31)).view(np.int32),
-        offsets=(keys >> np.uint64(32)).astype(np.uint32).view(np.float32),
-        n_frames=n_frames,
+    # One sort of 64-bit keys (offset, then hash), cheaper than a two-key lexsort.
+    return Fingerprints(*_unmerge_keys(arrays.distinct(_merge_keys(hashes, offsets))), n_frames=n_frames)
+
+
+def _merge_keys(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """One uint64 a hash that sorts by offset, then hash: the bits of a non-negative float32 sort
+    as the float does; flipping a hash's sign bit makes its bits sort as the signed value does."""
+    return (offsets.astype(np.float32).view(np.uint32).astype(np.uint64) << np.uint64(32)) | (
+        hashes.astype(np.int32).view(np.uint32) ^ np.uint32(1 << 31)
+    ).astype(np.uint64)
+
+
+def _unmerge_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, offsets) of `_merge_keys`' keys."""
+    return (
+        ((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32) ^ np.uint32(1 << 31)).view(np.int32),
+        (keys >> np.uint64(32)).astype(np.uint32).view(np.float32),
     )

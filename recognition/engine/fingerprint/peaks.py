@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,11 +23,20 @@ def spectrogram_db(
     """Return the log-magnitude spectrogram of the peak band of `samples[start:]`, shape (frames,
     bins), in dB, its power averaged over frames when `params.time_smoothing` asks; from
     `spectra` when given (the same values, computed once per clip)."""
-    lo, hi = params.band_bins
     if spectra is not None and spectra.fits(params.fft_size, params.hop_size):
-        power = spectra.power(start)[:, lo:hi]
-    else:
-        power = frame_power(np.asarray(samples, dtype=np.float32)[start:], params.fft_size, params.hop_size)[:, lo:hi]
+        return spectra.kept(("db", start, *_spectrogram_key(params)), lambda: _db(spectra.power(start), params))
+    return _db(frame_power(np.asarray(samples, dtype=np.float32)[start:], params.fft_size, params.hop_size), params)
+
+
+def _spectrogram_key(params: FingerprintParams) -> tuple:
+    """What a spectrogram_db depends on besides the samples: the band and the smoothing."""
+    return params.band_bins, params.time_smoothing
+
+
+def _db(power: np.ndarray, params: FingerprintParams) -> np.ndarray:
+    """spectrogram_db of frames' power spectra (all bins)."""
+    lo, hi = params.band_bins
+    power = power[:, lo:hi]
     if power.shape[0] == 0:
         return np.empty((0, hi - lo), dtype=np.float32)
     if params.time_smoothing:
@@ -70,6 +80,16 @@ class Spectra:
         self.fft_size = fft_size
         self.hop_size = hop_size
         self._power: dict[int, np.ndarray] = {}
+        self._kept: dict[tuple, np.ndarray] = {}
+
+    def kept(self, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """What `make` returns for `key` (read only), made once: the log spectrogram and its
+        neighbourhood maxima, which a clip's denser look shares with its first (`constellation`)."""
+        if key not in self._kept:
+            made = make()
+            made.flags.writeable = False
+            self._kept[key] = made
+        return self._kept[key]
 
     def fits(self, fft_size: int, hop_size: int) -> bool:
         """Whether these spectra are on the grid of `fft_size` and `hop_size`."""
@@ -85,7 +105,11 @@ class Spectra:
 
 
 def find_peaks(
-    spec_db: np.ndarray, params: FingerprintParams = REFERENCE, first_frame: int = 0
+    spec_db: np.ndarray,
+    params: FingerprintParams = REFERENCE,
+    first_frame: int = 0,
+    *,
+    maxima: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (frames, bins) of the spectral peaks as float32, sorted by frame then bin, and
     which of them are also maxima of `params.triplet_peak_neighborhood` (see `_wide`).
@@ -97,26 +121,69 @@ def find_peaks(
     for the Gaussian-like main lobe of a Hann window in dB), so they depend less on where the
     frame grid falls. `first_frame` is the absolute number of the spectrogram's first frame:
     blocks are aligned on absolute frames so that streamed and whole-file fingerprints agree.
+    `maxima`: `_neighbourhood_maxima(spec_db, params)`, when the caller has it already.
     """
-    frames, bins = _peak_grid(spec_db, params, first_frame)
+    frames, bins = _peak_grid(spec_db, params, first_frame, maxima=maxima)
     rows = frames - first_frame
     return (*_refine(spec_db, rows, bins, params, first_frame), _wide(spec_db, rows, bins, params))
 
 
-def _peak_grid(spec_db: np.ndarray, params: FingerprintParams, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64)."""
+def _neighbourhood_maxima(spec_db: np.ndarray, params: FingerprintParams) -> np.ndarray:
+    """Where a peak may be, before the budget: the (row, bin) of every neighbourhood maximum of
+    `spec_db` that rises from the frame before and stands prominent above the floor, shape (2,
+    n), by row then bin. Only the budget tells a query's look from its denser look."""
     if spec_db.shape[0] == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    local_max = ndimage.maximum_filter(
-        spec_db, size=(params.neighborhood_frames, params.neighborhood_bins), mode="nearest"
-    )
+        return np.empty((2, 0), np.int64)
+    local_max = maximum_filter(spec_db, (params.neighborhood_frames, params.neighborhood_bins))
     prominence = spec_db - ndimage.uniform_filter(
         spec_db, size=(params.prominence_frames, params.prominence_bins), mode="nearest"
     )
     rising = np.ones_like(spec_db, dtype=bool)
     rising[1:] = spec_db[1:] > spec_db[:-1]
     is_peak = (spec_db == local_max) & rising & (prominence >= params.min_prominence_db) & (spec_db >= params.floor_db)
-    frames, bins = np.nonzero(is_peak)
+    return np.array(np.nonzero(is_peak), dtype=np.int64).reshape(2, -1)
+
+
+def maximum_filter(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`ndimage.maximum_filter(values, size, mode="nearest")` of a 2-d array, the same values: the
+    running maximum over shifted slices, one axis after the other (an edge repeated adds nothing
+    its window lacks), several times faster on a clip's spectrogram than ndimage's filter."""
+    source = np.asarray(values)
+    for axis, span in enumerate(size):
+        out = source.copy()
+        n = source.shape[axis]
+        for shift in range(-(span // 2), span - span // 2):  # i's window: i - span // 2 onwards
+            if shift == 0 or abs(shift) >= n:
+                continue
+            # out[i] takes source[i + shift] wherever both lie in the array.
+            wrote = [slice(None), slice(None)]
+            read = [slice(None), slice(None)]
+            wrote[axis] = slice(max(-shift, 0), n - max(shift, 0))
+            read[axis] = slice(max(shift, 0), n + min(shift, 0))
+            np.maximum(out[tuple(wrote)], source[tuple(read)], out=out[tuple(wrote)])
+        source = out
+    return source
+
+
+def _maxima_key(params: FingerprintParams) -> tuple:
+    """What `_neighbourhood_maxima` depends on besides the spectrogram."""
+    return (
+        params.neighborhood_frames,
+        params.neighborhood_bins,
+        params.prominence_frames,
+        params.prominence_bins,
+        params.min_prominence_db,
+        params.floor_db,
+    )
+
+
+def _peak_grid(
+    spec_db: np.ndarray, params: FingerprintParams, first_frame: int, *, maxima: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks on the frame/bin grid: absolute frame numbers and band-relative bins (int64)."""
+    if spec_db.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    frames, bins = _neighbourhood_maxima(spec_db, params) if maxima is None else maxima
     if frames.size == 0:
         return frames.astype(np.int64), bins.astype(np.int64)
     strength = spec_db[frames, bins]
@@ -239,7 +306,11 @@ def constellation(
         start = shift * params.hop_size // params.shifts
         spec = spectrogram_db(samples, params, spectra=spectra, start=start)
         n_frames = max(n_frames, spec.shape[0])
-        frames, bins, wide = _sorted(*find_peaks(spec, params))
+        maxima = None
+        if spectra is not None and spectra.fits(params.fft_size, params.hop_size):
+            key = ("maxima", start, *_spectrogram_key(params), *_maxima_key(params))
+            maxima = spectra.kept(key, functools.partial(_neighbourhood_maxima, spec, params))
+        frames, bins, wide = _sorted(*find_peaks(spec, params, maxima=maxima))
         peaks.append((frames, bins, np.float32(start / params.hop_size), wide))
     return Constellation(peaks, n_frames)
 

@@ -37,7 +37,8 @@ class Identifier:
     """Identify clips against one hash index.
 
     A clip's hashes are looked up in two stages (`votes`), decided on (`decide`), and retried
-    smoothed in time and at other speeds when the clip as heard finds no match (`identify`); a
+    smoothed in time, with denser peaks and at other speeds when the clip as heard finds no match
+    (`identify`); a
     long recording is matched window by window (`timeline`), its windows that find nothing
     looked at again with denser peaks and retried at other speeds. The fields after `index` are
     the engine's settings, each defaulting to the value its constant explains.
@@ -63,11 +64,13 @@ class Identifier:
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
     wide_screen_min_wide: int = retries.WIDE_SCREEN_MIN_WIDE  # wide peaks a triplet of the screen needs
     # The clip's peaks picked again with these settings (denser: music under a voice keeps some
-    # of its peaks), one more look on the main share; None: not tried (docs/decisions.md, window_dense_params).
-    dense_params: fp.FingerprintParams | None = None
+    # of its peaks), one more look on the main share, after the smoothed retry; None: not tried.
+    # Its spectrogram and maxima are the first look's, and with the engine's CPU cut a clip that
+    # takes it costs what one without it did (docs/decisions.md, dense_params).
+    dense_params: fp.FingerprintParams | None = fp.QUERY_DENSE
     # The same look for a long input's windows that match nothing as heard (uploads, where
-    # voice-overs are), its denser peaks found as the input is decoded; None: not tried. Clips
-    # keep the latency of a look fewer (docs/decisions.md, window_dense_params).
+    # voice-overs are), its denser peaks found as the input is decoded; None: not tried
+    # (docs/decisions.md, window_dense_params).
     window_dense_params: fp.FingerprintParams | None = fp.QUERY_DENSE
     # A match's speed measured from how its votes drift (matching/drift.py); False: a match
     # reports its retry's factor alone, 1 as heard (for studies).
@@ -211,7 +214,8 @@ class Identifier:
 
     def identify(self, samples: np.ndarray, *, prior_looks: int = 0) -> matching.Match | None:
         """Return the match for a clip, trying the retries only when it fails as heard: first its
-        peaks picked again on its spectrogram smoothed in time (noise), then the speed variants.
+        peaks picked again on its spectrogram smoothed in time (noise), then denser (a voice-over),
+        then the speed variants.
 
         `prior_looks` counts decisions already taken on the same audio (a listening session), so
         the false-match bound covers them all.

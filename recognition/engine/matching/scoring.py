@@ -108,7 +108,8 @@ def rank_tracks(
         return Ranking(e.astype(np.int64), e, e.astype(np.int64), e)
     tol = params.tolerance_cells
     per_frame = params.cells_per_frame
-    track_ids, track_index = np.unique(hits.track_ids, return_inverse=True)
+    track_ids = arrays.distinct(hits.track_ids)
+    track_index = np.searchsorted(track_ids, hits.track_ids)  # np.unique's inverse, without its hash pass
     diff = _diff_cells(hits, per_frame)
     # A (track, difference) cell is one integer: each track owns a block of `span` differences,
     # padded by `tol` at both ends so that a cell's neighbours never fall in another track's block.
@@ -125,7 +126,7 @@ def rank_tracks(
     cells, rows = _distinct_events(cell_of_hit, stored_row - first_row, rows_span)
     starts = arrays.run_starts(cells)
     cell = cells[starts]
-    cell_votes = np.diff(np.r_[starts, cells.size])
+    cell_votes = np.diff(np.concatenate((starts, [cells.size])))
     best_diff = cell[_best_windows(cell, cell_votes, span, tol)] % span + low
     # Exact score: distinct stored rows within +-tol of each track's best difference (a window's
     # sum of cell votes may count a row twice when sub-frame shifts put it in two adjacent cells).
@@ -147,7 +148,7 @@ def rank_tracks(
         # So the background is also measured around each track's best window, from the votes
         # on the neighbouring differences (as a CFAR detector does), and the larger rate wins.
         reach = max(params.background_frames, query_frames) * per_frame
-        cumulative = np.r_[0, np.cumsum(cell_votes)]
+        cumulative = np.concatenate(([0], np.cumsum(cell_votes)))
         block = np.arange(track_ids.size, dtype=np.int64) * span - low
 
         def votes_between(first_diff: np.ndarray, last_diff: np.ndarray) -> np.ndarray:

@@ -32,11 +32,12 @@ class CountingIndex:
 
 
 def counted_engine_without_smoothing(songs: dict[int, np.ndarray]) -> tuple[CountingIndex, Identifier]:
-    """An engine over the songs whose lookups are recorded, with no smoothed retry and no wide
-    retries (so a clip that fails as heard goes straight to the near speed retries, and no further)."""
+    """An engine over the songs whose lookups are recorded, with no smoothed retry, no denser look
+    and no wide retries (so a clip that fails as heard goes straight to the near speed retries,
+    and no further)."""
     index = MemoryIndex()
     for seed, samples in songs.items():
         index.add(seed, fp.fingerprint(samples))
     counting = CountingIndex(index)
-    engine = Identifier(counting, smoothed_params=None, wide_variants=())
+    engine = Identifier(counting, smoothed_params=None, dense_params=None, wide_variants=())
     return counting, engine

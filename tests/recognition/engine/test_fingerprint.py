@@ -234,6 +234,38 @@ def test_hashing_every_factor_at_once_gives_each_factors_own_hashes(songs):
     assert fp.hash_variants(peaks, params, []) == []
 
 
+@pytest.mark.parametrize("size", [(5, 5), (11, 9), (1, 1), (4, 6), (3, 1), (8, 2)])
+def test_the_maximum_filter_gives_ndimages_values(size):
+    from scipy import ndimage
+
+    from recognition.engine.fingerprint.peaks import maximum_filter
+
+    rng = np.random.default_rng(sum(size))
+    for shape in [(155, 227), (1, 7), (3, 2), (40, 1), (2, 300)]:
+        for drawn in (rng.standard_normal(shape), rng.integers(0, 3, shape)):  # ties too
+            values = drawn.astype(np.float32)
+            expected = ndimage.maximum_filter(values, size=size, mode="nearest")
+            assert np.array_equal(maximum_filter(values, size), expected), (shape, size)
+
+
+@pytest.mark.parametrize("nearest", [1, 4, 9, 40])
+def test_an_anchors_nearest_targets_are_those_of_its_whole_zone(nearest):
+    from recognition.engine.fingerprint.hashes import _zone_pairs
+
+    rng = np.random.default_rng(nearest)
+    frames = np.sort(rng.uniform(0, 300, 900)).astype(np.float32)  # denser than a query's peaks
+    frames[100:140] = frames[100]  # a chord: many peaks on one frame
+    bins = rng.uniform(2, 120, frames.size).astype(np.float32)
+    anchors = rng.random(frames.size) < 0.5
+    anchor, target, rank = _zone_pairs(frames, bins, fp.QUERY)
+    kept = (rank < nearest) & anchors[anchor]
+    window = _zone_pairs(frames, bins, fp.QUERY, nearest=nearest, anchors=anchors)
+    for got, expected in zip(window, (anchor[kept], target[kept], rank[kept]), strict=True):
+        assert np.array_equal(got, expected)
+    assert kept.sum() < anchor.size
+    assert all(part.size == 0 for part in _zone_pairs(frames[:1], bins[:1], fp.QUERY, nearest=2))
+
+
 def test_moving_a_fast_clips_peaks_back_to_normal_speed_recovers_its_hashes(songs):
     clip = songs[3][10 * RATE : 20 * RATE]
     stored = set(fp.fingerprint(clip).split()[0].hashes.tolist())

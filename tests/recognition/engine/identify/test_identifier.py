@@ -151,13 +151,33 @@ def test_a_clip_that_finds_no_match_computes_each_frame_spectrum_once(engine, so
     assert sum(ffts) <= 4 * frames
 
 
+def test_the_denser_look_reads_the_spectrogram_and_maxima_of_the_first(songs, monkeypatch):
+    """The denser look differs from the first only in its budget of peaks: it picks them from
+    the maxima the first look found (one search of the spectrogram a shift), and the smoothed
+    retry from its own."""
+    from recognition.engine.fingerprint import peaks
+
+    searched = []
+    real = peaks._neighbourhood_maxima
+    monkeypatch.setattr(peaks, "_neighbourhood_maxima", lambda spec, params: searched.append(1) or real(spec, params))
+    clip = songs[2][5 * RATE : 10 * RATE]
+    spectra = fp.Spectra(clip, fft_size=fp.QUERY.fft_size, hop_size=fp.QUERY.hop_size)
+    first = fp.constellation(clip, fp.QUERY, spectra=spectra)
+    assert len(searched) == fp.QUERY.shifts
+    dense = fp.constellation(clip, fp.QUERY_DENSE, spectra=spectra)
+    assert len(searched) == fp.QUERY.shifts
+    assert all(d[0].size > f[0].size for d, f in zip(dense.peaks, first.peaks, strict=True))
+    fp.constellation(clip, fp.QUERY_SMOOTHED, spectra=spectra)
+    assert len(searched) == 2 * fp.QUERY.shifts
+
+
 @pytest.mark.parametrize("seed", [1, 4])
 def test_spectra_computed_once_give_what_computing_them_again_gives(songs, seed):
     from recognition.engine import sketch as sk
 
     clip = media.add_noise(songs[seed][3 * RATE : 8 * RATE], 0.0, seed)
     spectra = fp.Spectra(clip, fft_size=fp.QUERY.fft_size, hop_size=fp.QUERY.hop_size)
-    for params in (fp.QUERY, fp.QUERY_SMOOTHED):
+    for params in (fp.QUERY, fp.QUERY_SMOOTHED, fp.QUERY_DENSE):
         shared, fresh = fp.fingerprint(clip, params, spectra=spectra), fp.fingerprint(clip, params)
         assert np.array_equal(shared.hashes, fresh.hashes) and np.array_equal(shared.offsets, fresh.offsets)
     shared_sketch, fresh_sketch = sk.query_sketch(clip, spectra=spectra), sk.query_sketch(clip)

@@ -40,7 +40,7 @@ def test_speed_retries_hash_the_peaks_of_retry_shifts_sub_frame_shifts(songs):
     retried = {}
     for shifts in (1, 2):
         counting = CountingIndex(index)
-        engine = Identifier(counting, retry_shifts=shifts, smoothed_params=None)
+        engine = Identifier(counting, retry_shifts=shifts, smoothed_params=None, dense_params=None)
         match = engine.identify(clip)
         assert match is not None and match.track_id == 4
         retried[shifts] = np.unique(counting.calls[2][0]).size  # the retries' lookup in every track
@@ -57,19 +57,20 @@ def test_the_smoothed_retry_looks_in_stage_ones_candidates_and_counts_as_one_mor
     engine = Identifier(counting, wide_variants=())
     assert engine.identify(unknown) is None
     # As heard (triplets everywhere, pairs in the candidates), smoothed in the same candidates,
-    # then the speeds (triplets everywhere, pairs in their candidates).
-    assert [tracks is None for _, tracks in counting.calls] == [True, False, False, True, False]
+    # then the denser look and the speeds (each: triplets everywhere, pairs in their candidates).
+    assert [tracks is None for _, tracks in counting.calls] == [True, False, False, True, False, True, False]
     (_, candidates), (smoothed, smoothed_in) = counting.calls[1:3]
     assert np.array_equal(np.sort(smoothed_in), np.sort(candidates))
     assert engine.smoothed_retry_params == replace(fp.QUERY_SMOOTHED, triplet_fan_out=6)
     expected = fp.fingerprint(unknown, engine.smoothed_retry_params).hashes
     assert np.array_equal(np.unique(smoothed), np.unique(expected))
-    # A clip decided as heard carries the bound of six looks (as heard, smoothed, four speeds).
+    # A clip decided as heard carries the bound of seven looks (as heard, smoothed, denser, four
+    # speeds).
     clip = songs[3][8 * RATE : 13 * RATE]
     with_retry = Identifier(index, wide_variants=()).identify(clip)
     without = Identifier(index, smoothed_params=None, wide_variants=()).identify(clip)
     assert with_retry is not None and without is not None and with_retry.track_id == without.track_id == 3
-    assert with_retry.log10_p == pytest.approx(without.log10_p + np.log10(6 / 5))
+    assert with_retry.log10_p == pytest.approx(without.log10_p + np.log10(7 / 6))
 
 
 def test_real_music_under_broadband_noise_is_found_more_often_with_the_smoothed_retry():
@@ -147,10 +148,10 @@ def test_wide_retries_find_a_clip_ten_percent_fast_on_their_small_share_of_the_b
     match = wide.identify(clip)
     assert match is not None and match.track_id == 5 and match.speed == pytest.approx(1.1, rel=0.003)
     assert abs(fp.frames_to_seconds(match.offset_frames) - 12.0) < 0.1
-    # Three wide looks on a tenth: each decided as one of 30; the clip as heard as one of 7, not 6.
+    # Three wide looks on a tenth: each decided as one of 30; the clip as heard as one of 8, not 7.
     assert match.log10_p <= np.log10(wide.match_params.max_false_match_rate)
     heard = songs[3][8 * RATE : 13 * RATE]
-    assert wide.identify(heard).log10_p == pytest.approx(plain.identify(heard).log10_p + np.log10(7 / 6))
+    assert wide.identify(heard).log10_p == pytest.approx(plain.identify(heard).log10_p + np.log10(8 / 7))
     assert retries.WIDE_SHARE == 0.1 and Identifier(index).wide_variants == retries.WIDE_VARIANTS
 
 
