@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -105,6 +105,14 @@ class TrackTotal:
     rows: list[ReportRow] = field(default_factory=list)
 
 
+def _by_source(counts: Iterable[ReportRow] | Iterable[DayCount]) -> list[tuple[str, str, int]]:
+    """(source, name, plays) summed over `counts`, most plays first."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for count in counts:
+        totals[count.source, count.source_name] += count.plays
+    return sorted(((s, n, p) for (s, n), p in totals.items()), key=lambda t: (-t[2], t[1]))
+
+
 @dataclass(frozen=True)
 class PlaysReport:
     """A report: rows by track and source (most plays first), and plays per day by source."""
@@ -123,10 +131,7 @@ class PlaysReport:
 
     def sources(self) -> list[tuple[str, str, int]]:
         """(source, name, plays) of each source in the report, most plays first."""
-        totals: dict[tuple[str, str], int] = defaultdict(int)
-        for row in self.rows:
-            totals[row.source, row.source_name] += row.plays
-        return sorted(((s, n, p) for (s, n), p in totals.items()), key=lambda t: (-t[2], t[1]))
+        return _by_source(self.rows)
 
     def tracks(self) -> list[TrackTotal]:
         """Each track's totals over its sources, most plays first (the top tracks)."""
@@ -160,10 +165,7 @@ class ReportSummary:
 
     def sources(self) -> list[tuple[str, str, int]]:
         """(source, name, plays) of each source in the report, most plays first."""
-        totals: dict[tuple[str, str], int] = defaultdict(int)
-        for count in self.days:
-            totals[count.source, count.source_name] += count.plays
-        return sorted(((s, n, p) for (s, n), p in totals.items()), key=lambda t: (-t[2], t[1]))
+        return _by_source(self.days)
 
 
 # The plays of a report, one row a play: both ledgers in the range, of the user's tracks. Its
