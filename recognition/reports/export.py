@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 
 from portal.spreadsheets import csv_line_writer, spreadsheet_cell
 from recognition.reports.selectors import PlaysReport, ReportRow
 
-__all__ = ["CSV_FIELDS", "report_csv", "report_csv_lines", "report_json_rows"]
+__all__ = ["CSV_FIELDS", "report_csv", "report_csv_lines", "report_json_lines", "report_json_rows"]
 
 CSV_FIELDS = ["track_id", "title", "artist", "source", "source_name", "plays", "played_s", "first_heard_at",
               "last_heard_at"]  # fmt: skip
@@ -30,6 +31,18 @@ def _json_row(row: ReportRow) -> dict:
 def report_json_rows(report: PlaysReport) -> list[dict]:
     """The rows as the API returns them."""
     return [_json_row(row) for row in report.rows]
+
+
+def report_json_lines(rows: Iterable[ReportRow]) -> Iterator[str]:
+    """The API's JSON body, `{"results": [...], "count": n}`, a row at a time as it is read (a
+    staff month holds 10^5-10^6 rows); the count comes last, known only once every row is out.
+    Written as DRF's renderer writes it: compact, not ASCII-escaped."""
+    yield '{"results":['
+    count = 0
+    for row in rows:
+        yield ("," if count else "") + json.dumps(_json_row(row), ensure_ascii=False, separators=(",", ":"))
+        count += 1
+    yield f'],"count":{count}}}'
 
 
 def report_csv_lines(rows: Iterable[ReportRow]) -> Iterator[str]:

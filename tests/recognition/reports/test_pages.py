@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from django.http import StreamingHttpResponse
 from accounts.models import Role
 from recognition.monitors.models import Detection, Monitor
 from recognition.reports import views
+from recognition.reports.export import report_json_rows
 from recognition.reports.filters import report_filters
 from recognition.reports.selectors import plays_report, report_rows, report_summary
 from tests.factories import TrackFactory
@@ -114,7 +116,7 @@ def test_one_track_is_one_page_of_every_source(client, world):
 def _old_csv(report) -> bytes:
     """The export as it was written before it streamed: the whole report, then a StringIO."""
     from portal.spreadsheets import spreadsheet_cell
-    from recognition.reports.export import CSV_FIELDS, report_json_rows
+    from recognition.reports.export import CSV_FIELDS
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -152,6 +154,24 @@ def test_the_streamed_csv_is_the_old_csv_byte_for_byte(client, ties, make_user, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("who", ["holder_a", "staff"])
+def test_the_streamed_json_holds_the_rows_the_api_gave_before(client, ties, make_user, who):
+    """The API's JSON streams too, DRF's compact, unescaped form, the count after the rows."""
+    user = ties.holder_a if who == "holder_a" else make_user(Role.STAFF)
+    client.force_login(user)
+    for params in (NOVEMBER, {**NOVEMBER, "source": "upload"}, {**NOVEMBER, "track": str(ties.t1.pk)}):
+        response = client.get("/api/v1/reports/plays", params)
+        assert response.status_code == 200 and isinstance(response, StreamingHttpResponse)
+        streamed = b"".join(response.streaming_content)
+        rows = report_json_rows(plays_report(user, report_filters(params)))
+        assert json.loads(streamed) == {"count": len(rows), "results": rows}
+        assert streamed == ('{"results":' + json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+                            + f',"count":{len(rows)}}}').encode()  # fmt: skip
+        if params is NOVEMBER:
+            assert "Éclair".encode() in streamed  # not \u00c9clair
+
+
+@pytest.mark.django_db
 def test_rows_read_in_chunks_are_the_report_rows(ties):
     filters = report_filters(NOVEMBER)
     assert list(report_rows(ties.holder_a, filters, chunk_size=2)) == plays_report(ties.holder_a, filters).rows
@@ -159,7 +179,7 @@ def test_rows_read_in_chunks_are_the_report_rows(ties):
 
 
 @pytest.mark.django_db
-def test_under_asgi_the_csv_streams_in_chunks_of_lines(ties, monkeypatch):
+def test_under_asgi_the_exports_stream_in_chunks_of_lines(ties, monkeypatch):
     """Django's ASGI handler would read a synchronous iterator whole before sending: the export
     hands it an asynchronous one that pulls the rows a chunk at a time."""
     from asgiref.sync import async_to_sync
@@ -181,3 +201,8 @@ def test_under_asgi_the_csv_streams_in_chunks_of_lines(ties, monkeypatch):
         old = _old_csv(plays_report(ties.holder_a, report_filters(NOVEMBER)))
         assert b"".join(chunks) == old
         assert len(chunks) == (old.count(b"\r\n") + 1) // 2 > 3  # 2 lines a chunk
+    response, chunks = async_to_sync(fetch)("/api/v1/reports/plays", NOVEMBER)
+    rows = report_json_rows(plays_report(ties.holder_a, report_filters(NOVEMBER)))
+    assert response.status_code == 200 and response.is_async
+    assert json.loads(b"".join(chunks)) == {"count": len(rows), "results": rows}
+    assert len(chunks) == (len(rows) + 2 + 1) // 2 > 2  # the opening, a row a line, the count: 2 a chunk
