@@ -29,6 +29,7 @@ CASES = {
     "staff_page": ("staff", "report_page", MONTH),
     "staff_page_2": ("staff", "report_page", {**MONTH, "page": "2"}),
     "staff_csv": ("staff", "report_csv", MONTH),
+    "staff_json": ("staff", "api", MONTH),  # GET /api/v1/reports/plays, signed in
 }
 
 
@@ -46,9 +47,11 @@ def serve() -> None:
 
     django.setup()
     from django.test import RequestFactory
+    from rest_framework.test import APIRequestFactory, force_authenticate
 
     from accounts.models import User
     from recognition.reports import views
+    from recognition.reports.api import ReportPlaysApi
 
     default_per_page = getattr(views, "TRACKS_PER_PAGE", None)
     users = {name: User.objects.get(username=name) for name in ("holder-1", "staff")}
@@ -57,11 +60,19 @@ def serve() -> None:
         username, view, query = CASES[case]
         # A page size to try (this checkout's pages only), else the checkout's own.
         views.TRACKS_PER_PAGE = int(per_page) if per_page else default_per_page
-        request = RequestFactory().get("/reports/", query)
-        request.user = users[username]
         digest, size, first_row_ms, bars = hashlib.sha256(), 0, None, 0
-        started = time.perf_counter()
-        response = getattr(views, view)(request)
+        if view == "api":
+            request = APIRequestFactory().get("/api/v1/reports/plays", query)
+            force_authenticate(request, users[username])
+            started = time.perf_counter()
+            response = ReportPlaysApi.as_view()(request)
+            if not response.streaming:
+                response.render()
+        else:
+            request = RequestFactory().get("/reports/", query)
+            request.user = users[username]
+            started = time.perf_counter()
+            response = getattr(views, view)(request)
         chunks = response.streaming_content if response.streaming else [response.content]
         for at, chunk in enumerate(chunks):
             if first_row_ms is None and at == (1 if response.streaming else 0):  # a CSV's header comes first

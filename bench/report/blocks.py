@@ -659,11 +659,18 @@ def reports_pages(page: Page) -> str:
         ])  # fmt: skip
     same = [case["about"] for case in csvs if case.get("same_bytes")]
     differ = [case["about"] for case in csvs if case.get("same_bytes") is False]
+    varied = [
+        f"{case['about']} {side} ({case[side]['distinct_bytes']} in {runs} runs)"
+        for case in csvs
+        for side in ("before", "after")
+        if case.get(side, {}).get("distinct_bytes", 1) > 1
+    ]
     peak = pages["peak_rss_mb"]
     notes = [
-        f"The same bytes before and after (SHA-256): {', '.join(same) or 'none'}"
+        f"The same bytes before and after (SHA-256, in at least one run of each): {', '.join(same) or 'none'}"
         + (f"; different: {', '.join(differ)}" if differ else "")
-        + ".",
+        + "."
+        + (f" Different bytes from run to run of one side: {', '.join(varied)}." if varied else ""),
         "Peak resident memory of the process that served every case: "
         + (f"before {num(peak['before'], 0)} MB, " if "before" in peak else "")
         + f"after {num(peak['after'], 0)} MB.",
