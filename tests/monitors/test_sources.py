@@ -205,7 +205,10 @@ def test_hostile_sources_are_refused_at_creation_with_a_reason(hostile, path, co
     started = time.monotonic()
     with pytest.raises(SourceError) as refused:
         source_probe(hostile.url(path), allow_private=True, timeout_s=3)
-    assert (refused.value.code, refused.value.permanent) == (code, permanent)
+    # Noise bytes at full speed: ffmpeg either decodes nothing of them by the deadline or gives up
+    # on them and stops reading first, depending on the bytes (a CI run saw the second once).
+    codes = {code, "decode_failed"} if path == "/giant-chunk" else {code}
+    assert refused.value.code in codes and refused.value.permanent == permanent, refused.value.code
     assert refused.value.message and time.monotonic() - started < 4.5
 
 
