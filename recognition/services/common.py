@@ -26,12 +26,12 @@ def identifier() -> Identifier:
     """The engine on the PostgreSQL hash tables, its wide retries (speed, pitch and tempo changes)
     on unless EARSHOT_WIDE_RETRIES turns them off, and the denser look at clips and long inputs'
     windows (music under a voice-over) unless EARSHOT_DENSE_LOOK does."""
-    engine = Identifier(PostgresIndex())
+    options: dict = {}
     if not settings.EARSHOT_WIDE_RETRIES:
-        engine.wide_variants = ()
+        options["wide_variants"] = ()
     if not settings.EARSHOT_DENSE_LOOK:
-        engine.dense_params = engine.window_dense_params = None
-    return engine
+        options["dense_params"] = options["window_dense_params"] = None
+    return Identifier(PostgresIndex(), **options)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
