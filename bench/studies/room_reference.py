@@ -1,8 +1,7 @@
 """Study of a room on the references' side (issue 38): each track also indexed as heard in a room.
 
-    .venv/bin/python -m bench.studies.room_reference --part peaks
-    .venv/bin/python -m bench.studies.room_reference --part answers --families p20,p20-triplets,p8,p6
-    .venv/bin/python -m bench.studies.room_reference
+    .venv/bin/python -m bench.studies.room_reference            # the peaks part
+    .venv/bin/python -m bench.studies.room_reference --part answers --families p20,p8,p4,p12-triplets
 
 bench/studies/room.py found that a room keeps a clip's peaks but moves each a fraction of a frame
 to a few frames later, peak by peak, and room_onsets.py that timing peaks at their onset does not
@@ -17,19 +16,25 @@ the same (whole) frame is not stored twice. In two parts:
 - peaks: room.py's first table on the clips in a room, against (a) the clean reference as the
   index holds it today and (b) the reference in the family's room (the whole track convolved, its
   peaks and hashes in the clip's span): the reference's peaks the clip's peaks hold within a bin
-  and half a frame, one, two and four frames, and the reference's pairs (and triplets) the
-  clip's hold at the true offset, and those of (a) and (b) together. The clips: the robustness
-  set's `room-dr0` (RT60 0.4 s, as much reverberant as direct sound), and the same places of the
-  same never-seen tracks in two other rooms of bench/distortions.py's model, RT60 0.25 s and
-  0.8 s at 0 dB (`OTHER_ROOMS`, made here, cached in bench/out/roomref-rooms.npz).
-- answers: the engine as it is (Identifier with its defaults) against in-memory indexes of the
-  robustness set's manifest, today's and each family's arm (`--families`: `pN` the family picked
-  at N peaks a second, the references' other settings kept, `-triplets` or `-pairs` storing that
-  kind alone; all built in one pass over the audio, cached in bench/out/roomref-index.pkl): the
-  clips of the three rooms, room_onsets.py's `CELLS` (the benchmark's conditions cut from the
-  catalog's tracks, cached in bench/out/roomref-cells.npz) and the set's never-indexed clips.
-  Each cell keeps which clips it answered right, so arms compare clip by clip; storage counts
-  index rows a second and MB per audio hour as room_onsets.py does.
+  and half a frame, one, two and four frames, and the reference's pairs and triplets the clip's
+  hold at the true offset, and those of (a) and (b) together (what an index holding the family
+  offers). Two more references bound (b): the family's room 6 dB drier, and the clips' own model
+  (bench/distortions.py's `room`, RT60 0.4 s, 0 dB) with a tail of another seed, which tells
+  whether even the right room reproduces a clip's delays (never a candidate: it is the
+  benchmark's own room). The clips: the robustness set's `room-dr0` (RT60 0.4 s, as much
+  reverberant as direct sound), and the same places of the same never-seen tracks in two other
+  rooms of bench/distortions.py's model, RT60 0.25 s and 0.8 s at 0 dB (`OTHER_ROOMS`, made here,
+  cached in bench/out/roomref-rooms.npz). About a minute.
+- answers (not run so far: the peaks part found that no reverberated reference holds more of a
+  clip's peaks than the clean one, so the study stopped there; docs/decisions.md): the engine as
+  it is (Identifier with its defaults) against in-memory indexes of the robustness set's
+  manifest, today's and each family's arm (`--families`: `pN` the family picked at N peaks a
+  second, the references' other settings kept, `-triplets` or `-pairs` storing that kind alone;
+  all built in one pass over the audio, cached in bench/out/roomref-index.pkl): the clips of the
+  three rooms, room_onsets.py's `CELLS` (the benchmark's conditions cut from the catalog's tracks,
+  cached in bench/out/roomref-cells.npz) and the set's never-indexed clips. Each cell keeps which
+  clips it answered right, so arms compare clip by clip; storage counts index rows a second and
+  MB per audio hour as room_onsets.py does.
 
 Results go to bench/results/room_reference.json (a run of one part keeps the other's);
 docs/decisions.md quotes them through the `room_reference` report block (`make report`).
@@ -73,9 +78,10 @@ FAMILY_SEED = 6401
 # Other rooms the clips are heard in (bench/distortions.py's `room`, RT60 in seconds, 0 dB).
 OTHER_ROOMS = {"room-rt0.25": 0.25, "room-rt0.8": 0.8}
 OTHER_ROOMS_SEED = 2501
-# The family's peak densities built into the cached index (peaks a second).
-DENSITIES = (20.0, 10.0, 8.0, 6.0)
-FAMILIES = "p20,p20-triplets,p8,p6"
+# The family's peak densities built into the cached index (peaks a second: the budget of a block
+# of 16 frames and a band rounds to 5, 3, 2 and 1 peaks).
+DENSITIES = (20.0, 12.0, 8.0, 4.0)
+FAMILIES = "p20,p8,p4,p12-triplets"
 TIME_WINDOWS = ("0.5", "1.0", "2.0", "4.0")
 
 
@@ -113,6 +119,25 @@ def room_impulse(
 def family_impulse() -> np.ndarray:
     """The references' room at the engine's rate (the same for every track)."""
     return room_impulse(RATE, np.random.default_rng(FAMILY_SEED))
+
+
+def clips_model_impulse(seed: int = FAMILY_SEED) -> np.ndarray:
+    """bench/distortions.py's `room` as the `room-dr0` clips were made (RT60 0.4 s, 0 dB) but
+    with a tail of another seed, at the engine's rate: for the diagnostic only (an upper bound on
+    what a room family could hold, never a candidate: it is the benchmark's own room)."""
+    unit = np.zeros(int(0.4 * 1.5 * RATE) + 1, np.float32)
+    unit[0] = 1.0
+    heard = dist.room(unit, RATE, np.random.default_rng(seed), rt60_s=0.4, direct_to_reverberant_db=0.0)
+    return heard.astype(np.float64) / heard[0]
+
+
+# The references' rooms the peaks part compares (the first is the family the answers index).
+def reference_rooms() -> dict[str, np.ndarray]:
+    return {
+        "family": family_impulse(),
+        "family, 6 dB": room_impulse(RATE, np.random.default_rng(FAMILY_SEED), direct_to_reverberant_db=6.0),
+        "clips' model": clips_model_impulse(),
+    }
 
 
 def in_room(x: np.ndarray, impulse: np.ndarray) -> np.ndarray:
@@ -194,28 +219,26 @@ def hashes_held(clip: fp.Fingerprints, reference: fp.Fingerprints, start_frame: 
 
 def peaks_part(queries: list[query_set.Query], rooms: dict[str, dict[str, np.ndarray]]) -> dict:
     """For each room and length: the reference's peaks, pairs and triplets the clips hold, against
-    the clean reference ("clean"), the reference in the family's room ("family") and both
-    together ("both", what an index holding the family offers)."""
-    impulse = family_impulse()
-    references: dict[str, dict[str, tuple[fp.Constellation, fp.Fingerprints]]] = {}
+    the clean reference ("clean"), the reference in each of `reference_rooms` and the clean
+    reference's hashes with the family's new ones ("both", what an index holding the family
+    offers)."""
+    impulses = reference_rooms()
+    references: dict[str, dict[str, tuple[fp.Constellation | None, fp.Fingerprints]]] = {}
     cells: dict[str, dict] = {}
     for q in queries:
         if q.source not in references:
             x = corpus.decoded(q.source)
-            made = {"clean": x, "family": in_room(x, impulse)}
-            peaks = {kind: fp.constellation(y, fp.REFERENCE) for kind, y in made.items()}
-            prints = {kind: fp.hash_constellation(p, fp.REFERENCE) for kind, p in peaks.items()}
-            added = new_rows(prints["family"], prints["clean"])
+            made = {"clean": x, **{name: in_room(x, impulse) for name, impulse in impulses.items()}}
+            references[q.source] = {}
+            for kind, y in made.items():
+                peaks = fp.constellation(y, fp.REFERENCE)
+                references[q.source][kind] = (peaks, fp.hash_constellation(peaks, fp.REFERENCE))
+            own, family = references[q.source]["clean"][1], references[q.source]["family"][1]
+            added = new_rows(family, own)
             both = fp.Fingerprints(
-                np.concatenate([prints["clean"].hashes, added.hashes]),
-                np.concatenate([prints["clean"].offsets, added.offsets]),
-                prints["clean"].n_frames,
+                np.concatenate([own.hashes, added.hashes]), np.concatenate([own.offsets, added.offsets]), own.n_frames
             )
-            references[q.source] = {
-                "clean": (peaks["clean"], prints["clean"]),
-                "family": (peaks["family"], prints["family"]),
-                "both": (None, both),
-            }
+            references[q.source]["both"] = (None, both)
         start_frame = q.start_s * RATE / HOP
         for room_name, clips in rooms.items():
             samples = clips[q.id].astype(np.float32) / 32767
@@ -238,9 +261,9 @@ def peaks_part(queries: list[query_set.Query], rooms: dict[str, dict[str, np.nda
                 entry["triplets_held"] += held
                 entry["triplets"] += of
     for cell in cells.values():
-        for kind in ("clean", "family", "both"):
-            held = cell[kind].pop("clips_with_pairs_held")
-            cell[kind]["pairs_held_median"] = float(np.median(held))
+        for kind, entry in cell.items():
+            if kind != "clips":
+                entry["pairs_held_median"] = float(np.median(entry.pop("clips_with_pairs_held")))
     return cells
 
 
@@ -367,7 +390,7 @@ def save(part: str, value) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("peaks", "answers", "both"), default="both")
+    parser.add_argument("--part", choices=("peaks", "answers", "all"), default="peaks")
     parser.add_argument("--families", default=FAMILIES, help="pN[-triplets|-pairs], comma-separated")
     parser.add_argument("--cells", default=room_onsets.CELLS, help="condition:seconds, comma-separated")
     parser.add_argument("--clips", type=int, default=50, help="clips a cell of the benchmark's conditions")
@@ -381,12 +404,12 @@ def main() -> None:
     started = time.perf_counter()
     rooms = {query_set.ROOM_DR0: {q.id: clips[q.id] for q in room_queries}, **other_room_clips(room_queries)}
     print(f"clips in rooms: {time.perf_counter() - started:.0f} s", flush=True)
-    if args.part in ("peaks", "both"):
+    if args.part in ("peaks", "all"):
         started = time.perf_counter()
         peaks = peaks_part(room_queries, rooms)
         print(json.dumps(peaks, indent=1), f"({time.perf_counter() - started:.0f} s)", flush=True)
         save("peaks", {"cells": peaks})
-    if args.part in ("answers", "both"):
+    if args.part in ("answers", "all"):
         started = time.perf_counter()
         robust = query_set.robust_manifest(manifest)
         built = build_references(robust)
