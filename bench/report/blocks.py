@@ -1397,6 +1397,115 @@ def room_onsets(page: Page) -> str:
     ])  # fmt: skip
 
 
+def room_reference(page: Page) -> str:
+    """A room family on the references' side (room_reference.json): the reference's peaks and
+    hashes clips in three rooms hold against the clean reference and the reference in the
+    family's room, and, when measured, the engine's answers with each family indexed, clip by
+    clip against today's index, with the rows it stores."""
+    data = page.results.json("room_reference.json")
+    how = "python -m bench.studies.room_reference"
+    room = data["family_room"]
+    peaks = data["peaks"]["cells"]
+    names = sorted(peaks, key=lambda n: (n.split("/")[0] != "room-dr0", n.split("/")[0], float(n.split("/")[1])))
+    kinds = [kind for kind in peaks[names[0]] if kind != "clips"]
+    with_peaks = [kind for kind in kinds if peaks[names[0]][kind]["peaks"]]
+    heading = {"clean": "clean reference", "both": "clean + family"}
+
+    def clips(name: str) -> list[str]:
+        condition, length = name.split("/")
+        return [f"{condition}, {length} s", str(peaks[name]["clips"])]
+
+    def held(entry: dict, what: str, clips: int, digits: int) -> str:
+        return f"{num(100 * entry[f'{what}_held'] / entry[what])} % · {num(entry[f'{what}_held'] / clips, digits)}"
+
+    peak_rows = [
+        [*clips(name), *(" / ".join(num(100 * peaks[name][k]["peaks"][w] / peaks[name][k]["peaks"]["reference_peaks"])
+                                    for w in ("0.5", "1.0")) + " %" for k in with_peaks)]
+        for name in names
+    ]  # fmt: skip
+    pair_rows = [
+        [*clips(name), *(held(peaks[name][k], "pairs", peaks[name]["clips"], 1) for k in kinds)] for name in names
+    ]
+    triplet_rows = [
+        [*clips(name), *(held(peaks[name][k], "triplets", peaks[name]["clips"], 2) for k in kinds)] for name in names
+    ]
+    lines = [
+        *table(["clips", "n", *(f"reference peaks held within a bin and ½ / 1 frame: {heading.get(k, k)}"
+                                if k == with_peaks[0] else heading.get(k, k) for k in with_peaks)], peak_rows),
+        "",
+        *table(["clips", "n", *(f"reference pairs held at the true offset, share · a clip: {heading.get(k, k)}"
+                                if k == kinds[0] else heading.get(k, k) for k in kinds)], pair_rows),
+        "",
+        *table(["clips", "n", *(f"reference triplets held, share · a clip: {heading.get(k, k)}"
+                                if k == kinds[0] else heading.get(k, k) for k in kinds)], triplet_rows),
+    ]  # fmt: skip
+    dr0 = [peaks[name] for name in names if name.startswith("room-dr0/")]
+
+    def repeated(what: str) -> str:
+        family = sum(cell["family"][what] for cell in dr0)
+        return percent(
+            100 * sum(cell["clean"][what] + cell["family"][what] - cell["both"][what] for cell in dr0) / family
+        )
+
+    rooms = ", ".join(f"`{name}` RT60 {num(rt60, 2)} s" for name, rt60 in room["other_rooms_rt60_s"].items())
+    note = (
+        f"peaks {run_of(data['peaks'])}; the family's room: a direct path, early reflections and a diffuse tail of "
+        f"RT60 {num(room['rt60_s'], 1)} s, {num(room['direct_to_reverberant_db'], 0)} dB direct to reverberant "
+        f"(`room_impulse`, seed {room['seed']}); clips: the robustness set's `room-dr0` (bench/distortions.py's "
+        f"`room`, RT60 0.4 s, 0 dB) and the same places in {rooms} at 0 dB; references: the track as it is "
+        "(today's), in the family's room, in the same room 6 dB drier, and in the clips' own model (RT60 0.4 s, "
+        "0 dB) with a tail of another seed (a bound, not a candidate); clean + family: the track's hashes and the "
+        "family's new ones, as an index holding the family would (of the family's pairs and triplets in the "
+        f"`room-dr0` clips' spans, {repeated('pairs')} and {repeated('triplets')} equal the track's own at the same "
+        "frame, not stored twice)"
+    )
+    if "answers" in data:
+        answers = data["answers"]
+        arms = answers["arms"]
+        names = list(arms)
+        base = arms[names[0]]
+
+        def right(name: str, cell: str) -> str:
+            marks = arms[name]["answered"][cell]
+            text = percent(100 * marks.count("1") / len(marks))
+            if name == names[0]:
+                return text
+            before = base["answered"][cell]
+            gained = sum(a == "1" and b == "0" for a, b in zip(marks, before, strict=True))
+            lost = sum(a == "0" and b == "1" for a, b in zip(marks, before, strict=True))
+            return f"{text} (+{gained} −{lost})"
+
+        storage = [arms[name]["storage"] for name in names]
+        cpu = [arms[name]["cpu_ms_a_never_indexed_clip"] for name in names]
+        rows = [
+            [f"{cell.split(':')[0]}, {cell.split(':')[1]} s", str(len(base["answered"][cell])),
+             *(right(name, cell) for name in names)]
+            for cell in base["answered"]
+        ]  # fmt: skip
+        rows += [
+            ["never-indexed clips named as a track", num(base["unknown"], 0),
+             *(num(arms[name]["unknown_matched"], 0) for name in names)],
+            ["known clips named as another recording or place", "",
+             *(num(arms[name]["known_wrong"], 0) for name in names)],
+            ["index rows a second of audio: pairs + triplets", "",
+             *(f"{num(kept['pairs_per_s'], 1)} + {num(kept['triplets_per_s'], 1)}" for kept in storage)],
+            ["of which the family's", "",
+             *(f"{num(kept['family_pairs_per_s'], 1)} + {num(kept['family_triplets_per_s'], 1)}" for kept in storage)],
+            ["storage per audio hour", "", *(f"{num(kept['mb_per_audio_hour'], 2)} MB" for kept in storage)],
+            ["CPU a never-indexed clip, p50 / p95", "", *(pair(ms["p50"], ms["p95"], "ms", 0) for ms in cpu)],
+        ]  # fmt: skip
+        lines += ["", *table(["cell", "clips", *(f"right: {name}" for name in names)], rows)]
+        note += (
+            f"; answers {run_of(answers)}: the engine as it is against in-memory indexes of the robustness set's "
+            f"{num(answers['indexed_hours'], 2)} h, today's and with a family (`pN`: picked at N peaks a second, "
+            "`-triplets`: its triplets alone; a row the track holds at the same frame not stored twice); the "
+            f"benchmark's cells {answers['clips_a_cell']} clips each cut from the catalog's tracks as in "
+            f"room_onsets.py; (+gained −lost) counts clips against {names[0]}; storage at the benchmark's bytes a "
+            "stored row; CPU on the shared 2-core machine, the arms one after another"
+        )
+    return "\n".join([*lines, "", page.source("room_reference.json", note, how)])
+
+
 def upload_progress(page: Page) -> str:
     """How an upload's progress follows its work, before and with the retries reported, and with
     each share of the bar the first pass could take (upload_progress.json)."""
@@ -1673,6 +1782,7 @@ BLOCKS = {
     "timeline_speeds": timeline_speeds,
     "room": room,
     "room_onsets": room_onsets,
+    "room_reference": room_reference,
     "upload_progress": upload_progress,
     "voice": voice,
     "catalog_search": catalog_search,

@@ -39,6 +39,7 @@ WRITERS = {
     "timeline_speeds.json": "python -m bench.studies.timeline_speeds",
     "room.json": "python -m bench.studies.room",
     "room_onsets.json": "python -m bench.studies.room_onsets",
+    "room_reference.json": "python -m bench.studies.room_reference",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
     "catalog_search.json": "python -m bench.studies.catalog_search --keep",

@@ -35,6 +35,7 @@ import json
 import pickle
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -110,12 +111,14 @@ def distort(condition: str, track: np.ndarray, start: int, n: int, rng, manifest
     return noise_study.distort(condition, track, start, n, rng, {"foreign": manifest["held_out"]})
 
 
-def other_cells(manifest: dict, cells: str, per_cell: int, seed: int = 2026) -> dict[str, list]:
+def other_cells(
+    manifest: dict, cells: str, per_cell: int, seed: int = 2026, cache: Path = CLIPS_CACHE
+) -> dict[str, list]:
     """{cell: [(track id, start s, samples)]}: clips of the benchmark's conditions at random
-    places in the catalog's tracks (cached in bench/out)."""
+    places in the catalog's tracks (cached in `cache`, in bench/out)."""
     names = [cell for cell in cells.split(",") if cell]
-    if CLIPS_CACHE.exists():
-        with np.load(CLIPS_CACHE) as saved:
+    if cache.exists():
+        with np.load(cache) as saved:
             listing = json.loads(str(saved["listing"]))
             if listing["per_cell"] == per_cell and listing["seed"] == seed and set(listing["cells"]) >= set(names):
                 return {
@@ -135,7 +138,7 @@ def other_cells(manifest: dict, cells: str, per_cell: int, seed: int = 2026) -> 
             made[cell].append((track_id, start / RATE, np.asarray(x, np.float32)))
     listing = {"per_cell": per_cell, "seed": seed, "cells": {c: [(t, s) for t, s, _ in v] for c, v in made.items()}}
     arrays = {f"{cell}/{k}": x for cell, clips in made.items() for k, (_, _, x) in enumerate(clips)}
-    np.savez(CLIPS_CACHE, listing=json.dumps(listing), **arrays)
+    np.savez(cache, listing=json.dumps(listing), **arrays)
     return made
 
 

@@ -71,6 +71,8 @@ Between blocks.
 <!-- /report:timeline_speeds -->
 <!-- report:room_onsets -->
 <!-- /report:room_onsets -->
+<!-- report:room_reference -->
+<!-- /report:room_reference -->
 <!-- report:catalog_search -->
 <!-- /report:catalog_search -->
 <!-- report:room -->
