@@ -24,6 +24,8 @@ the machine is noisy; latencies are medians and 95th percentiles.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import os
 import platform
@@ -56,14 +58,56 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
-def cpu_seconds(backend_pid: int | None) -> dict[str, float]:
-    """CPU used so far by this process, its finished children (ffprobe, ffmpeg) and its database backend.
+# getrusage(RUSAGE_CHILDREN) misses the CPU of whatever runs in bubblewrap's pid namespace, the
+# decode sandbox the engine prefers (a busy child under `bwrap --unshare-pid` adds nothing to it),
+# so the benchmark's process joins a cgroup-v1 cpuacct group of its own, whose usage counts every
+# descendant, sandboxed or not (bench/studies/ingest_cpu.py runs its commands in such groups too).
+CPU_GROUPS = Path("/sys/fs/cgroup/cpuacct")
+_cpu_group: list[Path | None] = []
 
-    Summed, they are the cost of ingest per core, whatever overlaps on the wall clock.
+
+def _leave_cpu_group(group: Path) -> None:
+    with contextlib.suppress(OSError):
+        (CPU_GROUPS / "cgroup.procs").write_text(str(os.getpid()))
+        group.rmdir()  # refused while a pre-started decoder still runs in it; it goes with the process
+
+
+def cpu_group() -> Path | None:
+    """The cpuacct group this process counts its tree in, joined on first use; None where it cannot
+    be made (not root, no cgroup-v1 cpuacct)."""
+    if not _cpu_group:
+        group = CPU_GROUPS / f"earshot_bench_{os.getpid()}"
+        try:
+            group.mkdir(exist_ok=True)
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+            group = None
+        else:
+            atexit.register(_leave_cpu_group, group)
+        _cpu_group.append(group)
+    return _cpu_group[0]
+
+
+def cpu_seconds(backend_pid: int | None) -> dict[str, float]:
+    """CPU used so far by this process, its children (ffprobe, ffmpeg) and its database backend.
+
+    Summed, their differences between two calls are the cost of ingest per core, whatever overlaps
+    on the wall clock. "children" is this process's tree less itself, counted since it joined its
+    cpuacct group (only differences mean anything); it is left out where sandboxed children cannot
+    be counted (no group, and the decode sandbox is bubblewrap).
     """
+    from recognition.engine import audio
+
     own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = {"python": own.ru_utime + own.ru_stime, "children": children.ru_utime + children.ru_stime}
+    used = {"python": own.ru_utime + own.ru_stime}
+    group = cpu_group()
+    if group is not None:
+        used["children"] = int((group / "cpuacct.usage").read_text()) / 1e9 - used["python"]
+    elif audio.sandbox_mode() != "bwrap":
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["children"] = children.ru_utime + children.ru_stime
     try:  # PostgreSQL runs on this machine; its /proc entry is readable when it does
         fields = Path(f"/proc/{backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
         used["database"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -121,15 +165,18 @@ def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
         audio_s += outcome.track.duration_s
         source_of_track[outcome.track.id] = item["path"]
     cpu_after = cpu_seconds(backend_pid)
+    # Without the children's CPU a figure per core would flatter ingest: none is given then.
+    counted = "children" in cpu_before
     ingest_cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_after if part in cpu_before}
     # The floor under ingest: ffmpeg alone decoding the same files to the engine's rate.
     decode_s = 0.0
-    decode_cpu_before = cpu_seconds(None)["children"]
+    decode_cpu_before = cpu_seconds(None)
     for item in manifest["indexed"]:
         started = time.perf_counter()
         audio.decode(item["path"], sample_rate_hz=QUERY.sample_rate_hz, max_seconds=7200)
         decode_s += time.perf_counter() - started
-    decode_cpu_s = cpu_seconds(None)["children"] - decode_cpu_before
+    decode_cpu_after = cpu_seconds(None)
+    decode_cpu_s = decode_cpu_after["children"] - decode_cpu_before["children"] if counted else None
     with connection.cursor() as cursor:
         for table in (store.TABLE, store.PAIR_TABLE):  # visibility map: index-only lookups
             cursor.execute(f"VACUUM ANALYZE {table}")
@@ -159,7 +206,7 @@ def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
         "ingest": {
             "audio_s": audio_s,
             "elapsed_s": ingest_s,
-            "cpu_s": ingest_cpu,
+            "cpu_s": ingest_cpu if counted else None,
             "decode_s": decode_s,
             "decode_cpu_s": decode_cpu_s,
             "tracks": len(source_of_track),

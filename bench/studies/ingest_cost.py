@@ -99,6 +99,8 @@ def main() -> None:
     }
     wall: dict[str, list[float]] = {name: [] for name in stages}
     cpu: dict[str, list[float]] = {name: [] for name in stages}
+    if "children" not in cpu_seconds(None):
+        raise SystemExit("run as root: ffmpeg's CPU under bubblewrap is counted in a cpuacct group (bench/run.py)")
     for _ in range(args.rounds):
         for name, stage in stages.items():
             before, started = cpu_seconds(None), time.perf_counter()
