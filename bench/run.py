@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -186,9 +187,11 @@ def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
     for warmup in queries[:20]:  # load the index into the buffer cache, as in production
         engine.identify(audio.decode(warmup.path, sample_rate_hz=QUERY.sample_rate_hz, max_seconds=30))
     results = []
+    loads = []  # the machine's 1-minute load average while the queries are timed: other work on the cores
     for number, query in enumerate(queries, 1):
         if number % 250 == 0:
             print(f"earshot: {number}/{len(queries)} queries", flush=True)
+            loads.append(os.getloadavg()[0])
         started = time.perf_counter()
         samples = audio.decode(query.path, sample_rate_hz=QUERY.sample_rate_hz, max_seconds=30)
         decoded = time.perf_counter()
@@ -213,6 +216,7 @@ def run_earshot(manifest: dict, queries: list[query_set.Query]) -> dict:
         },
         "storage": size,
         "results": results,
+        "load_average": statistics.median(loads) if loads else None,
     }
 
 
@@ -414,7 +418,12 @@ def main() -> None:
             f"of {', '.join(corpus.CATALOG_PACKAGES)}), {len(manifest['held_out'])} never indexed, "
             f"{len(manifest['foreign'])} tracks of {', '.join(corpus.FOREIGN_PACKAGES)} never seen; "
             f"{len(queries)} queries; {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-            "latencies measured one query at a time."
+            "latencies measured one query at a time"
+            + (
+                f", at a 1-minute load average of {raw['earshot']['load_average']:.1f} (median while they ran)."
+                if raw["earshot"].get("load_average") is not None
+                else "."
+            )
         ),
         "earshot": score(raw["earshot"], queries),
     }
