@@ -80,9 +80,10 @@ ARMS: dict[str, dict] = {
         "wide_decided": None,
     },
     # ... decided on only the WIDE_DECIDED retries whose triplets align best (one ranking of all):
-    # retries.WIDE_VARIANTS with the engine's wide settings. The engine as it is: since the
-    # denser look went on for clips (docs/decisions.md, dense_params), with it.
-    "wide-all-screen": {"wide_variants": retries.WIDE_VARIANTS},
+    # retries.WIDE_VARIANTS with the engine's wide settings. The engine as it was run in that
+    # column: since the denser look went on for clips (docs/decisions.md, dense_params), with it,
+    # as fp.QUERY_DENSE (the clip's look takes fp.QUERY_DENSE_CLIP now: `dense-fan8`).
+    "wide-all-screen": {"wide_variants": retries.WIDE_VARIANTS, "dense_params": fp.QUERY_DENSE},
     # ... screened on fewer triplets: 3 targets; all three peaks wide.
     # The engine as it is, plus the clip's peaks picked again twice as dense (100 a second), all of
     # them eligible for triplets, looked up in every track as one more look on the main share
@@ -93,6 +94,22 @@ ARMS: dict[str, dict] = {
     "dense-bands": {"dense_params": replace(fp.QUERY_DENSE, subband_edges_hz=(250.0, 500.0, 1000.0, 2000.0))},
     # ... 150 peaks a second instead of 100.
     "dense-150": {"dense_params": replace(fp.QUERY_DENSE, peaks_per_second=150.0)},
+    # ... its peaks maxima of 3 x 3 cells instead of 5 x 5 (more of the music's peaks stand out
+    # between the other source's, bench/studies/voice_lost.py).
+    "dense-n33": {"dense_params": replace(fp.QUERY_DENSE, neighborhood_frames=3, neighborhood_bins=3)},
+    # ... its triplets from 8 nearest targets instead of 6 (7: `dense-fan7`): under another song the
+    # reference's two nearest targets fall further down an anchor's (bench/studies/voice_lost.py).
+    # `dense-fan8` is fp.QUERY_DENSE_CLIP, the engine's now.
+    "dense-fan8": {"dense_params": fp.QUERY_DENSE_CLIP},
+    "dense-fan7": {"dense_params": replace(fp.QUERY_DENSE, triplet_fan_out=7)},
+    # ... 8 targets, and only the triplets with at least one peak (`-w2`: two) a maximum of a
+    # reference's neighbourhood: fewer values.
+    "dense-fan8-w1": {
+        "dense_params": replace(fp.QUERY_DENSE_CLIP, triplet_peak_neighborhood=(11, 9), triplet_min_wide_peaks=1)
+    },
+    "dense-fan8-w2": {
+        "dense_params": replace(fp.QUERY_DENSE_CLIP, triplet_peak_neighborhood=(11, 9), triplet_min_wide_peaks=2)
+    },
     # ... the screen's triplets need two wide peaks of three, as the query's (more values).
     "wide-all-screen-w2": {"wide_variants": retries.WIDE_VARIANTS, "wide_screen_min_wide": 2},
 }

@@ -233,8 +233,8 @@ def test_a_clip_played_ten_percent_fast_is_found_unless_the_wide_retries_are_off
 
 
 def test_the_denser_look_is_for_clips_and_long_inputs_and_turned_off_by_its_setting(settings):
-    """Clips and uploads' windows get the denser look (music under a voice-over);
-    EARSHOT_DENSE_LOOK=false leaves it out of both."""
-    assert identifier().window_dense_params == identifier().dense_params == fp.QUERY_DENSE
+    """Clips and uploads' windows get the denser look (music under a voice-over), a clip's with
+    triplets from more targets; EARSHOT_DENSE_LOOK=false leaves it out of both."""
+    assert identifier().window_dense_params == fp.QUERY_DENSE and identifier().dense_params == fp.QUERY_DENSE_CLIP
     settings.EARSHOT_DENSE_LOOK = False
     assert identifier().window_dense_params is None and identifier().dense_params is None

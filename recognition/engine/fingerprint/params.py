@@ -12,6 +12,7 @@ __all__ = [
     "MAX_ROWS_PER_TRIPLET",
     "QUERY",
     "QUERY_DENSE",
+    "QUERY_DENSE_CLIP",
     "QUERY_SMOOTHED",
     "QUERY_TRIPLET_FAN_OUT",
     "REFERENCE",
@@ -166,6 +167,14 @@ QUERY_SMOOTHED = replace(QUERY, time_smoothing=(1.0, 2.0, 1.0))
 # triplets), looked up in every track on the main share of the bound
 # (recognition/engine/identify/long_inputs.py; docs/decisions.md, window_dense_params).
 QUERY_DENSE = replace(QUERY, peaks_per_second=100.0, triplet_peak_neighborhood=None, triplet_fan_out=6)
+# A clip's denser look (Identifier.dense_params): the same peaks, its triplets from 8 nearest
+# targets instead of 6. Clips the look missed under another song or a louder voice were lost in
+# its stage 1: their track was not among the candidates, though its pairs would have cleared the
+# bound. Among the clip's denser peaks the other source's stand between an anchor and the
+# reference's two nearest targets, which fall past the 6 nearest; 8 reach more of them, for more
+# values looked up in every track by clips that take the look (docs/decisions.md,
+# QUERY_DENSE_CLIP). A long input's windows keep QUERY_DENSE, as measured on uploads.
+QUERY_DENSE_CLIP = replace(QUERY_DENSE, triplet_fan_out=8)
 
 
 # Stage 1 (a lookup in every track) reads at most this many stored rows of one triplet value: the

@@ -66,8 +66,10 @@ class Identifier:
     # The clip's peaks picked again with these settings (denser: music under a voice keeps some
     # of its peaks), one more look on the main share, after the smoothed retry; None: not tried.
     # Its spectrogram and maxima are the first look's, and with the engine's CPU cut a clip that
-    # takes it costs what one without it did (docs/decisions.md, dense_params).
-    dense_params: fp.FingerprintParams | None = fp.QUERY_DENSE
+    # takes it costs what one without it did (docs/decisions.md, dense_params). Its triplets
+    # reach 8 targets, not the windows' 6: under another song or a voice the reference's targets
+    # fall further down an anchor's (docs/decisions.md, QUERY_DENSE_CLIP).
+    dense_params: fp.FingerprintParams | None = fp.QUERY_DENSE_CLIP
     # The same look for a long input's windows that match nothing as heard (uploads, where
     # voice-overs are), its denser peaks found as the input is decoded; None: not tried
     # (docs/decisions.md, window_dense_params).

@@ -177,10 +177,38 @@ def test_spectra_computed_once_give_what_computing_them_again_gives(songs, seed)
 
     clip = media.add_noise(songs[seed][3 * RATE : 8 * RATE], 0.0, seed)
     spectra = fp.Spectra(clip, fft_size=fp.QUERY.fft_size, hop_size=fp.QUERY.hop_size)
-    for params in (fp.QUERY, fp.QUERY_SMOOTHED, fp.QUERY_DENSE):
+    for params in (fp.QUERY, fp.QUERY_SMOOTHED, fp.QUERY_DENSE, fp.QUERY_DENSE_CLIP):
         shared, fresh = fp.fingerprint(clip, params, spectra=spectra), fp.fingerprint(clip, params)
         assert np.array_equal(shared.hashes, fresh.hashes) and np.array_equal(shared.offsets, fresh.offsets)
     shared_sketch, fresh_sketch = sk.query_sketch(clip, spectra=spectra), sk.query_sketch(clip)
     assert all(np.array_equal(a, b) for a, b in zip(shared_sketch.shifts, fresh_sketch.shifts, strict=True))
     short = clip[:300]  # shorter than a frame
     assert sk.query_sketch(short, spectra=fp.Spectra(short, fft_size=512, hop_size=256)).n_frames == 0
+
+
+def _triplets_at_place(
+    engine: Identifier, clip: np.ndarray, params: fp.FingerprintParams, track: int, at: float
+) -> int:
+    """The track's stored triplet rows that a look with `params` meets at the clip's place (in every
+    track, as stage 1 looks them up)."""
+    hits = engine.votes(fp.fingerprint(clip, params)).triplets
+    own = hits.select((hits.track_ids == track) & (np.abs(hits.db_offsets - hits.query_offsets - at) <= 1))
+    return int(np.unique(own.db_offsets).size)
+
+
+def test_the_clips_denser_look_meets_triplets_another_song_pushed_past_six_targets(engine, songs):
+    """Under another song at 0 dB its peaks stand between an anchor and the reference's two
+    nearest targets: the clip's denser look, from 8 nearest targets (fp.QUERY_DENSE_CLIP), meets
+    more of the song's stored triplets at the clip's place than the windows' look from 6."""
+    assert engine.dense_params == fp.QUERY_DENSE_CLIP and engine.window_dense_params == fp.QUERY_DENSE
+    other = media.to_engine_rate(media.synth_song(101, 6))  # never indexed
+    met = []
+    for seed, start_s in [(1, 5.0), (3, 20.0), (5, 33.0), (7, 47.0)]:
+        clip = songs[seed][int(start_s * RATE) : int((start_s + 5) * RATE)]
+        under = other[: clip.size] * np.sqrt(np.mean(clip**2) / np.mean(other[: clip.size] ** 2))
+        at = start_s * RATE / fp.QUERY.hop_size
+        met.append(
+            [_triplets_at_place(engine, clip + under, p, seed, at) for p in (fp.QUERY_DENSE, fp.QUERY_DENSE_CLIP)]
+        )
+    assert all(eight >= six for six, eight in met)
+    assert sum(eight for _, eight in met) > sum(six for six, _ in met)
