@@ -186,3 +186,49 @@ def test_the_wide_grid_covers_the_speeds_pitches_and_tempos_it_names():
     for semitones in np.linspace(-2, 2, 81):
         assert min(abs(f * 2 ** (semitones / 12) - 1) for f in [*pitches, 1.0]) <= 0.0055
     assert len(tempos) == 10 and min(tempos) == pytest.approx(1 / 1.1) and max(tempos) == pytest.approx(1 / 0.9)
+
+
+def test_the_coarse_screen_takes_every_step_of_each_grid_and_reaches_every_factor_through_a_neighbour():
+    """retries.coarse_screen: every factor of WIDE_VARIANTS is screened or next to one that is,
+    in its own grid (speed, pitch, tempo), and step 1 screens them all."""
+    for step in (2, 3):
+        coarse, neighbours = retries.coarse_screen(retries.WIDE_VARIANTS, step)
+        assert len(coarse) < len(retries.WIDE_VARIANTS) / (step - 0.5)
+        reached = set(coarse) | {n for i in coarse for n in neighbours[i]}
+        assert reached == set(range(len(retries.WIDE_VARIANTS)))
+        for i in coarse:
+            for n in neighbours[i]:
+                a, b = retries.WIDE_VARIANTS[i], retries.WIDE_VARIANTS[n]
+                assert isinstance(a, float) == isinstance(b, float)
+                assert isinstance(a, float) or (a[0] == 1) == (b[0] == 1)
+    assert retries.coarse_screen(retries.WIDE_VARIANTS, 1)[0] == list(range(len(retries.WIDE_VARIANTS)))
+
+
+def test_the_coarse_to_fine_screen_finds_a_clip_ten_percent_fast_at_its_speed(index, songs):
+    """Screened every third factor, then around the best: the clip played 10 % fast is found at
+    its speed with the bound of every factor screened."""
+    clip = media.played_faster(songs[5][12 * RATE : 21 * RATE], 1.1)[: 6 * RATE]
+    every = Identifier(index, wide_variants=retries.WIDE_VARIANTS, wide_screen_step=1).identify(clip)
+    coarse = Identifier(index, wide_variants=retries.WIDE_VARIANTS, wide_screen_step=3).identify(clip)
+    assert coarse is not None and coarse.track_id == 5 and abs(coarse.speed - 1.1) < 0.011
+    assert every is not None and coarse.log10_p == pytest.approx(every.log10_p)
+
+
+def test_near_retries_with_a_stage_one_of_their_own_find_the_clip_in_its_candidates(songs):
+    """retry_stage1: the near speeds choose their candidates on the wide screen's triplets in
+    every track and look their own hashes up in the candidates alone: the clip is found at the
+    same place and speed, fewer values asked in every track."""
+    index = MemoryIndex()
+    for seed, samples in songs.items():
+        index.add(seed, fp.fingerprint(samples))
+    clip = media.played_faster(songs[4][10 * RATE : 18 * RATE], 1.02)
+    found, asked = {}, {}
+    for stage1 in (False, True):
+        counting = CountingIndex(index)
+        engine = Identifier(counting, smoothed_params=None, dense_params=None, wide_variants=(), retry_stage1=stage1)
+        found[stage1] = engine.identify(clip)
+        asked[stage1] = np.unique(counting.calls[2][0]).size  # the retries' lookup in every track
+    plain, own = found[False], found[True]
+    assert own is not None and own.track_id == 4 and plain is not None
+    assert own.offset_frames == plain.offset_frames and abs(own.speed - 1.02) < 0.011
+    assert asked[True] < 0.5 * asked[False]
