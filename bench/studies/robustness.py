@@ -112,39 +112,7 @@ ARMS: dict[str, dict] = {
     },
     # ... the screen's triplets need two wide peaks of three, as the query's (more values).
     "wide-all-screen-w2": {"wide_variants": retries.WIDE_VARIANTS, "wide_screen_min_wide": 2},
-    # The engine as it is, its wide tier screened coarse to fine: every second (third) factor of
-    # each grid, then the neighbours of the WIDE_DECIDED best of those (retries.coarse_screen).
-    "screen-step2": {"wide_screen_step": 2},
-    "screen-step3": {"wide_screen_step": 3},
-    # The engine as it is, its near speeds' candidates chosen on the wide screen's triplets (4
-    # targets, three wide peaks, one shift) in every track, their own hashes looked up in the
-    # candidates alone (Identifier.retry_stage1).
-    "near-stage1": {"retry_stage1": True},
-    # ... and the wide factors the screen keeps looked up in the candidates of their screen's
-    # triplets (Identifier.wide_screened_candidates): nothing in every track after the screen.
-    "stage1-both": {"retry_stage1": True, "wide_screened_candidates": True},
-    # ... and the denser look's candidates chosen on its triplets of 4 targets an anchor, its own
-    # hashes looked up in them alone (Identifier.dense_stage1_fan_out).
-    "stage1-all": {"retry_stage1": True, "wide_screened_candidates": True, "dense_stage1_fan_out": 4},
-    # ... of 5 targets an anchor.
-    "stage1-dense5": {"retry_stage1": True, "wide_screened_candidates": True, "dense_stage1_fan_out": 5},
-    # ... the denser look choosing 20 candidates instead of 5 (rows read in named tracks only).
-    "stage1-dense5-c20": {
-        "retry_stage1": True,
-        "wide_screened_candidates": True,
-        "dense_stage1_fan_out": 5,
-        "dense_stage1_candidates": 20,
-    },
 }
-# Every arm looks up in every track what it was measured looking up there: its retries' and its
-# denser look's own triplets, unless it says otherwise (Identifier.retry_stage1 and the rest).
-_IN_EVERY_TRACK = {
-    "retry_stage1": False,
-    "wide_screened_candidates": False,
-    "dense_stage1_fan_out": None,
-    "dense_stage1_candidates": None,
-}
-ARMS = {name: {**_IN_EVERY_TRACK, **arm} for name, arm in ARMS.items()}
 
 
 def _truth(condition: str) -> tuple[float, float]:

@@ -53,10 +53,6 @@ class Identifier:
     candidates: int = CANDIDATES
     retry_triplet_fan_out: int = retries.RETRY_TRIPLET_FAN_OUT
     retry_shifts: int = retries.RETRY_SHIFTS
-    # A clip's near speed retries choose their candidates on the wide screen's triplets in every
-    # track (`wide_screen_params`, `wide_shifts`) and look their own hashes up in the candidates
-    # alone; False: their own triplets in every track (retries.py, RETRY_STAGE1).
-    retry_stage1: bool = retries.RETRY_STAGE1
     smoothed_params: fp.FingerprintParams | None = fp.QUERY_SMOOTHED  # None: no retry smoothed in time
     # Speeds (or (time, frequency) pairs) tried after every other retry failed, on `wide_share` of
     # the false-match bound, their triplets from `wide_triplet_fan_out` targets of `wide_shifts`
@@ -67,10 +63,6 @@ class Identifier:
     wide_shifts: int = retries.WIDE_SHIFTS
     wide_decided: int | None = retries.WIDE_DECIDED  # None: decide on every wide retry
     wide_screen_min_wide: int = retries.WIDE_SCREEN_MIN_WIDE  # wide peaks a triplet of the screen needs
-    wide_screen_step: int = retries.WIDE_SCREEN_STEP  # a clip's factors screened every that many first
-    # A clip's wide factors kept by the screen look their hashes up in the candidates their screen
-    # triplets choose, not their triplets in every track (retries.py, RETRY_STAGE1).
-    wide_screened_candidates: bool = retries.WIDE_SCREENED_CANDIDATES
     # The clip's peaks picked again with these settings (denser: music under a voice keeps some
     # of its peaks), one more look on the main share, after the smoothed retry; None: not tried.
     # Its spectrogram and maxima are the first look's, and with the engine's CPU cut a clip that
@@ -78,11 +70,6 @@ class Identifier:
     # reach 8 targets, not the windows' 6: under another song or a voice the reference's targets
     # fall further down an anchor's (docs/decisions.md, QUERY_DENSE_CLIP).
     dense_params: fp.FingerprintParams | None = fp.QUERY_DENSE_CLIP
-    # A clip's denser look chooses its candidates on its triplets of that many targets an anchor
-    # in every track and looks its own hashes up in them alone; None: all its triplets in every
-    # track (retries.py, RETRY_STAGE1).
-    dense_stage1_fan_out: int | None = retries.DENSE_STAGE1_FAN_OUT
-    dense_stage1_candidates: int | None = None  # the candidates it chooses (None: `candidates`)
     # The same look for a long input's windows that match nothing as heard (uploads, where
     # voice-overs are), its denser peaks found as the input is decoded; None: not tried
     # (docs/decisions.md, window_dense_params).
@@ -160,14 +147,13 @@ class Identifier:
         *,
         window_frames: int | None = None,
         ranking: matching.Ranking | None = None,
-        count: int | None = None,
     ) -> np.ndarray:
-        """Stage 1's choice: the `count` tracks (None: `candidates`) whose triplets align best."""
+        """Stage 1's choice: the tracks whose triplets align best."""
         return matching.top_tracks(
             hits,
             n_frames,
             self.index.track_frames,
-            self.candidates if count is None else count,
+            self.candidates,
             window_frames=window_frames,
             params=self.match_params,
             ranking=ranking,
@@ -256,19 +242,7 @@ class Identifier:
             match = retries.smoothed_retry(
                 self, samples, params=smoothed, candidates=votes.candidates, looks=looks, lookup=lookup, spectra=spectra
             )
-        if match is None and self.dense_params is not None and self.dense_stage1_fan_out is not None:
-            dense_peaks = fp.constellation(samples, self.dense_params, spectra=spectra)
-            dense = fp.hash_constellation(dense_peaks, self.dense_params)
-            match = retries.in_candidates(
-                self,
-                [retries.Variant(0, 1.0, dense)],
-                dense_peaks,
-                retries.with_fewer_triplets(self.dense_params, self.dense_stage1_fan_out),
-                looks=looks,
-                lookup=lookup,
-                count=self.dense_stage1_candidates,
-            )
-        elif match is None and self.dense_params is not None:
+        if match is None and self.dense_params is not None:
             dense = fp.fingerprint(samples, self.dense_params, spectra=spectra)
             match = self.decide(self.votes_of([dense], lookup=lookup)[0], dense.n_frames, looks)
         for tier in tiers:  # the near speeds, then the wide tier
@@ -284,9 +258,6 @@ class Identifier:
                 lookup=lookup,
                 decided=tier.decided,
                 screen=tier.screen,
-                screen_step=tier.screen_step,
-                stage1=tier.stage1,
-                screened_candidates=tier.screened_candidates,
             )
         return ClipAnswer(match, len(clip))
 
@@ -302,10 +273,7 @@ class Identifier:
         looks = times * (1 + smoothed + dense + len(self.speed_variants)) + prior_looks
         tiers = []
         if self.speed_variants:
-            stage1 = (self.wide_screen_params, self.wide_shifts) if self.retry_stage1 else None
-            tiers.append(
-                window_retries.Tier(self.speed_variants, self.retry_params, self.retry_shifts, looks, stage1=stage1)
-            )
+            tiers.append(window_retries.Tier(self.speed_variants, self.retry_params, self.retry_shifts, looks))
         if self.wide_variants:  # the looks before the wide retries keep 1 - wide_share of the bound
             looks = math.ceil(looks / (1 - self.wide_share))
             tiers[:] = [replace(tier, looks=looks) for tier in tiers]
@@ -317,8 +285,6 @@ class Identifier:
                     math.ceil(times * len(self.wide_variants) / self.wide_share),
                     self.wide_decided,
                     self.wide_screen_params,
-                    self.wide_screen_step,
-                    screened_candidates=self.wide_screened_candidates,
                 )
             )
         return looks, tiers

@@ -16,15 +16,11 @@ from recognition.engine import sketch as sk
 from recognition.engine.identify.memo import Lookup
 
 __all__ = [
-    "DENSE_STAGE1_FAN_OUT",
     "RETRY_SHIFTS",
-    "RETRY_STAGE1",
     "RETRY_TRIPLET_FAN_OUT",
     "SPEED_VARIANTS",
     "WIDE_DECIDED",
-    "WIDE_SCREENED_CANDIDATES",
     "WIDE_SCREEN_MIN_WIDE",
-    "WIDE_SCREEN_STEP",
     "WIDE_SHARE",
     "WIDE_SHIFTS",
     "WIDE_TRIPLET_FAN_OUT",
@@ -32,9 +28,7 @@ __all__ = [
     "Factor",
     "Stages",
     "Variant",
-    "coarse_screen",
     "hashed",
-    "in_candidates",
     "pitch_grid",
     "smoothed_retry",
     "speed_grid",
@@ -118,23 +112,6 @@ WIDE_SCREEN_MIN_WIDE = 3
 # speed was most of the time an unknown clip took (docs/decisions.md, WIDE_DECIDED).
 WIDE_DECIDED = 3
 
-# A clip's wide retries are screened at every factor (1), or at every that many of each grid
-# first, then at the neighbours of the best WIDE_DECIDED of them. 1: a factor's screen triplets
-# find the right track only within about half a percent of the clip's change, so a coarser first
-# pass ranks the wrong factors and loses clips (docs/decisions.md, RETRY_STAGE1).
-WIDE_SCREEN_STEP = 1
-
-# Stage 1 of the looks after the clip as heard on fewer triplets (each look's candidates chosen on
-# a few triplets in every track, its own hashes then looked up in the candidates alone): the near
-# speed retries on the wide screen's triplets (4 targets, three wide peaks, one shift), the wide
-# factors the screen keeps on the screen's own (asked already), the denser look on its triplets
-# of DENSE_STAGE1_FAN_OUT targets an anchor. Off: together they take 38-46 % off the values a
-# never-indexed clip looks up in every track, but lose 2-4 short clips under a voice or another
-# song that the look in every track finds (docs/decisions.md, RETRY_STAGE1).
-RETRY_STAGE1 = False
-WIDE_SCREENED_CANDIDATES = False
-DENSE_STAGE1_FAN_OUT: int | None = None
-
 
 class Stages(Protocol):
     """What a retry asks of the Identifier: its two-stage lookups and its decisions."""
@@ -150,8 +127,6 @@ class Stages(Protocol):
     ) -> matching.Match | None: ...
 
     def track_frames(self, track_ids: np.ndarray) -> np.ndarray: ...
-
-    def choose(self, hits: matching.Hits, n_frames: int, *, count: int | None = None) -> np.ndarray: ...
 
     @property
     def match_params(self) -> matching.MatchParams: ...
@@ -206,9 +181,6 @@ def speed_retry(
     lookup: Lookup | None = None,
     decided: int | None = None,
     screen: fp.FingerprintParams | None = None,
-    screen_step: int = 1,
-    stage1: tuple[fp.FingerprintParams, int] | None = None,
-    screened_candidates: bool = False,
 ) -> matching.Match | None:
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
@@ -220,38 +192,16 @@ def speed_retry(
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
     look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED).
-    `screen`: the fingerprint settings the factors are screened with (None: `params`).
-    `screen_step`: screen every that many factors of each grid first, then the neighbours of the
-    `decided` best of those, and decide on the best `decided` of the best and their neighbours
-    (1: screen every factor; coarse_screen).
-    `stage1`: (settings, shifts) of the triplets each factor's stage 1 looks up in every track
-    to choose its candidates, where its own hashes, triplets too, are then looked up (None: its
-    own triplets in every track, as a clip as heard). `screened_candidates`: the factors the
-    screen keeps choose their candidates on the screen's triplets (a `stage1` that asks nothing
-    more in every track)."""
+    `screen`: the fingerprint settings the factors are screened with (None: `params`)."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
     if decided is not None and screen is not None and decided < len(factors):
         # Screened on their own hashes, only the factors kept are hashed with `params`.
         screened = hashed_all(moved, factors, screen, pairs=False)
-        if screen_step > 1:
-            kept = _coarse_to_fine(engine, screened, factors, screen_step, decided, lookup=lookup)
-        else:
-            kept = _screen(engine, screened, np.zeros(len(factors), np.int64), decided, lookup=lookup)
+        kept = _screen(engine, screened, np.zeros(len(factors), np.int64), decided, lookup=lookup)
         factors, decided = tuple(factors[i] for i in kept), None
-        if screened_candidates:  # the kept factors' candidates from their screen's triplets (asked already)
-            stage1 = (screen, shifts)
     variants = [
         Variant(0, factor, hashes) for factor, hashes in zip(factors, hashed_all(moved, factors, params), strict=True)
     ]
-    if stage1 is not None and decided is None:
-        return in_candidates(
-            engine,
-            variants,
-            fp.Constellation(peaks.peaks[: stage1[1]], peaks.n_frames),
-            stage1[0],
-            looks=looks,
-            lookup=lookup,
-        )
     (found,) = speed_retries(engine, variants, 1, looks=looks, lookup=lookup, decided=decided)
     return None if found is None else found[0]
 
@@ -281,47 +231,6 @@ def hashed_all(
     triplets alone at the wide tier's factors cost a third of hashing each factor whole apart
     (docs/decisions.md, hash_variants)."""
     return fp.hash_variants(peaks, params, [time_and_frequency(factor) for factor in factors], pairs=pairs)
-
-
-def in_candidates(
-    engine: Stages,
-    variants: list[Variant],
-    peaks: fp.Constellation,
-    stage1: fp.FingerprintParams,
-    *,
-    looks: int,
-    lookup: Lookup | None,
-    count: int | None = None,
-) -> matching.Match | None:
-    """`speed_retries` of one clip, each factor's candidates (`count`; None: the engine's)
-    chosen on `stage1`'s triplets of `peaks` in every track, its own hashes looked up in them
-    alone."""
-    factors = tuple(v.factor for v in variants)
-    screened = engine.lookup_hits(hashed_all(peaks, factors, stage1, pairs=False), lookup=lookup)
-    chosen = [
-        engine.choose(hits, v.fingerprints.n_frames, count=count) for hits, v in zip(screened, variants, strict=True)
-    ]
-    tracks = arrays.distinct(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
-    hits = engine.lookup_hits([v.fingerprints for v in variants], tracks, lookup=lookup)
-    best: matching.Match | None = None
-    for variant, mine in zip(variants, hits, strict=True):  # each in every factor's candidates, as votes_of
-        triplet = fp.is_triplet(mine.hashes)
-        votes = matching.Votes(mine.select(~triplet), mine.select(triplet), candidates=tracks)
-        found = engine.decide(votes, variant.fingerprints.n_frames, looks)
-        if found is not None and (best is None or found.log10_p < best.log10_p):
-            t, f = time_and_frequency(variant.factor)
-            best = matching.Match(
-                track_id=found.track_id,
-                offset_frames=found.offset_frames,
-                score=found.score,
-                log10_p=found.log10_p,
-                first_frame=int(found.first_frame * t),
-                last_frame=int(found.last_frame * t),
-                candidates=found.candidates,
-                speed=found.speed / t,
-                pitch_semitones=-12 * float(np.log2(f)),
-            )
-    return best
 
 
 def speed_retries(
@@ -371,51 +280,6 @@ def speed_retries(
             )
             best[variant.clip] = (match, variant.factor)
     return best
-
-
-def coarse_screen(factors: tuple[Factor, ...], step: int) -> tuple[list[int], dict[int, list[int]]]:
-    """The positions of every `step`-th factor of each grid (speeds, pitch shifts, tempo changes,
-    each in order of its factor), the grids' ends always within one factor of one of them, and
-    each of those positions' neighbours in its grid that are not screened themselves."""
-    grids: dict[int, list[tuple[float, int]]] = {}
-    for i, factor in enumerate(factors):
-        t, f = time_and_frequency(factor)
-        kind = 0 if not isinstance(factor, tuple) else 1 if t == 1 else 2 if f == 1 else 3
-        grids.setdefault(kind, []).append((f if kind == 1 else t, i))
-    coarse: list[int] = []
-    neighbours: dict[int, list[int]] = {}
-    for grid in grids.values():
-        order = [i for _, i in sorted(grid)]
-        ranks = list(range(step // 2, len(order), step))
-        if ranks and len(order) - 1 - ranks[-1] > 1:
-            ranks.append(len(order) - 1)
-        for r in ranks:
-            neighbours[order[r]] = [order[n] for n in (r - 1, r + 1) if 0 <= n < len(order) and n not in ranks]
-        coarse.extend(order[r] for r in ranks)
-    return sorted(coarse), neighbours
-
-
-def _coarse_to_fine(
-    engine: Stages,
-    screened: list[fp.Fingerprints],
-    factors: tuple[Factor, ...],
-    step: int,
-    count: int,
-    *,
-    lookup: Lookup | None,
-) -> list[int]:
-    """The `count` factors a screen of every `step`-th factor, then of the `count` best of those
-    and their neighbours, finds strongest (positions in `factors`, in order)."""
-    coarse, neighbours = coarse_screen(factors, step)
-    best = [
-        coarse[i]
-        for i in _screen(engine, [screened[i] for i in coarse], np.zeros(len(coarse), np.int64), count, lookup=lookup)
-    ]
-    fine = sorted({*best, *(n for i in best for n in neighbours[i])})
-    return [
-        fine[i]
-        for i in _screen(engine, [screened[i] for i in fine], np.zeros(len(fine), np.int64), count, lookup=lookup)
-    ]
 
 
 def _screen(

@@ -40,9 +40,6 @@ class Tier:
     looks: int
     decided: int | None = None
     screen: fp.FingerprintParams | None = None  # how the factors are screened (None: `params`)
-    screen_step: int = 1  # a clip's factors screened coarse to fine (retries.speed_retry; not windows)
-    stage1: tuple[fp.FingerprintParams, int] | None = None  # a clip's stage 1 triplets, shifts (not windows)
-    screened_candidates: bool = False  # a clip's screened factors looked up in the screen's candidates
     dense: bool = False  # retried from the input's denser peaks (retry_windows' `dense_peaks`)
 
 
