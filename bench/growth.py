@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.growth [--sizes 1e6 3e6 1e7 3e7 1e8 3e8] [--queries 200] [--keep]
                                      [--triplets recombined|pool] [--row-caps ROWS...]
                                      [--retry-fan-outs TARGETS...] [--jit on off] [--wide on off] [--resume]
-                                     [--results FILE.json]
+                                     [--code NAME] [--results FILE.json]
 
 Sizes count stored hashes (triplet rows + packed pairs, 38.4 per second of audio: 10^8 is 723
 hours). Copies the benchmark database (earshot_bench, after bench/run.py) into earshot_growth,
@@ -457,6 +457,11 @@ def main() -> None:
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
+        "--code",
+        help="a name for the engine measured (its commit, what it changed), kept with each point: --keep keeps "
+        "earlier points of another name at the same sizes, so runs of two versions share a file",
+    )
+    parser.add_argument(
         "--results",
         type=Path,
         default=RESULTS / "growth.json",
@@ -523,6 +528,8 @@ def main() -> None:
                 args.jit, lambda setting: measure_with_jit(setting, queries, truth, args.queries)
             )
         point["delete_1m_hashes_s"] = cascade_delete_s()
+        if args.code:
+            point["code"] = args.code
         points.append(point)
         print(point, flush=True)
         results.parent.mkdir(exist_ok=True)
@@ -531,9 +538,13 @@ def main() -> None:
 
 
 def _merged(earlier: list[dict], points: list[dict]) -> list[dict]:
-    """This run's points, plus earlier ones at sizes it did not reach (within 10 %), by size."""
-    new_sizes = [p["rows"] for p in points]
-    kept = [e for e in earlier if all(abs(e["rows"] - n) > 0.1 * n for n in new_sizes)]
+    """This run's points, plus earlier ones at sizes it did not reach (within 10 %) or of another
+    engine (`code`), by size."""
+    kept = [
+        e
+        for e in earlier
+        if all(abs(e["rows"] - p["rows"]) > 0.1 * p["rows"] or e.get("code") != p.get("code") for p in points)
+    ]
     return sorted(kept + points, key=lambda p: p["rows"])
 
 
