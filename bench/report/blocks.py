@@ -1330,6 +1330,17 @@ def room(page: Page) -> str:
     ])  # fmt: skip
 
 
+def _answered(marks: str, before: str | None) -> str:
+    """A cell's clips answered right (`marks`: "1" or "0" a clip), and, against another arm's
+    marks of the same clips, how many it gained and lost."""
+    text = percent(100 * marks.count("1") / len(marks))
+    if before is None:
+        return text
+    gained = sum(a == "1" and b == "0" for a, b in zip(marks, before, strict=True))
+    lost = sum(a == "0" and b == "1" for a, b in zip(marks, before, strict=True))
+    return f"{text} (+{gained} −{lost})"
+
+
 def room_onsets(page: Page) -> str:
     """Peaks timed at their onset on both sides (room_onsets.json): the reference's peaks and pairs
     a room clip holds, and each variant's answers on the room, the benchmark's conditions and the
@@ -1354,14 +1365,8 @@ def room_onsets(page: Page) -> str:
         ])  # fmt: skip
 
     def right(name: str, cell: str) -> str:
-        marks = variants[name]["answered"][cell]
-        text = percent(100 * marks.count("1") / len(marks))
-        if name == names[0]:
-            return text
-        before = base["answered"][cell]
-        gained = sum(a == "1" and b == "0" for a, b in zip(marks, before, strict=True))
-        lost = sum(a == "0" and b == "1" for a, b in zip(marks, before, strict=True))
-        return f"{text} (+{gained} −{lost})"
+        before = None if name == names[0] else base["answered"][cell]
+        return _answered(variants[name]["answered"][cell], before)
 
     answer_rows = [
         [f"{cell.split(':')[0]}, {cell.split(':')[1]} s", str(len(base["answered"][cell])),
@@ -1466,14 +1471,8 @@ def room_reference(page: Page) -> str:
         base = arms[names[0]]
 
         def right(name: str, cell: str) -> str:
-            marks = arms[name]["answered"][cell]
-            text = percent(100 * marks.count("1") / len(marks))
-            if name == names[0]:
-                return text
-            before = base["answered"][cell]
-            gained = sum(a == "1" and b == "0" for a, b in zip(marks, before, strict=True))
-            lost = sum(a == "0" and b == "1" for a, b in zip(marks, before, strict=True))
-            return f"{text} (+{gained} −{lost})"
+            before = None if name == names[0] else base["answered"][cell]
+            return _answered(arms[name]["answered"][cell], before)
 
         storage = [arms[name]["storage"] for name in names]
         cpu = [arms[name]["cpu_ms_a_never_indexed_clip"] for name in names]
