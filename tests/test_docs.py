@@ -62,3 +62,11 @@ def test_files_named_in_the_docs_exist(doc):
 
 def test_readme_fits_in_15_kb():
     assert (ROOT / "README.md").stat().st_size <= 15 * 1024
+
+
+def test_every_setting_read_from_the_environment_is_documented():
+    """Each variable portal/settings.py reads is named in the README or a page of docs/."""
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', (ROOT / "portal" / "settings.py").read_text()))
+    assert len(read) > 30  # the pattern still finds them
+    documented = "\n".join(path.read_text() for path in DOCS)
+    assert sorted(name for name in read if f"`{name}`" not in documented and f"{name}=" not in documented) == []
