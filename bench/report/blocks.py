@@ -1157,7 +1157,7 @@ def growth_wide(page: Page) -> str:
         "",
         page.source(name, measured(points) + "; 5 s clips, known and never-indexed in turn, engine + PostgreSQL; "
                     "the `off` arm is the engine without the wide retries",
-                    "python -m bench.growth --resume --keep --sizes 3e8 --wide off on "
+                    "python -m bench.growth --keep --sizes 3e8 --wide off on --code NAME "
                     "--results bench/results/growth_wide.json"),
     ])  # fmt: skip
 
