@@ -187,15 +187,20 @@ def looks_part(
     }
 
 
+def room_set(unknown: int) -> tuple[dict, list[query_set.Query], list[query_set.Query], dict[str, np.ndarray]]:
+    """The corpus manifest, the robustness set's `room-dr0` clips, its first `unknown`
+    never-indexed clips, and every clip of the set decoded (cached in bench/out)."""
+    manifest = corpus.load_or_build(OUT / "corpus.json")
+    every = query_set.build_robust(manifest, OUT / "queries_robust", 50, 1000)
+    room = [q for q in every if q.kind == "known" and q.condition == query_set.ROOM_DR0]
+    return manifest, room, [q for q in every if q.kind != "known"][:unknown], robustness.decoded_clips(every)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unknown", type=int, default=1000, help="never-indexed clips (at most 1000)")
     args = parser.parse_args()
-    manifest = corpus.load_or_build(OUT / "corpus.json")
-    every = query_set.build_robust(manifest, OUT / "queries_robust", 50, 1000)
-    room = [q for q in every if q.kind == "known" and q.condition == query_set.ROOM_DR0]
-    unknown = [q for q in every if q.kind != "known"][: args.unknown]
-    clips = robustness.decoded_clips(every)
+    manifest, room, unknown, clips = room_set(args.unknown)
     started = time.perf_counter()
     peaks = peaks_part(room, clips)
     print(json.dumps(peaks, indent=1), f"({time.perf_counter() - started:.0f} s)", flush=True)

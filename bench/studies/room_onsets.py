@@ -41,7 +41,7 @@ import numpy as np
 
 from bench import OUT, RESULTS, corpus, versions
 from bench import queries as query_set
-from bench.studies import noise_study, robustness, room
+from bench.studies import noise_study, room
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
 from recognition.engine.identify import Identifier
@@ -230,11 +230,7 @@ def main() -> None:
     parser.add_argument("--unknown", type=int, default=1000, help="never-indexed clips (at most 1000)")
     args = parser.parse_args()
     variants = tuple(args.variants.split(","))
-    manifest = corpus.load_or_build(OUT / "corpus.json")
-    every = query_set.build_robust(manifest, OUT / "queries_robust", 50, 1000)
-    room_queries = [q for q in every if q.kind == "known" and q.condition == query_set.ROOM_DR0]
-    unknown = [q for q in every if q.kind != "known"][: args.unknown]
-    room_clips = robustness.decoded_clips(every)
+    manifest, room_queries, unknown, room_clips = room.room_set(args.unknown)
     started = time.perf_counter()
     built = build_indexes(query_set.robust_manifest(manifest), variants)
     print(f"indexes: {built['tracks']} tracks ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -57,7 +57,7 @@ from scipy import signal
 from bench import OUT, RESULTS, corpus
 from bench import distortions as dist
 from bench import queries as query_set
-from bench.studies import robustness, room, room_onsets
+from bench.studies import room, room_onsets
 from recognition.engine import audio
 from recognition.engine import fingerprint as fp
 from recognition.engine import sketch as sk
@@ -396,11 +396,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=50, help="clips a cell of the benchmark's conditions")
     parser.add_argument("--unknown", type=int, default=1000, help="never-indexed clips (at most 1000)")
     args = parser.parse_args()
-    manifest = corpus.load_or_build(OUT / "corpus.json")
-    every = query_set.build_robust(manifest, OUT / "queries_robust", 50, 1000)
-    room_queries = [q for q in every if q.kind == "known" and q.condition == query_set.ROOM_DR0]
-    unknown = [q for q in every if q.kind != "known"][: args.unknown]
-    clips = robustness.decoded_clips(every)
+    manifest, room_queries, unknown, clips = room.room_set(args.unknown)
     started = time.perf_counter()
     rooms = {query_set.ROOM_DR0: {q.id: clips[q.id] for q in room_queries}, **other_room_clips(room_queries)}
     print(f"clips in rooms: {time.perf_counter() - started:.0f} s", flush=True)
