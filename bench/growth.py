@@ -261,15 +261,11 @@ def measure(
     row_cap: int | None = None,
     retry_fan_out: int | None = None,
     wide: bool | None = None,
-    split: bool | None = None,
 ) -> dict:
     """Engine + database latency of real queries, and whether answers stay right; with
     `row_cap`, under that cap on the rows read per triplet value instead of the engine's; with
     `retry_fan_out`, speed retries take their triplets from that many nearest targets; with
-    `wide`, the wide retries (speed, pitch, tempo) on or off whatever the engine's default; with
-    `split`, long lookups split across two connections or not (EARSHOT_SPLIT_LOOKUPS)."""
-    from django.conf import settings
-
+    `wide`, the wide retries (speed, pitch, tempo) on or off whatever the engine's default."""
     from recognition import selectors, store
     from recognition.engine.identify import retries
     from recognition.services import identifier
@@ -282,8 +278,6 @@ def measure(
         engine = replace(engine, retry_triplet_fan_out=retry_fan_out)
     if wide is not None:
         engine = replace(engine, wide_variants=retries.WIDE_VARIANTS if wide else ())
-    if split is not None:
-        settings.EARSHOT_SPLIT_LOOKUPS = split
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0
     for query, samples in queries[: count * 2]:
         started = time.perf_counter()
@@ -460,14 +454,6 @@ def main() -> None:
         help="also time each size with the wide retries (speed, pitch, tempo) on and/or off, interleaved",
     )
     parser.add_argument(
-        "--split",
-        nargs="*",
-        default=[],
-        choices=["on", "off"],
-        help="also time each size with long lookups split across two connections and/or not "
-        "(EARSHOT_SPLIT_LOOKUPS), interleaved; with --wide, every pair of the two",
-    )
-    parser.add_argument(
         "--resume", action="store_true", help="go on growing the earlier run's earshot_growth instead of a new copy"
     )
     parser.add_argument(
@@ -533,19 +519,7 @@ def main() -> None:
             point["retry_fan_outs"] = interleaved(
                 args.retry_fan_outs, lambda targets: measure(queries, truth, args.queries, retry_fan_out=targets)
             )
-        if args.split:
-            arms = [(w, s) for w in args.wide or [None] for s in args.split]
-            point["split_ab"] = interleaved(
-                [" · ".join(filter(None, [w and f"wide {w}", f"split {s}"])) for w, s in arms],
-                lambda arm: measure(
-                    queries,
-                    truth,
-                    args.queries,
-                    wide=None if "wide" not in arm else "wide on" in arm,
-                    split="split on" in arm,
-                ),
-            )
-        elif args.wide:
+        if args.wide:
             point["wide_ab"] = interleaved(
                 args.wide, lambda setting: measure(queries, truth, args.queries, wide=setting == "on")
             )

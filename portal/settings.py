@@ -225,9 +225,6 @@ EARSHOT_WIDE_RETRIES = env.bool("EARSHOT_WIDE_RETRIES", default=True)
 # which finds music under a voice-over; audio that matches nothing pays for it, so a deployment
 # may turn it off (docs/decisions.md, dense_params).
 EARSHOT_DENSE_LOOK = env.bool("EARSHOT_DENSE_LOOK", default=True)
-# A long lookup in every track runs half on a second database connection, at the same time: a
-# clip waits less on a machine with a core to spare (recognition/store/parallel.py).
-EARSHOT_SPLIT_LOOKUPS = env.bool("EARSHOT_SPLIT_LOOKUPS", default=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -11,7 +11,6 @@ from django.db import connection
 
 from recognition.engine import LookupRows
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
-from recognition.store import parallel
 from recognition.store.copy_format import TRIPLET_ROW, array_literal, copy_body, copy_out, copy_payload
 from recognition.store.presence import note_triplets_written, triplet_filter
 
@@ -71,27 +70,10 @@ def triplet_rows(
             wanted = wanted[triplet_filter(cursor).may_hold(wanted)]
         if wanted.size == 0:
             return LookupRows.empty()
-        if track_ids is not None:
-            return _rows_of(copy_out(cursor, _LOOKUP_IN_TRACKS_SQL, [array_literal(track_ids), array_literal(wanted)]))
-        # The later half of the values (sorted: each backend probes its own part of the key) on
-        # the second connection while this one probes the first half (recognition/store/parallel.py);
-        # each value's rows stay together and in order, so the rows are those of one lookup.
-        half = wanted.size // 2
-        later = wanted[half:]
-
-        def probe_later(other_cursor) -> LookupRows:
-            return _rows_of(copy_out(other_cursor, _LOOKUP_SQL, [array_literal(later), row_cap]))
-
-        future = parallel.elsewhere(wanted.size, probe_later)
-        first = wanted if future is None else wanted[:half]
-        rows = _rows_of(copy_out(cursor, _LOOKUP_SQL, [array_literal(first), row_cap]))
-        if future is None:
-            return rows
-        return LookupRows.concatenate([rows, parallel.result_or_here(future, probe_later, cursor)])
-
-
-def _rows_of(buffer) -> LookupRows:
-    """The rows of a binary COPY of (hash, offset_frames, track_id)."""
+        if track_ids is None:
+            buffer = copy_out(cursor, _LOOKUP_SQL, [array_literal(wanted), row_cap])
+        else:
+            buffer = copy_out(cursor, _LOOKUP_IN_TRACKS_SQL, [array_literal(track_ids), array_literal(wanted)])
     rows = np.frombuffer(copy_body(buffer), dtype=TRIPLET_ROW)
     return LookupRows(
         hashes=rows["hash"].astype(np.int32),
