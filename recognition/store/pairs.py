@@ -98,27 +98,28 @@ class _PairListCache:
         self._lock = threading.Lock()
 
     def lists(self, cursor, track_ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(track, values) of the tracks that have a list, in `track_ids`' order of first sight."""
+        """(track, values) of the tracks that have a list, in `track_ids`' order (the rows' own
+        order when the cache is off)."""
         if PAIR_CACHE_PAIRS <= 0:
             rows = id_and_bytes_rows(copy_out(cursor, _PAIR_LISTS_SQL, [array_literal(track_ids)]))
             return [(track_id, _values(packed)) for track_id, packed in rows]
         cursor.execute(_VERSIONS_SQL, [array_literal(track_ids)])
         versions = dict(cursor.fetchall())
+        order = [t for t in dict.fromkeys(int(t) for t in track_ids) if t in versions]
         with self._lock:
-            held = {t: self._lists[t][1] for t, v in versions.items() if t in self._lists and self._lists[t][0] == v}
-        missing = [t for t in versions if t not in held]
+            held = {t: self._lists[t][1] for t in order if t in self._lists and self._lists[t][0] == versions[t]}
+        read: dict[int, np.ndarray] = {}
+        missing = [t for t in order if t not in held]
         if missing:
             rows = id_and_bytes_rows(copy_out(cursor, _PAIR_LISTS_SQL, [array_literal(np.array(missing, np.int64))]))
             read = {track_id: _values(packed) for track_id, packed in rows}
             held.update(read)
-            with self._lock:
-                for track_id, values in read.items():
-                    self._keep(track_id, versions[track_id], values)
-        with self._lock:
-            for track_id in held:
-                if track_id in self._lists:
+        with self._lock:  # most recently used: the tracks' order in this call, whatever the rows' order
+            for track_id in order:
+                if track_id in read:
+                    self._keep(track_id, versions[track_id], read[track_id])
+                elif track_id in self._lists:
                     self._lists.move_to_end(track_id)
-        order = dict.fromkeys(int(t) for t in track_ids)
         return [(t, held[t]) for t in order if t in held]
 
     def _keep(self, track_id: int, version: str, values: np.ndarray) -> None:
