@@ -84,7 +84,7 @@ def pair_rows(wanted: np.ndarray, track_ids: np.ndarray) -> LookupRows:
 # Unpacked values (hash << 32 | frame) a process keeps: 8 bytes a pair, ~16 MB. A never-indexed
 # clip reads its looks' candidates' lists, and about half of them are lists an earlier look of the
 # same clip read; in a small catalog, most are lists an earlier clip read (docs/decisions.md,
-# "Stage 2's pair lists kept").
+# "Stage 2's pair lists kept"). 0 reads every list every time (that A/B's other arm).
 PAIR_CACHE_PAIRS = 2_000_000
 
 
@@ -149,5 +149,6 @@ _PAIR_LISTS = _PairListCache()
 
 
 def forget_pair_lists() -> None:
-    """Drop this process's cached pair lists (studies that time reading them)."""
+    """Drop this process's cached pair lists (tests that count the lists read, and timing runs
+    that start each arm empty)."""
     _PAIR_LISTS.clear()
