@@ -135,12 +135,59 @@ def rank_tracks(
     near_rows = arrays.distinct(event_track[near] * rows_span + rows[near])
     score = np.bincount(near_rows // rows_span, minlength=track_ids.size)
     events = np.bincount(event_track, minlength=track_ids.size)
+    # A track whose best window holds one row has a bound of 1 (log10 0) whatever its length and
+    # background: with a window of 3 cells or more, P(a chance vote in it) times the positions is
+    # more than 1. Nearly every track a never-indexed clip votes for in a large catalog is such,
+    # so the bound (lengths, background, tail) is computed for the others only (docs/decisions.md,
+    # "Bounds of tracks with one row").
+    log10_p = np.zeros(track_ids.size)
+    scored = np.flatnonzero(score >= 2) if tol >= 1 else np.arange(track_ids.size)
+    if scored.size:
+        log10_p[scored] = _log10_bounds(
+            scored,
+            score=score,
+            events=events,
+            best_diff=best_diff,
+            cell=cell,
+            cell_votes=cell_votes,
+            track_ids=track_ids,
+            low=low,
+            span=span,
+            query_frames=query_frames,
+            track_frames=track_frames,
+            params=params,
+        )
+    return Ranking(track_ids=track_ids, best_diff=best_diff / per_frame, score=score, log10_p=np.minimum(log10_p, 0.0))
+
+
+def _log10_bounds(
+    scored: np.ndarray,
+    *,
+    score: np.ndarray,
+    events: np.ndarray,
+    best_diff: np.ndarray,
+    cell: np.ndarray,
+    cell_votes: np.ndarray,
+    track_ids: np.ndarray,
+    low: int,
+    span: int,
+    query_frames: int,
+    track_frames: Callable[[np.ndarray], np.ndarray] | Mapping[int, int],
+    params: MatchParams,
+) -> np.ndarray:
+    """log10 of the false-match bound of the tracks at `scored` (positions in `track_ids`),
+    before the correction for the number of tracks and looks."""
+    tol = params.tolerance_cells
+    per_frame = params.cells_per_frame
+    ids = track_ids[scored]
     if isinstance(track_frames, Mapping):
-        lengths = np.array([track_frames.get(int(t), 0) for t in track_ids], dtype=np.float64)
+        lengths = np.array([track_frames.get(int(t), 0) for t in ids], dtype=np.float64)
     else:
-        lengths = np.asarray(track_frames(track_ids), dtype=np.float64)
+        lengths = np.asarray(track_frames(ids), dtype=np.float64)
     positions = (np.maximum(lengths, 1) + max(query_frames, 1)) * per_frame
     width = 2 * tol + 1
+    events = events[scored]
+    best = best_diff[scored]
     mu = width * events / positions
     if params.background_frames:
         # Chance votes are not spread evenly over a track: a passage that looks like anything
@@ -149,7 +196,7 @@ def rank_tracks(
         # on the neighbouring differences (as a CFAR detector does), and the larger rate wins.
         reach = max(params.background_frames, query_frames) * per_frame
         cumulative = np.concatenate(([0], np.cumsum(cell_votes)))
-        block = np.arange(track_ids.size, dtype=np.int64) * span - low
+        block = scored.astype(np.int64) * span - low
 
         def votes_between(first_diff: np.ndarray, last_diff: np.ndarray) -> np.ndarray:
             # Clipped to the track's own block of differences, which holds all of its cells.
@@ -157,12 +204,11 @@ def rank_tracks(
             last = np.searchsorted(cell, block + np.minimum(last_diff, low + span - 1), side="right")
             return cumulative[last] - cumulative[first]
 
-        around = votes_between(best_diff - reach, best_diff + reach)
-        inside = votes_between(best_diff - tol, best_diff + tol)
+        around = votes_between(best - reach, best + reach)
+        inside = votes_between(best - tol, best + tol)
         mu = np.maximum(mu, width * (around - inside) / (2 * reach + 1 - width))
     mu = np.minimum(mu, events)
-    log10_p = _log10_poisson_tail(score, mu) + np.log10(positions)
-    return Ranking(track_ids=track_ids, best_diff=best_diff / per_frame, score=score, log10_p=np.minimum(log10_p, 0.0))
+    return np.minimum(_log10_poisson_tail(score[scored], mu) + np.log10(positions), 0.0)
 
 
 def _best_windows(cell: np.ndarray, cell_votes: np.ndarray, span: int, tol: int) -> np.ndarray:

@@ -109,6 +109,69 @@ def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, per_
         assert found == _ranked_by_hand(hits, tol, per_frame)
 
 
+@pytest.mark.parametrize(
+    ("tol", "per_frame", "background"), [(0, 1, 0), (0, 2, 125), (1, 2, 0), (1, 2, 125), (2, 1, 125), (1, 1, 3)]
+)
+def test_each_tracks_bound_is_that_of_the_definition(tol, per_frame, background):
+    # Many tracks with one row each (as a large catalog gives a never-indexed clip), some with
+    # a few rows aligned: the tracks whose best window holds one row are not computed, and must
+    # come out as the definition gives them all the same.
+    rng = np.random.default_rng(10 * tol + per_frame + background)
+    params = matching.MatchParams(cells_per_frame=per_frame, tolerance_cells=tol, background_frames=background)
+    query_frames = 40
+    for _ in range(15):
+        single = int(rng.integers(50, 300))
+        strong = [(int(rng.integers(2, 12)), int(rng.integers(0, 30))) for _ in range(int(rng.integers(0, 6)))]
+        tracks = [*range(1, single + 1), *[1000 + i for i in range(len(strong))]]
+        track_ids = [*range(1, single + 1)]
+        stored = [*rng.integers(0, 3000, single)]
+        heard = [*rng.integers(0, query_frames, single).astype(float)]
+        for i, (aligned, noise) in enumerate(strong):
+            at = int(rng.integers(0, 2000))
+            track_ids += [1000 + i] * (aligned + noise)
+            stored += [*(at + np.arange(aligned) * 3), *rng.integers(0, 3000, noise)]
+            heard += [*(np.arange(aligned) * 3.0), *rng.integers(0, query_frames, noise).astype(float)]
+        hits = matching.Hits(
+            hashes=np.zeros(len(stored), np.int32),
+            track_ids=np.array(track_ids, np.int64),
+            db_offsets=np.array(stored, np.int32),
+            query_offsets=np.array(heard) + rng.choice([0.0, 0.5], len(heard)),
+        )
+        lengths = {t: int(rng.integers(1, 6000)) for t in tracks}
+        ranking = matching.rank_tracks(hits, query_frames, lengths, params)
+        found = dict(zip(ranking.track_ids.tolist(), ranking.log10_p.tolist(), strict=True))
+        by_hand = _bounds_by_hand(hits, ranking, lengths, query_frames, params)
+        assert found.keys() == by_hand.keys()
+        assert all(found[t] == pytest.approx(by_hand[t], abs=1e-6) for t in found)
+        if tol >= 1:  # the shortcut's claim: one row in the best window, a bound of 1
+            assert all(found[t] == 0.0 for t, score in zip(found, ranking.score.tolist(), strict=True) if score == 1)
+
+
+def _bounds_by_hand(
+    hits: matching.Hits, ranking: matching.Ranking, lengths: dict[int, int], query_frames: int, params
+) -> dict[int, float]:
+    """Each track's log10 bound by the definition, one track at a time, on its best window."""
+    per_frame, tol = params.cells_per_frame, params.tolerance_cells
+    width = 2 * tol + 1
+    diffs = np.rint((hits.db_offsets - hits.query_offsets) * per_frame).astype(int)
+    bounds = {}
+    for track, best, score in zip(
+        ranking.track_ids.tolist(), ranking.best_diff.tolist(), ranking.score.tolist(), strict=True
+    ):
+        mine = hits.track_ids == track
+        events = np.array(sorted(set(zip(diffs[mine].tolist(), hits.db_offsets[mine].tolist(), strict=True))))
+        positions = (max(lengths[track], 1) + query_frames) * per_frame
+        mu = width * len(events) / positions
+        if params.background_frames:
+            reach = max(params.background_frames, query_frames) * per_frame
+            distance = np.abs(events[:, 0] - round(best * per_frame))
+            around, inside = int((distance <= reach).sum()), int((distance <= tol).sum())
+            mu = max(mu, width * (around - inside) / (2 * reach + 1 - width))
+        mu = min(mu, len(events))
+        bounds[track] = min(float(np.log10(stats.poisson.sf(score - 1, mu)) + np.log10(positions)), 0.0)
+    return bounds
+
+
 @pytest.mark.parametrize("shifts", [1, 2])
 def test_the_bound_expects_chance_votes_on_whole_and_half_frames_alike(shifts):
     # Two shifts put a clip's votes on whole and half frames alike: a window of three half
