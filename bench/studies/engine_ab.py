@@ -3,14 +3,14 @@
     .venv/bin/python -m bench.studies.engine_ab --base COMMIT [--db earshot_growth] [--queries 50]
         [--rounds 3] [--out bench/results/studies/NAME.json]
 
-For a change meant to make a query faster and answer the same (after `python -m bench.growth
---keep`, which leaves earshot_growth grown): COMMIT's tree is unpacked into a temporary folder
-(`git archive`, this checkout untouched), and each round times the growth benchmark's 5 s queries
-(50 catalog clips, 50 never-indexed) in one process per tree, COMMIT's first, then this
-checkout's, as `bench.growth` measures them (10 queries' warm-up, then every query once). Reports
-each run's p50 / p95 (all queries, and the never-indexed alone), the medians over the rounds, and
-every query whose answer (track, place, score, bound, speed, pitch) differs between the trees:
-none should.
+For a change meant to make a query faster and answer the same (after `python -m bench.growth`,
+which leaves earshot_growth grown to its largest size): COMMIT's tree is unpacked into a
+temporary folder (`git archive`, this checkout untouched), and each round times the growth
+benchmark's 5 s queries (50 catalog clips, 50 never-indexed) in one process per tree, COMMIT's
+first, then this checkout's, as `bench.growth` measures them (10 queries' warm-up, then every
+query once). Reports each run's p50 / p95 (all queries, and the never-indexed alone), the
+medians over the rounds, and every query whose answer (track, place, score, bound, speed,
+pitch) differs between the trees: none should.
 """
 
 from __future__ import annotations
