@@ -157,7 +157,7 @@ def rank_tracks(
             track_frames=track_frames,
             params=params,
         )
-    return Ranking(track_ids=track_ids, best_diff=best_diff / per_frame, score=score, log10_p=np.minimum(log10_p, 0.0))
+    return Ranking(track_ids=track_ids, best_diff=best_diff / per_frame, score=score, log10_p=log10_p)
 
 
 def _log10_bounds(
