@@ -255,7 +255,8 @@ def benchmarks_page(page: Page) -> str:
         "other settings), `noise_study` (fresh noisy clips, variants of the smoothed retry), `margin` (how close "
         "unknown clips come to the false-match threshold), `stages` (where a query's time goes on the grown "
         "catalog), `engine_ab` (this engine against an earlier commit's on the grown catalog, interleaved, "
-        "with any answer that differs) and `ingest_cost`. They are for choosing, not quoting: what they "
+        "with any answer that differs), `probe_repeats` (how many of a clip's probes earlier clips made) "
+        "and `ingest_cost`. They are for choosing, not quoting: what they "
         "printed is kept in `bench/results/studies/`, and what was decided from it in `docs/decisions.md`.",
         "",
     ]
