@@ -225,6 +225,10 @@ EARSHOT_WIDE_RETRIES = env.bool("EARSHOT_WIDE_RETRIES", default=True)
 # which finds music under a voice-over; audio that matches nothing pays for it, so a deployment
 # may turn it off (docs/decisions.md, dense_params).
 EARSHOT_DENSE_LOOK = env.bool("EARSHOT_DENSE_LOOK", default=True)
+# A clip that matches nothing as heard asks its later looks' lookups ahead, on one helper
+# connection a process, while its own work goes on (docs/decisions.md, ask_ahead); false: each
+# lookup waits its turn (fewer connections and no lookup made for a look the clip never takes).
+EARSHOT_ASK_AHEAD = env.bool("EARSHOT_ASK_AHEAD", default=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -67,6 +67,17 @@ def _connections_closed_after_each_request():
     connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(autouse=True)
+def _ask_ahead_connection_closed():
+    """A clip's lookups asked ahead run on a helper thread's own connection, kept between clips
+    (recognition/store/ahead.py): closed after each test, before its database is flushed or
+    dropped."""
+    yield
+    from recognition.store import ahead
+
+    assert ahead.close_connection(), "the ask-ahead helper did not close its connection"
+
+
 @pytest.fixture
 def api():
     """An API client; `api.as_key(key)` authenticates it with an API key."""

@@ -44,6 +44,7 @@ def main() -> None:
     clips = [q for pair in zip(known, foreign, strict=False) for q in pair]
     store.forget_triplet_filters()
     engine = identifier()
+    engine.index.ask_ahead = False  # every lookup through `recorded` below, none on the helper's connection
     lookup = engine.index.lookup
     asked: dict[str, list[np.ndarray]] = {"probes": [], "rows": []}
 

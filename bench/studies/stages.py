@@ -7,7 +7,8 @@ the engine as the portal runs it, and splits each query's time into its phases: 
 heard, the retry smoothed in time, the speed retries; within each, the database lookups in
 every track (stage 1) and in named tracks (stage 2), and the check on sketches. The denser look
 (between the smoothed retry and the speed retries) is a phase of its own. Prints p50 and p95 of
-each part, catalog and unknown clips apart.
+each part, catalog and unknown clips apart. Lookups are not asked ahead (each phase waits for its
+own), so the phases add up to the clip as the engine ran before asking ahead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class StageClock:
         self.spent: dict[str, float] = defaultdict(float)
         self.counted: dict[str, int] = defaultdict(int)
         self._may_hold = may_hold
+        # Every lookup on this thread, where the clock sees it: none asked ahead on the helper's
+        # connection, whose time would overlap the phases (docs/decisions.md, ask_ahead).
+        engine.index.ask_ahead = False
         engine.index.lookup = self._counted(
             self._timed(
                 engine.index.lookup,

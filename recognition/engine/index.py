@@ -47,7 +47,12 @@ class LookupRows:
 class HashIndex(Protocol):
     """A catalog as the engine reads it: stored hashes, track lengths, the catalog's size and the
     tracks' frame sketches. Where they are stored and how they are cached is the index's own
-    business; the engine only asks."""
+    business; the engine only asks.
+
+    An index may also offer `lookup_later(groups) -> list[Future[LookupRows]] | None`: lookups
+    in every track of each group of hashes, in order, run elsewhere while the engine works (None
+    when it cannot just then); the engine asks a clip's later looks' lookups ahead through it
+    (LookupMemo.ask_ahead) and reads them through the futures."""
 
     def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
         """Return the stored rows whose hash is in `hashes`. In every track (None): triplets only,

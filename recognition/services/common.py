@@ -25,13 +25,14 @@ def decode_limits() -> DecodeLimits:
 def identifier() -> Identifier:
     """The engine on the PostgreSQL hash tables, its wide retries (speed, pitch and tempo changes)
     on unless EARSHOT_WIDE_RETRIES turns them off, and the denser look at clips and long inputs'
-    windows (music under a voice-over) unless EARSHOT_DENSE_LOOK does."""
+    windows (music under a voice-over) unless EARSHOT_DENSE_LOOK does; a clip's later lookups
+    asked ahead on another connection unless EARSHOT_ASK_AHEAD turns that off."""
     options: dict = {}
     if not settings.EARSHOT_WIDE_RETRIES:
         options["wide_variants"] = ()
     if not settings.EARSHOT_DENSE_LOOK:
         options["dense_params"] = options["window_dense_params"] = None
-    return Identifier(PostgresIndex(), **options)
+    return Identifier(PostgresIndex(ask_ahead=settings.EARSHOT_ASK_AHEAD), **options)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

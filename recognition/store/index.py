@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
 from recognition.engine import LookupRows
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
+from recognition.store.ahead import lookup_later
 from recognition.store.hashes import lookup
 from recognition.store.sketches import sketch_slices
 
@@ -22,9 +24,14 @@ class PostgresIndex:
 
     # Rows of one triplet value a lookup in every track reads (growth studies lower it).
     row_cap: int = MAX_ROWS_PER_TRIPLET
+    # Lookups in every track may be asked ahead on the helper's connection (store/ahead.py).
+    ask_ahead: bool = True
 
     def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
         return lookup(hashes, tracks, row_cap=self.row_cap)
+
+    def lookup_later(self, groups: list[np.ndarray]) -> list[Future[LookupRows]] | None:
+        return lookup_later(groups, row_cap=self.row_cap) if self.ask_ahead else None
 
     # The selectors read the catalog's models, which exist only once Django is set up; the rest
     # of the store is imported before that by tools that set it up later (bench/faults.py).

@@ -231,21 +231,43 @@ class Identifier:
         looks, tiers = self.retry_tiers(
             smoothed=smoothed is not None, dense=self.dense_params is not None, prior_looks=prior_looks
         )
-        lookup = LookupMemo(self.index.lookup)
+        lookup = LookupMemo(self.index.lookup, getattr(self.index, "lookup_later", None))
         # The clip's spectra, computed once for its peaks, its retry smoothed in time and its sketches.
         spectra = fp.Spectra(samples, fft_size=self.params.fft_size, hop_size=self.params.hop_size)
         peaks = fp.constellation(samples, self.params, spectra=spectra)
         clip = fp.hash_constellation(peaks, self.params)
         votes = self.votes_of([clip], lookup=lookup)[0]
         match = self.decide(votes, clip.n_frames, looks, lambda: sk.query_sketch(samples, spectra=spectra))
+        # A clip that fails as heard asks the later looks' lookups in every track ahead, on the
+        # index's other connection, while its own work goes on (docs/decisions.md, ask_ahead):
+        # the denser look's before the smoothed retry, the speed tiers' once that fails too.
+        dense = None
+        firsts: list[list[fp.Fingerprints] | None] = [None] * len(tiers)
+        if match is None and self.dense_params is not None and lookup.asks_ahead:
+            dense = fp.fingerprint(samples, self.dense_params, spectra=spectra)
+            lookup.ask_ahead([dense.split()[1].hashes])
         if match is None and smoothed is not None:
             match = retries.smoothed_retry(
                 self, samples, params=smoothed, candidates=votes.candidates, looks=looks, lookup=lookup, spectra=spectra
             )
+        if match is None and tiers and lookup.asks_ahead:
+            firsts = [
+                retries.first_hashes(
+                    peaks,
+                    factors=tier.factors,
+                    params=tier.params,
+                    shifts=tier.shifts,
+                    decided=tier.decided,
+                    screen=tier.screen,
+                )
+                for tier in tiers
+            ]
+            lookup.ask_ahead([np.concatenate([f.split()[1].hashes for f in first]) for first in firsts if first])
         if match is None and self.dense_params is not None:
-            dense = fp.fingerprint(samples, self.dense_params, spectra=spectra)
+            if dense is None:
+                dense = fp.fingerprint(samples, self.dense_params, spectra=spectra)
             match = self.decide(self.votes_of([dense], lookup=lookup)[0], dense.n_frames, looks)
-        for tier in tiers:  # the near speeds, then the wide tier
+        for tier, first in zip(tiers, firsts, strict=True):  # the near speeds, then the wide tier
             if match is not None:
                 break
             match = retries.speed_retry(
@@ -258,6 +280,7 @@ class Identifier:
                 lookup=lookup,
                 decided=tier.decided,
                 screen=tier.screen,
+                first=first,
             )
         return ClipAnswer(match, len(clip))
 

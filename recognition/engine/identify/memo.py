@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import numpy as np
 
 from recognition.engine import arrays
 from recognition.engine.index import LookupRows
 
-__all__ = ["Lookup", "LookupMemo"]
+__all__ = ["Later", "Lookup", "LookupMemo"]
 
 Lookup = Callable[..., LookupRows]  # HashIndex.lookup: (hashes, tracks=None) -> rows
+# HashIndex.lookup_later: lookups in every track of each array, in order, on another connection;
+# None when the index cannot (recognition/engine/index.py).
+Later = Callable[[list[np.ndarray]], list["Future[LookupRows]"] | None]
 
 
 class LookupMemo:
@@ -23,26 +27,77 @@ class LookupMemo:
     which are the commonest, so they hold more than their share of the rows (docs/decisions.md,
     LookupMemo). Each value's rows do not depend on the other values asked with it, so the
     answers are the same. Lookups in named tracks pass through.
+
+    With `later`, `ask_ahead` sends the values of looks still to come to the index while the
+    clip's own work goes on, and a lookup that asks them waits for their rows instead of asking
+    again (docs/decisions.md, ask_ahead). Rows come from the index either way, so the answers are
+    the same.
     """
 
-    def __init__(self, lookup: Lookup):
+    def __init__(self, lookup: Lookup, later: Later | None = None):
         self._lookup = lookup
+        self._later = later
         self._asked = np.empty(0, np.int64)  # sorted
         self._rows: LookupRows | None = None  # of every value asked
+        self._pending: list[tuple[np.ndarray, Future[LookupRows]]] = []  # asked ahead, not yet read
+
+    @property
+    def asks_ahead(self) -> bool:
+        return self._later is not None
+
+    def ask_ahead(self, groups: list[np.ndarray]) -> bool:
+        """Send each group's values not asked yet to the index, in order, to be read later;
+        False (nothing sent) when the index cannot look up elsewhere right now."""
+        if self._later is None:
+            return False
+        pending = np.concatenate([self._asked, *(values for values, _ in self._pending)])
+        fresh = []
+        for group in groups:
+            wanted = arrays.distinct(np.asarray(group, np.int64))
+            wanted = wanted[~np.isin(wanted, pending)]
+            pending = np.concatenate([pending, wanted])
+            fresh.append(wanted)
+        fresh = [values for values in fresh if values.size]
+        if not fresh:
+            return True
+        futures = self._later(fresh)
+        if futures is None:
+            return False
+        self._pending.extend(zip(fresh, futures, strict=True))
+        return True
 
     def __call__(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
         if tracks is not None:
             return self._lookup(hashes, tracks)
         wanted = arrays.distinct(np.asarray(hashes, np.int64))
+        self._collect(wanted)
         new = wanted[~arrays.isin_sorted(wanted, self._asked)]
         if new.size:
             found = self._lookup(new)
-            self._asked = arrays.distinct(np.concatenate([self._asked, new]))
-            if self._rows is None:  # the first lookup (all a clip decided as heard makes)
-                self._rows = found
+            first = self._rows is None
+            self._add(new, found)
+            if first:  # the first lookup (all a clip decided as heard makes)
                 return found
-            self._rows = LookupRows.concatenate([self._rows, found])
         if self._rows is None:  # nothing asked yet
             return LookupRows.empty()
         keep = arrays.isin_sorted(self._rows.hashes, wanted)
         return LookupRows(self._rows.hashes[keep], self._rows.track_ids[keep], self._rows.offsets[keep])
+
+    def _collect(self, wanted: np.ndarray) -> None:
+        """Wait for the groups asked ahead that hold any of `wanted`, and every one sent before
+        them (the index answers them in order); a group whose lookup failed is asked here."""
+        last = max((i for i, (values, _) in enumerate(self._pending) if np.isin(values, wanted).any()), default=-1)
+        for values, future in self._pending[: last + 1]:
+            if future.cancel():  # not started (the index is busy with another clip's): ask here
+                rows = self._lookup(values)
+            else:
+                try:
+                    rows = future.result()
+                except Exception:  # the other connection failed: ask on this one, which reports it
+                    rows = self._lookup(values)
+            self._add(values, rows)
+        del self._pending[: last + 1]
+
+    def _add(self, values: np.ndarray, found: LookupRows) -> None:
+        self._asked = arrays.distinct(np.concatenate([self._asked, values]))
+        self._rows = found if self._rows is None else LookupRows.concatenate([self._rows, found])

@@ -181,6 +181,7 @@ def speed_retry(
     lookup: Lookup | None = None,
     decided: int | None = None,
     screen: fp.FingerprintParams | None = None,
+    first: list[fp.Fingerprints] | None = None,
 ) -> matching.Match | None:
     """Return the best decision on the clip as if played at each speed of `factors`, its peaks
     of `shifts` sub-frame shifts moved and hashed with `params`, all in one lookup per stage. A
@@ -192,18 +193,40 @@ def speed_retry(
     `decided`: decide on only that many factors, those whose triplets align best with any track
     in one ranking of them all (None: every factor). The bound still counts every factor as a
     look (`looks`), so skipping the others can only make a false match rarer (WIDE_DECIDED).
-    `screen`: the fingerprint settings the factors are screened with (None: `params`)."""
+    `screen`: the fingerprint settings the factors are screened with (None: `params`).
+    `first`: what `first_hashes` returns for the same arguments, if the caller hashed it already."""
     moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
-    if decided is not None and screen is not None and decided < len(factors):
+    if first is None:
+        first = first_hashes(peaks, factors=factors, params=params, shifts=shifts, decided=decided, screen=screen)
+    if decided is not None and _screened(factors, decided, screen):
         # Screened on their own hashes, only the factors kept are hashed with `params`.
-        screened = hashed_all(moved, factors, screen, pairs=False)
-        kept = _screen(engine, screened, np.zeros(len(factors), np.int64), decided, lookup=lookup)
+        kept = _screen(engine, first, np.zeros(len(factors), np.int64), decided, lookup=lookup)
         factors, decided = tuple(factors[i] for i in kept), None
-    variants = [
-        Variant(0, factor, hashes) for factor, hashes in zip(factors, hashed_all(moved, factors, params), strict=True)
-    ]
+        first = hashed_all(moved, factors, params)
+    variants = [Variant(0, factor, hashes) for factor, hashes in zip(factors, first, strict=True)]
     (found,) = speed_retries(engine, variants, 1, looks=looks, lookup=lookup, decided=decided)
     return None if found is None else found[0]
+
+
+def _screened(factors: tuple[Factor, ...], decided: int | None, screen: fp.FingerprintParams | None) -> bool:
+    return decided is not None and screen is not None and decided < len(factors)
+
+
+def first_hashes(
+    peaks: fp.Constellation,
+    *,
+    factors: tuple[Factor, ...],
+    params: fp.FingerprintParams,
+    shifts: int,
+    decided: int | None = None,
+    screen: fp.FingerprintParams | None = None,
+) -> list[fp.Fingerprints]:
+    """What `speed_retry` hashes first and looks up in every track: each factor's screen
+    triplets when it screens its factors, else each factor's hashes."""
+    moved = fp.Constellation(peaks.peaks[:shifts], peaks.n_frames)
+    if screen is not None and _screened(factors, decided, screen):
+        return hashed_all(moved, factors, screen, pairs=False)
+    return hashed_all(moved, factors, params)
 
 
 @dataclass(frozen=True)
