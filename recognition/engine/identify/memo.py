@@ -50,12 +50,12 @@ class LookupMemo:
         False (nothing sent) when the index cannot look up elsewhere right now."""
         if self._later is None:
             return False
-        pending = np.concatenate([self._asked, *(values for values, _ in self._pending)])
+        taken = arrays.distinct(np.concatenate([self._asked, *(values for values, _ in self._pending)]))
         fresh = []
         for group in groups:
             wanted = arrays.distinct(np.asarray(group, np.int64))
-            wanted = wanted[~np.isin(wanted, pending)]
-            pending = np.concatenate([pending, wanted])
+            wanted = wanted[~arrays.isin_sorted(wanted, taken)]
+            taken = arrays.distinct(np.concatenate([taken, wanted]))
             fresh.append(wanted)
         fresh = [values for values in fresh if values.size]
         if not fresh:
@@ -86,7 +86,9 @@ class LookupMemo:
     def _collect(self, wanted: np.ndarray) -> None:
         """Wait for the groups asked ahead that hold any of `wanted`, and every one sent before
         them (the index answers them in order); a group whose lookup failed is asked here."""
-        last = max((i for i, (values, _) in enumerate(self._pending) if np.isin(values, wanted).any()), default=-1)
+        last = max(
+            (i for i, (values, _) in enumerate(self._pending) if arrays.isin_sorted(values, wanted).any()), default=-1
+        )
         for values, future in self._pending[: last + 1]:
             if future.cancel():  # not started (the index is busy with another clip's): ask here
                 rows = self._lookup(values)
