@@ -126,7 +126,7 @@ def test_blocks_quote_their_file_and_its_run(repository):
     growth = BLOCKS["growth"](page)
     assert "[`bench/results/growth.json`](bench/results/growth.json)" in growth
     assert "measured 2026-12-07" in growth
-    assert "87.9 / 237.3 ms" in growth
+    assert "71.4 / 148.1 ms" in growth
     headline = BLOCKS["headline"](page)
     assert "run of 2026-12-03 21:57" in headline
     assert "[docs/benchmarks.md](docs/benchmarks.md)" in headline
@@ -193,7 +193,7 @@ def test_check_shows_a_changed_results_file(repository):
     points[-1]["p95_ms"] = 149.9
     (results / "growth.json").write_text(json.dumps(points))
     diff = differences(generate(repository, results), repository)
-    assert "+| 299,998,283 | 99,999,830 | 9.08 GB | 87.9 / 149.9 ms" in diff
+    assert "+| 299,998,280 | 99,999,827 | 9.08 GB | 71.4 / 149.9 ms" in diff
     assert "a/README.md" in diff and "a/docs/benchmarks.md" in diff
 
 
