@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -30,8 +32,10 @@ class PostgresIndex:
     def lookup(self, hashes: np.ndarray, tracks: np.ndarray | None = None) -> LookupRows:
         return lookup(hashes, tracks, row_cap=self.row_cap)
 
-    def lookup_later(self, groups: list[np.ndarray]) -> list[Future[LookupRows]] | None:
-        return lookup_later(groups, row_cap=self.row_cap) if self.ask_ahead else None
+    @property
+    def lookup_later(self) -> Callable[[list[np.ndarray]], list[Future[LookupRows]] | None] | None:
+        """HashIndex.lookup_later when `ask_ahead`, else None (the engine then asks nothing ahead)."""
+        return functools.partial(lookup_later, row_cap=self.row_cap) if self.ask_ahead else None
 
     # The selectors read the catalog's models, which exist only once Django is set up; the rest
     # of the store is imported before that by tools that set it up later (bench/faults.py).

@@ -10,12 +10,18 @@ import numpy as np
 from recognition.engine import arrays
 from recognition.engine.index import LookupRows
 
-__all__ = ["Later", "Lookup", "LookupMemo"]
+__all__ = ["ASK_AHEAD_MIN_ROWS", "Later", "Lookup", "LookupMemo"]
 
 Lookup = Callable[..., LookupRows]  # HashIndex.lookup: (hashes, tracks=None) -> rows
 # HashIndex.lookup_later: lookups in every track of each array, in order, on another connection;
 # None when the index cannot (recognition/engine/index.py).
 Later = Callable[[list[np.ndarray]], list["Future[LookupRows]"] | None]
+
+# A clip's first lookup in every track bringing fewer rows than this asks nothing ahead: its
+# rows grow with the catalog (chance matches), and so do its later lookups. In the benchmark's
+# own catalog (~100 rows a never-indexed 5 s clip) asking ahead made such clips slower, at 10^8
+# triplet rows (~8,400) faster (docs/decisions.md, ask_ahead).
+ASK_AHEAD_MIN_ROWS = 2000
 
 
 class LookupMemo:
@@ -43,7 +49,10 @@ class LookupMemo:
 
     @property
     def asks_ahead(self) -> bool:
-        return self._later is not None
+        """Whether later lookups are worth asking ahead: the index can, and the clip's first
+        lookup brought ASK_AHEAD_MIN_ROWS rows or more (a catalog large enough that its later
+        lookups take longer than handing them over costs)."""
+        return self._later is not None and self._rows is not None and len(self._rows) >= ASK_AHEAD_MIN_ROWS
 
     def ask_ahead(self, groups: list[np.ndarray]) -> bool:
         """Send each group's values not asked yet to the index, in order, to be read later;

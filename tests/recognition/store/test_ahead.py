@@ -42,7 +42,7 @@ def test_groups_asked_ahead_read_what_a_lookup_reads_and_the_connection_closes(r
     while _backends() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _backends() == before
-    assert store.PostgresIndex(ask_ahead=False).lookup_later(groups) is None
+    assert store.PostgresIndex(ask_ahead=False).lookup_later is None
 
 
 def test_the_portal_setting_turns_asking_ahead_off(settings):
