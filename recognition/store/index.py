@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
 from recognition.engine import LookupRows
 from recognition.engine.fingerprint import MAX_ROWS_PER_TRIPLET
+from recognition.engine.identify.memo import Later
 from recognition.store.ahead import lookup_later
 from recognition.store.hashes import lookup
 from recognition.store.sketches import sketch_slices
@@ -33,7 +32,7 @@ class PostgresIndex:
         return lookup(hashes, tracks, row_cap=self.row_cap)
 
     @property
-    def lookup_later(self) -> Callable[[list[np.ndarray]], list[Future[LookupRows]] | None] | None:
+    def lookup_later(self) -> Later | None:
         """HashIndex.lookup_later when `ask_ahead`, else None (the engine then asks nothing ahead)."""
         return functools.partial(lookup_later, row_cap=self.row_cap) if self.ask_ahead else None
 
