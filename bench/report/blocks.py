@@ -1402,6 +1402,57 @@ def room_onsets(page: Page) -> str:
     ])  # fmt: skip
 
 
+def dense_gate(page: Page) -> str:
+    """The denser look taken only by clips that came near a match as heard (dense_gate.json): per
+    gate on that nearness, the cells the look changes and the never-indexed clips that would
+    take it, each clip's answer as the engine with that gate gives it."""
+    data = page.results.json("dense_gate.json")
+    clips = data["clips"]
+    cells = sorted({(c["condition"], c["length"]) for c in clips if c["condition"] != "unknown"})
+    changed = [cell for cell in cells if any(
+        c["always"] != c["never"] for c in clips if (c["condition"], c["length"]) == cell)]  # fmt: skip
+    unknown = [c for c in clips if c["condition"] == "unknown"]
+    only_look = [c for c in clips if c["always"] == "right" and c["never"] != "right"]
+
+    def answer(clip: dict, gate: float | None) -> str:
+        return clip["always"] if gate is None or clip["nearest"] <= gate else clip["never"]
+
+    rows = []
+    for gate in (None, *data["gates"], float("-inf")):
+        label = "always (today)" if gate is None else "never" if gate == float("-inf") else f"≤ {num(gate, 1)}"
+        right = []
+        for cell in changed:
+            in_cell = [c for c in clips if (c["condition"], c["length"]) == cell]
+            right.append(percent(100 * sum(answer(c, gate) == "right" for c in in_cell) / len(in_cell)))
+        kept = sum(answer(c, gate) == "right" for c in only_look)
+        taking = sum(gate is None or c["nearest"] <= gate for c in unknown)
+        wrong = sum(answer(c, gate) == "wrong" for c in unknown)
+        rows.append([label, *right, f"{kept} of {len(only_look)}", f"{taking:,} of {len(unknown):,}", f"{wrong:,}"])
+    ms = {arm: sorted(c[f"{arm}_ms"] for c in unknown) for arm in ("always", "never")}
+
+    def p(values: list[float], q: float) -> float:
+        return values[round(q * (len(values) - 1))]
+
+    def times(arm: str) -> str:
+        return pair(p(ms[arm], 0.5), p(ms[arm], 0.95), "ms", 0)
+
+    nearest = sorted(c["nearest"] for c in unknown)
+    note = (
+        f"{run_of(data)}: the robustness set in memory, every clip through the engine with the denser look "
+        "always and never taken (its decisions counting the look either way), interleaved; a gate takes the "
+        "look only when the clip as heard came at least that near a match (the smallest false-match bound "
+        "of its best track on pairs or triplets, log10, corrected as the decision corrects it); only the "
+        "cells where the look changes an answer are shown; never-indexed clips' nearness p5 / p50 / p95 "
+        f"{num(p(nearest, 0.05), 2)} / {num(p(nearest, 0.5), 2)} / {num(p(nearest, 0.95), 2)}; engine time "
+        f"of a never-indexed clip (no database), p50 / p95, with the look {times('always')}, without {times('never')}"
+    )
+    header = ["gate", *(f"{condition} {num(length, 0)} s" for condition, length in changed),
+              "clips only the look answers, still answered", "never-indexed clips taking the look",
+              "never-indexed clips named"]  # fmt: skip
+    how = "python -m bench.studies.dense_gate"
+    return "\n".join([*table(header, rows), "", page.source("dense_gate.json", note, how)])
+
+
 def room_reference(page: Page) -> str:
     """A room family on the references' side (room_reference.json): the reference's peaks and
     hashes clips in three rooms hold against the clean reference and the reference in the
@@ -1782,6 +1833,7 @@ BLOCKS = {
     "room": room,
     "room_onsets": room_onsets,
     "room_reference": room_reference,
+    "dense_gate": dense_gate,
     "upload_progress": upload_progress,
     "voice": voice,
     "catalog_search": catalog_search,

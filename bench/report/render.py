@@ -40,6 +40,7 @@ WRITERS = {
     "room.json": "python -m bench.studies.room",
     "room_onsets.json": "python -m bench.studies.room_onsets",
     "room_reference.json": "python -m bench.studies.room_reference",
+    "dense_gate.json": "python -m bench.studies.dense_gate",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
     "catalog_search.json": "python -m bench.studies.catalog_search --keep",

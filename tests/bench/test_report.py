@@ -73,6 +73,8 @@ Between blocks.
 <!-- /report:room_onsets -->
 <!-- report:room_reference -->
 <!-- /report:room_reference -->
+<!-- report:dense_gate -->
+<!-- /report:dense_gate -->
 <!-- report:catalog_search -->
 <!-- /report:catalog_search -->
 <!-- report:room -->
@@ -229,3 +231,32 @@ def test_the_voice_block_gives_the_cells_their_goals_and_the_uploads_their_cost(
     assert "| voice+10 | 5 s | " in block and "≥ 75 %" in block and "unknown clips matched" in block
     assert "| never-indexed | " in block and "with it (`window_dense_params`)" in block
     assert block.count("[`bench/results/voice.json`](bench/results/voice.json)") >= 2
+
+
+def test_the_dense_gate_block_answers_each_clip_as_its_gate_would(repository):
+    """A clip takes the look's answer when its nearness is at or below the gate, the answer
+    without the look otherwise; only cells where the two differ are shown."""
+
+    def clip(condition, nearest, always, never):
+        return {"condition": condition, "length": 5, "nearest": nearest, "always": always, "never": never,
+                "always_ms": 10.0, "never_ms": 5.0}  # fmt: skip
+
+    data = {
+        "when": "2026-12-07 21:02",
+        "gates": [0.0],
+        "clips": [
+            clip("voice+10", -1.0, "right", "none"),  # near as heard: a gate at 0 keeps it
+            clip("voice+10", 1.5, "right", "none"),  # far: lost
+            clip("clean", 2.0, "right", "right"),  # the look changes nothing in its cell
+            clip("unknown", -0.5, "none", "none"),
+            clip("unknown", 0.5, "none", "none"),
+            clip("unknown", 3.0, "none", "none"),
+        ],
+    }
+    (repository / "bench" / "results" / "dense_gate.json").write_text(json.dumps(data))
+    block = BLOCKS["dense_gate"](page_at(repository))
+    assert "| voice+10 5 s |" in block and "clean" not in block.split("\n")[0]
+    assert "| always (today) | 100 % | 2 of 2 | 3 of 3 | 0 |" in block
+    assert "| ≤ 0.0 | 50 % | 1 of 2 | 1 of 3 | 0 |" in block
+    assert "| never | 0 % | 0 of 2 | 0 of 3 | 0 |" in block
+    assert "p5 / p50 / p95 -0.50 / 0.50 / 3.00" in block  # nearest-rank percentiles
