@@ -61,6 +61,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.refused = False
         self.joined = False
         self.checker: asyncio.Task | None = None
+        self.hello_deadline: asyncio.TimerHandle | None = None
         config = settings.EARSHOT_LISTEN
         self.max_message_bytes = config["max_message_bytes"]
         self.messages = limits.TokenBucket(config["max_messages_per_s"], burst=2 * config["max_messages_per_s"])
@@ -68,13 +69,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.address = f"device-addr:{(self.scope.get('client') or ['?'])[0]}"
         self.socket_id = uuid.uuid4().hex
         self.slots = limits.session_slots()
-        self.holds_slot = False
+        # The slot is taken before the socket is accepted, so that sockets opened one after
+        # another are counted in that order: the one past the limit is the one refused.
+        self.holds_slot = await self.slots.acquire(self.address, self.socket_id, self.unauthenticated_per_address)
         await self.accept()
         self.hello_deadline = asyncio.get_running_loop().call_later(self.hello_timeout_s, self._no_hello)
-        if not await self.slots.acquire(self.address, self.socket_id, self.unauthenticated_per_address):
+        if not self.holds_slot:
             await self._refuse(TOO_MANY_SOCKETS, "too_many_sockets", "Too many device sockets from this address.")
-            return
-        self.holds_slot = True
 
     def _no_hello(self) -> None:
         if not self.token_hash and not self.refused:
@@ -85,8 +86,12 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             self.holds_slot = False
             await self.slots.release(self.address, self.socket_id)
 
+    def _stop_deadline(self) -> None:
+        if self.hello_deadline is not None:  # None: the socket closed before it was accepted
+            self.hello_deadline.cancel()
+
     async def disconnect(self, code) -> None:
-        self.hello_deadline.cancel()
+        self._stop_deadline()
         await self._release()
         if self.checker is not None:
             self.checker.cancel()
@@ -141,7 +146,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if monitor is None or not monitor.device_token_hash or not matches:
             await self._refuse(BAD_TOKEN, "bad_token", "This device token is not valid for this monitor.")
             return
-        self.hello_deadline.cancel()
+        self._stop_deadline()
         await self._release()
         self.token_hash = presented
         if self.channel_layer is not None:

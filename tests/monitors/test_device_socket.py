@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 
 from portal.asgi import application
+from recognition import limits
 from recognition.monitors import devices, services
 from recognition.monitors.consumers import DeviceConsumer
 from recognition.monitors.models import Monitor
@@ -220,6 +221,18 @@ def test_one_address_holds_few_sockets_before_their_hello(device_monitor, monkey
     monkeypatch.setattr(DeviceConsumer, "unauthenticated_per_address", 3)
     # Not about the hello's deadline: on a loaded machine opening five sockets took longer than it.
     monkeypatch.setattr(DeviceConsumer, "hello_timeout_s", 120.0)
+    # The third socket's slot is slow to come (a loaded Redis): it is still counted before the
+    # fourth socket's, so the fourth is the one refused.
+    calls = []
+    acquire = limits.SessionSlots.acquire
+
+    async def slow_third(self, listener, socket_id, limit):
+        calls.append(socket_id)
+        if len(calls) == 3:
+            await asyncio.sleep(0.5)
+        return await acquire(self, listener, socket_id, limit)
+
+    monkeypatch.setattr(limits.SessionSlots, "acquire", slow_third)
 
     async def scenario():
         waiting = [await _open(monitor.pk) for _ in range(3)]
