@@ -61,7 +61,8 @@ def part_of(stack: list[str]) -> str:
     return "other"
 
 
-def _cpu_s(pids: list[int]) -> float:
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes together, from /proc/PID/stat."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
@@ -92,9 +93,9 @@ def profile(tree: Path, env: dict, py_spy: str, bodies: list, names: dict, clien
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )))  # fmt: skip
             time.sleep(1)
-            cpu_before = _cpu_s(pids)
+            cpu_before = cpu_s(pids)
             load = latency.hammer(port, key, bodies, names, clients, seconds)
-            cpu = _cpu_s(pids) - cpu_before
+            cpu = cpu_s(pids) - cpu_before
             samples: Counter[str] = Counter()
             for out, spy in spies:
                 spy.wait()

@@ -22,8 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from bench import growth
-
-_TICK = os.sysconf("SC_CLK_TCK")
+from bench.studies.api_profile import cpu_s
 
 
 def _backends() -> list[int]:
@@ -34,12 +33,6 @@ def _backends() -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, from /proc/PID/stat."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def main() -> None:
@@ -72,14 +65,14 @@ def main() -> None:
         order = list(engines) if round_number % 2 == 0 else list(engines)[::-1]
         for name in order:
             for samples in unknown:
-                before_pg = sum(_cpu_s(pid) for pid in pids)
+                before_pg = cpu_s(pids)
                 before = os.times()
                 started = time.perf_counter()
                 engines[name].identify_clip(samples)
                 wall = time.perf_counter() - started
                 after = os.times()
                 own = (after.user - before.user) + (after.system - before.system)
-                measured[name].append((wall, own, sum(_cpu_s(pid) for pid in pids) - before_pg))
+                measured[name].append((wall, own, cpu_s(pids) - before_pg))
     print(f"{len(unknown)} never-indexed 5 s clips x {args.rounds} rounds on {args.db}; {len(pids)} backends")
     print("engine | wall p50 / p90 ms | CPU this process, mean ms | CPU PostgreSQL, mean ms | cores busy")
     for name, rows in measured.items():
