@@ -17,6 +17,23 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
     assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
 
 
+def test_sort_gives_what_numpy_sort_gives_in_order_or_in_runs():
+    """Both ways it sorts: values in no order, and values in a few sorted runs (two sorted
+    arrays end to end, as the lookup memo's union makes), sorted and empty ones too."""
+    rng = np.random.default_rng(5)
+    shuffled = rng.integers(-(2**40), 2**40, 3000)
+    runs = np.concatenate([np.sort(rng.integers(0, 500, 2000)), np.sort(rng.integers(0, 500, 700))])
+    for values in (shuffled, runs, np.sort(shuffled), runs[::-1], shuffled[:1], shuffled[:0]):
+        ordered = arrays.sort(values)
+        assert ordered.dtype == values.dtype and np.array_equal(ordered, np.sort(values))
+        assert ordered is not values
+
+
+def test_ranges_lists_every_index_of_each_range_in_order():
+    assert arrays.ranges(np.array([4, 0, 9, 2]), np.array([6, 0, 10, 5])).tolist() == [4, 5, 9, 2, 3, 4]
+    assert arrays.ranges(np.array([], np.int64), np.array([], np.int64)).size == 0
+
+
 def test_isin_sorted_gives_what_numpy_isin_gives():
     """Both ways it answers: a table over a narrow span (pairs), binary search over a wide one
     (triplets fill int32), values either side of the span included."""
