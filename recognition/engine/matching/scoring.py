@@ -108,14 +108,11 @@ def rank_tracks(
         return Ranking(e.astype(np.int64), e, e.astype(np.int64), e)
     tol = params.tolerance_cells
     per_frame = params.cells_per_frame
-    track_ids = arrays.distinct(hits.track_ids)
-    track_index = np.searchsorted(track_ids, hits.track_ids)  # np.unique's inverse, without its hash pass
     diff = _diff_cells(hits, per_frame)
     # A (track, difference) cell is one integer: each track owns a block of `span` differences,
     # padded by `tol` at both ends so that a cell's neighbours never fall in another track's block.
     low = int(diff.min()) - tol
     span = int(diff.max()) + tol - low + 1
-    cell_of_hit = track_index.astype(np.int64) * span + (diff - low)
     # The unit of evidence is a reference anchor frame: all hashes of one moment (a chord's notes,
     # an anchor's targets) that align together are one event, because a chance musical likeness
     # (same chord, same tempo) makes them align together too. An anchor frame votes once per
@@ -123,7 +120,7 @@ def rank_tracks(
     stored_row = hits.db_offsets.astype(np.int64)
     first_row = int(stored_row.min())
     rows_span = int(stored_row.max()) - first_row + 1
-    cells, rows = _distinct_events(cell_of_hit, stored_row - first_row, rows_span)
+    track_ids, cells, rows = _distinct_events(hits.track_ids, diff - low, span, stored_row - first_row, rows_span)
     starts = arrays.run_starts(cells)
     cell = cells[starts]
     cell_votes = np.diff(np.concatenate((starts, [cells.size])))
@@ -228,16 +225,31 @@ def _best_windows(cell: np.ndarray, cell_votes: np.ndarray, span: int, tol: int)
     return best[arrays.run_starts(cell_track[best])]
 
 
-def _distinct_events(cell: np.ndarray, row: np.ndarray, rows_span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (cell, stored row) pairs, sorted: by one sort of one key when it fits in 63 bits
-    (a lexsort of two keys is several times slower on a retried clip's votes), else by a lexsort."""
-    if int(cell.max()) < (1 << 62) // rows_span:
-        events = arrays.distinct(cell * rows_span + row)
-        return events // rows_span, events % rows_span
-    order = np.lexsort((row, cell))
-    cell, row = cell[order], row[order]
-    first = np.r_[True, (cell[1:] != cell[:-1]) | (row[1:] != row[:-1])]
-    return cell[first], row[first]
+def _distinct_events(
+    track: np.ndarray, cell: np.ndarray, span: int, row: np.ndarray, rows_span: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The voted tracks (sorted) and the distinct (track position * span + cell, stored row)
+    events, sorted, of hits on (track id, cell within `span`, row within `rows_span`): by one sort
+    of one key when track id, cell and row fit in 63 bits (sorting the track ids apart and a
+    lexsort of two keys cost several times more on a large catalog's votes), else by a lexsort."""
+    first_track = int(track.min())
+    tracks_span = int(track.max()) - first_track + 1
+    if tracks_span * span * rows_span < 1 << 62:
+        events = arrays.distinct(((track - first_track) * span + cell) * rows_span + row)
+        at, rows = np.divmod(events, rows_span)
+        track_of, cell = np.divmod(at, span)
+        starts = arrays.run_starts(track_of)
+        position = np.repeat(np.arange(starts.size), np.diff(np.append(starts, track_of.size)))
+        return track_of[starts] + first_track, position * span + cell, rows
+    track_ids = arrays.distinct(track)
+    at = np.searchsorted(track_ids, track).astype(np.int64) * span + cell  # np.unique's inverse
+    if int(at.max()) < (1 << 62) // rows_span:
+        events = arrays.distinct(at * rows_span + row)
+        return track_ids, events // rows_span, events % rows_span
+    order = np.lexsort((row, at))
+    at, row = at[order], row[order]
+    first = np.r_[True, (at[1:] != at[:-1]) | (row[1:] != row[:-1])]
+    return track_ids, at[first], row[first]
 
 
 def _diff_cells(hits: Hits, per_frame: int) -> np.ndarray:

@@ -89,17 +89,27 @@ def _ranked_by_hand(hits: matching.Hits, tol: int, per_frame: int) -> dict[int, 
 
 
 @pytest.mark.parametrize(
-    ("tol", "per_frame", "stored_frames"), [(0, 1, 60), (1, 1, 60), (2, 1, 60), (1, 2, 60), (2, 2, 60), (1, 2, 2**30)]
+    ("tol", "per_frame", "stored_frames", "id_step"),
+    [
+        (0, 1, 60, 1000),
+        (1, 1, 60, 1000),
+        (2, 1, 60, 1000),
+        (1, 2, 60, 1000),
+        (2, 2, 60, 1000),
+        (1, 2, 60, 2**50),
+        (1, 2, 2**30, 1000),
+    ],
 )
-def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, per_frame, stored_frames):
-    # 2**30 frames apart, a vote's (track, difference, row) no longer fits one 63-bit key.
+def test_each_tracks_best_window_and_score_are_those_of_the_definition(tol, per_frame, stored_frames, id_step):
+    # Track ids 2**50 apart, a vote's (track id, difference, row) no longer fits one 63-bit key,
+    # but (track's rank, difference, row) does; 2**30 frames apart, neither does.
     rng = np.random.default_rng(tol)
     params = matching.MatchParams(cells_per_frame=per_frame, tolerance_cells=tol)
     for _ in range(40):
         n = int(rng.integers(1, 400))
         hits = matching.Hits(
             hashes=np.zeros(n, np.int32),
-            track_ids=rng.integers(1, 8, n).astype(np.int64) * 1000,
+            track_ids=rng.integers(1, 8, n).astype(np.int64) * id_step,
             db_offsets=rng.choice(rng.integers(0, stored_frames, 60), n).astype(np.int32),
             query_offsets=rng.integers(0, 40, n) + rng.choice([0.0, 0.5], n),
         )
