@@ -89,8 +89,11 @@ class LookupMemo:
                 return found
         if self._rows is None:  # nothing asked yet
             return LookupRows.empty()
-        keep = arrays.isin_sorted(self._rows.hashes, wanted)
-        return LookupRows(self._rows.hashes[keep], self._rows.track_ids[keep], self._rows.offsets[keep])
+        # The rows are kept sorted by hash: each wanted value's rows are one run of them, found
+        # by two binary searches rather than every row read so far tested.
+        rows = self._rows
+        keep = arrays.ranges(*np.searchsorted(rows.hashes, [wanted, wanted + 1]))
+        return LookupRows(rows.hashes[keep], rows.track_ids[keep], rows.offsets[keep])
 
     def _collect(self, wanted: np.ndarray) -> None:
         """Wait for the groups asked ahead that hold any of `wanted`, and every one sent before
@@ -111,4 +114,6 @@ class LookupMemo:
 
     def _add(self, values: np.ndarray, found: LookupRows) -> None:
         self._asked = arrays.distinct(np.concatenate([self._asked, values]))
-        self._rows = found if self._rows is None else LookupRows.concatenate([self._rows, found])
+        rows = found if self._rows is None else LookupRows.concatenate([self._rows, found])
+        order = np.argsort(rows.hashes, kind="stable")  # a merge of the runs: those held, those found
+        self._rows = LookupRows(rows.hashes[order], rows.track_ids[order], rows.offsets[order])
