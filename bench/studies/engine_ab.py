@@ -8,9 +8,10 @@ which leaves earshot_growth grown to its largest size): COMMIT's tree is unpacke
 temporary folder (`git archive`, this checkout untouched), and each round times the growth
 benchmark's 5 s queries (50 catalog clips, 50 never-indexed) in one process per tree, COMMIT's
 first, then this checkout's, as `bench.growth` measures them (10 queries' warm-up, then every
-query once). Reports each run's p50 / p95 (all queries, and the never-indexed alone), the
-medians over the rounds, and every query whose answer (track, place, score, bound, speed,
-pitch) differs between the trees: none should.
+query once). Reports each run's p50 / p95 (all queries, and the never-indexed alone) and the
+never-indexed clips' mean CPU of the process (every thread, from os.times: less noisy than their
+wall time on a shared machine), the medians over the rounds, and every query whose answer
+(track, place, score, bound, speed, pitch) differs between the trees: none should.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench import OUT, ROOT
 
 # Run in each tree's own folder, so that `bench` and `recognition` are that tree's.
 _TIMING = """
-import json, sys, time
+import json, os, sys, time
 from bench import growth
 growth.open_database(sys.argv[1])
 from recognition import store
@@ -41,13 +42,16 @@ for _, samples in queries[:10]:
     engine.identify(samples)
 runs = []
 for query, samples in queries:
+    before = os.times()
     started = time.perf_counter()
     match = engine.identify(samples)
     spent = (time.perf_counter() - started) * 1000
+    after = os.times()
+    cpu = (after.user - before.user + after.system - before.system) * 1000
     answer = None if match is None else [
         match.track_id, round(match.offset_frames, 3), match.score, round(match.log10_p, 6),
         round(match.speed, 6), round(match.pitch_semitones, 6)]
-    runs.append({"id": query["id"], "known": query["kind"] == "known", "ms": spent, "answer": answer})
+    runs.append({"id": query["id"], "known": query["kind"] == "known", "ms": spent, "cpu_ms": cpu, "answer": answer})
 print(json.dumps(runs))
 """
 
@@ -91,7 +95,14 @@ def main() -> None:
                 timed = _time(root, args.db, args.queries)
                 every = _quantiles([q["ms"] for q in timed])
                 unknown = _quantiles([q["ms"] for q in timed if not q["known"]])
-                run = {"round": round_, "arm": arm, "p50_p95_ms": every, "unknown_p50_p95_ms": unknown}
+                cpu = statistics.mean(q["cpu_ms"] for q in timed if not q["known"])
+                run = {
+                    "round": round_,
+                    "arm": arm,
+                    "p50_p95_ms": every,
+                    "unknown_p50_p95_ms": unknown,
+                    "unknown_cpu_ms": cpu,
+                }
                 runs.append(run)
                 print(json.dumps({k: v if k != "p50_p95_ms" else [round(x, 1) for x in v] for k, v in run.items()}))
                 for q in timed:
@@ -112,6 +123,10 @@ def main() -> None:
             arm: [
                 round(statistics.median(r["unknown_p50_p95_ms"][i] for r in runs if r["arm"] == arm), 1) for i in (0, 1)
             ]
+            for arm in ("base", "this")
+        },
+        "median_unknown_cpu_ms": {
+            arm: round(statistics.median(r["unknown_cpu_ms"] for r in runs if r["arm"] == arm), 1)
             for arm in ("base", "this")
         },
         "queries": len(answers),
