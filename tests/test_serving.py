@@ -132,8 +132,10 @@ def test_daphne_keeps_a_database_connection_between_requests(start_daphne, max_a
         while _backends_since(started) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _backends_since(started) == set()
-    else:  # one connection, the long-lived thread's, served all ten
-        assert len(seen) == 1 and _backends_since(started) == seen
+    else:  # the long-lived threads' connections served all ten, and stay open
+        # The response reaches us before the middleware takes its thread back, so the next
+        # request may find none idle and take a second long-lived thread (a busy machine does).
+        assert 1 <= len(seen) <= 2 and _backends_since(started) == seen
 
 
 def test_daphne_hands_a_multipart_body_to_django_unparsed(start_daphne):
