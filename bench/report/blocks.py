@@ -1453,6 +1453,30 @@ def dense_gate(page: Page) -> str:
     return "\n".join([*table(header, rows), "", page.source("dense_gate.json", note, how)])
 
 
+def engine_ab(page: Page, name: str) -> str:
+    """An engine against the one at an earlier commit on the grown catalog (bench.studies.engine_ab):
+    each round's p50 / p95, the never-indexed clips' alone and their CPU, the medians over the
+    rounds, and how many answers differ."""
+    data = page.results.json(name)
+    arms = {"base": f"base ({data['base']})", "this": f"this ({data['this']})"}
+    rows = [
+        [str(run["round"]), arms[run["arm"]], pair(*run["p50_p95_ms"], "ms"), pair(*run["unknown_p50_p95_ms"], "ms"),
+         f"{num(run['unknown_cpu_ms'])} ms"]
+        for run in data["runs"]
+    ]  # fmt: skip
+    for arm, label in arms.items():
+        rows.append(["median", label, pair(*data["median_p50_p95_ms"][arm], "ms"),
+                     pair(*data["median_unknown_p50_p95_ms"][arm], "ms"),
+                     f"{num(data['median_unknown_cpu_ms'][arm])} ms"])  # fmt: skip
+    differ = data["answers_differ"]
+    note = (
+        f"{run_of(data)} on {data['db']}: one process per arm and round, the base first; "
+        f"{data['queries']} queries, answers differing: {len(differ)}{f' ({", ".join(differ)})' if differ else ''}"
+    )
+    header = ["round", "engine", "all, p50 / p95", "never-indexed, p50 / p95", "never-indexed, CPU a clip"]
+    return "\n".join([*table(header, rows, text_columns=2), "", page.source(name, note, data["command"])])
+
+
 def room_reference(page: Page) -> str:
     """A room family on the references' side (room_reference.json): the reference's peaks and
     hashes clips in three rooms hold against the clean reference and the reference in the
@@ -1834,6 +1858,7 @@ BLOCKS = {
     "room_onsets": room_onsets,
     "room_reference": room_reference,
     "dense_gate": dense_gate,
+    "engine_ab_sorts": lambda page: engine_ab(page, "engine_ab_sorts.json"),
     "upload_progress": upload_progress,
     "voice": voice,
     "catalog_search": catalog_search,

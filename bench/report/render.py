@@ -41,6 +41,8 @@ WRITERS = {
     "room_onsets.json": "python -m bench.studies.room_onsets",
     "room_reference.json": "python -m bench.studies.room_reference",
     "dense_gate.json": "python -m bench.studies.dense_gate",
+    "engine_ab_sorts.json": "python -m bench.studies.engine_ab --base 3b9362d --rounds 5 "
+    "--out bench/results/engine_ab_sorts.json",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
     "catalog_search.json": "python -m bench.studies.catalog_search --keep",

@@ -75,6 +75,8 @@ Between blocks.
 <!-- /report:room_reference -->
 <!-- report:dense_gate -->
 <!-- /report:dense_gate -->
+<!-- report:engine_ab_sorts -->
+<!-- /report:engine_ab_sorts -->
 <!-- report:catalog_search -->
 <!-- /report:catalog_search -->
 <!-- report:room -->
@@ -231,6 +233,33 @@ def test_the_voice_block_gives_the_cells_their_goals_and_the_uploads_their_cost(
     assert "| voice+10 | 5 s | " in block and "≥ 75 %" in block and "unknown clips matched" in block
     assert "| never-indexed | " in block and "with it (`window_dense_params`)" in block
     assert block.count("[`bench/results/voice.json`](bench/results/voice.json)") >= 2
+
+
+def test_an_engine_ab_block_lists_each_round_the_medians_and_the_answers_that_differ(repository):
+    def run(round_, arm, every, unknown, cpu):
+        return {"round": round_, "arm": arm, "p50_p95_ms": every, "unknown_p50_p95_ms": unknown, "unknown_cpu_ms": cpu}
+
+    data = {
+        "when": "2026-12-07 23:20",
+        "command": "python -m bench.studies.engine_ab --base abc1234 --rounds 2",
+        "base": "abc1234",
+        "this": "def5678",
+        "db": "earshot_growth",
+        "runs": [
+            run(1, "base", [90.0, 230.0], [180.0, 250.0], 150.0),
+            run(1, "this", [75.0, 220.0], [160.0, 240.0], 125.5),
+        ],
+        "median_p50_p95_ms": {"base": [90.0, 230.0], "this": [75.0, 220.0]},
+        "median_unknown_p50_p95_ms": {"base": [180.0, 250.0], "this": [160.0, 240.0]},
+        "median_unknown_cpu_ms": {"base": 150.0, "this": 125.5},
+        "queries": 100,
+        "answers_differ": ["q7"],
+    }
+    (repository / "bench" / "results" / "engine_ab_sorts.json").write_text(json.dumps(data))
+    block = BLOCKS["engine_ab_sorts"](page_at(repository))
+    assert "| 1 | this (def5678) | 75.0 / 220.0 ms | 160.0 / 240.0 ms | 125.5 ms |" in block
+    assert "| median | base (abc1234) | 90.0 / 230.0 ms | 180.0 / 250.0 ms | 150.0 ms |" in block
+    assert "100 queries, answers differing: 1 (q7)" in block and "run of 2026-12-07 23:20" in block
 
 
 def test_the_dense_gate_block_answers_each_clip_as_its_gate_would(repository):

@@ -1,0 +1,100 @@
+"""What the engine's sorts and row searches cost on arrays shaped like a clip's at 10^8 rows.
+
+    .venv/bin/python -m bench.studies.sort_runs [--repeats 200]
+
+numpy alone, no database: medians of `--repeats` timings of each way, on the values a
+never-indexed clip's lookups hand the engine (docs/decisions.md, "Sorts of values in runs
+merged"): 30,000 values already sorted, two sorted runs end to end (the memo's union of the
+values asked and those just asked) and 8,000 values in no order, each by numpy's default sort, by
+its merge sort and by `arrays.sort`; a lookup memo of 60,000 rows asked 3,000 values, each row
+tested against the values or each value's run found by binary search; five pair lists of 12,000
+pairs asked 7,482 hashes, each pair tested in a table or each hash searched in each list.
+Results go to bench/results/studies/sort_runs.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from bench import RESULTS
+from recognition.engine import arrays
+
+OUTPUT = RESULTS / "studies" / "sort_runs.txt"
+
+
+def _median_us(work: Callable[[], object], repeats: int) -> float:
+    work()
+    spent = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    lines = [
+        f"# python -m bench.studies.sort_runs --repeats {args.repeats} "
+        f"(numpy {np.__version__}; run {time.strftime('%Y-%m-%d %H:%M')} UTC; medians, microseconds)"
+    ]
+    held = arrays.distinct(rng.integers(0, 2**32, 30_000))
+    shapes = {
+        "30,000 sorted": held,
+        "30,000 + 8,000 in two sorted runs": np.concatenate([held, arrays.distinct(rng.integers(0, 2**32, 8_000))]),
+        "8,000 in no order": rng.integers(0, 2**32, 8_000),
+    }
+    lines.append("values | numpy default sort | numpy merge sort | arrays.sort")
+    for name, values in shapes.items():
+        ways = (
+            lambda v=values: np.sort(v),
+            lambda v=values: np.sort(v, kind="stable"),
+            lambda v=values: arrays.sort(v),
+        )
+        lines.append(f"{name} | " + " | ".join(f"{_median_us(way, args.repeats):,.0f}" for way in ways))
+
+    # The memo: rows sorted by hash (three rows a value), values asked half among them.
+    stored = arrays.distinct(rng.integers(-(2**31), 2**31, 20_000))
+    hashes = np.repeat(stored, 3).astype(np.int32)
+    asked = np.concatenate([rng.choice(stored, 1_500), rng.integers(-(2**31), 2**31, 1_500)])
+    wanted = arrays.distinct(asked.astype(np.int32))
+    new_rows = arrays.sort(rng.integers(-(2**31), 2**31, 20_000).astype(np.int32))
+    tested = _median_us(lambda: np.flatnonzero(arrays.isin_sorted(hashes, wanted)), args.repeats)
+    searched = _median_us(lambda: arrays.ranges(*np.searchsorted(hashes, [wanted, wanted + 1])), args.repeats)
+    merged = _median_us(lambda: np.argsort(np.concatenate([hashes, new_rows]), kind="stable"), args.repeats)
+    lines.append(
+        f"memo of {hashes.size:,} rows asked {wanted.size:,} values | each row tested {tested:,.0f} | "
+        f"each value's run searched {searched:,.0f} | {new_rows.size:,} new rows merged in {merged:,.0f}"
+    )
+
+    # Pair lists: sorted (hash << 32 | frame) values, hashes in [0, 2^21).
+    lists = [arrays.sort((rng.integers(0, 1 << 21, 12_000) << 32) | rng.integers(0, 20_000, 12_000)) for _ in range(5)]
+    pair_hashes = arrays.distinct(rng.integers(0, 1 << 21, 7_482))
+
+    def table() -> np.ndarray:
+        values = np.concatenate(lists)
+        return values[arrays.isin_sorted(values >> 32, pair_hashes)]
+
+    def search() -> np.ndarray:
+        first = pair_hashes << 32
+        return np.concatenate([v[arrays.ranges(*np.searchsorted(v, [first, first + (1 << 32)]))] for v in lists])
+
+    assert np.array_equal(table(), search())
+    lines.append(
+        f"5 pair lists of 12,000 asked {pair_hashes.size:,} hashes | each pair in a table "
+        f"{_median_us(table, args.repeats):,.0f} | each hash searched {_median_us(search, args.repeats):,.0f}"
+    )
+    OUTPUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
