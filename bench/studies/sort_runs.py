@@ -5,10 +5,12 @@
 numpy alone, no database: medians of `--repeats` timings of each way, on the values a
 never-indexed clip's lookups hand the engine (docs/decisions.md, "Sorts of values in runs
 merged"): 30,000 values already sorted, two sorted runs end to end (the memo's union of the
-values asked and those just asked) and 8,000 values in no order, each by numpy's default sort, by
-its merge sort and by `arrays.sort`; a lookup memo of 60,000 rows asked 3,000 values, each row
-tested against the values or each value's run found by binary search; five pair lists of 12,000
-pairs asked 7,482 hashes, each pair tested in a table or each hash searched in each list.
+values asked and those just asked), 8,000 values in no order, and values sorted but for small
+groups (a clip's hashes in time order, each anchor's in no order), each by numpy's default
+sort, by its merge sort and by `arrays.sort`; a lookup memo of 60,000 rows asked 3,000 values,
+each row tested against the values or each value's run found by binary search; five pair lists
+of 12,000 pairs asked 7,482 hashes, each pair tested in a table or each hash searched in each
+list.
 Results go to bench/results/studies/sort_runs.txt.
 """
 
@@ -51,6 +53,10 @@ def main() -> None:
         "30,000 sorted": held,
         "30,000 + 8,000 in two sorted runs": np.concatenate([held, arrays.distinct(rng.integers(0, 2**32, 8_000))]),
         "8,000 in no order": rng.integers(0, 2**32, 8_000),
+        # Hashes in time order, each anchor's 15 in no order, two sub-frame shifts end to end.
+        "8,000 sorted but for groups of 15, twice": np.concatenate(
+            [(np.repeat(np.arange(534), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000) for _ in range(2)]
+        ),
     }
     lines.append("values | numpy default sort | numpy merge sort | arrays.sort")
     for name, values in shapes.items():

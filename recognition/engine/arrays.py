@@ -20,18 +20,29 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return ordered[_starts_mask(ordered)]
 
 
-# sort takes the merge sort (timsort) when fewer than one value in this many is smaller than the
-# one before it: the pinned numpy's default sort is ~15x slower than a merge of the runs on values
-# already in a few sorted runs (the memo's union of the values asked so far and those just asked,
-# a lookup's values the memo sorted), and ~1.5x faster on values in no order.
+# sort takes the merge sort (timsort) when fewer than one value in `_RUN_SORT_DESCENTS` is smaller
+# than the one before it, or fewer than one in `_SAMPLE_DESCENTS` than the value
+# `_RUN_SORT_STRIDE` places before it (values in no order: one in two): the pinned numpy's default
+# sort is an order of magnitude slower than a merge on values already in a few sorted runs (the
+# memo's union of the values asked so far and those just asked, a lookup's values the memo sorted)
+# and ~6x slower on values sorted but for small groups (hashes in time order, each anchor's in no
+# order), while ~1.3x faster on values in no order (docs/decisions.md, "Sorts of values in runs
+# merged").
 _RUN_SORT_DESCENTS = 64
+_RUN_SORT_STRIDE = 32
+_SAMPLE_DESCENTS = 16
 
 
 def sort(values: np.ndarray) -> np.ndarray:
-    """np.sort of a 1-d array, by merging its runs when it is made of a few sorted runs."""
+    """np.sort of a 1-d array, by merging its runs when it is made of a few sorted runs or is
+    sorted but for small groups."""
     values = np.asarray(values)
-    descents = int(np.count_nonzero(values[1:] < values[:-1]))
-    return np.sort(values, kind="stable" if descents * _RUN_SORT_DESCENTS < values.size else None)
+    sample = values[::_RUN_SORT_STRIDE]
+    ordered = (
+        int(np.count_nonzero(sample[1:] < sample[:-1])) * _SAMPLE_DESCENTS < sample.size
+        or int(np.count_nonzero(values[1:] < values[:-1])) * _RUN_SORT_DESCENTS < values.size
+    )
+    return np.sort(values, kind="stable" if ordered else None)
 
 
 def _starts_mask(ordered: np.ndarray) -> np.ndarray:

@@ -19,11 +19,14 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
 
 def test_sort_gives_what_numpy_sort_gives_in_order_or_in_runs():
     """Both ways it sorts: values in no order, and values in a few sorted runs (two sorted
-    arrays end to end, as the lookup memo's union makes), sorted and empty ones too."""
+    arrays end to end, as the lookup memo's union makes) or sorted but for small groups, sorted
+    and empty ones too."""
     rng = np.random.default_rng(5)
     shuffled = rng.integers(-(2**40), 2**40, 3000)
     runs = np.concatenate([np.sort(rng.integers(0, 500, 2000)), np.sort(rng.integers(0, 500, 700))])
-    for values in (shuffled, runs, np.sort(shuffled), runs[::-1], shuffled[:1], shuffled[:0]):
+    # Sorted by time, each group of 15 (an anchor's hashes) in no order.
+    grouped = (np.repeat(np.arange(200), 15) << 32) | rng.integers(0, 1 << 32, 3000)
+    for values in (shuffled, runs, grouped, np.sort(shuffled), runs[::-1], shuffled[:1], shuffled[:0]):
         ordered = arrays.sort(values)
         assert ordered.dtype == values.dtype and np.array_equal(ordered, np.sort(values))
         assert ordered is not values
