@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recognition.engine import arrays
+
 __all__ = ["Hits", "QueryWindows", "join_hits", "join_hits_of"]
 
 
@@ -87,9 +89,8 @@ def join_hits_of(
     heard_hashes = np.concatenate([q[0] for q in queries])
     lo = np.searchsorted(stored_sorted, heard_hashes, side="left")
     counts = np.searchsorted(stored_sorted, heard_hashes, side="right") - lo
-    ends = np.cumsum(counts)
     position = np.repeat(np.arange(heard_hashes.size), counts)
-    row = by_hash[lo[position] + np.arange(position.size) - np.repeat(ends - counts, counts)]
+    row = by_hash[arrays.ranges(lo, lo + counts)]
     owner = np.repeat(np.arange(len(queries)), sizes)
     bounds = np.r_[0, np.cumsum(np.bincount(owner, weights=counts, minlength=len(queries)).astype(np.int64))]
     offsets = np.concatenate([q[1] for q in queries])
@@ -106,11 +107,7 @@ def _join(query_hashes: np.ndarray, db_hashes: np.ndarray) -> tuple[np.ndarray, 
     q_sorted = query_hashes[order]
     lo = np.searchsorted(q_sorted, db_hashes, side="left")
     hi = np.searchsorted(q_sorted, db_hashes, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    row = np.repeat(np.arange(db_hashes.size), counts)
-    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return row, order[lo[row] + within]
+    return np.repeat(np.arange(db_hashes.size), hi - lo), order[arrays.ranges(lo, hi)]
 
 
 class QueryWindows:
