@@ -279,6 +279,7 @@ def measure(
     if wide is not None:
         engine = replace(engine, wide_variants=retries.WIDE_VARIANTS if wide else ())
     latencies, right, wrong, unknown_matched, unknown = [], 0, 0, 0, 0
+    ticks = cpu_ticks()
     for query, samples in queries[: count * 2]:
         started = time.perf_counter()
         match = engine.identify(samples)
@@ -299,6 +300,7 @@ def measure(
         "accuracy_pct": round(100 * right / max(known, 1), 1),
         "wrong": wrong,
         "unknown_false_matches": f"{unknown_matched}/{unknown}",
+        "iowait_pct": iowait_pct(ticks, cpu_ticks()),
     }
 
 
@@ -325,12 +327,15 @@ def interleaved(settings: list, timed: Callable) -> dict:
     return rounds
 
 
-def prewarm() -> float:
+def prewarm() -> tuple[float, str]:
     """Read the hash tables and their indexes (pair lists and sketches: their out-of-line
-    values) into the operating system's cache, and return the seconds it took. A bulk load
+    values) into memory, and return the seconds it took and where they went. A bulk load
     and an index rebuild leave most of them on disk, where a running server has them in
     memory: without this, the first 3 x 10^8 point of 2026-12-02's evening run was timed while
-    tasks stalled on I/O ~25 % of the time (185 / 406 ms p50 / p95; 120 / 266 ms warm)."""
+    tasks stalled on I/O ~25 % of the time (185 / 406 ms p50 / p95; 120 / 266 ms warm).
+    Into the server's own buffers when they hold all of it (`buffer`), else into the operating
+    system's cache (`read`), which a host that reclaims memory on its own (DAMON page-out) may
+    take back during the timing; the buffers are shared memory, which without swap it cannot."""
     from django.db import connection
 
     started = time.perf_counter()
@@ -340,11 +345,29 @@ def prewarm() -> float:
             "WITH heap AS (SELECT oid FROM pg_class WHERE oid = ANY(%s::regclass[]) "
             "UNION SELECT reltoastrelid FROM pg_class WHERE oid = ANY(%s::regclass[]) AND reltoastrelid <> 0), "
             "rel AS (SELECT oid FROM heap "
-            "UNION SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM heap)) "
-            "SELECT sum(pg_prewarm(oid::regclass, 'read')) FROM rel",
+            "UNION SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM heap)), "
+            # into the buffers only with room left for the catalog's other tables
+            "mode AS (SELECT CASE WHEN sum(pg_relation_size(oid)) < 0.9 * 8192 * "
+            "(SELECT setting::bigint FROM pg_settings WHERE name = 'shared_buffers') "
+            "THEN 'buffer' ELSE 'read' END AS name FROM rel) "
+            "SELECT sum(pg_prewarm(rel.oid::regclass, mode.name)), mode.name FROM rel, mode GROUP BY mode.name",
             [WARM_TABLES, WARM_TABLES],
         )
-    return round(time.perf_counter() - started, 1)
+        mode = cursor.fetchone()[1]
+    return round(time.perf_counter() - started, 1), mode
+
+
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time by state since boot (/proc/stat's first line, in clock ticks)."""
+    with open("/proc/stat") as stat:
+        return [int(value) for value in stat.readline().split()[1:]]
+
+
+def iowait_pct(before: list[int], after: list[int]) -> float:
+    """Share of the machine's CPU time spent waiting on the disk between two `cpu_ticks`: a
+    timing whose tables were taken out of memory under it shows here."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return round(100 * spent[4] / max(sum(spent), 1), 1)
 
 
 def load_triplet_filter() -> float:
@@ -492,7 +515,7 @@ def main() -> None:
         connection.close()
         grown = grow_to(target, args.triplets)
         filter_load_s = load_triplet_filter()
-        prewarm_s = prewarm()
+        prewarm_s, prewarm_mode = prewarm()
         measure(queries, truth, 10)  # warm the buffer cache, as a running server's would be
         with connection.cursor() as cursor:
             cursor.execute("SHOW shared_buffers")  # how much of the key the server itself caches
@@ -509,6 +532,7 @@ def main() -> None:
             "wide_retries": len(retries.WIDE_VARIANTS if identifier().wide_variants else ()),  # ... and its wide tier
             "filter_load_s": filter_load_s,
             "prewarm_s": prewarm_s,
+            "prewarm": prewarm_mode,
             **measure(queries, truth, args.queries),
         }
         if args.row_caps:
