@@ -10,14 +10,20 @@ groups (a clip's hashes in time order, each anchor's in no order), each by numpy
 sort, by its merge sort and by `arrays.sort`; a lookup memo of 60,000 rows asked 3,000 values,
 each row tested against the values or each value's run found by binary search; five pair lists
 of 12,000 pairs asked 7,482 hashes, each pair tested in a table or each hash searched in each
-list.
+list. The sorts' table is timed twice: with numpy as it finds the machine, and in a child
+process with numpy's SIMD dispatch turned off (NPY_DISABLE_CPU_FEATURES), as on a machine
+without AVX2 (x86-simd-sort then sorts for numpy's default); `arrays.sort` times which way it
+sorts values sorted but for small groups once per process (`arrays.merges_small_groups`).
 Results go to bench/results/studies/sort_runs.txt.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -39,15 +45,9 @@ def _median_us(work: Callable[[], object], repeats: int) -> float:
     return statistics.median(spent) * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=200)
-    args = parser.parse_args()
+def sorts(repeats: int) -> list[str]:
+    """The sorts' table: each shape by numpy's default sort, its merge sort and `arrays.sort`."""
     rng = np.random.default_rng(0)
-    lines = [
-        f"# python -m bench.studies.sort_runs --repeats {args.repeats} "
-        f"(numpy {np.__version__}; run {time.strftime('%Y-%m-%d %H:%M')} UTC; medians, microseconds)"
-    ]
     held = arrays.distinct(rng.integers(0, 2**32, 30_000))
     shapes = {
         "30,000 sorted": held,
@@ -58,14 +58,47 @@ def main() -> None:
             [(np.repeat(np.arange(534), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000) for _ in range(2)]
         ),
     }
-    lines.append("values | numpy default sort | numpy merge sort | arrays.sort")
+    lines = ["values | numpy default sort | numpy merge sort | arrays.sort"]
     for name, values in shapes.items():
         ways = (
             lambda v=values: np.sort(v),
             lambda v=values: np.sort(v, kind="stable"),
             lambda v=values: arrays.sort(v),
         )
-        lines.append(f"{name} | " + " | ".join(f"{_median_us(way, args.repeats):,.0f}" for way in ways))
+        lines.append(f"{name} | " + " | ".join(f"{_median_us(way, repeats):,.0f}" for way in ways))
+    merges = "merged" if arrays.merges_small_groups() else "numpy's default"
+    lines.append(f"(arrays.sort's way for values sorted but for small groups here: {merges})")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--sorts-only", action="store_true", help="print the sorts' table alone (the child's part)")
+    args = parser.parse_args()
+    if args.sorts_only:
+        print("\n".join(sorts(args.repeats)))
+        return
+    from numpy._core._multiarray_umath import __cpu_dispatch__  # the dispatch targets numpy found
+
+    rng = np.random.default_rng(1)
+    found = ", ".join(__cpu_dispatch__) or "none"
+    lines = [
+        f"# python -m bench.studies.sort_runs --repeats {args.repeats} "
+        f"(numpy {np.__version__}; run {time.strftime('%Y-%m-%d %H:%M')} UTC; medians, microseconds)",
+        f"## numpy as found (SIMD dispatch: {found})",
+        *sorts(args.repeats),
+    ]
+    disabled = " ".join(__cpu_dispatch__)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.studies.sort_runs", "--repeats", str(args.repeats), "--sorts-only"],
+        env={**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines += [f"## numpy's SIMD dispatch off (NPY_DISABLE_CPU_FEATURES={disabled!r})", *child.stdout.splitlines()]
+    lines.append("## row searches (numpy as found)")
 
     # The memo: rows sorted by hash (three rows a value), values asked half among them.
     stored = arrays.distinct(rng.integers(-(2**31), 2**31, 20_000))

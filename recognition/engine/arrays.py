@@ -7,9 +7,12 @@ comparison of neighbours. Lookups, votes and ingest call these instead. numpy on
 
 from __future__ import annotations
 
+import functools
+import time
+
 import numpy as np
 
-__all__ = ["distinct", "isin_sorted", "ranges", "rank_in_runs", "run_starts", "sort"]
+__all__ = ["distinct", "isin_sorted", "merges_small_groups", "ranges", "rank_in_runs", "run_starts", "sort"]
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -21,28 +24,45 @@ def distinct(values: np.ndarray) -> np.ndarray:
 
 
 # sort takes the merge sort (timsort) when fewer than one value in `_RUN_SORT_DESCENTS` is smaller
-# than the one before it, or fewer than one in `_SAMPLE_DESCENTS` than the value
-# `_RUN_SORT_STRIDE` places before it (values in no order: one in two): the pinned numpy's default
-# sort is an order of magnitude slower than a merge on values already in a few sorted runs (the
-# memo's union of the values asked so far and those just asked, a lookup's values the memo sorted)
-# and ~6x slower on values sorted but for small groups (hashes in time order, each anchor's in no
-# order), while ~1.3x faster on values in no order (docs/decisions.md, "Sorts of values in runs
-# merged").
+# than the one before it: the pinned numpy's default sort is 2-65x slower than a merge on values
+# already in a few sorted runs (the memo's union of the values asked so far and those just asked,
+# a lookup's values the memo sorted), on every machine measured. On values sorted but for small
+# groups (hashes in time order, each anchor's in no order: fewer than one in `_SAMPLE_DESCENTS`
+# smaller than the value `_RUN_SORT_STRIDE` places before it) the merge won ~6x on a machine whose
+# numpy sorts without SIMD and lost ~3x on one with AVX-512, where numpy's default sort is
+# x86-simd-sort; `merges_small_groups` times both once per process. Values in no order always take
+# the default (docs/decisions.md, "Sorts of values in runs merged").
 _RUN_SORT_DESCENTS = 64
 _RUN_SORT_STRIDE = 32
 _SAMPLE_DESCENTS = 16
 
 
 def sort(values: np.ndarray) -> np.ndarray:
-    """np.sort of a 1-d array, by merging its runs when it is made of a few sorted runs or is
-    sorted but for small groups."""
+    """np.sort of a 1-d array, by merging its runs when it is made of a few sorted runs, or is
+    sorted but for small groups where this machine merges those faster."""
     values = np.asarray(values)
-    sample = values[::_RUN_SORT_STRIDE]
-    ordered = (
-        int(np.count_nonzero(sample[1:] < sample[:-1])) * _SAMPLE_DESCENTS < sample.size
-        or int(np.count_nonzero(values[1:] < values[:-1])) * _RUN_SORT_DESCENTS < values.size
-    )
+    ordered = int(np.count_nonzero(values[1:] < values[:-1])) * _RUN_SORT_DESCENTS < values.size
+    if not ordered and values.size > _RUN_SORT_STRIDE and merges_small_groups():
+        sample = values[::_RUN_SORT_STRIDE]
+        ordered = int(np.count_nonzero(sample[1:] < sample[:-1])) * _SAMPLE_DESCENTS < sample.size
     return np.sort(values, kind="stable" if ordered else None)
+
+
+@functools.cache
+def merges_small_groups() -> bool:
+    """Whether numpy's merge sort beats its default sort, on this machine, on 8,000 values sorted
+    but for groups of 15 in no order (a clip's hashes): the fastest of five timings of each,
+    interleaved. Either way the values come out the same; only the time differs."""
+    rng = np.random.default_rng(0)
+    values = (np.repeat(np.arange(534, dtype=np.int64), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000)
+    merge = default = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        np.sort(values, kind="stable")
+        merged = time.perf_counter()
+        np.sort(values)
+        merge, default = min(merge, merged - started), min(default, time.perf_counter() - merged)
+    return merge < default
 
 
 def _starts_mask(ordered: np.ndarray) -> np.ndarray:

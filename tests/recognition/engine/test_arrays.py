@@ -17,19 +17,43 @@ def test_distinct_gives_what_numpy_unique_gives(dtype):
     assert arrays.run_starts(ordered).tolist() == [0, 2, 3] and arrays.run_starts(ordered[:0]).size == 0
 
 
-def test_sort_gives_what_numpy_sort_gives_in_order_or_in_runs():
-    """Both ways it sorts: values in no order, and values in a few sorted runs (two sorted
+@pytest.mark.parametrize("merges_groups", [True, False], ids=["groups-merged", "groups-default"])
+def test_sort_gives_what_numpy_sort_gives_in_order_or_in_runs(monkeypatch, merges_groups):
+    """Every way it sorts: values in no order, and values in a few sorted runs (two sorted
     arrays end to end, as the lookup memo's union makes) or sorted but for small groups, sorted
-    and empty ones too."""
+    and empty ones too; groups merged or not, as a machine's timing decides."""
+    monkeypatch.setattr(arrays, "merges_small_groups", lambda: merges_groups)
+    kinds = []
+    numpy_sort = np.sort
+    monkeypatch.setattr(arrays.np, "sort", lambda v, kind=None: kinds.append(kind) or numpy_sort(v, kind=kind))
     rng = np.random.default_rng(5)
     shuffled = rng.integers(-(2**40), 2**40, 3000)
     runs = np.concatenate([np.sort(rng.integers(0, 500, 2000)), np.sort(rng.integers(0, 500, 700))])
     # Sorted by time, each group of 15 (an anchor's hashes) in no order.
     grouped = (np.repeat(np.arange(200), 15) << 32) | rng.integers(0, 1 << 32, 3000)
-    for values in (shuffled, runs, grouped, np.sort(shuffled), runs[::-1], shuffled[:1], shuffled[:0]):
+    chosen = {}
+    for name, values in {
+        "shuffled": shuffled,
+        "runs": runs,
+        "grouped": grouped,
+        "sorted": numpy_sort(shuffled),
+        "reversed runs": runs[::-1],
+        "one": shuffled[:1],
+        "empty": shuffled[:0],
+    }.items():
+        kinds.clear()
         ordered = arrays.sort(values)
-        assert ordered.dtype == values.dtype and np.array_equal(ordered, np.sort(values))
+        chosen[name] = kinds[0]
+        assert ordered.dtype == values.dtype and np.array_equal(ordered, numpy_sort(values))
         assert ordered is not values
+    assert chosen["runs"] == chosen["sorted"] == "stable"
+    assert chosen["shuffled"] is None and chosen["reversed runs"] is None
+    assert chosen["grouped"] == ("stable" if merges_groups else None)
+
+
+def test_whether_small_groups_merge_is_timed_once_per_process():
+    assert isinstance(arrays.merges_small_groups(), bool)
+    assert arrays.merges_small_groups.cache_info().currsize == 1
 
 
 def test_ranges_lists_every_index_of_each_range_in_order():
