@@ -1477,6 +1477,54 @@ def engine_ab(page: Page, name: str) -> str:
     return "\n".join([*table(header, rows, text_columns=2), "", page.source(name, note, data["command"])])
 
 
+def sort_runs(page: Page) -> str:
+    """The engine's sorts and row searches on arrays shaped like a clip's (studies/sort_runs.json):
+    for each run and numpy's SIMD dispatch as found or off, each shape by numpy's default sort,
+    its merge sort and `arrays.sort`, and which way `arrays.sort` took values sorted but for
+    small groups; then the memo's and the pair lists' searches of each run."""
+    name = "studies/sort_runs.json"
+    runs = page.results.json(name)["runs"]
+    shapes = [row[0] for row in runs[0]["sorts"]["as found"]["rows"]]
+    way = {True: "merged", False: "default", None: "merged (always, then)"}
+    rows = []
+    for run in runs:
+        dispatch = ", ".join(run["dispatch"]) if run.get("dispatch") is not None else "not recorded"
+        for regime, timed in run["sorts"].items():
+            label = f"{run['when']}, SIMD " + (f"as found: {dispatch}" if regime == "as found" else "off")
+            cells = [f"{num(d, 0)} / {num(m, 0)} / {num(a, 0)} µs" for _, d, m, a in timed["rows"]]
+            rows.append([label, *cells, way[timed["merges_small_groups"]]])
+    header = ["run", *(f"{shape}: default / merge / `arrays.sort`" for shape in shapes), "small groups"]
+    searched = [
+        [
+            run["when"],
+            f"{num(run['memo']['rows'], 0)} rows asked {num(run['memo']['values'], 0)} values: "
+            f"{num(run['memo']['each_row_tested_us'], 0)} / {num(run['memo']['each_value_searched_us'], 0)} µs",
+            f"{num(run['memo']['new_rows_merged_us'], 0)} µs",
+            f"{run['pair_lists']['lists']} × {num(run['pair_lists']['pairs_each'], 0)} pairs asked "
+            f"{num(run['pair_lists']['hashes'], 0)} hashes: {num(run['pair_lists']['in_table_us'], 0)} / "
+            f"{num(run['pair_lists']['searched_us'], 0)} µs",
+        ]
+        for run in runs
+    ]
+    search_header = [
+        "run",
+        "memo: each row tested / each value's run searched",
+        f"memo: {num(runs[-1]['memo']['new_rows'], 0)} new rows merged in",
+        "pair lists: each pair in a table / each hash searched",
+    ]
+    machines = "; ".join(f"{run['when']}: {run['machine']}, numpy {run['numpy']}" for run in runs)
+    note = (
+        f"runs of {', '.join(run['when'] for run in runs)} UTC ({machines}): medians of each way's timings, "
+        "microseconds; "
+        "SIMD dispatch off is a child process with NPY_DISABLE_CPU_FEATURES set to every target numpy found, "
+        "as on a machine without AVX2; small groups: the way `arrays.sort` took them (`merges_small_groups`, "
+        "timed once per process)"
+    )
+    return "\n".join(
+        [*table(header, rows), "", *table(search_header, searched), "", page.source(name, note, runs[-1]["command"])]
+    )
+
+
 def room_reference(page: Page) -> str:
     """A room family on the references' side (room_reference.json): the reference's peaks and
     hashes clips in three rooms hold against the clean reference and the reference in the
@@ -1859,6 +1907,8 @@ BLOCKS = {
     "room_reference": room_reference,
     "dense_gate": dense_gate,
     "engine_ab_sorts": lambda page: engine_ab(page, "engine_ab_sorts.json"),
+    "engine_ab_sort_groups": lambda page: engine_ab(page, "engine_ab_sort_groups.json"),
+    "sort_runs": sort_runs,
     "upload_progress": upload_progress,
     "voice": voice,
     "catalog_search": catalog_search,

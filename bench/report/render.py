@@ -43,6 +43,9 @@ WRITERS = {
     "dense_gate.json": "python -m bench.studies.dense_gate",
     "engine_ab_sorts.json": "python -m bench.studies.engine_ab --base 3b9362d --rounds 5 "
     "--out bench/results/engine_ab_sorts.json",
+    "engine_ab_sort_groups.json": "python -m bench.studies.engine_ab --base a9ccafc --rounds 4 "
+    "--out bench/results/engine_ab_sort_groups.json",
+    "studies/sort_runs.json": "python -m bench.studies.sort_runs --repeats 400",
     "upload_progress.json": "python -m bench.studies.upload_progress",
     "voice.json": "python -m bench.studies.voice",
     "catalog_search.json": "python -m bench.studies.catalog_search --keep",

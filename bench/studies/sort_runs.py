@@ -12,27 +12,31 @@ each row tested against the values or each value's run found by binary search; f
 of 12,000 pairs asked 7,482 hashes, each pair tested in a table or each hash searched in each
 list. The sorts' table is timed twice: with numpy as it finds the machine, and in a child
 process with numpy's SIMD dispatch turned off (NPY_DISABLE_CPU_FEATURES), as on a machine
-without AVX2 (x86-simd-sort then sorts for numpy's default); `arrays.sort` times which way it
+without AVX2, where numpy's default sort is not x86-simd-sort; `arrays.sort` times which way it
 sorts values sorted but for small groups once per process (`arrays.merges_small_groups`).
-Results go to bench/results/studies/sort_runs.txt.
+Results go to bench/results/studies/sort_runs.json, beside earlier runs (other machines), and
+into docs/decisions.md through `python -m bench.report` (block `sort_runs`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from bench import RESULTS
 from recognition.engine import arrays
 
-OUTPUT = RESULTS / "studies" / "sort_runs.txt"
+OUTPUT = RESULTS / "studies" / "sort_runs.json"
 
 
 def _median_us(work: Callable[[], object], repeats: int) -> float:
@@ -45,8 +49,9 @@ def _median_us(work: Callable[[], object], repeats: int) -> float:
     return statistics.median(spent) * 1e6
 
 
-def sorts(repeats: int) -> list[str]:
-    """The sorts' table: each shape by numpy's default sort, its merge sort and `arrays.sort`."""
+def sorts(repeats: int) -> dict:
+    """The sorts' table: each shape by numpy's default sort, its merge sort and `arrays.sort`, in
+    microseconds; and which way `arrays.sort` takes values sorted but for small groups here."""
     rng = np.random.default_rng(0)
     held = arrays.distinct(rng.integers(0, 2**32, 30_000))
     shapes = {
@@ -58,61 +63,39 @@ def sorts(repeats: int) -> list[str]:
             [(np.repeat(np.arange(534), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000) for _ in range(2)]
         ),
     }
-    lines = ["values | numpy default sort | numpy merge sort | arrays.sort"]
+    rows = []
     for name, values in shapes.items():
         ways = (
             lambda v=values: np.sort(v),
             lambda v=values: np.sort(v, kind="stable"),
             lambda v=values: arrays.sort(v),
         )
-        lines.append(f"{name} | " + " | ".join(f"{_median_us(way, repeats):,.0f}" for way in ways))
-    merges = "merged" if arrays.merges_small_groups() else "numpy's default"
-    lines.append(f"(arrays.sort's way for values sorted but for small groups here: {merges})")
-    return lines
+        rows.append([name, *(round(_median_us(way, repeats)) for way in ways)])
+    return {"rows": rows, "merges_small_groups": arrays.merges_small_groups()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--sorts-only", action="store_true", help="print the sorts' table alone (the child's part)")
-    args = parser.parse_args()
-    if args.sorts_only:
-        print("\n".join(sorts(args.repeats)))
-        return
-    from numpy._core._multiarray_umath import __cpu_dispatch__  # the dispatch targets numpy found
-
+def searches(repeats: int) -> dict:
+    """The memo's rows tested or searched, and pair lists tested in a table or searched, in
+    microseconds."""
     rng = np.random.default_rng(1)
-    found = ", ".join(__cpu_dispatch__) or "none"
-    lines = [
-        f"# python -m bench.studies.sort_runs --repeats {args.repeats} "
-        f"(numpy {np.__version__}; run {time.strftime('%Y-%m-%d %H:%M')} UTC; medians, microseconds)",
-        f"## numpy as found (SIMD dispatch: {found})",
-        *sorts(args.repeats),
-    ]
-    disabled = " ".join(__cpu_dispatch__)
-    child = subprocess.run(
-        [sys.executable, "-m", "bench.studies.sort_runs", "--repeats", str(args.repeats), "--sorts-only"],
-        env={**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines += [f"## numpy's SIMD dispatch off (NPY_DISABLE_CPU_FEATURES={disabled!r})", *child.stdout.splitlines()]
-    lines.append("## row searches (numpy as found)")
-
     # The memo: rows sorted by hash (three rows a value), values asked half among them.
     stored = arrays.distinct(rng.integers(-(2**31), 2**31, 20_000))
     hashes = np.repeat(stored, 3).astype(np.int32)
     asked = np.concatenate([rng.choice(stored, 1_500), rng.integers(-(2**31), 2**31, 1_500)])
     wanted = arrays.distinct(asked.astype(np.int32))
     new_rows = arrays.sort(rng.integers(-(2**31), 2**31, 20_000).astype(np.int32))
-    tested = _median_us(lambda: np.flatnonzero(arrays.isin_sorted(hashes, wanted)), args.repeats)
-    searched = _median_us(lambda: arrays.ranges(*np.searchsorted(hashes, [wanted, wanted + 1])), args.repeats)
-    merged = _median_us(lambda: np.argsort(np.concatenate([hashes, new_rows]), kind="stable"), args.repeats)
-    lines.append(
-        f"memo of {hashes.size:,} rows asked {wanted.size:,} values | each row tested {tested:,.0f} | "
-        f"each value's run searched {searched:,.0f} | {new_rows.size:,} new rows merged in {merged:,.0f}"
-    )
+    memo = {
+        "rows": hashes.size,
+        "values": wanted.size,
+        "new_rows": new_rows.size,
+        "each_row_tested_us": round(_median_us(lambda: np.flatnonzero(arrays.isin_sorted(hashes, wanted)), repeats)),
+        "each_value_searched_us": round(
+            _median_us(lambda: arrays.ranges(*np.searchsorted(hashes, [wanted, wanted + 1])), repeats)
+        ),
+        "new_rows_merged_us": round(
+            _median_us(lambda: np.argsort(np.concatenate([hashes, new_rows]), kind="stable"), repeats)
+        ),
+    }
 
     # Pair lists: sorted (hash << 32 | frame) values, hashes in [0, 2^21).
     lists = [arrays.sort((rng.integers(0, 1 << 21, 12_000) << 32) | rng.integers(0, 20_000, 12_000)) for _ in range(5)]
@@ -127,12 +110,54 @@ def main() -> None:
         return np.concatenate([v[arrays.ranges(*np.searchsorted(v, [first, first + (1 << 32)]))] for v in lists])
 
     assert np.array_equal(table(), search())
-    lines.append(
-        f"5 pair lists of 12,000 asked {pair_hashes.size:,} hashes | each pair in a table "
-        f"{_median_us(table, args.repeats):,.0f} | each hash searched {_median_us(search, args.repeats):,.0f}"
+    pair_lists = {
+        "lists": len(lists),
+        "pairs_each": 12_000,
+        "hashes": pair_hashes.size,
+        "in_table_us": round(_median_us(table, repeats)),
+        "searched_us": round(_median_us(search, repeats)),
+    }
+    return {"memo": memo, "pair_lists": pair_lists}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--sorts-only", action="store_true", help="print the sorts' JSON alone (the child's part)")
+    args = parser.parse_args()
+    if args.sorts_only:
+        print(json.dumps(sorts(args.repeats)))
+        return
+    from numpy._core._multiarray_umath import __cpu_dispatch__  # the dispatch targets numpy found
+
+    disabled = " ".join(__cpu_dispatch__)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.studies.sort_runs", "--repeats", str(args.repeats), "--sorts-only"],
+        env={**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled},
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    OUTPUT.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    run = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "command": f"python -m bench.studies.sort_runs --repeats {args.repeats}",
+        "numpy": np.__version__,
+        "machine": f"{platform.machine()}, {_cpu_model()}",
+        "dispatch": list(__cpu_dispatch__),
+        "sorts": {"as found": sorts(args.repeats), "SIMD dispatch off": json.loads(child.stdout)},
+        **searches(args.repeats),
+    }
+    earlier = json.loads(OUTPUT.read_text())["runs"] if OUTPUT.exists() else []
+    OUTPUT.write_text(json.dumps({"runs": [*earlier, run]}, indent=1) + "\n")
+    print(json.dumps(run, indent=1))
+
+
+def _cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (a VM's may hide the generation)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

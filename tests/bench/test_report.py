@@ -77,6 +77,10 @@ Between blocks.
 <!-- /report:dense_gate -->
 <!-- report:engine_ab_sorts -->
 <!-- /report:engine_ab_sorts -->
+<!-- report:engine_ab_sort_groups -->
+<!-- /report:engine_ab_sort_groups -->
+<!-- report:sort_runs -->
+<!-- /report:sort_runs -->
 <!-- report:catalog_search -->
 <!-- /report:catalog_search -->
 <!-- report:room -->
@@ -90,6 +94,8 @@ Text after.
 def repository(tmp_path):
     """A repository of its own: a copy of the results files, a README with every block, a page without."""
     shutil.copytree(RESULTS, tmp_path / "bench" / "results", ignore=shutil.ignore_patterns("studies", "*.png"))
+    (tmp_path / "bench" / "results" / "studies").mkdir()
+    shutil.copy(RESULTS / "studies" / "sort_runs.json", tmp_path / "bench" / "results" / "studies")
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text(SAMPLE)
     (tmp_path / "docs" / "other.md").write_text("# No blocks here\n")
@@ -260,6 +266,41 @@ def test_an_engine_ab_block_lists_each_round_the_medians_and_the_answers_that_di
     assert "| 1 | this (def5678) | 75.0 / 220.0 ms | 160.0 / 240.0 ms | 125.5 ms |" in block
     assert "| median | base (abc1234) | 90.0 / 230.0 ms | 180.0 / 250.0 ms | 150.0 ms |" in block
     assert "100 queries, answers differing: 1 (q7)" in block and "run of 2026-12-07 23:20" in block
+
+
+def test_the_sort_runs_block_shows_each_run_with_simd_as_found_and_off(repository):
+    def sorts(figures, merges):
+        return {"rows": [["30,000 sorted", *figures[0]], ["8,000 sorted but for groups", *figures[1]]],
+                "merges_small_groups": merges}  # fmt: skip
+
+    def run(when, dispatch, regimes):
+        return {
+            "when": when, "command": "python -m bench.studies.sort_runs --repeats 9", "numpy": "2.5.5",
+            "machine": "x86_64, a CPU", "dispatch": dispatch, "sorts": regimes,
+            "memo": {"rows": 60000, "values": 2941, "new_rows": 20000, "each_row_tested_us": 1203,
+                     "each_value_searched_us": 116, "new_rows_merged_us": 228},
+            "pair_lists": {"lists": 5, "pairs_each": 12000, "hashes": 7462, "in_table_us": 179, "searched_us": 1233},
+        }  # fmt: skip
+
+    data = {
+        "runs": [
+            run("2026-12-08 00:01", None, {"as found": sorts([(912, 14, 17), (467, 74, 76)], None)}),
+            run("2026-12-08 01:30", ["X86_V3", "X86_V4"], {
+                "as found": sorts([(225, 29, 46), (93, 291, 103)], False),
+                "SIMD dispatch off": sorts([(268, 17, 30), (1100, 291, 325)], True),
+            }),
+        ]
+    }  # fmt: skip
+    (repository / "bench" / "results" / "studies" / "sort_runs.json").write_text(json.dumps(data))
+    block = BLOCKS["sort_runs"](page_at(repository))
+    assert "| 2026-12-08 00:01, SIMD as found: not recorded | 912 / 14 / 17 µs | 467 / 74 / 76 µs | merged" in block
+    assert (
+        "| 2026-12-08 01:30, SIMD as found: X86_V3, X86_V4 | 225 / 29 / 46 µs | 93 / 291 / 103 µs | default |" in block
+    )
+    assert "| 2026-12-08 01:30, SIMD off | 268 / 17 / 30 µs | 1,100 / 291 / 325 µs | merged |" in block
+    assert "60,000 rows asked 2,941 values: 1,203 / 116 µs | 228 µs | 5 × 12,000 pairs asked 7,462 hashes" in block
+    assert "[`bench/results/studies/sort_runs.json`](bench/results/studies/sort_runs.json)" in block
+    assert "runs of 2026-12-08 00:01, 2026-12-08 01:30 UTC (2026-12-08 00:01: x86_64, a CPU, numpy 2.5.5;" in block
 
 
 def test_the_dense_gate_block_answers_each_clip_as_its_gate_would(repository):
