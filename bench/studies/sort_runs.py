@@ -59,9 +59,7 @@ def sorts(repeats: int) -> dict:
         "30,000 + 8,000 in two sorted runs": np.concatenate([held, arrays.distinct(rng.integers(0, 2**32, 8_000))]),
         "8,000 in no order": rng.integers(0, 2**32, 8_000),
         # Hashes in time order, each anchor's 15 in no order, two sub-frame shifts end to end.
-        "8,000 sorted but for groups of 15, twice": np.concatenate(
-            [(np.repeat(np.arange(534), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000) for _ in range(2)]
-        ),
+        "8,000 sorted but for groups of 15, twice": np.concatenate([arrays.small_groups(rng) for _ in range(2)]),
     }
     rows = []
     for name, values in shapes.items():

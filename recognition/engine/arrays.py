@@ -12,7 +12,16 @@ import time
 
 import numpy as np
 
-__all__ = ["distinct", "isin_sorted", "merges_small_groups", "ranges", "rank_in_runs", "run_starts", "sort"]
+__all__ = [
+    "distinct",
+    "isin_sorted",
+    "merges_small_groups",
+    "ranges",
+    "rank_in_runs",
+    "run_starts",
+    "small_groups",
+    "sort",
+]
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -54,8 +63,7 @@ def merges_small_groups() -> bool:
     """Whether numpy's merge sort beats its default sort, on this machine, on 8,000 values sorted
     but for groups of 15 in no order (a clip's hashes): the fastest of five timings of each,
     interleaved. Either way the values come out the same; only the time differs."""
-    rng = np.random.default_rng(0)
-    values = (np.repeat(np.arange(534, dtype=np.int64), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000)
+    values = small_groups(np.random.default_rng(0))
     merge = default = float("inf")
     for _ in range(5):
         started = time.perf_counter()
@@ -64,6 +72,12 @@ def merges_small_groups() -> bool:
         np.sort(values)
         merge, default = min(merge, merged - started), min(default, time.perf_counter() - merged)
     return merge < default
+
+
+def small_groups(rng: np.random.Generator) -> np.ndarray:
+    """8,000 values sorted but for groups of 15 in no order, as a clip's hashes by time: what
+    `merges_small_groups` times (bench/studies/sort_runs.py too)."""
+    return (np.repeat(np.arange(534, dtype=np.int64), 15)[:8_000] << 32) | rng.integers(0, 2**32, 8_000)
 
 
 def _starts_mask(ordered: np.ndarray) -> np.ndarray:
